@@ -1,0 +1,1 @@
+"""The kernel: standard library and asyncio only. Imports nothing else from bastion."""

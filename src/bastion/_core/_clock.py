@@ -1,0 +1,87 @@
+"""Kernel time. Every timer, deadline, restart window and backoff reads this clock.
+
+The runtime's clock is its event loop's clock (``loop.time()``): asyncio timers,
+``asyncio.timeout`` and ``loop.call_at`` all agree with it. Virtual time is provided by
+running the runtime on a loop whose ``time()`` is virtual (see ``bastion.testing``), so
+the kernel has one code path for real and virtual time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Protocol, runtime_checkable
+
+__all__ = ["Clock", "LoopClock", "MonotonicClock", "current_clock"]
+
+
+@runtime_checkable
+class Clock(Protocol):
+    """What the kernel needs from a clock. Times are seconds as floats."""
+
+    def now(self) -> float:
+        """The current time on this clock's monotonic scale."""
+        ...
+
+    def call_at(self, when: float, callback: Callable[[], object]) -> asyncio.TimerHandle:
+        """Run ``callback`` at ``when`` (this clock's scale); returns a cancellable handle."""
+        ...
+
+    async def sleep(self, delay: float) -> None:
+        """Suspend the current task for ``delay`` seconds of this clock."""
+        ...
+
+
+class LoopClock:
+    """The clock of an asyncio event loop (real or virtual)."""
+
+    __slots__ = ("_loop",)
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+
+    def now(self) -> float:
+        """Return ``loop.time()``."""
+        return self._loop.time()
+
+    def call_at(self, when: float, callback: Callable[[], object]) -> asyncio.TimerHandle:
+        """Schedule ``callback`` with ``loop.call_at``."""
+        return self._loop.call_at(when, callback)
+
+    async def sleep(self, delay: float) -> None:
+        """``asyncio.sleep`` on this loop."""
+        await asyncio.sleep(delay)
+
+
+class MonotonicClock:
+    """A clock for code running outside any event loop: ``time.monotonic``.
+
+    ``call_at`` needs a running loop; it schedules on it with the delay converted.
+    """
+
+    __slots__ = ()
+
+    def now(self) -> float:
+        """Return ``time.monotonic()``."""
+        return time.monotonic()
+
+    def call_at(self, when: float, callback: Callable[[], object]) -> asyncio.TimerHandle:
+        """Schedule on the running loop ``when - now()`` seconds from now."""
+        return asyncio.get_running_loop().call_later(max(0.0, when - self.now()), callback)
+
+    async def sleep(self, delay: float) -> None:
+        """``asyncio.sleep``."""
+        await asyncio.sleep(delay)
+
+
+_MONOTONIC = MonotonicClock()
+
+
+def current_clock() -> Clock:
+    """The clock to use here: the running loop's clock, else the monotonic clock."""
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return _MONOTONIC
+    return LoopClock(loop)

@@ -1,0 +1,7 @@
+"""The ``bastion`` command line."""
+
+from __future__ import annotations
+
+from bastion.cli._main import main
+
+__all__ = ["main"]

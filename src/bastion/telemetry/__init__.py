@@ -1,0 +1,27 @@
+"""Telemetry: the event bus (``emit``/``attach``/``detach``/``span``)."""
+
+from __future__ import annotations
+
+from bastion._core._events import (
+    EventBusStatistics,
+    EventName,
+    Handler,
+    attach,
+    attached_handlers,
+    detach,
+    emit,
+    span,
+    statistics,
+)
+
+__all__ = [
+    "EventBusStatistics",
+    "EventName",
+    "Handler",
+    "attach",
+    "attached_handlers",
+    "detach",
+    "emit",
+    "span",
+    "statistics",
+]

@@ -1,0 +1,5 @@
+"""Test helpers for code built on Bastion: virtual time, quiescence, probes."""
+
+from __future__ import annotations
+
+__all__: list[str] = []
