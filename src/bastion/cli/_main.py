@@ -13,6 +13,19 @@ def cli() -> None:
     """Bastion: supervised actors, durable agents, resilience and rollout."""
 
 
+@cli.command(
+    "check",
+    context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+    add_help_option=False,
+)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def check_command(args: tuple[str, ...]) -> None:
+    """Static checker for supervision, delivery and timeout discipline (see --help)."""
+    from bastion.checks import main as check_main
+
+    raise SystemExit(check_main(list(args)))
+
+
 def main() -> None:
     """Run the ``bastion`` command line."""
     cli()
