@@ -11,6 +11,10 @@ Layers (imports point downward only)::
 
 from __future__ import annotations
 
+from bastion._core._actor import Actor
+from bastion._core._childspec import Backoff, ChildSpec, Restart, Strategy
+from bastion._core._clock import Clock
+from bastion._core._deadletters import DeadLetter, DeadLetters, ReplayResult
 from bastion._core._errors import (
     ActorCrashed,
     ActorError,
@@ -21,6 +25,7 @@ from bastion._core._errors import (
     Category,
     ExpectedError,
     InfrastructureError,
+    LinkedExit,
     MailboxFull,
     NameTaken,
     NoSuchActor,
@@ -31,27 +36,74 @@ from bastion._core._errors import (
     SupervisorError,
     ValidationError,
 )
+from bastion._core._messages import Down, Exit, ExitReason, MonitorRef, is_abnormal
+from bastion._core._ref import ActorRef
+from bastion._core._registry import Registry, RegistryEntry
+from bastion._core._runtime import Runtime, current_runtime, open_runtime, run
+from bastion._core._stats import (
+    ActorStatistics,
+    DeadLetterStatistics,
+    RuntimeStatistics,
+    SupervisorStatistics,
+    TaskSupervisorStatistics,
+)
+from bastion._core._supervisor import ChildInfo, DynamicSupervisor, Supervisor, SupervisorHandle
+from bastion._core._tasks import TaskSupervisor
+from bastion._core._timers import Timer
 
 __version__ = "0.1.0.dev0"
 
 __all__ = [
+    "Actor",
     "ActorCrashed",
     "ActorError",
     "ActorNotAlive",
+    "ActorRef",
+    "ActorStatistics",
+    "Backoff",
     "BastionError",
     "BusinessError",
     "CallTimeout",
     "Category",
+    "ChildInfo",
+    "ChildSpec",
+    "Clock",
+    "DeadLetter",
+    "DeadLetterStatistics",
+    "DeadLetters",
+    "Down",
+    "DynamicSupervisor",
+    "Exit",
+    "ExitReason",
     "ExpectedError",
     "InfrastructureError",
+    "LinkedExit",
     "MailboxFull",
+    "MonitorRef",
     "NameTaken",
     "NoSuchActor",
+    "Registry",
+    "RegistryEntry",
+    "ReplayResult",
+    "Restart",
     "RestartIntensityExceeded",
+    "Runtime",
     "RuntimeClosed",
+    "RuntimeStatistics",
     "Severity",
     "StartFailed",
+    "Strategy",
+    "Supervisor",
     "SupervisorError",
+    "SupervisorHandle",
+    "SupervisorStatistics",
+    "TaskSupervisor",
+    "TaskSupervisorStatistics",
+    "Timer",
     "ValidationError",
+    "current_runtime",
+    "is_abnormal",
+    "open_runtime",
+    "run",
     "__version__",
 ]

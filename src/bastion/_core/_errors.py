@@ -15,6 +15,7 @@
         ├── ActorCrashed               the handler crashed; the cause is chained
         ├── NameTaken                  the name is registered already
         ├── StartFailed                ``on_start`` raised; the cause is chained
+        ├── LinkedExit                 a linked actor exited abnormally; the cause is chained
         ├── RuntimeClosed              the runtime is shutting down or closed
         └── SupervisorError            invalid specs, or the restart intensity was exceeded
             └── RestartIntensityExceeded
@@ -39,6 +40,7 @@ __all__ = [
     "Category",
     "ExpectedError",
     "InfrastructureError",
+    "LinkedExit",
     "MailboxFull",
     "NameTaken",
     "NoSuchActor",
@@ -192,6 +194,12 @@ class StartFailed(ActorError):
 
     default_code = "start_failed"
     default_severity = Severity.HIGH
+
+
+class LinkedExit(ActorError):
+    """A linked actor exited abnormally and this actor does not trap exits."""
+
+    default_code = "linked_exit"
 
 
 class RuntimeClosed(ActorError):

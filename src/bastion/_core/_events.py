@@ -108,15 +108,11 @@ def _detach_failed(handler_id: str, event: EventName) -> None:
     global _failed_handlers
     _failed_handlers += 1
     detach(handler_id)
-    _log.exception(
-        "telemetry handler %r failed on event %r and was detached", handler_id, event
-    )
+    _log.exception("telemetry handler %r failed on event %r and was detached", handler_id, event)
 
 
 @contextmanager
-def span(
-    prefix: EventName, metadata: Mapping[str, Any] = _EMPTY
-) -> Iterator[dict[str, Any]]:
+def span(prefix: EventName, metadata: Mapping[str, Any] = _EMPTY) -> Iterator[dict[str, Any]]:
     """Emit ``prefix + ("start",)``, then ``("stop",)`` or ``("exception",)``.
 
     Yields a dict the body may fill with extra stop metadata. Durations are in ns

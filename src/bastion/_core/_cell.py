@@ -1,0 +1,454 @@
+"""One actor incarnation: its mailbox, its task, and the actor loop.
+
+The actor loop (:meth:`Cell.run`) is the one place where failure routing lives:
+
+* a handler returns → the caller gets the reply;
+* a handler raises :class:`ExpectedError` → the caller gets that exception, the actor
+  keeps running (for casts and infos there is no caller: an event is emitted);
+* a handler raises any other ``Exception`` → the caller gets :class:`ActorCrashed`
+  chained to it, the actor terminates with the exception as its reason, and linked
+  actors (its supervisor) are told;
+* cancellation is never swallowed: a kill requested by the kernel ends the actor with
+  its reason, any other cancellation is re-raised after cleanup.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from collections import deque
+from collections.abc import Callable
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any
+
+from bastion._core import _events
+from bastion._core._actor import Actor
+from bastion._core._errors import (
+    ActorCrashed,
+    ActorNotAlive,
+    CallTimeout,
+    ExpectedError,
+    LinkedExit,
+    MailboxFull,
+)
+from bastion._core._messages import Down, Exit, ExitReason, MonitorRef, is_abnormal
+from bastion._core._ref import ActorRef
+from bastion._core._stats import ActorStatistics
+from bastion._core._timers import Timer, check_delay
+
+if TYPE_CHECKING:
+    from bastion._core._runtime import Runtime
+
+__all__ = ["CALL", "CAST", "INFO", "Cell", "current_cell"]
+
+_log = logging.getLogger("bastion.actor")
+
+CALL, CAST, INFO = 0, 1, 2
+STARTING, RUNNING, STOPPING, DEAD = 0, 1, 2, 3
+_KIND_NAMES = ("call", "cast", "info")
+
+current_cell: ContextVar[Cell | None] = ContextVar("bastion_current_cell", default=None)
+
+Envelope = tuple[int, Any, "asyncio.Future[Any] | None"]
+
+
+def _is_async(method: Callable[..., Any]) -> bool:
+    return inspect.iscoroutinefunction(method)
+
+
+class Cell:
+    """Kernel-private state of one actor incarnation. Users hold :class:`ActorRef`."""
+
+    __slots__ = (
+        "__weakref__",
+        "actor",
+        "capacity",
+        "done",
+        "id",
+        "kill_reason",
+        "late_replies",
+        "links",
+        "loop",
+        "metadata",
+        "monitored_by",
+        "monitors",
+        "name",
+        "parent",
+        "parked",
+        "processed",
+        "queue",
+        "ref",
+        "runtime",
+        "senders",
+        "started",
+        "state",
+        "stop_reason",
+        "task",
+        "timers",
+        "waiter",
+    )
+
+    def __init__(self, runtime: Runtime, cell_id: int, name: str | None, capacity: int) -> None:
+        self.runtime = runtime
+        self.loop = runtime.loop
+        self.id = cell_id
+        self.name = name
+        self.capacity = capacity
+        self.queue: deque[Envelope] = deque()
+        self.waiter: asyncio.Future[None] | None = None
+        self.senders: deque[asyncio.Future[None]] = deque()
+        self.state = STARTING
+        self.parked = False
+        self.processed = 0
+        self.late_replies = 0
+        self.stop_reason: ExitReason | None = None
+        self.kill_reason: ExitReason | None = None
+        self.timers: set[Timer] = set()
+        self.monitors: dict[MonitorRef, Cell] = {}
+        self.monitored_by: dict[MonitorRef, Cell] = {}
+        self.links: set[Cell] = set()
+        self.metadata: dict[str, Any] = {}
+        self.parent: Cell | None = None
+        self.started: asyncio.Future[None] = self.loop.create_future()
+        self.done: asyncio.Future[ExitReason] = self.loop.create_future()
+        self.ref = ActorRef(self)
+        self.actor: Actor
+        self.task: asyncio.Task[None]
+
+    def __repr__(self) -> str:
+        label = self.name if self.name is not None else f"#{self.id}"
+        return f"{type(self.actor).__name__}({label})"
+
+    @property
+    def alive(self) -> bool:
+        """True while the actor accepts messages."""
+        return self.state < STOPPING
+
+    # -- sending ---------------------------------------------------------------------
+    def try_post(self, envelope: Envelope) -> bool:
+        """Append to the mailbox unless full. Raises ActorNotAlive if stopping or dead."""
+        if self.state >= STOPPING:
+            raise ActorNotAlive(f"{self!r} is not alive")
+        if len(self.queue) >= self.capacity:
+            return False
+        self.queue.append(envelope)
+        if self.parked:
+            self.wake()
+        return True
+
+    def post_system(self, envelope: Envelope) -> None:
+        """Append a kernel notice, ignoring capacity. Dropped if the actor is stopping."""
+        if self.state >= STOPPING:
+            return
+        self.queue.append(envelope)
+        if self.parked:
+            self.wake()
+
+    def wake(self) -> None:
+        """Resume a parked actor and count it busy again."""
+        self.parked = False
+        self.runtime.busy += 1
+        waiter = self.waiter
+        if waiter is not None:
+            self.waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+
+    async def post(
+        self, envelope: Envelope, deadline: float, on_expiry: type[Exception] = MailboxFull
+    ) -> None:
+        """Append under backpressure, waiting for room until ``deadline`` (loop time).
+
+        Raises ``on_expiry`` if the mailbox is still full at the deadline.
+        """
+        while not self.try_post(envelope):
+            room: asyncio.Future[None] = self.loop.create_future()
+            self.senders.append(room)
+            handle = self.loop.call_at(deadline, _expire_room, room, self, on_expiry)
+            try:
+                await room
+            finally:
+                handle.cancel()
+            if self.state >= STOPPING:
+                raise ActorNotAlive(f"{self!r} stopped while the sender waited for room")
+
+    def deliver_timer(self, message: Any) -> None:
+        """Deliver a timer message; a full mailbox sends it to the dead letters."""
+        if self.state >= STOPPING:
+            return
+        if not self.try_post((INFO, message, None)):
+            self.runtime.note_mailbox_full(self)
+            self.runtime.dead_letters.add(self, message, "mailbox_full")
+
+    # -- the actor loop ----------------------------------------------------------------
+    async def run(self) -> None:
+        """The task body: start handshake, message loop, termination."""
+        current_cell.set(self)
+        cancelled = False
+        try:
+            if not await self._start():
+                return
+            reason = await self._loop()
+        except asyncio.CancelledError:
+            reason = self.kill_reason if self.kill_reason is not None else "killed"
+            cancelled = self.kill_reason is None
+        except BaseException as exc:  # KeyboardInterrupt, SystemExit: clean up, re-raise
+            await self.terminate(exc)
+            raise
+        await self.terminate(reason)
+        if cancelled:
+            raise asyncio.CancelledError
+
+    async def _start(self) -> bool:
+        try:
+            result = self.actor.on_start()
+            if result is not None:
+                await result
+        except asyncio.CancelledError:
+            self._fail_start(asyncio.CancelledError())
+            raise
+        except Exception as exc:  # noqa: BLE001 -- a failed start is reported at the spawn site
+            self._fail_start(exc)
+            return False
+        self.state = RUNNING
+        if not self.started.done():
+            self.started.set_result(None)
+        return True
+
+    def _fail_start(self, exc: BaseException) -> None:
+        if not self.started.done():
+            self.started.set_exception(exc)
+        self.release(exc)
+
+    async def _loop(self) -> ExitReason:
+        queue = self.queue
+        actor = self.actor
+        loop = self.loop
+        handlers = (actor.handle_call, actor.handle_cast, actor.handle_info)
+        is_async = tuple(_is_async(h) for h in handlers)
+        while True:
+            if self.stop_reason is not None:
+                return self.stop_reason
+            if not queue:
+                self.parked = True
+                runtime = self.runtime
+                runtime.busy -= 1
+                if runtime.busy == 0:
+                    runtime.notify_idle()
+                self.waiter = loop.create_future()
+                await self.waiter
+                continue
+            kind, message, reply = queue.popleft()
+            if self.senders:
+                _wake_sender(self.senders)
+            self.processed += 1
+            try:
+                result = handlers[kind](message)
+                if is_async[kind]:
+                    result = await result  # type: ignore[misc]
+            except ExpectedError as exc:
+                self._expected_error(kind, message, reply, exc)
+                continue
+            except Exception as exc:  # noqa: BLE001 -- failure routing: the actor crashes, the caller is told
+                if reply is not None and not reply.done():
+                    crashed = ActorCrashed(
+                        f"{self!r} crashed handling {type(message).__name__}: {exc!r}"
+                    )
+                    crashed.__cause__ = exc
+                    reply.set_exception(crashed)
+                return exc
+            if reply is not None:
+                if reply.done():
+                    self.late_replies += 1
+                    self.runtime.late_replies += 1
+                else:
+                    reply.set_result(result)
+
+    def _expected_error(
+        self, kind: int, message: Any, reply: asyncio.Future[Any] | None, exc: ExpectedError
+    ) -> None:
+        if reply is not None:
+            if not reply.done():
+                reply.set_exception(exc)
+            return
+        _events.emit(
+            ("bastion", "actor", "expected_error"),
+            {"count": 1},
+            {"actor": repr(self), "kind": _KIND_NAMES[kind], "error": exc},
+        )
+
+    # -- termination -----------------------------------------------------------------
+    async def terminate(self, reason: ExitReason) -> None:
+        """Run ``on_stop`` and release everything the actor held."""
+        self.state = STOPPING
+        budget = self.actor.actor_stop_timeout()
+        try:
+            async with asyncio.timeout(self.runtime.call_timeout if budget is None else budget):
+                result = self.actor.on_stop(reason)
+                if result is not None:
+                    await result
+        except Exception:  # noqa: BLE001 -- a failing on_stop must not stop the cleanup; it is logged
+            _log.exception("%r: on_stop failed", self)
+        finally:
+            self.release(reason)
+
+    def release(self, reason: ExitReason) -> None:
+        """Mark dead, answer pending callers, release timers, monitors and links."""
+        self.state = DEAD
+        runtime = self.runtime
+        if not self.parked:
+            runtime.busy -= 1
+        self.parked = False
+        failure = ActorNotAlive(f"{self!r} stopped before handling the message ({reason!r})")
+        if isinstance(reason, BaseException):
+            failure.__cause__ = reason
+        for _kind, message, reply in self.queue:
+            if reply is not None:
+                if not reply.done():
+                    reply.set_exception(failure)
+            elif not isinstance(message, Down | Exit):
+                runtime.dead_letters.add(self, message, f"actor stopped: {_reason_text(reason)}")
+        self.queue.clear()
+        while self.senders:
+            _wake_sender(self.senders)
+        for timer in list(self.timers):
+            timer.cancel()
+        for monitor in list(self.monitors):
+            self.demonitor(monitor)
+        for monitor, watcher in list(self.monitored_by.items()):
+            watcher.monitors.pop(monitor, None)
+            watcher.post_system((INFO, Down(monitor, self.ref, reason), None))
+        self.monitored_by.clear()
+        for other in list(self.links):
+            other.links.discard(self)
+            other.exit_signal(self, reason)
+        self.links.clear()
+        runtime.forget(self, reason)
+        if not self.done.done():
+            self.done.set_result(reason)
+        if runtime.busy == 0:
+            runtime.notify_idle()
+
+    def exit_signal(self, source: Cell, reason: ExitReason) -> None:
+        """A linked actor stopped: trap it as a notice, or die with it if abnormal."""
+        if self.state >= STOPPING:
+            return
+        if type(self.actor).trap_exits:
+            self.post_system((INFO, Exit(source.ref, reason), None))
+        elif is_abnormal(reason):
+            exc = LinkedExit(f"linked actor {source!r} exited: {_reason_text(reason)}")
+            if isinstance(reason, BaseException):
+                exc.__cause__ = reason
+            self.kill(exc)
+
+    def kill(self, reason: ExitReason) -> None:
+        """End the actor now, even inside a handler, with ``reason``."""
+        if self.state == DEAD or self.kill_reason is not None:
+            return
+        self.kill_reason = reason
+        self.task.cancel()
+
+    def request_stop(self, reason: ExitReason) -> None:
+        """Stop after the current handler; wakes a parked actor."""
+        if self.state >= STOPPING or self.stop_reason is not None:
+            return
+        self.stop_reason = reason
+        if self.parked:
+            self.wake()
+
+    # -- timers, monitors, links --------------------------------------------------------
+    def start_timer(self, delay: float, message: Any, *, periodic: bool) -> Timer:
+        """Start a timer owned by this actor."""
+        delay = check_delay(delay, "period" if periodic else "delay")
+        if periodic and delay <= 0:
+            raise ValueError(f"send_interval period must be > 0, got {delay!r}")
+        if self.state >= STOPPING:
+            raise ActorNotAlive(f"{self!r} is stopping; no new timers")
+        timer = Timer(self, delay, message, periodic=periodic)
+        self.timers.add(timer)
+        return timer
+
+    def monitor(self, target: ActorRef) -> MonitorRef:
+        """Watch ``target``; a Down notice arrives when it stops."""
+        if not isinstance(target, ActorRef):
+            raise TypeError(f"monitor() takes an ActorRef, got {target!r}")
+        monitor = MonitorRef(target)
+        other = target.resolve_or_none()
+        if other is None or not other.alive:
+            reason = other.done.result() if other is not None and other.done.done() else "noproc"
+            self.post_system((INFO, Down(monitor, target, reason), None))
+            return monitor
+        self.monitors[monitor] = other
+        other.monitored_by[monitor] = self
+        return monitor
+
+    def demonitor(self, monitor: MonitorRef) -> bool:
+        """Stop watching; returns False if the monitor is not active."""
+        other = self.monitors.pop(monitor, None)
+        if other is None:
+            return False
+        other.monitored_by.pop(monitor, None)
+        return True
+
+    def link(self, target: ActorRef) -> None:
+        """Link both ways; linking to a dead actor delivers its exit at once."""
+        other = target.resolve()
+        if other is self:
+            raise ValueError("an actor cannot link to itself")
+        if not other.alive:
+            self.exit_signal(other, "noproc")
+            return
+        self.links.add(other)
+        other.links.add(self)
+
+    def unlink(self, target: ActorRef) -> None:
+        """Remove a link (no-op if absent)."""
+        other = target.resolve_or_none()
+        if other is not None:
+            self.links.discard(other)
+            other.links.discard(self)
+
+    def statistics(self) -> ActorStatistics:
+        """A snapshot of this incarnation."""
+        return ActorStatistics(
+            id=self.id,
+            name=self.name,
+            actor_class=type(self.actor).__qualname__,
+            alive=self.alive,
+            mailbox_depth=len(self.queue),
+            mailbox_capacity=self.capacity,
+            processed=self.processed,
+            late_replies=self.late_replies,
+            timers=len(self.timers),
+            monitors=len(self.monitors),
+            monitored_by=len(self.monitored_by),
+            links=len(self.links),
+            blocked_senders=len(self.senders),
+        )
+
+
+def _wake_sender(senders: deque[asyncio.Future[None]]) -> None:
+    while senders:
+        room = senders.popleft()
+        if not room.done():
+            room.set_result(None)
+            return
+
+
+def _expire_room(room: asyncio.Future[None], cell: Cell, error: type[Exception]) -> None:
+    if not room.done():
+        cell.runtime.note_mailbox_full(cell)
+        room.set_exception(error(f"mailbox of {cell!r} still full at the deadline"))
+
+
+def expire_call(reply: asyncio.Future[Any], cell: Cell, timeout: float) -> None:
+    """Deadline callback of a call: answer the caller with ``CallTimeout``."""
+    if reply.done():
+        return
+    reply.set_exception(CallTimeout(f"call to {cell!r} timed out after {timeout}s"))
+    cell.runtime.note_call_timeout(cell, timeout)
+
+
+def _reason_text(reason: ExitReason) -> str:
+    return reason if isinstance(reason, str) else f"{type(reason).__name__}: {reason}"

@@ -1,0 +1,119 @@
+"""Child specifications, strategies, restart types and restart backoff."""
+
+from __future__ import annotations
+
+import enum
+import math
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from bastion._core._actor import Actor
+from bastion._core._errors import SupervisorError
+from bastion._core._messages import ExitReason, is_abnormal
+
+if TYPE_CHECKING:
+    pass
+
+__all__ = ["Backoff", "ChildSpec", "Restart", "Strategy"]
+
+
+class Strategy(enum.StrEnum):
+    """Which children a supervisor restarts when one fails."""
+
+    ONE_FOR_ONE = "one_for_one"  #: only the failed child
+    ONE_FOR_ALL = "one_for_all"  #: every child
+    REST_FOR_ONE = "rest_for_one"  #: the failed child and every child started after it
+
+
+class Restart(enum.StrEnum):
+    """When a stopped child is restarted."""
+
+    PERMANENT = "permanent"  #: always
+    TRANSIENT = "transient"  #: only after an abnormal exit (a crash)
+    TEMPORARY = "temporary"  #: never; the child is removed when it stops
+
+    def applies(self, reason: ExitReason) -> bool:
+        """Whether a child with this restart type is restarted after ``reason``."""
+        if self is Restart.PERMANENT:
+            return True
+        if self is Restart.TRANSIENT:
+            return is_abnormal(reason)
+        return False
+
+
+def _positive(value: object, what: str, *, allow_zero: bool = False) -> float:
+    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    if not ok or value < 0 or (value == 0 and not allow_zero):  # type: ignore[operator]
+        bound = ">= 0" if allow_zero else "> 0"
+        raise SupervisorError(f"{what} must be a finite number {bound}, got {value!r}")
+    return float(value)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True, slots=True)
+class ChildSpec:
+    """How a supervisor starts, restarts and stops one child.
+
+    ``shutdown`` is the seconds a child gets to stop gracefully before it is killed.
+    Invalid specs raise :class:`SupervisorError` when constructed.
+    """
+
+    id: str
+    actor: type[Actor]
+    args: tuple[Any, ...] = ()
+    kwargs: Mapping[str, Any] = field(default_factory=dict)
+    name: str | None = None
+    restart: Restart = Restart.PERMANENT
+    shutdown: float = 5.0
+    mailbox_capacity: int | None = None
+    metadata: Mapping[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.id, str) or not self.id:
+            raise SupervisorError(f"child id must be a non-empty string, got {self.id!r}")
+        if not (isinstance(self.actor, type) and issubclass(self.actor, Actor)):
+            raise SupervisorError(
+                f"child {self.id!r}: actor must be a bastion.Actor subclass, got {self.actor!r}"
+            )
+        if not isinstance(self.args, tuple):
+            raise SupervisorError(f"child {self.id!r}: args must be a tuple, got {self.args!r}")
+        try:
+            object.__setattr__(self, "restart", Restart(self.restart))
+        except ValueError:
+            choices = ", ".join(r.value for r in Restart)
+            raise SupervisorError(
+                f"child {self.id!r}: restart must be one of {choices}, got {self.restart!r}"
+            ) from None
+        _positive(self.shutdown, f"child {self.id!r}: shutdown")
+
+
+@dataclass(frozen=True, slots=True)
+class Backoff:
+    """Delay before a restart: ``initial * multiplier**(n-1)``, capped, with jitter.
+
+    ``n`` counts this child's restarts inside the supervisor's intensity window.
+    ``jitter`` is a fraction: 0.1 spreads each delay uniformly over ±10 %.
+    """
+
+    initial: float = 0.01
+    maximum: float = 1.0
+    multiplier: float = 2.0
+    jitter: float = 0.1
+    seed: int | None = None
+    _random: random.Random = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        _positive(self.initial, "backoff initial")
+        _positive(self.maximum, "backoff maximum")
+        if self.multiplier < 1:
+            raise SupervisorError(f"backoff multiplier must be >= 1, got {self.multiplier!r}")
+        if not 0 <= self.jitter <= 1:
+            raise SupervisorError(f"backoff jitter must be within 0..1, got {self.jitter!r}")
+        object.__setattr__(self, "_random", random.Random(self.seed))
+
+    def delay(self, attempt: int) -> float:
+        """Seconds to wait before restart number ``attempt`` (1-based)."""
+        base = min(self.maximum, self.initial * self.multiplier ** max(0, attempt - 1))
+        spread = base * self.jitter
+        return max(0.0, base + self._random.uniform(-spread, spread))

@@ -1,0 +1,188 @@
+"""``ActorRef``: the only handle users hold on an actor."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any, Final, final
+
+from bastion._core._errors import ActorError, CallTimeout, MailboxFull, NoSuchActor
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from bastion._core._cell import Cell
+    from bastion._core._stats import ActorStatistics
+
+__all__ = ["DEFAULT", "ActorRef", "check_timeout"]
+
+
+class _Default:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "DEFAULT"
+
+
+#: Sentinel: use the runtime's ``call_timeout``.
+DEFAULT: Final[Any] = _Default()
+
+
+def check_timeout(timeout: object) -> float:
+    """Return ``timeout`` as a float, or raise ``ValueError`` unless finite and > 0."""
+    if (
+        isinstance(timeout, bool)
+        or not isinstance(timeout, int | float)
+        or not 0 < timeout < math.inf
+    ):
+        raise ValueError(
+            f"timeout must be a finite number of seconds > 0, got {timeout!r} "
+            "(Bastion never waits forever; pick a deadline)"
+        )
+    return float(timeout)
+
+
+@final
+class ActorRef:
+    """A reference to an actor: ``call``, ``cast``, ``cast_nowait`` and ``stop``.
+
+    A ref from ``spawn`` points at one incarnation. A ref from ``runtime.ref(name)`` or
+    ``supervisor.child(id)`` resolves on every use, so it follows restarts.
+    """
+
+    __slots__ = ("_cell", "_label", "_resolver")
+
+    def __init__(
+        self,
+        cell: Cell | None,
+        resolver: Callable[[], Cell | None] | None = None,
+        label: str | None = None,
+    ) -> None:
+        self._cell = cell
+        self._resolver = resolver
+        self._label = label
+
+    # -- resolution ------------------------------------------------------------------
+    def resolve_or_none(self) -> Cell | None:
+        """The cell this ref points at now (kernel use)."""
+        if self._cell is not None:
+            return self._cell
+        assert self._resolver is not None
+        return self._resolver()
+
+    def resolve(self) -> Cell:
+        """The live-or-dead cell this ref points at; raises NoSuchActor if unresolvable."""
+        cell = self._cell
+        if cell is None:
+            assert self._resolver is not None
+            cell = self._resolver()
+            if cell is None:
+                raise NoSuchActor(f"no actor is registered as {self._label!r}")
+        return cell
+
+    @property
+    def name(self) -> str | None:
+        """The registered name (or the label this ref resolves)."""
+        if self._cell is not None:
+            return self._cell.name
+        return self._label
+
+    @property
+    def is_alive(self) -> bool:
+        """True if the actor this ref points at now accepts messages."""
+        cell = self.resolve_or_none()
+        return cell is not None and cell.alive
+
+    # -- messaging -------------------------------------------------------------------
+    async def call(self, message: Any, *, timeout: float = DEFAULT) -> Any:
+        """Send ``message`` to ``handle_call`` and wait for the reply.
+
+        ``timeout`` defaults to the runtime's ``call_timeout``; ``None``, ``inf``, zero
+        or negative raise ``ValueError`` here. Raises :class:`CallTimeout` at the
+        deadline, :class:`ActorCrashed` if the handler crashed, :class:`ActorNotAlive`
+        if the actor is (or becomes) unavailable, and re-raises expected errors.
+        """
+        cell = self._cell
+        if cell is None:
+            cell = self.resolve()
+        runtime = cell.runtime
+        timeout = runtime.call_timeout if timeout is DEFAULT else check_timeout(timeout)
+        if cell is runtime.current_cell():
+            raise ActorError(f"{cell!r} called itself: it would wait for its own reply")
+        loop = cell.loop
+        reply = loop.create_future()
+        deadline = loop.time() + timeout
+        envelope = (0, message, reply)
+        if not cell.try_post(envelope):
+            await cell.post(envelope, deadline, CallTimeout)
+        handle = loop.call_at(deadline, runtime.expire_call, reply, cell, timeout)
+        try:
+            return await reply
+        finally:
+            handle.cancel()
+
+    async def cast(self, message: Any, *, timeout: float = DEFAULT) -> None:
+        """Send ``message`` to ``handle_cast``; waits for room if the mailbox is full.
+
+        Raises :class:`MailboxFull` if there is still no room after ``timeout``
+        (default: the runtime's ``call_timeout``), :class:`ActorNotAlive` if the actor
+        is not running.
+        """
+        cell = self._cell
+        if cell is None:
+            cell = self.resolve()
+        envelope = (1, message, None)
+        if cell.try_post(envelope):
+            return
+        runtime = cell.runtime
+        timeout = runtime.call_timeout if timeout is DEFAULT else check_timeout(timeout)
+        await cell.post(envelope, cell.loop.time() + timeout, MailboxFull)
+
+    def cast_nowait(self, message: Any) -> None:
+        """Send ``message`` to ``handle_cast`` or raise :class:`MailboxFull` at once."""
+        cell = self._cell
+        if cell is None:
+            cell = self.resolve()
+        if not cell.try_post((1, message, None)):
+            cell.runtime.note_mailbox_full(cell)
+            raise MailboxFull(f"mailbox of {cell!r} is full ({cell.capacity} messages)")
+
+    async def stop(self, *, timeout: float = DEFAULT) -> None:
+        """Stop the actor: finish the current message, run ``on_stop``, release it.
+
+        If it has not stopped within ``timeout`` it is killed. Stopping a dead actor is
+        a no-op.
+        """
+        cell = self.resolve_or_none()
+        if cell is None or cell.done.done():
+            return
+        runtime = cell.runtime
+        timeout = runtime.call_timeout if timeout is DEFAULT else check_timeout(timeout)
+        await runtime.stop_cell(cell, "normal", timeout)
+
+    def statistics(self) -> ActorStatistics:
+        """A snapshot of the actor this ref points at now."""
+        return self.resolve().statistics()
+
+    async def wait_stopped(self, *, timeout: float = DEFAULT) -> Any:
+        """Wait until the actor stops; returns its exit reason. ``CallTimeout`` at expiry."""
+        cell = self.resolve()
+        runtime = cell.runtime
+        timeout = runtime.call_timeout if timeout is DEFAULT else check_timeout(timeout)
+        return await runtime.wait_future(cell.done, timeout, f"{cell!r} to stop")
+
+    # -- identity ----------------------------------------------------------------------
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ActorRef):
+            return NotImplemented
+        if self._cell is not None or other._cell is not None:
+            return self._cell is other._cell and self._label == other._label
+        return self._resolver is other._resolver and self._label == other._label
+
+    def __hash__(self) -> int:
+        return hash((id(self._cell), self._label))
+
+    def __repr__(self) -> str:
+        if self._cell is not None:
+            state = "alive" if self._cell.alive else "dead"
+            return f"<ActorRef {self._cell!r} {state}>"
+        return f"<ActorRef name={self._label!r}>"

@@ -1,0 +1,467 @@
+"""The runtime: spawning, the registry, timers' clock, shutdown and quiescence."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import os
+import signal
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from contextvars import ContextVar
+from typing import Any, TypeVar
+
+from bastion._core import _events
+from bastion._core._actor import Actor
+from bastion._core._cell import Cell, current_cell, expire_call
+from bastion._core._childspec import Backoff, ChildSpec, Strategy
+from bastion._core._clock import Clock, LoopClock
+from bastion._core._deadletters import DeadLetters
+from bastion._core._errors import CallTimeout, RuntimeClosed, StartFailed, SupervisorError
+from bastion._core._messages import ExitReason, is_abnormal
+from bastion._core._ref import DEFAULT, ActorRef, check_timeout
+from bastion._core._registry import Registry, check_name
+from bastion._core._stats import RuntimeStatistics
+from bastion._core._supervisor import (
+    DEFAULT_MAX_RESTARTS,
+    DEFAULT_MAX_SECONDS,
+    Supervisor,
+    SupervisorHandle,
+)
+from bastion._core._tasks import TaskSupervisor
+
+__all__ = ["Runtime", "current_runtime", "open_runtime", "run"]
+
+T = TypeVar("T")
+_log = logging.getLogger("bastion.runtime")
+_current_runtime: ContextVar[Runtime | None] = ContextVar("bastion_runtime", default=None)
+
+#: Documented defaults.
+DEFAULT_CALL_TIMEOUT = 5.0
+DEFAULT_MAILBOX_CAPACITY = 1000
+DEFAULT_DEAD_LETTER_CAPACITY = 1000
+
+
+def current_runtime() -> Runtime:
+    """The runtime the calling code runs in. Raises ``RuntimeClosed`` if there is none."""
+    runtime = _current_runtime.get()
+    if runtime is None:
+        raise RuntimeClosed("no Bastion runtime is running here (use bastion.open_runtime())")
+    return runtime
+
+
+def _check_capacity(capacity: object, what: str) -> int:
+    if isinstance(capacity, bool) or not isinstance(capacity, int) or capacity < 1:
+        raise ValueError(f"{what} must be an int >= 1, got {capacity!r}")
+    return capacity
+
+
+class Runtime:
+    """A set of actors on one event loop. Create it with :func:`open_runtime`."""
+
+    def __init__(
+        self,
+        *,
+        call_timeout: float = DEFAULT_CALL_TIMEOUT,
+        mailbox_capacity: int = DEFAULT_MAILBOX_CAPACITY,
+        dead_letter_capacity: int = DEFAULT_DEAD_LETTER_CAPACITY,
+        max_threads: int | None = None,
+        shutdown_timeout: float = DEFAULT_CALL_TIMEOUT,
+    ) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.clock: Clock = LoopClock(self.loop)
+        self.call_timeout = check_timeout(call_timeout)
+        self.shutdown_timeout = check_timeout(shutdown_timeout)
+        self.mailbox_capacity = _check_capacity(mailbox_capacity, "mailbox_capacity")
+        self.registry = Registry()
+        self.dead_letters = DeadLetters(
+            _check_capacity(dead_letter_capacity, "dead_letter_capacity"),
+            self.registry,
+            self.loop.time,
+        )
+        threads = max_threads if max_threads is not None else min(32, (os.cpu_count() or 1) + 4)
+        self.tasks = TaskSupervisor(self, _check_capacity(threads, "max_threads"))
+        self.expire_call = expire_call
+        self.busy = 0
+        self.late_replies = 0
+        self._cells: dict[int, Cell] = {}
+        self._ids = itertools.count(1)
+        self._idle_waiters: list[asyncio.Future[None]] = []
+        self._closed = False
+        self._counts = dict.fromkeys(
+            (
+                "spawned",
+                "stopped",
+                "crashed",
+                "restarts",
+                "escalations",
+                "call_timeouts",
+                "mailbox_full",
+            ),
+            0,
+        )
+
+    # -- spawning ----------------------------------------------------------------------
+    async def spawn(
+        self,
+        actor_class: type[Actor],
+        *args: Any,
+        name: str | None = None,
+        mailbox_capacity: int | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        start_timeout: float = DEFAULT,
+        **kwargs: Any,
+    ) -> ActorRef:
+        """Start an actor and return its ref once ``on_start`` succeeded.
+
+        ``args``/``kwargs`` go to the actor's constructor. Raises :class:`StartFailed`
+        (cause chained) if the constructor or ``on_start`` raises or does not finish
+        within ``start_timeout``, :class:`NameTaken` if ``name`` is taken, ``TypeError``
+        if ``actor_class`` is not an :class:`Actor` subclass.
+        """
+        return await self.spawn_cell(
+            actor_class,
+            args,
+            kwargs,
+            name=name,
+            mailbox_capacity=mailbox_capacity,
+            metadata=metadata,
+            start_timeout=start_timeout,
+            parent=None,
+        )
+
+    async def spawn_cell(
+        self,
+        actor_class: type[Actor],
+        args: tuple[Any, ...],
+        kwargs: Mapping[str, Any],
+        *,
+        name: str | None,
+        mailbox_capacity: int | None,
+        metadata: Mapping[str, Any] | None,
+        start_timeout: float,
+        parent: Cell | None,
+    ) -> ActorRef:
+        """Spawn, optionally linked to a supervising ``parent`` cell (kernel use)."""
+        if self._closed:
+            raise RuntimeClosed("the runtime is shutting down; no new actors")
+        if not (isinstance(actor_class, type) and issubclass(actor_class, Actor)):
+            raise TypeError(f"spawn() needs a bastion.Actor subclass, got {actor_class!r}")
+        if name is not None:
+            check_name(name)
+        capacity = (
+            self.mailbox_capacity
+            if mailbox_capacity is None
+            else _check_capacity(mailbox_capacity, "mailbox_capacity")
+        )
+        timeout = self.call_timeout if start_timeout is DEFAULT else check_timeout(start_timeout)
+        cell = Cell(self, next(self._ids), name, capacity)
+        if name is not None:
+            self.registry.claim(name, cell)
+        try:
+            self._construct(cell, actor_class, args, kwargs)
+        except BaseException:
+            if name is not None:
+                self.registry.release(name, cell)
+            raise
+        if metadata:
+            cell.metadata.update(metadata)
+        if parent is not None:
+            cell.parent = parent
+            cell.links.add(parent)
+            parent.links.add(cell)
+        self._cells[cell.id] = cell
+        self.busy += 1
+        self._counts["spawned"] += 1
+        cell.task = self.loop.create_task(cell.run(), name=f"bastion:{cell!r}")
+        await self._handshake(cell, timeout)
+        _events.emit(("bastion", "actor", "start"), {"count": 1}, {"actor": repr(cell)})
+        return cell.ref
+
+    @staticmethod
+    def _construct(
+        cell: Cell, actor_class: type[Actor], args: tuple[Any, ...], kwargs: Mapping[str, Any]
+    ) -> None:
+        actor = actor_class.__new__(actor_class)
+        actor._bastion_cell = cell
+        cell.actor = actor
+        try:
+            actor.__init__(*args, **kwargs)  # type: ignore[misc]
+        except SupervisorError:
+            raise  # invalid supervisor options are the caller's error, reported as is
+        except Exception as exc:
+            raise StartFailed(f"{actor_class.__qualname__}(...) raised {exc!r}") from exc
+
+    async def _handshake(self, cell: Cell, timeout: float) -> None:
+        try:
+            await self.wait_future(cell.started, timeout, f"{cell!r} to start")
+        except CallTimeout as exc:
+            cell.kill(exc)
+            await asyncio.wait((cell.done,), timeout=self.call_timeout)
+            raise StartFailed(f"{cell!r}: on_start did not finish within {timeout}s") from exc
+        except asyncio.CancelledError:
+            cell.kill("killed")
+            raise
+        except Exception as exc:
+            raise StartFailed(f"{cell!r}: on_start raised {exc!r}") from exc
+
+    async def wait_future(self, future: asyncio.Future[T], timeout: float, what: str) -> T:
+        """Await ``future`` without cancelling it; ``CallTimeout`` after ``timeout``."""
+        if not future.done():
+            done, _ = await asyncio.wait((future,), timeout=timeout)
+            if not done:
+                raise CallTimeout(f"timed out after {timeout}s waiting for {what}")
+        return future.result()
+
+    async def start_supervisor(
+        self,
+        children: Sequence[ChildSpec] = (),
+        *,
+        strategy: Strategy | str = Strategy.ONE_FOR_ONE,
+        max_restarts: int = DEFAULT_MAX_RESTARTS,
+        max_seconds: float = DEFAULT_MAX_SECONDS,
+        backoff: Backoff | None = None,
+        max_children: int | None = None,
+        name: str | None = None,
+    ) -> SupervisorHandle:
+        """Start a supervisor over ``children`` (started in order) and return its handle.
+
+        Raises :class:`SupervisorError` for invalid specs or options and
+        :class:`StartFailed` if a child fails to start (the started ones are stopped).
+        """
+        ref = await self.spawn(
+            Supervisor,
+            children,
+            name=name,
+            strategy=strategy,
+            max_restarts=max_restarts,
+            max_seconds=max_seconds,
+            backoff=backoff,
+            max_children=max_children,
+        )
+        return SupervisorHandle(ref)
+
+    # -- lookup ------------------------------------------------------------------------
+    def ref(self, name: str) -> ActorRef:
+        """A ref that resolves ``name`` on every use, following restarts."""
+        check_name(name)
+        registry = self.registry
+        return ActorRef(None, lambda: registry.cell(name), name)
+
+    def whereis(self, name: str) -> ActorRef | None:
+        """The ref of the actor registered as ``name`` now, or None."""
+        return self.registry.lookup(name)
+
+    def current_cell(self) -> Cell | None:
+        """The cell whose task is running now (kernel use)."""
+        return current_cell.get()
+
+    def actors(self) -> list[ActorRef]:
+        """Refs to every live actor, in spawn order."""
+        return [cell.ref for cell in self._cells.values()]
+
+    # -- stopping ----------------------------------------------------------------------
+    async def stop_cell(self, cell: Cell, reason: ExitReason, timeout: float) -> None:
+        """Ask ``cell`` to stop; kill it if it has not stopped within ``timeout``."""
+        cell.request_stop(reason)
+        if cell is current_cell.get():
+            return
+        done, _ = await asyncio.wait((cell.done,), timeout=timeout)
+        if done:
+            return
+        cell.kill("killed")
+        done, _ = await asyncio.wait((cell.done,), timeout=self.call_timeout)
+        if not done:
+            _log.error("%r did not stop after being killed; abandoning it", cell)
+
+    def forget(self, cell: Cell, reason: ExitReason) -> None:
+        """Bookkeeping when a cell is released (kernel use)."""
+        self._cells.pop(cell.id, None)
+        if cell.name is not None:
+            self.registry.release(cell.name, cell)
+        self._counts["stopped"] += 1
+        metadata = {"actor": repr(cell), "reason": reason}
+        if is_abnormal(reason):
+            self._counts["crashed"] += 1
+            _events.emit(("bastion", "actor", "crash"), {"count": 1}, metadata)
+            if isinstance(reason, BaseException):
+                _log.error("%r crashed", cell, exc_info=reason)
+        _events.emit(("bastion", "actor", "stop"), {"count": 1}, metadata)
+
+    async def shutdown(self, timeout: float | None = None) -> None:
+        """Stop every actor (roots in reverse spawn order), then the task supervisor."""
+        self._closed = True
+        per_actor = self.shutdown_timeout if timeout is None else check_timeout(timeout)
+        for cell in reversed([c for c in self._cells.values() if c.parent is None]):
+            await self.stop_cell(cell, "shutdown", per_actor)
+        for cell in reversed(list(self._cells.values())):
+            await self.stop_cell(cell, "shutdown", per_actor)
+        await self.tasks.shutdown(per_actor)
+
+    @property
+    def closed(self) -> bool:
+        """True once shutdown began."""
+        return self._closed
+
+    # -- quiescence --------------------------------------------------------------------
+    def notify_idle(self) -> None:
+        """Wake ``wait_idle`` callers (kernel use)."""
+        waiters, self._idle_waiters = self._idle_waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+
+    async def wait_idle(self, *, timeout: float = DEFAULT) -> None:
+        """Return once every mailbox is empty and every actor waits for a message.
+
+        Known from the runtime's own bookkeeping. Raises :class:`CallTimeout` if the
+        actors are still busy at the deadline.
+        """
+        timeout = self.call_timeout if timeout is DEFAULT else check_timeout(timeout)
+        deadline = self.loop.time() + timeout
+        while True:
+            if self.busy == 0:
+                await asyncio.sleep(0)
+                if self.busy == 0:
+                    return
+                continue
+            waiter = self.loop.create_future()
+            self._idle_waiters.append(waiter)
+            remaining = deadline - self.loop.time()
+            if remaining <= 0:
+                raise CallTimeout(f"runtime still busy ({self.busy} actors) after {timeout}s")
+            try:
+                await self.wait_future(waiter, remaining, "the runtime to become idle")
+            except CallTimeout:
+                busy = [repr(c) for c in self._cells.values() if not c.parked]
+                raise CallTimeout(
+                    f"runtime still busy after {timeout}s; busy actors: {busy}"
+                ) from None
+
+    # -- counters ----------------------------------------------------------------------
+    def note_call_timeout(self, cell: Cell, timeout: float) -> None:
+        """Count and emit a call timeout (kernel use)."""
+        self._counts["call_timeouts"] += 1
+        _events.emit(("bastion", "call", "timeout"), {"timeout_s": timeout}, {"actor": repr(cell)})
+
+    def note_mailbox_full(self, cell: Cell) -> None:
+        """Count and emit a refused message (kernel use)."""
+        self._counts["mailbox_full"] += 1
+        _events.emit(
+            ("bastion", "mailbox", "full"), {"capacity": cell.capacity}, {"actor": repr(cell)}
+        )
+
+    def note_restart(self, supervisor: Cell, child_id: str) -> None:
+        """Count and emit a supervisor restart (kernel use)."""
+        self._counts["restarts"] += 1
+        _events.emit(
+            ("bastion", "supervisor", "restart"),
+            {"count": 1},
+            {"supervisor": repr(supervisor), "child": child_id},
+        )
+
+    def note_escalation(self, supervisor: Cell, error: BaseException) -> None:
+        """Count and emit a supervisor giving up (kernel use)."""
+        self._counts["escalations"] += 1
+        _events.emit(
+            ("bastion", "supervisor", "escalation"),
+            {"count": 1},
+            {"supervisor": repr(supervisor), "error": error},
+        )
+
+    def statistics(self) -> RuntimeStatistics:
+        """A snapshot of the whole runtime."""
+        cells = list(self._cells.values())
+        counts = self._counts
+        return RuntimeStatistics(
+            actors=len(cells),
+            busy_actors=self.busy,
+            spawned=counts["spawned"],
+            stopped=counts["stopped"],
+            crashed=counts["crashed"],
+            restarts=counts["restarts"],
+            escalations=counts["escalations"],
+            call_timeouts=counts["call_timeouts"],
+            late_replies=self.late_replies,
+            mailbox_full=counts["mailbox_full"],
+            registered_names=len(self.registry),
+            timers=sum(len(c.timers) for c in cells),
+            monitors=sum(len(c.monitors) for c in cells),
+            links=sum(len(c.links) for c in cells) // 2,
+            dead_letters=self.dead_letters.statistics(),
+            tasks=self.tasks.statistics(),
+        )
+
+
+@asynccontextmanager
+async def open_runtime(
+    *,
+    call_timeout: float = DEFAULT_CALL_TIMEOUT,
+    mailbox_capacity: int = DEFAULT_MAILBOX_CAPACITY,
+    dead_letter_capacity: int = DEFAULT_DEAD_LETTER_CAPACITY,
+    max_threads: int | None = None,
+    shutdown_timeout: float = DEFAULT_CALL_TIMEOUT,
+) -> AsyncIterator[Runtime]:
+    """Open a runtime on the running loop; on exit every actor and task is stopped."""
+    runtime = Runtime(
+        call_timeout=call_timeout,
+        mailbox_capacity=mailbox_capacity,
+        dead_letter_capacity=dead_letter_capacity,
+        max_threads=max_threads,
+        shutdown_timeout=shutdown_timeout,
+    )
+    token = _current_runtime.set(runtime)
+    try:
+        yield runtime
+    finally:
+        try:
+            await runtime.shutdown()
+        finally:
+            _current_runtime.reset(token)
+
+
+def run(
+    main: Callable[[Runtime], Awaitable[T]],
+    *,
+    handle_signals: bool = True,
+    **runtime_options: Any,
+) -> T | None:
+    """Run ``await main(runtime)`` in a fresh event loop and runtime.
+
+    On SIGINT or SIGTERM ``main`` is cancelled, the runtime shuts down gracefully
+    (supervisors stop their children in order) and ``run`` returns ``None``.
+    """
+
+    async def _runner() -> T | None:
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        assert task is not None
+        received: list[int] = []
+
+        def _on_signal(signum: int) -> None:
+            received.append(signum)
+            task.cancel()
+
+        installed = []
+        if handle_signals:
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                try:
+                    loop.add_signal_handler(signum, _on_signal, signum)
+                except (NotImplementedError, RuntimeError, ValueError):
+                    continue
+                installed.append(signum)
+        try:
+            async with open_runtime(**runtime_options) as runtime:
+                return await main(runtime)
+        except asyncio.CancelledError:
+            if not received:
+                raise
+            task.uncancel()
+            _log.info("stopped by signal %s", signal.Signals(received[0]).name)
+            return None
+        finally:
+            for signum in installed:
+                loop.remove_signal_handler(signum)
+
+    return asyncio.run(_runner())

@@ -1,0 +1,399 @@
+"""OTP supervisors: strategies, restart types, restart intensity and escalation.
+
+A supervisor is an actor that traps exits. It starts its children in order (each
+``start`` returns only after the child's ``on_start`` succeeded), restarts them by its
+strategy when they stop, and stops them in reverse order with each child's shutdown
+timeout. More than ``max_restarts`` restarts within ``max_seconds`` (runtime clock) make
+it give up: it stops its children and crashes with :class:`RestartIntensityExceeded`,
+which its own supervisor sees as a child crash — that is escalation.
+
+Defaults are Elixir's: 3 restarts in 5 seconds.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from bastion._core._actor import Actor
+from bastion._core._childspec import Backoff, ChildSpec, Restart, Strategy
+from bastion._core._errors import (
+    ActorNotAlive,
+    RestartIntensityExceeded,
+    StartFailed,
+    SupervisorError,
+)
+from bastion._core._messages import Exit, ExitReason
+from bastion._core._ref import DEFAULT, ActorRef
+from bastion._core._stats import SupervisorStatistics
+
+if TYPE_CHECKING:
+    from bastion._core._cell import Cell
+
+__all__ = ["ChildInfo", "DynamicSupervisor", "Supervisor", "SupervisorHandle"]
+
+DEFAULT_MAX_RESTARTS = 3
+DEFAULT_MAX_SECONDS = 5.0
+
+
+@dataclass(slots=True, eq=False)
+class _Child:
+    spec: ChildSpec
+    cell: Cell | None = None
+    restart_times: deque[float] = field(default_factory=deque)
+
+
+@dataclass(frozen=True, slots=True)
+class ChildInfo:
+    """One child as reported by ``which_children``."""
+
+    id: str
+    ref: ActorRef | None
+    actor_class: str
+    restart: Restart
+    alive: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _StartChild:
+    spec: ChildSpec
+
+
+@dataclass(frozen=True, slots=True)
+class _TerminateChild:
+    id: str
+
+
+@dataclass(frozen=True, slots=True)
+class _RestartChildren:
+    ids: tuple[str, ...]
+
+
+class _WhichChildren:
+    pass
+
+
+class Supervisor(Actor):
+    """Supervises child actors. Start one with ``runtime.start_supervisor``."""
+
+    trap_exits = True
+
+    def __init__(
+        self,
+        children: Sequence[ChildSpec] = (),
+        *,
+        strategy: Strategy | str = Strategy.ONE_FOR_ONE,
+        max_restarts: int = DEFAULT_MAX_RESTARTS,
+        max_seconds: float = DEFAULT_MAX_SECONDS,
+        backoff: Backoff | None = None,
+        max_children: int | None = None,
+    ) -> None:
+        self.strategy = _check_strategy(strategy)
+        if isinstance(max_restarts, bool) or not isinstance(max_restarts, int) or max_restarts < 0:
+            raise SupervisorError(f"max_restarts must be an int >= 0, got {max_restarts!r}")
+        if not isinstance(max_seconds, int | float) or not 0 < max_seconds < float("inf"):
+            raise SupervisorError(f"max_seconds must be a finite number > 0, got {max_seconds!r}")
+        if backoff is not None and not isinstance(backoff, Backoff):
+            raise SupervisorError(f"backoff must be a bastion.Backoff, got {backoff!r}")
+        self.max_restarts = max_restarts
+        self.max_seconds = float(max_seconds)
+        self.backoff = backoff
+        self.max_children = max_children
+        self._children: list[_Child] = []
+        self._by_id: dict[str, _Child] = {}
+        self._by_cell: dict[Cell, _Child] = {}
+        self._restart_times: deque[float] = deque()
+        self._restarts = 0
+        self._pending: set[str] = set()
+        for spec in children:
+            self._add(spec)
+
+    # -- lifecycle ---------------------------------------------------------------------
+    async def on_start(self) -> None:
+        """Start every child in order; on a failure stop the started ones and fail."""
+        for child in self._children:
+            try:
+                await self._start(child)
+            except StartFailed:
+                await self._terminate_all()
+                raise
+
+    def actor_stop_timeout(self) -> float:
+        """Enough for every child's shutdown timeout plus a kill each."""
+        return sum(c.spec.shutdown for c in self._children) + self.runtime.call_timeout
+
+    async def on_stop(self, reason: ExitReason) -> None:
+        """Stop every child in reverse start order, each within its shutdown timeout."""
+        await self._terminate_all()
+
+    # -- messages ----------------------------------------------------------------------
+    async def handle_call(self, message: Any) -> Any:
+        """Dynamic operations from :class:`SupervisorHandle`. Failures are returned."""
+        if isinstance(message, _StartChild):
+            return await self._start_child(message.spec)
+        if isinstance(message, _TerminateChild):
+            return await self._terminate_child(message.id)
+        if isinstance(message, _WhichChildren):
+            return [_info(child) for child in self._children]
+        raise SupervisorError(f"unknown supervisor request {message!r}")
+
+    async def handle_info(self, message: Any) -> None:
+        """Exit notices of children, and delayed (backoff) restarts."""
+        if isinstance(message, Exit):
+            cell = message.ref.resolve_or_none()
+            child = self._by_cell.pop(cell, None) if cell is not None else None
+            if child is not None:
+                await self._child_exited(child, message.reason)
+            elif cell is not None and cell is self._bastion_cell.parent:
+                self.stop("shutdown")
+        elif isinstance(message, _RestartChildren):
+            self._pending.difference_update(message.ids)
+            await self._restart(message.ids)
+
+    # -- restart logic -------------------------------------------------------------------
+    async def _child_exited(self, child: _Child, reason: ExitReason) -> None:
+        child.cell = None
+        if not child.spec.restart.applies(reason):
+            if child.spec.restart is Restart.TEMPORARY:
+                self._remove(child)
+            return
+        self._count_restart(child)
+        affected = self._affected(child)
+        for other in reversed(affected):
+            if other is not child and other.cell is not None:
+                await self._terminate(other)
+        ids = tuple(c.spec.id for c in affected)
+        if self.backoff is not None:
+            self._pending.update(ids)
+            self.send_after(self.backoff.delay(len(child.restart_times)), _RestartChildren(ids))
+        else:
+            await self._restart(ids)
+
+    def _affected(self, child: _Child) -> list[_Child]:
+        if self.strategy is Strategy.ONE_FOR_ONE:
+            return [child]
+        if self.strategy is Strategy.ONE_FOR_ALL:
+            return list(self._children)
+        return self._children[self._children.index(child) :]
+
+    def _count_restart(self, child: _Child) -> None:
+        now = self.runtime.clock.now()
+        horizon = now - self.max_seconds
+        for times in (self._restart_times, child.restart_times):
+            times.append(now)
+            while times and times[0] <= horizon:
+                times.popleft()
+        if len(self._restart_times) > self.max_restarts:
+            error = RestartIntensityExceeded(
+                f"{self._bastion_cell!r}: more than {self.max_restarts} restarts in "
+                f"{self.max_seconds}s (last: child {child.spec.id!r})"
+            )
+            self.runtime.note_escalation(self._bastion_cell, error)
+            raise error
+
+    async def _restart(self, ids: Iterable[str]) -> None:
+        wanted = set(ids)
+        for child in [c for c in self._children if c.spec.id in wanted]:
+            if child.cell is not None:
+                continue
+            if child.spec.restart is Restart.TEMPORARY:
+                self._remove(child)
+                continue
+            try:
+                await self._start(child)
+            except StartFailed:
+                self._count_restart(child)
+                retry = tuple(c.spec.id for c in self._children if c.spec.id in wanted)
+                self._pending.update(retry)
+                delay = self.backoff.delay(len(child.restart_times)) if self.backoff else 0.0
+                self.send_after(delay, _RestartChildren(retry))
+                return
+            self._restarts += 1
+            self.runtime.note_restart(self._bastion_cell, child.spec.id)
+
+    # -- children ------------------------------------------------------------------------
+    def _add(self, spec: ChildSpec) -> _Child:
+        if not isinstance(spec, ChildSpec):
+            raise SupervisorError(f"children must be ChildSpec instances, got {spec!r}")
+        if spec.id in self._by_id:
+            raise SupervisorError(f"duplicate child id {spec.id!r}")
+        if spec.name is not None and any(c.spec.name == spec.name for c in self._children):
+            raise SupervisorError(f"duplicate child name {spec.name!r}")
+        if self.max_children is not None and len(self._children) >= self.max_children:
+            raise SupervisorError(f"this supervisor allows at most {self.max_children} children")
+        child = _Child(spec)
+        self._children.append(child)
+        self._by_id[spec.id] = child
+        return child
+
+    def _remove(self, child: _Child) -> None:
+        self._children.remove(child)
+        del self._by_id[child.spec.id]
+
+    async def _start(self, child: _Child) -> None:
+        spec = child.spec
+        ref = await self.runtime.spawn_cell(
+            spec.actor,
+            spec.args,
+            spec.kwargs,
+            name=spec.name,
+            mailbox_capacity=spec.mailbox_capacity,
+            metadata=spec.metadata,
+            start_timeout=DEFAULT,
+            parent=self._bastion_cell,
+        )
+        cell = ref.resolve()
+        child.cell = cell
+        self._by_cell[cell] = child
+
+    async def _start_child(self, spec: ChildSpec) -> ActorRef | BaseException:
+        try:
+            child = self._add(spec)
+        except SupervisorError as exc:
+            return exc
+        try:
+            await self._start(child)
+        except StartFailed as exc:
+            self._remove(child)
+            return exc
+        assert child.cell is not None
+        return child.cell.ref
+
+    async def _terminate_child(self, child_id: str) -> bool:
+        child = self._by_id.get(child_id)
+        if child is None:
+            return False
+        if child.cell is not None:
+            await self._terminate(child)
+        self._remove(child)
+        return True
+
+    async def _terminate(self, child: _Child) -> None:
+        cell = child.cell
+        if cell is None:
+            return
+        child.cell = None
+        self._by_cell.pop(cell, None)
+        await self.runtime.stop_cell(cell, "shutdown", child.spec.shutdown)
+
+    async def _terminate_all(self) -> None:
+        for child in reversed(self._children):
+            await self._terminate(child)
+
+    def child_cell(self, child_id: str) -> Cell | None:
+        """The current incarnation of a child (kernel use)."""
+        child = self._by_id.get(child_id)
+        return child.cell if child is not None else None
+
+    def statistics(self) -> SupervisorStatistics:
+        """A snapshot of children and restarts."""
+        horizon = self.runtime.clock.now() - self.max_seconds
+        return SupervisorStatistics(
+            strategy=self.strategy.value,
+            children=len(self._children),
+            alive_children=sum(1 for c in self._children if c.cell is not None),
+            restarts=self._restarts,
+            restarts_in_window=sum(1 for t in self._restart_times if t > horizon),
+            max_restarts=self.max_restarts,
+            max_seconds=self.max_seconds,
+            pending_restarts=len(self._pending),
+        )
+
+
+class DynamicSupervisor(Supervisor):
+    """A one-for-one supervisor that starts empty; children come from ``start_child``."""
+
+    def __init__(
+        self,
+        *,
+        max_restarts: int = DEFAULT_MAX_RESTARTS,
+        max_seconds: float = DEFAULT_MAX_SECONDS,
+        backoff: Backoff | None = None,
+        max_children: int | None = None,
+    ) -> None:
+        super().__init__(
+            (),
+            strategy=Strategy.ONE_FOR_ONE,
+            max_restarts=max_restarts,
+            max_seconds=max_seconds,
+            backoff=backoff,
+            max_children=max_children,
+        )
+
+
+class SupervisorHandle:
+    """What ``runtime.start_supervisor`` returns: the supervisor's ref plus operations."""
+
+    __slots__ = ("ref",)
+
+    def __init__(self, ref: ActorRef) -> None:
+        self.ref = ref
+
+    def _supervisor(self) -> Supervisor | None:
+        cell = self.ref.resolve_or_none()
+        if cell is None or not cell.alive:
+            return None
+        actor = cell.actor
+        assert isinstance(actor, Supervisor)
+        return actor
+
+    async def start_child(self, spec: ChildSpec, *, timeout: float = DEFAULT) -> ActorRef:
+        """Add and start a child; returns its ref. Raises ``SupervisorError``/``StartFailed``."""
+        if not isinstance(spec, ChildSpec):
+            raise SupervisorError(f"start_child() takes a ChildSpec, got {spec!r}")
+        result = await self.ref.call(_StartChild(spec), timeout=timeout)
+        if isinstance(result, BaseException):
+            raise result
+        assert isinstance(result, ActorRef)
+        return result
+
+    async def terminate_child(self, child_id: str, *, timeout: float = DEFAULT) -> bool:
+        """Stop a child and remove its spec. Returns False if there is no such child."""
+        result = await self.ref.call(_TerminateChild(child_id), timeout=timeout)
+        return bool(result)
+
+    async def which_children(self, *, timeout: float = DEFAULT) -> list[ChildInfo]:
+        """Every child, in start order."""
+        result: list[ChildInfo] = await self.ref.call(_WhichChildren(), timeout=timeout)
+        return result
+
+    def child(self, child_id: str) -> ActorRef:
+        """A ref that resolves to the child's current incarnation on every use."""
+
+        def resolve() -> Cell | None:
+            supervisor = self._supervisor()
+            return supervisor.child_cell(child_id) if supervisor is not None else None
+
+        return ActorRef(None, resolve, child_id)
+
+    def statistics(self) -> SupervisorStatistics:
+        """A snapshot of the supervisor. Raises ``ActorNotAlive`` if it is not running."""
+        supervisor = self._supervisor()
+        if supervisor is None:
+            raise ActorNotAlive(f"supervisor {self.ref!r} is not running")
+        return supervisor.statistics()
+
+    async def stop(self, *, timeout: float = DEFAULT) -> None:
+        """Stop the supervisor and, before it, all its children."""
+        await self.ref.stop(timeout=timeout)
+
+
+def _check_strategy(strategy: Strategy | str) -> Strategy:
+    try:
+        return Strategy(strategy)
+    except ValueError:
+        choices = ", ".join(s.value for s in Strategy)
+        raise SupervisorError(f"strategy must be one of {choices}, got {strategy!r}") from None
+
+
+def _info(child: _Child) -> ChildInfo:
+    cell = child.cell
+    return ChildInfo(
+        id=child.spec.id,
+        ref=cell.ref if cell is not None else None,
+        actor_class=child.spec.actor.__qualname__,
+        restart=child.spec.restart,
+        alive=cell is not None and cell.alive,
+    )

@@ -1,0 +1,68 @@
+"""Actor timers: ``send_after`` and ``send_interval``, on the runtime clock."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from bastion._core._cell import Cell
+
+__all__ = ["Timer", "check_delay"]
+
+
+def check_delay(delay: float, what: str = "delay") -> float:
+    """Return ``delay`` as a float, or raise ``ValueError`` unless it is finite and >= 0."""
+    if isinstance(delay, bool) or not isinstance(delay, int | float) or not 0 <= delay < math.inf:
+        raise ValueError(f"{what} must be a finite number of seconds >= 0, got {delay!r}")
+    return float(delay)
+
+
+class Timer:
+    """A pending timer message. ``cancel()`` stops it; timers die with their actor."""
+
+    __slots__ = ("_cell", "_handle", "_message", "_period", "_when")
+
+    def __init__(self, cell: Cell, delay: float, message: Any, *, periodic: bool) -> None:
+        self._cell = cell
+        self._message = message
+        self._period = delay if periodic else None
+        self._when = cell.runtime.clock.now() + delay
+        self._handle: asyncio.TimerHandle | None = cell.runtime.clock.call_at(
+            self._when, self._fire
+        )
+
+    @property
+    def active(self) -> bool:
+        """True until the timer fired (one-shot) or was cancelled."""
+        return self._handle is not None
+
+    @property
+    def periodic(self) -> bool:
+        """True for ``send_interval`` timers."""
+        return self._period is not None
+
+    def cancel(self) -> bool:
+        """Cancel the timer. Returns False if it was not active."""
+        handle = self._handle
+        if handle is None:
+            return False
+        handle.cancel()
+        self._handle = None
+        self._cell.timers.discard(self)
+        return True
+
+    def _fire(self) -> None:
+        cell = self._cell
+        if self._period is None:
+            self._handle = None
+            cell.timers.discard(self)
+        else:
+            self._when += self._period
+            self._handle = cell.runtime.clock.call_at(self._when, self._fire)
+        cell.deliver_timer(self._message)
+
+    def __repr__(self) -> str:
+        kind = "interval" if self._period is not None else "once"
+        return f"<Timer {kind} {self._message!r} active={self.active}>"
