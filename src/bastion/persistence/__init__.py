@@ -1,0 +1,66 @@
+"""Durable state for agents: the :class:`StateStore` protocol, its backends and codec.
+
+* :class:`MemoryStore` keeps state in the process; it survives actor crashes because it
+  is owned by the code that starts the runtime, not by the actor.
+* :class:`SQLiteStore` (the default) keeps state in one SQLite file in WAL mode with
+  group commit; acknowledged state survives ``kill -9`` of the process.
+* :class:`Codec` encodes state as JSON with msgspec (no pickle), with hooks for deque,
+  sets, tuples, datetimes, ``Decimal``, ``UUID``, dataclasses and registered classes.
+
+This package imports the kernel's errors only; agents build on it (``bastion.agents``).
+"""
+
+from __future__ import annotations
+
+from bastion.persistence._codec import Codec, default_codec
+from bastion.persistence._errors import (
+    CorruptState,
+    StoreClosed,
+    StoreError,
+    StoreTimeout,
+    UnknownStateVersion,
+    UnsupportedType,
+    VersionConflict,
+)
+from bastion.persistence._memory import MemoryStore
+from bastion.persistence._protocol import (
+    Delete,
+    DeleteItem,
+    Durability,
+    NamespaceData,
+    Op,
+    Put,
+    PutItem,
+    QuarantineEntry,
+    Record,
+    StateStore,
+    StoreStatistics,
+    WriteResult,
+)
+from bastion.persistence._sqlite import SQLiteStore
+
+__all__ = [
+    "Codec",
+    "CorruptState",
+    "Delete",
+    "DeleteItem",
+    "Durability",
+    "MemoryStore",
+    "NamespaceData",
+    "Op",
+    "Put",
+    "PutItem",
+    "QuarantineEntry",
+    "Record",
+    "SQLiteStore",
+    "StateStore",
+    "StoreClosed",
+    "StoreError",
+    "StoreStatistics",
+    "StoreTimeout",
+    "UnknownStateVersion",
+    "UnsupportedType",
+    "VersionConflict",
+    "WriteResult",
+    "default_codec",
+]

@@ -1,0 +1,77 @@
+"""Errors of the persistence layer, rooted in the Bastion exception tree.
+
+::
+
+    InfrastructureError
+    └── StoreError                 a state store failed (retryable unless stated)
+        ├── StoreClosed            the store is closed or its writer stopped
+        ├── StoreTimeout           a store operation missed its deadline
+        ├── VersionConflict        a compare-and-set write saw another version
+        └── CorruptState           stored bytes could not be decoded (never retried)
+            └── UnknownStateVersion  state written by a newer schema than this code knows
+    UnsupportedType (StoreError, TypeError)   a value the codec has no hook for
+"""
+
+from __future__ import annotations
+
+from bastion._core._errors import InfrastructureError, Severity
+
+__all__ = [
+    "CorruptState",
+    "StoreClosed",
+    "StoreError",
+    "StoreTimeout",
+    "UnknownStateVersion",
+    "UnsupportedType",
+    "VersionConflict",
+]
+
+
+class StoreError(InfrastructureError):
+    """A state store operation failed."""
+
+    default_code = "store_error"
+
+
+class StoreClosed(StoreError):
+    """The store is closed, or its writer stopped after a failure."""
+
+    default_code = "store_closed"
+    default_retryable = False
+
+
+class StoreTimeout(StoreError):
+    """A store operation did not finish within its deadline."""
+
+    default_code = "store_timeout"
+
+
+class VersionConflict(StoreError):
+    """A compare-and-set write expected one record version and found another.
+
+    Nothing of the batch that carried the write was applied.
+    """
+
+    default_code = "version_conflict"
+    default_retryable = False
+
+
+class CorruptState(StoreError):
+    """Stored bytes could not be decoded into the expected shape. Never retried."""
+
+    default_code = "corrupt_state"
+    default_retryable = False
+    default_severity = Severity.HIGH
+
+
+class UnknownStateVersion(CorruptState):
+    """The state was written by a schema version this code does not know."""
+
+    default_code = "unknown_state_version"
+
+
+class UnsupportedType(StoreError, TypeError):
+    """The codec has no encoding for a value's type; register a hook for it."""
+
+    default_code = "unsupported_type"
+    default_retryable = False
