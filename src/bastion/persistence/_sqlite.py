@@ -1,10 +1,12 @@
 """The default :class:`StateStore`: SQLite in WAL mode with group commit.
 
-One writer thread, owned by the store (started by :meth:`SQLiteStore.open`, stopped by
-:meth:`SQLiteStore.close`), holds the connection. The event loop never runs SQL: it
-hands batches over through an unbounded thread-safe queue guarded by a bounded count of
-pending operations (``max_pending_ops``: a full store makes ``submit`` wait, up to
-``op_timeout``), and is woken once per committed group. Every operation has a deadline.
+One writer thread, owned by the store (a single-worker executor made by
+:meth:`SQLiteStore.open` and shut down by :meth:`SQLiteStore.close`), holds the
+connection; the event loop never runs SQL. Batches submitted while a flush is running
+wait in a list and go to the thread together as the next group, which commits as one
+transaction (group commit) and wakes the loop once. The list is bounded
+(``max_pending_ops``: a full store makes ``submit`` wait, up to ``op_timeout``). Every
+operation has a deadline.
 
 Durability (see :class:`Durability`): the connection runs ``synchronous=NORMAL``; a
 committed transaction is in the WAL and survives ``kill -9`` of the process. A batch
@@ -19,9 +21,10 @@ import os
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from bastion.persistence._errors import StoreClosed, StoreTimeout
+from bastion.persistence._errors import StoreClosed, StoreTimeout, VersionConflict
 from bastion.persistence._protocol import (
     NamespaceData,
     Op,
@@ -62,11 +65,13 @@ class SQLiteStore:
         self.path = os.fspath(path)
         self._max_pending = max_pending_ops
         self._timeout = op_timeout
-        self._writer: Writer | None = None
-        self._outstanding: set[asyncio.Future[Any]] = set()
+        self._writer = Writer(self.path)
+        self._executor: ThreadPoolExecutor | None = None
+        self._queued: list[Job] = []
+        self._flushing: asyncio.Future[Any] | None = None
+        self._flush_scheduled = False
         self._pending_ops = 0
         self._space = asyncio.Event()
-        self._stopped: asyncio.Future[None] | None = None
         self._closed = False
         self._batches = 0
         self._ops = 0
@@ -81,10 +86,7 @@ class SQLiteStore:
         Raises :class:`StoreError` if the file is not a Bastion state database.
         """
         store = cls(path, max_pending_ops=max_pending_ops, op_timeout=op_timeout)
-        loop = asyncio.get_running_loop()
-        store._stopped = loop.create_future()
-        store._writer = Writer(store.path, loop, store._on_done)
-        store._writer.start()
+        store._executor = ThreadPoolExecutor(1, thread_name_prefix="bastion-sqlite")
         try:
             await store._run(lambda conn: None)
         except BaseException:
@@ -150,28 +152,33 @@ class SQLiteStore:
         return await self._run(lambda c: list_quarantined(c, prefix))
 
     async def close(self) -> None:
-        """Commit what is queued, stop the writer thread and close the connection."""
+        """Commit what is queued, close the connection and stop the writer thread."""
         if self._closed:
             return
         self._closed = True
-        writer, stopped = self._writer, self._stopped
-        if writer is None or stopped is None:
+        executor, self._executor = self._executor, None
+        if executor is None:
             return
-        writer.put(None)
         try:
             async with asyncio.timeout(self._timeout):
-                await asyncio.shield(stopped)
+                while self._flushing is not None or self._queued:
+                    if self._flushing is None:
+                        self._start_flush(executor)
+                    assert self._flushing is not None
+                    await asyncio.shield(self._flushing)
+                await asyncio.get_running_loop().run_in_executor(executor, self._writer.close)
         except TimeoutError:
-            raise StoreTimeout(f"the sqlite writer did not stop within {self._timeout}s") from None
-        writer.join(self._timeout)
+            raise StoreTimeout(f"the sqlite store did not close within {self._timeout}s") from None
+        finally:
+            executor.shutdown(wait=False)
 
     def statistics(self) -> StoreStatistics:
         """Counters since :meth:`open` (``quarantined``: by this instance)."""
         w = self._writer
         return StoreStatistics(
             backend="sqlite", batches=self._batches, ops=self._ops,
-            commits=w.commits if w else 0, conflicts=self._conflicts,
-            pending_ops=self._pending_ops, max_group=w.max_group if w else 0,
+            commits=w.commits, conflicts=self._conflicts,
+            pending_ops=self._pending_ops, max_group=w.max_group,
             quarantined=self._quarantined, closed=self._closed,
         )
 
@@ -183,12 +190,36 @@ class SQLiteStore:
         return result
 
     def _enqueue(self, job: Job) -> asyncio.Future[Any]:
-        if self._writer is None or self._closed:
+        if self._executor is None or self._closed:
             raise StoreClosed(f"the sqlite store {self.path!r} is closed")
         self._pending_ops += job.size
-        self._outstanding.add(job.future)
-        self._writer.put(job)
+        self._queued.append(job)
+        if self._flushing is None and not self._flush_scheduled:
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self._start_flush, self._executor)
         return job.future
+
+    def _start_flush(self, executor: ThreadPoolExecutor) -> None:
+        self._flush_scheduled = False
+        if self._flushing is not None or not self._queued:
+            return
+        jobs, self._queued = self._queued, []
+        loop = asyncio.get_running_loop()
+        self._flushing = loop.run_in_executor(executor, self._writer.flush, jobs)
+        self._flushing.add_done_callback(lambda f: self._flushed(f, jobs, executor))
+
+    def _flushed(self, fut: asyncio.Future[Any], jobs: list[Job],
+                 executor: ThreadPoolExecutor) -> None:
+        self._flushing = None
+        if fut.cancelled() or fut.exception() is not None:
+            err = StoreClosed(f"the sqlite writer failed: {fut.exception()!r}")
+            results: list[tuple[Job, Any, BaseException | None]] = [
+                (job, None, err) for job in jobs]
+        else:
+            results = fut.result()
+        self._resolve(results)
+        if self._queued:
+            self._start_flush(executor)
 
     async def _await(self, fut: asyncio.Future[T]) -> T:
         try:
@@ -206,30 +237,14 @@ class SQLiteStore:
         except TimeoutError:
             raise StoreTimeout(f"sqlite store queue stayed full for {self._timeout}s") from None
 
-    def _on_done(self, results: list[tuple[Job, Any, BaseException | None]]) -> None:
-        if not results:
-            self._writer_stopped()
-            return
+    def _resolve(self, results: list[tuple[Job, Any, BaseException | None]]) -> None:
         for job, value, error in results:
             self._pending_ops -= job.size
-            self._outstanding.discard(job.future)
             if job.future.done():
                 continue
             if error is None:
                 job.future.set_result(value)
             else:
-                self._conflicts += type(error).__name__ == "VersionConflict"
+                self._conflicts += isinstance(error, VersionConflict)
                 job.future.set_exception(error)
         self._space.set()
-
-    def _writer_stopped(self) -> None:
-        self._closed = True
-        failure = self._writer.failure if self._writer else None
-        for fut in self._outstanding:
-            if not fut.done():
-                fut.set_exception(StoreClosed("the sqlite writer stopped", context={
-                    "failure": repr(failure)}))
-        self._outstanding.clear()
-        if self._stopped is not None and not self._stopped.done():
-            self._stopped.set_result(None)
-

@@ -1,30 +1,26 @@
-"""The SQLite writer thread: owns the connection, group-commits batches in order.
+"""The SQLite writer: owns the connection, group-commits batches in order.
 
-Every job (write batch, read, quarantine, ...) goes through one FIFO queue, so reads see
-every batch submitted before them. Consecutive write batches, from any number of
-agents, commit in one transaction; each batch runs inside its own SAVEPOINT, so a
-compare-and-set failure rejects that batch only. Results go back to the event loop with
-one ``call_soon_threadsafe`` per group.
+The store hands it lists of jobs (write batches, reads, maintenance) on its single
+writer thread. Consecutive write batches, from any number of agents, commit in one
+transaction; each batch runs inside its own SAVEPOINT, so a compare-and-set failure
+rejects that batch only. Jobs run in submission order, so a read sees every batch
+submitted before it.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import queue
 import sqlite3
-import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from bastion.persistence._errors import StoreClosed, StoreError, VersionConflict
+from bastion.persistence._errors import StoreError, VersionConflict
 from bastion.persistence._protocol import Delete, Op, Put, PutItem, WriteResult
 
 __all__ = ["Job", "Writer"]
 
 FORMAT = "1"
-MAX_GROUP = 2048
 
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
@@ -61,87 +57,36 @@ class Job:
 
 
 class Writer:
-    """The thread that owns the SQLite connection. Started and stopped by the store."""
+    """Owns the SQLite connection; :meth:`flush` runs on the store's single writer thread."""
 
-    def __init__(self, path: str, loop: asyncio.AbstractEventLoop,
-                 done: Callable[[list[tuple[Job, Any, BaseException | None]]], None]) -> None:
+    def __init__(self, path: str) -> None:
         self._path = path
-        self._loop = loop
-        self._done = done
-        self._jobs: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._run, name=f"bastion-sqlite:{path}",
-                                        daemon=True)
         self._conn: sqlite3.Connection | None = None
         self._full_sync = False
         self.commits = 0
-        self.failure: BaseException | None = None
         self.max_group = 0
 
-    def start(self) -> None:
-        """Start the thread."""
-        self._thread.start()
-
-    def put(self, job: Job | None) -> None:
-        """Enqueue a job (``None`` stops the thread after the jobs before it)."""
-        self._jobs.put(job)
-
-    def join(self, timeout: float) -> bool:
-        """Wait for the thread to end; True if it did."""
-        self._thread.join(timeout)
-        return not self._thread.is_alive()
-
-    # -- thread side -----------------------------------------------------------------
-
-    def _run(self) -> None:
-        try:
-            self._serve()
-        except BaseException as exc:  # noqa: BLE001 -- a bug here must fail every waiter, not hang them
-            self.failure = exc
-            self._fail_pending(exc)
-        finally:
-            if self._conn is not None:
-                self._conn.close()
-            self._finish([])  # an empty result list tells the store the writer has stopped
-
-    def _serve(self) -> None:
-        nxt = self._jobs.get()
-        while nxt is not None:
-            if nxt.fn is not None:
-                self._finish([self._call(nxt)])
-                nxt = self._jobs.get()
+    def flush(self, jobs: list[Job]) -> list[tuple[Job, Any, BaseException | None]]:
+        """Run ``jobs`` in order: consecutive write batches share one transaction."""
+        results: list[tuple[Job, Any, BaseException | None]] = []
+        group: list[Job] = []
+        for job in jobs:
+            if job.fn is None:
+                group.append(job)
                 continue
-            group = [nxt]
-            has_next, after = self._gather(group)
-            self._finish(self._commit(group))
-            nxt = after if has_next else self._jobs.get()
+            if group:
+                results.extend(self._commit(group))
+                group = []
+            results.append(self._call(job))
+        if group:
+            results.extend(self._commit(group))
+        return results
 
-    def _gather(self, group: list[Job]) -> tuple[bool, Job | None]:
-        """Add queued write batches to ``group``; return the first other job, if any."""
-        while len(group) < MAX_GROUP:
-            try:
-                nxt = self._jobs.get_nowait()
-            except queue.Empty:
-                return (False, None)
-            if nxt is None or nxt.fn is not None:
-                return (True, nxt)
-            group.append(nxt)
-        return (False, None)
-
-    def _fail_pending(self, exc: BaseException) -> None:
-        err = StoreClosed(f"the sqlite writer stopped: {exc!r}")
-        failed: list[tuple[Job, Any, BaseException | None]] = []
-        while True:
-            try:
-                job = self._jobs.get_nowait()
-            except queue.Empty:
-                break
-            if job is not None:
-                failed.append((job, None, err))
-        self._finish(failed)
-
-    def _finish(self, results: list[tuple[Job, Any, BaseException | None]]) -> None:
-        with contextlib.suppress(RuntimeError):  # a closed loop: nobody is waiting any more
-            self._loop.call_soon_threadsafe(self._done, results)
+    def close(self) -> None:
+        """Close the connection (on the writer thread)."""
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
 
     def _call(self, job: Job) -> tuple[Job, Any, BaseException | None]:
         assert job.fn is not None
@@ -180,8 +125,8 @@ class Writer:
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
-        except sqlite3.Error as exc:
-            err = _store_error(exc)
+        except (sqlite3.Error, StoreError) as exc:
+            err = _store_error(exc) if isinstance(exc, sqlite3.Error) else exc
             return [(job, None, err) for job in group]
         self.commits += 1
         return results
