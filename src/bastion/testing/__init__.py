@@ -1,5 +1,40 @@
-"""Test helpers for code built on Bastion: virtual time, quiescence, probes."""
+"""Test helpers for code built on Bastion: virtual time, quiescence, probes, fault injection.
+
+The pytest plugin (entry point ``pytest11``) runs every ``async def`` test on a
+:class:`VirtualTimeLoop`: time jumps to the next deadline whenever the loop is idle,
+a deadlock fails with a dump instead of hanging, and ``BASTION_REAL_TIME=1`` runs the
+same tests on the real clock. See ``docs/testing.md``.
+"""
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from bastion.testing._clock import VirtualClock, settle
+from bastion.testing._dump import add_introspector, describe_loop, describe_task
+from bastion.testing._errors import DeadlockError, LeakError, TestTimeLimitExceeded, WaitTimeout
+from bastion.testing._loop import VirtualTimeLoop
+from bastion.testing._probe import ANY, Probe, Received, matches
+from bastion.testing._run import REAL_TIME_ENV, new_loop, run, use_real_time
+from bastion.testing._wait import DEFAULT_TIMEOUT, wait_for
+
+__all__ = [
+    "ANY",
+    "DEFAULT_TIMEOUT",
+    "REAL_TIME_ENV",
+    "DeadlockError",
+    "LeakError",
+    "Probe",
+    "Received",
+    "TestTimeLimitExceeded",
+    "VirtualClock",
+    "VirtualTimeLoop",
+    "WaitTimeout",
+    "add_introspector",
+    "describe_loop",
+    "describe_task",
+    "matches",
+    "new_loop",
+    "run",
+    "settle",
+    "use_real_time",
+    "wait_for",
+]

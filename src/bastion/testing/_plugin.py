@@ -1,27 +1,150 @@
 """The Bastion pytest plugin (entry point ``pytest11``).
 
-Runs ``async def`` tests on a fresh event loop each, so no extra plugin is needed.
+* Runs every ``async def`` test on a fresh :class:`~bastion.testing.VirtualTimeLoop`:
+  virtual time by default, the real clock with ``BASTION_REAL_TIME=1``.
+* A deadlock fails the test with a dump; so does the per-test real-time cap
+  (``BASTION_TEST_TIMEOUT``, default 60 s, or ``@pytest.mark.bastion(limit=...)``).
+* Fixtures ``runtime`` (alias ``rt``), ``clock``, ``probe`` and ``make_probe`` are
+  made inside the test's loop.
+* At teardown, actors, supervised tasks, timers, monitors, asyncio tasks and threads
+  left behind fail the test with a list (``@pytest.mark.bastion(leak_check=False)``
+  turns it off for one test).
 """
 
 from __future__ import annotations
 
 import asyncio
 import inspect
+import threading
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import pytest
 
+from bastion.testing._clock import VirtualClock
+from bastion.testing._errors import LeakError
+from bastion.testing._leaks import thread_leaks
+from bastion.testing._run import guarded, new_loop, real_time_limit, use_real_time
+from bastion.testing._session import Deferred, SessionOptions, TestSession
+
 __all__: list[str] = []
+
+_MARKER = (
+    "bastion(real_time=False, limit=None, leak_check=True, runtime=None): "
+    "run this async test on the real clock, with a real-time cap in seconds, without the "
+    "leak check, or with open_runtime(**runtime) options for the runtime fixture"
+)
+_OPTION_NAMES = {"real_time", "limit", "leak_check", "runtime"}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the ``bastion`` marker."""
+    config.addinivalue_line("markers", _MARKER)
+
+
+def _options(item: pytest.Function) -> SessionOptions:
+    kwargs: dict[str, Any] = {}
+    for mark in reversed(list(item.iter_markers("bastion"))):
+        kwargs.update(mark.kwargs)
+    unknown = set(kwargs) - _OPTION_NAMES
+    if unknown:
+        raise pytest.UsageError(f"{item.nodeid}: unknown bastion marker options {sorted(unknown)}")
+    real = kwargs.get("real_time")
+    return SessionOptions(
+        virtual=not (use_real_time() if real is None else bool(real)),
+        limit=real_time_limit(kwargs.get("limit")),
+        leak_check=bool(kwargs.get("leak_check", True)),
+        runtime=dict(kwargs.get("runtime") or {}),
+    )
+
+
+async def _run_test(
+    func: Callable[..., Coroutine[Any, Any, object]],
+    kwargs: dict[str, Any],
+    options: SessionOptions,
+) -> None:
+    session = TestSession(options)
+    loop = session.loop
+    timers = getattr(loop, "timers", None)
+    if timers is not None:
+        timers.enabled = options.leak_check
+
+    async def body() -> list[str]:
+        resolved = {name: await session.resolve(value) for name, value in kwargs.items()}
+        await func(**resolved)
+        return session.leaks() if options.leak_check else []
+
+    try:
+        leaks = await guarded(body(), limit=options.limit)
+    finally:
+        left = await guarded(session.close(), limit=options.limit)
+    if options.leak_check and (leaks or left):
+        raise LeakError("the test left things behind:\n" + "\n".join(leaks + left))
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
-    """Run coroutine test functions to completion on a new event loop."""
+    """Run coroutine test functions to completion on a new (virtual-time) event loop."""
     func = pyfuncitem.obj
-    if not inspect.iscoroutinefunction(func):
-        return None
     names = pyfuncitem._fixtureinfo.argnames
     kwargs: dict[str, Any] = {name: pyfuncitem.funcargs[name] for name in names}
-    with asyncio.Runner() as runner:
-        runner.run(func(**kwargs))
+    if not inspect.iscoroutinefunction(func):
+        deferred = [n for n, v in kwargs.items() if isinstance(v, Deferred)]
+        if deferred:
+            raise pytest.UsageError(f"fixtures {deferred} need an `async def` test")
+        return None
+    options = _options(pyfuncitem)
+    before = set(threading.enumerate())
+    with asyncio.Runner(loop_factory=lambda: new_loop(virtual=options.virtual)) as runner:
+        runner.run(_run_test(func, kwargs, options))
+    if options.leak_check:
+        threads = thread_leaks(before)
+        if threads:
+            raise LeakError("the test left threads behind:\n" + "\n".join(threads))
     return True
+
+
+async def _runtime(session: TestSession) -> Any:
+    return await session.get_runtime()
+
+
+async def _clock(session: TestSession) -> VirtualClock:
+    return VirtualClock(session.loop)
+
+
+async def _probe(session: TestSession) -> Any:
+    return await session.new_probe("probe")
+
+
+async def _make_probe(session: TestSession) -> Any:
+    return session.new_probe
+
+
+@pytest.fixture
+def runtime() -> Any:
+    """A ``bastion.Runtime`` opened on the test's loop and closed after it (async tests)."""
+    return Deferred("runtime", _runtime)
+
+
+@pytest.fixture
+def rt(runtime: Any) -> Any:
+    """Alias of the ``runtime`` fixture (the same runtime)."""
+    return runtime
+
+
+@pytest.fixture
+def clock() -> Any:
+    """The test loop's :class:`~bastion.testing.VirtualClock` (async tests)."""
+    return Deferred("clock", _clock)
+
+
+@pytest.fixture
+def probe() -> Any:
+    """A :class:`~bastion.testing.Probe` in the test's runtime (async tests)."""
+    return Deferred("probe", _probe)
+
+
+@pytest.fixture
+def make_probe() -> Any:
+    """``await make_probe(name=None)`` spawns another probe in the test's runtime."""
+    return Deferred("make_probe", _make_probe)

@@ -1,0 +1,73 @@
+"""The test's view of the loop clock: read it, move it, let the world settle."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from bastion.testing._loop import VirtualTimeLoop
+
+__all__ = ["VirtualClock", "settle"]
+
+
+async def settle() -> None:
+    """Return once the running loop is idle: every ready callback and task has run.
+
+    On a :class:`VirtualTimeLoop` this is exact and costs no time (the loop says so when
+    it is about to wait). On another loop it yields a few times, a best effort.
+    """
+    loop = asyncio.get_running_loop()
+    if isinstance(loop, VirtualTimeLoop):
+        await loop.idle()
+        return
+    for _ in range(10):
+        await asyncio.sleep(0)
+
+
+class VirtualClock:
+    """The clock of a test's loop, virtual unless ``BASTION_REAL_TIME=1``.
+
+    It satisfies the kernel's ``Clock`` protocol, so it can be injected wherever a clock
+    is taken. ``advance`` and ``run_until_idle`` are for tests::
+
+        clock.now()                  # 0.0 at the start of a test
+        await clock.advance(30)      # 30 s later, every timer due by then has fired
+        await clock.run_until_idle() # everything runnable now has run; time stood still
+    """
+
+    __slots__ = ("_loop",)
+
+    def __init__(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
+        self._loop = loop if loop is not None else asyncio.get_running_loop()
+
+    @property
+    def virtual(self) -> bool:
+        """Whether time is virtual (jumps when idle) rather than real."""
+        return isinstance(self._loop, VirtualTimeLoop) and self._loop.virtual
+
+    def now(self) -> float:
+        """The loop's time in seconds."""
+        return self._loop.time()
+
+    def call_at(self, when: float, callback: Callable[[], object]) -> asyncio.TimerHandle:
+        """Run ``callback`` at loop time ``when``."""
+        return self._loop.call_at(when, callback)
+
+    async def sleep(self, delay: float) -> None:
+        """Sleep ``delay`` seconds of loop time (free under virtual time)."""
+        await asyncio.sleep(delay)
+
+    async def advance(self, seconds: float) -> None:
+        """Let ``seconds`` pass, firing every timer due by then in order, then settle.
+
+        Under virtual time this costs only the CPU time of what runs; on the real clock
+        it really waits. Raises :class:`ValueError` for a negative or non-finite amount.
+        """
+        if not 0 <= seconds < float("inf"):
+            raise ValueError(f"advance() takes finite, non-negative seconds, got {seconds!r}")
+        await asyncio.sleep(seconds)
+        await settle()
+
+    async def run_until_idle(self) -> None:
+        """Run everything runnable without moving time; see :func:`settle`."""
+        await settle()

@@ -1,0 +1,112 @@
+"""Run a coroutine on a fresh :class:`VirtualTimeLoop`, failing fast when it is stuck.
+
+The clock is chosen by one switch: ``BASTION_REAL_TIME=1`` runs on the real clock
+(for A/B comparison), anything else on virtual time. ``BASTION_TEST_TIMEOUT`` sets the
+real-time cap per run (default 60 s); ``BASTION_TEST_TIMEFACTOR`` multiplies it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from bastion.testing._dump import describe_loop
+from bastion.testing._errors import DeadlockError, TestTimeLimitExceeded
+from bastion.testing._loop import VirtualTimeLoop
+
+__all__ = ["REAL_TIME_ENV", "guarded", "new_loop", "real_time_limit", "run", "use_real_time"]
+
+_T = TypeVar("_T")
+
+REAL_TIME_ENV = "BASTION_REAL_TIME"
+"""Environment variable: ``1`` runs tests on the real clock instead of virtual time."""
+
+_DEFAULT_LIMIT = 60.0
+
+
+def use_real_time() -> bool:
+    """Whether ``BASTION_REAL_TIME`` asks for the real clock."""
+    return os.environ.get(REAL_TIME_ENV, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a number of seconds, got {raw!r}") from None
+    if not value > 0:
+        raise ValueError(f"{name} must be > 0, got {raw!r}")
+    return value
+
+
+def real_time_limit(limit: float | None = None) -> float:
+    """The per-run real-time cap: ``limit`` or ``BASTION_TEST_TIMEOUT``, times the factor."""
+    base = limit if limit is not None else _env_float("BASTION_TEST_TIMEOUT", _DEFAULT_LIMIT)
+    if not base > 0:
+        raise ValueError(f"the real-time limit must be > 0 seconds, got {base!r}")
+    return base * _env_float("BASTION_TEST_TIMEFACTOR", 1.0)
+
+
+def new_loop(*, virtual: bool | None = None) -> VirtualTimeLoop:
+    """A fresh loop; ``virtual=None`` follows ``BASTION_REAL_TIME``."""
+    return VirtualTimeLoop(virtual=not use_real_time() if virtual is None else virtual)
+
+
+async def guarded(awaitable: Awaitable[_T], *, limit: float) -> _T:
+    """Await ``awaitable`` in the current task; a deadlock or the cap raises with a dump."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    if not isinstance(loop, VirtualTimeLoop) or task is None:
+        raise RuntimeError("guarded() needs a running VirtualTimeLoop task")
+    failure: list[Exception] = []
+
+    def stuck(kind: str) -> None:
+        report = describe_loop(loop)
+        if kind == "deadlock":
+            text = "deadlock: every task is waiting and nothing can wake any of them"
+            failure.append(DeadlockError(f"{text}\n{report}"))
+        else:
+            text = f"the real-time limit of {limit:g} s was exceeded"
+            failure.append(TestTimeLimitExceeded(f"{text}\n{report}"))
+        task.cancel(text)
+
+    loop.arm(stuck, real_time_limit=limit)
+    try:
+        return await awaitable
+    except asyncio.CancelledError:
+        if failure:
+            raise failure[0] from None
+        raise
+    finally:
+        loop.disarm()
+
+
+def run(
+    main: Callable[..., Awaitable[_T]],
+    *args: Any,
+    virtual: bool | None = None,
+    limit: float | None = None,
+) -> _T:
+    """Run ``main(*args)`` on a fresh loop, virtual unless ``BASTION_REAL_TIME=1``.
+
+    Raises :class:`DeadlockError` when nothing can ever wake the loop and
+    :class:`TestTimeLimitExceeded` after ``limit`` real seconds, each with a dump::
+
+        async def main() -> float:
+            await asyncio.sleep(3600)          # an hour of virtual time, instantly
+            return asyncio.get_running_loop().time()
+
+        assert bastion.testing.run(main, virtual=True) == 3600.0
+    """
+    cap = real_time_limit(limit)
+
+    async def body() -> _T:
+        return await guarded(main(*args), limit=cap)
+
+    with asyncio.Runner(loop_factory=lambda: new_loop(virtual=virtual)) as runner:
+        return runner.run(body())
