@@ -1,0 +1,44 @@
+"""``bastion check``: the static checker for supervision, delivery and timeout discipline.
+
+Stdlib only, and independent of the runtime: nothing here imports the rest of bastion.
+One single-pass ``ast`` engine (:mod:`bastion.checks._engine`) feeds three front ends:
+the CLI (:func:`main`), the flake8 plugin (``BAS`` entry point) and the library API
+(:func:`check_paths`, :func:`find_sleeps`). Rules are :class:`Rule` subclasses;
+third-party rules register through the ``bastion.checks`` entry-point group.
+"""
+
+from __future__ import annotations
+
+from bastion.checks._baseline import Baseline
+from bastion.checks._cli import explain, main
+from bastion.checks._config import AllowEntry, Config, ConfigError, find_pyproject, load_config
+from bastion.checks._context import FileContext
+from bastion.checks._file import check_source
+from bastion.checks._model import Finding, Rule, Suppression
+from bastion.checks._registry import BUILTIN_RULES, ENTRY_POINT_GROUP, all_rules
+from bastion.checks._runner import Report, check_paths
+from bastion.checks._sleepfinder import find_sleeps
+from bastion.checks._sleeps import SleepSite
+
+__all__ = [
+    "BUILTIN_RULES",
+    "ENTRY_POINT_GROUP",
+    "AllowEntry",
+    "Baseline",
+    "Config",
+    "ConfigError",
+    "FileContext",
+    "Finding",
+    "Report",
+    "Rule",
+    "SleepSite",
+    "Suppression",
+    "all_rules",
+    "check_paths",
+    "check_source",
+    "explain",
+    "find_pyproject",
+    "load_config",
+    "find_sleeps",
+    "main",
+]

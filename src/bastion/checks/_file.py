@@ -1,0 +1,114 @@
+"""Checking one file: read, parse, walk, apply inline suppressions, fingerprint."""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import io
+import tokenize
+from dataclasses import replace
+from functools import cache
+from pathlib import Path
+
+from bastion.checks._config import Config
+from bastion.checks._context import FileContext
+from bastion.checks._engine import parse_error, walk_file
+from bastion.checks._model import Finding, Rule
+from bastion.checks._suppress import apply_noqa, parse_noqa
+
+__all__ = ["check_source", "fingerprint", "module_name", "relative"]
+
+
+@cache
+def _package_parts(directory: Path) -> tuple[str, ...]:
+    if (directory / "__init__.py").is_file():
+        return (*_package_parts(directory.parent), directory.name)
+    return ()
+
+
+def relative(path: Path, root: Path) -> str:
+    """``path`` relative to ``root`` with ``/`` separators (absolute if outside it)."""
+    try:
+        return path.resolve().relative_to(root).as_posix()
+    except ValueError:
+        return path.resolve().as_posix()
+
+
+def module_name(path: Path, root: Path) -> tuple[str, bool]:
+    """The dotted module name of a file and whether it is a package ``__init__``.
+
+    Files inside packages get their import name (``src/bastion/_core/_cell.py`` →
+    ``bastion._core._cell``); other files get their path from the root, dotted, without
+    a leading ``src`` (``tests/checks/test_cli.py`` → ``tests.checks.test_cli``).
+    """
+    parts = _package_parts(path.resolve().parent)
+    stem = path.stem
+    if not parts:
+        rel = relative(path.with_suffix(""), root).split("/")
+        parts = tuple(p for p in rel[:-1] if p not in {"", ".", ".."})
+        if parts[:1] == ("src",):
+            parts = parts[1:]
+    if stem == "__init__":
+        return ".".join(parts) or stem, True
+    return ".".join((*parts, stem)), False
+
+
+def fingerprint(finding: Finding, relpath: str, line_text: str) -> str:
+    """Stable identity of a finding for baselines and SARIF: survives line moves."""
+    key = "\x1f".join((finding.code, relpath, finding.symbol, " ".join(line_text.split())))
+    return hashlib.sha1(key.encode(), usedforsecurity=False).hexdigest()[:20]
+
+
+def _decode(data: bytes) -> str:
+    encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+    return data.decode(encoding)
+
+
+def check_source(
+    source: str | bytes,
+    path: str,
+    rules: list[type[Rule]],
+    *,
+    module: str = "",
+    is_test: bool = False,
+    is_package: bool = False,
+    relpath: str | None = None,
+    known: set[str] | None = None,
+) -> tuple[list[Finding], int]:
+    """Findings for one file's source (inline noqa applied), and its line count."""
+    try:
+        text = _decode(source) if isinstance(source, bytes) else source
+        tree = ast.parse(text, filename=path)
+    except SyntaxError as exc:
+        line = exc.lineno or 1
+        return [parse_error(path, line, exc.offset or 1, f"cannot parse: {exc.msg}")], 0
+    except (UnicodeDecodeError, ValueError) as exc:
+        return [parse_error(path, 1, 1, f"cannot decode: {exc}")], 0
+    ctx = FileContext(path, module or Path(path).stem, is_test=is_test, is_package=is_package)
+    walk_file(tree, ctx, rules)
+    enabled = {r.code for r in rules if is_test or not r.tests_only}
+    findings = apply_noqa(path, ctx.findings, parse_noqa(text), known or enabled, enabled)
+    lines = text.splitlines()
+    rel = relpath or path
+    stamped = [
+        replace(f, fingerprint=fingerprint(f, rel, lines[f.line - 1] if f.line <= len(lines) else ""))
+        for f in findings
+    ]
+    return stamped, len(lines)
+
+
+def check_file(
+    path: Path, shown: str, config: Config, rules: list[type[Rule]], known: set[str]
+) -> tuple[list[Finding], int, str]:
+    """Check one file on disk: findings, line count and module name."""
+    rel = relative(path, config.root)
+    module, is_package = module_name(path, config.root)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        return [parse_error(shown, 1, 1, f"cannot read: {exc.strerror or exc}")], 0, module
+    findings, count = check_source(
+        data, shown, rules, module=module, is_test=config.is_test(rel),
+        is_package=is_package, relpath=rel, known=known,
+    )  # fmt: skip
+    return findings, count, module

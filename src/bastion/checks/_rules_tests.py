@@ -1,0 +1,75 @@
+"""BAS6xx ``sleep-in-test``: tests that wait by sleeping."""
+
+from __future__ import annotations
+
+import ast
+from typing import ClassVar
+
+from bastion.checks._context import FileContext
+from bastion.checks._model import Rule
+from bastion.checks._sleeps import SleepSite, neighbours, sleep_call, suggest
+
+__all__ = ["SleepInTest", "SleepCollector"]
+
+
+class SleepCollector(Rule):
+    """Collects every sleep call with its replacement advice (not a registered rule)."""
+
+    code = "BAS600"
+    name = "sleep-site"
+    node_types: ClassVar[tuple[type[ast.AST], ...]] = (ast.Call,)
+
+    def __init__(self, ctx: FileContext) -> None:
+        super().__init__(ctx)
+        self.found: list[tuple[ast.Call, str, float | None, bool, str, ast.AST | None]] = []
+        self.sites: list[SleepSite] = []
+
+    def visit(self, node: ast.AST) -> None:
+        assert isinstance(node, ast.Call)
+        info = sleep_call(node, self.ctx)
+        if info is not None:
+            func = self.ctx.function
+            self.found.append(
+                (node, info[0], info[1], self.ctx.in_async, self.ctx.symbol,
+                 None if func is None else func.node)
+            )  # fmt: skip
+
+    def finish(self) -> None:
+        tree = self.ctx.tree
+        for node, function, seconds, in_async, symbol, enclosing in self.found:
+            before, after = neighbours(tree, node) if tree is not None else (None, None)
+            context = ast.unparse(enclosing) if enclosing is not None else ""
+            advice = suggest(function, seconds, in_async=in_async, before=before, after=after,
+                             context=context)
+            site = SleepSite(self.ctx.path, node.lineno, node.col_offset + 1, function,
+                             seconds, in_async, symbol, advice)
+            self.sites.append(site)
+            self.on_site(node, site)
+
+    def on_site(self, node: ast.Call, site: SleepSite) -> None:
+        """Hook for subclasses: called once per sleep found."""
+
+
+class SleepInTest(SleepCollector):
+    """A test that sleeps to wait for something."""
+
+    code = "BAS601"
+    name = "sleep-in-test"
+    summary = "sleep in a test file"
+    explanation = """\
+A test that sleeps is slow when the sleep is long enough and flaky when it is not. In
+test files (the `test-files` patterns) the rule flags `time.sleep(...)` and non-zero
+`asyncio.sleep`, `trio.sleep` and `anyio.sleep`, however imported. `await
+asyncio.sleep(0)` is a scheduling checkpoint, not a wait, and is allowed. Each finding
+carries a suggested replacement from `bastion.testing`: `await
+bastion.testing.wait_for(cond, timeout=...)`, `await rt.wait_idle()`, `await
+probe.assert_receive(...)`, `wait_for_state(ref, predicate)`, or virtual time (the
+`virtual_time`/`clock` fixture) for timer-driven behaviour. `bastion check --sleeps
+tests/` lists every sleep with its suggestion.
+"""
+    tests_only = True
+
+    def on_site(self, node: ast.Call, site: SleepSite) -> None:
+        if not site.is_checkpoint:
+            self.ctx.report(node, self.code, self.name,
+                            f"`{site.function}` in a test: {site.suggestion}", symbol=site.symbol)
