@@ -1,0 +1,103 @@
+"""Resilience: one error model, error context, boundaries, retry, breaker, bulkhead, isolation.
+
+See ``docs/resilience.md``. Everything here builds on the one exception tree of
+:mod:`bastion` (``BastionError`` and its categories) and on the runtime clock.
+"""
+
+from __future__ import annotations
+
+from bastion.resilience._boundary import (
+    Boundary,
+    boundary,
+    database_boundary,
+    json_boundary,
+    network_boundary,
+    protect_critical_path,
+    protect_critical_path_async,
+)
+from bastion.resilience._breaker import BreakerStatistics, CircuitBreaker, State
+from bastion.resilience._budget import RetryBudget, RetryBudgetStatistics, retry_budget
+from bastion.resilience._bulkhead import Bulkhead, BulkheadStatistics
+from bastion.resilience._classify import normalize, register_error
+from bastion.resilience._context import (
+    Breadcrumb,
+    ErrorContext,
+    add_breadcrumb,
+    add_metadata,
+    current_context,
+    error_context_of,
+    error_scope,
+)
+from bastion.resilience._errors import (
+    BulkheadFull,
+    CircuitOpen,
+    DatabaseError,
+    DecodeError,
+    IntegrityViolation,
+    IsolatedFailure,
+    JSONError,
+    NetworkError,
+    OperationTimeout,
+    RetryBudgetExhausted,
+    UnexpectedError,
+)
+from bastion.resilience._isolate import isolate
+from bastion.resilience._legacy import ContextMode, context_mode, set_context_mode
+from bastion.resilience._logging import ErrorContextFilter, structlog_processor
+from bastion.resilience._registry import BreakerRegistry, breakers, circuit_breaker
+from bastion.resilience._retry import Retry, instant_retries, is_retryable, retry, set_testing
+from bastion.resilience._window import CountWindow, TimeWindow
+
+__all__ = [
+    "Boundary",
+    "Breadcrumb",
+    "BreakerRegistry",
+    "BreakerStatistics",
+    "Bulkhead",
+    "BulkheadFull",
+    "BulkheadStatistics",
+    "CircuitBreaker",
+    "CircuitOpen",
+    "CountWindow",
+    "ContextMode",
+    "DatabaseError",
+    "DecodeError",
+    "ErrorContext",
+    "ErrorContextFilter",
+    "IntegrityViolation",
+    "IsolatedFailure",
+    "JSONError",
+    "NetworkError",
+    "OperationTimeout",
+    "Retry",
+    "RetryBudget",
+    "RetryBudgetExhausted",
+    "RetryBudgetStatistics",
+    "State",
+    "TimeWindow",
+    "UnexpectedError",
+    "add_breadcrumb",
+    "add_metadata",
+    "boundary",
+    "breakers",
+    "circuit_breaker",
+    "context_mode",
+    "current_context",
+    "database_boundary",
+    "error_context_of",
+    "error_scope",
+    "instant_retries",
+    "is_retryable",
+    "isolate",
+    "json_boundary",
+    "network_boundary",
+    "normalize",
+    "protect_critical_path",
+    "protect_critical_path_async",
+    "register_error",
+    "retry",
+    "retry_budget",
+    "set_context_mode",
+    "set_testing",
+    "structlog_processor",
+]
