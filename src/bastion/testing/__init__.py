@@ -8,9 +8,12 @@ same tests on the real clock. See ``docs/testing.md``.
 
 from __future__ import annotations
 
+from bastion.testing._actors import actor_state, drain_mailbox, sync_operation, wait_for_state
+from bastion.testing._capture import CapturedEvent, CapturedEvents, capture_events
 from bastion.testing._clock import VirtualClock, settle
 from bastion.testing._dump import add_introspector, describe_loop, describe_task
 from bastion.testing._errors import DeadlockError, LeakError, TestTimeLimitExceeded, WaitTimeout
+from bastion.testing._faults import FaultyStore, InjectedCrash, InjectedFault, crash, delay_handler
 from bastion.testing._loop import VirtualTimeLoop
 from bastion.testing._probe import ANY, Probe, Received, matches
 from bastion.testing._run import REAL_TIME_ENV, new_loop, run, use_real_time
@@ -20,7 +23,12 @@ __all__ = [
     "ANY",
     "DEFAULT_TIMEOUT",
     "REAL_TIME_ENV",
+    "CapturedEvent",
+    "CapturedEvents",
     "DeadlockError",
+    "FaultyStore",
+    "InjectedCrash",
+    "InjectedFault",
     "LeakError",
     "Probe",
     "Received",
@@ -28,13 +36,20 @@ __all__ = [
     "VirtualClock",
     "VirtualTimeLoop",
     "WaitTimeout",
+    "actor_state",
     "add_introspector",
+    "capture_events",
+    "crash",
+    "delay_handler",
     "describe_loop",
     "describe_task",
+    "drain_mailbox",
     "matches",
     "new_loop",
     "run",
     "settle",
+    "sync_operation",
     "use_real_time",
     "wait_for",
+    "wait_for_state",
 ]

@@ -18,6 +18,8 @@ __all__ = ["Introspector", "add_introspector", "describe_loop", "describe_task"]
 Introspector = Callable[[], str]
 """Returns a section of the dump (e.g. a runtime's actors); must not raise."""
 
+#: Frames of the test runner itself, left out of dumps.
+_PLUMBING = ("testing/_plugin.py", "testing/_run.py")
 _introspectors: dict[int, list[Introspector]] = {}
 _short = reprlib.Repr()
 _short.maxstring = 80
@@ -38,6 +40,14 @@ def add_introspector(loop: asyncio.AbstractEventLoop, fn: Introspector) -> Calla
     return remove
 
 
+def _short_path(path: str) -> str:
+    here = os.getcwd() + os.sep
+    if path.startswith(here):
+        return path[len(here):]
+    parts = path.split(os.sep)
+    return os.sep.join(parts[-2:]) if len(parts) > 2 else path
+
+
 def _where(obj: Any) -> tuple[list[str], Any]:
     """Frames of an await chain, innermost last, and the object at its bottom."""
     lines: list[str] = []
@@ -46,8 +56,7 @@ def _where(obj: Any) -> tuple[list[str], Any]:
         if frame is None:
             break
         code = frame.f_code
-        path = os.path.relpath(code.co_filename) if code.co_filename.startswith("/") else ""
-        lines.append(f"{path or code.co_filename}:{frame.f_lineno} in {code.co_name}")
+        lines.append(f"{_short_path(code.co_filename)}:{frame.f_lineno} in {code.co_name}")
         nxt = getattr(obj, "cr_await", None)
         if nxt is None:
             nxt = getattr(obj, "gi_yieldfrom", None)
@@ -64,7 +73,8 @@ def describe_task(task: asyncio.Task[Any]) -> str:
     if task.done():
         return f"{head}: done"
     out = [head + ":"]
-    out += [f"    at {line}" for line in lines[-4:]]
+    shown = [line for line in lines if not any(m in line for m in _PLUMBING)]
+    out += [f"    at {line}" for line in shown[-6:]]
     if bottom is not None:
         what = "a future" if type(bottom).__name__ == "FutureIter" else _short.repr(bottom)
         out.append(f"    awaiting {what}")

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from bastion.testing._clock import VirtualClock
-from bastion.testing._errors import LeakError
+from bastion.testing._errors import DeadlockError, LeakError, TestTimeLimitExceeded
 from bastion.testing._leaks import thread_leaks
 from bastion.testing._run import guarded, new_loop, real_time_limit, use_real_time
 from bastion.testing._session import Deferred, SessionOptions, TestSession
@@ -63,6 +63,7 @@ async def _run_test(
     kwargs: dict[str, Any],
     options: SessionOptions,
 ) -> None:
+    __tracebackhide__ = True
     session = TestSession(options)
     loop = session.loop
     timers = getattr(loop, "timers", None)
@@ -85,6 +86,7 @@ async def _run_test(
 @pytest.hookimpl(tryfirst=True)
 def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
     """Run coroutine test functions to completion on a new (virtual-time) event loop."""
+    __tracebackhide__ = True
     func = pyfuncitem.obj
     names = pyfuncitem._fixtureinfo.argnames
     kwargs: dict[str, Any] = {name: pyfuncitem.funcargs[name] for name in names}
@@ -95,12 +97,18 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
         return None
     options = _options(pyfuncitem)
     before = set(threading.enumerate())
-    with asyncio.Runner(loop_factory=lambda: new_loop(virtual=options.virtual)) as runner:
-        runner.run(_run_test(func, kwargs, options))
-    if options.leak_check:
-        threads = thread_leaks(before)
-        if threads:
-            raise LeakError("the test left threads behind:\n" + "\n".join(threads))
+    verdict = ""
+    try:
+        with asyncio.Runner(loop_factory=lambda: new_loop(virtual=options.virtual)) as runner:
+            runner.run(_run_test(func, kwargs, options))
+        if options.leak_check:
+            threads = thread_leaks(before)
+            if threads:
+                raise LeakError("the test left threads behind:\n" + "\n".join(threads))
+    except (DeadlockError, TestTimeLimitExceeded, LeakError) as exc:
+        verdict = f"{type(exc).__name__}: {exc}"
+    if verdict:  # the toolkit's own verdicts: the message is the whole story
+        pytest.fail(verdict, pytrace=False)
     return True
 
 

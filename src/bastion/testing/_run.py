@@ -59,6 +59,7 @@ def new_loop(*, virtual: bool | None = None) -> VirtualTimeLoop:
 
 async def guarded(awaitable: Awaitable[_T], *, limit: float) -> _T:
     """Await ``awaitable`` in the current task; a deadlock or the cap raises with a dump."""
+    __tracebackhide__ = True
     loop = asyncio.get_running_loop()
     task = asyncio.current_task()
     if not isinstance(loop, VirtualTimeLoop) or task is None:
