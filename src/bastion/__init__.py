@@ -15,6 +15,7 @@ from bastion._core._actor import Actor
 from bastion._core._childspec import Backoff, ChildSpec, Restart, Strategy
 from bastion._core._clock import Clock
 from bastion._core._deadletters import DeadLetter, DeadLetters, ReplayResult
+import bastion.telemetry as telemetry
 from bastion._core._errors import (
     ActorCrashed,
     ActorError,
@@ -106,4 +107,5 @@ __all__ = [
     "open_runtime",
     "run",
     "__version__",
+    "telemetry",
 ]

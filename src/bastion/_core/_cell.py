@@ -66,6 +66,7 @@ class Cell:
         "capacity",
         "done",
         "id",
+        "in_flight",
         "kill_reason",
         "late_replies",
         "links",
@@ -97,6 +98,7 @@ class Cell:
         self.capacity = capacity
         self.queue: deque[Envelope] = deque()
         self.waiter: asyncio.Future[None] | None = None
+        self.in_flight: asyncio.Future[Any] | None = None
         self.senders: deque[asyncio.Future[None]] = deque()
         self.state = STARTING
         self.parked = False
@@ -243,6 +245,7 @@ class Cell:
             if self.senders:
                 _wake_sender(self.senders)
             self.processed += 1
+            self.in_flight = reply
             try:
                 result = handlers[kind](message)
                 if is_async[kind]:
@@ -303,6 +306,10 @@ class Cell:
         failure = ActorNotAlive(f"{self!r} stopped before handling the message ({reason!r})")
         if isinstance(reason, BaseException):
             failure.__cause__ = reason
+        in_flight = self.in_flight
+        if in_flight is not None and not in_flight.done():
+            in_flight.set_exception(failure)
+        self.in_flight = None
         for _kind, message, reply in self.queue:
             if reply is not None:
                 if not reply.done():
