@@ -109,7 +109,8 @@ async def test_names_resolve_to_the_new_incarnation_after_a_restart() -> None:
         assert rt.whereis("a") != old
         assert await by_name.call("ping") == "a"
         assert await by_child.call("ping") == "a"
-        assert old is not None and not old.is_alive
+        assert old is not None
+        assert not old.is_alive
 
 
 async def test_transient_child_is_restarted_after_a_crash_but_not_after_normal_exit() -> None:
@@ -161,7 +162,8 @@ async def test_restart_intensity_exceeded_escalates_to_the_parent() -> None:
                 await crash(rt, "w")
                 await rt.wait_idle(timeout=2.0)
             assert len(events) == 1
-            assert first_inner is not None and not first_inner.is_alive
+            assert first_inner is not None
+            assert not first_inner.is_alive
             assert rt.whereis("inner") not in (None, first_inner)
             assert outer.statistics().restarts == 1
             assert await rt.ref("w").call("ping") == "w"
@@ -233,7 +235,8 @@ async def test_shutdown_kills_a_child_that_exceeds_its_shutdown_timeout() -> Non
         sup = await rt.start_supervisor([ChildSpec("slow", Slow, name="slow", shutdown=0.01)])
         slow = rt.whereis("slow")
         await sup.stop(timeout=2.0)
-        assert slow is not None and not slow.is_alive
+        assert slow is not None
+        assert not slow.is_alive
         assert ORDER[0] == "stopping:shutdown"
 
 
