@@ -50,6 +50,7 @@ class FileContext:
         self.alias_values: set[int] = set()
         self.imports_bastion = False
         self.tree: ast.AST | None = None
+        self.instances: dict[str, str] = {}
 
     # -- where we are -------------------------------------------------------------
 
@@ -208,6 +209,26 @@ class FileContext:
             return f"{base}.{node.args[1].value}" if base else None
         return None
 
+    def _note_instance(self, node: ast.Assign | ast.AnnAssign, targets: list[ast.expr]) -> None:
+        """Remember ``x = SomeClass(...)`` / ``x: SomeClass[...]`` as "x is a SomeClass"."""
+        source: ast.expr | None = node.value.func if isinstance(node.value, ast.Call) else None
+        if source is None and isinstance(node, ast.AnnAssign):
+            annotation = node.annotation
+            source = annotation.value if isinstance(annotation, ast.Subscript) else annotation
+        if source is None:
+            return
+        qualname = self.resolve(source)
+        if qualname:
+            for target in targets:
+                key = target.id if isinstance(target, ast.Name) else _self_attr(target)
+                if key:
+                    self.instances[key] = qualname
+
+    def instance_of(self, expr: ast.expr) -> str | None:
+        """The class a name (or ``self.attr``) was last assigned an instance of, if known."""
+        key = expr.id if isinstance(expr, ast.Name) else _self_attr(expr)
+        return self.instances.get(key) if key else None
+
     def bind_targets(self, target: ast.AST) -> None:
         """Bind every plain name in an assignment target as a local."""
         if isinstance(target, ast.Name):
@@ -222,6 +243,7 @@ class FileContext:
         """Bind assignment targets; ``x = some.imported.name`` makes ``x`` an alias."""
         targets = node.targets if isinstance(node, ast.Assign) else [node.target]
         value = node.value
+        self._note_instance(node, targets)
         alias: str | None = None
         if isinstance(value, ast.Name | ast.Attribute):
             found = self.resolve(value)
@@ -234,3 +256,9 @@ class FileContext:
                     self.alias_values.add(id(value))
             else:
                 self.bind_targets(target)
+
+
+def _self_attr(node: ast.expr) -> str | None:
+    if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "self":
+        return "self." + node.attr
+    return None

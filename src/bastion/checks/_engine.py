@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Callable, Iterable
+from functools import cache
 from typing import Any
 
 from bastion.checks._context import FileContext
@@ -17,16 +18,12 @@ from bastion.checks._model import PARSE_ERROR, Finding, Rule
 __all__ = ["parse_error", "walk_file"]
 
 _Callback = Callable[[ast.AST], None]
-_FIELDS: dict[type[ast.AST], tuple[str, ...]] = {}
 _SKIP_FIELDS = frozenset({"ctx", "type_comment", "kind"})
 
 
+@cache
 def _fields(node_type: type[ast.AST]) -> tuple[str, ...]:
-    fields = _FIELDS.get(node_type)
-    if fields is None:
-        fields = tuple(f for f in node_type._fields if f not in _SKIP_FIELDS)
-        _FIELDS[node_type] = fields
-    return fields
+    return tuple(f for f in node_type._fields if f not in _SKIP_FIELDS)
 
 
 def _bind_params(ctx: FileContext, args: ast.arguments) -> None:

@@ -87,7 +87,10 @@ def check_source(
     ctx = FileContext(path, module or Path(path).stem, is_test=is_test, is_package=is_package)
     walk_file(tree, ctx, rules)
     enabled = {r.code for r in rules if is_test or not r.tests_only}
-    findings = apply_noqa(path, ctx.findings, parse_noqa(text), known or enabled, enabled)
+    aliases = {r.code: r.aliases for r in rules if r.aliases}
+    findings = apply_noqa(
+        path, ctx.findings, parse_noqa(text), known or enabled, enabled, aliases
+    )
     lines = text.splitlines()
     rel = relpath or path
     stamped = [

@@ -60,13 +60,20 @@ class Plugin:
         ctx = FileContext(self.filename, module, is_test=config.is_test(rel), is_package=is_package)
         walk_file(self.tree, ctx, rules)
         enabled = {r.code for r in rules if ctx.is_test or not r.tests_only}
+        comments = parse_noqa("".join(self.lines))
+        aliases = {r.code: r.aliases for r in rules if r.aliases}
         findings = apply_noqa(
-            self.filename, ctx.findings, parse_noqa("".join(self.lines)), set(all_rules()), enabled
+            self.filename, ctx.findings, comments, set(all_rules()), enabled, aliases
         )
+        own_codes = {n.line: n.codes for n in comments}
         allow = [e for e in config.allow if reason_problem(e.reason) is None]
         for finding in findings:
             if finding.code not in enabled and finding.code not in {"BAS901", "BAS902"}:
                 continue
+            if finding.suppression is not None and not any(
+                finding.code.startswith(c) for c in own_codes.get(finding.line, ())
+            ):
+                continue  # hidden by an alias code (BLE001...), which flake8 does not map
             if any(e.covers(finding.code, finding.rule, finding.symbol, rel) for e in allow):
                 continue
             message = f"{finding.code} {finding.rule} {finding.message}"

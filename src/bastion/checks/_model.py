@@ -89,6 +89,8 @@ class Rule:
     explanation: ClassVar[str] = ""
     node_types: ClassVar[tuple[type[ast.AST], ...]] = ()
     leave_types: ClassVar[tuple[type[ast.AST], ...]] = ()
+    aliases: ClassVar[tuple[str, ...]] = ()
+    """Other tools' codes for the same problem; ``# noqa: ALIAS -- reason`` also suppresses."""
     tests_only: ClassVar[bool] = False
     """Run only on test files (see the ``test-files`` setting)."""
 

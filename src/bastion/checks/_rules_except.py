@@ -33,6 +33,7 @@ class BareExcept(Rule):
     code = "BAS701"
     name = "catch-all"
     summary = "bare `except:`"
+    aliases = ("E722", "B001")
     explanation = """\
 A bare `except:` catches `BaseException`: `CancelledError` (so the task can no longer be
 cancelled and shutdown hangs), `KeyboardInterrupt`, `SystemExit` and every bug. In an
@@ -60,6 +61,7 @@ class BroadExcept(Rule):
     code = "BAS702"
     name = "catch-all"
     summary = "`except Exception` / `except BaseException` that does not re-raise"
+    aliases = ("BLE001", "B036")
     explanation = """\
 A handler for `Exception` or `BaseException` (alone or in a tuple, however aliased)
 whose body never raises swallows every failure: the actor carries on in an unknown
@@ -67,7 +69,9 @@ state and the supervisor never hears about it (`BaseException` also swallows
 cancellation). A handler that raises anywhere in its body (`raise`, `raise exc`,
 `raise Wrapped(...) from exc`) is fine: the error still propagates, maybe converted.
 When a catch-all is truly the point (a runtime boundary that logs and reports a crash),
-say why: `# noqa: BAS702 -- <reason>` or an allowlist entry.
+say why: `# noqa: BAS702 -- <reason>` or an allowlist entry. Ruff's and bugbear's codes
+for the same problem count too (`# noqa: BLE001 -- <reason>`, `B036`), with the same
+demand for a reason, so one justified comment serves both tools.
 
     # bad
     except Exception:

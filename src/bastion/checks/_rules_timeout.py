@@ -20,8 +20,13 @@ _POSITIONAL_DEADLINE = {
     "trio.fail_after": 0,
     "trio.move_on_after": 0,
 }
-_TIMEOUT_KEYWORDS = ("timeout", "timeout_s", "deadline")
+_TIMEOUT_KEYWORDS = ("timeout", "timeout_s")
 _BLOCKING_FLAG = {"get": "block", "acquire": "blocking"}
+_NON_BLOCKING = frozenset({"contextvars.ContextVar", "dict", "weakref.ref"})
+_QUEUES = frozenset(
+    {"queue.Queue", "queue.LifoQueue", "queue.PriorityQueue", "queue.SimpleQueue",
+     "multiprocessing.Queue", "multiprocessing.JoinableQueue", "multiprocessing.SimpleQueue"}
+)  # fmt: skip
 _STATUS_METHODS = frozenset({"done", "cancelled", "exception"})
 
 
@@ -34,21 +39,36 @@ class InfiniteTimeout(Rule):
     explanation = """\
 Every call and wait must have a finite deadline (the seed's `:infinity` timeouts hung
 callers forever behind a blocked server). Flagged: any call passing `timeout=None`,
-`timeout=math.inf` or `timeout=float("inf")` (also `deadline=` and `timeout_s=`), and
+`timeout=math.inf` or `timeout=float("inf")` (also `timeout_s=`), and
 `asyncio.wait_for(x, None)`, `asyncio.timeout(None)`, `anyio/trio.fail_after(inf)`.
 Pass a finite number; `ref.call(msg)` without a timeout is fine, it uses the
 runtime's finite `call_timeout`. A parameter *default* of `None` in a `def` is not a
-call and is not flagged.
+call and is not flagged, and neither is a call inside `with pytest.raises(...)` (a test
+that the API rejects the unbounded value).
 
     # bad
     await ref.call(Get(), timeout=None)
     # good
     await ref.call(Get(), timeout=5.0)
 """
-    node_types: ClassVar[tuple[type[ast.AST], ...]] = (ast.Call,)
+    node_types: ClassVar[tuple[type[ast.AST], ...]] = (ast.Call, ast.With, ast.AsyncWith)
+
+    def __init__(self, ctx: FileContext) -> None:
+        super().__init__(ctx)
+        self.expect_raise: list[tuple[int, int]] = []
 
     def visit(self, node: ast.AST) -> None:
+        if isinstance(node, ast.With | ast.AsyncWith):
+            if any(
+                isinstance(i.context_expr, ast.Call)
+                and self.ctx.resolve(i.context_expr.func) == "pytest.raises"
+                for i in node.items
+            ):
+                self.expect_raise.append((node.lineno, node.end_lineno or node.lineno))
+            return
         assert isinstance(node, ast.Call)
+        if any(start <= node.lineno <= end for start, end in self.expect_raise):
+            return
         ctx = self.ctx
         for name in _TIMEOUT_KEYWORDS:
             value = keyword(node, name)
@@ -78,7 +98,9 @@ else happens, possibly never: `future.result()`, `queue.get()` / `queue.get(True
 `event.wait()`, `lock.acquire()`, `thread.join()`, `process.join()`. Give each a
 `timeout=`. Look-alikes are not flagged: `d.get(key)` (a dict lookup has an argument),
 `q.get(block=False)`, `lock.acquire(blocking=False)`, `",".join(parts)`, and
-`task.result()` after `task.done()`/`cancelled()`/`exception()` was checked on the same
+`var.get()` on a ContextVar (`.get()` is only flagged on a known `queue.Queue` /
+`multiprocessing.Queue` instance or a receiver named like a queue: `q`, `*_q`,
+`*queue*`), and `task.result()` after `task.done()`/`cancelled()`/`exception()` was checked on the same
 object in the same function (a done-callback). Inside `async def` the enclosing
 `asyncio.timeout` scope bounds the `await`, so async code is not flagged here.
 
@@ -104,7 +126,9 @@ object in the same function (a done-callback). Inside `async def` the enclosing
             return
         if attr not in {"result", "get", "wait", "acquire", "join"} or has_keyword(node, "timeout"):
             return
-        if isinstance(receiver, ast.Constant):
+        if isinstance(receiver, ast.Constant) or self.ctx.instance_of(receiver) in _NON_BLOCKING:
+            return
+        if attr == "get" and not self._is_queue(receiver):
             return
         if attr in _BLOCKING_FLAG:
             if not self._blocks(node, _BLOCKING_FLAG[attr]):
@@ -114,6 +138,15 @@ object in the same function (a done-callback). Inside `async def` the enclosing
         if attr == "result" and (id(self.ctx.function), ast.dump(receiver)) in self.checked:
             return
         self.report(node, f"`.{attr}()` without a timeout can block forever: pass `timeout=`")
+
+    def _is_queue(self, receiver: ast.expr) -> bool:
+        """A known queue instance, or an unknown one whose name says it is a queue."""
+        known = self.ctx.instance_of(receiver)
+        if known is not None:
+            return known in _QUEUES
+        name = receiver.attr if isinstance(receiver, ast.Attribute) else getattr(receiver, "id", "")
+        name = name.lower().strip("_")
+        return "queue" in name or name == "q" or name.endswith("_q")
 
     @staticmethod
     def _blocks(node: ast.Call, flag: str) -> bool:

@@ -73,34 +73,44 @@ def parse_noqa(source: str) -> list[Noqa]:
 
 
 def apply_noqa(
-    path: str, findings: list[Finding], comments: list[Noqa], known: set[str], enabled: set[str]
+    path: str,
+    findings: list[Finding],
+    comments: list[Noqa],
+    known: set[str],
+    enabled: set[str],
+    aliases: dict[str, tuple[str, ...]] | None = None,
 ) -> list[Finding]:
     """Mark findings suppressed by their line's noqa; add BAS901/BAS902 audit findings.
 
     ``known`` are all registered codes; ``enabled`` those that ran. A blanket ``# noqa``
     (no codes) does not suppress Bastion rules. BAS9xx findings cannot be suppressed.
+    ``aliases`` maps a code to other tools' codes for the same problem (``BLE001``).
     """
+    aliases = aliases or {}
+    alias_used: set[int] = set()
     by_line: dict[int, Noqa] = {n.line: n for n in comments}
     used: set[tuple[int, str]] = set()
     result: list[Finding] = []
     for finding in findings:
         noqa = by_line.get(finding.line)
-        code = _matching_code(finding.code, noqa)
+        code = _matching_code(finding.code, noqa, aliases.get(finding.code, ()))
         if noqa is None or code is None or finding.code.startswith("BAS9"):
             result.append(finding)
             continue
         used.add((noqa.line, code))
+        if not code.startswith(_OWN_PREFIX):
+            alias_used.add(noqa.line)
         result.append(_suppressed(finding, noqa.reason))
     for noqa in comments:
-        result.extend(_audit(noqa, used, known, enabled, path))
+        result.extend(_audit(noqa, used, known, enabled, path, noqa.line in alias_used))
     return result
 
 
-def _matching_code(code: str, noqa: Noqa | None) -> str | None:
+def _matching_code(code: str, noqa: Noqa | None, aliases: tuple[str, ...]) -> str | None:
     if noqa is None:
         return None
     for candidate in noqa.codes:
-        if code.startswith(candidate):
+        if code.startswith(candidate) or candidate in aliases:
             return candidate
     return None
 
@@ -110,15 +120,21 @@ def _suppressed(finding: Finding, reason: str) -> Finding:
 
 
 def _audit(
-    noqa: Noqa, used: set[tuple[int, str]], known: set[str], enabled: set[str], path: str
+    noqa: Noqa,
+    used: set[tuple[int, str]],
+    known: set[str],
+    enabled: set[str],
+    path: str,
+    alias_used: bool,
 ) -> Iterable[Finding]:
     own = [c for c in noqa.codes if c.startswith(_OWN_PREFIX)]
-    if not own:
+    if not own and not alias_used:
         return
     problem = reason_problem(noqa.reason)
     if problem is not None:
+        named = ", ".join(noqa.codes)
         yield Finding(path, noqa.line, noqa.col, _AUDIT[0], "unjustified-suppression",
-                      f"`# noqa: {', '.join(own)}` without a reason: {problem}")
+                      f"`# noqa: {named}` without a reason: {problem}")
     for code in own:
         if not any(k.startswith(code) for k in known):
             yield Finding(path, noqa.line, noqa.col, _AUDIT[1], "unjustified-suppression",
