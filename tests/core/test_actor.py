@@ -7,9 +7,9 @@ import math
 from typing import Any
 
 import pytest
-from tests.core.conftest import Boom, Echo, Gate, until
 
 import bastion
+from tests.core.conftest import Boom, Echo, Gate, until
 
 
 async def test_call_returns_the_handler_result() -> None:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from tests.core.conftest import Echo
 
 import bastion
 import bastion.lowlevel
+from tests.core.conftest import Echo
 
 
 async def test_lowlevel_send_to_a_dead_actor_becomes_a_dead_letter() -> None:

@@ -6,11 +6,11 @@ import logging
 from typing import Any
 
 import pytest
-from tests.core.conftest import Echo
 
 import bastion
 import bastion.lowlevel
 from bastion import telemetry
+from tests.core.conftest import Echo
 
 
 def test_attach_emit_detach() -> None:

@@ -6,9 +6,8 @@ import asyncio
 import contextlib
 from typing import Any
 
-from tests.core.conftest import Boom, Echo, Recorder, next_item
-
 import bastion
+from tests.core.conftest import Boom, Echo, Recorder, next_item
 
 
 class Watcher(Recorder):

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from tests.core.conftest import Echo
 
 import bastion
+from tests.core.conftest import Echo
 
 
 async def test_names_are_unique_among_live_actors() -> None:

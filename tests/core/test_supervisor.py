@@ -6,11 +6,11 @@ import asyncio
 from typing import Any
 
 import pytest
-from tests.core.conftest import Boom, Echo, until
 
 import bastion
 from bastion import ChildSpec, Restart, Strategy
 from bastion.testing import wait_for
+from tests.core.conftest import Boom, Echo, until
 
 ORDER: list[str] = []
 

@@ -6,10 +6,10 @@ import asyncio
 from typing import Any
 
 import pytest
-from tests.core.conftest import Recorder, next_item
 
 import bastion
 from bastion.testing import wait_for
+from tests.core.conftest import Recorder, next_item
 
 
 class Scheduler(Recorder):
