@@ -36,9 +36,8 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _stats import percentile  # noqa: E402
-
-import bastion  # noqa: E402
+import bastion
+from _stats import percentile
 
 pc = time.perf_counter
 REPS = 3
