@@ -67,7 +67,8 @@ def parse_noqa(source: str) -> list[Noqa]:
             continue
         codes = tuple(c.upper() for c in re.split(r"[,\s]+", match["codes"] or "") if c)
         rest = match["rest"].strip()
-        reason = rest[2:].strip() if rest.startswith("--") else ""
+        reason = rest[2:] if rest.startswith("--") else ""
+        reason = re.split(r"\s#", reason, maxsplit=1)[0].strip()  # a trailing comment is not it
         found.append(Noqa(line, col + match.start(), codes, reason))
     return found
 
