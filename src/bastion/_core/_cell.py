@@ -15,10 +15,10 @@ The actor loop (:meth:`Cell.run`) is the one place where failure routing lives:
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
 import logging
 from collections import deque
-from collections.abc import Callable
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
@@ -53,8 +53,13 @@ current_cell: ContextVar[Cell | None] = ContextVar("bastion_current_cell", defau
 Envelope = tuple[int, Any, "asyncio.Future[Any] | None"]
 
 
-def _is_async(method: Callable[..., Any]) -> bool:
-    return inspect.iscoroutinefunction(method)
+@functools.lru_cache(maxsize=1024)
+def _async_handlers(actor_class: type) -> tuple[bool, bool, bool]:
+    """Which of call/cast/info handlers are coroutine functions (once per class)."""
+    return tuple(  # type: ignore[return-value]
+        inspect.iscoroutinefunction(getattr(actor_class, name))
+        for name in ("handle_call", "handle_cast", "handle_info")
+    )
 
 
 class Cell:
@@ -65,6 +70,7 @@ class Cell:
         "actor",
         "capacity",
         "done",
+        "exit_reason",
         "id",
         "in_flight",
         "kill_reason",
@@ -99,21 +105,22 @@ class Cell:
         self.queue: deque[Envelope] = deque()
         self.waiter: asyncio.Future[None] | None = None
         self.in_flight: asyncio.Future[Any] | None = None
-        self.senders: deque[asyncio.Future[None]] = deque()
+        self.senders: deque[asyncio.Future[None]] | None = None  # allocated on first use
         self.state = STARTING
         self.parked = False
         self.processed = 0
         self.late_replies = 0
         self.stop_reason: ExitReason | None = None
         self.kill_reason: ExitReason | None = None
-        self.timers: set[Timer] = set()
-        self.monitors: dict[MonitorRef, Cell] = {}
-        self.monitored_by: dict[MonitorRef, Cell] = {}
-        self.links: set[Cell] = set()
+        self.timers: set[Timer] | None = None  # allocated on first use
+        self.monitors: dict[MonitorRef, Cell] | None = None  # allocated on first use
+        self.monitored_by: dict[MonitorRef, Cell] | None = None
+        self.links: set[Cell] | None = None  # allocated on first use
         self.metadata: dict[str, Any] = {}
         self.parent: Cell | None = None
-        self.started: asyncio.Future[None] = self.loop.create_future()
-        self.done: asyncio.Future[ExitReason] = self.loop.create_future()
+        self.started: asyncio.Future[None] | None = self.loop.create_future()
+        self.done: asyncio.Future[ExitReason] | None = None  # created when someone waits
+        self.exit_reason: ExitReason | None = None
         self.ref = ActorRef(self)
         self.actor: Actor
         self.task: asyncio.Task[None]
@@ -166,6 +173,8 @@ class Cell:
         """
         while not self.try_post(envelope):
             room: asyncio.Future[None] = self.loop.create_future()
+            if self.senders is None:
+                self.senders = deque()
             self.senders.append(room)
             handle = self.loop.call_at(deadline, _expire_room, room, self, on_expiry)
             try:
@@ -214,13 +223,15 @@ class Cell:
             self._fail_start(exc)
             return False
         self.state = RUNNING
-        if not self.started.done():
-            self.started.set_result(None)
+        started = self.started
+        if started is not None and not started.done():
+            started.set_result(None)
         return True
 
     def _fail_start(self, exc: BaseException) -> None:
-        if not self.started.done():
-            self.started.set_exception(exc)
+        started = self.started
+        if started is not None and not started.done():
+            started.set_exception(exc)
         self.release(exc)
 
     async def _loop(self) -> ExitReason:
@@ -228,7 +239,7 @@ class Cell:
         actor = self.actor
         loop = self.loop
         handlers = (actor.handle_call, actor.handle_cast, actor.handle_info)
-        is_async = tuple(_is_async(h) for h in handlers)
+        is_async = _async_handlers(type(actor))  # type: ignore[arg-type]  # classes are hashable
         while True:
             if self.stop_reason is not None:
                 return self.stop_reason
@@ -319,21 +330,24 @@ class Cell:
         self.queue.clear()
         while self.senders:
             _wake_sender(self.senders)
-        for timer in list(self.timers):
+        for timer in list(self.timers or ()):
             timer.cancel()
-        for monitor in list(self.monitors):
+        for monitor in list(self.monitors or ()):
             self.demonitor(monitor)
-        for monitor, watcher in list(self.monitored_by.items()):
-            watcher.monitors.pop(monitor, None)
+        for monitor, watcher in list((self.monitored_by or {}).items()):
+            if watcher.monitors is not None:
+                watcher.monitors.pop(monitor, None)
             watcher.post_system((INFO, Down(monitor, self.ref, reason), None))
-        self.monitored_by.clear()
-        for other in list(self.links):
-            other.links.discard(self)
+        self.monitored_by = None
+        for other in list(self.links or ()):
+            other.unlink_cell(self)
             other.exit_signal(self, reason)
-        self.links.clear()
+        self.links = None
         runtime.forget(self, reason)
-        if not self.done.done():
-            self.done.set_result(reason)
+        self.exit_reason = reason
+        done = self.done
+        if done is not None and not done.done():
+            done.set_result(reason)
         if runtime.busy == 0:
             runtime.notify_idle()
 
@@ -373,6 +387,8 @@ class Cell:
         if self.state >= STOPPING:
             raise ActorNotAlive(f"{self!r} is stopping; no new timers")
         timer = Timer(self, delay, message, periodic=periodic)
+        if self.timers is None:
+            self.timers = set()
         self.timers.add(timer)
         return timer
 
@@ -383,19 +399,24 @@ class Cell:
         monitor = MonitorRef(target)
         other = target.resolve_or_none()
         if other is None or not other.alive:
-            reason = other.done.result() if other is not None and other.done.done() else "noproc"
+            reason = other.exit_reason if other is not None and other.exit_reason else "noproc"
             self.post_system((INFO, Down(monitor, target, reason), None))
             return monitor
+        if self.monitors is None:
+            self.monitors = {}
+        if other.monitored_by is None:
+            other.monitored_by = {}
         self.monitors[monitor] = other
         other.monitored_by[monitor] = self
         return monitor
 
     def demonitor(self, monitor: MonitorRef) -> bool:
         """Stop watching; returns False if the monitor is not active."""
-        other = self.monitors.pop(monitor, None)
+        other = self.monitors.pop(monitor, None) if self.monitors is not None else None
         if other is None:
             return False
-        other.monitored_by.pop(monitor, None)
+        if other.monitored_by is not None:
+            other.monitored_by.pop(monitor, None)
         return True
 
     def link(self, target: ActorRef) -> None:
@@ -406,15 +427,35 @@ class Cell:
         if not other.alive:
             self.exit_signal(other, "noproc")
             return
-        self.links.add(other)
-        other.links.add(self)
+        self.link_cell(other)
+        other.link_cell(self)
 
     def unlink(self, target: ActorRef) -> None:
         """Remove a link (no-op if absent)."""
         other = target.resolve_or_none()
         if other is not None:
+            self.unlink_cell(other)
+            other.unlink_cell(self)
+
+    def link_cell(self, other: Cell) -> None:
+        """Record one side of a link (kernel use)."""
+        if self.links is None:
+            self.links = set()
+        self.links.add(other)
+
+    def unlink_cell(self, other: Cell) -> None:
+        """Forget one side of a link (kernel use)."""
+        if self.links is not None:
             self.links.discard(other)
-            other.links.discard(self)
+
+    def done_future(self) -> asyncio.Future[ExitReason]:
+        """A future resolved with the exit reason when this incarnation is released."""
+        done = self.done
+        if done is None:
+            done = self.done = self.loop.create_future()
+            if self.state == DEAD:
+                done.set_result(self.exit_reason if self.exit_reason is not None else "normal")
+        return done
 
     def statistics(self) -> ActorStatistics:
         """A snapshot of this incarnation."""
@@ -427,11 +468,11 @@ class Cell:
             mailbox_capacity=self.capacity,
             processed=self.processed,
             late_replies=self.late_replies,
-            timers=len(self.timers),
-            monitors=len(self.monitors),
-            monitored_by=len(self.monitored_by),
-            links=len(self.links),
-            blocked_senders=len(self.senders),
+            timers=len(self.timers or ()),
+            monitors=len(self.monitors or ()),
+            monitored_by=len(self.monitored_by or ()),
+            links=len(self.links or ()),
+            blocked_senders=len(self.senders or ()),
         )
 
 

@@ -153,7 +153,7 @@ class ActorRef:
         a no-op.
         """
         cell = self.resolve_or_none()
-        if cell is None or cell.done.done():
+        if cell is None or cell.exit_reason is not None:
             return
         runtime = cell.runtime
         timeout = runtime.call_timeout if timeout is DEFAULT else check_timeout(timeout)
@@ -168,7 +168,7 @@ class ActorRef:
         cell = self.resolve()
         runtime = cell.runtime
         timeout = runtime.call_timeout if timeout is DEFAULT else check_timeout(timeout)
-        return await runtime.wait_future(cell.done, timeout, f"{cell!r} to stop")
+        return await runtime.wait_future(cell.done_future(), timeout, f"{cell!r} to stop")
 
     # -- identity ----------------------------------------------------------------------
     def __eq__(self, other: object) -> bool:

@@ -116,11 +116,7 @@ def _matches(metadata: Mapping[str, Any], wanted: Mapping[str, Any]) -> bool:
         have = metadata[key]
         if have == value:
             continue
-        if (
-            isinstance(have, _COLLECTIONS)
-            and not isinstance(value, _COLLECTIONS)
-            and value in have
-        ):
+        if isinstance(have, _COLLECTIONS) and not isinstance(value, _COLLECTIONS) and value in have:
             continue
         return False
     return True

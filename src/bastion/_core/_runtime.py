@@ -169,8 +169,8 @@ class Runtime:
             cell.metadata.update(metadata)
         if parent is not None:
             cell.parent = parent
-            cell.links.add(parent)
-            parent.links.add(cell)
+            cell.link_cell(parent)
+            parent.link_cell(cell)
         self._cells[cell.id] = cell
         self.busy += 1
         self._counts["spawned"] += 1
@@ -194,17 +194,23 @@ class Runtime:
             raise StartFailed(f"{actor_class.__qualname__}(...) raised {exc!r}") from exc
 
     async def _handshake(self, cell: Cell, timeout: float) -> None:
+        started = cell.started
+        assert started is not None
+        handle = self.loop.call_at(self.loop.time() + timeout, _expire_start, started, timeout)
         try:
-            await self.wait_future(cell.started, timeout, f"{cell!r} to start")
+            await started
         except CallTimeout as exc:
             cell.kill(exc)
-            await asyncio.wait((cell.done,), timeout=self.call_timeout)
+            await asyncio.wait((cell.done_future(),), timeout=self.call_timeout)
             raise StartFailed(f"{cell!r}: on_start did not finish within {timeout}s") from exc
         except asyncio.CancelledError:
             cell.kill("killed")
             raise
         except Exception as exc:
             raise StartFailed(f"{cell!r}: on_start raised {exc!r}") from exc
+        finally:
+            handle.cancel()
+            cell.started = None
 
     async def wait_future(self, future: asyncio.Future[T], timeout: float, what: str) -> T:
         """Await ``future`` without cancelling it; ``CallTimeout`` after ``timeout``."""
@@ -267,11 +273,12 @@ class Runtime:
         cell.request_stop(reason)
         if cell is current_cell.get():
             return
-        done, _ = await asyncio.wait((cell.done,), timeout=timeout)
+        finished = cell.done_future()
+        done, _ = await asyncio.wait((finished,), timeout=timeout)
         if done:
             return
         cell.kill("killed")
-        done, _ = await asyncio.wait((cell.done,), timeout=self.call_timeout)
+        done, _ = await asyncio.wait((finished,), timeout=self.call_timeout)
         if not done:
             _log.error("%r did not stop after being killed; abandoning it", cell)
 
@@ -386,12 +393,17 @@ class Runtime:
             late_replies=self.late_replies,
             mailbox_full=counts["mailbox_full"],
             registered_names=len(self.registry),
-            timers=sum(len(c.timers) for c in cells),
-            monitors=sum(len(c.monitors) for c in cells),
-            links=sum(len(c.links) for c in cells) // 2,
+            timers=sum(len(c.timers or ()) for c in cells),
+            monitors=sum(len(c.monitors or ()) for c in cells),
+            links=sum(len(c.links or ()) for c in cells) // 2,
             dead_letters=self.dead_letters.statistics(),
             tasks=self.tasks.statistics(),
         )
+
+
+def _expire_start(started: asyncio.Future[None], timeout: float) -> None:
+    if not started.done():
+        started.set_exception(CallTimeout(f"on_start did not finish within {timeout}s"))
 
 
 @asynccontextmanager

@@ -50,14 +50,16 @@ class Timer:
             return False
         handle.cancel()
         self._handle = None
-        self._cell.timers.discard(self)
+        if self._cell.timers is not None:
+            self._cell.timers.discard(self)
         return True
 
     def _fire(self) -> None:
         cell = self._cell
         if self._period is None:
             self._handle = None
-            cell.timers.discard(self)
+            if cell.timers is not None:
+                cell.timers.discard(self)
         else:
             self._when += self._period
             self._handle = cell.runtime.clock.call_at(self._when, self._fire)
