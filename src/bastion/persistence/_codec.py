@@ -106,6 +106,19 @@ class Codec:
                 KeyError, decimal.InvalidOperation) as exc:
             raise CorruptState(f"undecodable state ({exc})", context={"type": repr(type_)}) from exc
 
+    def convert(self, obj: Any, type_: Any = Any) -> Any:
+        """Convert JSON-able builtins (as decoded, or from a migration) to ``type_``."""
+        try:
+            if type_ is Any:
+                return self._untag(obj)
+            return msgspec.convert(obj, type_, dec_hook=self._dec_hook)
+        except CorruptState:
+            raise
+        except (msgspec.ValidationError, TypeError, ValueError, KeyError,
+                decimal.InvalidOperation) as exc:
+            raise CorruptState(f"unconvertible state ({exc})",
+                               context={"type": repr(type_)}) from exc
+
     def to_builtins(self, value: Any) -> Any:
         """Tag ``value`` into JSON-able builtins (the untyped tree, not yet encoded)."""
         return self._tag(value)

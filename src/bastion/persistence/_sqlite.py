@@ -170,7 +170,7 @@ class SQLiteStore:
         except TimeoutError:
             raise StoreTimeout(f"the sqlite store did not close within {self._timeout}s") from None
         finally:
-            executor.shutdown(wait=False)
+            executor.shutdown(wait=True)  # idle by now: returns at once
 
     def statistics(self) -> StoreStatistics:
         """Counters since :meth:`open` (``quarantined``: by this instance)."""

@@ -1,0 +1,56 @@
+"""Agents: actors with declared state, named actions, signals and durable state.
+
+* :class:`Agent`: declared state with defaults, ``@action`` methods with validated
+  parameters, hooks, registry registration (capabilities, health) and telemetry.
+* :class:`PersistentAgent`: ``persistent_fields`` saved to a
+  :class:`~bastion.persistence.StateStore` and restored on every (re)start.
+* :class:`SignalBus`: pattern-routed signals with bounded, checked delivery.
+* :class:`TaskAgent`, :class:`CoordinatorAgent`, :class:`MonitorAgent`: a durable task
+  worker, a workflow coordinator and a health monitor built on the above.
+"""
+
+from __future__ import annotations
+
+from bastion.agents._actions import Act, ActionSpec, act, action
+from bastion.agents._agent import Agent
+from bastion.agents._errors import (
+    AgentPaused,
+    InvalidTask,
+    QueueFull,
+    UnknownAction,
+    UnknownWorkflow,
+    WorkflowLimitExceeded,
+)
+from bastion.agents._persistent import PersistentAgent
+from bastion.agents._signals import (
+    Overflow,
+    Signal,
+    SignalBus,
+    SignalBusStatistics,
+    SubscriptionStatistics,
+    topic_matches,
+)
+from bastion.agents._state import ItemMap, StateField
+
+__all__ = [
+    "Act",
+    "ActionSpec",
+    "Agent",
+    "AgentPaused",
+    "InvalidTask",
+    "ItemMap",
+    "Overflow",
+    "PersistentAgent",
+    "QueueFull",
+    "Signal",
+    "SignalBus",
+    "SignalBusStatistics",
+    "StateField",
+    "SubscriptionStatistics",
+    "UnknownAction",
+    "UnknownWorkflow",
+    "WorkflowLimitExceeded",
+    "act",
+    "action",
+    "topic_matches",
+]
