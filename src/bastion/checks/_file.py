@@ -6,6 +6,7 @@ import ast
 import hashlib
 import io
 import tokenize
+import warnings
 from dataclasses import replace
 from functools import cache
 from pathlib import Path
@@ -78,7 +79,9 @@ def check_source(
     """Findings for one file's source (inline noqa applied), and its line count."""
     try:
         text = _decode(source) if isinstance(source, bytes) else source
-        tree = ast.parse(text, filename=path)
+        with warnings.catch_warnings():  # the compiler's SyntaxWarnings are not ours to print
+            warnings.simplefilter("ignore")
+            tree = ast.parse(text, filename=path)
     except SyntaxError as exc:
         line = exc.lineno or 1
         return [parse_error(path, line, exc.offset or 1, f"cannot parse: {exc.msg}")], 0
