@@ -31,12 +31,13 @@ _DB_TRANSIENT = rule(DatabaseError, retryable=True)
 
 
 def exception_classes(module: ModuleType) -> list[type[BaseException]]:
-    """The exception classes ``module`` defines itself (not ones it imports)."""
+    """The public exception classes ``module`` defines itself (not ones it imports)."""
     root = module.__name__.partition(".")[0]
     return [
         value
-        for value in vars(module).values()
-        if inspect.isclass(value)
+        for name, value in vars(module).items()
+        if not name.startswith("_")
+        and inspect.isclass(value)
         and issubclass(value, BaseException)
         and value.__module__.partition(".")[0] == root
     ]

@@ -17,7 +17,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from bastion._core._errors import CallTimeout, ExpectedError
+from bastion._core._errors import CallTimeout, ExpectedError, RuntimeClosed
+from bastion._core._ref import check_timeout
 from bastion._core._runtime import Runtime, current_runtime
 from bastion.resilience._classify import describe
 from bastion.resilience._context import current_context, error_context_of
@@ -37,14 +38,16 @@ async def isolate(
 ) -> T:
     """Await ``fn(*args)`` as a supervised task of ``runtime`` (default: the current one).
 
-    ``timeout`` is required and finite (``ValueError`` otherwise, from the kernel).
+    ``timeout`` is required, finite and > 0 (``ValueError`` otherwise). Raises
+    ``RuntimeClosed`` outside a runtime or when it is shutting down.
     """
+    timeout = check_timeout(timeout)
     rt = runtime or current_runtime()
     label = name or str(getattr(fn, "__qualname__", None) or repr(fn))
     try:
         return await rt.tasks.run(fn, *args, timeout=timeout, name=label)
-    except (ExpectedError, IsolatedFailure, OperationTimeout):
-        raise
+    except (ExpectedError, IsolatedFailure, OperationTimeout, RuntimeClosed):
+        raise  # the contract, an inner isolation, or the runtime shutting down: not a crash
     except CallTimeout as exc:
         raise OperationTimeout(
             f"isolated operation {label!r} did not finish within {timeout}s",
