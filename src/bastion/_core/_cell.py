@@ -53,12 +53,16 @@ current_cell: ContextVar[Cell | None] = ContextVar("bastion_current_cell", defau
 Envelope = tuple[int, Any, "asyncio.Future[Any] | None"]
 
 
-@functools.lru_cache(maxsize=1024)
-def _async_handlers(actor_class: type) -> tuple[bool, bool, bool]:
-    """Which of call/cast/info handlers are coroutine functions (once per class)."""
-    return tuple(  # type: ignore[return-value]
-        inspect.iscoroutinefunction(getattr(actor_class, name))
-        for name in ("handle_call", "handle_cast", "handle_info")
+_is_coroutine_function = functools.lru_cache(maxsize=4096)(inspect.iscoroutinefunction)
+
+
+def _async_handlers(actor: Actor) -> tuple[bool, bool, bool]:
+    """Which of the call/cast/info handlers are coroutine functions (memoised per function)."""
+    cls = type(actor)
+    return (
+        _is_coroutine_function(cls.handle_call),
+        _is_coroutine_function(cls.handle_cast),
+        _is_coroutine_function(cls.handle_info),
     )
 
 
@@ -239,7 +243,7 @@ class Cell:
         actor = self.actor
         loop = self.loop
         handlers = (actor.handle_call, actor.handle_cast, actor.handle_info)
-        is_async = _async_handlers(type(actor))  # type: ignore[arg-type]  # classes are hashable
+        is_async = _async_handlers(actor)
         while True:
             if self.stop_reason is not None:
                 return self.stop_reason

@@ -49,7 +49,7 @@ async def crash(
     reason = error if error is not None else InjectedCrash(f"crash injected into {ref!r}")
     cell.kill(reason)
     async with asyncio.timeout(limit):
-        await asyncio.shield(cell.done)
+        await asyncio.shield(cell.done_future())
     return reason
 
 
