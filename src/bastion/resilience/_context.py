@@ -61,8 +61,8 @@ class ErrorContext:
     """
 
     __slots__ = (
+        "_correlation_id",
         "breadcrumbs",
-        "correlation_id",
         "depth",
         "metadata",
         "operation",
@@ -73,7 +73,7 @@ class ErrorContext:
 
     operation: str
     operation_id: int
-    correlation_id: str
+    _correlation_id: str | None
     metadata: Mapping[str, Any]
     breadcrumbs: tuple[Breadcrumb, ...]
     parent: ErrorContext | None
@@ -83,7 +83,6 @@ class ErrorContext:
     def __init__(
         self,
         operation: str,
-        *,
         correlation_id: str | None = None,
         metadata: Mapping[str, Any] = _EMPTY,
         parent: ErrorContext | None = None,
@@ -93,16 +92,24 @@ class ErrorContext:
         self.operation_id = op_id
         self.parent = parent
         if parent is None:
-            self.correlation_id = correlation_id or f"{_PREFIX}-{op_id:x}"
+            self._correlation_id = correlation_id  # None: made on first read
             self.metadata = metadata
             self.breadcrumbs = ()
             self.depth = 0
         else:
-            self.correlation_id = correlation_id or parent.correlation_id
+            self._correlation_id = correlation_id or parent.correlation_id
             self.metadata = {**parent.metadata, **metadata} if metadata else parent.metadata
             self.breadcrumbs = parent.breadcrumbs
             self.depth = parent.depth + 1
         self.started_ns = time.perf_counter_ns()
+
+    @property
+    def correlation_id(self) -> str:
+        """Shared by an operation and its children: given, inherited, or generated."""
+        corr = self._correlation_id
+        if corr is None:
+            corr = self._correlation_id = f"{_PREFIX}-{self.operation_id:x}"
+        return corr
 
     def _evolve(self, **changes: Any) -> ErrorContext:
         clone = object.__new__(ErrorContext)
@@ -257,12 +264,10 @@ class error_scope:
     def __enter__(self) -> ErrorContext:
         if self._ctx is not None:
             raise RuntimeError("an error_scope object cannot be entered twice; create a new one")
-        ctx = ErrorContext(
-            self._operation,
-            correlation_id=self._correlation_id,
-            metadata=self._metadata,
-            parent=current_context(),
-        )
+        parent = _current.get()
+        if _legacy.ever_enabled:
+            parent = _legacy.innermost(parent)
+        ctx = ErrorContext(self._operation, self._correlation_id, self._metadata, parent)
         self._ctx = ctx
         if _legacy.enabled:
             self._legacy_prev = _legacy.store(ctx)
