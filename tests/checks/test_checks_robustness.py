@@ -12,6 +12,8 @@ from hypothesis import strategies as st
 
 from bastion.checks import all_rules, check_source
 
+pytestmark = pytest.mark.filterwarnings("ignore::SyntaxWarning")
+
 CHECKS = Path(__file__).resolve().parents[2] / "src" / "bastion" / "checks"
 SAMPLES = sorted(Path(ast.__file__).parent.glob("asyncio/*.py"))[:25] + sorted(CHECKS.glob("*.py"))
 RULES = list(all_rules().values())

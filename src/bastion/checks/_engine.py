@@ -81,37 +81,30 @@ class _Walker:
 
     def walk(self, node: ast.AST) -> None:
         node_type = type(node)
-        ctx = self.ctx
         binder = _BINDERS.get(node_type)
         if binder is not None:
-            binder(ctx, node)
+            binder(self.ctx, node)
         callbacks = self.visits.get(node_type)
         if callbacks is not None:
             for callback in callbacks:
                 callback(node)
-        if node_type is ast.FunctionDef or node_type is ast.AsyncFunctionDef:
-            self._function(node)  # type: ignore[arg-type]
-        elif node_type is ast.ClassDef:
-            self._class(node)  # type: ignore[arg-type]
-        elif node_type is ast.Lambda:
-            self._lambda(node)  # type: ignore[arg-type]
+        special = _SCOPES.get(node_type)
+        if special is not None:
+            special(self, node)
         else:
-            self._children(node, _fields(node_type))
+            walk = self.walk
+            for name in _fields(node_type):
+                value = getattr(node, name, None)
+                if type(value) is list:
+                    for item in value:
+                        if isinstance(item, ast.AST):
+                            walk(item)
+                elif isinstance(value, ast.AST):
+                    walk(value)
         leaves = self.leaves.get(node_type)
         if leaves is not None:
             for callback in leaves:
                 callback(node)
-
-    def _children(self, node: ast.AST, fields: tuple[str, ...]) -> None:
-        walk = self.walk
-        for name in fields:
-            value = getattr(node, name, None)
-            if isinstance(value, list):
-                for item in value:
-                    if isinstance(item, ast.AST):
-                        walk(item)
-            elif isinstance(value, ast.AST):
-                walk(value)
 
     def _function(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
         ctx = self.ctx
@@ -144,6 +137,14 @@ class _Walker:
         _bind_params(ctx, node.args)
         self.walk(node.body)
         ctx.pop()
+
+
+_SCOPES: dict[type[ast.AST], Callable[[_Walker, Any], None]] = {
+    ast.FunctionDef: _Walker._function,
+    ast.AsyncFunctionDef: _Walker._function,
+    ast.ClassDef: _Walker._class,
+    ast.Lambda: _Walker._lambda,
+}
 
 
 def walk_file(tree: ast.AST, ctx: FileContext, rule_types: Iterable[type[Rule]]) -> None:

@@ -44,6 +44,8 @@ name.
 
     def visit(self, node: ast.AST) -> None:
         ctx = self.ctx
+        if not ctx.imports_bastion:  # nothing can resolve to bastion.lowlevel without it
+            return
         if isinstance(node, ast.Name):
             if not isinstance(node.ctx, ast.Load) or ctx.lookup(node.id) not in RAW_SEND_TARGETS:
                 return
