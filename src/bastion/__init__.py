@@ -11,11 +11,11 @@ Layers (imports point downward only)::
 
 from __future__ import annotations
 
+import bastion.telemetry as telemetry
 from bastion._core._actor import Actor
 from bastion._core._childspec import Backoff, ChildSpec, Restart, Strategy
 from bastion._core._clock import Clock
 from bastion._core._deadletters import DeadLetter, DeadLetters, ReplayResult
-import bastion.telemetry as telemetry
 from bastion._core._errors import (
     ActorCrashed,
     ActorError,
