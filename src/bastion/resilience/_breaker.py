@@ -9,6 +9,7 @@ slow call admitted while closed cannot close a breaker that tripped since.
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import functools
 import inspect
@@ -252,7 +253,8 @@ class CircuitBreaker:
 
     async def call(self, fn: Callable[P, Awaitable[R]], *args: P.args, **kwargs: P.kwargs) -> R:
         """Await ``fn(*args, **kwargs)`` in the caller's task through the breaker."""
-        now = (self._clock or current_clock()).now
+        # the loop's clock is current_clock() here; read it without building a LoopClock
+        now = self._clock.now if self._clock is not None else asyncio.get_running_loop().time
         started = now()
         generation = self._admit(started)
         try:
