@@ -16,6 +16,12 @@ class Sleeper(bastion.Actor):
 """
 
 
+@pytest.fixture(autouse=True)
+def _inner_runs_on_virtual_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The inner tests assert virtual-clock behaviour whatever clock the outer run uses."""
+    monkeypatch.setenv("BASTION_REAL_TIME", "0")
+
+
 def run_inner(pytester: pytest.Pytester, body: str, *args: str) -> pytest.RunResult:
     pytester.makepyfile(test_inner=HEADER + body)
     return pytester.runpytest_subprocess("-p", "no:cacheprovider", "-q", *args)
