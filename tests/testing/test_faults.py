@@ -94,7 +94,11 @@ async def test_faulty_store_fail_after_and_custom_errors() -> None:
 
 @pytest.mark.parametrize(
     ("kwargs", "message"),
-    [({"fail_on": 0}, "fail_on"), ({"fail_on": [1, -2]}, "fail_on"), ({"fail_after": -1}, "fail_after")],
+    [
+        ({"fail_on": 0}, "fail_on"),
+        ({"fail_on": [1, -2]}, "fail_on"),
+        ({"fail_after": -1}, "fail_after"),
+    ],
 )
 def test_faulty_store_rejects_bad_settings(kwargs: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):
@@ -128,7 +132,10 @@ async def test_delay_handler_restores_the_class() -> None:
 def test_delay_handler_rejects_bad_input() -> None:
     with pytest.raises(TypeError), delay_handler(object, 1.0):  # type: ignore[arg-type]
         pass
-    with pytest.raises(ValueError, match="unknown handler"), delay_handler(Counter, 1.0, handlers=["x"]):
+    with (
+        pytest.raises(ValueError, match="unknown handler"),
+        delay_handler(Counter, 1.0, handlers=["x"]),
+    ):
         pass
     with pytest.raises(ValueError, match=">= 0"), delay_handler(Counter, -1.0):
         pass

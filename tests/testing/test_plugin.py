@@ -28,7 +28,9 @@ def run_inner(pytester: pytest.Pytester, body: str, *args: str) -> pytest.RunRes
 
 
 def test_async_tests_get_a_runtime_clock_and_probe(pytester: pytest.Pytester) -> None:
-    result = run_inner(pytester, """
+    result = run_inner(
+        pytester,
+        """
 async def test_uses_everything(rt, runtime, clock, probe):
     assert rt is runtime
     assert isinstance(rt, bastion.Runtime)
@@ -38,22 +40,28 @@ async def test_uses_everything(rt, runtime, clock, probe):
     assert await ref.call("hi", timeout=1.0) == "hi"
     await clock.advance(3600)
     await ref.stop()
-""")
+""",
+    )
     result.assert_outcomes(passed=1)
 
 
 def test_a_deadlocked_test_fails_fast_with_a_dump(pytester: pytest.Pytester) -> None:
-    result = run_inner(pytester, """
+    result = run_inner(
+        pytester,
+        """
 async def test_stuck(rt):
     await rt.spawn(Sleeper, name="idle-one")
     await asyncio.get_running_loop().create_future()
-""")
+""",
+    )
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*DeadlockError*", "*test_stuck*", "*Sleeper(idle-one)*"])
 
 
 def test_leftover_actors_and_tasks_fail_the_test_with_a_list(pytester: pytest.Pytester) -> None:
-    result = run_inner(pytester, """
+    result = run_inner(
+        pytester,
+        """
 async def test_leaves_an_actor(rt):
     await rt.spawn(Sleeper, name="forgotten")
 
@@ -68,13 +76,16 @@ async def test_leaves_a_timer():
 @pytest.mark.bastion(leak_check=False)
 async def test_opted_out(rt):
     await rt.spawn(Sleeper)
-""")
+""",
+    )
     result.assert_outcomes(passed=1, errors=0, failed=3)
-    result.stdout.fnmatch_lines_random([
-        "*Sleeper(forgotten) still alive*",
-        "*stray-task*",
-        "*timer due at 100.000000*",
-    ])
+    result.stdout.fnmatch_lines_random(
+        [
+            "*Sleeper(forgotten) still alive*",
+            "*stray-task*",
+            "*timer due at 100.000000*",
+        ]
+    )
 
 
 def test_real_time_switch_runs_the_same_test_on_the_real_clock(
@@ -91,7 +102,9 @@ async def test_clock(clock):
 
 
 def test_marker_options_and_unknown_ones(pytester: pytest.Pytester) -> None:
-    result = run_inner(pytester, """
+    result = run_inner(
+        pytester,
+        """
 @pytest.mark.bastion(real_time=True, runtime={"call_timeout": 0.25})
 async def test_real(clock, rt):
     assert not clock.virtual
@@ -100,14 +113,18 @@ async def test_real(clock, rt):
 @pytest.mark.bastion(colour="blue")
 async def test_typo():
     pass
-""")
+""",
+    )
     result.assert_outcomes(passed=1, errors=0, failed=1)
     result.stdout.fnmatch_lines(["*unknown bastion marker options*colour*"])
 
 
 def test_async_fixtures_in_a_sync_test_are_a_usage_error(pytester: pytest.Pytester) -> None:
-    result = run_inner(pytester, """
+    result = run_inner(
+        pytester,
+        """
 def test_sync(rt):
     pass
-""")
+""",
+    )
     result.stdout.fnmatch_lines(["*need an `async def` test*"])

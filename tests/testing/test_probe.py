@@ -90,9 +90,7 @@ async def test_watch_and_assert_down_see_a_crash(rt: bastion.Runtime, probe: Pro
     assert down == bastion.Down(ANY, counter, ANY)  # dataclass patterns with ANY
 
 
-async def test_make_probe_gives_independent_probes(
-    rt: bastion.Runtime, make_probe: object
-) -> None:
+async def test_make_probe_gives_independent_probes(rt: bastion.Runtime, make_probe: object) -> None:
     first = await make_probe("first")  # type: ignore[operator]
     second = await make_probe("second")  # type: ignore[operator]
     await first.ref.cast("a")

@@ -60,10 +60,10 @@ class CapturedEvents:
 def capture_events(*events: Iterable[str]) -> Iterator[CapturedEvents]:
     """Record the given telemetry events while the block runs::
 
-        with capture_events(("bastion", "actor", "crash")) as captured:
-            await crash(ref)
-            await rt.wait_idle()
-        assert captured.count("bastion", "actor", "crash") == 1
+    with capture_events(("bastion", "actor", "crash")) as captured:
+        await crash(ref)
+        await rt.wait_idle()
+    assert captured.count("bastion", "actor", "crash") == 1
     """
     names = [tuple(e) for e in events]
     if not names:
@@ -71,8 +71,9 @@ def capture_events(*events: Iterable[str]) -> Iterator[CapturedEvents]:
     captured = CapturedEvents()
     handler_id = f"bastion.testing.capture.{next(_ids)}"
 
-    def record(name: tuple[str, ...], measurements: Mapping[str, Any],
-               metadata: Mapping[str, Any]) -> None:
+    def record(
+        name: tuple[str, ...], measurements: Mapping[str, Any], metadata: Mapping[str, Any]
+    ) -> None:
         captured.events.append(CapturedEvent(name, dict(measurements), dict(metadata)))
 
     _events.attach(handler_id, names, record)

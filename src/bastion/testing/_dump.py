@@ -43,7 +43,7 @@ def add_introspector(loop: asyncio.AbstractEventLoop, fn: Introspector) -> Calla
 def _short_path(path: str) -> str:
     here = os.getcwd() + os.sep
     if path.startswith(here):
-        return path[len(here):]
+        return path[len(here) :]
     parts = path.split(os.sep)
     return os.sep.join(parts[-2:]) if len(parts) > 2 else path
 

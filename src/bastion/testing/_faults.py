@@ -103,8 +103,9 @@ class FaultyStore:
     def _make_error(self) -> BaseException:
         error = self._error
         if error is None:
-            return InjectedFault(f"write #{self.attempts} failed (injected)", context={
-                "write": self.attempts})
+            return InjectedFault(
+                f"write #{self.attempts} failed (injected)", context={"write": self.attempts}
+            )
         if isinstance(error, BaseException):
             return error
         return error(self.attempts)
