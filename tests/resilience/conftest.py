@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from bastion.resilience import _legacy, set_context_mode
+from bastion.resilience import _legacy
 from bastion.resilience._retry import set_testing
 
 
@@ -49,4 +49,3 @@ def _clean_state() -> Iterator[None]:
     _legacy.enabled = False
     _legacy.ever_enabled = False
     _legacy.restore(None)
-    assert set_context_mode  # imported for its side-effect-free module
