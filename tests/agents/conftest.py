@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
 
 import bastion
+from bastion.persistence import MemoryStore, SQLiteStore, StateStore
 from bastion.testing import crash
 
 
@@ -27,3 +30,19 @@ async def crash_agent(ref: bastion.ActorRef) -> None:
     await asyncio.sleep(0)  # a yield (not a wait): lets the waiter register
     await crash(ref)
     await stopped
+
+
+@asynccontextmanager
+async def open_store(kind: str, path: Path) -> AsyncIterator[StateStore]:
+    """A store of ``kind`` ("memory" or "sqlite"), closed on exit."""
+    store: StateStore = MemoryStore() if kind == "memory" else await SQLiteStore.open(path)
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def store_kind(request: pytest.FixtureRequest) -> str:
+    """Each persistent-agent test runs on both backends."""
+    return str(request.param)

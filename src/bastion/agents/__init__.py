@@ -31,8 +31,21 @@ from bastion.agents._signals import (
     topic_matches,
 )
 from bastion.agents._state import ItemMap, StateField
+from bastion.agents._task_agent import DONE, TaskAgent, TaskHandler
+from bastion.agents._task_types import (
+    QueuedTask,
+    Task,
+    TaskAccepted,
+    TaskAgentStatistics,
+    TaskFinished,
+    TaskMetrics,
+    TaskOutcome,
+    TaskSpec,
+    TaskValidation,
+)
 
 __all__ = [
+    "DONE",
     "Act",
     "ActionSpec",
     "Agent",
@@ -42,11 +55,22 @@ __all__ = [
     "Overflow",
     "PersistentAgent",
     "QueueFull",
+    "QueuedTask",
     "Signal",
     "SignalBus",
     "SignalBusStatistics",
     "StateField",
     "SubscriptionStatistics",
+    "Task",
+    "TaskAccepted",
+    "TaskAgent",
+    "TaskAgentStatistics",
+    "TaskFinished",
+    "TaskHandler",
+    "TaskMetrics",
+    "TaskOutcome",
+    "TaskSpec",
+    "TaskValidation",
     "UnknownAction",
     "UnknownWorkflow",
     "WorkflowLimitExceeded",

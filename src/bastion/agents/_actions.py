@@ -13,7 +13,7 @@ import inspect
 import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 import msgspec
 
@@ -35,7 +35,15 @@ class Act:
     params: Mapping[str, Any] = field(default_factory=dict)
 
 
-def action(fn: F | None = None, *, name: str | None = None) -> Any:
+@overload
+def action(fn: F, /) -> F: ...
+
+
+@overload
+def action(*, name: str | None = None) -> Callable[[F], F]: ...
+
+
+def action(fn: F | None = None, /, *, name: str | None = None) -> Any:
     """Mark an agent method as a named action (``@action`` or ``@action(name="x")``)."""
 
     def mark(f: F) -> F:
@@ -116,9 +124,12 @@ def unknown_action(agent: str, name: object, known: Mapping[str, ActionSpec]) ->
                          context={"action": name})
 
 
-async def act(ref: ActorRef, name: str, /, *, timeout: float = DEFAULT, **params: Any) -> Any:
+async def act(ref: ActorRef, name: str, /, *, call_timeout: float = DEFAULT,
+              **params: Any) -> Any:
     """Call action ``name`` of the agent behind ``ref`` and return its result.
 
-    ``await act(ref, "queue", type="fetch", payload={"url": u}, timeout=2.0)``
+    ``await act(ref, "queue", type="fetch", payload={"url": u}, call_timeout=2.0)``;
+    ``call_timeout`` defaults to the runtime's ``call_timeout`` (every other keyword is
+    an action parameter, so an action may have its own ``timeout`` parameter).
     """
-    return await ref.call(Act(name, params), timeout=timeout)
+    return await ref.call(Act(name, params), timeout=call_timeout)

@@ -129,6 +129,10 @@ class Agent(Actor):
             except NoSuchActor:
                 return
 
+    def agent_capabilities(self) -> tuple[str, ...]:
+        """Capabilities to register (default: the class's ``capabilities``)."""
+        return self.capabilities
+
     def state(self) -> dict[str, Any]:
         """The current declared state, as a dict (values are not copied)."""
         return {name: getattr(self, name) for name in self._state_fields}
@@ -194,7 +198,7 @@ class Agent(Actor):
         self.runtime.registry.update_metadata(
             self.name,
             agent_type=self.agent_type,
-            capabilities=list(current.get("capabilities") or self.capabilities),
+            capabilities=list(current.get("capabilities") or self.agent_capabilities()),
             actions=self.actions(),
             health="ok",
             started_at=time.time(),

@@ -1,0 +1,438 @@
+"""``TaskAgent``: a durable, bounded priority queue of tasks run by registered handlers.
+
+::
+
+    async def fetch(task: Task) -> dict:
+        return {"url": task.payload["url"], "status": 200}
+
+    ref = await rt.spawn(TaskAgent, name="worker-1", store=store, handlers={"fetch": fetch})
+    accepted = await act(ref, "queue", type="fetch", payload={"url": u}, priority="high")
+
+Execution is at-least-once: a task stays in the stored queue until its outcome is
+recorded, in the same atomic write that removes it, so each outcome is recorded once
+per task id. The task running when the agent crashed is run again after the restart
+(its attempt count goes up; after ``max_attempts`` it is recorded as failed instead).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import inspect
+import itertools
+import math
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import msgspec
+
+from bastion._core import _events
+from bastion._core._errors import ActorNotAlive, MailboxFull
+from bastion.agents._actions import action
+from bastion.agents._errors import AgentPaused, InvalidTask, QueueFull
+from bastion.agents._persistent import PersistentAgent
+from bastion.agents._state import ItemMap
+from bastion.agents._task_types import (
+    PRIORITIES,
+    QueuedTask,
+    Task,
+    TaskAccepted,
+    TaskAgentStatistics,
+    TaskFinished,
+    TaskMetrics,
+    TaskOutcome,
+    TaskSpec,
+    TaskValidation,
+)
+from bastion.persistence import UnsupportedType
+
+__all__ = ["DONE", "TaskAgent", "TaskHandler"]
+
+TaskHandler = Callable[[Task], Any | Awaitable[Any]]
+DONE = "done"
+_NAMES = {v: k for k, v in PRIORITIES.items()}
+_ids = itertools.count(1)
+
+
+@dataclass(frozen=True, slots=True)
+class _ProcessNext:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class _TaskDone:
+    task_id: str
+    outcome: TaskOutcome
+
+
+class TaskAgent(PersistentAgent):
+    """Runs queued tasks one at a time, highest priority first, FIFO within a priority."""
+
+    capabilities = ("task_processing", "validation", "queue_management")
+    persistent_fields = ("status", "pause_reason", "processed_count", "failed_count",
+                         "consecutive_errors", "seq", "current_task", "metrics",
+                         "recovered_in_flight", "queue")
+    _bastion_framework = True
+
+    status: str = "idle"
+    pause_reason: str | None = None
+    processed_count: int = 0
+    failed_count: int = 0
+    consecutive_errors: int = 0
+    seq: int = 0
+    current_task: str | None = None
+    metrics: TaskMetrics = TaskMetrics()
+    recovered_in_flight: int = 0
+    queue: ItemMap[QueuedTask] = ItemMap()
+
+    task_handlers: ClassVar[Mapping[str, TaskHandler]] = {}
+
+    def __init__(self, *, handlers: Mapping[str, TaskHandler] | None = None,
+                 max_queue_size: int = 1000, task_timeout: float = 30.0, max_attempts: int = 3,
+                 pause_after_errors: int = 10, **kwargs: Any) -> None:
+        """``handlers``: task type → callable(Task); other keywords go to PersistentAgent."""
+        super().__init__(**kwargs)
+        if max_queue_size < 1 or max_attempts < 1 or pause_after_errors < 1:
+            raise ValueError("max_queue_size, max_attempts and pause_after_errors must be >= 1")
+        if not 0 < task_timeout < math.inf:
+            raise ValueError("task_timeout must be a finite number of seconds > 0")
+        self.handlers: dict[str, TaskHandler] = {**self.task_handlers, **(handlers or {})}
+        self.max_queue_size = max_queue_size
+        self.task_timeout = task_timeout
+        self.max_attempts = max_attempts
+        self.pause_after_errors = pause_after_errors
+        self._heap: list[tuple[int, int, str]] = []
+        self._running: asyncio.Task[None] | None = None
+        self._kicked = False
+        self._notify_failures = 0
+
+    def agent_capabilities(self) -> tuple[str, ...]:
+        """The class capabilities plus one per registered task type."""
+        return (*self.capabilities, *sorted(self.handlers))
+
+    # -- actions -----------------------------------------------------------------------
+    @action(name="queue")
+    async def queue_task(self, spec: TaskSpec) -> TaskAccepted:
+        """Queue a task (idempotent by ``id``); QueueFull if the queue is full."""
+        self._check(spec)
+        if spec.id is not None:
+            known = await self._known(spec.id)
+            if known is not None:
+                return known
+        if len(self.queue) >= self.max_queue_size:
+            raise QueueFull(f"{self.name}: the queue holds {len(self.queue)} tasks "
+                            f"(max {self.max_queue_size})", context={"agent": self.name})
+        task = self._enqueue(spec)
+        return TaskAccepted(id=task.id, state="queued", queued=len(self.queue))
+
+    @action
+    async def queue_many(self, tasks: list[TaskSpec]) -> list[TaskAccepted]:
+        """Queue several tasks atomically: all are queued, or none (QueueFull, InvalidTask)."""
+        for spec in tasks:
+            self._check(spec)
+        if len(self.queue) + len(tasks) > self.max_queue_size:
+            raise QueueFull(f"{self.name}: {len(tasks)} more tasks would exceed "
+                            f"{self.max_queue_size}", context={"agent": self.name})
+        return [TaskAccepted(id=self._enqueue(s).id, state="queued", queued=len(self.queue))
+                for s in tasks]
+
+    @action
+    async def process(self, spec: TaskSpec) -> TaskOutcome:
+        """Run a task now, bypassing the queue, and return its outcome."""
+        self._check(spec)
+        if self.status == "paused":
+            raise AgentPaused(f"{self.name} is paused ({self.pause_reason})")
+        task = self._make(spec)
+        task.attempts = 1
+        outcome = await self._execute(task)
+        self._record(task, outcome)
+        return outcome
+
+    @action
+    def pause(self, reason: str = "manual") -> str:
+        """Stop taking tasks from the queue (the running one finishes)."""
+        self._pause(reason)
+        return self.status
+
+    @action
+    def resume(self) -> str:
+        """Take tasks again; resets the consecutive-error count."""
+        self.status = "processing" if self.current_task else "idle"
+        self.pause_reason = None
+        self.consecutive_errors = 0
+        self.set_health("ok")
+        return self.status
+
+    @action(name="status")
+    def get_status(self) -> TaskAgentStatistics:
+        """Queue, counters and durations."""
+        return self.statistics()
+
+    @action(name="metrics")
+    def get_metrics(self) -> dict[str, Any]:
+        """processed, failed, average / fastest / slowest duration (seconds)."""
+        s = self.statistics()
+        return {"processed": s.processed, "failed": s.failed, "average": s.average_duration,
+                "fastest": s.fastest, "slowest": s.slowest}
+
+    @action
+    def validate(self, spec: TaskSpec) -> TaskValidation:
+        """Check a task without queueing it."""
+        errors = self._problems(spec)
+        return TaskValidation(not errors, tuple(errors))
+
+    @action
+    async def result(self, task_id: str) -> TaskOutcome | None:
+        """The recorded outcome of a task (read from the store), or None."""
+        value: TaskOutcome | None = await self.read_item(DONE, task_id, TaskOutcome)
+        return value
+
+    @action
+    def forget(self, task_ids: list[str]) -> int:
+        """Delete recorded outcomes that are no longer needed."""
+        for task_id in task_ids:
+            self.unstage_item(DONE, task_id)
+        return len(task_ids)
+
+    def statistics(self) -> TaskAgentStatistics:
+        """A snapshot (also the reply of the ``status`` action)."""
+        by_priority = {name: 0 for name in PRIORITIES}
+        for t in self.queue.values():
+            by_priority[_NAMES[t.priority]] += 1
+        m = self.metrics
+        return TaskAgentStatistics(
+            name=self.name, status=self.status, pause_reason=self.pause_reason,
+            queued=len(self.queue), queued_by_priority=by_priority,
+            current_task=self.current_task, processed=self.processed_count,
+            failed=self.failed_count, consecutive_errors=self.consecutive_errors,
+            recovered_in_flight=self.recovered_in_flight,
+            average_duration=m.total_duration / m.timed if m.timed else None,
+            fastest=m.fastest, slowest=m.slowest, max_queue_size=self.max_queue_size,
+            notify_failures=self._notify_failures)
+
+    # -- validation and queueing -------------------------------------------------------
+    def _problems(self, spec: TaskSpec) -> list[str]:
+        errors = []
+        if spec.type not in self.handlers:
+            errors.append(f"no handler for task type {spec.type!r}; known: {sorted(self.handlers)}")
+        if spec.timeout is not None and not 0 < spec.timeout < math.inf:
+            errors.append(f"timeout must be finite and > 0, got {spec.timeout!r}")
+        if spec.id is not None and not spec.id.strip():
+            errors.append("id must not be blank")
+        try:
+            self.codec.encode(spec.payload)
+            self.codec.encode(spec.inputs)
+        except UnsupportedType as exc:
+            errors.append(str(exc))
+        return errors
+
+    def _check(self, spec: TaskSpec) -> None:
+        errors = self._problems(spec)
+        if errors:
+            raise InvalidTask(f"{self.name}: invalid task: {'; '.join(errors)}",
+                              context={"errors": errors})
+
+    async def _known(self, task_id: str) -> TaskAccepted | None:
+        if task_id in self.queue:
+            if task_id == self.current_task:
+                return TaskAccepted(id=task_id, state="in_progress", queued=len(self.queue))
+            return TaskAccepted(id=task_id, state="queued", queued=len(self.queue))
+        outcome = await self.read_item(DONE, task_id, TaskOutcome)
+        if outcome is None:
+            return None
+        return TaskAccepted(id=task_id, state=outcome.status, queued=len(self.queue),
+                            outcome=outcome)
+
+    def _make(self, spec: TaskSpec) -> QueuedTask:
+        self.seq += 1
+        return QueuedTask(
+            id=spec.id or f"{self.name}-{self.seq}-{next(_ids)}", type=spec.type,
+            payload=spec.payload, priority=PRIORITIES[spec.priority], seq=self.seq,
+            timeout=spec.timeout, inputs=spec.inputs, reply_to=spec.reply_to,
+            enqueued_at=time.time())
+
+    def _enqueue(self, spec: TaskSpec) -> QueuedTask:
+        task = self._make(spec)
+        self.queue[task.id] = task
+        heapq.heappush(self._heap, (task.priority, task.seq, task.id))
+        self._kick()
+        return task
+
+    # -- processing --------------------------------------------------------------------
+    def _kick(self) -> None:
+        if self._kicked or self.status == "paused" or self.current_task or not self._heap:
+            return
+        try:
+            self.ref.cast_nowait(_ProcessNext())
+        except MailboxFull:
+            return  # messages are waiting: the next one handled kicks again
+        self._kicked = True
+
+    async def _handle_internal(self, message: Any) -> bool:
+        if isinstance(message, _ProcessNext):
+            self._kicked = False
+            await self._process_next()
+        elif isinstance(message, _TaskDone):
+            await self._task_done(message)
+        else:
+            return False
+        self._kick()
+        return True
+
+    async def _after_dispatch(self, name: str, error: BaseException | None) -> None:
+        await super()._after_dispatch(name, error)
+        self._publish_load()
+        self._kick()
+
+    async def _process_next(self) -> None:
+        task = self._pop()
+        if task is None or self.status == "paused":
+            return
+        if task.attempts >= self.max_attempts:
+            self._record(task, self._outcome(task, "failed", error=(
+                f"gave up after {task.attempts} attempts: the agent stopped while running it")))
+            await self.persist(wait=False)
+            return
+        task = msgspec.structs.replace(task, attempts=task.attempts + 1)
+        self.queue[task.id] = task
+        self.current_task, self.status = task.id, "processing"
+        await self.persist(wait=False)  # the attempt is on record before the handler runs
+        self._running = self.runtime.tasks.start(self._run_task, task, name=f"task:{task.id}")
+
+    async def _run_task(self, task: QueuedTask) -> None:
+        """Runs in its own supervised task, so the agent keeps answering meanwhile."""
+        outcome = await self._execute(task)
+        ref = self.ref
+        while True:
+            try:
+                await ref.cast(_TaskDone(task.id, outcome))
+                return
+            except ActorNotAlive:
+                return  # the agent stopped: the task is still queued and runs again
+            except MailboxFull:
+                continue  # the agent is alive but swamped: keep offering the outcome
+
+    async def _task_done(self, done: _TaskDone) -> None:
+        self._running = None
+        task = self.queue.get(done.task_id)
+        if task is None or self.current_task != done.task_id:
+            return
+        self._record(task, done.outcome)
+        await self.persist(wait=False)  # ordered after every earlier write; no ack waits on it
+        self._publish_load()
+
+    async def _finish_stop(self, reason: Any) -> None:
+        running, self._running = self._running, None
+        if running is not None:
+            running.cancel()  # the task stays queued and runs again after a restart
+        await super()._finish_stop(reason)
+
+    def _pop(self) -> QueuedTask | None:
+        while self._heap:
+            _, _, task_id = heapq.heappop(self._heap)
+            task = self.queue.get(task_id)
+            if task is not None:
+                return task
+        return None
+
+    async def _execute(self, task: QueuedTask) -> TaskOutcome:
+        handler = self.handlers.get(task.type)
+        if handler is None:
+            return self._outcome(task, "failed", error=f"no handler for {task.type!r}")
+        view = Task(task.id, task.type, task.payload, task.attempts, dict(task.inputs))
+        limit = task.timeout or self.task_timeout
+        start = self.clock.now()
+        meta = {**self._meta(), "task_id": task.id, "task_type": task.type}
+        with _events.span(("bastion", "agent", "task"), meta):
+            try:
+                async with asyncio.timeout(limit):
+                    value = handler(view)
+                    if inspect.isawaitable(value):
+                        value = await value
+            except TimeoutError:
+                return self._outcome(task, "failed", error=f"timed out after {limit}s",
+                                     duration=self.clock.now() - start)
+            except Exception as exc:  # noqa: BLE001 -- a handler's failure is the task's outcome, recorded, not swallowed
+                return self._outcome(task, "failed", error=f"{type(exc).__name__}: {exc}",
+                                     duration=self.clock.now() - start)
+        return self._outcome(task, "completed", result=value, duration=self.clock.now() - start)
+
+    def _outcome(self, task: QueuedTask, status: Any, *, result: Any = None,
+                 error: str | None = None, duration: float = 0.0) -> TaskOutcome:
+        return TaskOutcome(id=task.id, type=task.type, status=status, result=result, error=error,
+                           attempts=task.attempts, duration=duration, finished_at=time.time(),
+                           agent=self.name)
+
+    def _record(self, task: QueuedTask, outcome: TaskOutcome) -> None:
+        try:
+            self.stage_item(DONE, task.id, outcome, TaskOutcome)
+        except UnsupportedType as exc:
+            outcome = msgspec.structs.replace(outcome, status="failed", result=None,
+                                              error=f"result not storable: {exc}")
+            self.stage_item(DONE, task.id, outcome, TaskOutcome)
+        if task.id in self.queue:
+            del self.queue[task.id]
+        if self.current_task == task.id:
+            self.current_task = None
+            if self.status == "processing":
+                self.status = "idle"
+        self._count(outcome)
+        self._notify(task, outcome)
+
+    def _count(self, outcome: TaskOutcome) -> None:
+        if outcome.status == "completed":
+            self.processed_count += 1
+            self.consecutive_errors = 0
+        else:
+            self.failed_count += 1
+            self.consecutive_errors += 1
+            if self.consecutive_errors >= self.pause_after_errors and self.status != "paused":
+                self._pause("consecutive_errors")
+        m = self.metrics
+        d = outcome.duration
+        self.metrics = TaskMetrics(
+            total_duration=m.total_duration + d, timed=m.timed + 1,
+            fastest=d if m.fastest is None else min(m.fastest, d),
+            slowest=d if m.slowest is None else max(m.slowest, d))
+
+    def _pause(self, reason: str) -> None:
+        self.status, self.pause_reason = "paused", reason
+        self.set_health("paused", pause_reason=reason)
+        _events.emit(("bastion", "agent", "task_agent", "paused"),
+                     {"consecutive_errors": self.consecutive_errors},
+                     {**self._meta(), "reason": reason})
+        self.publish("task_agent.paused", {"agent": self.name, "reason": reason})
+
+    def _notify(self, task: QueuedTask, outcome: TaskOutcome) -> None:
+        self.publish(f"task.{outcome.status}", outcome)
+        if task.reply_to is None:
+            return
+        try:
+            self.runtime.ref(task.reply_to).cast_nowait(TaskFinished(outcome))
+        except (ActorNotAlive, MailboxFull):
+            self._notify_failures += 1  # the requester reads the outcome with `result`
+
+    def _publish_load(self) -> None:
+        self.set_health("paused" if self.status == "paused" else "ok",
+                        queued=len(self.queue), load=len(self.queue))
+
+    # -- recovery ----------------------------------------------------------------------
+    async def _prepare_state(self) -> None:
+        await super()._prepare_state()
+        self._heap = sorted((t.priority, t.seq, t.id) for t in self.queue.values())
+        if self.current_task is not None:
+            if self.current_task in self.queue:
+                self.recovered_in_flight += 1
+                _events.emit(("bastion", "agent", "task", "recovered"), {"count": 1},
+                             {**self._meta(), "task_id": self.current_task})
+            self.current_task = None
+        if self.status == "processing":
+            self.status = "idle"
+        self._kick()
+
+    def _register(self) -> None:
+        super()._register()
+        self._publish_load()
+

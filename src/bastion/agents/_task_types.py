@@ -1,0 +1,133 @@
+"""The data a TaskAgent accepts, stores and reports."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import msgspec
+
+__all__ = [
+    "PRIORITIES",
+    "QueuedTask",
+    "Task",
+    "TaskAccepted",
+    "TaskAgentStatistics",
+    "TaskFinished",
+    "TaskMetrics",
+    "TaskOutcome",
+    "TaskSpec",
+    "TaskValidation",
+]
+
+PRIORITIES: dict[str, int] = {"high": 0, "normal": 1, "low": 2}
+
+
+class TaskSpec(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """A task to queue or process: its ``type`` selects the registered handler.
+
+    ``id`` makes queueing idempotent (a repeat of a queued or finished id is not
+    queued again); ``reply_to`` names an actor that gets a :class:`TaskFinished` cast.
+    """
+
+    type: str
+    payload: Any = None
+    id: str | None = None
+    priority: Literal["high", "normal", "low"] = "normal"
+    timeout: float | None = None
+    inputs: dict[str, Any] = {}
+    reply_to: str | None = None
+
+
+class QueuedTask(msgspec.Struct, kw_only=True):
+    """A task in the queue, as stored (one row per task)."""
+
+    id: str
+    type: str
+    payload: Any = None
+    priority: int = 1
+    seq: int = 0
+    attempts: int = 0
+    timeout: float | None = None
+    inputs: dict[str, Any] = {}
+    reply_to: str | None = None
+    enqueued_at: float = 0.0
+
+
+class TaskOutcome(msgspec.Struct, kw_only=True):
+    """How a task ended; stored once per task id in the agent's ``done`` collection."""
+
+    id: str
+    type: str
+    status: Literal["completed", "failed"]
+    result: Any = None
+    error: str | None = None
+    attempts: int = 1
+    duration: float = 0.0
+    finished_at: float = 0.0
+    agent: str | None = None
+
+
+class TaskAccepted(msgspec.Struct, kw_only=True):
+    """The reply to ``queue``: where the task stands now."""
+
+    id: str
+    state: Literal["queued", "in_progress", "completed", "failed"]
+    queued: int = 0
+    outcome: TaskOutcome | None = None
+
+
+class TaskMetrics(msgspec.Struct, kw_only=True):
+    """Durations of finished tasks (persisted)."""
+
+    total_duration: float = 0.0
+    timed: int = 0
+    fastest: float | None = None
+    slowest: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Task:
+    """What a task handler receives."""
+
+    id: str
+    type: str
+    payload: Any
+    attempt: int
+    inputs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class TaskFinished:
+    """Cast to a task's ``reply_to`` actor when the task finished."""
+
+    outcome: TaskOutcome
+
+
+@dataclass(frozen=True, slots=True)
+class TaskValidation:
+    """The answer of the ``validate`` action."""
+
+    valid: bool
+    errors: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class TaskAgentStatistics:
+    """A TaskAgent's queue, counters and durations."""
+
+    name: str | None
+    status: str
+    pause_reason: str | None
+    queued: int
+    queued_by_priority: dict[str, int]
+    current_task: str | None
+    processed: int
+    failed: int
+    consecutive_errors: int
+    recovered_in_flight: int
+    average_duration: float | None
+    fastest: float | None
+    slowest: float | None
+    max_queue_size: int
+    notify_failures: int
