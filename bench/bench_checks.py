@@ -38,7 +38,9 @@ def _time(cmd: list[str], cwd: Path, rounds: int) -> float:
     samples = []
     for _ in range(rounds):
         started = time.perf_counter()
-        done = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=600, check=False)
+        done = subprocess.run(
+            cmd, cwd=cwd, capture_output=True, text=True, timeout=600, check=False
+        )
         samples.append(time.perf_counter() - started)
         if done.returncode not in (0, 1):
             raise RuntimeError(f"{cmd[:4]} failed: {done.stderr[-2000:]}")

@@ -16,11 +16,14 @@ BAD = "import asyncio\n\nasync def go(c):\n    asyncio.create_task(c)\n"
 CLEAN = "def add(a, b):\n    return a + b\n"
 
 
-def test_clean_tree_exits_0_and_says_passed(write: Write, capsys: pytest.CaptureFixture[str]) -> None:
+def test_clean_tree_exits_0_and_says_passed(
+    write: Write, capsys: pytest.CaptureFixture[str]
+) -> None:
     write("pkg/ok.py", CLEAN)
     assert main(["pkg"]) == 0
     out = capsys.readouterr().out
-    assert "Checking raw-send" in out and "... PASSED" in out
+    assert "Checking raw-send" in out
+    assert "... PASSED" in out
     assert out.rstrip().endswith("PASSED")
 
 
@@ -31,7 +34,8 @@ def test_findings_exit_1_with_path_line_col_code_and_name(
     assert main(["pkg"]) == 1
     out = capsys.readouterr().out
     assert "pkg/bad.py:4:5 BAS201 unsupervised-spawn `asyncio.create_task`" in out
-    assert "Checking unsupervised-spawn" in out and "FAILED (1)" in out
+    assert "Checking unsupervised-spawn" in out
+    assert "FAILED (1)" in out
 
 
 def test_exit_zero_reports_but_succeeds(write: Write) -> None:
@@ -53,7 +57,9 @@ def test_bad_configuration_exits_2(write: Write, capsys: pytest.CaptureFixture[s
     assert "unknown [tool.bastion.check] keys" in capsys.readouterr().err
 
 
-def test_a_file_that_does_not_parse_is_a_finding(write: Write, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_file_that_does_not_parse_is_a_finding(
+    write: Write, capsys: pytest.CaptureFixture[str]
+) -> None:
     write("pkg/broken.py", "def f(:\n")
     write("pkg/ok.py", CLEAN)
     assert main(["pkg"]) == 1
@@ -74,7 +80,10 @@ def test_json_lists_objects_with_the_documented_keys(
 def test_sarif_has_rules_results_and_justified_suppressions(
     write: Write, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    write("pkg/bad.py", BAD + "    asyncio.create_task(c)  # noqa: BAS201 -- demo of a justified one\n")
+    write(
+        "pkg/bad.py",
+        BAD + "    asyncio.create_task(c)  # noqa: BAS201 -- demo of a justified one\n",
+    )
     assert main(["pkg", "--format", "sarif"]) == 1
     log = json.loads(capsys.readouterr().out)
     assert log["version"] == "2.1.0"
@@ -102,7 +111,9 @@ def test_explain_by_code_and_by_name(capsys: pytest.CaptureFixture[str]) -> None
     assert "bastion.lowlevel.send" in capsys.readouterr().out
     assert main(["--explain", "catch-all"]) == 0
     out = capsys.readouterr().out
-    assert "BAS701" in out and "BAS702" in out and "BAS703" in out
+    assert "BAS701" in out
+    assert "BAS702" in out
+    assert "BAS703" in out
 
 
 def test_select_and_ignore_by_name_code_or_prefix(write: Write) -> None:
@@ -127,7 +138,9 @@ def test_baseline_accepts_recorded_debt_but_not_new_findings(
 def test_sleeps_lists_every_sleep_with_a_suggestion(
     write: Write, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    write("tests/test_x.py", "import time\n\ndef test_a(x):\n    time.sleep(1)\n    assert x.done\n")
+    write(
+        "tests/test_x.py", "import time\n\ndef test_a(x):\n    time.sleep(1)\n    assert x.done\n"
+    )
     assert main(["--sleeps", "tests"]) == 0
     out = capsys.readouterr().out
     assert "tests/test_x.py:4:5 time.sleep(1)" in out

@@ -15,7 +15,7 @@ SPAWN = "import asyncio\n\ndef start(c):\n    return asyncio.create_task(c)\n"
 def _allow(symbol: str, reason: str, rules: str = '["unsupervised-spawn"]') -> str:
     return (
         "[tool.bastion.check]\n\n[[tool.bastion.check.allow]]\n"
-        f"rules = {rules}\nsymbol = \"{symbol}\"\nreason = \"{reason}\"\n"
+        f'rules = {rules}\nsymbol = "{symbol}"\nreason = "{reason}"\n'
     )
 
 
@@ -70,9 +70,7 @@ def test_test_file_patterns_decide_where_sleep_in_test_applies(
     assert [f["path"] for f in json.loads(capsys.readouterr().out)] == ["spec/check_a.py"]
 
 
-def test_config_select_ignore_and_exclude(
-    write: Write, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_config_select_ignore_and_exclude(write: Write, capsys: pytest.CaptureFixture[str]) -> None:
     write("app/a.py", SPAWN)
     write("app/gen/b.py", SPAWN)
     write("pyproject.toml", '[tool.bastion.check]\nignore = ["BAS2"]\n')
@@ -85,7 +83,7 @@ def test_config_select_ignore_and_exclude(
 
 
 @pytest.mark.parametrize(
-    "body, message",
+    ("body", "message"),
     [
         ("select = 'BAS1'", "must be a list of strings"),
         ("jobs = -1", "non-negative integer"),

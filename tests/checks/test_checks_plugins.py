@@ -66,7 +66,8 @@ def test_builtin_rules_have_unique_codes_and_valid_metadata() -> None:
     assert len(codes) == len(set(codes))
     for rule in BUILTIN_RULES:
         assert validate_rule(rule) is rule
-        assert rule.code.startswith("BAS") and len(rule.code) == 6
+        assert rule.code.startswith("BAS")
+        assert len(rule.code) == 6
 
 
 def test_invalid_rule_is_rejected() -> None:

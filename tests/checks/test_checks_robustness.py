@@ -22,7 +22,10 @@ RULES = list(all_rules().values())
 def _check(source: str, *, is_test: bool = False) -> None:
     findings, _ = check_source(source, "fuzz.py", RULES, module="pkg.fuzz", is_test=is_test)
     for finding in findings:
-        assert finding.line >= 1 and finding.col >= 1 and finding.code and finding.rule
+        assert finding.line >= 1
+        assert finding.col >= 1
+        assert finding.code
+        assert finding.rule
 
 
 def _mutations(tree: ast.Module, rng: random.Random) -> ast.Module:

@@ -50,7 +50,8 @@ def test_each_sleep_gets_the_matching_toolkit_suggestion(write: Write) -> None:
     assert "probe.assert_receive" in by_test["test_probe"].suggestion
     assert "virtual time" in by_test["test_restart_backoff"].suggestion
     checkpoint = by_test["test_checkpoint"]
-    assert checkpoint.is_checkpoint and checkpoint.seconds == 0
+    assert checkpoint.is_checkpoint
+    assert checkpoint.seconds == 0
     blocking = by_test["test_blocking_in_async"]
     assert blocking.suggestion.startswith("time.sleep blocks the event loop")
     assert "wait_for_state" in blocking.suggestion
@@ -60,4 +61,5 @@ def test_each_sleep_gets_the_matching_toolkit_suggestion(write: Write) -> None:
 def test_find_sleeps_looks_at_every_file_given(write: Write) -> None:
     path = write("src/poller.py", "import time\n\ndef poll():\n    time.sleep(1)\n")
     [site] = find_sleeps([path])
-    assert site.seconds == 1.0 and not site.is_checkpoint
+    assert site.seconds == 1.0
+    assert not site.is_checkpoint

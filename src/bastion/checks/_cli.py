@@ -32,15 +32,24 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--ignore", default="", help="comma-separated codes, prefixes or names")
     parser.add_argument("--config", type=Path, help="pyproject.toml to read (default: nearest)")
     parser.add_argument("--baseline", type=Path, help="accept the findings recorded in this file")
-    parser.add_argument("--write-baseline", type=Path, metavar="FILE",
-                        help="record the current findings as accepted debt, exit 0")
+    parser.add_argument(
+        "--write-baseline",
+        type=Path,
+        metavar="FILE",
+        help="record the current findings as accepted debt, exit 0",
+    )
     parser.add_argument("--no-baseline", action="store_true", help="ignore a configured baseline")
-    parser.add_argument("--jobs", "-j", type=int, default=0, help="worker processes (default: CPUs)")
+    parser.add_argument(
+        "--jobs", "-j", type=int, default=0, help="worker processes (default: CPUs)"
+    )
     parser.add_argument("--exit-zero", action="store_true", help="exit 0 even with findings")
     parser.add_argument("--explain", metavar="CODE", help="explain a rule (code or name) and exit")
     parser.add_argument("--list-rules", action="store_true", help="list every rule and exit")
-    parser.add_argument("--sleeps", action="store_true",
-                        help="list every sleep under PATHS with a suggested replacement")
+    parser.add_argument(
+        "--sleeps",
+        action="store_true",
+        help="list every sleep under PATHS with a suggested replacement",
+    )
     return parser
 
 

@@ -66,9 +66,7 @@ class Config:
     def is_test(self, relpath: str) -> bool:
         """Whether a file (path relative to the root, ``/``-separated) is a test file."""
         name = relpath.rpartition("/")[2]
-        return any(
-            fnmatch.fnmatch(relpath if "/" in p else name, p) for p in self.test_files
-        )
+        return any(fnmatch.fnmatch(relpath if "/" in p else name, p) for p in self.test_files)
 
     def is_excluded(self, relpath: str) -> bool:
         """Whether directory discovery skips this path (explicit files are always checked)."""
@@ -167,7 +165,9 @@ def load_config(pyproject: Path | None, *, root: Path | None = None) -> Config:
     )
 
 
-def selected(codes: Iterable[tuple[str, str]], select: Iterable[str], ignore: Iterable[str]) -> set[str]:
+def selected(
+    codes: Iterable[tuple[str, str]], select: Iterable[str], ignore: Iterable[str]
+) -> set[str]:
     """Codes enabled by ``select``/``ignore`` (codes, code prefixes or rule names)."""
     select, ignore = tuple(select), tuple(ignore)
 

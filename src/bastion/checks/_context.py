@@ -140,7 +140,9 @@ class FileContext:
             self.imports_bastion = True
         for alias in node.names:
             if alias.name != "*":
-                self.bind(alias.asname or alias.name, f"{base}.{alias.name}" if base else alias.name)
+                self.bind(
+                    alias.asname or alias.name, f"{base}.{alias.name}" if base else alias.name
+                )
 
     def resolve_module(self, node: ast.ImportFrom) -> str:
         """The absolute module a ``from ... import`` statement imports from."""
@@ -241,7 +243,9 @@ class FileContext:
 
     def bind_assign(self, node: ast.Assign | ast.AnnAssign) -> None:
         """Bind assignment targets; ``x = some.imported.name`` makes ``x`` an alias."""
-        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+        targets: list[ast.expr] = (
+            list(node.targets) if isinstance(node, ast.Assign) else [node.target]
+        )
         value = node.value
         self._note_instance(node, targets)
         alias: str | None = None
@@ -259,6 +263,10 @@ class FileContext:
 
 
 def _self_attr(node: ast.expr) -> str | None:
-    if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "self":
+    if (
+        isinstance(node, ast.Attribute)
+        and isinstance(node.value, ast.Name)
+        and node.value.id == "self"
+    ):
         return "self." + node.attr
     return None

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Callable, Iterable
-from functools import cache
 from typing import Any
 
 from bastion.checks._context import FileContext
@@ -21,9 +20,18 @@ _Callback = Callable[[ast.AST], None]
 _SKIP_FIELDS = frozenset({"ctx", "type_comment", "kind"})
 
 
-@cache
+_FIELDS: dict[type[ast.AST], tuple[str, ...]] = {
+    cls: tuple(f for f in cls._fields if f not in _SKIP_FIELDS)
+    for cls in vars(ast).values()
+    if isinstance(cls, type) and issubclass(cls, ast.AST)
+}
+
+
 def _fields(node_type: type[ast.AST]) -> tuple[str, ...]:
-    return tuple(f for f in node_type._fields if f not in _SKIP_FIELDS)
+    found = _FIELDS.get(node_type)
+    if found is None:  # an AST class this table does not know: compute, do not cache
+        found = tuple(f for f in node_type._fields if f not in _SKIP_FIELDS)
+    return found
 
 
 def _bind_params(ctx: FileContext, args: ast.arguments) -> None:
@@ -93,7 +101,8 @@ class _Walker:
             special(self, node)
         else:
             walk = self.walk
-            for name in _fields(node_type):
+            fields = _FIELDS.get(node_type)
+            for name in _fields(node_type) if fields is None else fields:
                 value = getattr(node, name, None)
                 if type(value) is list:
                     for item in value:
@@ -147,11 +156,11 @@ _SCOPES: dict[type[ast.AST], Callable[[_Walker, Any], None]] = {
 }
 
 
-def walk_file(tree: ast.AST, ctx: FileContext, rule_types: Iterable[type[Rule]]) -> None:
+def walk_file(tree: ast.AST, ctx: FileContext, rule_types: Iterable[type[Rule]]) -> list[Rule]:
     """Run every rule in ``rule_types`` over ``tree`` in one traversal.
 
     Findings land in ``ctx.findings``. A tree too deep to walk is reported as a
-    ``parse-error`` finding rather than raised.
+    ``parse-error`` finding rather than raised. Returns the rule instances.
     """
     ctx.tree = tree
     rules = [rule_type(ctx) for rule_type in rule_types if ctx.is_test or not rule_type.tests_only]
@@ -161,6 +170,7 @@ def walk_file(tree: ast.AST, ctx: FileContext, rule_types: Iterable[type[Rule]])
             rule.finish()
     except RecursionError:
         ctx.findings.append(parse_error(ctx.path, 1, 1, "too deeply nested to check"))
+    return rules
 
 
 def parse_error(path: str, line: int, col: int, message: str) -> Finding:

@@ -91,13 +91,13 @@ def check_source(
     walk_file(tree, ctx, rules)
     enabled = {r.code for r in rules if is_test or not r.tests_only}
     aliases = {r.code: r.aliases for r in rules if r.aliases}
-    findings = apply_noqa(
-        path, ctx.findings, parse_noqa(text), known or enabled, enabled, aliases
-    )
+    findings = apply_noqa(path, ctx.findings, parse_noqa(text), known or enabled, enabled, aliases)
     lines = text.splitlines()
     rel = relpath or path
     stamped = [
-        replace(f, fingerprint=fingerprint(f, rel, lines[f.line - 1] if f.line <= len(lines) else ""))
+        replace(
+            f, fingerprint=fingerprint(f, rel, lines[f.line - 1] if f.line <= len(lines) else "")
+        )
         for f in findings
     ]
     return stamped, len(lines)

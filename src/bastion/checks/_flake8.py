@@ -45,7 +45,9 @@ class Plugin:
     name = "bastion-check"
     version = "0.1.0"
 
-    def __init__(self, tree: ast.AST, filename: str = "stdin", lines: list[str] | None = None) -> None:
+    def __init__(
+        self, tree: ast.AST, filename: str = "stdin", lines: list[str] | None = None
+    ) -> None:
         self.tree = tree
         self.filename = filename
         self.lines = lines or []

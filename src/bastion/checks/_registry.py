@@ -73,7 +73,8 @@ def all_rules() -> dict[str, type[Rule]]:
     rules: dict[str, type[Rule]] = {}
     for rule in (*BUILTIN_RULES, *_plugins()):
         if rule.code in rules and rules[rule.code] is not rule:
-            raise ConfigError(f"two rules claim code {rule.code}: "
-                              f"{rules[rule.code].__name__} and {rule.__name__}")
+            raise ConfigError(
+                f"two rules claim code {rule.code}: {rules[rule.code].__name__} and {rule.__name__}"
+            )
         rules[rule.code] = rule
     return rules

@@ -26,8 +26,8 @@ def render(report: Report, fmt: str, rules: dict[str, type[Rule]]) -> str:
     return text(report, rules)
 
 
-def _line(finding: Finding) -> str:
-    return f"{finding.path}:{finding.line}:{finding.col} {finding.code} {finding.rule} {finding.message}"
+def _line(f: Finding) -> str:
+    return f"{f.path}:{f.line}:{f.col} {f.code} {f.rule} {f.message}"
 
 
 def text(report: Report, rules: dict[str, type[Rule]]) -> str:
@@ -130,6 +130,8 @@ def github(report: Report) -> str:
     count = len(report.active)
     note = f"bastion check: {count} finding(s) in {report.files} file(s)"
     if count > _GITHUB_SHOWN:
-        note += " (GitHub shows only the first 10 annotations per step: see the text or SARIF output)"
+        note += (
+            " (GitHub shows only the first 10 annotations per step: see the text or SARIF output)"
+        )
     out.append(f"::notice title=bastion check::{note}")
     return "\n".join(out)

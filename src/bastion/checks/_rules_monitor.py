@@ -42,8 +42,11 @@ demonitor it, or use the context-manager form (`with self.monitor(ref) as mref: 
         assert isinstance(node, ast.Expr)
         value = node.value.value if isinstance(node.value, ast.Await) else node.value
         if _monitor_call(value, self.ctx):
-            self.report(node, "monitor handle discarded: keep the MonitorRef and demonitor it, "
-                        "or use `with self.monitor(ref) as mref:`")
+            self.report(
+                node,
+                "monitor handle discarded: keep the MonitorRef and demonitor it, "
+                "or use `with self.monitor(ref) as mref:`",
+            )
 
 
 @dataclass(slots=True)

@@ -32,7 +32,9 @@ def _class_attrs(node: ast.ClassDef) -> dict[str, ast.expr | None]:
     return attrs
 
 
-def _init_attrs(func: ast.FunctionDef | ast.AsyncFunctionDef, attrs: dict[str, ast.expr | None]) -> None:
+def _init_attrs(
+    func: ast.FunctionDef | ast.AsyncFunctionDef, attrs: dict[str, ast.expr | None]
+) -> None:
     for node in ast.walk(func):
         target: ast.expr | None = None
         annotation: ast.expr | None = None
@@ -48,8 +50,11 @@ def _init_attrs(func: ast.FunctionDef | ast.AsyncFunctionDef, attrs: dict[str, a
 
 
 def _is_self_attr(node: ast.expr) -> bool:
-    return isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) \
+    return (
+        isinstance(node, ast.Attribute)
+        and isinstance(node.value, ast.Name)
         and node.value.id == "self"
+    )
 
 
 class PersistentFields(Rule):
@@ -94,14 +99,20 @@ dataclasses nor Structs are.
         attrs, complete = self._attrs(node, set())
         for name, (where, typ) in declared.items():
             if name not in attrs and complete:
-                self.report(where, f"persistent field `{name}` is not defined by {node.name}: "
-                            "declare it on the class or assign it in __init__")
+                self.report(
+                    where,
+                    f"persistent field `{name}` is not defined by {node.name}: "
+                    "declare it on the class or assign it in __init__",
+                )
                 continue
             annotation = typ if typ is not None else attrs.get(name)
             bad = [] if annotation is None else unencodable(annotation, self.ctx, self.classes)
             if bad:
-                self.report(where, f"persistent field `{name}` has type {', '.join(bad)}, which "
-                            "the codec cannot encode")
+                self.report(
+                    where,
+                    f"persistent field `{name}` has type {', '.join(bad)}, which "
+                    "the codec cannot encode",
+                )
 
     def _is_persistent(self, node: ast.ClassDef) -> bool:
         for base in node.bases:
@@ -114,19 +125,27 @@ dataclasses nor Structs are.
     def _declared(self, node: ast.ClassDef) -> dict[str, tuple[ast.AST, ast.expr | None]] | None:
         for stmt in node.body:
             value: ast.expr | None = None
-            if isinstance(stmt, ast.Assign) and any(
-                isinstance(t, ast.Name) and t.id == _FIELDS for t in stmt.targets
+            if (
+                isinstance(stmt, ast.Assign)
+                and any(isinstance(t, ast.Name) and t.id == _FIELDS for t in stmt.targets)
+            ) or (
+                isinstance(stmt, ast.AnnAssign)
+                and isinstance(stmt.target, ast.Name)
+                and stmt.target.id == _FIELDS
             ):
                 value = stmt.value
-            elif isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name) \
-                    and stmt.target.id == _FIELDS:
-                value = stmt.value
             if isinstance(value, ast.Tuple | ast.List | ast.Set):
-                return {e.value: (e, None) for e in value.elts
-                        if isinstance(e, ast.Constant) and isinstance(e.value, str)}
+                return {
+                    e.value: (e, None)
+                    for e in value.elts
+                    if isinstance(e, ast.Constant) and isinstance(e.value, str)
+                }
             if isinstance(value, ast.Dict):
-                return {k.value: (k, v) for k, v in zip(value.keys, value.values, strict=True)
-                        if isinstance(k, ast.Constant) and isinstance(k.value, str)}
+                return {
+                    k.value: (k, v)
+                    for k, v in zip(value.keys, value.values, strict=True)
+                    if isinstance(k, ast.Constant) and isinstance(k.value, str)
+                }
         return None
 
     def _attrs(self, node: ast.ClassDef, seen: set[str]) -> tuple[dict[str, ast.expr | None], bool]:
@@ -140,7 +159,10 @@ dataclasses nor Structs are.
                 attrs.update(inherited)
                 complete = complete and known
             elif (self.ctx.resolve(base) or "").rpartition(".")[2] not in {
-                "PersistentAgent", "Generic", "object", "ABC",
+                "PersistentAgent",
+                "Generic",
+                "object",
+                "ABC",
             }:
                 complete = False
         attrs.update(_class_attrs(node))

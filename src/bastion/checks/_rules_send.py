@@ -62,8 +62,11 @@ name.
             return
         if id(node) in ctx.alias_values:
             return
-        self.report(node, "unchecked bastion.lowlevel.send outside the kernel: use "
-                    "`await ref.cast(msg)`, `ref.cast_nowait(msg)` or `await ref.call(msg, timeout=...)`")
+        self.report(
+            node,
+            "unchecked bastion.lowlevel.send outside the kernel: use "
+            "`await ref.cast(msg)`, `ref.cast_nowait(msg)` or `await ref.call(msg, timeout=...)`",
+        )
 
 
 class MailboxAccess(Rule):

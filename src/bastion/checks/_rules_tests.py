@@ -39,10 +39,19 @@ class SleepCollector(Rule):
         for node, function, seconds, in_async, symbol, enclosing in self.found:
             before, after = neighbours(tree, node) if tree is not None else (None, None)
             context = ast.unparse(enclosing) if enclosing is not None else ""
-            advice = suggest(function, seconds, in_async=in_async, before=before, after=after,
-                             context=context)
-            site = SleepSite(self.ctx.path, node.lineno, node.col_offset + 1, function,
-                             seconds, in_async, symbol, advice)
+            advice = suggest(
+                function, seconds, in_async=in_async, before=before, after=after, context=context
+            )
+            site = SleepSite(
+                self.ctx.path,
+                node.lineno,
+                node.col_offset + 1,
+                function,
+                seconds,
+                in_async,
+                symbol,
+                advice,
+            )
             self.sites.append(site)
             self.on_site(node, site)
 
@@ -71,5 +80,10 @@ tests/` lists every sleep with its suggestion.
 
     def on_site(self, node: ast.Call, site: SleepSite) -> None:
         if not site.is_checkpoint:
-            self.ctx.report(node, self.code, self.name,
-                            f"`{site.function}` in a test: {site.suggestion}", symbol=site.symbol)
+            self.ctx.report(
+                node,
+                self.code,
+                self.name,
+                f"`{site.function}` in a test: {site.suggestion}",
+                symbol=site.symbol,
+            )

@@ -73,8 +73,9 @@ that the API rejects the unbounded value).
         for name in _TIMEOUT_KEYWORDS:
             value = keyword(node, name)
             if value is not None and is_unbounded(value, ctx):
-                self.report(node, f"`{name}={ast.unparse(value)}` may wait forever: "
-                            "pass a finite timeout")
+                self.report(
+                    node, f"`{name}={ast.unparse(value)}` may wait forever: pass a finite timeout"
+                )
                 return
         if not node.args or not isinstance(node.func, ast.Name | ast.Attribute):
             return
@@ -82,8 +83,11 @@ that the API rejects the unbounded value).
         if position is not None and len(node.args) > position:
             value = node.args[position]
             if is_unbounded(value, ctx):
-                self.report(node, f"`{ast.unparse(node.func)}(..., {ast.unparse(value)})` "
-                            "has no deadline: pass a finite timeout")
+                self.report(
+                    node,
+                    f"`{ast.unparse(node.func)}(..., {ast.unparse(value)})` "
+                    "has no deadline: pass a finite timeout",
+                )
 
 
 class BlockingWaitWithoutTimeout(Rule):
@@ -100,8 +104,8 @@ else happens, possibly never: `future.result()`, `queue.get()` / `queue.get(True
 `q.get(block=False)`, `lock.acquire(blocking=False)`, `",".join(parts)`, and
 `var.get()` on a ContextVar (`.get()` is only flagged on a known `queue.Queue` /
 `multiprocessing.Queue` instance or a receiver named like a queue: `q`, `*_q`,
-`*queue*`), and `task.result()` after `task.done()`/`cancelled()`/`exception()` was checked on the same
-object in the same function (a done-callback). Inside `async def` the enclosing
+`*queue*`), and `task.result()` after `task.done()`/`cancelled()`/`exception()` was
+checked on the same object in the same function (a done-callback). Inside `async def` the enclosing
 `asyncio.timeout` scope bounds the `await`, so async code is not flagged here.
 
     # bad

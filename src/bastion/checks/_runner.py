@@ -69,7 +69,7 @@ def _shown(path: Path) -> str:
 
 
 def _init_worker(config: Config, codes: list[str]) -> None:
-    global _WORKER  # noqa: BAS302 -- per-process worker state set once by the pool initializer
+    global _WORKER
     rules = all_rules()
     _WORKER = (config, [rules[c] for c in codes], set(rules))
 
@@ -80,15 +80,15 @@ def _work(path: str) -> tuple[list[Finding], int, str]:
     return check_file(Path(path), _shown(Path(path)), config, rules, known)
 
 
-def _run_files(files: Sequence[Path], config: Config, codes: list[str], jobs: int) -> list[
-    tuple[list[Finding], int, str]
-]:
+def _run_files(
+    files: Sequence[Path], config: Config, codes: list[str], jobs: int
+) -> list[tuple[list[Finding], int, str]]:
     if jobs <= 1 or len(files) < _PARALLEL_MIN_FILES:
         _init_worker(config, codes)
         return [_work(str(p)) for p in files]
     chunk = max(1, len(files) // (jobs * 4))
     # The pool lives inside this with-block: every worker is joined before we return.
-    with ProcessPoolExecutor(  # noqa: BAS201 -- CLI-scoped pool, joined by the with-block
+    with ProcessPoolExecutor(
         max_workers=jobs, initializer=_init_worker, initargs=(config, codes)
     ) as pool:
         return list(pool.map(_work, [str(p) for p in files], chunksize=chunk))
@@ -141,23 +141,45 @@ def _apply_allowlist(
         if problem is None:
             valid.append(entry)
         elif "BAS903" in enabled:
-            audit.append(Finding(source, entry.line, 1, "BAS903", rules["BAS903"].name,
-                                 f"allowlist entry for `{entry.symbol}` has no reason: {problem}"))
+            audit.append(
+                Finding(
+                    source,
+                    entry.line,
+                    1,
+                    "BAS903",
+                    rules["BAS903"].name,
+                    f"allowlist entry for `{entry.symbol}` has no reason: {problem}",
+                )
+            )
     used: set[int] = set()
     result = []
     for finding in findings:
         entry_index = _covering(finding, valid, config)
-        if finding.suppression is None and entry_index is not None and not finding.code.startswith("BAS9"):
+        if (
+            finding.suppression is None
+            and entry_index is not None
+            and not finding.code.startswith("BAS9")
+        ):
             used.add(entry_index)
-            finding = replace(finding, suppression=Suppression("allowlist", valid[entry_index].reason))
+            finding = replace(
+                finding, suppression=Suppression("allowlist", valid[entry_index].reason)
+            )
         result.append(finding)
     for index, entry in enumerate(valid):
         relevant = any(entry.covers_symbol(m) or entry.symbol.startswith(m + ".") for m in modules)
         rule_on = any(c.startswith(r) or rules[c].name == r for c in enabled for r in entry.rules)
         if index not in used and relevant and rule_on and "BAS904" in enabled:
-            audit.append(Finding(source, entry.line, 1, "BAS904", rules["BAS904"].name,
-                                 f"allowlist entry for `{entry.symbol}` ({', '.join(entry.rules)}) "
-                                 "suppresses nothing: remove it"))
+            audit.append(
+                Finding(
+                    source,
+                    entry.line,
+                    1,
+                    "BAS904",
+                    rules["BAS904"].name,
+                    f"allowlist entry for `{entry.symbol}` ({', '.join(entry.rules)}) "
+                    "suppresses nothing: remove it",
+                )
+            )
     return result + audit
 
 

@@ -37,15 +37,9 @@ def find_sleeps(paths: Iterable[str | Path], config: Config | None = None) -> li
             continue
         module, is_package = module_name(path, config.root)
         ctx = FileContext(path.as_posix(), module, is_test=True, is_package=is_package)
-        collector: list[SleepCollector] = []
-
-        class _Collect(SleepCollector):
-            def __init__(self, ctx: FileContext) -> None:
-                super().__init__(ctx)
-                collector.append(self)
-
-        walk_file(tree, ctx, [_Collect])
-        sites.extend(collector[0].sites)
+        [collector] = walk_file(tree, ctx, [SleepCollector])
+        assert isinstance(collector, SleepCollector)
+        sites.extend(collector.sites)
     return sorted(sites, key=lambda s: (s.path, s.line, s.col))
 
 
@@ -54,8 +48,10 @@ def format_sleeps(sites: list[SleepSite]) -> str:
     lines = []
     for site in sites:
         delay = "?" if site.seconds is None else f"{site.seconds:g}"
-        lines.append(f"{site.path}:{site.line}:{site.col} {site.function}({delay}) "
-                     f"in {site.symbol.rpartition('.')[2]}: {site.suggestion}")
+        lines.append(
+            f"{site.path}:{site.line}:{site.col} {site.function}({delay}) "
+            f"in {site.symbol.rpartition('.')[2]}: {site.suggestion}"
+        )
     waits = sum(1 for s in sites if not s.is_checkpoint)
     lines.append(f"{len(sites)} sleep(s), {waits} of them real waits")
     return "\n".join(lines)

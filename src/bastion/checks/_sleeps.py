@@ -68,11 +68,11 @@ def neighbours(tree: ast.AST, node: ast.AST) -> tuple[ast.stmt | None, ast.stmt 
     current: ast.AST = node
     while not isinstance(current, ast.stmt) and id(current) in parents:
         current = parents[id(current)]
-    parent = parents.get(id(current))
-    if parent is None:
+    owner = parents.get(id(current))
+    if owner is None:
         return None, None
     for name in ("body", "orelse", "finalbody"):
-        block = getattr(parent, name, None)
+        block = getattr(owner, name, None)
         if isinstance(block, list) and current in block:
             index = block.index(current)
             before = block[index - 1] if index > 0 else None
@@ -108,25 +108,33 @@ def suggest(
     ``cast`` before it suggests ``rt.wait_idle()``, timer-ish code suggests virtual time.
     """
     if function != "time.sleep" and seconds == 0:
-        return ("a zero sleep is a checkpoint, not a wait; if it is there to let actors "
-                "run, use `await rt.wait_idle()`")
+        return (
+            "a zero sleep is a checkpoint, not a wait; if it is there to let actors "
+            "run, use `await rt.wait_idle()`"
+        )
     prefix = "time.sleep blocks the event loop; " if function == "time.sleep" and in_async else ""
     after_text, before_text = _text(after), _text(before)
     condition = _condition(after)
     if any(word in after_text for word in _PROBE_WORDS):
         advice = "await the message: `await probe.assert_receive(pattern, timeout=5.0)`"
     elif condition is not None and "await" not in condition:
-        advice = f"wait for the condition: `await bastion.testing.wait_for(lambda: {condition}, " \
-                 "timeout=5.0)`"
+        advice = (
+            f"wait for the condition: `await bastion.testing.wait_for(lambda: {condition}, "
+            "timeout=5.0)`"
+        )
     elif any(word in after_text for word in _STATE_WORDS):
         advice = "wait for the state: `await wait_for_state(ref, predicate, timeout=5.0)`"
     elif any(word in before_text for word in _SEND_WORDS):
         advice = "wait until every mailbox is drained: `await rt.wait_idle()`"
     elif (seconds is not None and seconds >= 1.0) or any(w in context for w in _TIMER_WORDS):
         amount = "the delay" if seconds is None else f"{seconds:g} s"
-        advice = ("use virtual time: take the `virtual_time` (or `clock`) fixture and advance "
-                  f"it by {amount} instead of waiting")
+        advice = (
+            "use virtual time: take the `virtual_time` (or `clock`) fixture and advance "
+            f"it by {amount} instead of waiting"
+        )
     else:
-        advice = "wait for what you expect: `await bastion.testing.wait_for(condition, " \
-                 "timeout=5.0)`, or `await rt.wait_idle()` for actor work"
+        advice = (
+            "wait for what you expect: `await bastion.testing.wait_for(condition, "
+            "timeout=5.0)`, or `await rt.wait_idle()` for actor work"
+        )
     return prefix + advice

@@ -91,7 +91,12 @@ def _check_name(expr: ast.expr, ctx: FileContext, classes: dict[str, ast.ClassDe
     if "." in qualname and module in _STDLIB and module not in {"typing", "typing_extensions"}:
         return [qualname]
     if module in {"typing", "collections"} and qualname.rpartition(".")[2] in {
-        "Callable", "Awaitable", "Coroutine", "Iterator", "Generator", "AsyncIterator",
+        "Callable",
+        "Awaitable",
+        "Coroutine",
+        "Iterator",
+        "Generator",
+        "AsyncIterator",
     }:
         return [qualname]
     return []

@@ -31,7 +31,15 @@ class Plain:
 
 class Good(PersistentAgent):
     persistent_fields: ClassVar[tuple[str, ...]] = (
-        "count", "items", "seen", "when", "amount", "uid", "recent", "point", "note",
+        "count",
+        "items",
+        "seen",
+        "when",
+        "amount",
+        "uid",
+        "recent",
+        "point",
+        "note",
     )
     count: int = 0
     items: list[Item]
