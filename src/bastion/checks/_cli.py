@@ -137,3 +137,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"bastion check: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `bastion check ... | head`
+        sys.stderr.close()
+        return 1

@@ -13,7 +13,9 @@ __all__ = ["AllowEntry", "Config", "ConfigError", "find_pyproject", "load_config
 
 DEFAULT_TEST_FILES = ("tests/**", "test/**", "test_*.py", "*_test.py", "conftest.py")
 DEFAULT_EXCLUDE = (".git", ".venv", "venv", "build", "dist", "__pycache__", ".*")
-_KEYS = frozenset({"select", "ignore", "test-files", "exclude", "allow", "baseline", "jobs"})
+_KEYS = frozenset(
+    {"select", "ignore", "test-files", "exclude", "allow", "baseline", "jobs", "virtual-time-tests"}
+)
 _ALLOW_KEYS = frozenset({"rules", "symbol", "reason", "path"})
 
 
@@ -62,6 +64,8 @@ class Config:
     allow: tuple[AllowEntry, ...] = ()
     baseline: str | None = None
     jobs: int = 0
+    virtual_time_tests: bool = False
+    """Async tests run on a virtual-time loop: ``await asyncio.sleep(n)`` costs no real time."""
 
     def is_test(self, relpath: str) -> bool:
         """Whether a file (path relative to the root, ``/``-separated) is a test file."""
@@ -152,6 +156,9 @@ def load_config(pyproject: Path | None, *, root: Path | None = None) -> Config:
         raise ConfigError(f"{where}: `baseline` must be a path string")
     if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 0:
         raise ConfigError(f"{where}: `jobs` must be a non-negative integer")
+    virtual = section.get("virtual-time-tests", False)
+    if not isinstance(virtual, bool):
+        raise ConfigError(f"{where}: `virtual-time-tests` must be true or false")
     return Config(
         root=(root or pyproject.parent).resolve(),
         source=pyproject,
@@ -162,6 +169,7 @@ def load_config(pyproject: Path | None, *, root: Path | None = None) -> Config:
         allow=_allow(section.get("allow", []), where, _entry_lines(text)),
         baseline=baseline,
         jobs=jobs,
+        virtual_time_tests=virtual,
     )
 
 

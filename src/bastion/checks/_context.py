@@ -40,8 +40,10 @@ class FileContext:
         *,
         is_test: bool = False,
         is_package: bool = False,
+        virtual_time_tests: bool = False,
     ) -> None:
         self.path = path
+        self.virtual_time_tests = virtual_time_tests
         self.module = module
         self.is_test = is_test
         self.is_package = is_package

@@ -75,6 +75,7 @@ def check_source(
     is_package: bool = False,
     relpath: str | None = None,
     known: set[str] | None = None,
+    virtual_time_tests: bool = False,
 ) -> tuple[list[Finding], int]:
     """Findings for one file's source (inline noqa applied), and its line count."""
     try:
@@ -87,7 +88,10 @@ def check_source(
         return [parse_error(path, line, exc.offset or 1, f"cannot parse: {exc.msg}")], 0
     except (UnicodeDecodeError, ValueError) as exc:
         return [parse_error(path, 1, 1, f"cannot decode: {exc}")], 0
-    ctx = FileContext(path, module or Path(path).stem, is_test=is_test, is_package=is_package)
+    ctx = FileContext(
+        path, module or Path(path).stem, is_test=is_test, is_package=is_package,
+        virtual_time_tests=virtual_time_tests,
+    )  # fmt: skip
     walk_file(tree, ctx, rules)
     enabled = {r.code for r in rules if is_test or not r.tests_only}
     aliases = {r.code: r.aliases for r in rules if r.aliases}
@@ -116,5 +120,6 @@ def check_file(
     findings, count = check_source(
         data, shown, rules, module=module, is_test=config.is_test(rel),
         is_package=is_package, relpath=rel, known=known,
+        virtual_time_tests=config.virtual_time_tests,
     )  # fmt: skip
     return findings, count, module

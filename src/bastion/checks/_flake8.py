@@ -59,7 +59,10 @@ class Plugin:
         config, rules = _settings(find_pyproject(start))
         rel = relative(path, config.root)
         module, is_package = module_name(path, config.root)
-        ctx = FileContext(self.filename, module, is_test=config.is_test(rel), is_package=is_package)
+        ctx = FileContext(
+            self.filename, module, is_test=config.is_test(rel), is_package=is_package,
+            virtual_time_tests=config.virtual_time_tests,
+        )  # fmt: skip
         walk_file(self.tree, ctx, rules)
         enabled = {r.code for r in rules if ctx.is_test or not r.tests_only}
         comments = parse_noqa("".join(self.lines))

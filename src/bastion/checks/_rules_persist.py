@@ -73,24 +73,36 @@ type the codec cannot encode (it handles JSON types plus deque, set, frozenset, 
 datetime, Decimal, UUID, dataclasses and msgspec Structs; never pickle) fails at the
 first save. Unknown third-party types are not flagged; stdlib types outside that list
 (locks, queues, paths, callables...) and classes of the same file that are neither
-dataclasses nor Structs are.
+dataclasses nor Structs are. A class defined inside `with pytest.raises(...)` (a test
+that the runtime rejects it) is not flagged.
 
     class Cart(PersistentAgent):
         persistent_fields = ("items", "totl")   # BAS801: `totl` is not defined
         items: list[str]
         lock: asyncio.Lock                       # fine: not persistent
 """
-    node_types: ClassVar[tuple[type[ast.AST], ...]] = (ast.ClassDef,)
+    node_types: ClassVar[tuple[type[ast.AST], ...]] = (ast.ClassDef, ast.With)
 
     def __init__(self, ctx: FileContext) -> None:
         super().__init__(ctx)
         self.classes: dict[str, ast.ClassDef] = {}
         self.persistent: set[str] = set()
+        self.expect_raise: list[tuple[int, int]] = []
 
     def visit(self, node: ast.AST) -> None:
+        if isinstance(node, ast.With):  # a deliberately broken class inside pytest.raises
+            if any(
+                isinstance(i.context_expr, ast.Call)
+                and self.ctx.resolve(i.context_expr.func) == "pytest.raises"
+                for i in node.items
+            ):
+                self.expect_raise.append((node.lineno, node.end_lineno or node.lineno))
+            return
         assert isinstance(node, ast.ClassDef)
         self.classes[node.name] = node
         if not self._is_persistent(node):
+            return
+        if any(start <= node.lineno <= end for start, end in self.expect_raise):
             return
         self.persistent.add(node.name)
         declared = self._declared(node)

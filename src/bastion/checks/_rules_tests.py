@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import ast
+from dataclasses import replace
 from typing import ClassVar
 
 from bastion.checks._context import FileContext
-from bastion.checks._model import Rule
+from bastion.checks._model import Rule, Suppression
 from bastion.checks._sleeps import SleepSite, neighbours, sleep_call, suggest
 
-__all__ = ["SleepInTest", "SleepCollector"]
+__all__ = ["SleepCollector", "SleepInTest"]
+
+_VIRTUAL = Suppression("config", "virtual-time-tests: an awaited sleep advances virtual time")
 
 
 class SleepCollector(Rule):
@@ -74,16 +77,19 @@ carries a suggested replacement from `bastion.testing`: `await
 bastion.testing.wait_for(cond, timeout=...)`, `await rt.wait_idle()`, `await
 probe.assert_receive(...)`, `wait_for_state(ref, predicate)`, or virtual time (the
 `virtual_time`/`clock` fixture) for timer-driven behaviour. `bastion check --sleeps
-tests/` lists every sleep with its suggestion.
+tests/` lists every sleep with its suggestion. With `virtual-time-tests = true` in the
+configuration (async tests run on a virtual-time loop, as under Bastion's pytest
+plugin), an awaited async sleep inside `async def` advances virtual time at no real
+cost: it is reported as suppressed (kind `config`), not as a failure; `time.sleep`
+always fails.
 """
     tests_only = True
 
     def on_site(self, node: ast.Call, site: SleepSite) -> None:
-        if not site.is_checkpoint:
-            self.ctx.report(
-                node,
-                self.code,
-                self.name,
-                f"`{site.function}` in a test: {site.suggestion}",
-                symbol=site.symbol,
-            )
+        if site.is_checkpoint:
+            return
+        message = f"`{site.function}` in a test: {site.suggestion}"
+        self.ctx.report(node, self.code, self.name, message, symbol=site.symbol)
+        if self.ctx.virtual_time_tests and site.function != "time.sleep" and site.in_async:
+            findings = self.ctx.findings
+            findings[-1] = replace(findings[-1], suppression=_VIRTUAL)
