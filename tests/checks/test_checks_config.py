@@ -96,3 +96,22 @@ def test_invalid_configuration_raises_config_error(write: Write, body: str, mess
     path = write("pyproject.toml", f"[tool.bastion.check]\n{body}\n")
     with pytest.raises(ConfigError, match=message):
         load_config(path)
+
+
+def test_virtual_time_tests_reports_awaited_sleeps_as_suppressed_not_failed(
+    write: Write, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write(
+        "tests/test_v.py",
+        "import asyncio\nimport time\n\nasync def test_a():\n"
+        "    await asyncio.sleep(5)\n    time.sleep(0.1)\n",
+    )
+    assert main(["tests", "--format", "json"]) == 1
+    assert [f["line"] for f in json.loads(capsys.readouterr().out)] == [5, 6]
+    write("pyproject.toml", "[tool.bastion.check]\nvirtual-time-tests = true\n")
+    assert main(["tests", "--format", "json"]) == 1
+    assert [f["line"] for f in json.loads(capsys.readouterr().out)] == [6]
+    assert main(["tests", "--format", "sarif"]) == 1
+    results = json.loads(capsys.readouterr().out)["runs"][0]["results"]
+    [virtual] = [r for r in results if "suppressions" in r]
+    assert "virtual-time-tests" in virtual["suppressions"][0]["justification"]
