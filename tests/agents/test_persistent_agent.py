@@ -24,7 +24,7 @@ class Order(msgspec.Struct):
 class Shop(PersistentAgent):
     persistent_fields = ("sales", "recent", "tags", "orders")
     sales: int = 0
-    recent: collections.deque[str] = collections.deque(maxlen=3)
+    recent: collections.deque[str] = collections.deque(maxlen=3)  # noqa: RUF012 -- copied per instance
     tags: set[str] = set()  # noqa: RUF012 -- declared state, copied per instance
     orders: ItemMap[Order] = ItemMap()
     scratch: int = 0  # declared but not persistent

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from bastion.agents._actions import Act, ActionSpec, act, action
 from bastion.agents._agent import Agent
+from bastion.agents._coordinator import CoordinatorAgent, CoordinatorStatistics
 from bastion.agents._errors import (
     AgentPaused,
     InvalidTask,
@@ -43,6 +44,7 @@ from bastion.agents._task_types import (
     TaskSpec,
     TaskValidation,
 )
+from bastion.agents._workflow import StepSpec, StepState, Workflow, WorkflowStatus
 
 __all__ = [
     "DONE",
@@ -50,6 +52,8 @@ __all__ = [
     "ActionSpec",
     "Agent",
     "AgentPaused",
+    "CoordinatorAgent",
+    "CoordinatorStatistics",
     "InvalidTask",
     "ItemMap",
     "Overflow",
@@ -60,6 +64,8 @@ __all__ = [
     "SignalBus",
     "SignalBusStatistics",
     "StateField",
+    "StepSpec",
+    "StepState",
     "SubscriptionStatistics",
     "Task",
     "TaskAccepted",
@@ -73,7 +79,9 @@ __all__ = [
     "TaskValidation",
     "UnknownAction",
     "UnknownWorkflow",
+    "Workflow",
     "WorkflowLimitExceeded",
+    "WorkflowStatus",
     "act",
     "action",
     "topic_matches",

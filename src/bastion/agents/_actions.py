@@ -88,13 +88,15 @@ class ActionSpec:
 def collect_actions(cls: type[Any]) -> dict[str, ActionSpec]:
     """Every ``@action`` method of ``cls`` and its bases, by action name."""
     specs: dict[str, ActionSpec] = {}
+    by_method: dict[str, str] = {}  # method name -> action name
     for klass in reversed(cls.__mro__):
         for attr, value in klass.__dict__.items():
             name = getattr(value, _MARK, None)
             if name is not None:
                 specs[name] = _spec(cls, name, value)
-            elif attr in specs and attr == getattr(specs[attr].method, _MARK, None):
-                del specs[attr]  # overridden without @action: no longer an action
+                by_method[attr] = name
+            elif attr in by_method:
+                del specs[by_method.pop(attr)]  # overridden without @action: not an action
     return specs
 
 

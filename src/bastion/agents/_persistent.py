@@ -163,7 +163,7 @@ class PersistentAgent(Agent):
         except CorruptState as exc:
             await self._quarantine(exc)
         else:
-            self._apply(restored)
+            self._apply_restored(restored)
             _events.emit(("bastion", "agent", "state", "restored"),
                          {"duration_ns": time.perf_counter_ns() - start,
                           "items": restored.item_count},
@@ -178,7 +178,7 @@ class PersistentAgent(Agent):
             scalars=self._scalar_fields, collections=self._item_fields,
             migrate=self.migrate_state)
 
-    def _apply(self, restored: Restored) -> None:
+    def _apply_restored(self, restored: Restored) -> None:
         for name, value in restored.fields.items():
             setattr(self, name, value)
         for name, items in restored.items.items():

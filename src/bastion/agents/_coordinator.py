@@ -1,0 +1,366 @@
+"""``CoordinatorAgent``: durable workflows dispatched to TaskAgents by capability and load.
+
+::
+
+    coord = await rt.spawn(CoordinatorAgent, name="coordinator", store=store)
+    await act(coord, "start_workflow", workflow_id="doc-1", steps=[
+        {"name": "fetch", "task_type": "fetch", "payload": {"url": u}},
+        {"name": "parse", "task_type": "parse"},          # after "fetch"
+    ])
+    await act(coord, "workflow_status", workflow_id="doc-1")
+
+Active workflows are persisted (one row each). After a crash or a process restart the
+coordinator re-offers every dispatched step under the same task id: TaskAgents queue by
+id idempotently and answer with the recorded outcome if the step already finished. A
+step whose agent dies is reassigned; a failed step is retried (new task id) up to
+``max_step_attempts``. Finished workflows leave memory and the active set; their final
+state stays queryable (``workflow_status``) until ``forget``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from bastion._core import _events
+from bastion._core._errors import BastionError
+from bastion._core._messages import Down, MonitorRef
+from bastion._core._ref import ActorRef
+from bastion._core._registry import RegistryEntry
+from bastion._core._timers import Timer
+from bastion.agents._actions import Act, action
+from bastion.agents._errors import UnknownWorkflow, WorkflowLimitExceeded
+from bastion.agents._persistent import PersistentAgent
+from bastion.agents._state import ItemMap
+from bastion.agents._task_types import TaskAccepted, TaskFinished, TaskOutcome
+from bastion.agents._workflow import (
+    ACTIVE,
+    StepSpec,
+    StepState,
+    Workflow,
+    WorkflowStatus,
+    build_steps,
+    ready_steps,
+    status_of,
+)
+
+__all__ = ["CoordinatorAgent", "CoordinatorStatistics"]
+
+FINISHED = "finished"
+
+
+@dataclass(frozen=True, slots=True)
+class _Resume:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class _Check:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class CoordinatorStatistics:
+    """Workflow counters of a coordinator."""
+
+    name: str | None
+    running: int
+    pending: int
+    paused: int
+    completed: int
+    failed: int
+    cancelled: int
+    retried: int
+    reassigned: int
+    dispatched: int
+    stalled: int
+
+
+class CoordinatorAgent(PersistentAgent):
+    """Runs workflows of steps on TaskAgents found in the registry."""
+
+    capabilities = ("coordination", "orchestration", "workflow_management")
+    persistent_fields = ("workflows", "completed_count", "failed_count", "cancelled_count",
+                         "retried_count", "reassigned_count", "dispatched_count", "stalled_count")
+    _bastion_framework = True
+
+    workflows: ItemMap[Workflow] = ItemMap()
+    completed_count: int = 0
+    failed_count: int = 0
+    cancelled_count: int = 0
+    retried_count: int = 0
+    reassigned_count: int = 0
+    dispatched_count: int = 0
+    stalled_count: int = 0
+
+    def __init__(self, *, max_concurrent_workflows: int = 10, max_pending_workflows: int = 1000,
+                 max_step_attempts: int = 3, stall_timeout: float = 300.0,
+                 check_interval: float = 5.0, dispatch_timeout: float = 5.0,
+                 **kwargs: Any) -> None:
+        """Limits and intervals (seconds, runtime clock); other keywords: PersistentAgent."""
+        super().__init__(**kwargs)
+        for label, value in (("stall_timeout", stall_timeout), ("check_interval", check_interval),
+                             ("dispatch_timeout", dispatch_timeout)):
+            if not 0 < value < math.inf:
+                raise ValueError(f"{label} must be a finite number of seconds > 0")
+        if min(max_concurrent_workflows, max_pending_workflows, max_step_attempts) < 1:
+            raise ValueError("workflow limits and max_step_attempts must be >= 1")
+        self.max_concurrent_workflows = max_concurrent_workflows
+        self.max_pending_workflows = max_pending_workflows
+        self.max_step_attempts = max_step_attempts
+        self.stall_timeout = stall_timeout
+        self.check_interval = check_interval
+        self.dispatch_timeout = dispatch_timeout
+        self._progress: dict[str, float] = {}
+        self._monitors: dict[str, MonitorRef] = {}
+        self._timer: Timer | None = None
+
+    # -- actions -----------------------------------------------------------------------
+    @action
+    async def start_workflow(self, steps: list[StepSpec],
+                             workflow_id: str | None = None) -> WorkflowStatus:
+        """Start (or queue, beyond ``max_concurrent_workflows``) a workflow; idempotent by id."""
+        wf_id = workflow_id or f"wf-{self.dispatched_count}-{time.time_ns()}"
+        known = await self._find(wf_id)
+        if known is not None:
+            return status_of(known)
+        built = build_steps(steps)
+        if len(self.workflows) >= self.max_concurrent_workflows + self.max_pending_workflows:
+            raise WorkflowLimitExceeded(f"{self.name} holds {len(self.workflows)} workflows")
+        running = sum(w.status == "running" for w in self.workflows.values())
+        status = "running" if running < self.max_concurrent_workflows else "pending"
+        wf = Workflow(id=wf_id, status=status, steps=built, created_at=time.time())
+        self.workflows[wf_id] = wf
+        self._progress[wf_id] = self.clock.now()
+        _events.emit(("bastion", "agent", "workflow", "started"), {"steps": len(built)},
+                     {**self._meta(), "workflow": wf_id})
+        await self._advance(wf)
+        return status_of(wf)
+
+    @action
+    async def workflow_status(self, workflow_id: str) -> WorkflowStatus:
+        """Status of an active or finished workflow; UnknownWorkflow otherwise."""
+        wf = await self._find(workflow_id)
+        if wf is None:
+            raise UnknownWorkflow(f"no workflow {workflow_id!r}")
+        return status_of(wf)
+
+    @action
+    def list_workflows(self) -> list[WorkflowStatus]:
+        """Status of every active workflow."""
+        return [status_of(w) for w in self.workflows.values()]
+
+    @action
+    async def cancel(self, workflow_id: str) -> WorkflowStatus:
+        """Cancel an active workflow (running steps finish; their results are ignored)."""
+        wf = self._active(workflow_id)
+        await self._finish(wf, "cancelled", "cancelled by request")
+        return status_of(wf)
+
+    @action
+    def pause(self, workflow_id: str) -> WorkflowStatus:
+        """Dispatch no further steps of the workflow until ``resume``."""
+        wf = self._active(workflow_id)
+        wf.status = "paused"
+        self.workflows.touch(wf.id)
+        return status_of(wf)
+
+    @action
+    async def resume(self, workflow_id: str) -> WorkflowStatus:
+        """Continue a paused workflow."""
+        wf = self._active(workflow_id)
+        if wf.status == "paused":
+            wf.status = "running"
+            self.workflows.touch(wf.id)
+            self._progress[wf.id] = self.clock.now()
+            await self._advance(wf)
+        return status_of(wf)
+
+    @action
+    def forget(self, workflow_id: str) -> None:
+        """Delete the stored final state of a finished workflow."""
+        self.unstage_item(FINISHED, workflow_id)
+
+    @action(name="statistics")
+    def get_statistics(self) -> CoordinatorStatistics:
+        """Counters (see :meth:`statistics`)."""
+        return self.statistics()
+
+    def statistics(self) -> CoordinatorStatistics:
+        """A snapshot of workflow counters."""
+        states = [w.status for w in self.workflows.values()]
+        return CoordinatorStatistics(
+            name=self.name, running=states.count("running"), pending=states.count("pending"),
+            paused=states.count("paused"), completed=self.completed_count,
+            failed=self.failed_count, cancelled=self.cancelled_count,
+            retried=self.retried_count, reassigned=self.reassigned_count,
+            dispatched=self.dispatched_count, stalled=self.stalled_count)
+
+    # -- workflow engine ---------------------------------------------------------------
+    async def _find(self, wf_id: str) -> Workflow | None:
+        active = self.workflows.get(wf_id)
+        if active is not None:
+            return active
+        finished: Workflow | None = await self.read_item(FINISHED, wf_id, Workflow)
+        return finished
+
+    def _active(self, wf_id: str) -> Workflow:
+        wf = self.workflows.get(wf_id)
+        if wf is None:
+            raise UnknownWorkflow(f"no active workflow {wf_id!r}")
+        return wf
+
+    async def _advance(self, wf: Workflow) -> None:
+        if wf.status != "running":
+            return
+        failed = [s for s in wf.steps if s.status == "failed"]
+        if failed:
+            await self._finish(wf, "failed", f"step {failed[0].name!r}: {failed[0].error}")
+            return
+        if all(s.status == "completed" for s in wf.steps):
+            await self._finish(wf, "completed", None)
+            return
+        for step in ready_steps(wf):
+            await self._dispatch(wf, step)
+
+    async def _dispatch(self, wf: Workflow, step: StepState) -> None:
+        inputs = {d: wf.step(d).result for d in step.depends_on}
+        params = {"type": step.task_type, "payload": step.payload, "id": step.task_id(wf.id),
+                  "inputs": inputs, "reply_to": self.name, "timeout": step.timeout}
+        for entry in self._candidates(step):
+            try:
+                accepted = await entry.ref.call(Act("queue", params), timeout=self.dispatch_timeout)
+            except BastionError as exc:
+                _events.emit(("bastion", "agent", "workflow", "dispatch_refused"), {"count": 1},
+                             {**self._meta(), "workflow": wf.id, "agent": entry.name,
+                              "error": exc})
+                continue
+            step.status, step.agent = "dispatched", entry.name
+            self.dispatched_count += 1
+            self.workflows.touch(wf.id)
+            self._watch(entry.name, entry.ref)
+            if isinstance(accepted, TaskAccepted) and accepted.outcome is not None:
+                await self._apply_outcome(wf, step, accepted.outcome)
+            return
+
+    def _candidates(self, step: StepState) -> list[RegistryEntry]:
+        wanted = step.capability or step.task_type
+        found = [e for e in self.runtime.registry.select(capabilities=wanted)
+                 if e.metadata.get("health") != "paused" and e.ref.is_alive]
+        # the agent that had the step first (a re-offer is idempotent there), then by load
+        return sorted(found, key=lambda e: (e.name != step.agent, e.metadata.get("load", 0),
+                                            e.name))
+
+    def _watch(self, name: str, ref: ActorRef) -> None:
+        if name not in self._monitors:
+            self._monitors[name] = self.monitor(ref)
+
+    async def _apply_outcome(self, wf: Workflow, step: StepState, outcome: TaskOutcome) -> None:
+        if outcome.status == "completed":
+            step.status, step.result = "completed", outcome.result
+        elif step.attempts < self.max_step_attempts:
+            step.attempts += 1
+            step.status, step.agent = "pending", None
+            self.retried_count += 1
+        else:
+            step.status, step.error = "failed", outcome.error
+        self.workflows.touch(wf.id)
+        self._progress[wf.id] = self.clock.now()
+        await self._advance(wf)
+
+    async def _finish(self, wf: Workflow, status: str, error: str | None) -> None:
+        wf.status, wf.error, wf.finished_at = status, error, time.time()
+        del self.workflows[wf.id]
+        self._progress.pop(wf.id, None)
+        self.stage_item(FINISHED, wf.id, wf, Workflow)
+        counter = {"completed": "completed_count", "failed": "failed_count",
+                   "cancelled": "cancelled_count"}[status]
+        setattr(self, counter, getattr(self, counter) + 1)
+        _events.emit(("bastion", "agent", "workflow", status), {"count": 1},
+                     {**self._meta(), "workflow": wf.id, "error": error})
+        self.publish(f"workflow.{status}", status_of(wf))
+        await self._promote()
+
+    async def _promote(self) -> None:
+        running = sum(w.status == "running" for w in self.workflows.values())
+        for wf in sorted(self.workflows.values(), key=lambda w: w.created_at):
+            if running >= self.max_concurrent_workflows:
+                return
+            if wf.status == "pending":
+                wf.status = "running"
+                running += 1
+                self.workflows.touch(wf.id)
+                self._progress[wf.id] = self.clock.now()
+                await self._advance(wf)
+
+    # -- messages: outcomes, agent deaths, ticks, resume after restart ----------------------
+    async def _handle_internal(self, message: Any) -> bool:
+        if isinstance(message, TaskFinished):
+            await self._on_outcome(message.outcome)
+        elif isinstance(message, Down):
+            await self._on_agent_down(message)
+        elif isinstance(message, _Check):
+            await self._check()
+        elif isinstance(message, _Resume):
+            await self._resume_all()
+        else:
+            return False
+        await self.persist(wait=False)
+        return True
+
+    async def _on_outcome(self, outcome: TaskOutcome) -> None:
+        wf_id, _, _step = outcome.id.partition("/")
+        wf = self.workflows.get(wf_id)
+        if wf is None or wf.status not in ACTIVE:
+            return
+        for step in wf.steps:
+            if step.task_id(wf.id) == outcome.id and step.status == "dispatched":
+                await self._apply_outcome(wf, step, outcome)
+                return
+
+    async def _on_agent_down(self, down: Down) -> None:
+        name = down.ref.name
+        if name is None or self._monitors.pop(name, None) is None:
+            return
+        for wf in list(self.workflows.values()):
+            for step in wf.steps:
+                if step.status == "dispatched" and step.agent == name:
+                    step.status, step.agent = "pending", None
+                    step.reassigned += 1
+                    self.reassigned_count += 1
+                    self.workflows.touch(wf.id)
+            await self._advance(wf)
+
+    async def _check(self) -> None:
+        now = self.clock.now()
+        for wf in list(self.workflows.values()):
+            if wf.status != "running":
+                continue
+            if now - self._progress.get(wf.id, now) >= self.stall_timeout:
+                self.stalled_count += 1
+                self._progress[wf.id] = now
+                _events.emit(("bastion", "agent", "workflow", "stalled"), {"count": 1},
+                             {**self._meta(), "workflow": wf.id})
+                self.publish("workflow.stalled", status_of(wf))
+                await self._reoffer(wf)
+            await self._advance(wf)
+
+    async def _reoffer(self, wf: Workflow) -> None:
+        for step in wf.steps:
+            if step.status == "dispatched":
+                step.status = "pending"  # keeps step.agent: offered there first again
+                self.workflows.touch(wf.id)
+
+    async def _resume_all(self) -> None:
+        for wf in sorted(self.workflows.values(), key=lambda w: w.created_at):
+            self._progress[wf.id] = self.clock.now()
+            await self._reoffer(wf)
+            await self._advance(wf)
+
+    async def setup(self) -> None:
+        """Start the periodic check and re-offer restored workflows."""
+        self._timer = self.send_interval(self.check_interval, _Check())
+        if len(self.workflows):
+            self.ref.cast_nowait(_Resume())
