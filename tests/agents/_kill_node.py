@@ -1,0 +1,44 @@
+"""A node for the kill -9 test: a TaskAgent on SQLite, run as a child process.
+
+``python _kill_node.py DB produce N``: queue N tasks, printing ``ACK <id>`` after each
+acknowledged one (then processing goes on until the parent kills the process).
+``python _kill_node.py DB resume``: restart the agent from DB, print ``DONE`` when its
+queue is empty, and exit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+import bastion
+from bastion.agents import Task, TaskAgent, act
+from bastion.persistence import SQLiteStore
+
+
+async def work(task: Task) -> dict[str, int]:
+    await asyncio.sleep(0.002)  # a node doing real work; the parent kills it mid-stream
+    return {"n": int(task.payload)}
+
+
+async def main(db: str, mode: str, count: int) -> None:
+    async with await SQLiteStore.open(db) as store, bastion.open_runtime() as rt:
+        ref = await rt.spawn(TaskAgent, name="w", store=store, handlers={"work": work},
+                             max_queue_size=10_000)
+        print("READY", flush=True)
+        if mode == "produce":
+            for i in range(count):
+                accepted = await act(ref, "queue", type="work", id=f"t{i}", payload=i)
+                print(f"ACK {accepted.id}", flush=True)
+            await asyncio.Event().wait()  # keep processing until killed
+        while True:
+            status = await act(ref, "status")
+            if status.queued == 0 and status.current_task is None:
+                break
+            await asyncio.sleep(0.01)
+        print(f"DONE {status.processed} {status.recovered_in_flight}", flush=True)
+        await ref.stop()
+
+
+if __name__ == "__main__":
+    asyncio.run(main(sys.argv[1], sys.argv[2], int(sys.argv[3]) if len(sys.argv) > 3 else 0))
