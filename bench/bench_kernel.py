@@ -3,7 +3,8 @@
 Every figure sits next to a baseline measured in the same run (DESIGN §7):
 
 * ``call_rtt_us`` against a raw asyncio Future ping-pong under ``asyncio.timeout``
-  (a server task reads ``(payload, future)`` from a queue and sets the result);
+  (a server task reads ``(payload, future)`` from a queue and sets the result), and,
+  for context, the same ping-pong with no deadline at all (``*_bare``);
 * ``cast_msgs_per_s`` against a raw bounded ``asyncio.Queue`` with an awaited ``put``
   (same capacity as the default mailbox);
 * ``call_rtt_us`` against Pykka ``ActorRef.ask(msg, timeout=5)`` when Pykka is installed.
@@ -126,7 +127,7 @@ def _run(coro_fn: Callable[[], Coroutine[Any, Any, Any]]) -> Any:
 
 
 # -- call round trip --------------------------------------------------------------------------
-async def _asyncio_rtt(iters: int, warmup: int) -> dict[str, float]:
+async def _asyncio_rtt(iters: int, warmup: int, deadline: bool = True) -> dict[str, float]:
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[tuple[int, asyncio.Future[int]] | None] = asyncio.Queue()
 
@@ -141,7 +142,10 @@ async def _asyncio_rtt(iters: int, warmup: int) -> dict[str, float]:
         t0 = pc()
         future: asyncio.Future[int] = loop.create_future()
         queue.put_nowait((i, future))
-        async with asyncio.timeout(5.0):
+        if deadline:
+            async with asyncio.timeout(5.0):
+                reply = await future
+        else:
             reply = await future
         t1 = pc()
         assert reply == i
@@ -193,9 +197,10 @@ def _pykka_rtt(iters: int, warmup: int) -> dict[str, float] | None:
 
 def bench_call_rtt(sizes: Sizes) -> dict[str, Any]:
     """Kernel call RTT, raw asyncio RTT and Pykka ask RTT, alternating repetitions."""
-    kernel, raw, pykka_reps = [], [], []
+    kernel, raw, bare, pykka_reps = [], [], [], []
     for _ in range(REPS):
         raw.append(_run(lambda: _asyncio_rtt(sizes.rtt_iters, sizes.rtt_warmup)))
+        bare.append(_run(lambda: _asyncio_rtt(sizes.rtt_iters, sizes.rtt_warmup, False)))
         kernel.append(_run(lambda: _kernel_rtt(sizes.rtt_iters, sizes.rtt_warmup)))
         gc.collect()
         rep = _pykka_rtt(sizes.pykka_iters, sizes.rtt_warmup)
@@ -204,6 +209,7 @@ def bench_call_rtt(sizes: Sizes) -> dict[str, Any]:
     return {
         "kernel": _combine(kernel),
         "asyncio": _combine(raw),
+        "asyncio_bare": _combine(bare),
         "pykka": _combine(pykka_reps) if pykka_reps else None,
     }
 
@@ -345,6 +351,7 @@ def run(quick: bool) -> dict[str, Any]:
     ratios: dict[str, float] = {
         "call_rtt_vs_asyncio": _ratio(rtt["kernel"]["median"], rtt["asyncio"]["median"]),
         "cast_vs_asyncio_queue": _ratio(cast["kernel"], cast["asyncio"]),
+        "call_rtt_vs_asyncio_bare": _ratio(rtt["kernel"]["median"], rtt["asyncio_bare"]["median"]),
     }
     if rtt["pykka"] is not None:
         ratios["call_rtt_vs_pykka"] = _ratio(rtt["kernel"]["median"], rtt["pykka"]["median"])
@@ -371,6 +378,7 @@ def run(quick: bool) -> dict[str, Any]:
         "spawn_per_s": actors["spawn_per_s"],
         "kernel_baselines": {
             "asyncio_call_rtt_us": {k: rtt["asyncio"][k] for k in ("median", "p99")},
+            "asyncio_bare_call_rtt_us": {k: rtt["asyncio_bare"][k] for k in ("median", "p99")},
             "asyncio_bounded_queue_msgs_per_s": cast["asyncio"],
             "pykka_ask_rtt_us": (
                 {k: rtt["pykka"][k] for k in ("median", "p99")} if rtt["pykka"] else None
