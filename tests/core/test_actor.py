@@ -337,3 +337,25 @@ async def test_statistics_are_frozen_snapshots() -> None:
         with pytest.raises(AttributeError):
             stats.processed = 5  # type: ignore[misc]
         assert rt.statistics().actors == 1
+
+
+async def test_kill_ends_an_actor_mid_handler_and_its_supervisor_restarts_it() -> None:
+    gate = asyncio.Event()
+    async with bastion.open_runtime() as rt:
+        sup = await rt.start_supervisor([bastion.ChildSpec("g", Gate, (gate,), name="g")])
+        first = rt.whereis("g")
+        assert first is not None
+        pending = asyncio.ensure_future(first.call("block", timeout=10.0))
+        await until(lambda: first.statistics().processed == 1)
+        first.kill(Boom("injected"))
+        with pytest.raises(bastion.ActorNotAlive):
+            await pending
+        assert isinstance(await first.wait_stopped(timeout=1.0), Boom)
+        await rt.wait_idle(timeout=1.0)
+        assert sup.statistics().restarts == 1
+        assert await rt.ref("g").call("back") == "back"
+        first.kill()  # a dead actor: no-op
+        with pytest.raises(ValueError, match="abnormal"):
+            rt.ref("g").kill("normal")
+        with pytest.raises(TypeError):
+            rt.ref("g").kill(42)  # type: ignore[arg-type]

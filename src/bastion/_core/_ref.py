@@ -159,6 +159,21 @@ class ActorRef:
         timeout = runtime.call_timeout if timeout is DEFAULT else check_timeout(timeout)
         await runtime.stop_cell(cell, "normal", timeout)
 
+    def kill(self, reason: BaseException | str = "killed") -> None:
+        """End the actor now, even mid-handler, as an abnormal exit (Erlang's ``exit/2``).
+
+        Its links, monitors and supervisor see ``reason``; pending callers are answered
+        at once. ``on_stop`` still runs. Killing a dead actor is a no-op. Use it for
+        fault injection and for actors that ignore ``stop``.
+        """
+        if not isinstance(reason, BaseException | str):
+            raise TypeError(f"kill() takes an exception or a str reason, got {reason!r}")
+        if reason in ("normal", "shutdown"):
+            raise ValueError("kill() is an abnormal exit; use stop() for a normal one")
+        cell = self.resolve_or_none()
+        if cell is not None and cell.alive:
+            cell.kill(reason)
+
     def statistics(self) -> ActorStatistics:
         """A snapshot of the actor this ref points at now."""
         return self.resolve().statistics()
