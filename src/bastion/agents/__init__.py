@@ -22,6 +22,7 @@ from bastion.agents._errors import (
     UnknownWorkflow,
     WorkflowLimitExceeded,
 )
+from bastion.agents._monitor import HealthSample, MonitorAgent, Thresholds
 from bastion.agents._persistent import PersistentAgent
 from bastion.agents._signals import (
     Overflow,
@@ -54,8 +55,10 @@ __all__ = [
     "AgentPaused",
     "CoordinatorAgent",
     "CoordinatorStatistics",
+    "HealthSample",
     "InvalidTask",
     "ItemMap",
+    "MonitorAgent",
     "Overflow",
     "PersistentAgent",
     "QueueFull",
@@ -77,6 +80,7 @@ __all__ = [
     "TaskOutcome",
     "TaskSpec",
     "TaskValidation",
+    "Thresholds",
     "UnknownAction",
     "UnknownWorkflow",
     "Workflow",

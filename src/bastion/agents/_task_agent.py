@@ -416,7 +416,8 @@ class TaskAgent(PersistentAgent):
 
     def _publish_load(self) -> None:
         self.set_health("paused" if self.status == "paused" else "ok",
-                        queued=len(self.queue), load=len(self.queue))
+                        queued=len(self.queue), load=len(self.queue),
+                        processed=self.processed_count, failed=self.failed_count)
 
     # -- recovery ----------------------------------------------------------------------
     async def _prepare_state(self) -> None:
