@@ -26,6 +26,13 @@ def check_command(args: tuple[str, ...]) -> None:
     raise SystemExit(check_main(list(args)))
 
 
+def _register_demo() -> None:
+    from bastion.cli._demo import demo_command
+
+    cli.add_command(demo_command)
+
+
 def main() -> None:
     """Run the ``bastion`` command line."""
+    _register_demo()
     cli()

@@ -1,0 +1,70 @@
+"""The pipeline's task handlers: simulated I/O, occasional bad documents, flaky steps."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import zlib
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from bastion._core._errors import InfrastructureError, ValidationError
+from bastion.agents import Task
+
+__all__ = ["STEPS", "SimulatedOutage", "is_bad_document", "make_handlers"]
+
+STEPS = ("fetch", "parse", "enrich", "index")
+BAD_DOCUMENT_RATE = 0.03
+
+
+class SimulatedOutage(InfrastructureError):
+    """A step's dependency failed (injected by ``--chaos``); the step is retried."""
+
+    default_code = "simulated_outage"
+
+
+def is_bad_document(seed: int, doc: int) -> bool:
+    """Whether document ``doc`` is malformed (same answer for a seed, every run)."""
+    return random.Random(f"{seed}:bad:{doc}").random() < BAD_DOCUMENT_RATE
+
+
+def make_handlers(
+    seed: int, chaos: float, io_seconds: float
+) -> dict[str, Callable[[Task], Coroutine[Any, Any, Any]]]:
+    """One async handler per step; each draws its randomness from the task id."""
+
+    def rng(task: Task) -> random.Random:
+        return random.Random(zlib.crc32(f"{seed}:{task.id}".encode()))
+
+    async def io(task: Task) -> random.Random:
+        chance = rng(task)
+        await asyncio.sleep(chance.uniform(0.2, 1.8) * io_seconds)
+        if chance.random() < chance_of_outage(chaos):
+            raise SimulatedOutage(f"{task.type} of {task.payload['doc']}: dependency timed out")
+        return chance
+
+    async def fetch(task: Task) -> dict[str, Any]:
+        chance = await io(task)
+        return {"doc": task.payload["doc"], "bytes": chance.randint(2_000, 90_000)}
+
+    async def parse(task: Task) -> dict[str, Any]:
+        await io(task)
+        doc = task.payload["doc"]
+        if is_bad_document(seed, doc):
+            raise ValidationError(f"document {doc} is malformed", code="malformed_document")
+        return {"doc": doc, "words": task.inputs["fetch"]["bytes"] // 6}
+
+    async def enrich(task: Task) -> dict[str, Any]:
+        chance = await io(task)
+        return {"doc": task.payload["doc"], "entities": chance.randint(0, 40)}
+
+    async def index(task: Task) -> dict[str, Any]:
+        await io(task)
+        return {"doc": task.payload["doc"], "indexed": True}
+
+    return {"fetch": fetch, "parse": parse, "enrich": enrich, "index": index}
+
+
+def chance_of_outage(chaos: float) -> float:
+    """Probability that one step attempt hits a simulated outage."""
+    return min(0.5, chaos)
