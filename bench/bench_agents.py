@@ -1,0 +1,210 @@
+"""Agents and persistence: overhead of durable TaskAgents, mutation cost growth, recovery.
+
+* ``persistence_overhead``: a pool of TaskAgents on SQLite (default durability,
+  ``batched``) against the same pool on a store that drops every write (no
+  persistence), tasks doing ~100 us of CPU work, and zero-work tasks.
+* ``mutation_cost_growth``: cost of one persisted mutation (an acknowledged ``queue``)
+  with 10 against 10,000 tasks queued; the same for a naive whole-state snapshot per
+  change (LangGraph's approach) written to the same SQLite file.
+* ``recovery_ms``: restoring a TaskAgent with 10,000 queued tasks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+import bastion
+from bastion._core import _events
+from bastion.agents import Task, TaskAgent, TaskFinished, act
+from bastion.persistence import (
+    MemoryStore,
+    Op,
+    Put,
+    SQLiteStore,
+    StateStore,
+    WriteResult,
+)
+
+
+class NullStore(MemoryStore):
+    """A store that acknowledges and drops every write: agents without persistence."""
+
+    async def submit(self, ops: Sequence[Op], *, sync: bool = False
+                     ) -> asyncio.Future[WriteResult]:
+        fut: asyncio.Future[WriteResult] = asyncio.get_running_loop().create_future()
+        fut.set_result(_EMPTY)
+        return fut
+
+    async def write(self, ops: Sequence[Op], *, sync: bool = False) -> WriteResult:
+        return _EMPTY
+
+
+_EMPTY = WriteResult()
+
+
+class Collector(bastion.Actor):
+    """Counts TaskFinished notices; sets ``done`` at ``target``."""
+
+    def __init__(self, target: int, done: asyncio.Event) -> None:
+        self.target, self.done, self.count = target, done, 0
+
+    def handle_cast(self, message: Any) -> None:
+        if isinstance(message, TaskFinished):
+            self.count += 1
+            if self.count >= self.target:
+                self.done.set()
+
+
+def _cpu(task: Task) -> int:
+    end = time.perf_counter() + task.payload
+    while time.perf_counter() < end:
+        pass
+    return 0
+
+
+async def _pool_run(store: StateStore, agents: int, tasks: int, work_s: float) -> float:
+    done = asyncio.Event()
+    async with bastion.open_runtime(call_timeout=60.0) as rt:
+        await rt.spawn(Collector, tasks, done, name="collector")
+        refs = [await rt.spawn(TaskAgent, name=f"w{i}", store=store, handlers={"cpu": _cpu},
+                               max_queue_size=tasks) for i in range(agents)]
+        for i, ref in enumerate(refs):
+            await act(ref, "pause")
+            share = [{"type": "cpu", "payload": work_s, "reply_to": "collector"}
+                     for _ in range(tasks // agents + (i < tasks % agents))]
+            for chunk in range(0, len(share), 500):
+                await act(ref, "queue_many", tasks=share[chunk:chunk + 500])
+        start = time.perf_counter()
+        for ref in refs:
+            await act(ref, "resume")
+        async with asyncio.timeout(300):
+            await done.wait()
+        elapsed = time.perf_counter() - start
+        for ref in refs:
+            await ref.stop()
+    return tasks / elapsed
+
+
+async def _overhead(quick: bool, work_s: float) -> dict[str, float]:
+    tasks = 2000 if quick else 10000
+    rounds = 2 if quick else 3
+    plain, durable = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        for r in range(rounds):
+            plain.append(await _pool_run(NullStore(), 4, tasks, work_s))
+            async with await SQLiteStore.open(Path(tmp) / f"o{r}.db") as store:
+                durable.append(await _pool_run(store, 4, tasks, work_s))
+    p, d = statistics.median(plain), statistics.median(durable)
+    return {"no_persistence_tasks_per_s": round(p), "sqlite_batched_tasks_per_s": round(d),
+            "slowdown": round(1 - d / p, 4)}
+
+
+async def _mutation_cost(store: StateStore, queued: int, samples: int) -> float:
+    async with bastion.open_runtime(call_timeout=60.0) as rt:
+        ref = await rt.spawn(TaskAgent, name=f"m{queued}", store=store, handlers={"cpu": _cpu},
+                             max_queue_size=queued + samples + 10)
+        await act(ref, "pause")
+        for chunk in range(0, queued, 1000):
+            n = min(1000, queued - chunk)
+            await act(ref, "queue_many", tasks=[{"type": "cpu", "payload": 0.0}] * n)
+        start = time.perf_counter()
+        for _ in range(samples):
+            await act(ref, "queue", type="cpu", payload=0.0)
+        cost = (time.perf_counter() - start) / samples
+        await ref.stop()
+    return cost
+
+
+async def _naive_cost(store: StateStore, queued: int, samples: int) -> float:
+    """Whole-state snapshot per change: the full queue re-encoded and rewritten each time."""
+    queue = [{"id": f"t{i}", "type": "cpu", "payload": 0.0, "priority": 1, "seq": i}
+             for i in range(queued)]
+    enc = msgspec.json.Encoder()
+    start = time.perf_counter()
+    for i in range(samples):
+        queue.append({"id": f"n{i}", "type": "cpu", "payload": 0.0, "priority": 1, "seq": i})
+        await store.write([Put(f"naive/{queued}", "state", enc.encode(queue))])
+    return (time.perf_counter() - start) / samples
+
+
+async def _growth(quick: bool) -> dict[str, Any]:
+    samples = 200 if quick else 1000
+    out: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        async with await SQLiteStore.open(Path(tmp) / "m.db") as store:
+            for n in (10, 10_000):
+                out[f"bastion_us_at_{n}"] = round(await _mutation_cost(store, n, samples) * 1e6, 1)
+                out[f"naive_snapshot_us_at_{n}"] = round(
+                    await _naive_cost(store, n, samples // 4) * 1e6, 1)
+    return out
+
+
+async def _recovery(quick: bool) -> dict[str, float]:
+    durations: list[float] = []
+    spawns: list[float] = []
+
+    def record(event: Any, measurements: Any, metadata: Any) -> None:
+        durations.append(measurements["duration_ns"] / 1e6)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        async with (await SQLiteStore.open(Path(tmp) / "r.db") as store,
+                    bastion.open_runtime(call_timeout=60.0) as rt):
+            ref = await rt.spawn(TaskAgent, name="r", store=store, handlers={"cpu": _cpu},
+                                 max_queue_size=10_000)
+            await act(ref, "pause")
+            for _ in range(10):
+                await act(ref, "queue_many", tasks=[{"type": "cpu", "payload": 0.0}] * 1000)
+            await ref.stop()
+            _events.attach("bench.recovery", [("bastion", "agent", "state", "restored")],
+                           record)
+            try:
+                for _ in range(3 if quick else 7):
+                    start = time.perf_counter()
+                    ref = await rt.spawn(TaskAgent, name="r", store=store,
+                                         handlers={"cpu": _cpu}, max_queue_size=10_000)
+                    spawns.append((time.perf_counter() - start) * 1e3)
+                    assert (await act(ref, "status")).queued == 10_000
+                    await ref.stop()
+            finally:
+                _events.detach("bench.recovery")
+    return {"restore_ms": round(statistics.median(durations), 2),
+            "spawn_with_restore_ms": round(statistics.median(spawns), 2)}
+
+
+async def _main(quick: bool) -> dict[str, Any]:
+    cpu = await _overhead(quick, 100e-6)
+    zero = await _overhead(quick, 0.0)
+    growth = await _growth(quick)
+    recovery = await _recovery(quick)
+    return {
+        "persistence_overhead": {"cpu_100us": cpu, "zero_work": zero},
+        "mutation_cost_growth": growth,
+        "recovery_ms": recovery,
+        "ratios": {
+            "persistence_overhead_cpu_100us": round(cpu["slowdown"], 4),
+            "persistence_overhead_zero_work": round(zero["slowdown"], 4),
+            "mutation_cost_growth_10k_vs_10": round(
+                growth["bastion_us_at_10000"] / growth["bastion_us_at_10"], 3),
+            "naive_snapshot_growth_10k_vs_10": round(
+                growth["naive_snapshot_us_at_10000"] / growth["naive_snapshot_us_at_10"], 1),
+        },
+    }
+
+
+def run(quick: bool) -> dict[str, Any]:
+    """Entry point for ``bench/run.py``."""
+    return asyncio.run(_main(quick))
+
+
+if __name__ == "__main__":
+    import json
+
+    print(json.dumps(run(quick=True), indent=2))
