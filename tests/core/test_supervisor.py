@@ -332,3 +332,18 @@ async def test_runtime_shutdown_stops_supervision_trees_in_order() -> None:
         await rt.start_supervisor(specs("a", "b"))
         ORDER.clear()
     assert ORDER == ["stop:b", "stop:a"]
+
+
+async def test_runtime_shutdown_gives_a_supervisor_its_childrens_shutdown_time() -> None:
+    class SlowStop(bastion.Actor):
+        def __init__(self, tag: str) -> None:
+            self.tag = tag
+
+        async def on_stop(self, reason: Any) -> None:
+            await self.runtime.clock.sleep(0.6)  # slow graceful work, on the runtime clock
+            ORDER.append(f"stop:{self.tag}:{reason}")
+
+    async with bastion.open_runtime(shutdown_timeout=1.0) as rt:
+        children = [ChildSpec(t, SlowStop, (t,), shutdown=1.0) for t in ("a", "b", "c")]
+        await rt.start_supervisor(children)
+    assert ORDER == ["stop:c:shutdown", "stop:b:shutdown", "stop:a:shutdown"]

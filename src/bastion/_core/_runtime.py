@@ -301,7 +301,8 @@ class Runtime:
         self._closed = True
         per_actor = self.shutdown_timeout if timeout is None else check_timeout(timeout)
         for cell in reversed([c for c in self._cells.values() if c.parent is None]):
-            await self.stop_cell(cell, "shutdown", per_actor)
+            budget = cell.actor.actor_stop_timeout() or 0.0  # a supervisor needs its children's
+            await self.stop_cell(cell, "shutdown", max(per_actor, budget))
         for cell in reversed(list(self._cells.values())):
             await self.stop_cell(cell, "shutdown", per_actor)
         await self.tasks.shutdown(per_actor)

@@ -376,7 +376,15 @@ class SupervisorHandle:
         return supervisor.statistics()
 
     async def stop(self, *, timeout: float = DEFAULT) -> None:
-        """Stop the supervisor and, before it, all its children."""
+        """Stop the supervisor and, before it, all its children.
+
+        The default timeout is enough for every child's shutdown timeout.
+        """
+        if timeout is DEFAULT:
+            supervisor = self._supervisor()
+            if supervisor is None:
+                return
+            timeout = supervisor.actor_stop_timeout()
         await self.ref.stop(timeout=timeout)
 
 
