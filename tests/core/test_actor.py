@@ -359,3 +359,22 @@ async def test_kill_ends_an_actor_mid_handler_and_its_supervisor_restarts_it() -
             rt.ref("g").kill("normal")
         with pytest.raises(TypeError):
             rt.ref("g").kill(42)  # type: ignore[arg-type]
+
+
+async def test_a_task_started_by_an_actor_may_call_and_stop_that_actor() -> None:
+    class Parent(bastion.Actor):
+        helper: asyncio.Task[Any]
+
+        def handle_call(self, message: Any) -> Any:
+            if message == "spawn-helper":
+                self.helper = self.runtime.tasks.start(self.ref.call, "ping")
+                return "started"
+            if message == "helper-result":
+                return self.helper.result()
+            return "pong"
+
+    async with bastion.open_runtime() as rt:
+        ref = await rt.spawn(Parent)
+        await ref.call("spawn-helper")
+        await rt.wait_idle()
+        assert await ref.call("helper-result") == "pong"

@@ -19,7 +19,6 @@ import functools
 import inspect
 import logging
 from collections import deque
-from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 from bastion._core import _events
@@ -40,15 +39,14 @@ from bastion._core._timers import Timer, check_delay
 if TYPE_CHECKING:
     from bastion._core._runtime import Runtime
 
-__all__ = ["CALL", "CAST", "INFO", "Cell", "current_cell"]
+__all__ = ["CALL", "CAST", "INFO", "Cell"]
 
 _log = logging.getLogger("bastion.actor")
 
 CALL, CAST, INFO = 0, 1, 2
 STARTING, RUNNING, STOPPING, DEAD = 0, 1, 2, 3
 _KIND_NAMES = ("call", "cast", "info")
-
-current_cell: ContextVar[Cell | None] = ContextVar("bastion_current_cell", default=None)
+_HANDLERS = ("handle_call", "handle_cast", "handle_info")
 
 Envelope = tuple[int, Any, "asyncio.Future[Any] | None"]
 
@@ -199,7 +197,6 @@ class Cell:
     # -- the actor loop ----------------------------------------------------------------
     async def run(self) -> None:
         """The task body: start handshake, message loop, termination."""
-        current_cell.set(self)
         cancelled = False
         try:
             if not await self._start():
@@ -242,7 +239,6 @@ class Cell:
         queue = self.queue
         actor = self.actor
         loop = self.loop
-        handlers = (actor.handle_call, actor.handle_cast, actor.handle_info)
         is_async = _async_handlers(actor)
         while True:
             if self.stop_reason is not None:
@@ -262,9 +258,9 @@ class Cell:
             self.processed += 1
             self.in_flight = reply
             try:
-                result = handlers[kind](message)
+                result = getattr(actor, _HANDLERS[kind])(message)
                 if is_async[kind]:
-                    result = await result  # type: ignore[misc]
+                    result = await result
             except ExpectedError as exc:
                 self._expected_error(kind, message, reply, exc)
                 continue

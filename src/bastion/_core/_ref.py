@@ -106,7 +106,7 @@ class ActorRef:
             cell = self.resolve()
         runtime = cell.runtime
         timeout = runtime.call_timeout if timeout is DEFAULT else check_timeout(timeout)
-        if cell is runtime.current_cell():
+        if runtime.in_actor(cell):
             raise ActorError(f"{cell!r} called itself: it would wait for its own reply")
         loop = cell.loop
         reply = loop.create_future()

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 from bastion._core import _events
 from bastion._core._actor import Actor
-from bastion._core._cell import Cell, current_cell, expire_call
+from bastion._core._cell import Cell, expire_call
 from bastion._core._childspec import Backoff, ChildSpec, Strategy
 from bastion._core._clock import Clock, LoopClock
 from bastion._core._deadletters import DeadLetters
@@ -259,9 +259,9 @@ class Runtime:
         """The ref of the actor registered as ``name`` now, or None."""
         return self.registry.lookup(name)
 
-    def current_cell(self) -> Cell | None:
-        """The cell whose task is running now (kernel use)."""
-        return current_cell.get()
+    def in_actor(self, cell: Cell) -> bool:
+        """True if the running code is ``cell``'s own task (not a task it started)."""
+        return cell.task is asyncio.current_task(self.loop)
 
     def actors(self) -> list[ActorRef]:
         """Refs to every live actor, in spawn order."""
@@ -271,7 +271,7 @@ class Runtime:
     async def stop_cell(self, cell: Cell, reason: ExitReason, timeout: float) -> None:
         """Ask ``cell`` to stop; kill it if it has not stopped within ``timeout``."""
         cell.request_stop(reason)
-        if cell is current_cell.get():
+        if self.in_actor(cell):
             return
         finished = cell.done_future()
         done, _ = await asyncio.wait((finished,), timeout=timeout)
