@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 import bastion
+from bastion.testing import wait_for
 from tests.core.conftest import Boom, Echo, Gate, until
 
 
@@ -376,5 +377,5 @@ async def test_a_task_started_by_an_actor_may_call_and_stop_that_actor() -> None
     async with bastion.open_runtime() as rt:
         ref = await rt.spawn(Parent)
         await ref.call("spawn-helper")
-        await rt.wait_idle()
+        await wait_for(lambda: rt.tasks.statistics().succeeded == 1, timeout=1.0)
         assert await ref.call("helper-result") == "pong"
