@@ -76,9 +76,10 @@ def ab(runs: int, paths: list[str]) -> dict[str, Any]:
     for _ in range(runs):
         virtual.append(run_suite(real_time=False, paths=paths))
         real.append(run_suite(real_time=True, paths=paths))
-    same_ids = all(v["outcomes"].keys() == r["outcomes"].keys() for v, r in zip(virtual, real, strict=True))
+    pairs = list(zip(virtual, real, strict=True))
+    same_ids = all(v["outcomes"].keys() == r["outcomes"].keys() for v, r in pairs)
     diff = sorted(
-        t for v, r in zip(virtual, real, strict=True) for t in v["outcomes"]
+        t for v, r in pairs for t in v["outcomes"]
         if v["outcomes"].get(t) != r["outcomes"].get(t)
     )  # fmt: skip
     v_wall = statistics.median(r["wall_s"] for r in virtual)
