@@ -287,8 +287,11 @@ class TaskAgent(PersistentAgent):
         self._kick()
 
     async def _process_next(self) -> None:
+        if self.status == "paused" or self.current_task is not None:
+            return
         task = self._pop()
-        if task is None or self.status == "paused":
+        if task is None:
+            await self.persist(wait=False)
             return
         if task.attempts >= self.max_attempts:
             self._record(task, self._outcome(task, "failed", error=(
@@ -320,8 +323,10 @@ class TaskAgent(PersistentAgent):
         if task is None or self.current_task != done.task_id:
             return
         self._record(task, done.outcome)
-        await self.persist(wait=False)  # ordered after every earlier write; no ack waits on it
         self._publish_load()
+        # Start the next task now: its start and this outcome share one write (ordered
+        # after every earlier write; no acknowledgement waits on it).
+        await self._process_next()
 
     async def _finish_stop(self, reason: Any) -> None:
         running, self._running = self._running, None
