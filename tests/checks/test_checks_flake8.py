@@ -63,3 +63,11 @@ def test_real_flake8_run_honours_noqa_with_a_reason(write: Write, project: Path)
     assert [line.split(" ")[1] for line in lines] == ["BAS201", "BAS901"]
     assert lines[0].startswith("app/mod.py:5:5: BAS201 unsupervised-spawn")
     assert lines[1].startswith("app/mod.py:7:")
+
+
+def test_the_plugin_is_registered_under_the_bas_prefix() -> None:
+    import tomllib
+
+    pyproject = Path(__file__).resolve().parents[2] / "pyproject.toml"
+    entry_points = tomllib.loads(pyproject.read_text())["project"]["entry-points"]
+    assert entry_points["flake8.extension"] == {"BAS": "bastion.checks._flake8:Plugin"}

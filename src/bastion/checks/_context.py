@@ -227,6 +227,8 @@ class FileContext:
                 key = target.id if isinstance(target, ast.Name) else _self_attr(target)
                 if key:
                     self.instances[key] = qualname
+                if isinstance(target, ast.Name) and self.scope.kind == "class":
+                    self.instances["self." + target.id] = qualname  # a declared attribute
 
     def instance_of(self, expr: ast.expr) -> str | None:
         """The class a name (or ``self.attr``) was last assigned an instance of, if known."""

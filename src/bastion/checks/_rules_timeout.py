@@ -22,7 +22,10 @@ _POSITIONAL_DEADLINE = {
 }
 _TIMEOUT_KEYWORDS = ("timeout", "timeout_s")
 _BLOCKING_FLAG = {"get": "block", "acquire": "blocking"}
-_NON_BLOCKING = frozenset({"contextvars.ContextVar", "dict", "weakref.ref"})
+_NON_BLOCKING = frozenset(
+    {"contextvars.ContextVar", "dict", "weakref.ref", "asyncio.Task", "asyncio.Future",
+     "asyncio.create_task", "asyncio.ensure_future"}
+)  # fmt: skip
 _QUEUES = frozenset(
     {"queue.Queue", "queue.LifoQueue", "queue.PriorityQueue", "queue.SimpleQueue",
      "multiprocessing.Queue", "multiprocessing.JoinableQueue", "multiprocessing.SimpleQueue"}
@@ -104,7 +107,8 @@ else happens, possibly never: `future.result()`, `queue.get()` / `queue.get(True
 `q.get(block=False)`, `lock.acquire(blocking=False)`, `",".join(parts)`, and
 `var.get()` on a ContextVar (`.get()` is only flagged on a known `queue.Queue` /
 `multiprocessing.Queue` instance or a receiver named like a queue: `q`, `*_q`,
-`*queue*`), and `task.result()` after `task.done()`/`cancelled()`/`exception()` was
+`*queue*`), and `.result()` on an object known to be an asyncio Task/Future (it never blocks), and
+`task.result()` after `task.done()`/`cancelled()`/`exception()` was
 checked on the same object in the same function (a done-callback). Inside `async def` the enclosing
 `asyncio.timeout` scope bounds the `await`, so async code is not flagged here.
 

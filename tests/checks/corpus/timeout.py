@@ -56,6 +56,13 @@ def sync_negatives(d, future, thread, task, parts):
     return value, current, joined
 
 
+class Holder:
+    task: asyncio.Task[int]
+
+    def value(self):
+        return self.task.result()
+
+
 def defaults(timeout=None):
     return timeout
 
