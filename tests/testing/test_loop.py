@@ -181,3 +181,33 @@ def test_a_bad_time_limit_setting_is_a_clear_error(
 
     with pytest.raises(ValueError, match="BASTION_TEST_TIMEOUT"):
         run(main)
+
+
+def test_a_test_that_swallows_the_deadlock_cancellation_still_fails() -> None:
+    async def swallows() -> None:
+        try:
+            await asyncio.get_running_loop().create_future()
+        except asyncio.CancelledError:
+            pass  # a careless handler: the deadlock must still be reported
+
+    with pytest.raises(DeadlockError):
+        run(swallows)
+
+
+def test_registered_sockets_get_a_grace_period_before_time_jumps() -> None:
+    async def main() -> float:
+        loop = asyncio.get_running_loop()
+        left, right = socket.socketpair()
+        reader, writer = await asyncio.open_connection(sock=left)
+        try:
+            start = loop.time()
+            with pytest.raises(TimeoutError):
+                await asyncio.wait_for(reader.read(1), timeout=10.0)
+            return loop.time() - start
+        finally:
+            writer.close()
+            await writer.wait_closed()
+            right.close()
+
+    # With a socket open the loop waits io_grace real seconds, then jumps the rest.
+    assert run(main, virtual=True) == pytest.approx(10.0)

@@ -105,7 +105,7 @@ def test_marker_options_and_unknown_ones(pytester: pytest.Pytester) -> None:
     result = run_inner(
         pytester,
         """
-@pytest.mark.bastion(real_time=True, runtime={"call_timeout": 0.25})
+@pytest.mark.bastion(real_time=True, io_grace=0.2, runtime={"call_timeout": 0.25})
 async def test_real(clock, rt):
     assert not clock.virtual
     assert rt.call_timeout == 0.25

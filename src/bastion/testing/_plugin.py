@@ -30,11 +30,12 @@ from bastion.testing._session import Deferred, SessionOptions, TestSession
 __all__: list[str] = []
 
 _MARKER = (
-    "bastion(real_time=False, limit=None, leak_check=True, runtime=None): "
-    "run this async test on the real clock, with a real-time cap in seconds, without the "
-    "leak check, or with open_runtime(**runtime) options for the runtime fixture"
+    "bastion(real_time=None, limit=None, leak_check=True, io_grace=0.05, runtime=None): "
+    "pin this async test to the real (True) or virtual (False) clock, set its real-time "
+    "cap in seconds, turn the leak check off, set the real seconds to wait for sockets "
+    "before time jumps, or pass open_runtime(**runtime) options to the runtime fixture"
 )
-_OPTION_NAMES = {"real_time", "limit", "leak_check", "runtime"}
+_OPTION_NAMES = {"real_time", "limit", "leak_check", "io_grace", "runtime"}
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -54,6 +55,7 @@ def _options(item: pytest.Function) -> SessionOptions:
         virtual=not (use_real_time() if real is None else bool(real)),
         limit=real_time_limit(kwargs.get("limit")),
         leak_check=bool(kwargs.get("leak_check", True)),
+        io_grace=float(kwargs.get("io_grace", 0.05)),
         runtime=dict(kwargs.get("runtime") or {}),
     )
 
@@ -99,7 +101,9 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
     before = set(threading.enumerate())
     verdict = ""
     try:
-        with asyncio.Runner(loop_factory=lambda: new_loop(virtual=options.virtual)) as runner:
+        with asyncio.Runner(
+            loop_factory=lambda: new_loop(virtual=options.virtual, io_grace=options.io_grace)
+        ) as runner:
             runner.run(_run_test(func, kwargs, options))
         if options.leak_check:
             threads = thread_leaks(before)

@@ -52,9 +52,14 @@ def real_time_limit(limit: float | None = None) -> float:
     return base * _env_float("BASTION_TEST_TIMEFACTOR", 1.0)
 
 
-def new_loop(*, virtual: bool | None = None) -> VirtualTimeLoop:
-    """A fresh loop; ``virtual=None`` follows ``BASTION_REAL_TIME``."""
-    return VirtualTimeLoop(virtual=not use_real_time() if virtual is None else virtual)
+def new_loop(*, virtual: bool | None = None, io_grace: float = 0.05) -> VirtualTimeLoop:
+    """A fresh loop; ``virtual=None`` follows ``BASTION_REAL_TIME``.
+
+    ``io_grace``: real seconds to wait for registered sockets before time jumps.
+    """
+    return VirtualTimeLoop(
+        virtual=not use_real_time() if virtual is None else virtual, io_grace=io_grace
+    )
 
 
 async def guarded(awaitable: Awaitable[_T], *, limit: float) -> _T:
@@ -78,13 +83,16 @@ async def guarded(awaitable: Awaitable[_T], *, limit: float) -> _T:
 
     loop.arm(stuck, real_time_limit=limit)
     try:
-        return await awaitable
+        result = await awaitable
     except asyncio.CancelledError:
         if failure:
             raise failure[0] from None
         raise
     finally:
         loop.disarm()
+    if failure:  # the awaitable swallowed our cancellation: still a failure
+        raise failure[0]
+    return result
 
 
 def run(

@@ -31,6 +31,7 @@ class SessionOptions:
     virtual: bool = True
     limit: float = 60.0
     leak_check: bool = True
+    io_grace: float = 0.05
     runtime: Mapping[str, Any] = field(default_factory=dict)
 
 
