@@ -1,29 +1,20 @@
 """``TaskAgent``: a durable, bounded priority queue of tasks run by registered handlers.
 
-::
-
-    async def fetch(task: Task) -> dict:
-        return {"url": task.payload["url"], "status": 200}
-
-    ref = await rt.spawn(TaskAgent, name="worker-1", store=store, handlers={"fetch": fetch})
-    accepted = await act(ref, "queue", type="fetch", payload={"url": u}, priority="high")
-
-Execution is at-least-once: a task stays in the stored queue until its outcome is
-recorded, in the same atomic write that removes it, so each outcome is recorded once
-per task id. The task running when the agent crashed is run again after the restart
-(its attempt count goes up; after ``max_attempts`` it is recorded as failed instead).
+``await rt.spawn(TaskAgent, name="w1", store=store, handlers={"fetch": fetch})``, then
+``await act(ref, "queue", type="fetch", payload={"url": u}, priority="high")``.
+At-least-once: a task leaves the stored queue in the same atomic write that records its
+outcome (once per task id). The task running at a crash runs again after the restart;
+after ``max_attempts`` it is recorded as failed instead.
 """
 
 from __future__ import annotations
 
 import asyncio
 import heapq
-import inspect
 import itertools
 import math
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import msgspec
@@ -34,6 +25,14 @@ from bastion.agents._actions import action
 from bastion.agents._errors import AgentPaused, InvalidTask, QueueFull
 from bastion.agents._persistent import PersistentAgent
 from bastion.agents._state import ItemMap
+from bastion.agents._task_support import (
+    ProcessNext,
+    TaskDone,
+    count_priorities,
+    run_handler,
+    task_problems,
+    with_duration,
+)
 from bastion.agents._task_types import (
     PRIORITIES,
     QueuedTask,
@@ -51,20 +50,9 @@ from bastion.persistence import UnsupportedType
 __all__ = ["DONE", "TaskAgent", "TaskHandler"]
 
 TaskHandler = Callable[[Task], Any | Awaitable[Any]]
+"""A task handler: called with the :class:`Task`, returns the result (or awaitable)."""
 DONE = "done"
-_NAMES = {v: k for k, v in PRIORITIES.items()}
 _ids = itertools.count(1)
-
-
-@dataclass(frozen=True, slots=True)
-class _ProcessNext:
-    pass
-
-
-@dataclass(frozen=True, slots=True)
-class _TaskDone:
-    task_id: str
-    outcome: TaskOutcome
 
 
 class TaskAgent(PersistentAgent):
@@ -198,9 +186,7 @@ class TaskAgent(PersistentAgent):
 
     def statistics(self) -> TaskAgentStatistics:
         """A snapshot (also the reply of the ``status`` action)."""
-        by_priority = {name: 0 for name in PRIORITIES}
-        for t in self.queue.values():
-            by_priority[_NAMES[t.priority]] += 1
+        by_priority = count_priorities(self.queue.values())
         m = self.metrics
         return TaskAgentStatistics(
             name=self.name, status=self.status, pause_reason=self.pause_reason,
@@ -212,21 +198,8 @@ class TaskAgent(PersistentAgent):
             fastest=m.fastest, slowest=m.slowest, max_queue_size=self.max_queue_size,
             notify_failures=self._notify_failures)
 
-    # -- validation and queueing -------------------------------------------------------
     def _problems(self, spec: TaskSpec) -> list[str]:
-        errors = []
-        if spec.type not in self.handlers:
-            errors.append(f"no handler for task type {spec.type!r}; known: {sorted(self.handlers)}")
-        if spec.timeout is not None and not 0 < spec.timeout < math.inf:
-            errors.append(f"timeout must be finite and > 0, got {spec.timeout!r}")
-        if spec.id is not None and not spec.id.strip():
-            errors.append("id must not be blank")
-        try:
-            self.codec.encode(spec.payload)
-            self.codec.encode(spec.inputs)
-        except UnsupportedType as exc:
-            errors.append(str(exc))
-        return errors
+        return task_problems(spec, self.handlers, self.codec)
 
     def _check(self, spec: TaskSpec) -> None:
         errors = self._problems(spec)
@@ -260,21 +233,20 @@ class TaskAgent(PersistentAgent):
         self._kick()
         return task
 
-    # -- processing --------------------------------------------------------------------
     def _kick(self) -> None:
         if self._kicked or self.status == "paused" or self.current_task or not self._heap:
             return
         try:
-            self.ref.cast_nowait(_ProcessNext())
+            self.ref.cast_nowait(ProcessNext())
         except MailboxFull:
             return  # messages are waiting: the next one handled kicks again
         self._kicked = True
 
     async def _handle_internal(self, message: Any) -> bool:
-        if isinstance(message, _ProcessNext):
+        if isinstance(message, ProcessNext):
             self._kicked = False
             await self._process_next()
-        elif isinstance(message, _TaskDone):
+        elif isinstance(message, TaskDone):
             await self._task_done(message)
         else:
             return False
@@ -310,14 +282,14 @@ class TaskAgent(PersistentAgent):
         ref = self.ref
         while True:
             try:
-                await ref.cast(_TaskDone(task.id, outcome))
+                await ref.cast(TaskDone(task.id, outcome))
                 return
             except ActorNotAlive:
                 return  # the agent stopped: the task is still queued and runs again
             except MailboxFull:
                 continue  # the agent is alive but swamped: keep offering the outcome
 
-    async def _task_done(self, done: _TaskDone) -> None:
+    async def _task_done(self, done: TaskDone) -> None:
         self._running = None
         task = self.queue.get(done.task_id)
         if task is None or self.current_task != done.task_id:
@@ -347,22 +319,11 @@ class TaskAgent(PersistentAgent):
         if handler is None:
             return self._outcome(task, "failed", error=f"no handler for {task.type!r}")
         view = Task(task.id, task.type, task.payload, task.attempts, dict(task.inputs))
-        limit = task.timeout or self.task_timeout
-        start = self.clock.now()
         meta = {**self._meta(), "task_id": task.id, "task_type": task.type}
         with _events.span(("bastion", "agent", "task"), meta):
-            try:
-                async with asyncio.timeout(limit):
-                    value = handler(view)
-                    if inspect.isawaitable(value):
-                        value = await value
-            except TimeoutError:
-                return self._outcome(task, "failed", error=f"timed out after {limit}s",
-                                     duration=self.clock.now() - start)
-            except Exception as exc:  # noqa: BLE001 -- a handler's failure is the task's outcome, recorded, not swallowed
-                return self._outcome(task, "failed", error=f"{type(exc).__name__}: {exc}",
-                                     duration=self.clock.now() - start)
-        return self._outcome(task, "completed", result=value, duration=self.clock.now() - start)
+            status, value, error, duration = await run_handler(
+                handler, view, task.timeout or self.task_timeout, self.clock)
+        return self._outcome(task, status, result=value, error=error, duration=duration)
 
     def _outcome(self, task: QueuedTask, status: Any, *, result: Any = None,
                  error: str | None = None, duration: float = 0.0) -> TaskOutcome:
@@ -395,12 +356,7 @@ class TaskAgent(PersistentAgent):
             self.consecutive_errors += 1
             if self.consecutive_errors >= self.pause_after_errors and self.status != "paused":
                 self._pause("consecutive_errors")
-        m = self.metrics
-        d = outcome.duration
-        self.metrics = TaskMetrics(
-            total_duration=m.total_duration + d, timed=m.timed + 1,
-            fastest=d if m.fastest is None else min(m.fastest, d),
-            slowest=d if m.slowest is None else max(m.slowest, d))
+        self.metrics = with_duration(self.metrics, outcome.duration)
 
     def _pause(self, reason: str) -> None:
         self.status, self.pause_reason = "paused", reason
@@ -424,7 +380,6 @@ class TaskAgent(PersistentAgent):
                         queued=len(self.queue), load=len(self.queue),
                         processed=self.processed_count, failed=self.failed_count)
 
-    # -- recovery ----------------------------------------------------------------------
     async def _prepare_state(self) -> None:
         await super()._prepare_state()
         self._heap = sorted((t.priority, t.seq, t.id) for t in self.queue.values())

@@ -1,0 +1,95 @@
+"""Pure helpers of the TaskAgent: task validation and running one handler."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import math
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from bastion._core._clock import Clock
+from bastion.agents._task_types import (
+    PRIORITIES,
+    QueuedTask,
+    Task,
+    TaskMetrics,
+    TaskOutcome,
+    TaskSpec,
+)
+from bastion.persistence import Codec, UnsupportedType
+
+__all__ = [
+    "ProcessNext",
+    "TaskDone",
+    "count_priorities",
+    "run_handler",
+    "task_problems",
+    "with_duration",
+]
+
+_NAMES = {v: k for k, v in PRIORITIES.items()}
+
+Handler = Callable[[Task], Any | Awaitable[Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessNext:
+    """A TaskAgent's message to itself: start the next queued task."""
+
+
+@dataclass(frozen=True, slots=True)
+class TaskDone:
+    """Sent by a running task to its TaskAgent with the outcome."""
+
+    task_id: str
+    outcome: TaskOutcome
+
+
+def task_problems(spec: TaskSpec, handlers: Mapping[str, Handler], codec: Codec) -> list[str]:
+    """Everything wrong with ``spec`` (empty if it can be queued)."""
+    errors = []
+    if spec.type not in handlers:
+        errors.append(f"no handler for task type {spec.type!r}; known: {sorted(handlers)}")
+    if spec.timeout is not None and not 0 < spec.timeout < math.inf:
+        errors.append(f"timeout must be finite and > 0, got {spec.timeout!r}")
+    if spec.id is not None and not spec.id.strip():
+        errors.append("id must not be blank")
+    try:
+        codec.encode(spec.payload)
+        codec.encode(spec.inputs)
+    except UnsupportedType as exc:
+        errors.append(str(exc))
+    return errors
+
+
+async def run_handler(handler: Handler, task: Task, limit: float,
+                      clock: Clock) -> tuple[str, Any, str | None, float]:
+    """Run one handler under ``limit`` seconds: ``(status, result, error, duration)``."""
+    start = clock.now()
+    try:
+        async with asyncio.timeout(limit):
+            value = handler(task)
+            if inspect.isawaitable(value):
+                value = await value
+    except TimeoutError:
+        return "failed", None, f"timed out after {limit}s", clock.now() - start
+    except Exception as exc:  # noqa: BLE001 -- a handler's failure is the task's outcome, recorded, not swallowed
+        return "failed", None, f"{type(exc).__name__}: {exc}", clock.now() - start
+    return "completed", value, None, clock.now() - start
+
+
+def count_priorities(tasks: Iterable[QueuedTask]) -> dict[str, int]:
+    """Queued tasks per priority name."""
+    counts = {name: 0 for name in PRIORITIES}
+    for t in tasks:
+        counts[_NAMES[t.priority]] += 1
+    return counts
+
+
+def with_duration(m: TaskMetrics, d: float) -> TaskMetrics:
+    """``m`` with one more finished task of ``d`` seconds."""
+    return TaskMetrics(total_duration=m.total_duration + d, timed=m.timed + 1,
+                       fastest=d if m.fastest is None else min(m.fastest, d),
+                       slowest=d if m.slowest is None else max(m.slowest, d))
