@@ -379,3 +379,29 @@ async def test_a_task_started_by_an_actor_may_call_and_stop_that_actor() -> None
         await ref.call("spawn-helper")
         await wait_for(lambda: rt.tasks.statistics().succeeded == 1, timeout=1.0)
         assert await ref.call("helper-result") == "pong"
+
+
+async def test_an_actor_without_on_start_is_dormant_until_its_first_message() -> None:
+    async with bastion.open_runtime() as rt:
+        ref = await rt.spawn(Echo)
+        assert ref.is_alive
+        assert ref.resolve().task is None  # no task, no round trip, until it is used
+        assert await ref.call("wake") == "wake"
+        assert ref.resolve().task is not None
+
+
+async def test_a_dormant_actor_can_be_killed_stopped_and_restarted() -> None:
+    async with bastion.open_runtime() as rt:
+        killed = await rt.spawn(Echo)
+        killed.kill(Boom("before any message"))
+        assert isinstance(await killed.wait_stopped(timeout=1.0), Boom)
+        stopped = await rt.spawn(Echo)
+        await stopped.stop()
+        assert not stopped.is_alive
+        sup = await rt.start_supervisor([bastion.ChildSpec("d", Echo, name="d")])
+        dormant = rt.whereis("d")
+        assert dormant is not None
+        dormant.kill(Boom("kill the dormant child"))
+        await wait_for(lambda: sup.statistics().restarts == 1, timeout=1.0)
+        assert await rt.ref("d").call("back") == "back"
+        assert rt.statistics().busy_actors == 0

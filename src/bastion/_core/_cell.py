@@ -19,6 +19,7 @@ import functools
 import inspect
 import logging
 from collections import deque
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from bastion._core import _events
@@ -39,29 +40,29 @@ from bastion._core._timers import Timer, check_delay
 if TYPE_CHECKING:
     from bastion._core._runtime import Runtime
 
-__all__ = ["CALL", "CAST", "INFO", "Cell"]
+__all__ = ["CALL", "CAST", "INFO", "RUNNING", "Cell", "handler_table"]
 
 _log = logging.getLogger("bastion.actor")
 
 CALL, CAST, INFO = 0, 1, 2
 STARTING, RUNNING, STOPPING, DEAD = 0, 1, 2, 3
 _KIND_NAMES = ("call", "cast", "info")
-_HANDLERS = ("handle_call", "handle_cast", "handle_info")
-
 Envelope = tuple[int, Any, "asyncio.Future[Any] | None"]
+HandlerTable = tuple[tuple[Callable[..., Any], ...], tuple[bool, ...]]
 
 
-_is_coroutine_function = functools.lru_cache(maxsize=4096)(inspect.iscoroutinefunction)
+@functools.lru_cache(maxsize=4096)
+def _handler_table(*functions: Callable[..., Any]) -> HandlerTable:
+    return functions, tuple(inspect.iscoroutinefunction(f) for f in functions)
 
 
-def _async_handlers(actor: Actor) -> tuple[bool, bool, bool]:
-    """Which of the call/cast/info handlers are coroutine functions (memoised per function)."""
-    cls = type(actor)
-    return (
-        _is_coroutine_function(cls.handle_call),
-        _is_coroutine_function(cls.handle_cast),
-        _is_coroutine_function(cls.handle_info),
-    )
+def handler_table(actor_class: type[Actor]) -> HandlerTable:
+    """The call/cast/info handler functions of a class and which are async.
+
+    Taken once per incarnation, at spawn, and shared between incarnations with the same
+    functions, so an idle actor holds no bound methods.
+    """
+    return _handler_table(actor_class.handle_call, actor_class.handle_cast, actor_class.handle_info)
 
 
 class Cell:
@@ -72,7 +73,9 @@ class Cell:
         "actor",
         "capacity",
         "done",
+        "entered",
         "exit_reason",
+        "handlers",
         "id",
         "in_flight",
         "kill_reason",
@@ -125,7 +128,9 @@ class Cell:
         self.exit_reason: ExitReason | None = None
         self.ref = ActorRef(self)
         self.actor: Actor
-        self.task: asyncio.Task[None]
+        self.task: asyncio.Task[None] | None = None  # None until the actor first runs
+        self.entered = False
+        self.handlers: HandlerTable
 
     def __repr__(self) -> str:
         label = self.name if self.name is not None else f"#{self.id}"
@@ -157,9 +162,12 @@ class Cell:
             self.wake()
 
     def wake(self) -> None:
-        """Resume a parked actor and count it busy again."""
+        """Resume a parked actor and count it busy again; give a dormant one its task."""
         self.parked = False
         self.runtime.busy += 1
+        if self.task is None:
+            self.start_task()
+            return
         waiter = self.waiter
         if waiter is not None:
             self.waiter = None
@@ -195,11 +203,19 @@ class Cell:
             self.runtime.dead_letters.add(self, message, "mailbox_full")
 
     # -- the actor loop ----------------------------------------------------------------
+    def start_task(self) -> None:
+        """Create the actor's task (kernel use): at spawn, or on a dormant actor's first use."""
+        self.task = self.loop.create_task(self.run(), name=f"bastion:{self!r}")
+
     async def run(self) -> None:
         """The task body: start handshake, message loop, termination."""
+        self.entered = True
+        if self.kill_reason is not None:  # killed before the task ever ran
+            await self._killed_before_running(self.kill_reason)
+            return
         cancelled = False
         try:
-            if not await self._start():
+            if self.state == STARTING and not await self._start():
                 return
             reason = await self._loop()
         except asyncio.CancelledError:
@@ -229,6 +245,13 @@ class Cell:
             started.set_result(None)
         return True
 
+    async def _killed_before_running(self, reason: ExitReason) -> None:
+        if self.state == STARTING:
+            error = reason if isinstance(reason, BaseException) else ActorNotAlive(str(reason))
+            self._fail_start(error)
+        else:
+            await self.terminate(reason)
+
     def _fail_start(self, exc: BaseException) -> None:
         started = self.started
         if started is not None and not started.done():
@@ -239,7 +262,7 @@ class Cell:
         queue = self.queue
         actor = self.actor
         loop = self.loop
-        is_async = _async_handlers(actor)
+        functions, is_async = self.handlers
         while True:
             if self.stop_reason is not None:
                 return self.stop_reason
@@ -258,7 +281,7 @@ class Cell:
             self.processed += 1
             self.in_flight = reply
             try:
-                result = getattr(actor, _HANDLERS[kind])(message)
+                result = functions[kind](actor, message)
                 if is_async[kind]:
                     result = await result
             except ExpectedError as exc:
@@ -368,7 +391,11 @@ class Cell:
         if self.state == DEAD or self.kill_reason is not None:
             return
         self.kill_reason = reason
-        self.task.cancel()
+        if self.task is None:
+            self.start_task()  # a dormant actor: its task runs only to terminate
+        elif self.entered:
+            self.task.cancel()
+        # else: the task has not run yet; run() sees kill_reason first thing
 
     def request_stop(self, reason: ExitReason) -> None:
         """Stop after the current handler; wakes a parked actor."""

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 from bastion._core import _events
 from bastion._core._actor import Actor
-from bastion._core._cell import Cell, expire_call
+from bastion._core._cell import RUNNING, Cell, expire_call, handler_table
 from bastion._core._childspec import Backoff, ChildSpec, Strategy
 from bastion._core._clock import Clock, LoopClock
 from bastion._core._deadletters import DeadLetters
@@ -172,10 +172,17 @@ class Runtime:
             cell.link_cell(parent)
             parent.link_cell(cell)
         self._cells[cell.id] = cell
-        self.busy += 1
         self._counts["spawned"] += 1
-        cell.task = self.loop.create_task(cell.run(), name=f"bastion:{cell!r}")
-        await self._handshake(cell, timeout)
+        if type(cell.actor).on_start is Actor.on_start:
+            # Nothing to start: the actor is running and dormant; it gets its task with
+            # its first message, so idle actors cost no task and spawn needs no round trip.
+            cell.state = RUNNING
+            cell.started = None
+            cell.parked = True
+        else:
+            self.busy += 1
+            cell.start_task()
+            await self._handshake(cell, timeout)
         _events.emit(("bastion", "actor", "start"), {"count": 1}, {"actor": repr(cell)})
         return cell.ref
 
@@ -186,6 +193,7 @@ class Runtime:
         actor = actor_class.__new__(actor_class)
         actor._bastion_cell = cell
         cell.actor = actor
+        cell.handlers = handler_table(actor_class)
         try:
             actor.__init__(*args, **kwargs)  # type: ignore[misc]
         except SupervisorError:
@@ -261,7 +269,7 @@ class Runtime:
 
     def in_actor(self, cell: Cell) -> bool:
         """True if the running code is ``cell``'s own task (not a task it started)."""
-        return cell.task is asyncio.current_task(self.loop)
+        return cell.task is not None and cell.task is asyncio.current_task(self.loop)
 
     def actors(self) -> list[ActorRef]:
         """Refs to every live actor, in spawn order."""
