@@ -405,3 +405,14 @@ async def test_a_dormant_actor_can_be_killed_stopped_and_restarted() -> None:
         await wait_for(lambda: sup.statistics().restarts == 1, timeout=1.0)
         assert await rt.ref("d").call("back") == "back"
         assert rt.statistics().busy_actors == 0
+
+
+async def test_a_call_timeout_raised_by_on_start_is_reported_as_such() -> None:
+    class CallsOut(bastion.Actor):
+        async def on_start(self) -> None:
+            raise bastion.CallTimeout("a dependency did not answer")
+
+    async with bastion.open_runtime() as rt:
+        with pytest.raises(bastion.StartFailed, match="on_start raised") as info:
+            await rt.spawn(CallsOut)
+        assert "dependency" in str(info.value.__cause__)

@@ -242,8 +242,7 @@ async def test_shutdown_kills_a_child_that_exceeds_its_shutdown_timeout() -> Non
 
 async def test_dynamic_supervisor_starts_and_terminates_children() -> None:
     async with bastion.open_runtime() as rt:
-        ref = await rt.spawn(bastion.DynamicSupervisor, max_children=2)
-        sup = bastion.SupervisorHandle(ref)
+        sup = await rt.start_dynamic_supervisor(max_children=2)
         a = await sup.start_child(ChildSpec("a", Tracked, ("a",)))
         await sup.start_child(ChildSpec("b", Tracked, ("b",)))
         assert await a.call("ping") == "a"

@@ -342,7 +342,9 @@ class Cell:
             failure.__cause__ = reason
         in_flight = self.in_flight
         if in_flight is not None and not in_flight.done():
-            in_flight.set_exception(failure)
+            interrupted = ActorNotAlive(f"{self!r} stopped while handling the message ({reason!r})")
+            interrupted.__cause__ = failure.__cause__
+            in_flight.set_exception(interrupted)
         self.in_flight = None
         for _kind, message, reply in self.queue:
             if reply is not None:

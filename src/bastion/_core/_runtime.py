@@ -26,6 +26,7 @@ from bastion._core._stats import RuntimeStatistics
 from bastion._core._supervisor import (
     DEFAULT_MAX_RESTARTS,
     DEFAULT_MAX_SECONDS,
+    DynamicSupervisor,
     Supervisor,
     SupervisorHandle,
 )
@@ -207,7 +208,7 @@ class Runtime:
         handle = self.loop.call_at(self.loop.time() + timeout, _expire_start, started, timeout)
         try:
             await started
-        except CallTimeout as exc:
+        except _StartTimeout as exc:
             cell.kill(exc)
             await asyncio.wait((cell.done_future(),), timeout=self.call_timeout)
             raise StartFailed(f"{cell!r}: on_start did not finish within {timeout}s") from exc
@@ -249,6 +250,26 @@ class Runtime:
             children,
             name=name,
             strategy=strategy,
+            max_restarts=max_restarts,
+            max_seconds=max_seconds,
+            backoff=backoff,
+            max_children=max_children,
+        )
+        return SupervisorHandle(ref)
+
+    async def start_dynamic_supervisor(
+        self,
+        *,
+        max_restarts: int = DEFAULT_MAX_RESTARTS,
+        max_seconds: float = DEFAULT_MAX_SECONDS,
+        backoff: Backoff | None = None,
+        max_children: int | None = None,
+        name: str | None = None,
+    ) -> SupervisorHandle:
+        """Start an empty one-for-one supervisor; add children with ``start_child``."""
+        ref = await self.spawn(
+            DynamicSupervisor,
+            name=name,
             max_restarts=max_restarts,
             max_seconds=max_seconds,
             backoff=backoff,
@@ -410,9 +431,13 @@ class Runtime:
         )
 
 
+class _StartTimeout(CallTimeout):
+    """``on_start`` ran past the start timeout (told apart from a CallTimeout it raised)."""
+
+
 def _expire_start(started: asyncio.Future[None], timeout: float) -> None:
     if not started.done():
-        started.set_exception(CallTimeout(f"on_start did not finish within {timeout}s"))
+        started.set_exception(_StartTimeout(f"on_start did not finish within {timeout}s"))
 
 
 @asynccontextmanager
