@@ -3,6 +3,11 @@
     python bench/suite_ab.py ab               # virtual vs real clock, one run each, interleaved
     python bench/suite_ab.py ab --runs 3      # three of each, ABAB...
     python bench/suite_ab.py hog --repeat 20  # 20 virtual-time runs with both cores loaded
+    python bench/suite_ab.py --root /tmp/snap hog   # run a snapshot (git worktree) instead
+
+``--root`` runs the suite of another checkout (e.g. ``git worktree add /tmp/snap HEAD``)
+with its ``src`` first on ``PYTHONPATH``, so a tree being edited meanwhile cannot change
+the code under measurement.
 
 Each run is ``python -m pytest tests -q -p no:cacheprovider --junitxml=...`` in a fresh
 process; the only difference between A and B is ``BASTION_REAL_TIME``. The script checks
@@ -25,7 +30,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[1]  # replaced by --root
 HOG = "import time\nwhile True:\n    pass\n"
 
 
@@ -45,6 +50,7 @@ def _outcomes(junit: Path) -> dict[str, str]:
 def run_suite(*, real_time: bool, paths: list[str]) -> dict[str, Any]:
     """One pytest run of ``paths``; wall, CPU and per-test outcomes."""
     env = dict(os.environ, BASTION_REAL_TIME="1" if real_time else "0")
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT / "src"), env.get("PYTHONPATH")]))
     with tempfile.TemporaryDirectory() as tmp:
         junit = Path(tmp) / "junit.xml"
         cmd = [sys.executable, "-m", "pytest", *paths, "-q", "-p", "no:cacheprovider",
@@ -132,7 +138,9 @@ def hog(repeat: int, hogs: int, paths: list[str]) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    global ROOT
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--root", type=Path, default=ROOT, help="checkout to measure")
     sub = parser.add_subparsers(dest="mode", required=True)
     p_ab = sub.add_parser("ab", help="virtual vs real clock")
     p_ab.add_argument("--runs", type=int, default=1)
@@ -142,6 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     for p in (p_ab, p_hog):
         p.add_argument("paths", nargs="*", default=["tests"])
     args = parser.parse_args(argv)
+    ROOT = args.root.resolve()
     if args.mode == "ab":
         result = ab(args.runs, args.paths)
     else:
