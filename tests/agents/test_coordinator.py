@@ -236,6 +236,7 @@ async def _step_done(coord: bastion.ActorRef, wf: str, step: str) -> bool:
     return bool((await act(coord, "workflow_status", workflow_id=wf)).steps[step] == "completed")
 
 
+@pytest.mark.bastion(real_time=False)  # a 60 s stall, in virtual time
 async def test_a_stalled_workflow_is_detected(db_path: Path) -> None:
     async with open_store("memory", db_path) as store, bastion.open_runtime() as rt:
         coord = await rt.spawn(CoordinatorAgent, name="coord", store=store,
