@@ -144,6 +144,8 @@ def _table(summary: DemoSummary) -> Table:
         ("reassigned steps", summary.reassigned),
         ("actor restarts", summary.restarts),
         ("chaos kills", summary.chaos_kills),
+        ("health samples (monitor)", summary.health_samples),
+        *((f"  · alert: {kind}", n) for kind, n in sorted(summary.health_alerts.items())),
         ("resumed from a previous run", summary.resumed),
         ("unfinished", summary.unfinished),
         ("lost (must be 0)", summary.lost),

@@ -12,7 +12,16 @@ from typing import Any
 
 from bastion._core._childspec import ChildSpec
 from bastion._core._runtime import Runtime
-from bastion.agents import CoordinatorAgent, TaskAgent, UnknownWorkflow, act
+from bastion.agents import (
+    CoordinatorAgent,
+    MonitorAgent,
+    SignalBus,
+    TaskAgent,
+    Thresholds,
+    UnknownWorkflow,
+    act,
+)
+from bastion.demo._alerts import AlertLog
 from bastion.demo._chaos import ChaosMonkey
 from bastion.demo._steps import STEPS, make_handlers
 from bastion.persistence import SQLiteStore
@@ -20,6 +29,7 @@ from bastion.persistence import SQLiteStore
 __all__ = ["DemoConfig", "DemoProgress", "DemoSummary", "run_demo"]
 
 TERMINAL = ("completed", "failed", "cancelled")
+MONITOR_INTERVAL = 0.5
 POLL_SECONDS = 0.1
 
 
@@ -71,6 +81,8 @@ class DemoSummary:
     reassigned: int
     restarts: int
     chaos_kills: int
+    health_alerts: dict[str, int]
+    health_samples: int
     unfinished: int
     lost: int
     resumed: int
@@ -87,7 +99,7 @@ def _workflow(doc: int) -> list[dict[str, Any]]:
     return [{"name": s, "task_type": s, "payload": {"doc": doc}} for s in STEPS]
 
 
-def _tree(config: DemoConfig, store: SQLiteStore) -> list[ChildSpec]:
+def _tree(config: DemoConfig, store: SQLiteStore, bus: SignalBus) -> list[ChildSpec]:
     handlers = make_handlers(config.seed, config.chaos, config.io_seconds)
     names = [f"worker-{i}" for i in range(config.workers)]
     workers = [
@@ -108,10 +120,21 @@ def _tree(config: DemoConfig, store: SQLiteStore) -> list[ChildSpec]:
         name="coordinator",
         shutdown=10.0,
     )
+    monitor = ChildSpec(
+        "monitor",
+        MonitorAgent,
+        kwargs={
+            "interval": MONITOR_INTERVAL,
+            "history_size": 600,
+            "thresholds": Thresholds(max_restarts_per_interval=2, max_error_rate=0.2),
+            "signals": bus,
+        },
+        name="monitor",
+    )
     chaos = ChildSpec(
         "chaos", ChaosMonkey, (names, min(1.0, config.chaos * 10), config.seed), name="chaos"
     )
-    return [*workers, coordinator, chaos]
+    return [*workers, coordinator, monitor, chaos]
 
 
 async def run_demo(
@@ -122,9 +145,12 @@ async def run_demo(
     """Run the pipeline in ``runtime`` until every document is finished or time is up."""
     started = time.monotonic()
     store = await SQLiteStore.open(config.db)
+    bus = await SignalBus().start(runtime, name="signals")
     try:
+        alerts = await runtime.spawn(AlertLog, name="alerts")
+        await bus.subscribe("monitor.alert.*", alerts)
         sup = await runtime.start_supervisor(
-            _tree(config, store), max_restarts=1000, max_seconds=10.0, name="demo"
+            _tree(config, store, bus), max_restarts=1000, max_seconds=10.0, name="demo"
         )
         coordinator = runtime.ref("coordinator")
         ids = [f"doc-{i:05d}" for i in range(config.tasks)]
@@ -139,6 +165,7 @@ async def run_demo(
         await sup.stop(timeout=30.0)
         return summary
     finally:
+        await bus.stop()
         await store.close()
 
 
@@ -191,6 +218,8 @@ async def _account(
         if status.status == "failed":
             reasons[_reason(status.error)] += 1
     kills = await runtime.ref("chaos").call("kills") if runtime.whereis("chaos") else 0
+    alerts = await runtime.ref("alerts").call("counts")
+    samples = len(await act(runtime.ref("monitor"), "recent", limit=10_000))
     return DemoSummary(
         accepted=len(ids),
         completed=outcomes["completed"],
@@ -200,6 +229,8 @@ async def _account(
         reassigned=reassigned,
         restarts=runtime.statistics().restarts,
         chaos_kills=kills,
+        health_alerts=alerts,
+        health_samples=samples,
         unfinished=outcomes["unfinished"] + outcomes["cancelled"],
         lost=lost,
         resumed=resumed,
