@@ -26,7 +26,6 @@ from bastion._core._stats import RuntimeStatistics
 from bastion._core._supervisor import (
     DEFAULT_MAX_RESTARTS,
     DEFAULT_MAX_SECONDS,
-    DynamicSupervisor,
     Supervisor,
     SupervisorHandle,
 )
@@ -267,15 +266,14 @@ class Runtime:
         name: str | None = None,
     ) -> SupervisorHandle:
         """Start an empty one-for-one supervisor; add children with ``start_child``."""
-        ref = await self.spawn(
-            DynamicSupervisor,
-            name=name,
+        return await self.start_supervisor(
+            (),
             max_restarts=max_restarts,
             max_seconds=max_seconds,
             backoff=backoff,
             max_children=max_children,
+            name=name,
         )
-        return SupervisorHandle(ref)
 
     # -- lookup ------------------------------------------------------------------------
     def ref(self, name: str) -> ActorRef:
