@@ -247,3 +247,25 @@ async def test_a_stalled_workflow_is_detected(db_path: Path) -> None:
                            timeout=120.0)
         assert (await act(coord, "statistics")).stalled >= 1
         await coord.stop()
+
+
+async def test_a_step_failing_with_an_expected_error_is_not_retried(db_path: Path) -> None:
+    calls: list[str] = []
+
+    def reject(task: Task) -> None:
+        calls.append(task.id)
+        raise bastion.ValidationError("malformed document")
+
+    async with open_store("memory", db_path) as store, bastion.open_runtime() as rt:
+        worker = await rt.spawn(TaskAgent, name="w1", store=store,
+                                handlers={"fetch": reject})
+        coord = await rt.spawn(CoordinatorAgent, name="coord", store=store,
+                               max_step_attempts=3)
+        await act(coord, "start_workflow", workflow_id="wf",
+                  steps=[{"name": "fetch", "task_type": "fetch"}])
+        failed = await _finished(coord, "wf", "failed")
+        assert failed.error == "step 'fetch': ValidationError: malformed document"
+        assert calls == ["wf/fetch/1"]  # failed at once: no second or third attempt
+        assert (await act(coord, "statistics")).retried == 0
+        await coord.stop()
+        await worker.stop()

@@ -246,3 +246,41 @@ async def test_a_task_that_keeps_killing_the_agent_is_given_up(db_path: Path) ->
         assert outcome.status == "failed"
         assert "gave up after 2 attempts" in outcome.error
         await sup.stop()
+
+
+@pytest.mark.parametrize(("error", "retryable"), [
+    (RuntimeError("flaky"), True),
+    (bastion.ValidationError("malformed document"), False),
+    (bastion.BusinessError("refused"), False),
+    (bastion.InfrastructureError("db down"), True),
+    (bastion.InfrastructureError("db gone", retryable=False), False),
+])
+async def test_a_failed_outcome_says_whether_a_retry_may_help(
+    db_path: Path, error: Exception, retryable: bool
+) -> None:
+    def handler(task: Task) -> None:
+        raise error
+
+    async with open_store("memory", db_path) as store, bastion.open_runtime() as rt:
+        ref = await rt.spawn(TaskAgent, name="w", store=store, handlers={"h": handler})
+        outcome = await act(ref, "process", type="h", id="t")
+        assert (outcome.status, outcome.retryable) == ("failed", retryable)
+        assert outcome.error == f"{type(error).__name__}: {error}"
+        await ref.stop()
+
+
+async def test_a_timed_out_task_is_retryable(db_path: Path) -> None:
+    rec = Recorder()
+    async with open_store("memory", db_path) as store, bastion.open_runtime() as rt:
+        ref = await rt.spawn(TaskAgent, name="w", store=store, handlers=rec.handlers())
+        outcome = await act(ref, "process", type="block", id="slow", timeout=1.0)
+        assert (outcome.status, outcome.retryable) == ("failed", True)
+        await ref.stop()
+
+
+def test_outcomes_stored_before_the_retryable_field_read_as_retryable() -> None:
+    import msgspec
+
+    old = b'{"id": "t", "type": "h", "status": "failed", "error": "RuntimeError: x"}'
+    outcome = msgspec.json.decode(old, type=TaskOutcome)
+    assert outcome.retryable is True

@@ -13,8 +13,10 @@ Active workflows are persisted (one row each). After a crash or a process restar
 coordinator re-offers every dispatched step under the same task id: TaskAgents queue by
 id idempotently and answer with the recorded outcome if the step already finished. A
 step whose agent dies is reassigned; a failed step is retried (new task id) up to
-``max_step_attempts``. Finished workflows leave memory and the active set; their final
-state stays queryable (``workflow_status``) until ``forget``.
+``max_step_attempts`` if its failure is retryable (``TaskOutcome.retryable``: not after
+an ``ExpectedError`` such as ``ValidationError``, which fails the step at once).
+Finished workflows leave memory and the active set; their final state stays
+queryable (``workflow_status``) until ``forget``.
 """
 
 from __future__ import annotations
@@ -260,7 +262,7 @@ class CoordinatorAgent(PersistentAgent):
     async def _apply_outcome(self, wf: Workflow, step: StepState, outcome: TaskOutcome) -> None:
         if outcome.status == "completed":
             step.status, step.result = "completed", outcome.result
-        elif step.attempts < self.max_step_attempts:
+        elif outcome.retryable and step.attempts < self.max_step_attempts:
             step.attempts += 1
             step.status, step.agent = "pending", None
             self.retried_count += 1

@@ -321,22 +321,23 @@ class TaskAgent(PersistentAgent):
         view = Task(task.id, task.type, task.payload, task.attempts, dict(task.inputs))
         meta = {**self._meta(), "task_id": task.id, "task_type": task.type}
         with _events.span(("bastion", "agent", "task"), meta):
-            status, value, error, duration = await run_handler(
-                handler, view, task.timeout or self.task_timeout, self.clock)
-        return self._outcome(task, status, result=value, error=error, duration=duration)
+            run = await run_handler(handler, view, task.timeout or self.task_timeout, self.clock)
+        return self._outcome(task, run.status, result=run.value, error=run.error,
+                             duration=run.duration, retryable=run.retryable)
 
-    def _outcome(self, task: QueuedTask, status: Any, *, result: Any = None,
-                 error: str | None = None, duration: float = 0.0) -> TaskOutcome:
+    def _outcome(self, task: QueuedTask, status: Any, *, result: Any = None, error: str | None
+                 = None, duration: float = 0.0, retryable: bool = True) -> TaskOutcome:
         return TaskOutcome(id=task.id, type=task.type, status=status, result=result, error=error,
                            attempts=task.attempts, duration=duration, finished_at=time.time(),
-                           agent=self.name)
+                           agent=self.name, retryable=retryable)
 
     def _record(self, task: QueuedTask, outcome: TaskOutcome) -> None:
         try:
             self.stage_item(DONE, task.id, outcome, TaskOutcome)
         except UnsupportedType as exc:
             outcome = msgspec.structs.replace(outcome, status="failed", result=None,
-                                              error=f"result not storable: {exc}")
+                                              error=f"result not storable: {exc}",
+                                              retryable=False)
             self.stage_item(DONE, task.id, outcome, TaskOutcome)
         if task.id in self.queue:
             del self.queue[task.id]
@@ -396,4 +397,3 @@ class TaskAgent(PersistentAgent):
     def _register(self) -> None:
         super()._register()
         self._publish_load()
-

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bastion._core._clock import Clock
+from bastion._core._errors import BastionError, ExpectedError
 from bastion.agents._task_types import (
     PRIORITIES,
     QueuedTask,
@@ -21,9 +22,11 @@ from bastion.agents._task_types import (
 from bastion.persistence import Codec, UnsupportedType
 
 __all__ = [
+    "HandlerResult",
     "ProcessNext",
     "TaskDone",
     "count_priorities",
+    "is_retryable",
     "run_handler",
     "task_problems",
     "with_duration",
@@ -64,9 +67,34 @@ def task_problems(spec: TaskSpec, handlers: Mapping[str, Handler], codec: Codec)
     return errors
 
 
+@dataclass(frozen=True, slots=True)
+class HandlerResult:
+    """What one handler run produced."""
+
+    status: str
+    value: Any
+    error: str | None
+    duration: float
+    retryable: bool = True
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """Whether running the task again may succeed, from the error's category.
+
+    An :class:`~bastion.ExpectedError` (validation, business rule) fails the same way
+    every time: not retryable. Other Bastion errors say so in ``retryable``; any other
+    exception (and a timeout) is taken as transient.
+    """
+    if isinstance(exc, ExpectedError):
+        return False
+    if isinstance(exc, BastionError):
+        return exc.retryable
+    return True
+
+
 async def run_handler(handler: Handler, task: Task, limit: float,
-                      clock: Clock) -> tuple[str, Any, str | None, float]:
-    """Run one handler under ``limit`` seconds: ``(status, result, error, duration)``."""
+                      clock: Clock) -> HandlerResult:
+    """Run one handler under ``limit`` seconds."""
     start = clock.now()
     try:
         async with asyncio.timeout(limit):
@@ -74,10 +102,11 @@ async def run_handler(handler: Handler, task: Task, limit: float,
             if inspect.isawaitable(value):
                 value = await value
     except TimeoutError:
-        return "failed", None, f"timed out after {limit}s", clock.now() - start
+        return HandlerResult("failed", None, f"timed out after {limit}s", clock.now() - start)
     except Exception as exc:  # noqa: BLE001 -- a handler's failure is the task's outcome, recorded, not swallowed
-        return "failed", None, f"{type(exc).__name__}: {exc}", clock.now() - start
-    return "completed", value, None, clock.now() - start
+        return HandlerResult("failed", None, f"{type(exc).__name__}: {exc}",
+                             clock.now() - start, is_retryable(exc))
+    return HandlerResult("completed", value, None, clock.now() - start)
 
 
 def count_priorities(tasks: Iterable[QueuedTask]) -> dict[str, int]:

@@ -55,7 +55,13 @@ class QueuedTask(msgspec.Struct, kw_only=True):
 
 
 class TaskOutcome(msgspec.Struct, kw_only=True):
-    """How a task ended; stored once per task id in the agent's ``done`` collection."""
+    """How a task ended; stored once per task id in the agent's ``done`` collection.
+
+    ``retryable`` (failed tasks): whether running the task again may succeed. False when
+    the handler raised an :class:`~bastion.ExpectedError` (e.g. ``ValidationError``) or a
+    Bastion error with ``retryable=False``; True for other exceptions and timeouts.
+    Outcomes stored before the field existed read as retryable.
+    """
 
     id: str
     type: str
@@ -66,6 +72,7 @@ class TaskOutcome(msgspec.Struct, kw_only=True):
     duration: float = 0.0
     finished_at: float = 0.0
     agent: str | None = None
+    retryable: bool = True
 
 
 class TaskAccepted(msgspec.Struct, kw_only=True):
