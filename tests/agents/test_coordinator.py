@@ -269,3 +269,23 @@ async def test_a_step_failing_with_an_expected_error_is_not_retried(db_path: Pat
         assert (await act(coord, "statistics")).retried == 0
         await coord.stop()
         await worker.stop()
+
+
+async def test_the_coordinator_demonitors_agents_once_their_steps_end(db_path: Path) -> None:
+    work = Work(hold="parse")
+    async with open_store("memory", db_path) as store, bastion.open_runtime() as rt:
+        workers = await _workers(rt, store, work)
+        coord = await rt.spawn(CoordinatorAgent, name="coord", store=store)
+        baseline = rt.statistics().monitors  # the supervisor's own (links/monitors)
+        await act(coord, "start_workflow", workflow_id="wf", steps=PIPELINE)
+        await wait_for(lambda: any(c[1] == "wf/parse/1" for c in work.calls), timeout=5.0)
+        assert rt.statistics().monitors == baseline + 1  # the agent running "parse"
+        work.gate.set()
+        await _finished(coord, "wf")
+        await rt.wait_idle(timeout=1.0)
+        assert rt.statistics().monitors == baseline
+        await act(coord, "start_workflow", workflow_id="wf2", steps=PIPELINE[:1])
+        await _finished(coord, "wf2")
+        assert rt.statistics().monitors == baseline
+        await coord.stop()
+        await workers.stop()

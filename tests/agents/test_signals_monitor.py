@@ -159,3 +159,27 @@ async def test_monitor_samples_alerts_and_keeps_bounded_history() -> None:
 async def _ticked(monitor: bastion.ActorRef) -> bool:
     latest = await act(monitor, "health")
     return latest is not None and latest.at >= 10.0
+
+
+async def test_a_subscriber_that_unsubscribes_while_alive_is_demonitored() -> None:
+    async with bastion.open_runtime() as rt:
+        bus = await SignalBus().start(rt)
+        listener = await rt.spawn(Listener, name="listener")
+        first = await bus.subscribe("a", listener)
+        second = await bus.subscribe("b.*", listener)
+        assert rt.statistics().monitors == 1  # one monitor per subscriber
+        assert bus.unsubscribe(first)
+        await rt.wait_idle(timeout=1.0)
+        assert rt.statistics().monitors == 1  # still subscribed to "b.*"
+        assert bus.unsubscribe(second)
+        await rt.wait_idle(timeout=1.0)
+        assert rt.statistics().monitors == 0
+        again = await bus.subscribe("a", listener)  # watched again
+        assert rt.statistics().monitors == 1
+        assert bus.publish("a", 1) == 1
+        await rt.wait_idle(timeout=1.0)
+        assert await act(listener, "received") == ["a:1"]
+        bus.unsubscribe(again)
+        await rt.wait_idle(timeout=1.0)
+        assert rt.statistics().monitors == 0
+        await bus.stop()

@@ -259,6 +259,15 @@ class CoordinatorAgent(PersistentAgent):
         if name not in self._monitors:
             self._monitors[name] = self.monitor(ref)
 
+    def _unwatch_idle(self) -> None:
+        """Demonitor agents that no longer hold a dispatched step."""
+        if not self._monitors:
+            return
+        busy = {s.agent for w in self.workflows.values() for s in w.steps
+                if s.status == "dispatched"}
+        for name in [n for n in self._monitors if n not in busy]:
+            self.demonitor(self._monitors.pop(name))
+
     async def _apply_outcome(self, wf: Workflow, step: StepState, outcome: TaskOutcome) -> None:
         if outcome.status == "completed":
             step.status, step.result = "completed", outcome.result
@@ -309,8 +318,13 @@ class CoordinatorAgent(PersistentAgent):
             await self._resume_all()
         else:
             return False
+        self._unwatch_idle()
         await self.persist(wait=False)
         return True
+
+    async def _after_dispatch(self, name: str, error: BaseException | None) -> None:
+        self._unwatch_idle()
+        await super()._after_dispatch(name, error)
 
     async def _on_outcome(self, outcome: TaskOutcome) -> None:
         wf_id, _, _step = outcome.id.partition("/")

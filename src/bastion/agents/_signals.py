@@ -7,7 +7,8 @@ Delivery goes through the kernel's checked ``cast_nowait``. When a subscriber's 
 is full, its signals wait in a per-subscription buffer (``buffer`` signals at most) and
 are retried every ``retry_interval``; when that buffer is full the overflow policy drops
 the oldest or the newest signal and counts it. A subscriber that stops is unsubscribed
-(the bus monitors it). Signals are plain messages: telemetry never drives them.
+(the bus monitors it while it has subscriptions, and demonitors it after its last
+``unsubscribe``). Signals are plain messages: telemetry never drives them.
 """
 
 from __future__ import annotations
@@ -129,6 +130,7 @@ class SignalBus:
         self._armed = False
         self._published = self._delivered = self._dropped = self._unrouted = 0
         self._released = 0
+        self._unwatch_pending = False
 
     async def start(self, runtime: Runtime, *, name: str | None = None) -> SignalBus:
         """Spawn the keeper actor in ``runtime``; returns the bus."""
@@ -151,16 +153,23 @@ class SignalBus:
             raise ValueError(f"invalid signal pattern {pattern!r}")
         sub = _Subscription(next(self._ids), pattern, subscriber, buffer or self._capacity,
                             Overflow(overflow or self._overflow))
-        await keeper.call(_Watch(subscriber))
-        self._by_id[sub.id] = sub
+        self._by_id[sub.id] = sub  # first: a concurrent unwatch must see the subscriber
         if "*" in pattern:
             self._wild.append(sub)
         else:
             self._exact.setdefault(pattern, []).append(sub)
+        try:
+            await keeper.call(_Watch(subscriber))
+        except BaseException:
+            self.unsubscribe(sub.id)
+            raise
         return sub.id
 
     def unsubscribe(self, subscription: int) -> bool:
-        """Remove one subscription; False if it was not there."""
+        """Remove one subscription; False if it was not there.
+
+        After a subscriber's last subscription the keeper demonitors it.
+        """
         sub = self._by_id.pop(subscription, None)
         if sub is None:
             return False
@@ -171,7 +180,25 @@ class SignalBus:
             subs.remove(sub)
             if not subs:
                 self._exact.pop(sub.pattern, None)
+        if not self._subscribed(sub.ref):
+            self._request_unwatch()
         return True
+
+    def _subscribed(self, ref: ActorRef) -> bool:
+        return any(s.ref == ref for s in self._by_id.values())
+
+    def _request_unwatch(self) -> None:
+        """Ask the keeper to drop monitors of refs without subscriptions.
+
+        If its mailbox is full the request stays pending and the keeper reconciles on its
+        next message (every message it handles reconciles first).
+        """
+        self._unwatch_pending = True
+        if self._keeper is not None:
+            try:
+                self._keeper.cast_nowait(_Unwatch())
+            except (MailboxFull, ActorNotAlive):
+                return
 
     def publish(self, topic: str, data: Any = None, *, source: str | None = None) -> int:
         """Deliver a signal to every matching subscriber now; returns how many matched."""
@@ -267,6 +294,11 @@ class _Arm:
 
 
 @dataclass(frozen=True, slots=True)
+class _Unwatch:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
 class _Retry:
     pass
 
@@ -280,14 +312,25 @@ class _Keeper(Actor):
         self._timer: Timer | None = None
 
     def handle_call(self, message: _Watch) -> None:
+        self._reconcile()
         if message.ref not in self._monitors:
             self._monitors[message.ref] = self.monitor(message.ref)
 
-    def handle_cast(self, message: _Arm) -> None:
-        if self._timer is None:
+    def handle_cast(self, message: _Arm | _Unwatch) -> None:
+        self._reconcile()
+        if isinstance(message, _Arm) and self._timer is None:
             self._timer = self.send_interval(self._bus.retry_interval, _Retry())
 
+    def _reconcile(self) -> None:
+        """Demonitor subscribers that no longer have a subscription."""
+        if not self._bus._unwatch_pending:
+            return
+        self._bus._unwatch_pending = False
+        for ref in [r for r in self._monitors if not self._bus._subscribed(r)]:
+            self.demonitor(self._monitors.pop(ref))
+
     def handle_info(self, message: Any) -> None:
+        self._reconcile()
         if isinstance(message, Down):
             self._monitors.pop(message.ref, None)
             self._bus.release(message.ref)
