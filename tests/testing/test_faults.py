@@ -161,3 +161,44 @@ def test_capture_events_needs_names() -> None:
 
 async def test_add_is_a_plain_value() -> None:
     assert Add(1) == Add(1)
+
+
+async def _supervised_counter(rt: bastion.Runtime) -> Any:
+    return await rt.start_supervisor(
+        [bastion.ChildSpec(id="c", actor=Counter, name="c")], max_restarts=3, max_seconds=5.0
+    )
+
+
+async def _crash_current(rt: bastion.Runtime) -> None:
+    current = await wait_for_state(rt.ref("c"), lambda s: True)  # restarted and running
+    assert current is not None
+    target = rt.whereis("c")
+    assert target is not None
+    await crash(target)
+
+
+async def test_restart_intensity_window_runs_on_virtual_time(
+    rt: bastion.Runtime, probe: Probe, clock: VirtualClock
+) -> None:
+    # Four crashes 1 s apart: more than 3 restarts within 5 s, the supervisor gives up.
+    sup = await _supervised_counter(rt)
+    await probe.watch(sup.ref)
+    for _ in range(4):
+        await _crash_current(rt)
+        await clock.advance(1.0)
+    down = await probe.assert_down(sup.ref)
+    assert isinstance(down.reason, bastion.RestartIntensityExceeded)
+
+
+async def test_crashes_spread_beyond_the_window_are_tolerated(
+    rt: bastion.Runtime, probe: Probe, clock: VirtualClock
+) -> None:
+    # The same four crashes 2.6 s apart: never more than 2 inside any 5 s window.
+    sup = await _supervised_counter(rt)
+    await probe.watch(sup.ref)
+    for _ in range(4):
+        await _crash_current(rt)
+        await clock.advance(2.6)
+    await probe.refute_receive(bastion.Down, timeout=1.0)
+    assert sup.ref.is_alive
+    await sup.stop()
