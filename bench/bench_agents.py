@@ -37,7 +37,7 @@ from bastion.persistence import (
 class NullStore(MemoryStore):
     """A store that acknowledges and drops every write: agents without persistence."""
 
-    async def submit(self, ops: Sequence[Op], *, sync: bool = False
+    async def submit(self, ops: Sequence[Op], *, sync: bool = False, defer: bool = False
                      ) -> asyncio.Future[WriteResult]:
         fut: asyncio.Future[WriteResult] = asyncio.get_running_loop().create_future()
         fut.set_result(_EMPTY)

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import sqlite3
-import threading
 from pathlib import Path
 
 import pytest
 
-from bastion.persistence import Put, PutItem, SQLiteStore, StoreError, StoreTimeout
+from bastion.persistence import (
+    DeleteItem,
+    Put,
+    PutItem,
+    Record,
+    SQLiteStore,
+    StoreError,
+    VersionConflict,
+)
 
 
 async def test_committed_state_survives_closing_and_reopening(tmp_path: Path) -> None:
@@ -40,25 +46,45 @@ async def test_the_database_is_in_wal_mode(tmp_path: Path) -> None:
             assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
-async def _hold_writer(store: SQLiteStore) -> tuple[threading.Event, asyncio.Task[object]]:
-    """Park the writer thread on a gate so that submitted batches pile up."""
-    gate = threading.Event()
-    task = asyncio.ensure_future(store._run(lambda conn: gate.wait(10.0)))
-    await asyncio.sleep(0)  # let the job reach the writer queue (a yield, not a wait)
-    return gate, task
-
-
 async def test_batches_from_many_writers_share_one_group_commit(tmp_path: Path) -> None:
     async with await SQLiteStore.open(tmp_path / "s.db") as store:
-        gate, parked = await _hold_writer(store)
-        futures = [await store.submit([Put(f"agent-{i}", "state", b"s")]) for i in range(200)]
         before = store.statistics().commits
-        gate.set()
-        await parked
+        futures = [await store.submit([Put(f"agent-{i}", "state", b"s")]) for i in range(200)]
         await asyncio.gather(*futures)
         stats = store.statistics()
         assert stats.commits - before == 1
         assert stats.max_group == 200
+
+
+async def test_a_deferred_batch_waits_for_the_flush_interval(tmp_path: Path) -> None:
+    loop = asyncio.get_running_loop()
+    async with await SQLiteStore.open(tmp_path / "s.db", flush_interval=0.25) as store:
+        start = loop.time()
+        deferred = await store.submit([Put("a", "k", b"1")], defer=True)
+        for _ in range(5):
+            await asyncio.sleep(0)  # yields only: nobody waits, so nothing is committed yet
+        assert not deferred.done()
+        await asyncio.wait_for(deferred, timeout=5.0)
+        assert loop.time() - start >= 0.25  # committed by the interval timer (virtual time)
+        rec = await store.read("a", "k")
+        assert rec is not None
+        assert rec.version == 1
+
+
+async def test_a_waited_batch_commits_the_deferred_ones_before_it(tmp_path: Path) -> None:
+    async with await SQLiteStore.open(tmp_path / "s.db", flush_interval=10.0) as store:
+        deferred = [await store.submit([PutItem("a", "q", str(i), b"x")], defer=True)
+                    for i in range(10)]
+        before = store.statistics().commits
+        await store.write([Put("a", "k", b"1")])
+        assert all(f.done() for f in deferred)
+        assert store.statistics().commits - before == 1
+
+
+async def test_a_read_sees_deferred_batches(tmp_path: Path) -> None:
+    async with await SQLiteStore.open(tmp_path / "s.db", flush_interval=10.0) as store:
+        await store.submit([PutItem("a", "q", "1", b"x")], defer=True)
+        assert await store.read_item("a", "q", "1") == b"x"
 
 
 async def test_sync_batches_are_accepted(tmp_path: Path) -> None:
@@ -70,19 +96,54 @@ async def test_sync_batches_are_accepted(tmp_path: Path) -> None:
         assert rec.data == b"2"
 
 
-async def test_a_full_queue_makes_submit_wait_then_time_out(tmp_path: Path) -> None:
+async def test_a_full_queue_is_committed_at_once(tmp_path: Path) -> None:
     async with await SQLiteStore.open(tmp_path / "s.db", max_pending_ops=3,
-                                      op_timeout=0.05) as store:
-        gate, parked = await _hold_writer(store)
-        first = await store.submit([Put("a", "k", b"1"), Put("a", "j", b"1")])
-        with pytest.raises(StoreTimeout):
-            await store.submit([Put("a", "x", b"1")])
-        assert store.statistics().pending_ops == 3
-        gate.set()
-        with contextlib.suppress(StoreTimeout):  # the parked read has the same short deadline
-            await parked
-        await first
-        await store.write([Put("a", "x", b"1")])  # space again once the group committed
+                                      flush_interval=10.0) as store:
+        first = await store.submit([Put("a", "k", b"1"), Put("a", "j", b"1")], defer=True)
+        assert store.statistics().pending_ops == 2
+        second = await store.submit([Put("a", "x", b"1")], defer=True)
+        assert first.done()
+        assert second.done()
+        assert store.statistics().pending_ops == 0
+
+
+async def test_compare_and_set_sees_writes_of_another_connection(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    async with await SQLiteStore.open(path) as store:
+        await store.write([Put("a", "k", b"1")])
+        with sqlite3.connect(path) as other:  # another process or node writing the file
+            other.execute("UPDATE records SET version = 7 WHERE ns = 'a' AND key = 'k'")
+        with pytest.raises(VersionConflict, match="found 7"):
+            await store.write([Put("a", "k", b"2", expected_version=1)])
+        result = await store.write([Put("a", "k", b"2", expected_version=7)])
+        assert result.versions == {("a", "k"): 8}
+
+
+async def test_compare_and_set_after_drop_and_quarantine(tmp_path: Path) -> None:
+    async with await SQLiteStore.open(tmp_path / "s.db") as store:
+        await store.write([Put("a", "k", b"1")])
+        await store.drop("a")
+        assert (await store.write([Put("a", "k", b"1", expected_version=0)])).versions == {
+            ("a", "k"): 1}
+        await store.quarantine("a", "test")
+        assert (await store.write([Put("a", "k", b"1", expected_version=0)])).versions == {
+            ("a", "k"): 1}
+
+
+async def test_a_group_keeps_each_batch_atomic_and_ordered(tmp_path: Path) -> None:
+    async with await SQLiteStore.open(tmp_path / "s.db") as store:
+        ok1 = await store.submit([Put("a", "k", b"1"), PutItem("a", "q", "1", b"x")])
+        bad = await store.submit([Put("a", "k", b"bad", expected_version=5),
+                                  DeleteItem("a", "q", "1")])
+        ok2 = await store.submit([Put("a", "k", b"2", expected_version=1),
+                                  DeleteItem("a", "q", "1"), PutItem("a", "q", "2", b"y")])
+        assert (await ok1).versions == {("a", "k"): 1}
+        with pytest.raises(VersionConflict):
+            await bad
+        assert (await ok2).versions == {("a", "k"): 2}
+        data = await store.load("a")
+        assert data.records["k"] == Record(b"2", 2)
+        assert data.collections["q"] == [("2", b"y")]
 
 
 async def test_a_file_that_is_not_a_database_is_a_store_error(tmp_path: Path) -> None:
@@ -103,7 +164,8 @@ async def test_an_unknown_store_format_is_refused(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("kwargs", [{"max_pending_ops": 0}, {"op_timeout": 0.0},
-                                    {"op_timeout": float("inf")}])
+                                    {"op_timeout": float("inf")}, {"flush_interval": 0.0},
+                                    {"flush_interval": float("nan")}])
 def test_bad_limits_are_rejected(tmp_path: Path, kwargs: dict[str, float]) -> None:
     with pytest.raises(ValueError, match="must be"):
         SQLiteStore(tmp_path / "s.db", **kwargs)  # type: ignore[arg-type]

@@ -144,12 +144,19 @@ class PersistentAgent(Agent):
         ops = self._collect_ops()
         if wait is None:
             wait = self.durability is not Durability.MEMORY
-        if ops:
-            fut = await self.store.submit(ops, sync=self.durability is Durability.STRICT)
-            fut.add_done_callback(_retrieve)
-            self._last_write = fut
-        if wait and self._last_write is not None:
-            await self._wait(self._last_write)
+        last = self._last_write
+        if not ops and wait and last is not None and not last.done():
+            ops = []  # an empty batch commits promptly, and with it the deferred ones before
+        elif not ops:
+            if wait and last is not None:
+                await self._wait(last)
+            return
+        fut = await self.store.submit(ops, sync=self.durability is Durability.STRICT,
+                                      defer=not wait)
+        fut.add_done_callback(_retrieve)
+        self._last_write = fut
+        if wait:
+            await self._wait(fut)
 
     # -- framework -------------------------------------------------------------------------
     async def _prepare_state(self) -> None:

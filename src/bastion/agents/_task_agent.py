@@ -221,7 +221,7 @@ class TaskAgent(PersistentAgent):
     def _make(self, spec: TaskSpec) -> QueuedTask:
         self.seq += 1
         return QueuedTask(
-            id=spec.id or f"{self.name}-{self.seq}-{next(_ids)}", type=spec.type,
+            id=spec.id or f"{self.name}-{self.seq:09d}-{next(_ids)}", type=spec.type,
             payload=spec.payload, priority=PRIORITIES[spec.priority], seq=self.seq,
             timeout=spec.timeout, inputs=spec.inputs, reply_to=spec.reply_to,
             enqueued_at=time.time())

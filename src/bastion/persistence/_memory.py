@@ -53,7 +53,7 @@ class MemoryStore:
         return "memory"
 
     async def submit(
-        self, ops: Sequence[Op], *, sync: bool = False
+        self, ops: Sequence[Op], *, sync: bool = False, defer: bool = False
     ) -> asyncio.Future[WriteResult]:
         """Apply the batch now; the returned future is already done."""
         fut: asyncio.Future[WriteResult] = asyncio.get_running_loop().create_future()

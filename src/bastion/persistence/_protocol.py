@@ -165,12 +165,14 @@ class StateStore(Protocol):
         ...
 
     async def submit(
-        self, ops: Sequence[Op], *, sync: bool = False
+        self, ops: Sequence[Op], *, sync: bool = False, defer: bool = False
     ) -> asyncio.Future[WriteResult]:
         """Queue one atomic batch and return a future of its result without waiting.
 
         Batches are applied in submission order. ``sync=True`` asks for an fsynced commit.
-        Awaits only if the store's bounded queue is full.
+        ``defer=True`` says nobody waits for this batch now: a backend may hold it back
+        for a bounded time (SQLite: ``flush_interval``) to commit it with others. Awaits
+        only if the store's bounded queue is full.
         """
         ...
 

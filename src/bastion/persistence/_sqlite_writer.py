@@ -1,15 +1,22 @@
-"""The SQLite writer: owns the connection, group-commits batches in order.
+"""The SQLite writer: one connection, group commits of coalesced batches.
 
-The store hands it lists of jobs (write batches, reads, maintenance) on its single
-writer thread. Consecutive write batches, from any number of agents, commit in one
-transaction; each batch runs inside its own SAVEPOINT, so a compare-and-set failure
-rejects that batch only. Jobs run in submission order, so a read sees every batch
-submitted before it.
+The store hands it lists of write batches (from any number of agents) to commit as one
+transaction. Batches are *planned* in Python first, in submission order: each batch's
+compare-and-set checks run against the record versions as the batches before it left
+them (a per-record version cache, dropped whenever another connection wrote the file,
+which ``PRAGMA data_version`` tells), and a batch that fails a check is rejected whole
+and leaves no trace in the plan. The plan keeps only the last state of every record and
+item, so a group costs a handful of ``executemany`` statements however many batches and
+agents it carries.
+
+Every method runs on the thread that calls it (the store calls them on the event loop);
+:meth:`Writer.checkpoint` and :meth:`Writer.sync_wal` are meant for a helper thread.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -34,76 +41,57 @@ _SCHEMA = (
     " item TEXT, version INTEGER, data BLOB NOT NULL)",
 )
 
-_UPSERT = (
-    "INSERT INTO records (ns, key, version, data) VALUES (?, ?, 1, ?) ON CONFLICT (ns, key)"
-    " DO UPDATE SET version = version + 1, data = excluded.data RETURNING version"
-)
-_CAS_UPDATE = (
-    "UPDATE records SET version = version + 1, data = ? WHERE ns = ? AND key = ? AND version = ?"
-)
+_PUT_RECORD = "INSERT OR REPLACE INTO records (ns, key, version, data) VALUES (?, ?, ?, ?)"
+_DEL_RECORD = "DELETE FROM records WHERE ns = ? AND key = ?"
 _PUT_ITEM = "INSERT OR REPLACE INTO items (ns, coll, item, data) VALUES (?, ?, ?, ?)"
 _DEL_ITEM = "DELETE FROM items WHERE ns = ? AND coll = ? AND item = ?"
+_VERSION = "SELECT version FROM records WHERE ns = ? AND key = ?"
+_MAX_CACHED = 50_000
+
+RecordKey = tuple[str, str]
+ItemKey = tuple[str, str, str]
 
 
 @dataclass(slots=True)
 class Job:
-    """One unit of work for the writer: a write batch or a function of the connection."""
+    """One write batch waiting for its group commit."""
 
     future: asyncio.Future[Any]
     ops: Sequence[Op] = ()
     sync: bool = False
-    fn: Callable[[sqlite3.Connection], Any] | None = None
     size: int = field(default=0)
 
 
+@dataclass(slots=True)
+class _Plan:
+    """The net effect of the accepted batches of one group."""
+
+    versions: dict[RecordKey, int] = field(default_factory=dict)
+    records: dict[RecordKey, bytes | None] = field(default_factory=dict)
+    items: dict[ItemKey, bytes | None] = field(default_factory=dict)
+
+
 class Writer:
-    """Owns the SQLite connection; :meth:`flush` runs on the store's single writer thread."""
+    """Owns the SQLite write connection of a store."""
 
     def __init__(self, path: str) -> None:
         self._path = path
         self._conn: sqlite3.Connection | None = None
-        self._full_sync = False
+        self._helper: sqlite3.Connection | None = None
+        self._versions: dict[RecordKey, int] = {}
+        self._data_version: int | None = None
         self.commits = 0
         self.max_group = 0
 
-    def flush(self, jobs: list[Job]) -> list[tuple[Job, Any, BaseException | None]]:
-        """Run ``jobs`` in order: consecutive write batches share one transaction."""
-        results: list[tuple[Job, Any, BaseException | None]] = []
-        group: list[Job] = []
-        for job in jobs:
-            if job.fn is None:
-                group.append(job)
-                continue
-            if group:
-                results.extend(self._commit(group))
-                group = []
-            results.append(self._call(job))
-        if group:
-            results.extend(self._commit(group))
-        return results
-
-    def close(self) -> None:
-        """Close the connection (on the writer thread)."""
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
-
-    def _call(self, job: Job) -> tuple[Job, Any, BaseException | None]:
-        assert job.fn is not None
-        try:
-            return (job, job.fn(self._connection()), None)
-        except sqlite3.Error as exc:
-            return (job, None, _store_error(exc))
-        except StoreError as exc:
-            return (job, None, exc)
-
-    def _connection(self) -> sqlite3.Connection:
+    def connection(self) -> sqlite3.Connection:
+        """The write connection, opened (and the schema checked) on first use."""
         if self._conn is None:
-            conn = sqlite3.connect(self._path, isolation_level=None)
+            conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
             try:
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute("PRAGMA synchronous=NORMAL")
                 conn.execute("PRAGMA busy_timeout=5000")
+                conn.execute("PRAGMA wal_autocheckpoint=0")  # the helper thread checkpoints
                 for stmt in _SCHEMA:
                     conn.execute(stmt)
                 _check_format(conn)
@@ -113,95 +101,134 @@ class Writer:
             self._conn = conn
         return self._conn
 
-    def _commit(self, group: list[Job]) -> list[tuple[Job, Any, BaseException | None]]:
-        self.max_group = max(self.max_group, len(group))
+    def call(self, fn: Callable[[sqlite3.Connection], Any], *, writes: bool = False) -> Any:
+        """Run a read or maintenance function on the connection (StoreError on failure)."""
+        if writes:
+            self._versions.clear()
         try:
-            conn = self._connection()
-            self._set_sync(conn, any(j.sync for j in group))
+            return fn(self.connection())
+        except sqlite3.Error as exc:
+            self._versions.clear()
+            raise _store_error(exc) from exc
+
+    def commit(self, jobs: list[Job]) -> list[tuple[Job, Any, BaseException | None]]:
+        """Commit the batches of ``jobs`` in one transaction; a result per job."""
+        self.max_group = max(self.max_group, len(jobs))
+        try:
+            conn = self.connection()
             conn.execute("BEGIN IMMEDIATE")
             try:
-                results = [self._apply_in_savepoint(conn, job) for job in group]
+                results = self._plan_and_write(conn, jobs)
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
         except (sqlite3.Error, StoreError) as exc:
+            self._versions.clear()
             err = _store_error(exc) if isinstance(exc, sqlite3.Error) else exc
-            return [(job, None, err) for job in group]
+            return [(job, None, err) for job in jobs]
         self.commits += 1
         return results
 
-    def _set_sync(self, conn: sqlite3.Connection, full: bool) -> None:
-        if full != self._full_sync:
-            conn.execute(f"PRAGMA synchronous={'FULL' if full else 'NORMAL'}")
-            self._full_sync = full
-
-    def _apply_in_savepoint(
-        self, conn: sqlite3.Connection, job: Job
-    ) -> tuple[Job, Any, BaseException | None]:
-        conn.execute("SAVEPOINT batch")
+    def checkpoint(self) -> bool:
+        """A PASSIVE WAL checkpoint on the helper connection (helper thread); False on error."""
         try:
-            result = apply_ops(conn, job.ops)
-        except VersionConflict as exc:
-            conn.execute("ROLLBACK TO batch")
-            conn.execute("RELEASE batch")
-            return (job, None, exc)
-        conn.execute("RELEASE batch")
-        return (job, result, None)
+            if self._helper is None:
+                self._helper = sqlite3.connect(self._path, isolation_level=None)
+                self._helper.execute("PRAGMA busy_timeout=5000")
+            self._helper.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        except sqlite3.Error:
+            return False
+        return True
 
-
-def apply_ops(conn: sqlite3.Connection, ops: Sequence[Op]) -> WriteResult:
-    """Apply one batch on ``conn`` (inside a transaction); VersionConflict on a CAS miss."""
-    versions: dict[tuple[str, str], int] = {}
-    for op in ops:
-        if isinstance(op, PutItem):
-            conn.execute(_PUT_ITEM, (op.namespace, op.collection, op.item, op.data))
-        elif isinstance(op, Put):
-            versions[(op.namespace, op.key)] = _put(conn, op)
-        elif isinstance(op, Delete):
-            _delete(conn, op)
-            versions[(op.namespace, op.key)] = 0
-        else:
-            conn.execute(_DEL_ITEM, (op.namespace, op.collection, op.item))
-    return WriteResult(versions)
-
-
-def _put(conn: sqlite3.Connection, op: Put) -> int:
-    if op.expected_version is None:
-        row = conn.execute(_UPSERT, (op.namespace, op.key, op.data)).fetchone()
-        return int(row[0])
-    if op.expected_version == 0:
+    def sync_wal(self) -> None:
+        """fsync the WAL file: every commit made before the call survives power loss."""
+        fd = os.open(self._path + "-wal", os.O_RDONLY)
         try:
-            conn.execute("INSERT INTO records (ns, key, version, data) VALUES (?, ?, 1, ?)",
-                         (op.namespace, op.key, op.data))
-        except sqlite3.IntegrityError:
-            raise _conflict(conn, op.namespace, op.key, 0) from None
-        return 1
-    cur = conn.execute(_CAS_UPDATE, (op.data, op.namespace, op.key, op.expected_version))
-    if cur.rowcount != 1:
-        raise _conflict(conn, op.namespace, op.key, op.expected_version)
-    return op.expected_version + 1
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def close_helper(self) -> None:
+        """Close the helper connection (on the helper thread)."""
+        if self._helper is not None:
+            self._helper.close()
+            self._helper = None
+
+    def close(self) -> None:
+        """Close the write connection (SQLite checkpoints the WAL as it closes)."""
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    # -- planning ----------------------------------------------------------------------
+
+    def _plan_and_write(self, conn: sqlite3.Connection,
+                        jobs: list[Job]) -> list[tuple[Job, Any, BaseException | None]]:
+        data_version = conn.execute("PRAGMA data_version").fetchone()[0]
+        if data_version != self._data_version or len(self._versions) > _MAX_CACHED:
+            self._versions.clear()  # another connection wrote: versions must be re-read
+            self._data_version = data_version
+        plan = _Plan()
+        results: list[tuple[Job, Any, BaseException | None]] = []
+        for job in jobs:
+            try:
+                results.append((job, self._plan_batch(conn, plan, job.ops), None))
+            except VersionConflict as exc:
+                results.append((job, None, exc))
+        _write_plan(conn, plan)
+        self._versions.update(plan.versions)
+        return results
+
+    def _version(self, conn: sqlite3.Connection, plan: _Plan, key: RecordKey) -> int:
+        found = plan.versions.get(key)
+        if found is None:
+            found = self._versions.get(key)
+        if found is None:
+            row = conn.execute(_VERSION, key).fetchone()
+            found = int(row[0]) if row else 0
+            self._versions[key] = found
+        return found
+
+    def _plan_batch(self, conn: sqlite3.Connection, plan: _Plan, ops: Sequence[Op]) -> WriteResult:
+        versions: dict[RecordKey, int] = {}
+        for op in ops:  # check every compare-and-set before touching the plan
+            if isinstance(op, Put | Delete):
+                key = (op.namespace, op.key)
+                current = versions.get(key)
+                if current is None:
+                    current = self._version(conn, plan, key)
+                if op.expected_version is not None and op.expected_version != current:
+                    raise VersionConflict(
+                        f"{op.namespace}/{op.key}: expected version {op.expected_version}, "
+                        f"found {current}", context={"namespace": op.namespace, "key": op.key})
+                versions[key] = current + 1 if isinstance(op, Put) else 0
+        for op in ops:
+            if isinstance(op, PutItem):
+                plan.items[(op.namespace, op.collection, op.item)] = op.data
+            elif isinstance(op, Put):
+                plan.records[(op.namespace, op.key)] = op.data
+            elif isinstance(op, Delete):
+                plan.records[(op.namespace, op.key)] = None
+            else:
+                plan.items[(op.namespace, op.collection, op.item)] = None
+        plan.versions.update(versions)
+        return WriteResult(versions)
 
 
-def _delete(conn: sqlite3.Connection, op: Delete) -> None:
-    if op.expected_version is None:
-        conn.execute("DELETE FROM records WHERE ns = ? AND key = ?", (op.namespace, op.key))
-        return
-    found = _version(conn, op.namespace, op.key)
-    if found != op.expected_version:
-        raise _conflict(conn, op.namespace, op.key, op.expected_version)
-    conn.execute("DELETE FROM records WHERE ns = ? AND key = ?", (op.namespace, op.key))
-
-
-def _version(conn: sqlite3.Connection, ns: str, key: str) -> int:
-    row = conn.execute("SELECT version FROM records WHERE ns = ? AND key = ?", (ns, key)).fetchone()
-    return int(row[0]) if row else 0
-
-
-def _conflict(conn: sqlite3.Connection, ns: str, key: str, expected: int) -> VersionConflict:
-    found = _version(conn, ns, key)
-    return VersionConflict(f"{ns}/{key}: expected version {expected}, found {found}",
-                           context={"namespace": ns, "key": key})
+def _write_plan(conn: sqlite3.Connection, plan: _Plan) -> None:
+    puts = [(k[0], k[1], plan.versions[k], d) for k, d in plan.records.items() if d is not None]
+    if puts:
+        conn.executemany(_PUT_RECORD, puts)
+    dels = [k for k, d in plan.records.items() if d is None]
+    if dels:
+        conn.executemany(_DEL_RECORD, dels)
+    item_puts = [(*k, d) for k, d in plan.items.items() if d is not None]
+    if item_puts:
+        conn.executemany(_PUT_ITEM, item_puts)
+    item_dels = [k for k, d in plan.items.items() if d is None]
+    if item_dels:
+        conn.executemany(_DEL_ITEM, item_dels)
 
 
 def _check_format(conn: sqlite3.Connection) -> None:
