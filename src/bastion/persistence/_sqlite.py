@@ -12,7 +12,7 @@ When a flush runs:
 * a batch someone waits for (``submit(ops)``, :meth:`SQLiteStore.write`, every read)
   is committed on the next loop iteration, together with everything queued before it;
 * a *deferred* batch (``submit(ops, defer=True)``: internal progress nobody waits for)
-  is committed within ``flush_interval`` seconds (default 5 ms), or sooner when another
+  is committed within ``flush_interval`` seconds (default 10 ms), or sooner when another
   flush runs or ``max_pending_ops`` operations are queued.
 
 Reads and maintenance run on the same connection after committing what is queued, so a
@@ -66,7 +66,7 @@ class SQLiteStore:
     """
 
     def __init__(self, path: str | os.PathLike[str], *, max_pending_ops: int = 100_000,
-                 op_timeout: float = 30.0, flush_interval: float = 0.005) -> None:
+                 op_timeout: float = 30.0, flush_interval: float = 0.01) -> None:
         if max_pending_ops < 1:
             raise ValueError("max_pending_ops must be >= 1")
         for label, value in (("op_timeout", op_timeout), ("flush_interval", flush_interval)):
@@ -93,7 +93,7 @@ class SQLiteStore:
 
     @classmethod
     async def open(cls, path: str | os.PathLike[str], *, max_pending_ops: int = 100_000,
-                   op_timeout: float = 30.0, flush_interval: float = 0.005) -> SQLiteStore:
+                   op_timeout: float = 30.0, flush_interval: float = 0.01) -> SQLiteStore:
         """Open (or create) the database and start the helper thread.
 
         Raises :class:`StoreError` if the file is not a Bastion state database.
