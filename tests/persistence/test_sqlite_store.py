@@ -169,3 +169,23 @@ async def test_an_unknown_store_format_is_refused(tmp_path: Path) -> None:
 def test_bad_limits_are_rejected(tmp_path: Path, kwargs: dict[str, float]) -> None:
     with pytest.raises(ValueError, match="must be"):
         SQLiteStore(tmp_path / "s.db", **kwargs)  # type: ignore[arg-type]
+
+
+async def test_a_strict_batch_is_acknowledged_after_the_wal_fsync(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bastion.persistence import _sqlite_writer
+
+    synced: list[bool] = []
+    real = _sqlite_writer.Writer.sync_wal
+
+    def sync_wal(self: _sqlite_writer.Writer) -> None:
+        real(self)
+        synced.append(True)
+
+    monkeypatch.setattr(_sqlite_writer.Writer, "sync_wal", sync_wal)
+    async with await SQLiteStore.open(tmp_path / "s.db") as store:
+        await store.write([Put("a", "k", b"1")])
+        assert synced == []  # batched: no fsync
+        await store.write([Put("a", "k", b"2")], sync=True)
+        assert synced == [True]
