@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from bastion.persistence import (
+    Delete,
     DeleteItem,
     Put,
     PutItem,
@@ -144,6 +145,36 @@ async def test_a_group_keeps_each_batch_atomic_and_ordered(tmp_path: Path) -> No
         data = await store.load("a")
         assert data.records["k"] == Record(b"2", 2)
         assert data.collections["q"] == [("2", b"y")]
+
+
+async def test_a_group_writes_the_last_state_of_every_row(tmp_path: Path) -> None:
+    async with await SQLiteStore.open(tmp_path / "s.db") as store:
+        await store.write([PutItem("a", "q", "gone", b"0"), PutItem("a", "q", "back", b"0"),
+                           Put("a", "r1", b"0"), Put("a", "r2", b"0")])
+        futures = [
+            await store.submit([PutItem("a", "q", "new", b"1"), DeleteItem("a", "q", "gone"),
+                                DeleteItem("a", "q", "back"), Delete("a", "r1")]),
+            await store.submit([DeleteItem("a", "q", "new"), PutItem("a", "q", "gone", b"2"),
+                                Put("a", "r1", b"1"), Delete("a", "r2")]),
+            await store.submit([DeleteItem("a", "q", "gone"), PutItem("a", "q", "back", b"3"),
+                                Put("a", "r2", b"2", expected_version=0)]),
+        ]
+        results = await asyncio.gather(*futures)
+        assert store.statistics().commits == 2  # the three batches shared one group
+        assert results[2].versions == {("a", "r2"): 1}
+        data = await store.load("a")
+        assert data.collections == {"q": [("back", b"3")]}
+        assert data.records == {"r1": Record(b"1", 1), "r2": Record(b"2", 1)}
+
+
+async def test_a_batch_with_an_unknown_operation_is_rejected_alone(tmp_path: Path) -> None:
+    async with await SQLiteStore.open(tmp_path / "s.db") as store:
+        bad = await store.submit([PutItem("a", "q", "1", b"x"), "not an op"])  # type: ignore[list-item]
+        ok = await store.submit([PutItem("a", "q", "2", b"y")])
+        with pytest.raises(StoreError, match="not a store operation"):
+            await bad
+        await ok
+        assert (await store.load("a")).collections == {"q": [("2", b"y")]}
 
 
 async def test_a_file_that_is_not_a_database_is_a_store_error(tmp_path: Path) -> None:

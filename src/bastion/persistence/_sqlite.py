@@ -236,12 +236,14 @@ class SQLiteStore:
         if not self._queued:
             return
         jobs, self._queued = self._queued, []
-        self._pending_ops -= sum(job.size for job in jobs)
+        self._pending_ops = 0  # every queued job is in this group
         results = self._writer.commit(jobs)
         synced = [(job, value) for job, value, error in results if error is None and job.sync]
-        self._resolve([r for r in results if r[2] is not None or not r[0].sync])
         if synced:
+            self._resolve([r for r in results if r[2] is not None or not r[0].sync])
             self._start_helper(self._writer.sync_wal, lambda f: self._synced(f, synced))
+        else:
+            self._resolve(results)
         self._since_checkpoint += 1
         if self._since_checkpoint >= _CHECKPOINT_EVERY and not self._checkpointing:
             self._since_checkpoint = 0

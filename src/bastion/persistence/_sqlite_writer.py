@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bastion.persistence._errors import StoreError, VersionConflict
-from bastion.persistence._protocol import Delete, Op, Put, PutItem, WriteResult
+from bastion.persistence._protocol import Delete, DeleteItem, Op, Put, PutItem, WriteResult
 
 __all__ = ["Job", "Writer"]
 
@@ -64,11 +64,17 @@ class Job:
 
 @dataclass(slots=True)
 class _Plan:
-    """The net effect of the accepted batches of one group."""
+    """The net effect of the accepted batches of one group, as ready statement parameters.
+
+    A row is in at most one of a table's two dicts (its last write wins), so the deletes
+    and the puts of a group can run in any order.
+    """
 
     versions: dict[RecordKey, int] = field(default_factory=dict)
-    records: dict[RecordKey, bytes | None] = field(default_factory=dict)
-    items: dict[ItemKey, bytes | None] = field(default_factory=dict)
+    record_puts: dict[RecordKey, tuple[str, str, int, bytes]] = field(default_factory=dict)
+    record_dels: dict[RecordKey, RecordKey] = field(default_factory=dict)
+    item_puts: dict[ItemKey, tuple[str, str, str, bytes]] = field(default_factory=dict)
+    item_dels: dict[ItemKey, ItemKey] = field(default_factory=dict)
 
 
 class Writer:
@@ -88,6 +94,9 @@ class Writer:
         if self._conn is None:
             conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
             try:
+                # A new file gets 8 KiB pages (a no-op for an existing one): a group
+                # commit then writes fewer WAL frames for the same rows (~0.5 us per task).
+                conn.execute("PRAGMA page_size=8192")
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute("PRAGMA synchronous=NORMAL")
                 conn.execute("PRAGMA busy_timeout=5000")
@@ -174,7 +183,7 @@ class Writer:
         for job in jobs:
             try:
                 results.append((job, self._plan_batch(conn, plan, job.ops), None))
-            except VersionConflict as exc:
+            except StoreError as exc:  # a failed compare-and-set or a bad op: this batch only
                 results.append((job, None, exc))
         _write_plan(conn, plan)
         self._versions.update(plan.versions)
@@ -193,42 +202,57 @@ class Writer:
     def _plan_batch(self, conn: sqlite3.Connection, plan: _Plan, ops: Sequence[Op]) -> WriteResult:
         versions: dict[RecordKey, int] = {}
         for op in ops:  # check every compare-and-set before touching the plan
-            if isinstance(op, Put | Delete):
-                key = (op.namespace, op.key)
+            cls = type(op)
+            if cls is Put or cls is Delete:
+                key = (op.namespace, op.key)  # type: ignore[union-attr]
                 current = versions.get(key)
                 if current is None:
                     current = self._version(conn, plan, key)
-                if op.expected_version is not None and op.expected_version != current:
+                expected = op.expected_version  # type: ignore[union-attr]
+                if expected is not None and expected != current:
                     raise VersionConflict(
-                        f"{op.namespace}/{op.key}: expected version {op.expected_version}, "
-                        f"found {current}", context={"namespace": op.namespace, "key": op.key})
-                versions[key] = current + 1 if isinstance(op, Put) else 0
+                        f"{key[0]}/{key[1]}: expected version {expected}, found {current}",
+                        context={"namespace": key[0], "key": key[1]})
+                versions[key] = current + 1 if cls is Put else 0
+            elif cls is not PutItem and cls is not DeleteItem:
+                raise StoreError(f"not a store operation: {op!r}", retryable=False)
+        item_puts, item_dels = plan.item_puts, plan.item_dels
         for op in ops:
-            if isinstance(op, PutItem):
-                plan.items[(op.namespace, op.collection, op.item)] = op.data
-            elif isinstance(op, Put):
-                plan.records[(op.namespace, op.key)] = op.data
-            elif isinstance(op, Delete):
-                plan.records[(op.namespace, op.key)] = None
+            cls = type(op)
+            if cls is PutItem:
+                ikey = (op.namespace, op.collection, op.item)  # type: ignore[union-attr]
+                item_dels.pop(ikey, None)
+                item_puts[ikey] = (*ikey, op.data)  # type: ignore[union-attr]
+            elif cls is DeleteItem:
+                ikey = (op.namespace, op.collection, op.item)  # type: ignore[union-attr]
+                item_puts.pop(ikey, None)
+                item_dels[ikey] = ikey
             else:
-                plan.items[(op.namespace, op.collection, op.item)] = None
+                self._plan_record(plan, op, versions)
         plan.versions.update(versions)
         return WriteResult(versions)
 
+    @staticmethod
+    def _plan_record(plan: _Plan, op: Op, versions: dict[RecordKey, int]) -> None:
+        if isinstance(op, Put):
+            key = (op.namespace, op.key)
+            plan.record_dels.pop(key, None)
+            plan.record_puts[key] = (op.namespace, op.key, versions[key], op.data)
+        else:
+            key = (op.namespace, op.key)  # type: ignore[union-attr]
+            plan.record_puts.pop(key, None)
+            plan.record_dels[key] = key
+
 
 def _write_plan(conn: sqlite3.Connection, plan: _Plan) -> None:
-    puts = [(k[0], k[1], plan.versions[k], d) for k, d in plan.records.items() if d is not None]
-    if puts:
-        conn.executemany(_PUT_RECORD, puts)
-    dels = [k for k, d in plan.records.items() if d is None]
-    if dels:
-        conn.executemany(_DEL_RECORD, dels)
-    item_puts = [(*k, d) for k, d in plan.items.items() if d is not None]
-    if item_puts:
-        conn.executemany(_PUT_ITEM, item_puts)
-    item_dels = [k for k, d in plan.items.items() if d is None]
-    if item_dels:
-        conn.executemany(_DEL_ITEM, item_dels)
+    if plan.record_puts:
+        conn.executemany(_PUT_RECORD, plan.record_puts.values())
+    if plan.record_dels:
+        conn.executemany(_DEL_RECORD, plan.record_dels.values())
+    if plan.item_dels:
+        conn.executemany(_DEL_ITEM, plan.item_dels.values())
+    if plan.item_puts:
+        conn.executemany(_PUT_ITEM, plan.item_puts.values())
 
 
 def _check_format(conn: sqlite3.Connection) -> None:
