@@ -181,34 +181,6 @@ async def test_top_level_supervisor_beyond_intensity_stops_its_children() -> Non
         assert rt.statistics().escalations == 1
 
 
-async def test_restarts_outside_the_window_do_not_count() -> None:
-    class ManualClock:
-        def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-            self.loop = loop
-            self.offset = 0.0
-
-        def now(self) -> float:
-            return self.loop.time() + self.offset
-
-        def call_at(self, when: float, callback: Any) -> asyncio.TimerHandle:
-            return self.loop.call_at(when - self.offset, callback)
-
-        async def sleep(self, delay: float) -> None:
-            await asyncio.sleep(delay)
-
-    async with bastion.open_runtime() as rt:
-        clock = ManualClock(asyncio.get_running_loop())
-        rt.clock = clock
-        sup = await rt.start_supervisor(specs("w"), max_restarts=1, max_seconds=5.0)
-        await crash(rt, "w")
-        await restarted(rt, "w")
-        clock.offset += 6.0  # the first restart leaves the window
-        await crash(rt, "w")
-        await restarted(rt, "w")
-        assert sup.ref.is_alive
-        assert sup.statistics().restarts_in_window == 1
-
-
 async def test_child_start_failure_fails_the_supervisor_start_and_stops_started_children() -> None:
     class Refuses(bastion.Actor):
         def on_start(self) -> None:
