@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from typing import Any
 
 import bastion
+from bastion._core._clock import current_clock
 from bastion.agents import Task, TaskAgent, act
 from bastion.persistence import SQLiteStore
+from bastion.testing import wait_for
 
 
 async def work(task: Task) -> dict[str, int]:
-    await asyncio.sleep(0.002)  # a node doing real work; the parent kills it mid-stream
+    await current_clock().sleep(0.002)  # a node doing real work; the parent kills it mid-stream
     return {"n": int(task.payload)}
 
 
@@ -31,11 +34,12 @@ async def main(db: str, mode: str, count: int) -> None:
                 accepted = await act(ref, "queue", type="work", id=f"t{i}", payload=i)
                 print(f"ACK {accepted.id}", flush=True)
             await asyncio.Event().wait()  # keep processing until killed
-        while True:
+
+        async def drained() -> Any:
             status = await act(ref, "status")
-            if status.queued == 0 and status.current_task is None:
-                break
-            await asyncio.sleep(0.01)
+            return status if status.queued == 0 and status.current_task is None else None
+
+        status = await wait_for(drained, timeout=120.0, what="the queue to drain")
         print(f"DONE {status.processed} {status.recovered_in_flight}", flush=True)
         await ref.stop()
 

@@ -21,7 +21,7 @@ from bastion.resilience import (
     TimeWindow,
     circuit_breaker,
 )
-from bastion.testing import capture_events
+from bastion.testing import VirtualClock, capture_events
 from tests.resilience.conftest import FakeClock
 
 
@@ -189,7 +189,7 @@ async def test_late_results_from_before_a_trip_are_ignored() -> None:
 async def test_cancelled_probe_frees_its_permit() -> None:
     breaker = CircuitBreaker("cancel", minimum_calls=1, open_for=1.0, half_open_probes=1)
     breaker.trip()
-    await asyncio.sleep(1.0)
+    await VirtualClock().advance(1.0)
     never = asyncio.Event()
     probe = asyncio.create_task(breaker.call(never.wait))
     await asyncio.sleep(0)
@@ -216,7 +216,8 @@ def test_property_half_open_never_admits_more_than_the_allowed_probes(
     async def main() -> None:
         breaker = CircuitBreaker("p", minimum_calls=1, open_for=1.0, half_open_probes=probes)
         breaker.trip()
-        await asyncio.sleep(1.0)
+        clock = VirtualClock()
+        await clock.advance(1.0)
         in_flight = max_in_flight = admitted = cancelled = 0
 
         async def probe(i: int) -> str:
@@ -225,7 +226,7 @@ def test_property_half_open_never_admits_more_than_the_allowed_probes(
             admitted += 1
             max_in_flight = max(max_in_flight, in_flight)
             try:
-                await asyncio.sleep(delays[i])
+                await clock.sleep(delays[i])  # the probe's work takes this long
                 if outcomes[i] == "fail":
                     raise NetworkError("down")
                 return "ok"

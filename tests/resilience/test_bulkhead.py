@@ -7,10 +7,11 @@ import asyncio
 import pytest
 
 from bastion.resilience import Bulkhead, BulkheadFull
-from bastion.testing import capture_events
+from bastion.testing import VirtualClock, capture_events
 
 
 async def test_limits_concurrency_and_queues_in_order() -> None:
+    clock = VirtualClock()
     bulkhead = Bulkhead("db", max_concurrent=2, max_queue=3, max_wait=10.0)
     running = peak = 0
     order: list[int] = []
@@ -20,7 +21,7 @@ async def test_limits_concurrency_and_queues_in_order() -> None:
         running += 1
         peak = max(peak, running)
         order.append(i)
-        await asyncio.sleep(1.0)
+        await clock.sleep(1.0)  # a second of work, in virtual time
         running -= 1
         return i
 

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 import bastion
 import bastion.testing
 from bastion import BusinessError
+from bastion._core._clock import current_clock
 from bastion.resilience import (
     ErrorContext,
     add_breadcrumb,
@@ -152,7 +153,7 @@ def test_decorator_opens_a_fresh_scope_per_call() -> None:
 async def test_async_decorator_keeps_the_scope_across_awaits() -> None:
     @error_scope("fetch")
     async def fetch() -> str:
-        await asyncio.sleep(0.5)
+        await current_clock().sleep(0.5)  # an await that suspends, in virtual time
         ctx = current_context()
         assert ctx is not None
         return ctx.operation
@@ -167,7 +168,7 @@ async def test_context_is_carried_into_asyncio_tasks_and_not_back() -> None:
         async def child() -> str | None:
             with error_scope("child"):
                 add_breadcrumb("in child")
-                await asyncio.sleep(0.1)
+                await current_clock().sleep(0.1)
             ctx = current_context()
             return ctx.correlation_id if ctx else None
 
@@ -222,14 +223,14 @@ def test_context_never_leaks_between_1000_concurrent_tasks(seed: int) -> None:
             for level in range(depth):
                 with error_scope(f"level-{level}", task=i):
                     add_breadcrumb(f"b{i}")
-                    await asyncio.sleep(delays.pop())
+                    await current_clock().sleep(delays.pop())
                     ctx = current_context()
                     assert ctx is not None
                     assert ctx.correlation_id == f"c{i}"
                     assert ctx.metadata == {"task": i}
                     assert {c.name for c in ctx.breadcrumbs} == {f"b{i}"}
                     assert ctx.path[0] == f"task-{i}"
-                await asyncio.sleep(delays.pop())
+                await current_clock().sleep(delays.pop())
                 ctx = current_context()
                 assert ctx is not None
                 assert ctx.path == (f"task-{i}",)

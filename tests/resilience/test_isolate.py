@@ -44,7 +44,7 @@ async def test_a_timeout_is_an_infrastructure_timeout_and_the_task_is_cancelled(
 
     async def hang() -> None:
         try:
-            await asyncio.sleep(3600)
+            await asyncio.Event().wait()  # hangs until cancelled
         finally:
             cancelled.set()
 
