@@ -416,3 +416,17 @@ async def test_a_call_timeout_raised_by_on_start_is_reported_as_such() -> None:
         with pytest.raises(bastion.StartFailed, match="on_start raised") as info:
             await rt.spawn(CallsOut)
         assert "dependency" in str(info.value.__cause__)
+
+
+async def test_statistics_say_whether_an_actor_is_parked() -> None:
+    gate = asyncio.Event()
+    async with bastion.open_runtime() as rt:
+        ref = await rt.spawn(Gate, gate)
+        assert ref.statistics().parked
+        pending = asyncio.ensure_future(ref.call("block"))
+        await until(lambda: ref.statistics().processed == 1)
+        assert not ref.statistics().parked
+        gate.set()
+        await pending
+        await rt.wait_idle()
+        assert ref.statistics().parked

@@ -52,6 +52,7 @@ async def test_rejects_at_once_when_slots_and_queue_are_full() -> None:
     assert await second
 
 
+@pytest.mark.bastion(real_time=False)  # asserts exact virtual-time readings
 async def test_a_queued_call_times_out_on_the_clock() -> None:
     bulkhead = Bulkhead("slow", max_concurrent=1, max_queue=5, max_wait=2.0)
     loop = asyncio.get_running_loop()

@@ -39,6 +39,7 @@ async def test_a_crash_becomes_an_isolated_failure_with_its_cause() -> None:
     assert info.value.context["operation"] == "risky"
 
 
+@pytest.mark.bastion(real_time=False)  # asserts exact virtual-time readings
 async def test_a_timeout_is_an_infrastructure_timeout_and_the_task_is_cancelled() -> None:
     cancelled = asyncio.Event()
 

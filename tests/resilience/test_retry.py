@@ -179,6 +179,7 @@ def test_decorator_and_bad_input(clock: FakeClock) -> None:
         Retry(on="NetworkError")  # type: ignore[arg-type]
 
 
+@pytest.mark.bastion(real_time=False)  # asserts exact virtual-time readings
 async def test_async_retry_sleeps_on_the_clock() -> None:
     loop = asyncio.get_running_loop()
     started = loop.time()

@@ -493,6 +493,7 @@ class Cell:
             name=self.name,
             actor_class=type(self.actor).__qualname__,
             alive=self.alive,
+            parked=self.parked,
             mailbox_depth=len(self.queue),
             mailbox_capacity=self.capacity,
             processed=self.processed,

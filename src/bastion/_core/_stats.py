@@ -16,12 +16,13 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class ActorStatistics:
-    """One actor incarnation."""
+    """One actor incarnation. ``parked``: waiting for a message (idle), not handling one."""
 
     id: int
     name: str | None
     actor_class: str
     alive: bool
+    parked: bool
     mailbox_depth: int
     mailbox_capacity: int
     processed: int

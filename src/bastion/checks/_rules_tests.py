@@ -76,7 +76,7 @@ asyncio.sleep(0)` is a scheduling checkpoint, not a wait, and is allowed. Each f
 carries a suggested replacement from `bastion.testing`: `await
 bastion.testing.wait_for(cond, timeout=...)`, `await rt.wait_idle()`, `await
 probe.assert_receive(...)`, `wait_for_state(ref, predicate)`, or virtual time (the
-`virtual_time`/`clock` fixture) for timer-driven behaviour. `bastion check --sleeps
+`clock` fixture, `await clock.advance(seconds)`) for timer-driven behaviour. `bastion check --sleeps
 tests/` lists every sleep with its suggestion. With `virtual-time-tests = true` in the
 configuration (async tests run on a virtual-time loop, as under Bastion's pytest
 plugin), an awaited async sleep inside `async def` advances virtual time at no real

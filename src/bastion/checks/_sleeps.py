@@ -129,8 +129,8 @@ def suggest(
     elif (seconds is not None and seconds >= 1.0) or any(w in context for w in _TIMER_WORDS):
         amount = "the delay" if seconds is None else f"{seconds:g} s"
         advice = (
-            "use virtual time: take the `virtual_time` (or `clock`) fixture and advance "
-            f"it by {amount} instead of waiting"
+            "use virtual time: take the `clock` fixture and `await clock.advance(...)` "
+            f"by {amount} instead of waiting"
         )
     else:
         advice = (
