@@ -12,7 +12,7 @@ from bastion.persistence import MemoryStore, SQLiteStore, StateStore
 StoreFactory = Callable[[], Awaitable[StateStore]]
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "sqlite-process"])
 def open_store(request: pytest.FixtureRequest, tmp_path: Path) -> StoreFactory:
     """An async factory opening a fresh store of each backend (the contract suite's axis)."""
 
@@ -22,4 +22,9 @@ def open_store(request: pytest.FixtureRequest, tmp_path: Path) -> StoreFactory:
     async def open_sqlite() -> StateStore:
         return await SQLiteStore.open(tmp_path / "state.db", op_timeout=10.0)
 
-    return open_memory if request.param == "memory" else open_sqlite
+    async def open_sqlite_process() -> StateStore:
+        return await SQLiteStore.open(tmp_path / "state.db", op_timeout=10.0, writer="process")
+
+    factories = {"memory": open_memory, "sqlite": open_sqlite,
+                 "sqlite-process": open_sqlite_process}
+    return factories[request.param]

@@ -25,12 +25,13 @@ submitted with ``sync=True`` waits for (so it survives power loss as well as ``k
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from bastion.persistence._errors import StoreClosed, StoreError, StoreTimeout, VersionConflict
 from bastion.persistence._protocol import (
@@ -41,6 +42,7 @@ from bastion.persistence._protocol import (
     StoreStatistics,
     WriteResult,
 )
+from bastion.persistence._sqlite_proc import ProcessLink
 from bastion.persistence._sqlite_queries import (
     drop_namespace,
     list_namespaces,
@@ -50,25 +52,31 @@ from bastion.persistence._sqlite_queries import (
     read_item,
     read_record,
 )
-from bastion.persistence._sqlite_writer import Job, Writer
+from bastion.persistence._sqlite_writer import Job, Writer, store_error
 
 __all__ = ["SQLiteStore"]
 
 T = TypeVar("T")
 _CHECKPOINT_EVERY = 64  # commits between WAL checkpoints (run on the helper thread)
+_MAX_CACHED = 50_000
+WriterKind = Literal["loop", "process"]
 
 
 class SQLiteStore:
     """A durable store in one SQLite file; create it with ``await SQLiteStore.open(path)``.
 
     ``max_pending_ops`` bounds the operations queued for the writer; ``op_timeout`` is the
-    deadline of every operation (:class:`StoreTimeout` on expiry).
+    deadline of every operation (:class:`StoreTimeout` on expiry). ``writer="process"``
+    executes the planned groups in a child writer process instead of on the event loop.
     """
 
     def __init__(self, path: str | os.PathLike[str], *, max_pending_ops: int = 100_000,
-                 op_timeout: float = 30.0, flush_interval: float = 0.01) -> None:
+                 op_timeout: float = 30.0, flush_interval: float = 0.01,
+                 writer: WriterKind = "process") -> None:
         if max_pending_ops < 1:
             raise ValueError("max_pending_ops must be >= 1")
+        if writer not in ("loop", "process"):
+            raise ValueError(f"writer must be 'loop' or 'process', not {writer!r}")
         for label, value in (("op_timeout", op_timeout), ("flush_interval", flush_interval)):
             if not 0 < value < float("inf"):
                 raise ValueError(f"{label} must be a finite number of seconds > 0")
@@ -78,6 +86,9 @@ class SQLiteStore:
         self._interval = flush_interval
         self._writer = Writer(self.path)
         self._executor: ThreadPoolExecutor | None = None
+        self._link = ProcessLink(self.path) if writer == "process" else None
+        self._opened = False
+        self._data_version: int | None = None
         self._queued: list[Job] = []
         self._soon: asyncio.Handle | None = None
         self._later: asyncio.TimerHandle | None = None
@@ -93,16 +104,21 @@ class SQLiteStore:
 
     @classmethod
     async def open(cls, path: str | os.PathLike[str], *, max_pending_ops: int = 100_000,
-                   op_timeout: float = 30.0, flush_interval: float = 0.01) -> SQLiteStore:
-        """Open (or create) the database and start the helper thread.
+                   op_timeout: float = 30.0, flush_interval: float = 0.01,
+                   writer: WriterKind = "process") -> SQLiteStore:
+        """Open (or create) the database and start the helper thread (or writer process).
 
         Raises :class:`StoreError` if the file is not a Bastion state database.
         """
         store = cls(path, max_pending_ops=max_pending_ops, op_timeout=op_timeout,
-                    flush_interval=flush_interval)
-        store._executor = ThreadPoolExecutor(1, thread_name_prefix="bastion-sqlite")
+                    flush_interval=flush_interval, writer=writer)
+        store._opened = True
         try:
+            if store._link is None:
+                store._executor = ThreadPoolExecutor(1, thread_name_prefix="bastion-sqlite")
             await store._run(lambda conn: None)
+            if store._link is not None:
+                await store._link.start(op_timeout)
         except BaseException:
             await store.close()
             raise
@@ -180,6 +196,14 @@ class SQLiteStore:
             return
         self._flush()
         self._closed = True
+        if self._link is not None:
+            try:
+                await self._link.close(self._timeout)
+            except TimeoutError:
+                raise StoreTimeout(f"the sqlite writer process did not stop within "
+                                   f"{self._timeout}s; killed") from None
+            finally:
+                self._writer.close()
         executor, self._executor = self._executor, None
         if executor is None:
             self._writer.close()
@@ -196,12 +220,18 @@ class SQLiteStore:
         finally:
             executor.shutdown(wait=True)  # idle by now: returns at once
 
+    @property
+    def writer_pid(self) -> int | None:
+        """The id of the writer process (``writer="process"``, while open), else None."""
+        return None if self._link is None else self._link.pid
+
     def statistics(self) -> StoreStatistics:
         """Counters since :meth:`open` (``quarantined``: by this instance)."""
         w = self._writer
         return StoreStatistics(
             backend="sqlite", batches=self._batches, ops=self._ops,
-            commits=w.commits, conflicts=self._conflicts,
+            commits=w.commits if self._link is None else self._link.commits,
+            conflicts=self._conflicts,
             pending_ops=self._pending_ops, max_group=w.max_group,
             quarantined=self._quarantined, closed=self._closed,
         )
@@ -209,13 +239,17 @@ class SQLiteStore:
     # -- loop side plumbing ----------------------------------------------------------
 
     def _check_open(self) -> None:
-        if self._executor is None or self._closed:
+        if not self._opened or self._closed:
             raise StoreClosed(f"the sqlite store {self.path!r} is closed")
 
     async def _run(self, fn: Callable[[sqlite3.Connection], T], *, writes: bool = False) -> T:
         self._check_open()
         self._flush()
+        if self._link is not None:
+            await self._drain()
         result: T = self._writer.call(fn, writes=writes)
+        if self._link is not None and writes:
+            self._data_version = self._read_data_version()
         return result
 
     def _schedule(self, defer: bool) -> None:
@@ -237,6 +271,9 @@ class SQLiteStore:
             return
         jobs, self._queued = self._queued, []
         self._pending_ops = 0  # every queued job is in this group
+        if self._link is not None:
+            self._send(jobs)
+            return
         results = self._writer.commit(jobs)
         synced = [(job, value) for job, value, error in results if error is None and job.sync]
         if synced:
@@ -249,6 +286,58 @@ class SQLiteStore:
             self._since_checkpoint = 0
             self._checkpointing = True
             self._start_helper(self._writer.checkpoint, self._checkpointed)
+
+    # -- the writer process ----------------------------------------------------------
+
+    async def _drain(self) -> None:
+        assert self._link is not None
+        try:
+            await self._link.drain(self._timeout)
+        except TimeoutError:
+            raise StoreTimeout(f"sqlite store operation exceeded {self._timeout}s") from None
+
+    def _read_data_version(self) -> int:
+        return int(self._writer.connection().execute("PRAGMA data_version").fetchone()[0])
+
+    def _send(self, jobs: list[Job]) -> None:
+        """Plan ``jobs`` here, send the plan to the writer process, resolve on its ack."""
+        link, writer = self._link, self._writer
+        assert link is not None
+        if link.broken is not None:
+            self._resolve([(job, None, link.broken) for job in jobs])
+            return
+        try:
+            if not link.in_flight:  # only then can a changed file mean another writer
+                data_version = self._read_data_version()
+                if (data_version != self._data_version
+                        or writer.cached_versions() > _MAX_CACHED):
+                    writer.forget_versions()
+                    self._data_version = data_version
+            plan, results = writer.plan(writer.connection(), jobs)
+        except sqlite3.Error as exc:
+            writer.forget_versions()
+            self._resolve([(job, None, store_error(exc)) for job in jobs])
+            return
+        accepted = [r for r in results if r[2] is None]
+        if len(accepted) < len(results):
+            self._resolve([r for r in results if r[2] is not None])
+        if accepted:
+            sync = any(job.sync for job, _, _ in accepted)
+            link.send(plan, sync, lambda status, text: self._acked(accepted, status, text))
+
+    def _acked(self, accepted: list[tuple[Job, Any, BaseException | None]],
+               status: int, text: str) -> None:
+        assert self._link is not None
+        if status == 0:
+            self._resolve(accepted)
+        else:
+            self._writer.forget_versions()
+            error: StoreError = (VersionConflict(f"sqlite: {text}") if status == 1
+                                 else StoreError(text))
+            self._resolve([(job, None, error) for job, _, _ in accepted])
+        if not self._link.in_flight and self._link.broken is None and not self._closed:
+            with contextlib.suppress(sqlite3.Error):
+                self._data_version = self._read_data_version()
 
     def _start_helper(self, fn: Callable[[], Any],
                       done: Callable[[asyncio.Future[Any]], None]) -> None:

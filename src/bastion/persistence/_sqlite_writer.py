@@ -25,7 +25,7 @@ from typing import Any
 from bastion.persistence._errors import StoreError, VersionConflict
 from bastion.persistence._protocol import Delete, DeleteItem, Op, Put, PutItem, WriteResult
 
-__all__ = ["Job", "Writer"]
+__all__ = ["Job", "Plan", "Writer", "store_error"]
 
 FORMAT = "1"
 
@@ -63,7 +63,7 @@ class Job:
 
 
 @dataclass(slots=True)
-class _Plan:
+class Plan:
     """The net effect of the accepted batches of one group, as ready statement parameters.
 
     A row is in at most one of a table's two dicts (its last write wins), so the deletes
@@ -71,6 +71,7 @@ class _Plan:
     """
 
     versions: dict[RecordKey, int] = field(default_factory=dict)
+    bases: dict[RecordKey, int] = field(default_factory=dict)  # versions the group starts from
     record_puts: dict[RecordKey, tuple[str, str, int, bytes]] = field(default_factory=dict)
     record_dels: dict[RecordKey, RecordKey] = field(default_factory=dict)
     item_puts: dict[ItemKey, tuple[str, str, str, bytes]] = field(default_factory=dict)
@@ -115,11 +116,10 @@ class Writer:
             return fn(self.connection())
         except sqlite3.Error as exc:
             self._versions.clear()
-            raise _store_error(exc) from exc
+            raise store_error(exc) from exc
 
     def commit(self, jobs: list[Job]) -> list[tuple[Job, Any, BaseException | None]]:
         """Commit the batches of ``jobs`` in one transaction; a result per job."""
-        self.max_group = max(self.max_group, len(jobs))
         try:
             conn = self.connection()
             conn.execute("BEGIN IMMEDIATE")
@@ -131,7 +131,7 @@ class Writer:
                 raise
         except (sqlite3.Error, StoreError) as exc:
             self._versions.clear()
-            err = _store_error(exc) if isinstance(exc, sqlite3.Error) else exc
+            err = store_error(exc) if isinstance(exc, sqlite3.Error) else exc
             return [(job, None, err) for job in jobs]
         self.commits += 1
         return results
@@ -175,28 +175,45 @@ class Writer:
         if data_version != self._data_version or len(self._versions) > _MAX_CACHED:
             self._versions.clear()  # another connection wrote: versions must be re-read
             self._data_version = data_version
-        plan = _Plan()
+        plan, results = self.plan(conn, jobs)
+        _write_plan(conn, plan)
+        return results
+
+    def forget_versions(self) -> None:
+        """Drop the version cache (the file was written by someone else)."""
+        self._versions.clear()
+
+    def cached_versions(self) -> int:
+        """How many record versions the cache holds."""
+        return len(self._versions)
+
+    def plan(self, conn: sqlite3.Connection,
+             jobs: list[Job]) -> tuple[Plan, list[tuple[Job, Any, BaseException | None]]]:
+        """Plan ``jobs`` in order against the version cache (misses are read on ``conn``)."""
+        self.max_group = max(self.max_group, len(jobs))
+        plan = Plan()
         results: list[tuple[Job, Any, BaseException | None]] = []
         for job in jobs:
             try:
                 results.append((job, self._plan_batch(conn, plan, job.ops), None))
             except StoreError as exc:  # a failed compare-and-set or a bad op: this batch only
                 results.append((job, None, exc))
-        _write_plan(conn, plan)
         self._versions.update(plan.versions)
-        return results
+        return plan, results
 
-    def _version(self, conn: sqlite3.Connection, plan: _Plan, key: RecordKey) -> int:
+    def _version(self, conn: sqlite3.Connection, plan: Plan, key: RecordKey) -> int:
         found = plan.versions.get(key)
-        if found is None:
-            found = self._versions.get(key)
+        if found is not None:
+            return found
+        found = self._versions.get(key)
         if found is None:
             row = conn.execute(_VERSION, key).fetchone()
             found = int(row[0]) if row else 0
             self._versions[key] = found
+        plan.bases[key] = found
         return found
 
-    def _plan_batch(self, conn: sqlite3.Connection, plan: _Plan, ops: Sequence[Op]) -> WriteResult:
+    def _plan_batch(self, conn: sqlite3.Connection, plan: Plan, ops: Sequence[Op]) -> WriteResult:
         versions: dict[RecordKey, int] = {}
         for op in ops:  # check every compare-and-set before touching the plan
             cls = type(op)
@@ -230,7 +247,7 @@ class Writer:
         return WriteResult(versions)
 
     @staticmethod
-    def _plan_record(plan: _Plan, op: Op, versions: dict[RecordKey, int]) -> None:
+    def _plan_record(plan: Plan, op: Op, versions: dict[RecordKey, int]) -> None:
         if isinstance(op, Put):
             key = (op.namespace, op.key)
             plan.record_dels.pop(key, None)
@@ -241,7 +258,7 @@ class Writer:
             plan.record_dels[key] = key
 
 
-def _write_plan(conn: sqlite3.Connection, plan: _Plan) -> None:
+def _write_plan(conn: sqlite3.Connection, plan: Plan) -> None:
     if plan.record_puts:
         conn.executemany(_PUT_RECORD, plan.record_puts.values())
     if plan.record_dels:
@@ -260,7 +277,7 @@ def _check_format(conn: sqlite3.Connection) -> None:
                          retryable=False)
 
 
-def _store_error(exc: sqlite3.Error) -> StoreError:
+def store_error(exc: sqlite3.Error) -> StoreError:
     err = StoreError(f"sqlite: {exc}", context={"sqlite_error": type(exc).__name__})
     err.__cause__ = exc
     return err

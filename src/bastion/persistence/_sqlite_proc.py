@@ -1,0 +1,242 @@
+"""The store's end of the SQLite writer process (``SQLiteStore.open(..., writer="process")``).
+
+The event loop plans each group (compare-and-set against the version cache) and sends
+the plan as one msgpack frame down a nonblocking pipe; the child process
+(:mod:`bastion.persistence._writer_proc`) executes it on its own write connection, on
+the other core and without this process's GIL, and answers with one ack per group, in
+order. The ack pipe is registered with the loop only while acks are outstanding, so a
+virtual-time test loop sees real I/O pending (no deadlock report, time flows at the real
+rate) exactly while the writer works. If the process dies, every outstanding and later
+group fails with :class:`StoreError`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import fcntl
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO, Any, TypeVar
+
+import msgspec
+
+from bastion.persistence._errors import StoreError
+from bastion.persistence._sqlite_writer import Plan
+
+__all__ = ["AckHandler", "ProcessLink"]
+
+T = TypeVar("T")
+AckHandler = Callable[[int, str], None]
+"""Called with ``(status, text)`` for a group: 0 committed, 1 stale checks, 2 error."""
+
+_SCRIPT = str(Path(__file__).with_name("_writer_proc.py"))
+_LEN = 4
+_PIPE_SIZE = 1 << 20
+_F_SETPIPE_SZ = 1031  # Linux; elsewhere the default pipe size is kept
+_encode = msgspec.msgpack.Encoder().encode
+_decode = msgspec.msgpack.Decoder().decode
+
+
+class ProcessLink:
+    """Starts, feeds and stops one writer process for the database at ``path``."""
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._pending: collections.deque[AckHandler] = collections.deque()
+        self._out = bytearray()
+        self._in = bytearray()
+        self._reading = False
+        self._drained: list[asyncio.Future[None]] = []
+        self._exited: asyncio.Future[None] | None = None
+        self._gid = 0
+        self.broken: StoreError | None = None
+        self.commits = 0
+
+    @property
+    def pid(self) -> int | None:
+        """The writer process's id while it runs."""
+        return None if self._proc is None else self._proc.pid
+
+    @property
+    def in_flight(self) -> int:
+        """Groups sent and not acknowledged yet."""
+        return len(self._pending)
+
+    async def start(self, timeout: float) -> None:
+        """Start the process and wait until its connection is open."""
+        self._loop = asyncio.get_running_loop()
+        self._proc = proc = _spawn(self._path)
+        for pipe in (proc.stdin, proc.stdout):
+            fd = _fd(pipe)
+            os.set_blocking(fd, False)
+            with contextlib.suppress(OSError):
+                fcntl.fcntl(fd, _F_SETPIPE_SZ, _PIPE_SIZE)
+        ready: asyncio.Future[tuple[int, str]] = self._loop.create_future()
+        self._expect(lambda status, text: _settle(ready, (status, text)))
+        async with asyncio.timeout(timeout):
+            status, text = await ready
+        if status != 0:
+            raise StoreError(f"the sqlite writer process did not start: {text}", retryable=False)
+
+    def send(self, plan: Plan, sync: bool, on_ack: AckHandler) -> None:
+        """Send a planned group; ``on_ack`` runs when it is committed (or failed)."""
+        if self.broken is not None:
+            on_ack(2, str(self.broken))
+            return
+        self._gid += 1
+        body = _encode([
+            self._gid, sync, [(*k, v) for k, v in plan.bases.items()],
+            list(plan.record_puts.values()), list(plan.record_dels.values()),
+            list(plan.item_dels.values()), list(plan.item_puts.values())])
+        self._out += len(body).to_bytes(_LEN, "little")
+        self._out += body
+        self._expect(on_ack)
+        self._write()
+
+    async def drain(self, timeout: float) -> None:
+        """Wait until every group sent so far is acknowledged."""
+        if not self._pending:
+            return
+        assert self._loop is not None
+        fut = self._loop.create_future()
+        self._drained.append(fut)
+        async with asyncio.timeout(timeout):
+            await fut
+
+    async def close(self, timeout: float) -> None:
+        """Drain, end the process's input, wait for it to exit; kill it on timeout."""
+        proc = self._proc
+        if proc is None or self._loop is None:
+            return
+        try:
+            if self.broken is None:
+                await self.drain(timeout)
+            self._stop_io()
+            _close(proc.stdin)
+            self._exited = self._loop.create_future()
+            self._loop.add_reader(_fd(proc.stdout), self._on_readable)
+            async with asyncio.timeout(timeout):
+                await self._exited
+            proc.wait(timeout)  # it closed its output as it exited
+        finally:
+            self._stop_io()
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(timeout)
+            _close(proc.stdin)
+            _close(proc.stdout)
+            self._proc = None
+
+    # -- I/O -----------------------------------------------------------------------
+
+    def _expect(self, on_ack: AckHandler) -> None:
+        self._pending.append(on_ack)
+        if not self._reading and self._proc is not None and self._loop is not None:
+            self._reading = True
+            self._loop.add_reader(_fd(self._proc.stdout), self._on_readable)
+
+    def _write(self) -> None:
+        assert self._proc is not None
+        assert self._loop is not None
+        fd = _fd(self._proc.stdin)
+        try:
+            sent = os.write(fd, self._out)
+        except BlockingIOError:
+            sent = 0
+        except OSError as exc:
+            self._die(f"the sqlite writer process is gone ({exc})")
+            return
+        del self._out[:sent]
+        if self._out:
+            self._loop.add_writer(fd, self._write)
+        else:
+            self._loop.remove_writer(fd)
+
+    def _on_readable(self) -> None:
+        assert self._proc is not None
+        try:
+            data = os.read(_fd(self._proc.stdout), _PIPE_SIZE)
+        except BlockingIOError:
+            return
+        except OSError as exc:
+            data, reason = b"", str(exc)
+        else:
+            reason = "it exited"
+        if not data:
+            if self._exited is not None:
+                _settle(self._exited, None)
+                self._stop_io()
+            else:
+                self._die(f"the sqlite writer process is gone ({reason})")
+            return
+        self._in += data
+        self._dispatch()
+
+    def _dispatch(self) -> None:
+        buf, pos = self._in, 0
+        while len(buf) - pos >= _LEN:
+            size = int.from_bytes(buf[pos:pos + _LEN], "little")
+            if len(buf) - pos - _LEN < size:
+                break
+            gid, status, text = _decode(buf[pos + _LEN:pos + _LEN + size])
+            pos += _LEN + size
+            self.commits += status == 0 and gid > 0
+            self._pending.popleft()(status, text)
+        del buf[:pos]
+        if not self._pending:
+            self._idle()
+
+    def _idle(self) -> None:
+        if self._reading and self._proc is not None and self._loop is not None:
+            self._reading = False
+            self._loop.remove_reader(_fd(self._proc.stdout))
+        drained, self._drained = self._drained, []
+        for fut in drained:
+            _settle(fut, None)
+
+    def _die(self, reason: str) -> None:
+        self.broken = StoreError(reason)
+        self._stop_io()
+        pending, self._pending = self._pending, collections.deque()
+        self._out.clear()
+        for on_ack in pending:
+            on_ack(2, reason)
+        self._idle()
+
+    def _stop_io(self) -> None:
+        proc, loop = self._proc, self._loop
+        if proc is None or loop is None:
+            return
+        if proc.stdin is not None and not proc.stdin.closed:
+            loop.remove_writer(proc.stdin.fileno())
+        if proc.stdout is not None and not proc.stdout.closed:
+            loop.remove_reader(proc.stdout.fileno())
+        self._reading = False
+
+
+def _spawn(path: str) -> subprocess.Popen[bytes]:
+    """Fork/exec the writer script (``-P``: its folder does not shadow the stdlib)."""
+    return subprocess.Popen([sys.executable, "-P", _SCRIPT, path],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0)
+
+
+def _settle(fut: asyncio.Future[T], value: T) -> None:
+    if not fut.done():
+        fut.set_result(value)
+
+
+def _fd(pipe: IO[Any] | None) -> int:
+    assert pipe is not None
+    return pipe.fileno()
+
+
+def _close(pipe: IO[Any] | None) -> None:
+    if pipe is not None and not pipe.closed:
+        pipe.close()

@@ -1,0 +1,113 @@
+"""The SQLite writer process: failure, end of input, strict fsync, stale plans."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import msgspec
+import pytest
+
+from bastion.persistence import Put, PutItem, SQLiteStore, StoreError, _writer_proc
+
+_encode = msgspec.msgpack.Encoder().encode
+
+
+def _frame(message: object) -> bytes:
+    body = _encode(message)
+    return len(body).to_bytes(4, "little") + body
+
+
+def _group(gid: int, *, sync: bool = False, checks: list[list[object]] | None = None,
+           items: list[tuple[str, str, str, bytes]] | None = None) -> list[object]:
+    return [gid, sync, checks or [], [], [], [], items or []]
+
+
+async def _new_database(path: Path) -> None:
+    async with await SQLiteStore.open(path, writer="loop"):
+        pass
+
+
+def test_an_unknown_writer_kind_is_rejected(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="writer must be"):
+        SQLiteStore(tmp_path / "s.db", writer="thread")  # type: ignore[arg-type]
+
+
+async def test_reads_see_every_acknowledged_write(tmp_path: Path) -> None:
+    async with await SQLiteStore.open(tmp_path / "s.db", writer="process") as store:
+        assert store.writer_pid is not None
+        futures = [await store.submit([PutItem("a", "q", f"{i:03d}", b"x")], defer=True)
+                   for i in range(50)]
+        assert len((await store.load("a")).collections["q"]) == 50  # waited for the acks
+        assert all(f.done() for f in futures)
+    assert store.writer_pid is None
+
+
+async def test_a_dead_writer_process_fails_pending_and_later_writes(tmp_path: Path) -> None:
+    async with await SQLiteStore.open(tmp_path / "s.db", writer="process") as store:
+        await store.write([Put("a", "k", b"1")])
+        pid = store.writer_pid
+        assert pid is not None
+        os.kill(pid, signal.SIGKILL)
+        with pytest.raises(StoreError, match="writer process is gone"):
+            await store.write([Put("a", "k", b"2")])
+        with pytest.raises(StoreError, match="writer process is gone"):
+            await store.write([Put("a", "j", b"2")])
+        assert (await store.read("a", "k")) is not None  # acknowledged state is intact
+
+
+def test_end_of_input_commits_the_complete_frames_and_exits(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    asyncio.run(_new_database(path))
+    proc = subprocess.Popen([sys.executable, "-P", _writer_proc.__file__, str(path)],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    assert proc.stdin is not None
+    partial = _frame(_group(3, items=[("a", "q", "3", b"z")]))
+    proc.stdin.write(_frame(_group(1, items=[("a", "q", "1", b"x")]))
+                     + _frame(_group(2, items=[("a", "q", "2", b"y")])) + partial[:-3])
+    proc.stdin.close()  # what a kill -9 of the store's process looks like from here
+    assert proc.wait(timeout=10) == 0
+    assert proc.stdout is not None
+    proc.stdout.close()
+    with sqlite3.connect(path) as conn:
+        rows = conn.execute("SELECT item FROM items ORDER BY item").fetchall()
+    assert rows == [("1",), ("2",)]
+
+
+def test_a_strict_group_is_fsynced_before_its_ack(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "s.db"
+    asyncio.run(_new_database(path))
+    synced: list[int] = []
+    monkeypatch.setattr(os, "fsync", synced.append)
+    conn = _writer_proc._open(str(path))
+    try:
+        acks = _writer_proc._commit(conn, [_group(1, items=[("a", "q", "1", b"x")])], str(path))
+        assert acks == [[1, 0, ""]]
+        assert synced == []  # batched: no fsync
+        acks = _writer_proc._commit(conn, [_group(2, sync=True)], str(path))
+        assert acks == [[2, 0, ""]]
+        assert len(synced) == 1
+    finally:
+        conn.close()
+
+
+def test_a_group_planned_from_stale_versions_is_refused_whole(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    asyncio.run(_new_database(path))
+    conn = _writer_proc._open(str(path))
+    try:
+        with sqlite3.connect(path) as other:
+            other.execute("INSERT INTO records VALUES ('a', 'k', 7, x'00')")
+        stale = _group(1, checks=[["a", "k", 0]], items=[("a", "q", "1", b"x")])
+        fresh = _group(2, checks=[["a", "k", 7]], items=[("a", "q", "2", b"y")])
+        acks = _writer_proc._commit(conn, [stale, fresh], str(path))
+        assert [a[:2] for a in acks] == [[1, 1], [2, 0]]
+        assert conn.execute("SELECT item FROM items").fetchall() == [("2",)]
+    finally:
+        conn.close()
