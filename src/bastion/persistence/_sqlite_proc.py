@@ -121,7 +121,7 @@ class ProcessLink:
             self._stop_io()
             _close(proc.stdin)
             self._exited = self._loop.create_future()
-            self._loop.add_reader(_fd(proc.stdout), self._on_readable)
+            self._start_reading()
             async with asyncio.timeout(timeout):
                 await self._exited
             proc.wait(timeout)  # it closed its output as it exited
@@ -138,9 +138,8 @@ class ProcessLink:
 
     def _expect(self, on_ack: AckHandler) -> None:
         self._pending.append(on_ack)
-        if not self._reading and self._proc is not None and self._loop is not None:
-            self._reading = True
-            self._loop.add_reader(_fd(self._proc.stdout), self._on_readable)
+        if not self._reading:
+            self._start_reading()
 
     def _write(self) -> None:
         assert self._proc is not None
@@ -193,10 +192,27 @@ class ProcessLink:
         if not self._pending:
             self._idle()
 
+    def _start_reading(self) -> None:
+        """Watch the ack pipe. While we do, the writer process owes us an answer: a loop
+        running virtual time (``bastion.testing``) is told, so its clock flows at the
+        real rate instead of jumping past deadlines the child is racing."""
+        if self._reading or self._proc is None or self._loop is None:
+            return
+        self._reading = True
+        self._loop.add_reader(_fd(self._proc.stdout), self._on_readable)
+        _notify_real_work(self._loop, "real_work_started")
+
+    def _stop_reading(self) -> None:
+        if not self._reading or self._loop is None:
+            return
+        self._reading = False
+        proc = self._proc
+        if proc is not None and proc.stdout is not None and not proc.stdout.closed:
+            self._loop.remove_reader(proc.stdout.fileno())
+        _notify_real_work(self._loop, "real_work_finished")
+
     def _idle(self) -> None:
-        if self._reading and self._proc is not None and self._loop is not None:
-            self._reading = False
-            self._loop.remove_reader(_fd(self._proc.stdout))
+        self._stop_reading()
         drained, self._drained = self._drained, []
         for fut in drained:
             _settle(fut, None)
@@ -216,9 +232,14 @@ class ProcessLink:
             return
         if proc.stdin is not None and not proc.stdin.closed:
             loop.remove_writer(proc.stdin.fileno())
-        if proc.stdout is not None and not proc.stdout.closed:
-            loop.remove_reader(proc.stdout.fileno())
-        self._reading = False
+        self._stop_reading()
+
+
+def _notify_real_work(loop: asyncio.AbstractEventLoop, hook: str) -> None:
+    """Call ``loop.<hook>()`` if the loop offers it (virtual-time loops do)."""
+    method = getattr(loop, hook, None)
+    if callable(method):
+        method()
 
 
 def _spawn(path: str) -> subprocess.Popen[bytes]:

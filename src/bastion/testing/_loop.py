@@ -235,6 +235,20 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
     def _executor_job_done(self, _fut: asyncio.Future[Any]) -> None:
         self._vstate.executor_jobs -= 1
 
+    def real_work_started(self) -> None:
+        """Declare work outside the loop (another process, a device) that will wake it.
+
+        Until the matching :meth:`real_work_finished`, virtual time flows at the real
+        rate, as for ``run_in_executor`` jobs, so deadlines are not jumped past while a
+        child process is still answering. Library code calls this duck-typed (the SQLite
+        store's writer process does), so it works without importing ``bastion.testing``.
+        """
+        self._vstate.executor_jobs += 1
+
+    def real_work_finished(self) -> None:
+        """End one :meth:`real_work_started` declaration."""
+        self._vstate.executor_jobs = max(0, self._vstate.executor_jobs - 1)
+
     def idle(self, *, after: float | None = None) -> asyncio.Future[None]:
         """A future resolved when the loop is next idle (everything ready has run).
 
