@@ -76,3 +76,14 @@ async def test_names_are_removed_automatically_when_the_actor_dies() -> None:
         assert rt.whereis("mortal") is None
         assert rt.registry.select(role="x") == []
         assert rt.statistics().registered_names == 0
+
+
+async def test_name_refs_to_the_same_name_are_equal() -> None:
+    async with bastion.open_runtime() as rt:
+        sup = await rt.start_supervisor([bastion.ChildSpec("a", Echo, name="a")])
+        assert rt.ref("a") == rt.ref("a")
+        assert hash(rt.ref("a")) == hash(rt.ref("a"))
+        assert rt.ref("a") != rt.ref("b")
+        assert sup.child("a") == sup.child("a")
+        assert sup.child("a") != rt.ref("a")  # same label, looked up elsewhere
+        assert rt.ref("a") != rt.whereis("a")  # a name ref is not an incarnation ref

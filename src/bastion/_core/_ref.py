@@ -49,17 +49,19 @@ class ActorRef:
     ``supervisor.child(id)`` resolves on every use, so it follows restarts.
     """
 
-    __slots__ = ("_cell", "_label", "_resolver")
+    __slots__ = ("_cell", "_label", "_resolver", "_scope")
 
     def __init__(
         self,
         cell: Cell | None,
         resolver: Callable[[], Cell | None] | None = None,
         label: str | None = None,
+        scope: object = None,
     ) -> None:
         self._cell = cell
         self._resolver = resolver
         self._label = label
+        self._scope = scope  # what a resolving ref looks its label up in (for equality)
 
     # -- resolution ------------------------------------------------------------------
     def resolve_or_none(self) -> Cell | None:
@@ -191,7 +193,7 @@ class ActorRef:
             return NotImplemented
         if self._cell is not None or other._cell is not None:
             return self._cell is other._cell and self._label == other._label
-        return self._resolver is other._resolver and self._label == other._label
+        return self._label == other._label and self._scope == other._scope
 
     def __hash__(self) -> int:
         return hash((id(self._cell), self._label))

@@ -280,7 +280,7 @@ class Runtime:
         """A ref that resolves ``name`` on every use, following restarts."""
         check_name(name)
         registry = self.registry
-        return ActorRef(None, lambda: registry.cell(name), name)
+        return ActorRef(None, lambda: registry.cell(name), name, registry)
 
     def whereis(self, name: str) -> ActorRef | None:
         """The ref of the actor registered as ``name`` now, or None."""

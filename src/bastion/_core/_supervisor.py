@@ -366,7 +366,7 @@ class SupervisorHandle:
             supervisor = self._supervisor()
             return supervisor.child_cell(child_id) if supervisor is not None else None
 
-        return ActorRef(None, resolve, child_id)
+        return ActorRef(None, resolve, child_id, self.ref)
 
     def statistics(self) -> SupervisorStatistics:
         """A snapshot of the supervisor. Raises ``ActorNotAlive`` if it is not running."""
