@@ -9,8 +9,7 @@ import pytest
 
 import bastion
 from bastion.agents import Act, Agent, UnknownAction, act, action
-from bastion.testing import capture_events
-from tests.agents.conftest import crash_agent
+from bastion.testing import capture_events, crash
 
 
 class Greet(msgspec.Struct, forbid_unknown_fields=True):
@@ -173,7 +172,7 @@ async def test_crash_is_reported_as_stopped_with_the_reason() -> None:
     async with bastion.open_runtime() as rt:
         with capture_events(("bastion", "agent", "stopped")) as captured:
             ref = await rt.spawn(Greeter, name="g")
-            await crash_agent(ref)
+            await crash(ref)
         assert captured.count("bastion", "agent", "stopped") == 1
 
 

@@ -11,8 +11,8 @@ import pytest
 import bastion
 from bastion.agents import CoordinatorAgent, Task, TaskAgent, act
 from bastion.persistence import StateStore
-from bastion.testing import capture_events, wait_for
-from tests.agents.conftest import crash_agent, open_store
+from bastion.testing import capture_events, crash, wait_for
+from tests.agents.conftest import open_store
 
 PIPELINE = [{"name": s, "task_type": s} for s in ("fetch", "parse", "enrich", "index")]
 
@@ -132,7 +132,7 @@ async def test_a_step_whose_agent_dies_is_reassigned(db_path: Path) -> None:
         coord = await rt.spawn(CoordinatorAgent, name="coord", store=store)
         await act(coord, "start_workflow", workflow_id="wf", steps=PIPELINE)
         await wait_for(lambda: ("w1", "wf/parse/1") in work.calls, timeout=5.0)
-        await crash_agent(lonely)  # not supervised: gone for good
+        await crash(lonely)  # not supervised: gone for good
         backup = await rt.spawn(TaskAgent, name="w2", store=store, handlers=work.handlers("w2"))
         work.gate.set()
         await wait_for(lambda: _reassigned(coord), timeout=5.0)
@@ -161,7 +161,7 @@ async def test_the_coordinator_resumes_workflows_after_it_crashes(
         await wait_for(lambda: any(c[1] == "wf/enrich/1" for c in work.calls), timeout=5.0)
         first = rt.whereis("coord")
         assert first is not None
-        await crash_agent(first)
+        await crash(first)
         await wait_for(lambda: rt.whereis("coord") not in (None, first), timeout=5.0)
         work.gate.set()
         done = await _finished(coord, "wf")

@@ -12,8 +12,8 @@ import pytest
 import bastion
 from bastion.agents import ItemMap, PersistentAgent, act, action
 from bastion.persistence import Durability, MemoryStore, Put, PutItem, StateStore
-from bastion.testing import capture_events
-from tests.agents.conftest import crash_agent, open_store
+from bastion.testing import capture_events, crash
+from tests.agents.conftest import open_store
 
 
 class Order(msgspec.Struct):
@@ -65,7 +65,7 @@ async def test_state_survives_a_crash_and_restart(store_kind: str, db_path: Path
         await act(shop, "cancel", order="o2")
         first = rt.whereis("shop")
         assert first is not None
-        await crash_agent(first)
+        await crash(first)
         snap = await act(shop, "snapshot")
         assert snap == {"sales": 4, "recent": ["banana", "cherry", "date"],
                         "tags": ["a", "b", "c", "d"],

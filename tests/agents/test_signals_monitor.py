@@ -21,8 +21,7 @@ from bastion.agents import (
     topic_matches,
 )
 from bastion.persistence import MemoryStore
-from bastion.testing import wait_for
-from tests.agents.conftest import crash_agent
+from bastion.testing import crash, wait_for
 
 
 class Listener(Agent):
@@ -113,7 +112,7 @@ async def test_subscriptions_are_released_when_the_subscriber_dies() -> None:
         doomed = await rt.spawn(Listener, name="doomed")
         await bus.subscribe("a", doomed)
         await bus.subscribe("b.*", doomed)
-        await crash_agent(doomed)
+        await crash(doomed)
         await wait_for(lambda: bus.statistics().subscriptions == 0, timeout=5.0)
         assert bus.statistics().subscriptions_released == 2
         assert bus.publish("a") == 0

@@ -18,8 +18,8 @@ from bastion.agents import (
     TaskOutcome,
     act,
 )
-from bastion.testing import capture_events, wait_for
-from tests.agents.conftest import crash_agent, open_store
+from bastion.testing import capture_events, crash, wait_for
+from tests.agents.conftest import open_store
 
 
 class Recorder:
@@ -208,7 +208,7 @@ async def test_recovery_after_an_actor_crash_keeps_queue_counters_and_in_flight_
         first = rt.whereis("w")
         assert first is not None
         with capture_events(("bastion", "agent", "task", "recovered")) as captured:
-            await crash_agent(first)
+            await crash(first)
             await wait_for(lambda: _restarted(rt, first), timeout=5.0)
             rec.gate.set()
             await _idle(ref, 7)
@@ -239,7 +239,7 @@ async def test_a_task_that_keeps_killing_the_agent_is_given_up(db_path: Path) ->
             await wait_for(lambda a=attempt: rec.ran.count("poison") == a, timeout=5.0)
             current = rt.whereis("w")
             assert current is not None
-            await crash_agent(current)
+            await crash(current)
             await wait_for(lambda c=current: _restarted(rt, c), timeout=5.0)
         await _idle(rt.ref("w"), 1)
         outcome = await act(rt.ref("w"), "result", task_id="poison")

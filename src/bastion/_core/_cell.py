@@ -27,7 +27,6 @@ from bastion._core._actor import Actor
 from bastion._core._errors import (
     ActorCrashed,
     ActorNotAlive,
-    CallTimeout,
     ExpectedError,
     LinkedExit,
     MailboxFull,
@@ -518,14 +517,6 @@ def _expire_room(room: asyncio.Future[None], cell: Cell, error: type[Exception])
     if not room.done():
         cell.runtime.note_mailbox_full(cell)
         room.set_exception(error(f"mailbox of {cell!r} still full at the deadline"))
-
-
-def expire_call(reply: asyncio.Future[Any], cell: Cell, timeout: float) -> None:
-    """Deadline callback of a call: answer the caller with ``CallTimeout``."""
-    if reply.done():
-        return
-    reply.set_exception(CallTimeout(f"call to {cell!r} timed out after {timeout}s"))
-    cell.runtime.note_call_timeout(cell, timeout)
 
 
 def _reason_text(reason: ExitReason) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 from typing import TYPE_CHECKING, Any, Final, final
 
@@ -25,6 +26,14 @@ class _Default:
 
 #: Sentinel: use the runtime's ``call_timeout``.
 DEFAULT: Final[Any] = _Default()
+
+
+def _expire_call(reply: asyncio.Future[Any], cell: Cell, timeout: float) -> None:
+    """Deadline callback of a call: answer the caller with ``CallTimeout``."""
+    if reply.done():
+        return
+    reply.set_exception(CallTimeout(f"call to {cell!r} timed out after {timeout}s"))
+    cell.runtime.note_call_timeout(cell, timeout)
 
 
 def check_timeout(timeout: object) -> float:
@@ -116,7 +125,7 @@ class ActorRef:
         envelope = (0, message, reply)
         if not cell.try_post(envelope):
             await cell.post(envelope, deadline, CallTimeout)
-        handle = loop.call_at(deadline, runtime.expire_call, reply, cell, timeout)
+        handle = loop.call_at(deadline, _expire_call, reply, cell, timeout)
         try:
             return await reply
         finally:

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 from bastion._core import _events
 from bastion._core._actor import Actor
-from bastion._core._cell import RUNNING, Cell, expire_call, handler_table
+from bastion._core._cell import RUNNING, Cell, handler_table
 from bastion._core._childspec import Backoff, ChildSpec, Strategy
 from bastion._core._clock import Clock, LoopClock
 from bastion._core._deadletters import DeadLetters
@@ -82,7 +82,6 @@ class Runtime:
         )
         threads = max_threads if max_threads is not None else min(32, (os.cpu_count() or 1) + 4)
         self.tasks = TaskSupervisor(self, _check_capacity(threads, "max_threads"))
-        self.expire_call = expire_call
         self.busy = 0
         self.late_replies = 0
         self._cells: dict[int, Cell] = {}

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 
+from bastion._core._clock import LoopClock
 from bastion.testing._loop import VirtualTimeLoop
 
 __all__ = ["VirtualClock", "settle"]
@@ -24,7 +24,7 @@ async def settle() -> None:
         await asyncio.sleep(0)
 
 
-class VirtualClock:
+class VirtualClock(LoopClock):
     """The clock of a test's loop, virtual unless ``BASTION_REAL_TIME=1``.
 
     It satisfies the kernel's ``Clock`` protocol, so it can be injected wherever a clock
@@ -35,27 +35,15 @@ class VirtualClock:
         await clock.run_until_idle() # everything runnable now has run; time stood still
     """
 
-    __slots__ = ("_loop",)
+    __slots__ = ()
 
     def __init__(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
-        self._loop = loop if loop is not None else asyncio.get_running_loop()
+        super().__init__(loop if loop is not None else asyncio.get_running_loop())
 
     @property
     def virtual(self) -> bool:
         """Whether time is virtual (jumps when idle) rather than real."""
         return isinstance(self._loop, VirtualTimeLoop) and self._loop.virtual
-
-    def now(self) -> float:
-        """The loop's time in seconds."""
-        return self._loop.time()
-
-    def call_at(self, when: float, callback: Callable[[], object]) -> asyncio.TimerHandle:
-        """Run ``callback`` at loop time ``when``."""
-        return self._loop.call_at(when, callback)
-
-    async def sleep(self, delay: float) -> None:
-        """Sleep ``delay`` seconds of loop time (free under virtual time)."""
-        await asyncio.sleep(delay)
 
     async def advance(self, seconds: float) -> None:
         """Let ``seconds`` pass, firing every timer due by then in order, then settle.
