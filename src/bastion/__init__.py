@@ -35,6 +35,7 @@ from bastion._core._errors import (
     Severity,
     StartFailed,
     SupervisorError,
+    Timeout,
     ValidationError,
 )
 from bastion._core._messages import Down, Exit, ExitReason, MonitorRef, is_abnormal
@@ -100,6 +101,7 @@ __all__ = [
     "SupervisorStatistics",
     "TaskSupervisor",
     "TaskSupervisorStatistics",
+    "Timeout",
     "Timer",
     "ValidationError",
     "current_runtime",

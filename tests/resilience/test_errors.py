@@ -40,7 +40,8 @@ def test_every_resilience_error_is_in_the_one_tree() -> None:
                 RetryBudgetExhausted, DecodeError, JSONError, IntegrityViolation,
                 IsolatedFailure, UnexpectedError):  # fmt: skip
         assert issubclass(cls, BastionError)
-    assert issubclass(OperationTimeout, bastion.CallTimeout)
+    assert issubclass(OperationTimeout, bastion.Timeout)
+    assert not issubclass(OperationTimeout, bastion.CallTimeout)
     assert issubclass(OperationTimeout, TimeoutError)
     assert JSONError().category is Category.VALIDATION
     assert IntegrityViolation().category is Category.BUSINESS

@@ -56,7 +56,7 @@ async def test_a_timeout_is_an_infrastructure_timeout_and_the_task_is_cancelled(
             await isolate(hang, timeout=2.0)
         assert loop.time() - started == pytest.approx(2.0)
         await asyncio.wait_for(cancelled.wait(), 1.0)
-    assert isinstance(info.value, CallTimeout)
+    assert isinstance(info.value, bastion.Timeout)
     assert info.value.retryable
     assert isinstance(info.value.__cause__, CallTimeout)
 

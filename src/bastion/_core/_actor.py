@@ -1,9 +1,32 @@
-"""The ``Actor`` base class: handlers and the framework attributes an actor sees."""
+"""The ``Actor`` base class: handlers and the framework attributes an actor sees.
+
+The framework's members (``ref``, ``name``, ``runtime``, ``stop``, ``link``, ...) share
+the namespace of a user's subclass. A collision is refused where it is written, at no
+cost on the message path:
+
+* defining a reserved name in a subclass body is a ``TypeError`` when the class is
+  defined (``__init_subclass__``);
+* assigning one on an instance (``self.name = "x"`` in ``__init__``) is a ``TypeError``
+  at that line: every reserved member is a data descriptor whose setter refuses.
+
+Reads cost what they cost before (a property or a method lookup).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
-from typing import TYPE_CHECKING, Any, ClassVar
+import types
+from collections.abc import Awaitable, Callable
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    ClassVar,
+    Concatenate,
+    Generic,
+    NoReturn,
+    ParamSpec,
+    TypeVar,
+    overload,
+)
 
 from bastion._core._messages import ExitReason, MonitorRef
 
@@ -13,7 +36,57 @@ if TYPE_CHECKING:
     from bastion._core._runtime import Runtime
     from bastion._core._timers import Timer
 
-__all__ = ["Actor"]
+__all__ = ["Actor", "FrameworkMethod", "refuse_reserved", "reserved_names"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def reserved_names(cls: type) -> frozenset[str]:
+    """Every member name the framework classes in ``cls``'s MRO reserve."""
+    names: frozenset[str] = frozenset()
+    for klass in cls.__mro__:
+        names |= klass.__dict__.get("_bastion_reserved", frozenset())
+    return names
+
+
+def refuse_reserved(obj: object, name: str) -> NoReturn:
+    """Raise the ``TypeError`` for assigning the reserved member ``name`` on ``obj``."""
+    owner = next(
+        (k for k in type(obj).__mro__ if name in k.__dict__.get("_bastion_reserved", ())),
+        type(obj),
+    )
+    raise TypeError(
+        f"{type(obj).__qualname__}: {name!r} is reserved by bastion's {owner.__qualname__}; "
+        f"store your value under another attribute name"
+    )
+
+
+class FrameworkMethod(Generic[P, R]):
+    """A method of a framework class that an instance attribute cannot shadow.
+
+    A data descriptor: ``obj.method(...)`` binds as usual, ``obj.method = x`` raises.
+    """
+
+    def __init__(self, function: Callable[Concatenate[Any, P], R]) -> None:
+        self.function = function
+        self.name = function.__name__
+        self.__doc__ = function.__doc__
+
+    @overload
+    def __get__(self, obj: None, owner: type | None = None) -> FrameworkMethod[P, R]: ...
+    @overload
+    def __get__(self, obj: object, owner: type | None = None) -> Callable[P, R]: ...
+    def __get__(self, obj: object, owner: type | None = None) -> Any:
+        if obj is None:
+            return self
+        return types.MethodType(self.function, obj)
+
+    def __set__(self, obj: object, value: object) -> NoReturn:
+        refuse_reserved(obj, self.name)
+
+    def __delete__(self, obj: object) -> NoReturn:
+        refuse_reserved(obj, self.name)
 
 
 class Actor:
@@ -34,6 +107,23 @@ class Actor:
     trap_exits: ClassVar[bool] = False
 
     _bastion_cell: Cell
+    #: Members of this class a subclass or an instance may not redefine.
+    _bastion_reserved: ClassVar[frozenset[str]] = frozenset({
+        "ref", "name", "runtime", "send_after", "send_interval", "monitor", "demonitor",
+        "link", "unlink", "stop",
+    })  # fmt: skip
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.__dict__.get("_bastion_framework", False):
+            return
+        clash = sorted(reserved_names(cls) & cls.__dict__.keys())
+        if clash:
+            raise TypeError(
+                f"{cls.__qualname__} defines {', '.join(clash)}: reserved by bastion "
+                f"(framework members of {cls.__mro__[1].__qualname__} and its bases); "
+                "choose other names"
+            )
 
     # -- handlers ------------------------------------------------------------------
     def on_start(self) -> Awaitable[None] | None:
@@ -66,40 +156,59 @@ class Actor:
         """This incarnation's reference."""
         return self._bastion_cell.ref
 
+    @ref.setter
+    def ref(self, value: object) -> NoReturn:
+        refuse_reserved(self, "ref")
+
     @property
     def name(self) -> str | None:
         """The registered name, if any."""
         return self._bastion_cell.name
+
+    @name.setter
+    def name(self, value: object) -> NoReturn:
+        refuse_reserved(self, "name")
 
     @property
     def runtime(self) -> Runtime:
         """The runtime this actor runs in."""
         return self._bastion_cell.runtime
 
+    @runtime.setter
+    def runtime(self, value: object) -> NoReturn:
+        refuse_reserved(self, "runtime")
+
+    @FrameworkMethod
     def send_after(self, delay: float, message: Any) -> Timer:
         """Deliver ``message`` to ``handle_info`` after ``delay`` seconds (runtime clock)."""
         return self._bastion_cell.start_timer(delay, message, periodic=False)
 
+    @FrameworkMethod
     def send_interval(self, period: float, message: Any) -> Timer:
         """Deliver ``message`` to ``handle_info`` every ``period`` seconds until cancelled."""
         return self._bastion_cell.start_timer(period, message, periodic=True)
 
+    @FrameworkMethod
     def monitor(self, target: ActorRef) -> MonitorRef:
         """Receive one ``Down`` notice when ``target`` stops (at once if it is dead)."""
         return self._bastion_cell.monitor(target)
 
+    @FrameworkMethod
     def demonitor(self, monitor: MonitorRef) -> bool:
         """Cancel a monitor. Returns False if it had fired or was cancelled already."""
         return self._bastion_cell.demonitor(monitor)
 
+    @FrameworkMethod
     def link(self, target: ActorRef) -> None:
         """Link to ``target``: an abnormal exit of either side reaches the other."""
         self._bastion_cell.link(target)
 
+    @FrameworkMethod
     def unlink(self, target: ActorRef) -> None:
         """Remove a link made with :meth:`link`."""
         self._bastion_cell.unlink(target)
 
+    @FrameworkMethod
     def stop(self, reason: ExitReason = "normal") -> None:
         """Stop this actor once the current handler returns."""
         self._bastion_cell.request_stop(reason)

@@ -7,8 +7,10 @@
     │   ├── ValidationError            bad input (category VALIDATION)
     │   └── BusinessError              a domain rule said no (category BUSINESS)
     ├── InfrastructureError            a dependency failed; retryable by default
-    │   ├── CallTimeout                a call's deadline passed (also a TimeoutError)
+    │   ├── CallTimeout*               a call's deadline passed
     │   └── MailboxFull                a bounded mailbox refused a message
+    ├── Timeout                        a deadline passed (also a ``TimeoutError``)
+    │   └── CallTimeout*               the same class: an infrastructure timeout
     └── ActorError                     runtime/system failures (category SYSTEM)
         ├── ActorNotAlive              the target is dead, stopped or unknown
         │   └── NoSuchActor            no actor is registered under that name
@@ -20,13 +22,24 @@
         └── SupervisorError            invalid specs, or the restart intensity was exceeded
             └── RestartIntensityExceeded
 
+``*``: one class with two parents. ``except bastion.Timeout`` catches every deadline
+Bastion enforces; only the infrastructure ones (``CallTimeout``, and in
+:mod:`bastion.resilience` ``OperationTimeout``) are retryable. The test toolkit's
+``WaitTimeout`` is a ``Timeout`` but no ``InfrastructureError``, so no retry policy
+retries a failed test wait. Bad arguments are ``ValueError``/``TypeError``, never a
+Bastion error.
+
 Only :class:`ExpectedError` and its subclasses are routed back to a caller without
 crashing the actor. Everything else raised by a handler crashes it.
+
+``code`` is derived from the class name (``NoSuchActor`` → ``"no_such_actor"``), so a
+new class never hand-writes it; an instance may still pass ``code=...``.
 """
 
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -49,7 +62,9 @@ __all__ = [
     "Severity",
     "StartFailed",
     "SupervisorError",
+    "Timeout",
     "ValidationError",
+    "code_for",
 ]
 
 
@@ -71,11 +86,20 @@ class Severity(enum.StrEnum):
     CRITICAL = "critical"
 
 
+_WORD_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+
+
+def code_for(name: str) -> str:
+    """The error code of a class called ``name``: ``"JSONError"`` → ``"json_error"``."""
+    return _WORD_BOUNDARY.sub("_", name).lower()
+
+
 class BastionError(Exception):
     """Root of every exception Bastion raises.
 
     Class attributes give the defaults for a family; any of them can be overridden per
-    instance through keyword arguments::
+    instance through keyword arguments. ``default_code`` is derived from the class
+    name when the class is defined (see :func:`code_for`)::
 
         raise BusinessError("insufficient funds", code="funds", context={"account": 7})
     """
@@ -84,6 +108,15 @@ class BastionError(Exception):
     default_severity: ClassVar[Severity] = Severity.MEDIUM
     default_code: ClassVar[str] = "bastion_error"
     default_retryable: ClassVar[bool] = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "default_code" in cls.__dict__:
+            raise TypeError(
+                f"{cls.__qualname__} sets default_code: error codes are derived from the "
+                f"class name ({code_for(cls.__name__)!r}); pass code=... per instance instead"
+            )
+        cls.default_code = code_for(cls.__name__)
 
     def __init__(
         self,
@@ -120,102 +153,91 @@ class ExpectedError(BastionError):
 
     category = Category.BUSINESS
     default_severity = Severity.LOW
-    default_code = "expected"
 
 
 class ValidationError(ExpectedError):
     """The input was invalid. Never retried."""
 
     category = Category.VALIDATION
-    default_code = "validation"
 
 
 class BusinessError(ExpectedError):
     """A domain rule refused the operation. Never retried."""
 
     category = Category.BUSINESS
-    default_code = "business"
 
 
 class InfrastructureError(BastionError):
     """A dependency (network, database, another actor) failed. Retryable by default."""
 
     category = Category.INFRASTRUCTURE
-    default_code = "infrastructure"
     default_retryable = True
 
 
-class CallTimeout(InfrastructureError, TimeoutError):
-    """A call's deadline passed before the reply arrived. A late reply is dropped."""
+class Timeout(BastionError, TimeoutError):
+    """A deadline Bastion enforces passed. Also a builtin ``TimeoutError``.
 
-    default_code = "call_timeout"
+    Catch this to handle every kind of timeout; whether one is worth retrying depends
+    on the subclass (only infrastructure timeouts such as :class:`CallTimeout` are).
+    """
+
+    category = Category.SYSTEM
+
+
+class CallTimeout(InfrastructureError, Timeout):
+    """A call's deadline passed before the reply arrived. A late reply is dropped.
+
+    An infrastructure timeout: retryable by default.
+    """
 
 
 class MailboxFull(InfrastructureError):
     """A bounded mailbox is full and the sender asked not to wait."""
-
-    default_code = "mailbox_full"
 
 
 class ActorError(BastionError):
     """Base of runtime failures around actors."""
 
     category = Category.SYSTEM
-    default_code = "actor_error"
 
 
 class ActorNotAlive(ActorError):
     """The target actor is not running (dead, stopped or never started)."""
 
-    default_code = "actor_not_alive"
-
 
 class NoSuchActor(ActorNotAlive):
     """No actor is registered under the given name."""
-
-    default_code = "no_such_actor"
 
 
 class ActorCrashed(ActorError):
     """The actor crashed while handling a message; ``__cause__`` holds the original."""
 
-    default_code = "actor_crashed"
     default_severity = Severity.HIGH
 
 
 class NameTaken(ActorError):
     """Another live actor is registered under that name."""
 
-    default_code = "name_taken"
-
 
 class StartFailed(ActorError):
     """An actor's ``on_start`` raised; ``__cause__`` holds the original."""
 
-    default_code = "start_failed"
     default_severity = Severity.HIGH
 
 
 class LinkedExit(ActorError):
     """A linked actor exited abnormally and this actor does not trap exits."""
 
-    default_code = "linked_exit"
-
 
 class RuntimeClosed(ActorError):
     """The runtime is shutting down or closed and accepts no new work."""
-
-    default_code = "runtime_closed"
 
 
 class SupervisorError(ActorError):
     """An invalid child spec or strategy, or a supervisor that gave up."""
 
-    default_code = "supervisor_error"
-
 
 class RestartIntensityExceeded(SupervisorError):
     """More restarts than ``max_restarts`` within ``max_seconds``: the supervisor escalates."""
 
-    default_code = "restart_intensity_exceeded"
     default_severity = Severity.CRITICAL

@@ -18,6 +18,14 @@
 Override the hooks (``setup``, ``teardown``, ``before_action``, ``after_action``,
 ``on_action_error``, ``on_signal``, ``on_info``), not the actor handlers: ``Agent`` owns
 ``on_start``/``on_stop``/``handle_*`` and a subclass that overrides them is refused.
+
+Framework members are reserved (see :mod:`bastion._core._actor`): the actor's, the
+agent's (``signals``, ``clock``, ``publish``, ``set_health``, ``state``, ``actions``)
+and the declared state of a built-in agent (a ``TaskAgent``'s ``status``, ``queue``,
+``metrics``, ...). Redefining one in a subclass body is a ``TypeError`` at class
+definition; assigning ``signals``/``clock`` on an instance is a ``TypeError`` at that
+line; assigning a built-in agent's state field in ``__init__`` fails the spawn with a
+``TypeError`` naming it (checked once in ``on_start``, never per message).
 """
 
 from __future__ import annotations
@@ -25,12 +33,12 @@ from __future__ import annotations
 import inspect
 import time
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NoReturn
 
 import msgspec
 
 from bastion._core import _events
-from bastion._core._actor import Actor
+from bastion._core._actor import Actor, FrameworkMethod, refuse_reserved
 from bastion._core._clock import Clock
 from bastion._core._errors import NoSuchActor
 from bastion._core._messages import ExitReason
@@ -56,16 +64,27 @@ class Agent(Actor):
     agent_type: ClassVar[str] = ""
 
     _bastion_framework: ClassVar[bool] = True
+    _bastion_reserved: ClassVar[frozenset[str]] = frozenset(
+        {"signals", "clock", "publish", "set_health", "state", "actions"}
+    )
+    #: Declared state of built-in agents: a subclass's ``__init__`` may not assign it.
+    _framework_state: ClassVar[frozenset[str]] = frozenset()
     _state_fields: ClassVar[dict[str, StateField]] = {}
     _actions: ClassVar[dict[str, ActionSpec]] = {}
     _struct_actions: ClassVar[dict[type[Any], ActionSpec]] = {}
 
-    signals: SignalBus | None
-    clock: Clock
+    _bastion_signals: SignalBus | None
+    _bastion_clock: Clock
+    _bastion_fresh: dict[str, Any]
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
+        framework = cls.__dict__.get("_bastion_framework", False)
+        if framework:
+            own = declared_state(cls, Agent).keys() & _own_annotations(cls)
+            cls._framework_state = cls._framework_state | own
+            cls._bastion_reserved = frozenset(own)
         super().__init_subclass__(**kwargs)
-        if not cls.__dict__.get("_bastion_framework", False):
+        if not framework:
             clash = [m for m in _FRAMEWORK_METHODS if m in cls.__dict__]
             if clash:
                 raise TypeError(
@@ -81,15 +100,34 @@ class Agent(Actor):
         self = super().__new__(cls)
         for f in cls._state_fields.values():
             setattr(self, f.name, f.fresh_default())
-        self.signals = None
-        self.clock = _LazyClock()
+        self._bastion_fresh = {n: getattr(self, n) for n in cls._framework_state}
+        self._bastion_signals = None
+        self._bastion_clock = _LazyClock()
         return self
 
     def __init__(self, *, signals: SignalBus | None = None, clock: Clock | None = None) -> None:
         """``signals``: the bus :meth:`publish` uses; ``clock``: default the runtime's."""
-        self.signals = signals
+        self._bastion_signals = signals
         if clock is not None:
-            self.clock = clock
+            self._bastion_clock = clock
+
+    @property
+    def signals(self) -> SignalBus | None:
+        """The bus :meth:`publish` uses (given to ``__init__``), or None."""
+        return self._bastion_signals
+
+    @signals.setter
+    def signals(self, value: object) -> NoReturn:
+        refuse_reserved(self, "signals")
+
+    @property
+    def clock(self) -> Clock:
+        """The agent's clock: the one given to ``__init__``, else the runtime's."""
+        return self._bastion_clock
+
+    @clock.setter
+    def clock(self, value: object) -> NoReturn:
+        refuse_reserved(self, "clock")
 
     # -- hooks (override these) ----------------------------------------------------
     async def setup(self) -> None:
@@ -115,13 +153,15 @@ class Agent(Actor):
         """Timer messages and ``Down``/``Exit`` notices not handled by the framework."""
 
     # -- helpers for subclasses ------------------------------------------------------
+    @FrameworkMethod
     def publish(self, topic: str, data: Any = None) -> int:
         """Publish a signal on the agent's bus (if it has one); returns subscribers matched."""
         if self.signals is None:
             return 0
         return self.signals.publish(topic, data, source=self.name)
 
-    def set_health(self, health: str, **extra: Any) -> None:
+    @FrameworkMethod
+    def set_health(self, /, health: str, **extra: Any) -> None:
         """Record ``health`` (and other metadata) for this agent in the registry."""
         if self.name is not None:
             try:
@@ -133,6 +173,7 @@ class Agent(Actor):
         """Capabilities to register (default: the class's ``capabilities``)."""
         return self.capabilities
 
+    @FrameworkMethod
     def state(self) -> dict[str, Any]:
         """The current declared state, as a dict (values are not copied)."""
         return {name: getattr(self, name) for name in self._state_fields}
@@ -145,8 +186,9 @@ class Agent(Actor):
     # -- actor handlers (owned by the framework) --------------------------------------
     async def on_start(self) -> None:
         """Prepare state, register in the registry, run ``setup``, emit ``started``."""
-        if isinstance(self.clock, _LazyClock):
-            self.clock = self.runtime.clock
+        self._check_framework_state()
+        if isinstance(self._bastion_clock, _LazyClock):
+            self._bastion_clock = self.runtime.clock
         await self._prepare_state()
         self._register()
         await self.setup()
@@ -178,6 +220,12 @@ class Agent(Actor):
             await self.on_info(message)
 
     # -- framework internals (extended by PersistentAgent and the built-in agents) ----
+    def _check_framework_state(self) -> None:
+        """Refuse a subclass ``__init__`` that overwrote a built-in agent's state field."""
+        for name, fresh in self._bastion_fresh.items():
+            if self.__dict__.get(name) is not fresh:
+                refuse_reserved(self, name)
+
     async def _prepare_state(self) -> None:
         """Where PersistentAgent restores state. Plain agents start from defaults."""
 
@@ -239,6 +287,10 @@ class Agent(Actor):
             raise unknown_action(self.name or self.agent_type, type(message).__name__,
                                  self._actions)
         return spec, message
+
+
+def _own_annotations(cls: type) -> set[str]:
+    return set(inspect.get_annotations(cls))
 
 
 class _LazyClock:

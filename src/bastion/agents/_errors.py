@@ -30,37 +30,28 @@ __all__ = [
 class UnknownAction(ValidationError):
     """The agent has no action of that name."""
 
-    default_code = "unknown_action"
-
 
 class InvalidTask(ValidationError):
     """The task is malformed or of a type no handler is registered for."""
-
-    default_code = "invalid_task"
 
 
 class QueueFull(BusinessError):
     """The agent's bounded task queue is full; nothing was queued. Retry later."""
 
-    default_code = "queue_full"
     default_retryable = True
 
 
 class AgentPaused(BusinessError):
     """The agent is paused and refuses this action."""
 
-    default_code = "agent_paused"
     default_retryable = True
 
 
 class WorkflowLimitExceeded(BusinessError):
     """The coordinator holds as many workflows as it may; nothing was started."""
 
-    default_code = "workflow_limit_exceeded"
     default_retryable = True
 
 
 class UnknownWorkflow(BusinessError):
     """No active or finished workflow has that id."""
-
-    default_code = "unknown_workflow"

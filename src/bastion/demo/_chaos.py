@@ -17,8 +17,6 @@ TICK_SECONDS = 0.1
 class InjectedCrash(ActorError):
     """The reason a worker was killed by the demo's chaos actor."""
 
-    default_code = "injected_crash"
-
 
 class ChaosMonkey(Actor):
     """Every 100 ms, with probability ``kill_chance``, kills one live worker."""

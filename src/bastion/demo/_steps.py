@@ -20,8 +20,6 @@ BAD_DOCUMENT_RATE = 0.03
 class SimulatedOutage(InfrastructureError):
     """A step's dependency failed (injected by ``--chaos``); the step is retried."""
 
-    default_code = "simulated_outage"
-
 
 def is_bad_document(seed: int, doc: int) -> bool:
     """Whether document ``doc`` is malformed (same answer for a seed, every run)."""

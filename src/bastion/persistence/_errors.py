@@ -30,20 +30,15 @@ __all__ = [
 class StoreError(InfrastructureError):
     """A state store operation failed."""
 
-    default_code = "store_error"
-
 
 class StoreClosed(StoreError):
     """The store is closed, or its writer stopped after a failure."""
 
-    default_code = "store_closed"
     default_retryable = False
 
 
 class StoreTimeout(StoreError):
     """A store operation did not finish within its deadline."""
-
-    default_code = "store_timeout"
 
 
 class VersionConflict(StoreError):
@@ -52,14 +47,12 @@ class VersionConflict(StoreError):
     Nothing of the batch that carried the write was applied.
     """
 
-    default_code = "version_conflict"
     default_retryable = False
 
 
 class CorruptState(StoreError):
     """Stored bytes could not be decoded into the expected shape. Never retried."""
 
-    default_code = "corrupt_state"
     default_retryable = False
     default_severity = Severity.HIGH
 
@@ -67,11 +60,8 @@ class CorruptState(StoreError):
 class UnknownStateVersion(CorruptState):
     """The state was written by a schema version this code does not know."""
 
-    default_code = "unknown_state_version"
-
 
 class UnsupportedType(StoreError, TypeError):
     """The codec has no encoding for a value's type; register a hook for it."""
 
-    default_code = "unsupported_type"
     default_retryable = False

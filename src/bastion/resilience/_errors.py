@@ -12,13 +12,16 @@
     ├── InfrastructureError             retryable unless said otherwise
     │   ├── NetworkError                connection, DNS, TLS, transport, 5xx/429
     │   ├── DatabaseError               a database driver failed
-    │   ├── CallTimeout
-    │   │   └── OperationTimeout        an operation's deadline passed
+    │   ├── OperationTimeout*       an operation's deadline passed
     │   ├── CircuitOpen                 a breaker refused the call (not retryable)
     │   ├── BulkheadFull                a bulkhead refused the call (not retryable)
     │   └── RetryBudgetExhausted        the target's retry budget is spent (not retryable)
+    ├── Timeout
+    │   └── OperationTimeout*       the same class (``CallTimeout``'s sibling)
     ├── IsolatedFailure                 an isolated operation crashed (category SYSTEM)
     └── UnexpectedError                 ``normalize`` found no rule: a bug (category SYSTEM)
+
+``*``: one class with two parents, like the kernel's ``CallTimeout``.
 
 Every class is defined on top of :mod:`bastion._core._errors`; there is no second root.
 """
@@ -28,10 +31,10 @@ from __future__ import annotations
 from bastion._core._errors import (
     BastionError,
     BusinessError,
-    CallTimeout,
     Category,
     InfrastructureError,
     Severity,
+    Timeout,
     ValidationError,
 )
 
@@ -53,19 +56,17 @@ __all__ = [
 class NetworkError(InfrastructureError):
     """A network dependency failed: connection, DNS, TLS, transport, or a 5xx/429 answer."""
 
-    default_code = "network_error"
-
 
 class DatabaseError(InfrastructureError):
     """A database driver failed. Retryable only for transient conditions (busy, locked, I/O)."""
 
-    default_code = "database_error"
 
+class OperationTimeout(InfrastructureError, Timeout):
+    """An operation's deadline passed: an infrastructure timeout, retryable by default.
 
-class OperationTimeout(CallTimeout):
-    """An operation's deadline passed (an infrastructure timeout; also a ``TimeoutError``)."""
-
-    default_code = "timeout"
+    A sibling of :class:`bastion.CallTimeout` (both are :class:`bastion.Timeout`);
+    a timed-out call inside an isolated operation is re-raised as this.
+    """
 
 
 class CircuitOpen(InfrastructureError):
@@ -75,47 +76,37 @@ class CircuitOpen(InfrastructureError):
     ``context["retry_after"]`` says how many seconds until the breaker admits probes.
     """
 
-    default_code = "circuit_open"
     default_retryable = False
 
 
 class BulkheadFull(InfrastructureError):
     """A bulkhead's concurrency slots and wait queue are full, or the wait timed out."""
 
-    default_code = "bulkhead_full"
     default_retryable = False
 
 
 class RetryBudgetExhausted(InfrastructureError):
     """A retry was due but the target's retry budget is spent. The last error is chained."""
 
-    default_code = "retry_budget_exhausted"
     default_retryable = False
 
 
 class DecodeError(ValidationError):
     """A payload could not be decoded."""
 
-    default_code = "decode_error"
-
 
 class JSONError(DecodeError):
     """A payload is not valid JSON."""
 
-    default_code = "invalid_json"
-
 
 class IntegrityViolation(BusinessError):
     """A database constraint (unique, foreign key, check) refused the write. Not retried."""
-
-    default_code = "integrity_violation"
 
 
 class IsolatedFailure(BastionError):
     """An operation run by :func:`~bastion.resilience.isolate` crashed; ``__cause__`` holds why."""
 
     category = Category.SYSTEM
-    default_code = "isolated_operation_failed"
     default_severity = Severity.HIGH
 
 
@@ -126,5 +117,4 @@ class UnexpectedError(BastionError):
     """
 
     category = Category.SYSTEM
-    default_code = "unexpected"
     default_severity = Severity.HIGH

@@ -21,13 +21,9 @@ _HANDLERS = {"call": "handle_call", "cast": "handle_cast", "info": "handle_info"
 class InjectedCrash(ActorError):
     """The reason of an actor crashed by :func:`crash`."""
 
-    default_code = "injected_crash"
-
 
 class InjectedFault(InfrastructureError):
     """The error a :class:`FaultyStore` raises on the writes it was told to fail."""
-
-    default_code = "injected_fault"
 
 
 async def crash(

@@ -1,0 +1,56 @@
+"""Framework members of ``Actor`` cannot be shadowed by a user's subclass or instance."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+import bastion
+
+
+def test_assigning_a_reserved_member_in_init_fails_at_that_line_naming_it() -> None:
+    class Named(bastion.Actor):
+        def __init__(self) -> None:
+            self.name = "mine"
+
+    with pytest.raises(TypeError, match=r"'name' is reserved by bastion's Actor"):
+        Named()
+
+
+@pytest.mark.parametrize("member", ["ref", "runtime", "stop", "link", "monitor", "send_after"])
+def test_every_reserved_member_refuses_an_instance_assignment(member: str) -> None:
+    actor = bastion.Actor()
+    with pytest.raises(TypeError, match=f"'{member}' is reserved"):
+        setattr(actor, member, True)
+
+
+async def test_spawning_an_actor_that_assigns_self_name_reports_the_reserved_name() -> None:
+    class Named(bastion.Actor):
+        def __init__(self) -> None:
+            self.name = "mine"
+
+    async with bastion.open_runtime() as rt:
+        with pytest.raises(bastion.StartFailed) as info:
+            await rt.spawn(Named)
+        assert isinstance(info.value.__cause__, TypeError)
+        assert "'name' is reserved" in str(info.value.__cause__)
+
+
+@pytest.mark.parametrize("member", ["name", "stop", "link", "ref"])
+def test_defining_a_reserved_member_in_a_subclass_body_is_refused(member: str) -> None:
+    body: dict[str, Any] = {member: "x", "__doc__": "Redefines a framework member."}
+    with pytest.raises(TypeError, match=f"defines {member}: reserved by bastion"):
+        type("Clash", (bastion.Actor,), body)
+
+
+async def test_framework_methods_still_bind_and_work() -> None:
+    class Stopper(bastion.Actor):
+        def handle_call(self, message: Any) -> Any:
+            self.stop()
+            return self.name
+
+    async with bastion.open_runtime() as rt:
+        ref = await rt.spawn(Stopper, name="stopper")
+        assert await ref.call("x") == "stopper"
+        assert await ref.wait_stopped(timeout=1.0) == "normal"
