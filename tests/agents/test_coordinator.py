@@ -33,7 +33,7 @@ class Work:
                 await self.gate.wait()
             if self.fail.get(task.type, 0) > 0:
                 self.fail[task.type] -= 1
-                raise RuntimeError(f"{task.type} failed")
+                raise ConnectionError(f"{task.type} failed")  # transient: retried
             return {"step": task.type, "inputs": sorted(task.inputs)}
         return {t: run for t in ("fetch", "parse", "enrich", "index")}
 
@@ -116,7 +116,7 @@ async def test_a_failing_step_is_retried_then_fails_the_workflow(db_path: Path) 
         coord = await rt.spawn(CoordinatorAgent, name="coord", store=store)
         await act(coord, "start_workflow", workflow_id="wf", steps=PIPELINE)
         failed = await _finished(coord, "wf", "failed")
-        assert failed.error == "step 'enrich': RuntimeError: enrich failed"
+        assert failed.error == "step 'enrich': ConnectionError: enrich failed"
         assert failed.steps == {"fetch": "completed", "parse": "completed",
                                 "enrich": "failed", "index": "pending"}
         stats = await act(coord, "statistics")

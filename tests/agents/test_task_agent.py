@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 import bastion
+from bastion.resilience import is_retryable
 from bastion.agents import (
     Act,
     InvalidTask,
@@ -248,8 +249,11 @@ async def test_a_task_that_keeps_killing_the_agent_is_given_up(db_path: Path) ->
         await sup.stop()
 
 
+# The TaskAgent classifies exactly as bastion.resilience.retry does (one classification):
+# an unclassified exception is a bug, not retried; a connection reset is transient.
 @pytest.mark.parametrize(("error", "retryable"), [
-    (RuntimeError("flaky"), True),
+    (RuntimeError("a bug"), False),
+    (ConnectionResetError("reset by peer"), True),
     (bastion.ValidationError("malformed document"), False),
     (bastion.BusinessError("refused"), False),
     (bastion.InfrastructureError("db down"), True),
@@ -265,6 +269,7 @@ async def test_a_failed_outcome_says_whether_a_retry_may_help(
         ref = await rt.spawn(TaskAgent, name="w", store=store, handlers={"h": handler})
         outcome = await act(ref, "process", type="h", id="t")
         assert (outcome.status, outcome.retryable) == ("failed", retryable)
+        assert outcome.retryable == is_retryable(error)
         assert outcome.error == f"{type(error).__name__}: {error}"
         await ref.stop()
 

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from bastion._core._clock import Clock
-from bastion._core._errors import BastionError, ExpectedError
 from bastion.agents._task_types import (
     PRIORITIES,
     QueuedTask,
@@ -20,13 +19,13 @@ from bastion.agents._task_types import (
     TaskSpec,
 )
 from bastion.persistence import Codec, UnsupportedType
+from bastion.resilience import is_retryable
 
 __all__ = [
     "HandlerResult",
     "ProcessNext",
     "TaskDone",
     "count_priorities",
-    "is_retryable",
     "run_handler",
     "task_problems",
     "with_duration",
@@ -78,23 +77,14 @@ class HandlerResult:
     retryable: bool = True
 
 
-def is_retryable(exc: BaseException) -> bool:
-    """Whether running the task again may succeed, from the error's category.
-
-    An :class:`~bastion.ExpectedError` (validation, business rule) fails the same way
-    every time: not retryable. Other Bastion errors say so in ``retryable``; any other
-    exception (and a timeout) is taken as transient.
-    """
-    if isinstance(exc, ExpectedError):
-        return False
-    if isinstance(exc, BastionError):
-        return exc.retryable
-    return True
-
-
 async def run_handler(handler: Handler, task: Task, limit: float,
                       clock: Clock) -> HandlerResult:
-    """Run one handler under ``limit`` seconds."""
+    """Run one handler under ``limit`` seconds.
+
+    Whether a failure is worth another attempt is :func:`bastion.resilience.is_retryable`
+    (the one classification): a timeout or a retryable infrastructure error is; an
+    expected error, or an exception no rule classifies (a bug), is not.
+    """
     start = clock.now()
     try:
         async with asyncio.timeout(limit):
