@@ -21,8 +21,8 @@ from bastion.resilience import (
     current_context,
     error_scope,
     network_boundary,
-    set_context_mode,
 )
+from bastion.resilience.legacy import set_context_mode
 
 
 def _per_call(fn: Callable[[], object], batch: int, repeats: int) -> float:
@@ -58,11 +58,11 @@ async def _atarget() -> int:
 
 
 def _measure(batch: int, repeats: int) -> dict[str, float]:
-    retry = Retry(budget=RetryBudget("bench", max_tokens=10))
-    retried = retry(_target)
+    policy = Retry(budget=RetryBudget("bench", max_tokens=10))
+    retried = policy(_target)
     breaker = CircuitBreaker("bench", minimum_calls=10**6)
     abreaker = CircuitBreaker("bench-async", minimum_calls=10**6)
-    aretried = retry(_atarget)
+    aretried = policy(_atarget)
 
     def boundary() -> int:
         with network_boundary:

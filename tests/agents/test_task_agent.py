@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 
 import bastion
-from bastion.resilience import is_retryable
 from bastion.agents import (
     Act,
     InvalidTask,
@@ -19,6 +18,7 @@ from bastion.agents import (
     TaskOutcome,
     act,
 )
+from bastion.resilience import is_retryable
 from bastion.testing import capture_events, crash, wait_for
 from tests.agents.conftest import open_store
 

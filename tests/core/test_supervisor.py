@@ -279,13 +279,28 @@ async def test_invalid_supervisor_options_raise_supervisor_error(
         (lambda: ChildSpec("x", Echo, restart="sometimes"), "restart must be"),  # type: ignore[arg-type]
         (lambda: ChildSpec("x", Echo, shutdown=0), "shutdown"),
         (lambda: ChildSpec("x", Echo, shutdown=float("inf")), "shutdown"),
-        (lambda: bastion.Backoff(multiplier=0.5), "multiplier"),
-        (lambda: bastion.Backoff(jitter=2), "jitter"),
     ],
 )
 def test_invalid_child_specs_raise_supervisor_error(build: Any, message: str) -> None:
     with pytest.raises(bastion.SupervisorError, match=message):
         build()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [({"multiplier": 0.5}, "multiplier"), ({"jitter": 2}, "jitter"), ({"initial": -1}, "initial")],
+)
+def test_invalid_backoff_arguments_raise_value_error(kwargs: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        bastion.Backoff(**kwargs)
+
+
+def test_a_backoff_never_exceeds_its_maximum_and_jitter_only_shortens() -> None:
+    backoff = bastion.Backoff(initial=0.1, maximum=0.4, multiplier=2.0, jitter=0.5, seed=3)
+    for attempt in range(1, 8):
+        cap = min(0.4, 0.1 * 2 ** (attempt - 1))
+        assert cap * 0.5 <= backoff.delay(attempt) <= cap
+    assert bastion.Backoff(initial=0.1, maximum=0.4, jitter=0.0).delay(9) == 0.4
 
 
 async def test_duplicate_child_ids_and_names_are_rejected() -> None:

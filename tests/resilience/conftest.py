@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from bastion.resilience import _legacy
-from bastion.resilience._retry import set_testing
+from bastion.resilience._retry import _set_instant
 
 
 class FakeClock:
@@ -45,7 +45,7 @@ def clock() -> FakeClock:
 @pytest.fixture(autouse=True)
 def _clean_state() -> Iterator[None]:
     yield
-    set_testing(False)
+    _set_instant(False)
     _legacy.enabled = False
     _legacy.ever_enabled = False
     _legacy.restore(None)

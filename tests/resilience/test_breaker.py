@@ -13,11 +13,11 @@ import bastion.testing
 from bastion import BusinessError, ValidationError
 from bastion.resilience import (
     BreakerRegistry,
+    BreakerState,
     CircuitBreaker,
     CircuitOpen,
     CountWindow,
     NetworkError,
-    State,
     TimeWindow,
     circuit_breaker,
 )
@@ -51,9 +51,9 @@ def _breaker(clock: FakeClock, **kw: object) -> CircuitBreaker:
 def test_opens_at_the_failure_rate_after_the_minimum_calls(clock: FakeClock) -> None:
     breaker = _breaker(clock)
     _fail(breaker, 3)
-    assert breaker.state is State.CLOSED  # 3 calls < minimum_calls 4
+    assert breaker.state is BreakerState.CLOSED  # 3 calls < minimum_calls 4
     breaker.call_sync(_ok)
-    assert breaker.state is State.OPEN  # the 4th call reaches minimum_calls: 3/4 >= 0.5
+    assert breaker.state is BreakerState.OPEN  # the 4th call reaches minimum_calls: 3/4 >= 0.5
     stats = breaker.statistics()
     assert (stats.failures, stats.successes, stats.times_opened) == (3, 1, 1)
 
@@ -62,9 +62,9 @@ def test_count_window_trips_and_rejects_fast(clock: FakeClock) -> None:
     breaker.call_sync(_ok)
     breaker.call_sync(_ok)
     _fail(breaker, 1)
-    assert breaker.state is State.CLOSED  # 3 calls < 4
+    assert breaker.state is BreakerState.CLOSED  # 3 calls < 4
     _fail(breaker, 1)  # 2 of 4 failed: 50%
-    assert breaker.state is State.OPEN
+    assert breaker.state is BreakerState.OPEN
     called = []
     with pytest.raises(CircuitOpen) as info:
         breaker.call_sync(lambda: called.append(1))
@@ -79,7 +79,7 @@ def test_business_and_validation_errors_do_not_count(clock: FakeClock) -> None:
     for exc in (BusinessError("no"), ValidationError("bad")) * 5:
         with pytest.raises(type(exc)):
             breaker.call_sync(lambda e=exc: (_ for _ in ()).throw(e))
-    assert breaker.state is State.CLOSED
+    assert breaker.state is BreakerState.CLOSED
     assert breaker.statistics().failures == 0
 
 
@@ -87,7 +87,7 @@ def test_returned_error_results_can_count_as_failures(clock: FakeClock) -> None:
     breaker = _breaker(clock, failure_result=lambda r: isinstance(r, dict) and "error" in r)
     for _ in range(4):
         assert breaker.call_sync(lambda: {"error": "upstream 503"}) == {"error": "upstream 503"}
-    assert breaker.state is State.OPEN
+    assert breaker.state is BreakerState.OPEN
 
 
 def test_slow_calls_trip_the_breaker(clock: FakeClock) -> None:
@@ -99,29 +99,29 @@ def test_slow_calls_trip_the_breaker(clock: FakeClock) -> None:
 
     for _ in range(3):
         breaker.call_sync(slow)
-    assert breaker.state is State.CLOSED
+    assert breaker.state is BreakerState.CLOSED
     breaker.call_sync(slow)
-    assert breaker.state is State.OPEN
+    assert breaker.state is BreakerState.OPEN
     assert breaker.statistics().failures == 0
 
 
 def test_half_open_probe_success_closes_and_failure_reopens(clock: FakeClock) -> None:
     breaker = _breaker(clock, half_open_probes=2)
     _fail(breaker, 4)
-    assert breaker.state is State.OPEN
+    assert breaker.state is BreakerState.OPEN
     clock.advance(29.9)
     with pytest.raises(CircuitOpen):
         breaker.call_sync(_ok)
     clock.advance(0.1)
     assert breaker.call_sync(_ok) == "ok"
-    assert breaker.state is State.HALF_OPEN
+    assert breaker.state is BreakerState.HALF_OPEN
     _fail(breaker, 1)
-    assert breaker.state is State.OPEN
+    assert breaker.state is BreakerState.OPEN
     assert breaker.statistics().times_opened == 2
     clock.advance(30)
     breaker.call_sync(_ok)
     breaker.call_sync(_ok)
-    assert breaker.state is State.CLOSED
+    assert breaker.state is BreakerState.CLOSED
     assert breaker.statistics().window_calls == 0
 
 
@@ -131,18 +131,18 @@ def test_time_window_forgets_old_failures(clock: FakeClock) -> None:
     clock.advance(11)
     breaker.call_sync(_ok)
     _fail(breaker, 1)
-    assert breaker.state is State.CLOSED  # 1 failure of 2 calls in the window < minimum
+    assert breaker.state is BreakerState.CLOSED  # 1 failure of 2 calls in the window < minimum
     stats = breaker.statistics()
     assert (stats.window_calls, stats.window_failures) == (2, 1)
     _fail(breaker, 1)
-    assert breaker.state is State.OPEN
+    assert breaker.state is BreakerState.OPEN
 
 
 def test_manual_trip_and_reset_emit_state_changes(clock: FakeClock) -> None:
     breaker = _breaker(clock)
     with capture_events(("bastion", "breaker", "state_change")) as captured:
         breaker.trip()
-        assert breaker.state is State.OPEN
+        assert breaker.state is BreakerState.OPEN
         breaker.reset()
         _fail(breaker, 4)
     changes = [(e.metadata["from"], e.metadata["to"]) for e in captured]
@@ -179,10 +179,10 @@ async def test_late_results_from_before_a_trip_are_ignored() -> None:
     for _ in range(2):
         with pytest.raises(NetworkError):
             await breaker.call(down)
-    assert breaker.state is State.OPEN
+    assert breaker.state is BreakerState.OPEN
     release.set()
     assert await slow == "ok"
-    assert breaker.state is State.OPEN
+    assert breaker.state is BreakerState.OPEN
     assert breaker.statistics().late == 1
 
 
@@ -199,7 +199,7 @@ async def test_cancelled_probe_frees_its_permit() -> None:
     with pytest.raises(asyncio.CancelledError):
         await probe
     assert await breaker.call(asyncio.sleep, 0, "probe") == "probe"
-    assert breaker.state is State.CLOSED
+    assert breaker.state is BreakerState.CLOSED
 
 
 @settings(max_examples=60, deadline=None)
@@ -255,7 +255,7 @@ def test_property_half_open_never_admits_more_than_the_allowed_probes(
         assert admitted <= probes + cancelled
         stats = breaker.statistics()
         assert stats.probes_in_flight == 0
-        if stats.state is State.HALF_OPEN:
+        if stats.state is BreakerState.HALF_OPEN:
             assert stats.successes < probes
 
     bastion.testing.run(main, virtual=True)
@@ -272,7 +272,7 @@ def test_registry_names_breakers_and_refuses_conflicting_config() -> None:
     with pytest.raises(KeyError, match="no circuit breaker named 'x'"):
         registry.get("x")
     assert registry.names() == ["payments"]
-    assert registry.statistics()["payments"].state is State.CLOSED
+    assert registry.statistics()["payments"].state is BreakerState.CLOSED
     assert registry.remove("payments")
     assert not registry.remove("payments")
     with pytest.raises(TypeError, match="non-empty str"):

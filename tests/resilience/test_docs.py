@@ -20,7 +20,7 @@ BLOCKS = re.findall(r"```python\n(.*?)```", DOC.read_text(encoding="utf-8"), fla
 def test_the_doc_has_an_example_for_each_piece() -> None:
     text = "\n".join(BLOCKS)
     for piece in ("normalize(", "error_scope(", "set_context_mode(", "network_boundary",
-                  "protect_critical_path(", "@retry(", "RetryBudget(", "circuit_breaker(",
+                  "protect_critical_path(", "@Retry(", "RetryBudget(", "circuit_breaker(",
                   "Bulkhead(", "isolate("):  # fmt: skip
         assert piece in text, piece
 

@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import pytest
 
+import bastion.resilience
 from bastion.resilience import (
-    ContextMode,
     _legacy,
     add_breadcrumb,
-    context_mode,
     current_context,
     error_context_of,
     error_scope,
-    set_context_mode,
 )
+from bastion.resilience.legacy import ContextMode, context_mode, set_context_mode
+
+
+def test_the_legacy_switches_are_not_in_the_resilience_namespace() -> None:
+    for name in ("ContextMode", "context_mode", "set_context_mode"):
+        assert name not in bastion.resilience.__all__
+        assert not hasattr(bastion.resilience, name)
 
 
 def test_default_mode_is_contextvars() -> None:

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import random
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bastion import BusinessError, InfrastructureError, ValidationError
+from bastion import Backoff, BusinessError, InfrastructureError, ValidationError
 from bastion.resilience import (
     CircuitOpen,
     DatabaseError,
@@ -20,8 +19,6 @@ from bastion.resilience import (
     RetryBudgetExhausted,
     instant_retries,
     is_retryable,
-    retry,
-    set_testing,
 )
 from bastion.testing import capture_events
 from tests.resilience.conftest import FakeClock
@@ -46,8 +43,10 @@ class Flaky:
 
 
 def _policy(clock: FakeClock, **kw: object) -> Retry:
-    options: dict[str, object] = {"clock": clock, "sleep": clock.sleep_sync,
-                                  "budget": _budget(clock), "rng": random.Random(1)}  # fmt: skip
+    options: dict[str, object] = {
+        "clock": clock, "sleep": clock.sleep_sync, "budget": _budget(clock),
+        "backoff": Backoff(initial=0.1, maximum=5.0, jitter=1.0, seed=1),
+    }  # fmt: skip
     options.update(kw)
     return Retry(**options)  # type: ignore[arg-type]
 
@@ -60,9 +59,9 @@ def test_infrastructure_errors_are_retried_until_success(clock: FakeClock) -> No
 
 
 def test_backoff_is_exponential_capped_and_jittered(clock: FakeClock) -> None:
-    exact = _policy(clock, base_delay=0.1, max_delay=0.3, jitter=False)
+    exact = _policy(clock, backoff=Backoff(initial=0.1, maximum=0.3, jitter=0.0))
     assert [exact.delay(n) for n in (1, 2, 3, 4)] == pytest.approx([0.1, 0.2, 0.3, 0.3])
-    jittered = _policy(clock, base_delay=0.1, max_delay=5.0)
+    jittered = _policy(clock)
     for attempt in range(1, 10):
         cap = min(5.0, 0.1 * 2 ** (attempt - 1))
         samples = [jittered.delay(attempt) for _ in range(50)]
@@ -72,7 +71,7 @@ def test_backoff_is_exponential_capped_and_jittered(clock: FakeClock) -> None:
 
 def test_sleeps_follow_the_policy(clock: FakeClock) -> None:
     fn = Flaky(*(NetworkError("down") for _ in range(3)))
-    _policy(clock, attempts=4, base_delay=1.0, max_delay=3.0, jitter=False).call(fn)
+    _policy(clock, attempts=4, backoff=Backoff(initial=1.0, maximum=3.0, jitter=0.0)).call(fn)
     assert clock.slept == [1.0, 2.0, 3.0]
 
 
@@ -119,7 +118,9 @@ def test_attempts_exhausted_reraises_the_last_error_with_a_note(clock: FakeClock
 
 def test_deadline_stops_retrying(clock: FakeClock) -> None:
     fn = Flaky(*(NetworkError("down") for _ in range(10)))
-    policy = _policy(clock, attempts=10, base_delay=1.0, max_delay=1.0, jitter=False, deadline=3.5)
+    policy = _policy(
+        clock, attempts=10, backoff=Backoff(initial=1.0, maximum=1.0, jitter=0.0), deadline=3.5
+    )
     with pytest.raises(NetworkError) as info:
         policy.call(fn)
     assert fn.calls == 4  # sleeps of 1 s at t+0, 1, 2; the next would end past 3.5 s
@@ -146,9 +147,11 @@ def test_budget_exhaustion_stops_a_retry_storm(clock: FakeClock) -> None:
 def test_instant_retries_switch_skips_every_sleep(clock: FakeClock) -> None:
     with instant_retries():
         fn = Flaky(*(NetworkError("down") for _ in range(4)))
-        assert _policy(clock, attempts=5, base_delay=10.0, max_delay=60.0).call(fn) == "ok"
+        slow = Backoff(initial=10.0, maximum=60.0, jitter=1.0)
+        assert _policy(clock, attempts=5, backoff=slow).call(fn) == "ok"
     assert clock.slept == []
-    assert set_testing(False) is False
+    _policy(clock, attempts=2, backoff=slow).call(Flaky(NetworkError("down")))
+    assert len(clock.slept) == 1  # switched off again on leaving the block
 
 
 def test_retry_emits_telemetry_per_attempt(clock: FakeClock) -> None:
@@ -165,16 +168,21 @@ def test_retry_emits_telemetry_per_attempt(clock: FakeClock) -> None:
 def test_decorator_and_bad_input(clock: FakeClock) -> None:
     fn = Flaky(NetworkError("down"))
 
-    @retry(attempts=2, clock=clock, sleep=clock.sleep_sync, budget=_budget(clock))
+    @Retry(attempts=2, clock=clock, sleep=clock.sleep_sync, budget=_budget(clock))
     def wrapped() -> str:
         return fn()
 
     assert wrapped() == "ok"
-    for bad in ({"attempts": 0}, {"attempts": 1.5}, {"base_delay": -1}, {"deadline": 0},
-                {"max_delay": 0.01, "base_delay": 0.1}, {"multiplier": 0.5},
+    for bad in ({"attempts": 0}, {"attempts": 1.5}, {"deadline": 0},
                 {"deadline": float("inf")}):  # fmt: skip
         with pytest.raises(ValueError, match="must be"):
             Retry(**bad)  # type: ignore[arg-type]
+    for bad_backoff in ({"initial": -1}, {"maximum": 0.01, "initial": 0.1},
+                        {"multiplier": 0.5}, {"jitter": 2}):  # fmt: skip
+        with pytest.raises(ValueError, match="must be"):
+            Backoff(**bad_backoff)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"bastion\.Backoff"):
+        Retry(backoff=0.5)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="tuple of exception types or a predicate"):
         Retry(on="NetworkError")  # type: ignore[arg-type]
 
@@ -185,7 +193,7 @@ async def test_async_retry_sleeps_on_the_clock() -> None:
     started = loop.time()
     calls = 0
 
-    @retry(attempts=4, base_delay=1.0, max_delay=10.0, jitter=False,
+    @Retry(attempts=4, backoff=Backoff(initial=1.0, maximum=10.0, jitter=0.0),
            budget=RetryBudget("async", max_tokens=100))  # fmt: skip
     async def fetch() -> str:
         nonlocal calls

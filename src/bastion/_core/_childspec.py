@@ -1,15 +1,15 @@
-"""Child specifications, strategies, restart types and restart backoff."""
+"""Child specifications, strategies and restart types (``Backoff`` is in ``_backoff``)."""
 
 from __future__ import annotations
 
 import enum
 import math
-import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from bastion._core._actor import Actor
+from bastion._core._backoff import Backoff
 from bastion._core._errors import SupervisorError
 from bastion._core._messages import ExitReason, is_abnormal
 
@@ -86,34 +86,3 @@ class ChildSpec:
                 f"child {self.id!r}: restart must be one of {choices}, got {self.restart!r}"
             ) from None
         _positive(self.shutdown, f"child {self.id!r}: shutdown")
-
-
-@dataclass(frozen=True, slots=True)
-class Backoff:
-    """Delay before a restart: ``initial * multiplier**(n-1)``, capped, with jitter.
-
-    ``n`` counts this child's restarts inside the supervisor's intensity window.
-    ``jitter`` is a fraction: 0.1 spreads each delay uniformly over ±10 %.
-    """
-
-    initial: float = 0.01
-    maximum: float = 1.0
-    multiplier: float = 2.0
-    jitter: float = 0.1
-    seed: int | None = None
-    _random: random.Random = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        _positive(self.initial, "backoff initial")
-        _positive(self.maximum, "backoff maximum")
-        if self.multiplier < 1:
-            raise SupervisorError(f"backoff multiplier must be >= 1, got {self.multiplier!r}")
-        if not 0 <= self.jitter <= 1:
-            raise SupervisorError(f"backoff jitter must be within 0..1, got {self.jitter!r}")
-        object.__setattr__(self, "_random", random.Random(self.seed))
-
-    def delay(self, attempt: int) -> float:
-        """Seconds to wait before restart number ``attempt`` (1-based)."""
-        base = min(self.maximum, self.initial * self.multiplier ** max(0, attempt - 1))
-        spread = base * self.jitter
-        return max(0.0, base + self._random.uniform(-spread, spread))

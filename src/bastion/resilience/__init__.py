@@ -1,7 +1,9 @@
 """Resilience: one error model, error context, boundaries, retry, breaker, bulkhead, isolation.
 
 See ``docs/resilience.md``. Everything here builds on the one exception tree of
-:mod:`bastion` (``BastionError`` and its categories) and on the runtime clock.
+:mod:`bastion` (``BastionError`` and its categories) and on the runtime clock. The
+deprecated thread-local error-context mode is not part of this namespace: it lives in
+:mod:`bastion.resilience.legacy`.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from bastion.resilience._boundary import (
     protect_critical_path,
     protect_critical_path_async,
 )
-from bastion.resilience._breaker import BreakerStatistics, CircuitBreaker, State
+from bastion.resilience._breaker import BreakerState, BreakerStatistics, CircuitBreaker
 from bastion.resilience._budget import RetryBudget, RetryBudgetStatistics, retry_budget
 from bastion.resilience._bulkhead import Bulkhead, BulkheadStatistics
 from bastion.resilience._classify import normalize, register_error
@@ -42,16 +44,16 @@ from bastion.resilience._errors import (
     UnexpectedError,
 )
 from bastion.resilience._isolate import isolate
-from bastion.resilience._legacy import ContextMode, context_mode, set_context_mode
 from bastion.resilience._logging import ErrorContextFilter, structlog_processor
 from bastion.resilience._registry import BreakerRegistry, breakers, circuit_breaker
-from bastion.resilience._retry import Retry, instant_retries, is_retryable, retry, set_testing
+from bastion.resilience._retry import Retry, instant_retries, is_retryable
 from bastion.resilience._window import CountWindow, TimeWindow
 
 __all__ = [
     "Boundary",
     "Breadcrumb",
     "BreakerRegistry",
+    "BreakerState",
     "BreakerStatistics",
     "Bulkhead",
     "BulkheadFull",
@@ -59,7 +61,6 @@ __all__ = [
     "CircuitBreaker",
     "CircuitOpen",
     "CountWindow",
-    "ContextMode",
     "DatabaseError",
     "DecodeError",
     "ErrorContext",
@@ -73,7 +74,6 @@ __all__ = [
     "RetryBudget",
     "RetryBudgetExhausted",
     "RetryBudgetStatistics",
-    "State",
     "TimeWindow",
     "UnexpectedError",
     "add_breadcrumb",
@@ -81,7 +81,6 @@ __all__ = [
     "boundary",
     "breakers",
     "circuit_breaker",
-    "context_mode",
     "current_context",
     "database_boundary",
     "error_context_of",
@@ -95,9 +94,6 @@ __all__ = [
     "protect_critical_path",
     "protect_critical_path_async",
     "register_error",
-    "retry",
     "retry_budget",
-    "set_context_mode",
-    "set_testing",
     "structlog_processor",
 ]

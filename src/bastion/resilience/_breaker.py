@@ -26,7 +26,7 @@ from bastion.resilience._classify import normalize
 from bastion.resilience._errors import CircuitOpen
 from bastion.resilience._window import FAILED, SLOW, CountWindow, TimeWindow
 
-__all__ = ["BreakerStatistics", "CircuitBreaker", "State"]
+__all__ = ["BreakerStatistics", "CircuitBreaker", "BreakerState"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -35,7 +35,7 @@ _STATE_CHANGE = ("bastion", "breaker", "state_change")
 _REJECTED = ("bastion", "breaker", "rejected")
 
 
-class State(enum.StrEnum):
+class BreakerState(enum.StrEnum):
     """A breaker's state."""
 
     CLOSED = "closed"
@@ -48,7 +48,7 @@ class BreakerStatistics:
     """A snapshot of one breaker. Window figures cover the current sliding window."""
 
     name: str
-    state: State
+    state: BreakerState
     window_calls: int
     window_failures: int
     window_slow_calls: int
@@ -127,14 +127,14 @@ class CircuitBreaker:
         self._clock = clock
         self._lock = threading.Lock()
         self._recorder = self.window.recorder()
-        self._state = State.CLOSED
+        self._state = BreakerState.CLOSED
         self._generation = 0
         self._opened_at = 0.0
         self._granted = self._in_flight = self._probe_successes = 0
         self._successes = self._failures = self._rejected = self._late = self._opened = 0
 
     @property
-    def state(self) -> State:
+    def state(self) -> BreakerState:
         """The current state (an open breaker turns half-open on the next call)."""
         return self._state
 
@@ -144,11 +144,11 @@ class CircuitBreaker:
         """Grant a permit (returns its generation) or raise :class:`CircuitOpen`."""
         change = None
         with self._lock:
-            if self._state is State.CLOSED:
+            if self._state is BreakerState.CLOSED:
                 return self._generation
-            if self._state is State.OPEN and now >= self._opened_at + self.open_for:
-                change = self._move(State.HALF_OPEN, now)
-            if self._state is State.HALF_OPEN and self._granted < self.half_open_probes:
+            if self._state is BreakerState.OPEN and now >= self._opened_at + self.open_for:
+                change = self._move(BreakerState.HALF_OPEN, now)
+            if self._state is BreakerState.HALF_OPEN and self._granted < self.half_open_probes:
                 self._granted += 1
                 self._in_flight += 1
                 generation = self._generation
@@ -178,9 +178,9 @@ class CircuitBreaker:
                     self._failures += 1
                 else:
                     self._successes += 1
-            if self._state is State.CLOSED:
+            if self._state is BreakerState.CLOSED:
                 change = self._record_closed(outcome, now)
-            elif self._state is State.HALF_OPEN:
+            elif self._state is BreakerState.HALF_OPEN:
                 change = self._record_probe(outcome, now)
         if change is not None:
             self._emit_change(*change)
@@ -197,7 +197,7 @@ class CircuitBreaker:
             recorder.failures >= self.failure_rate * calls
             or recorder.slow >= self.slow_call_rate * calls
         ):
-            return self._move(State.OPEN, now)
+            return self._move(BreakerState.OPEN, now)
         return None
 
     def _record_probe(self, outcome: int | None, now: float) -> tuple[Any, ...] | None:
@@ -206,13 +206,13 @@ class CircuitBreaker:
             self._granted -= 1
             return None
         if outcome:  # failed or slow: a single probe is a 100% rate
-            return self._move(State.OPEN, now)
+            return self._move(BreakerState.OPEN, now)
         self._probe_successes += 1
         if self._probe_successes >= self.half_open_probes:
-            return self._move(State.CLOSED, now)
+            return self._move(BreakerState.CLOSED, now)
         return None
 
-    def _move(self, to: State, now: float) -> tuple[Any, ...]:
+    def _move(self, to: BreakerState, now: float) -> tuple[Any, ...]:
         """Change state (lock held); returns what to emit once the lock is released."""
         recorder = self._recorder
         calls = recorder.calls
@@ -221,12 +221,14 @@ class CircuitBreaker:
         self._generation += 1
         self._granted = self._in_flight = self._probe_successes = 0
         recorder.reset()
-        if to is State.OPEN:
+        if to is BreakerState.OPEN:
             self._opened_at = now
             self._opened += 1
         return (before, to, rates)
 
-    def _emit_change(self, before: State, to: State, rates: tuple[float, float]) -> None:
+    def _emit_change(
+        self, before: BreakerState, to: BreakerState, rates: tuple[float, float]
+    ) -> None:
         _events.emit(
             _STATE_CHANGE,
             {"failure_rate": rates[0], "slow_call_rate": rates[1]},
@@ -234,7 +236,7 @@ class CircuitBreaker:
         )
 
     def _retry_after(self, now: float) -> float:
-        if self._state is State.OPEN:
+        if self._state is BreakerState.OPEN:
             return max(0.0, self._opened_at + self.open_for - now)
         return 0.0
 
@@ -303,13 +305,13 @@ class CircuitBreaker:
 
     def reset(self) -> None:
         """Force the breaker closed with an empty window (manual recovery)."""
-        self._force(State.CLOSED)
+        self._force(BreakerState.CLOSED)
 
     def trip(self) -> None:
         """Force the breaker open now (manual isolation of a dependency)."""
-        self._force(State.OPEN)
+        self._force(BreakerState.OPEN)
 
-    def _force(self, to: State) -> None:
+    def _force(self, to: BreakerState) -> None:
         now = (self._clock or current_clock()).now()
         with self._lock:
             change = self._move(to, now)

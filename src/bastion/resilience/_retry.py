@@ -1,5 +1,8 @@
 """Retry: classified, budgeted, exponential backoff with full jitter, on tenacity.
 
+The delays come from :class:`bastion.Backoff`, the same computation supervisors use for
+restarts (one model, one set of parameter names).
+
 The success path is one ``try`` around the call and a counter increment. Only after a
 failure that deserves a retry is a ``tenacity.Retrying`` (or ``AsyncRetrying``) built;
 its first "attempt" re-raises the failure already seen, so tenacity drives attempts
@@ -12,7 +15,6 @@ import contextlib
 import functools
 import inspect
 import math
-import random
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, ParamSpec, TypeVar, cast
@@ -20,13 +22,14 @@ from typing import Any, ParamSpec, TypeVar, cast
 import tenacity
 
 from bastion._core import _events
+from bastion._core._backoff import Backoff
 from bastion._core._clock import Clock, current_clock
 from bastion._core._errors import Category, ExpectedError
 from bastion.resilience._budget import RetryBudget, retry_budget
 from bastion.resilience._classify import normalize
 from bastion.resilience._errors import RetryBudgetExhausted
 
-__all__ = ["Retry", "instant_retries", "is_retryable", "retry", "set_testing"]
+__all__ = ["Retry", "instant_retries", "is_retryable"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -36,9 +39,8 @@ _ATTEMPT = ("bastion", "retry", "attempt")
 _testing = False
 
 
-def set_testing(enabled: bool) -> bool:
-    """Make every retry wait zero seconds (attempts, budgets and classification still
-    apply). Returns the previous setting. Prefer the :func:`instant_retries` context manager."""
+def _set_instant(enabled: bool) -> bool:
+    """Switch instant retries on or off; returns the previous setting."""
     global _testing
     previous, _testing = _testing, bool(enabled)
     return previous
@@ -46,12 +48,15 @@ def set_testing(enabled: bool) -> bool:
 
 @contextlib.contextmanager
 def instant_retries(enabled: bool = True) -> Iterator[None]:
-    """Within the block, retries are instant (see :func:`set_testing`)."""
-    previous = set_testing(enabled)
+    """Within the block, every retry waits zero seconds (for tests).
+
+    Attempts, budgets and classification still apply: the same decisions, no sleeping.
+    """
+    previous = _set_instant(enabled)
     try:
         yield
     finally:
-        set_testing(previous)
+        _set_instant(previous)
 
 
 _NEVER = (Category.VALIDATION, Category.BUSINESS)
@@ -88,8 +93,9 @@ def _positive(name: str, value: float, *, allow_zero: bool = False) -> float:
 class Retry:
     """A retry policy; use it as a decorator or through :meth:`call` / :meth:`acall`.
 
-    Delay before attempt ``n+1`` is full jitter ``U(0, min(max_delay, base_delay *
-    multiplier**(n-1)))`` (or the cap itself with ``jitter=False``). Retrying stops
+    The sleep after failed attempt ``n`` is ``backoff.delay(n)`` (:class:`bastion.Backoff`;
+    default ``Backoff(initial=0.1, maximum=5.0, multiplier=2.0, jitter=1.0)``, full
+    jitter ``U(0, min(5, 0.1 * 2**(n-1)))``). Retrying stops
     after ``attempts`` attempts, when the next sleep would pass ``deadline`` seconds
     after the first failure, or when the target's :class:`RetryBudget` is spent
     (:class:`RetryBudgetExhausted`, the last error chained). Otherwise the last error
@@ -100,29 +106,20 @@ class Retry:
         self,
         *,
         attempts: int = 3,
-        base_delay: float = 0.1,
-        max_delay: float = 5.0,
-        multiplier: float = 2.0,
-        jitter: bool = True,
+        backoff: Backoff | None = None,
         deadline: float = 30.0,
         on: RetryOn | None = None,
         target: str | None = None,
         budget: RetryBudget | None = None,
         clock: Clock | None = None,
         sleep: Callable[[float], object] = time.sleep,
-        rng: random.Random | None = None,
     ) -> None:
         if not isinstance(attempts, int) or isinstance(attempts, bool) or attempts < 1:
             raise ValueError(f"attempts must be an int >= 1, got {attempts!r}")
         self.attempts = attempts
-        self.base_delay = _positive("base_delay", base_delay, allow_zero=True)
-        self.max_delay = _positive("max_delay", max_delay, allow_zero=True)
-        if self.max_delay < self.base_delay:
-            raise ValueError(f"max_delay ({max_delay}) must be >= base_delay ({base_delay})")
-        if _positive("multiplier", multiplier) < 1:
-            raise ValueError(f"multiplier must be >= 1, got {multiplier!r}")
-        self.multiplier = float(multiplier)
-        self.jitter = jitter
+        if backoff is not None and not isinstance(backoff, Backoff):
+            raise TypeError(f"backoff must be a bastion.Backoff, got {backoff!r}")
+        self.backoff = backoff or Backoff(initial=0.1, maximum=5.0, multiplier=2.0, jitter=1.0)
         self.deadline = _positive("deadline", deadline)
         if on is not None and not (isinstance(on, tuple) or callable(on)):
             raise TypeError(f"on must be a tuple of exception types or a predicate, got {on!r}")
@@ -131,15 +128,10 @@ class Retry:
         self.budget = budget
         self._clock = clock
         self._sleep = sleep
-        self._rng = rng or random.Random()
 
     def delay(self, attempt: int) -> float:
         """The sleep after failed attempt number ``attempt`` (1-based), jitter included."""
-        if _testing:
-            return 0.0
-        exponent = min(attempt - 1, 1024)
-        cap = min(self.max_delay, self.base_delay * self.multiplier**exponent)
-        return self._rng.uniform(0.0, cap) if self.jitter else cap
+        return 0.0 if _testing else self.backoff.delay(attempt)
 
     def _budget_for(self, fn: Callable[..., Any]) -> tuple[str, RetryBudget]:
         target = self.target or getattr(fn, "__qualname__", None) or repr(fn)
@@ -301,6 +293,3 @@ class Retry:
 
         return wrapper
 
-
-retry = Retry
-"""``retry(...)`` is :class:`Retry`: ``@retry(attempts=5, target="payments-api")``."""
