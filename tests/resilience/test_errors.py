@@ -232,3 +232,28 @@ def test_every_msgspec_exception_class_is_mapped() -> None:
 def test_infrastructure_errors_are_retryable_unless_said_otherwise() -> None:
     assert InfrastructureError().retryable
     assert not ValidationError().retryable
+
+
+def _sqlite_errors() -> list[sqlite3.Error]:
+    db = sqlite3.connect(":memory:")
+    db.execute("create table t (id integer primary key)")
+    db.execute("insert into t values (1)")
+    found: list[sqlite3.Error] = []
+    for sql in ("insert into t values (1)", "select * from nope"):
+        try:
+            db.execute(sql)
+        except sqlite3.Error as exc:
+            found.append(exc)
+    busy = sqlite3.OperationalError("database is locked")
+    busy.sqlite_errorcode = 5  # type: ignore[attr-defined]
+    db.close()
+    return [*found, busy, sqlite3.ProgrammingError("misuse"), sqlite3.DataError("too big")]
+
+
+def test_the_store_and_normalize_agree_on_which_sqlite_errors_are_retryable() -> None:
+    from bastion.persistence._sqlite_errors import store_error
+
+    errors = _sqlite_errors()
+    verdicts = [(store_error(e).retryable, normalize(e).retryable) for e in errors]
+    assert all(store == classified for store, classified in verdicts), verdicts
+    assert [store for store, _ in verdicts] == [False, False, True, False, False]

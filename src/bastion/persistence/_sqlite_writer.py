@@ -24,6 +24,7 @@ from typing import Any
 
 from bastion.persistence._errors import StoreError, VersionConflict
 from bastion.persistence._protocol import Delete, DeleteItem, Op, Put, PutItem, WriteResult
+from bastion.persistence._sqlite_errors import store_error
 
 __all__ = ["Job", "Plan", "Writer", "store_error"]
 
@@ -276,8 +277,3 @@ def _check_format(conn: sqlite3.Connection) -> None:
         raise StoreError(f"unknown state database format {row[0]!r} (this code knows {FORMAT})",
                          retryable=False)
 
-
-def store_error(exc: sqlite3.Error) -> StoreError:
-    err = StoreError(f"sqlite: {exc}", context={"sqlite_error": type(exc).__name__})
-    err.__cause__ = exc
-    return err

@@ -50,40 +50,35 @@ def _by_name(module: ModuleType, names: dict[str, Rule]) -> dict[type[BaseExcept
 
 # -- sqlite3 ------------------------------------------------------------------------
 
-# Primary result codes (errorcode & 0xff) worth retrying: BUSY, LOCKED, IOERR, CANTOPEN,
-# PROTOCOL. https://www.sqlite.org/rescode.html
-_SQLITE_TRANSIENT = frozenset({5, 6, 10, 14, 15})
+def _sqlite_rule(into: Rule) -> Rule:
+    def build(exc: BaseException) -> BastionError:
+        err = into(exc)
+        name = getattr(exc, "sqlite_errorname", None)
+        if name is not None:
+            err.context["sqlite_errorname"] = name
+        return err
 
-
-def _sqlite_operational(exc: BaseException) -> BastionError:
-    code = getattr(exc, "sqlite_errorcode", None)
-    name = getattr(exc, "sqlite_errorname", None)
-    transient = code is None or (code & 0xFF) in _SQLITE_TRANSIENT
-    err = rule(DatabaseError, retryable=transient, code="sqlite_operational")(exc)
-    if name is not None:
-        err.context["sqlite_errorname"] = name
-    return err
+    return build
 
 
 def sqlite3_rules() -> dict[type[BaseException], Rule]:
-    """Rules for every ``sqlite3`` exception class."""
+    """Rules for every ``sqlite3`` exception class, from persistence's one table."""
     import sqlite3
 
-    return _by_name(
-        sqlite3,
-        {
-            "Warning": _DB_FATAL,
-            "Error": _DB_FATAL,
-            "InterfaceError": _DB_FATAL,
-            "DatabaseError": _DB_FATAL,
-            "DataError": rule(ValidationError, code="sqlite_data"),
-            "OperationalError": _sqlite_operational,
-            "IntegrityError": rule(IntegrityViolation),
-            "InternalError": _DB_FATAL,
-            "ProgrammingError": rule(DatabaseError, retryable=False, code="sqlite_programming"),
-            "NotSupportedError": _DB_FATAL,
-        },
-    )
+    from bastion.persistence._sqlite_errors import SQLITE_ERRORS, SQLiteFailure, classify
+
+    into: dict[SQLiteFailure, Rule] = {
+        SQLiteFailure.TRANSIENT: rule(DatabaseError, retryable=True, code="sqlite_transient"),
+        SQLiteFailure.FATAL: rule(DatabaseError, retryable=False, code="sqlite_fatal"),
+        SQLiteFailure.INTEGRITY: rule(IntegrityViolation),
+        SQLiteFailure.DATA: rule(ValidationError, code="sqlite_data"),
+        SQLiteFailure.PROGRAMMING: rule(DatabaseError, retryable=False, code="sqlite_programming"),
+    }
+
+    def by_meaning(exc: BaseException) -> BastionError:
+        return into[classify(exc)](exc)
+
+    return _by_name(sqlite3, dict.fromkeys(SQLITE_ERRORS, _sqlite_rule(by_meaning)))
 
 
 # -- httpx --------------------------------------------------------------------------
