@@ -9,7 +9,14 @@ from typing import Any
 import pytest
 
 import bastion
-from bastion.agents import CoordinatorAgent, Task, TaskAgent, act
+from bastion.agents import (
+    CoordinatorAgent,
+    StepPhase,
+    Task,
+    TaskAgent,
+    WorkflowPhase,
+    act,
+)
 from bastion.persistence import StateStore
 from bastion.testing import capture_events, crash, wait_for
 from tests.agents.conftest import open_store
@@ -287,5 +294,23 @@ async def test_the_coordinator_demonitors_agents_once_their_steps_end(db_path: P
         await act(coord, "start_workflow", workflow_id="wf2", steps=PIPELINE[:1])
         await _finished(coord, "wf2")
         assert rt.statistics().monitors == baseline
+        await coord.stop()
+        await workers.stop()
+
+
+async def test_a_finished_workflow_emits_its_phase_event_and_reports_enum_phases(
+    db_path: Path,
+) -> None:
+    work = Work()
+    finished = ("bastion", "agent", "workflow", "completed")
+    async with open_store("memory", db_path) as store, bastion.open_runtime() as rt:
+        workers = await _workers(rt, store, work)
+        coord = await rt.spawn(CoordinatorAgent, name="coord", store=store)
+        with capture_events(finished) as captured:
+            await act(coord, "start_workflow", workflow_id="wf", steps=PIPELINE)
+            done = await _finished(coord, "wf")
+        assert captured.count(*finished) == 1
+        assert done.status is WorkflowPhase.COMPLETED
+        assert set(done.steps.values()) == {StepPhase.COMPLETED}
         await coord.stop()
         await workers.stop()

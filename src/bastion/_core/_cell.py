@@ -22,7 +22,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from bastion._core import _events
+from bastion._core import _event_names, _events
 from bastion._core._actor import Actor
 from bastion._core._errors import (
     ActorCrashed,
@@ -309,7 +309,7 @@ class Cell:
                 reply.set_exception(exc)
             return
         _events.emit(
-            ("bastion", "actor", "expected_error"),
+            _event_names.ACTOR_EXPECTED_ERROR,
             {"count": 1},
             {"actor": repr(self), "kind": _KIND_NAMES[kind], "error": exc},
         )

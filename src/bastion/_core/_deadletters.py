@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from bastion._core import _events
+from bastion._core import _event_names, _events
 from bastion._core._errors import ActorNotAlive, MailboxFull
 from bastion._core._stats import DeadLetterStatistics
 
@@ -66,7 +66,7 @@ class DeadLetters:
         self._total += 1
         self._by_reason[reason.split(":", 1)[0]] += 1
         _events.emit(
-            ("bastion", "dead_letter"),
+            _event_names.DEAD_LETTER,
             {"count": 1},
             {"recipient": letter.recipient, "reason": reason},
         )

@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from typing import Any, TypeVar
 
-from bastion._core import _events
+from bastion._core import _event_names, _events
 from bastion._core._actor import Actor
 from bastion._core._cell import RUNNING, Cell, handler_table
 from bastion._core._childspec import Backoff, ChildSpec, Strategy
@@ -182,7 +182,7 @@ class Runtime:
             self.busy += 1
             cell.start_task()
             await self._handshake(cell, timeout)
-        _events.emit(("bastion", "actor", "start"), {"count": 1}, {"actor": repr(cell)})
+        _events.emit(_event_names.ACTOR_START, {"count": 1}, {"actor": repr(cell)})
         return cell.ref
 
     @staticmethod
@@ -317,10 +317,10 @@ class Runtime:
         metadata = {"actor": repr(cell), "reason": reason}
         if is_abnormal(reason):
             self._counts["crashed"] += 1
-            _events.emit(("bastion", "actor", "crash"), {"count": 1}, metadata)
+            _events.emit(_event_names.ACTOR_CRASH, {"count": 1}, metadata)
             if isinstance(reason, BaseException):
                 _log.error("%r crashed", cell, exc_info=reason)
-        _events.emit(("bastion", "actor", "stop"), {"count": 1}, metadata)
+        _events.emit(_event_names.ACTOR_STOP, {"count": 1}, metadata)
 
     async def shutdown(self, timeout: float | None = None) -> None:
         """Stop every actor (roots in reverse spawn order), then the task supervisor."""
@@ -377,20 +377,20 @@ class Runtime:
     def note_call_timeout(self, cell: Cell, timeout: float) -> None:
         """Count and emit a call timeout (kernel use)."""
         self._counts["call_timeouts"] += 1
-        _events.emit(("bastion", "call", "timeout"), {"timeout_s": timeout}, {"actor": repr(cell)})
+        _events.emit(_event_names.CALL_TIMEOUT, {"timeout_s": timeout}, {"actor": repr(cell)})
 
     def note_mailbox_full(self, cell: Cell) -> None:
         """Count and emit a refused message (kernel use)."""
         self._counts["mailbox_full"] += 1
         _events.emit(
-            ("bastion", "mailbox", "full"), {"capacity": cell.capacity}, {"actor": repr(cell)}
+            _event_names.MAILBOX_FULL, {"capacity": cell.capacity}, {"actor": repr(cell)}
         )
 
     def note_restart(self, supervisor: Cell, child_id: str) -> None:
         """Count and emit a supervisor restart (kernel use)."""
         self._counts["restarts"] += 1
         _events.emit(
-            ("bastion", "supervisor", "restart"),
+            _event_names.SUPERVISOR_RESTART,
             {"count": 1},
             {"supervisor": repr(supervisor), "child": child_id},
         )
@@ -399,7 +399,7 @@ class Runtime:
         """Count and emit a supervisor giving up (kernel use)."""
         self._counts["escalations"] += 1
         _events.emit(
-            ("bastion", "supervisor", "escalation"),
+            _event_names.SUPERVISOR_ESCALATION,
             {"count": 1},
             {"supervisor": repr(supervisor), "error": error},
         )

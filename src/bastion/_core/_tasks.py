@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from bastion._core import _events
+from bastion._core import _event_names, _events
 from bastion._core._errors import CallTimeout, RuntimeClosed
 from bastion._core._ref import DEFAULT, check_timeout
 from bastion._core._stats import TaskSupervisorStatistics
@@ -134,7 +134,7 @@ class TaskSupervisor:
         name = task.get_name() if isinstance(task, asyncio.Task) else repr(task)
         _log.error("supervised task %s failed", name, exc_info=exc)
         _events.emit(
-            ("bastion", "task", "exception"),
+            _event_names.TASK_EXCEPTION,
             {"count": 1},
             {"task": name, "error": exc},
         )

@@ -37,7 +37,7 @@ from typing import Any, ClassVar, NoReturn
 
 import msgspec
 
-from bastion._core import _events
+from bastion._core import _event_names, _events
 from bastion._core._actor import Actor, FrameworkMethod, refuse_reserved
 from bastion._core._clock import Clock
 from bastion._core._errors import NoSuchActor
@@ -192,7 +192,7 @@ class Agent(Actor):
         await self._prepare_state()
         self._register()
         await self.setup()
-        _events.emit(("bastion", "agent", "started"), {"count": 1}, self._meta())
+        _events.emit(_event_names.AGENT_STARTED, {"count": 1}, self._meta())
 
     async def on_stop(self, reason: ExitReason) -> None:
         """Run ``teardown``, then the framework's own stop work; emit ``stopped``."""
@@ -200,7 +200,7 @@ class Agent(Actor):
             await self.teardown(reason)
         finally:
             await self._finish_stop(reason)
-            _events.emit(("bastion", "agent", "stopped"), {"count": 1},
+            _events.emit(_event_names.AGENT_STOPPED, {"count": 1},
                          {**self._meta(), "reason": reason})
 
     async def handle_call(self, message: Any) -> Any:
@@ -262,7 +262,7 @@ class Agent(Actor):
         error: BaseException | None = None
         try:
             await self.before_action(spec.name, params)
-            with _events.span(("bastion", "agent", "action"), meta):
+            with _events.span(_event_names.AGENT_ACTION, meta):
                 try:
                     result = await _maybe_await(spec.invoke(self, params))
                 except BaseException as exc:

@@ -26,7 +26,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from bastion._core import _events
+from bastion._core import _event_names, _events
 from bastion._core._errors import BastionError
 from bastion._core._messages import Down, MonitorRef
 from bastion._core._ref import ActorRef
@@ -36,12 +36,14 @@ from bastion.agents._actions import Act, action
 from bastion.agents._errors import UnknownWorkflow, WorkflowLimitExceeded
 from bastion.agents._persistent import PersistentAgent
 from bastion.agents._state import ItemMap
-from bastion.agents._task_types import TaskAccepted, TaskFinished, TaskOutcome
+from bastion.agents._task_types import TaskAccepted, TaskFinished, TaskOutcome, TaskStatus
 from bastion.agents._workflow import (
     ACTIVE,
+    StepPhase,
     StepSpec,
     StepState,
     Workflow,
+    WorkflowPhase,
     WorkflowStatus,
     build_steps,
     ready_steps,
@@ -131,12 +133,13 @@ class CoordinatorAgent(PersistentAgent):
         built = build_steps(steps)
         if len(self.workflows) >= self.max_concurrent_workflows + self.max_pending_workflows:
             raise WorkflowLimitExceeded(f"{self.name} holds {len(self.workflows)} workflows")
-        running = sum(w.status == "running" for w in self.workflows.values())
-        status = "running" if running < self.max_concurrent_workflows else "pending"
+        running = sum(w.status is WorkflowPhase.RUNNING for w in self.workflows.values())
+        status = (WorkflowPhase.RUNNING if running < self.max_concurrent_workflows
+                  else WorkflowPhase.PENDING)
         wf = Workflow(id=wf_id, status=status, steps=built, created_at=time.time())
         self.workflows[wf_id] = wf
         self._progress[wf_id] = self.clock.now()
-        _events.emit(("bastion", "agent", "workflow", "started"), {"steps": len(built)},
+        _events.emit(_event_names.WORKFLOW_STARTED, {"steps": len(built)},
                      {**self._meta(), "workflow": wf_id})
         await self._advance(wf)
         return status_of(wf)
@@ -158,14 +161,14 @@ class CoordinatorAgent(PersistentAgent):
     async def cancel(self, workflow_id: str) -> WorkflowStatus:
         """Cancel an active workflow (running steps finish; their results are ignored)."""
         wf = self._active(workflow_id)
-        await self._finish(wf, "cancelled", "cancelled by request")
+        await self._finish(wf, WorkflowPhase.CANCELLED, "cancelled by request")
         return status_of(wf)
 
     @action
     def pause(self, workflow_id: str) -> WorkflowStatus:
         """Dispatch no further steps of the workflow until ``resume``."""
         wf = self._active(workflow_id)
-        wf.status = "paused"
+        wf.status = WorkflowPhase.PAUSED
         self.workflows.touch(wf.id)
         return status_of(wf)
 
@@ -173,8 +176,8 @@ class CoordinatorAgent(PersistentAgent):
     async def resume(self, workflow_id: str) -> WorkflowStatus:
         """Continue a paused workflow."""
         wf = self._active(workflow_id)
-        if wf.status == "paused":
-            wf.status = "running"
+        if wf.status is WorkflowPhase.PAUSED:
+            wf.status = WorkflowPhase.RUNNING
             self.workflows.touch(wf.id)
             self._progress[wf.id] = self.clock.now()
             await self._advance(wf)
@@ -194,8 +197,9 @@ class CoordinatorAgent(PersistentAgent):
         """A snapshot of workflow counters."""
         states = [w.status for w in self.workflows.values()]
         return CoordinatorStatistics(
-            name=self.name, running=states.count("running"), pending=states.count("pending"),
-            paused=states.count("paused"), completed=self.completed_count,
+            name=self.name, running=states.count(WorkflowPhase.RUNNING),
+            pending=states.count(WorkflowPhase.PENDING),
+            paused=states.count(WorkflowPhase.PAUSED), completed=self.completed_count,
             failed=self.failed_count, cancelled=self.cancelled_count,
             retried=self.retried_count, reassigned=self.reassigned_count,
             dispatched=self.dispatched_count, stalled=self.stalled_count)
@@ -215,14 +219,15 @@ class CoordinatorAgent(PersistentAgent):
         return wf
 
     async def _advance(self, wf: Workflow) -> None:
-        if wf.status != "running":
+        if wf.status is not WorkflowPhase.RUNNING:
             return
-        failed = [s for s in wf.steps if s.status == "failed"]
+        failed = [s for s in wf.steps if s.status is StepPhase.FAILED]
         if failed:
-            await self._finish(wf, "failed", f"step {failed[0].name!r}: {failed[0].error}")
+            error = f"step {failed[0].name!r}: {failed[0].error}"
+            await self._finish(wf, WorkflowPhase.FAILED, error)
             return
-        if all(s.status == "completed" for s in wf.steps):
-            await self._finish(wf, "completed", None)
+        if all(s.status is StepPhase.COMPLETED for s in wf.steps):
+            await self._finish(wf, WorkflowPhase.COMPLETED, None)
             return
         for step in ready_steps(wf):
             await self._dispatch(wf, step)
@@ -235,11 +240,11 @@ class CoordinatorAgent(PersistentAgent):
             try:
                 accepted = await entry.ref.call(Act("queue", params), timeout=self.dispatch_timeout)
             except BastionError as exc:
-                _events.emit(("bastion", "agent", "workflow", "dispatch_refused"), {"count": 1},
+                _events.emit(_event_names.WORKFLOW_DISPATCH_REFUSED, {"count": 1},
                              {**self._meta(), "workflow": wf.id, "agent": entry.name,
                               "error": exc})
                 continue
-            step.status, step.agent = "dispatched", entry.name
+            step.status, step.agent = StepPhase.DISPATCHED, entry.name
             self.dispatched_count += 1
             self.workflows.touch(wf.id)
             self._watch(entry.name, entry.ref)
@@ -264,43 +269,46 @@ class CoordinatorAgent(PersistentAgent):
         if not self._monitors:
             return
         busy = {s.agent for w in self.workflows.values() for s in w.steps
-                if s.status == "dispatched"}
+                if s.status is StepPhase.DISPATCHED}
         for name in [n for n in self._monitors if n not in busy]:
             self.demonitor(self._monitors.pop(name))
 
     async def _apply_outcome(self, wf: Workflow, step: StepState, outcome: TaskOutcome) -> None:
-        if outcome.status == "completed":
-            step.status, step.result = "completed", outcome.result
+        if outcome.status is TaskStatus.COMPLETED:
+            step.status, step.result = StepPhase.COMPLETED, outcome.result
         elif outcome.retryable and step.attempts < self.max_step_attempts:
             step.attempts += 1
-            step.status, step.agent = "pending", None
+            step.status, step.agent = StepPhase.PENDING, None
             self.retried_count += 1
         else:
-            step.status, step.error = "failed", outcome.error
+            step.status, step.error = StepPhase.FAILED, outcome.error
         self.workflows.touch(wf.id)
         self._progress[wf.id] = self.clock.now()
         await self._advance(wf)
 
-    async def _finish(self, wf: Workflow, status: str, error: str | None) -> None:
+    async def _finish(self, wf: Workflow, status: WorkflowPhase, error: str | None) -> None:
         wf.status, wf.error, wf.finished_at = status, error, time.time()
         del self.workflows[wf.id]
         self._progress.pop(wf.id, None)
         self.stage_item(FINISHED, wf.id, wf, Workflow)
-        counter = {"completed": "completed_count", "failed": "failed_count",
-                   "cancelled": "cancelled_count"}[status]
-        setattr(self, counter, getattr(self, counter) + 1)
-        _events.emit(("bastion", "agent", "workflow", status), {"count": 1},
+        if status is WorkflowPhase.COMPLETED:
+            self.completed_count += 1
+        elif status is WorkflowPhase.FAILED:
+            self.failed_count += 1
+        else:
+            self.cancelled_count += 1
+        _events.emit(_event_names.WORKFLOW_FINISHED[status.value], {"count": 1},
                      {**self._meta(), "workflow": wf.id, "error": error})
         self.publish(f"workflow.{status}", status_of(wf))
         await self._promote()
 
     async def _promote(self) -> None:
-        running = sum(w.status == "running" for w in self.workflows.values())
+        running = sum(w.status is WorkflowPhase.RUNNING for w in self.workflows.values())
         for wf in sorted(self.workflows.values(), key=lambda w: w.created_at):
             if running >= self.max_concurrent_workflows:
                 return
-            if wf.status == "pending":
-                wf.status = "running"
+            if wf.status is WorkflowPhase.PENDING:
+                wf.status = WorkflowPhase.RUNNING
                 running += 1
                 self.workflows.touch(wf.id)
                 self._progress[wf.id] = self.clock.now()
@@ -332,7 +340,7 @@ class CoordinatorAgent(PersistentAgent):
         if wf is None or wf.status not in ACTIVE:
             return
         for step in wf.steps:
-            if step.task_id(wf.id) == outcome.id and step.status == "dispatched":
+            if step.task_id(wf.id) == outcome.id and step.status is StepPhase.DISPATCHED:
                 await self._apply_outcome(wf, step, outcome)
                 return
 
@@ -342,8 +350,8 @@ class CoordinatorAgent(PersistentAgent):
             return
         for wf in list(self.workflows.values()):
             for step in wf.steps:
-                if step.status == "dispatched" and step.agent == name:
-                    step.status, step.agent = "pending", None
+                if step.status is StepPhase.DISPATCHED and step.agent == name:
+                    step.status, step.agent = StepPhase.PENDING, None
                     step.reassigned += 1
                     self.reassigned_count += 1
                     self.workflows.touch(wf.id)
@@ -352,12 +360,12 @@ class CoordinatorAgent(PersistentAgent):
     async def _check(self) -> None:
         now = self.clock.now()
         for wf in list(self.workflows.values()):
-            if wf.status != "running":
+            if wf.status is not WorkflowPhase.RUNNING:
                 continue
             if now - self._progress.get(wf.id, now) >= self.stall_timeout:
                 self.stalled_count += 1
                 self._progress[wf.id] = now
-                _events.emit(("bastion", "agent", "workflow", "stalled"), {"count": 1},
+                _events.emit(_event_names.WORKFLOW_STALLED, {"count": 1},
                              {**self._meta(), "workflow": wf.id})
                 self.publish("workflow.stalled", status_of(wf))
                 await self._reoffer(wf)
@@ -365,8 +373,8 @@ class CoordinatorAgent(PersistentAgent):
 
     async def _reoffer(self, wf: Workflow) -> None:
         for step in wf.steps:
-            if step.status == "dispatched":
-                step.status = "pending"  # keeps step.agent: offered there first again
+            if step.status is StepPhase.DISPATCHED:
+                step.status = StepPhase.PENDING  # keeps step.agent: offered there first again
                 self.workflows.touch(wf.id)
 
     async def _resume_all(self) -> None:

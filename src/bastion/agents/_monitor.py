@@ -17,7 +17,7 @@ from collections import deque
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from bastion._core import _events
+from bastion._core import _event_names, _events
 from bastion._core._timers import Timer
 from bastion.agents._actions import action
 from bastion.agents._agent import Agent
@@ -165,7 +165,7 @@ class MonitorAgent(Agent):
             busiest_actor=busiest, queue_sizes=queues, error_rate=rate,
             memory_mb=values["memory_mb"], score=score, band=_band(score), alerts=alerts)
         self.history.append(sample)
-        _events.emit(("bastion", "agent", "monitor", "sample"),
+        _events.emit(_event_names.AGENT_MONITOR_SAMPLE,
                      {"score": score, "alerts": len(alerts)}, self._meta())
         return sample
 

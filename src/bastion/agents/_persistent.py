@@ -30,7 +30,7 @@ import asyncio
 import time
 from typing import Any, ClassVar
 
-from bastion._core import _events
+from bastion._core import _event_names, _events
 from bastion._core._errors import ExpectedError
 from bastion._core._messages import ExitReason
 from bastion.agents._agent import Agent
@@ -171,7 +171,7 @@ class PersistentAgent(Agent):
             await self._quarantine(exc)
         else:
             self._apply_restored(restored)
-            _events.emit(("bastion", "agent", "state", "restored"),
+            _events.emit(_event_names.AGENT_STATE_RESTORED,
                          {"duration_ns": time.perf_counter_ns() - start,
                           "items": restored.item_count},
                          {**self._meta(), "namespace": ns, "version": restored.version,
@@ -199,7 +199,7 @@ class PersistentAgent(Agent):
         self._version = 0
         for f in self._state_fields.values():
             setattr(self, f.name, f.fresh_default())
-        _events.emit(("bastion", "agent", "state", "quarantined"),
+        _events.emit(_event_names.AGENT_STATE_QUARANTINED,
                      {"records": entry.records, "items": entry.items},
                      {**self._meta(), "namespace": self.namespace, "error": exc})
 

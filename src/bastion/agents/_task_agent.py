@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 
 import msgspec
 
-from bastion._core import _events
+from bastion._core import _event_names, _events
 from bastion._core._errors import ActorNotAlive, MailboxFull
 from bastion.agents._actions import action
 from bastion.agents._errors import AgentPaused, InvalidTask, QueueFull
@@ -39,10 +39,12 @@ from bastion.agents._task_types import (
     Task,
     TaskAccepted,
     TaskAgentStatistics,
+    TaskAgentStatus,
     TaskFinished,
     TaskMetrics,
     TaskOutcome,
     TaskSpec,
+    TaskStatus,
     TaskValidation,
 )
 from bastion.persistence import UnsupportedType
@@ -64,7 +66,7 @@ class TaskAgent(PersistentAgent):
                          "recovered_in_flight", "queue")
     _bastion_framework = True
 
-    status: str = "idle"
+    status: TaskAgentStatus = TaskAgentStatus.IDLE
     pause_reason: str | None = None
     processed_count: int = 0
     failed_count: int = 0
@@ -130,7 +132,7 @@ class TaskAgent(PersistentAgent):
     async def process(self, spec: TaskSpec) -> TaskOutcome:
         """Run a task now, bypassing the queue, and return its outcome."""
         self._check(spec)
-        if self.status == "paused":
+        if self.status is TaskAgentStatus.PAUSED:
             raise AgentPaused(f"{self.name} is paused ({self.pause_reason})")
         task = self._make(spec)
         task.attempts = 1
@@ -147,7 +149,7 @@ class TaskAgent(PersistentAgent):
     @action
     def resume(self) -> str:
         """Take tasks again; resets the consecutive-error count."""
-        self.status = "processing" if self.current_task else "idle"
+        self.status = TaskAgentStatus.PROCESSING if self.current_task else TaskAgentStatus.IDLE
         self.pause_reason = None
         self.consecutive_errors = 0
         self.set_health("ok")
@@ -234,7 +236,8 @@ class TaskAgent(PersistentAgent):
         return task
 
     def _kick(self) -> None:
-        if self._kicked or self.status == "paused" or self.current_task or not self._heap:
+        paused = self.status is TaskAgentStatus.PAUSED
+        if self._kicked or paused or self.current_task or not self._heap:
             return
         try:
             self.ref.cast_nowait(ProcessNext())
@@ -259,20 +262,20 @@ class TaskAgent(PersistentAgent):
         self._kick()
 
     async def _process_next(self) -> None:
-        if self.status == "paused" or self.current_task is not None:
+        if self.status is TaskAgentStatus.PAUSED or self.current_task is not None:
             return
         task = self._pop()
         if task is None:
             await self.persist(wait=False)
             return
         if task.attempts >= self.max_attempts:
-            self._record(task, self._outcome(task, "failed", error=(
+            self._record(task, self._outcome(task, TaskStatus.FAILED, error=(
                 f"gave up after {task.attempts} attempts: the agent stopped while running it")))
             await self.persist(wait=False)
             return
         task = msgspec.structs.replace(task, attempts=task.attempts + 1)
         self.queue[task.id] = task
-        self.current_task, self.status = task.id, "processing"
+        self.current_task, self.status = task.id, TaskAgentStatus.PROCESSING
         await self.persist(wait=False)  # the attempt is on record before the handler runs
         self._running = self.runtime.tasks.start(self._run_task, task, name=f"task:{task.id}")
 
@@ -317,16 +320,17 @@ class TaskAgent(PersistentAgent):
     async def _execute(self, task: QueuedTask) -> TaskOutcome:
         handler = self.handlers.get(task.type)
         if handler is None:
-            return self._outcome(task, "failed", error=f"no handler for {task.type!r}")
+            return self._outcome(task, TaskStatus.FAILED, error=f"no handler for {task.type!r}")
         view = Task(task.id, task.type, task.payload, task.attempts, dict(task.inputs))
         meta = {**self._meta(), "task_id": task.id, "task_type": task.type}
-        with _events.span(("bastion", "agent", "task"), meta):
+        with _events.span(_event_names.AGENT_TASK, meta):
             run = await run_handler(handler, view, task.timeout or self.task_timeout, self.clock)
         return self._outcome(task, run.status, result=run.value, error=run.error,
                              duration=run.duration, retryable=run.retryable)
 
-    def _outcome(self, task: QueuedTask, status: Any, *, result: Any = None, error: str | None
-                 = None, duration: float = 0.0, retryable: bool = True) -> TaskOutcome:
+    def _outcome(self, task: QueuedTask, status: TaskStatus, *, result: Any = None,
+                 error: str | None = None, duration: float = 0.0,
+                 retryable: bool = True) -> TaskOutcome:
         return TaskOutcome(id=task.id, type=task.type, status=status, result=result, error=error,
                            attempts=task.attempts, duration=duration, finished_at=time.time(),
                            agent=self.name, retryable=retryable)
@@ -335,7 +339,7 @@ class TaskAgent(PersistentAgent):
         try:
             self.stage_item(DONE, task.id, outcome, TaskOutcome)
         except UnsupportedType as exc:
-            outcome = msgspec.structs.replace(outcome, status="failed", result=None,
+            outcome = msgspec.structs.replace(outcome, status=TaskStatus.FAILED, result=None,
                                               error=f"result not storable: {exc}",
                                               retryable=False)
             self.stage_item(DONE, task.id, outcome, TaskOutcome)
@@ -343,26 +347,27 @@ class TaskAgent(PersistentAgent):
             del self.queue[task.id]
         if self.current_task == task.id:
             self.current_task = None
-            if self.status == "processing":
-                self.status = "idle"
+            if self.status is TaskAgentStatus.PROCESSING:
+                self.status = TaskAgentStatus.IDLE
         self._count(outcome)
         self._notify(task, outcome)
 
     def _count(self, outcome: TaskOutcome) -> None:
-        if outcome.status == "completed":
+        if outcome.status is TaskStatus.COMPLETED:
             self.processed_count += 1
             self.consecutive_errors = 0
         else:
             self.failed_count += 1
             self.consecutive_errors += 1
-            if self.consecutive_errors >= self.pause_after_errors and self.status != "paused":
+            too_many = self.consecutive_errors >= self.pause_after_errors
+            if too_many and self.status is not TaskAgentStatus.PAUSED:
                 self._pause("consecutive_errors")
         self.metrics = with_duration(self.metrics, outcome.duration)
 
     def _pause(self, reason: str) -> None:
-        self.status, self.pause_reason = "paused", reason
+        self.status, self.pause_reason = TaskAgentStatus.PAUSED, reason
         self.set_health("paused", pause_reason=reason)
-        _events.emit(("bastion", "agent", "task_agent", "paused"),
+        _events.emit(_event_names.TASK_AGENT_PAUSED,
                      {"consecutive_errors": self.consecutive_errors},
                      {**self._meta(), "reason": reason})
         self.publish("task_agent.paused", {"agent": self.name, "reason": reason})
@@ -377,7 +382,7 @@ class TaskAgent(PersistentAgent):
             self._notify_failures += 1  # the requester reads the outcome with `result`
 
     def _publish_load(self) -> None:
-        self.set_health("paused" if self.status == "paused" else "ok",
+        self.set_health("paused" if self.status is TaskAgentStatus.PAUSED else "ok",
                         queued=len(self.queue), load=len(self.queue),
                         processed=self.processed_count, failed=self.failed_count)
 
@@ -387,11 +392,11 @@ class TaskAgent(PersistentAgent):
         if self.current_task is not None:
             if self.current_task in self.queue:
                 self.recovered_in_flight += 1
-                _events.emit(("bastion", "agent", "task", "recovered"), {"count": 1},
+                _events.emit(_event_names.AGENT_TASK_RECOVERED, {"count": 1},
                              {**self._meta(), "task_id": self.current_task})
             self.current_task = None
-        if self.status == "processing":
-            self.status = "idle"
+        if self.status is TaskAgentStatus.PROCESSING:
+            self.status = TaskAgentStatus.IDLE
         self._kick()
 
     def _register(self) -> None:

@@ -17,6 +17,7 @@ from bastion.agents._task_types import (
     TaskMetrics,
     TaskOutcome,
     TaskSpec,
+    TaskStatus,
 )
 from bastion.persistence import Codec, UnsupportedType
 from bastion.resilience import is_retryable
@@ -70,7 +71,7 @@ def task_problems(spec: TaskSpec, handlers: Mapping[str, Handler], codec: Codec)
 class HandlerResult:
     """What one handler run produced."""
 
-    status: str
+    status: TaskStatus
     value: Any
     error: str | None
     duration: float
@@ -92,11 +93,12 @@ async def run_handler(handler: Handler, task: Task, limit: float,
             if inspect.isawaitable(value):
                 value = await value
     except TimeoutError:
-        return HandlerResult("failed", None, f"timed out after {limit}s", clock.now() - start)
+        return HandlerResult(TaskStatus.FAILED, None, f"timed out after {limit}s",
+                             clock.now() - start)
     except Exception as exc:  # noqa: BLE001 -- a handler's failure is the task's outcome, recorded, not swallowed
-        return HandlerResult("failed", None, f"{type(exc).__name__}: {exc}",
+        return HandlerResult(TaskStatus.FAILED, None, f"{type(exc).__name__}: {exc}",
                              clock.now() - start, is_retryable(exc))
-    return HandlerResult("completed", value, None, clock.now() - start)
+    return HandlerResult(TaskStatus.COMPLETED, value, None, clock.now() - start)
 
 
 def count_priorities(tasks: Iterable[QueuedTask]) -> dict[str, int]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -13,10 +14,12 @@ __all__ = [
     "Task",
     "TaskAccepted",
     "TaskAgentStatistics",
+    "TaskAgentStatus",
     "TaskFinished",
     "TaskMetrics",
     "TaskOutcome",
     "TaskSpec",
+    "TaskStatus",
     "TaskValidation",
 ]
 
@@ -54,6 +57,21 @@ class QueuedTask(msgspec.Struct, kw_only=True):
     enqueued_at: float = 0.0
 
 
+class TaskAgentStatus(enum.StrEnum):
+    """What a TaskAgent is doing (stored with its state, as the value)."""
+
+    IDLE = "idle"  #: nothing to run, or waiting for the next task to start
+    PROCESSING = "processing"  #: a task is running
+    PAUSED = "paused"  #: takes no task from the queue until ``resume``
+
+
+class TaskStatus(enum.StrEnum):
+    """How a task ended."""
+
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
 class TaskOutcome(msgspec.Struct, kw_only=True):
     """How a task ended; stored once per task id in the agent's ``done`` collection.
 
@@ -65,7 +83,7 @@ class TaskOutcome(msgspec.Struct, kw_only=True):
 
     id: str
     type: str
-    status: Literal["completed", "failed"]
+    status: TaskStatus
     result: Any = None
     error: str | None = None
     attempts: int = 1
@@ -124,7 +142,7 @@ class TaskAgentStatistics:
     """A TaskAgent's queue, counters and durations."""
 
     name: str | None
-    status: str
+    status: TaskAgentStatus
     pause_reason: str | None
     queued: int
     queued_by_priority: dict[str, int]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,16 +11,42 @@ import msgspec
 from bastion._core._errors import ValidationError
 
 __all__ = [
+    "ACTIVE",
+    "StepPhase",
     "StepSpec",
     "StepState",
     "Workflow",
+    "WorkflowPhase",
     "WorkflowStatus",
     "build_steps",
     "ready_steps",
     "status_of",
 ]
 
-ACTIVE = ("pending", "running", "paused")
+
+
+class WorkflowPhase(enum.StrEnum):
+    """Where a workflow is in its life (stored with it, as the value)."""
+
+    PENDING = "pending"  #: waiting for a slot under ``max_concurrent_workflows``
+    RUNNING = "running"
+    PAUSED = "paused"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class StepPhase(enum.StrEnum):
+    """Where a step is (stored with its workflow, as the value)."""
+
+    PENDING = "pending"  #: not sent yet (or sent back after its agent was lost)
+    DISPATCHED = "dispatched"  #: sent to a TaskAgent, outcome awaited
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+#: The phases of a workflow that still holds a slot in the coordinator.
+ACTIVE = (WorkflowPhase.PENDING, WorkflowPhase.RUNNING, WorkflowPhase.PAUSED)
 
 
 class StepSpec(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -46,7 +73,7 @@ class StepState(msgspec.Struct, kw_only=True):
     depends_on: list[str] = []
     capability: str | None = None
     timeout: float | None = None
-    status: str = "pending"  # pending | dispatched | completed | failed
+    status: StepPhase = StepPhase.PENDING
     agent: str | None = None
     attempts: int = 1
     reassigned: int = 0
@@ -62,7 +89,7 @@ class Workflow(msgspec.Struct, kw_only=True):
     """An active workflow (one stored row) or a finished one (in ``finished``)."""
 
     id: str
-    status: str  # pending | running | paused | completed | failed | cancelled
+    status: WorkflowPhase
     steps: list[StepState]
     created_at: float
     finished_at: float | None = None
@@ -78,11 +105,11 @@ class WorkflowStatus:
     """Where a workflow stands."""
 
     id: str
-    status: str
+    status: WorkflowPhase
     progress: float
     completed_steps: int
     total_steps: int
-    steps: dict[str, str]
+    steps: dict[str, StepPhase]
     results: dict[str, Any]
     error: str | None
     retried: int
@@ -125,16 +152,16 @@ def _check_acyclic(steps: list[StepState]) -> None:
 
 def ready_steps(wf: Workflow) -> list[StepState]:
     """Pending steps whose dependencies are all completed."""
-    completed = {s.name for s in wf.steps if s.status == "completed"}
-    return [s for s in wf.steps if s.status == "pending" and set(s.depends_on) <= completed]
+    completed = {s.name for s in wf.steps if s.status is StepPhase.COMPLETED}
+    return [s for s in wf.steps if s.status is StepPhase.PENDING and set(s.depends_on) <= completed]
 
 
 def status_of(wf: Workflow) -> WorkflowStatus:
     """A :class:`WorkflowStatus` of ``wf``."""
-    done = sum(s.status == "completed" for s in wf.steps)
+    done = sum(s.status is StepPhase.COMPLETED for s in wf.steps)
     return WorkflowStatus(
         id=wf.id, status=wf.status, progress=done / len(wf.steps), completed_steps=done,
         total_steps=len(wf.steps), steps={s.name: s.status for s in wf.steps},
-        results={s.name: s.result for s in wf.steps if s.status == "completed"},
+        results={s.name: s.result for s in wf.steps if s.status is StepPhase.COMPLETED},
         error=wf.error, retried=sum(s.attempts - 1 for s in wf.steps),
         reassigned=sum(s.reassigned for s in wf.steps))

@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar, cast
 
-from bastion._core import _events
+from bastion._core import _event_names, _events
 from bastion._core._clock import Clock, current_clock
 from bastion._core._errors import Category
 from bastion.resilience._classify import normalize
@@ -31,8 +31,6 @@ __all__ = ["BreakerStatistics", "CircuitBreaker", "BreakerState"]
 P = ParamSpec("P")
 R = TypeVar("R")
 
-_STATE_CHANGE = ("bastion", "breaker", "state_change")
-_REJECTED = ("bastion", "breaker", "rejected")
 
 
 class BreakerState(enum.StrEnum):
@@ -159,7 +157,9 @@ class CircuitBreaker:
         if change is not None:
             self._emit_change(*change)
         if generation < 0:
-            _events.emit(_REJECTED, {"retry_after": retry_after}, {"name": self.name})
+            _events.emit(
+                _event_names.BREAKER_REJECTED, {"retry_after": retry_after}, {"name": self.name}
+            )
             raise CircuitOpen(
                 f"circuit {self.name!r} is {state}",
                 context={"breaker": self.name, "state": str(state), "retry_after": retry_after},
@@ -230,7 +230,7 @@ class CircuitBreaker:
         self, before: BreakerState, to: BreakerState, rates: tuple[float, float]
     ) -> None:
         _events.emit(
-            _STATE_CHANGE,
+            _event_names.BREAKER_STATE_CHANGE,
             {"failure_rate": rates[0], "slow_call_rate": rates[1]},
             {"name": self.name, "from": str(before), "to": str(to)},
         )

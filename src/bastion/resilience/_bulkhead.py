@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import ParamSpec, TypeVar, cast
 
-from bastion._core import _events
+from bastion._core import _event_names, _events
 from bastion._core._clock import Clock, current_clock
 from bastion.resilience._errors import BulkheadFull
 
@@ -24,7 +24,6 @@ __all__ = ["Bulkhead", "BulkheadStatistics"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
-_REJECTED = ("bastion", "bulkhead", "rejected")
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +74,11 @@ class Bulkhead:
 
     def _refuse(self, code: str, why: str) -> BulkheadFull:
         self._rejected += 1
-        _events.emit(_REJECTED, {"active": self._active}, {"name": self.name, "reason": code})
+        _events.emit(
+            _event_names.BULKHEAD_REJECTED,
+            {"active": self._active},
+            {"name": self.name, "reason": code},
+        )
         return BulkheadFull(
             f"bulkhead {self.name!r} {why}",
             code=code,

@@ -21,7 +21,7 @@ from typing import Any, ParamSpec, TypeVar, cast
 
 import tenacity
 
-from bastion._core import _events
+from bastion._core import _event_names, _events
 from bastion._core._backoff import Backoff
 from bastion._core._clock import Clock, current_clock
 from bastion._core._errors import Category, ExpectedError
@@ -35,7 +35,6 @@ P = ParamSpec("P")
 R = TypeVar("R")
 RetryOn = tuple[type[BaseException], ...] | Callable[[BaseException], bool]
 
-_ATTEMPT = ("bastion", "retry", "attempt")
 _testing = False
 
 
@@ -148,7 +147,7 @@ class Retry:
             failed = rs.outcome is not None and rs.outcome.failed
             exc = rs.outcome.exception() if failed else None  # type: ignore[union-attr]
             _events.emit(
-                _ATTEMPT,
+                _event_names.RETRY_ATTEMPT,
                 {"attempt": rs.attempt_number, "delay": rs.upcoming_sleep},
                 {"target": target, "outcome": outcome, "error": exc and type(exc).__name__},
             )
