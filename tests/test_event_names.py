@@ -37,5 +37,6 @@ def test_the_catalogue_names_are_unique_tuples_of_str_under_bastion() -> None:
     names = _event_names.ALL
     assert len(names) == len(set(names)) > 30
     for name in names:
-        assert isinstance(name, tuple) and name[0] == "bastion"
+        assert isinstance(name, tuple)
+        assert name[0] == "bastion"
         assert all(type(part) is str for part in name), name  # plain str: hash-equal keys

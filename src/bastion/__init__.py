@@ -39,6 +39,7 @@ from bastion._core._errors import (
     ValidationError,
 )
 from bastion._core._messages import Down, Exit, ExitReason, MonitorRef, is_abnormal
+from bastion._core._public import publish
 from bastion._core._ref import ActorRef
 from bastion._core._registry import Registry, RegistryEntry
 from bastion._core._runtime import Runtime, current_runtime, open_runtime, run
@@ -49,7 +50,7 @@ from bastion._core._stats import (
     SupervisorStatistics,
     TaskSupervisorStatistics,
 )
-from bastion._core._supervisor import ChildInfo, DynamicSupervisor, Supervisor, SupervisorHandle
+from bastion._core._supervisor import ChildInfo, Supervisor, SupervisorHandle
 from bastion._core._tasks import TaskSupervisor
 from bastion._core._timers import Timer
 
@@ -74,7 +75,6 @@ __all__ = [
     "DeadLetterStatistics",
     "DeadLetters",
     "Down",
-    "DynamicSupervisor",
     "Exit",
     "ExitReason",
     "ExpectedError",
@@ -111,3 +111,5 @@ __all__ = [
     "__version__",
     "telemetry",
 ]
+
+publish(globals(), "bastion")

@@ -142,13 +142,13 @@ async def test_clock_rejects_bad_amounts(clock: VirtualClock) -> None:
         await clock.advance(float("inf"))
 
 
-async def test_run_until_idle_lets_casts_land_without_moving_time(
+async def test_settle_lets_casts_land_without_moving_time(
     rt: bastion.Runtime, clock: VirtualClock
 ) -> None:
     ref = await rt.spawn(Counter)
     start = clock.now()
     ref.cast_nowait(Add(4))
-    await clock.run_until_idle()
+    await settle()
     assert actor_state(ref).count == 4  # type: ignore[attr-defined]
     if clock.virtual:
         assert clock.now() == start

@@ -32,7 +32,7 @@ from bastion._core._stats import SupervisorStatistics
 if TYPE_CHECKING:
     from bastion._core._cell import Cell
 
-__all__ = ["ChildInfo", "DynamicSupervisor", "Supervisor", "SupervisorHandle"]
+__all__ = ["ChildInfo", "Supervisor", "SupervisorHandle"]
 
 DEFAULT_MAX_RESTARTS = 3
 DEFAULT_MAX_SECONDS = 5.0
@@ -299,27 +299,6 @@ class Supervisor(Actor):
             max_restarts=self.max_restarts,
             max_seconds=self.max_seconds,
             pending_restarts=len(self._pending),
-        )
-
-
-class DynamicSupervisor(Supervisor):
-    """A one-for-one supervisor that starts empty; children come from ``start_child``."""
-
-    def __init__(
-        self,
-        *,
-        max_restarts: int = DEFAULT_MAX_RESTARTS,
-        max_seconds: float = DEFAULT_MAX_SECONDS,
-        backoff: Backoff | None = None,
-        max_children: int | None = None,
-    ) -> None:
-        super().__init__(
-            (),
-            strategy=Strategy.ONE_FOR_ONE,
-            max_restarts=max_restarts,
-            max_seconds=max_seconds,
-            backoff=backoff,
-            max_children=max_children,
         )
 
 

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+from bastion._core._public import publish
 from bastion.agents._actions import Act, ActionSpec, act, action
 from bastion.agents._agent import Agent
 from bastion.agents._coordinator import CoordinatorAgent, CoordinatorStatistics
@@ -103,3 +104,5 @@ __all__ = [
     "action",
     "topic_matches",
 ]
+
+publish(globals(), "bastion.agents")

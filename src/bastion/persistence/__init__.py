@@ -12,6 +12,7 @@ This package imports the kernel's errors only; agents build on it (``bastion.age
 
 from __future__ import annotations
 
+from bastion._core._public import publish
 from bastion.persistence._codec import Codec, default_codec
 from bastion.persistence._errors import (
     CorruptState,
@@ -64,3 +65,5 @@ __all__ = [
     "WriteResult",
     "default_codec",
 ]
+
+publish(globals(), "bastion.persistence")

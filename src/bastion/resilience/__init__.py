@@ -8,6 +8,7 @@ deprecated thread-local error-context mode is not part of this namespace: it liv
 
 from __future__ import annotations
 
+from bastion._core._public import publish
 from bastion.resilience._boundary import (
     Boundary,
     boundary,
@@ -97,3 +98,5 @@ __all__ = [
     "retry_budget",
     "structlog_processor",
 ]
+
+publish(globals(), "bastion.resilience")

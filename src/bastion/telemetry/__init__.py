@@ -13,6 +13,7 @@ from bastion._core._events import (
     span,
     statistics,
 )
+from bastion._core._public import publish
 
 __all__ = [
     "EventBusStatistics",
@@ -25,3 +26,5 @@ __all__ = [
     "span",
     "statistics",
 ]
+
+publish(globals(), "bastion.telemetry")

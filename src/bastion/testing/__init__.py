@@ -8,6 +8,7 @@ same tests on the real clock. See ``docs/testing.md``.
 
 from __future__ import annotations
 
+from bastion._core._public import publish
 from bastion.testing._actors import actor_state, drain_mailbox, sync_operation, wait_for_state
 from bastion.testing._capture import CapturedEvent, CapturedEvents, capture_events
 from bastion.testing._clock import VirtualClock, settle
@@ -53,3 +54,5 @@ __all__ = [
     "wait_for",
     "wait_for_state",
 ]
+
+publish(globals(), "bastion.testing")

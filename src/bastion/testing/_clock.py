@@ -28,11 +28,11 @@ class VirtualClock(LoopClock):
     """The clock of a test's loop, virtual unless ``BASTION_REAL_TIME=1``.
 
     It satisfies the kernel's ``Clock`` protocol, so it can be injected wherever a clock
-    is taken. ``advance`` and ``run_until_idle`` are for tests::
+    is taken. ``advance`` is for tests (to let things run without moving time, await
+    :func:`settle`)::
 
         clock.now()                  # 0.0 at the start of a test
         await clock.advance(30)      # 30 s later, every timer due by then has fired
-        await clock.run_until_idle() # everything runnable now has run; time stood still
     """
 
     __slots__ = ()
@@ -54,8 +54,4 @@ class VirtualClock(LoopClock):
         if not 0 <= seconds < float("inf"):
             raise ValueError(f"advance() takes finite, non-negative seconds, got {seconds!r}")
         await asyncio.sleep(seconds)
-        await settle()
-
-    async def run_until_idle(self) -> None:
-        """Run everything runnable without moving time; see :func:`settle`."""
         await settle()

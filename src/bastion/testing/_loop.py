@@ -8,7 +8,7 @@ How time moves. The loop asks its selector to wait ``timeout`` seconds only when
 nothing ready to run. At that moment the loop is idle, and :class:`_IdleSelector`:
 
 * polls real I/O without blocking; anything ready is returned, time stands still;
-* wakes whoever waits for the loop to become idle (``clock.run_until_idle()``,
+* wakes whoever waits for the loop to become idle (``settle()``,
   ``wait_for``) instead of moving time;
 * while work in a thread is outstanding (``run_in_executor``, ``asyncio.to_thread``),
   waits for it for real and lets virtual time flow at the real rate, so a timeout
