@@ -39,7 +39,6 @@ from bastion._core._errors import (
     ValidationError,
 )
 from bastion._core._messages import Down, Exit, ExitReason, MonitorRef, is_abnormal
-from bastion._core._public import publish
 from bastion._core._ref import ActorRef
 from bastion._core._registry import Registry, RegistryEntry
 from bastion._core._runtime import Runtime, current_runtime, open_runtime, run
@@ -53,10 +52,12 @@ from bastion._core._stats import (
 from bastion._core._supervisor import ChildInfo, Supervisor, SupervisorHandle
 from bastion._core._tasks import TaskSupervisor
 from bastion._core._timers import Timer
+from bastion._public import publish
 
 __version__ = "0.1.0.dev0"
 
 __all__ = [
+    "__version__",
     "Actor",
     "ActorCrashed",
     "ActorError",
@@ -71,24 +72,28 @@ __all__ = [
     "ChildInfo",
     "ChildSpec",
     "Clock",
+    "current_runtime",
     "DeadLetter",
-    "DeadLetterStatistics",
     "DeadLetters",
+    "DeadLetterStatistics",
     "Down",
     "Exit",
     "ExitReason",
     "ExpectedError",
     "InfrastructureError",
+    "is_abnormal",
     "LinkedExit",
     "MailboxFull",
     "MonitorRef",
     "NameTaken",
     "NoSuchActor",
+    "open_runtime",
     "Registry",
     "RegistryEntry",
     "ReplayResult",
     "Restart",
     "RestartIntensityExceeded",
+    "run",
     "Runtime",
     "RuntimeClosed",
     "RuntimeStatistics",
@@ -101,15 +106,10 @@ __all__ = [
     "SupervisorStatistics",
     "TaskSupervisor",
     "TaskSupervisorStatistics",
+    "telemetry",
     "Timeout",
     "Timer",
     "ValidationError",
-    "current_runtime",
-    "is_abnormal",
-    "open_runtime",
-    "run",
-    "__version__",
-    "telemetry",
 ]
 
 publish(globals(), "bastion")

@@ -11,7 +11,7 @@
 
 from __future__ import annotations
 
-from bastion._core._public import publish
+from bastion._public import publish
 from bastion.agents._actions import Act, ActionSpec, act, action
 from bastion.agents._agent import Agent
 from bastion.agents._coordinator import CoordinatorAgent, CoordinatorStatistics
@@ -58,21 +58,23 @@ from bastion.agents._workflow import (
 )
 
 __all__ = [
-    "DONE",
     "Act",
+    "act",
+    "action",
     "ActionSpec",
     "Agent",
     "AgentPaused",
     "CoordinatorAgent",
     "CoordinatorStatistics",
+    "DONE",
     "HealthSample",
     "InvalidTask",
     "ItemMap",
     "MonitorAgent",
     "Overflow",
     "PersistentAgent",
-    "QueueFull",
     "QueuedTask",
+    "QueueFull",
     "Signal",
     "SignalBus",
     "SignalBusStatistics",
@@ -94,15 +96,13 @@ __all__ = [
     "TaskStatus",
     "TaskValidation",
     "Thresholds",
+    "topic_matches",
     "UnknownAction",
     "UnknownWorkflow",
     "Workflow",
-    "WorkflowPhase",
     "WorkflowLimitExceeded",
+    "WorkflowPhase",
     "WorkflowStatus",
-    "act",
-    "action",
-    "topic_matches",
 ]
 
 publish(globals(), "bastion.agents")

@@ -9,6 +9,7 @@ third-party rules register through the ``bastion.checks`` entry-point group.
 
 from __future__ import annotations
 
+from bastion._public import publish
 from bastion.checks._baseline import Baseline
 from bastion.checks._cli import explain, main
 from bastion.checks._config import AllowEntry, Config, ConfigError, find_pyproject, load_config
@@ -21,24 +22,26 @@ from bastion.checks._sleepfinder import find_sleeps
 from bastion.checks._sleeps import SleepSite
 
 __all__ = [
-    "BUILTIN_RULES",
-    "ENTRY_POINT_GROUP",
+    "all_rules",
     "AllowEntry",
     "Baseline",
+    "BUILTIN_RULES",
+    "check_paths",
+    "check_source",
     "Config",
     "ConfigError",
+    "ENTRY_POINT_GROUP",
+    "explain",
     "FileContext",
+    "find_pyproject",
+    "find_sleeps",
     "Finding",
+    "load_config",
+    "main",
     "Report",
     "Rule",
     "SleepSite",
     "Suppression",
-    "all_rules",
-    "check_paths",
-    "check_source",
-    "explain",
-    "find_pyproject",
-    "load_config",
-    "find_sleeps",
-    "main",
 ]
+
+publish(globals(), "bastion.checks")

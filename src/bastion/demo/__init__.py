@@ -10,6 +10,9 @@ finishes the remaining work.
 
 from __future__ import annotations
 
+from bastion._public import publish
 from bastion.demo._pipeline import DemoConfig, DemoSummary, run_demo
 
 __all__ = ["DemoConfig", "DemoSummary", "run_demo"]
+
+publish(globals(), "bastion.demo")

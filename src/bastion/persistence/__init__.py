@@ -12,7 +12,7 @@ This package imports the kernel's errors only; agents build on it (``bastion.age
 
 from __future__ import annotations
 
-from bastion._core._public import publish
+from bastion._public import publish
 from bastion.persistence._codec import Codec, default_codec
 from bastion.persistence._errors import (
     CorruptState,
@@ -43,6 +43,7 @@ from bastion.persistence._sqlite import SQLiteStore
 __all__ = [
     "Codec",
     "CorruptState",
+    "default_codec",
     "Delete",
     "DeleteItem",
     "Durability",
@@ -63,7 +64,6 @@ __all__ = [
     "UnsupportedType",
     "VersionConflict",
     "WriteResult",
-    "default_codec",
 ]
 
 publish(globals(), "bastion.persistence")

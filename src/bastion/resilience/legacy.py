@@ -7,9 +7,9 @@ Not re-exported from :mod:`bastion.resilience`. New code uses the default
 
 from __future__ import annotations
 
-from bastion._core._public import publish
+from bastion._public import publish
 from bastion.resilience._legacy import ContextMode, context_mode, set_context_mode
 
-__all__ = ["ContextMode", "context_mode", "set_context_mode"]
+__all__ = ["context_mode", "ContextMode", "set_context_mode"]
 
 publish(globals(), "bastion.resilience.legacy")

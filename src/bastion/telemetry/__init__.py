@@ -13,16 +13,16 @@ from bastion._core._events import (
     span,
     statistics,
 )
-from bastion._core._public import publish
+from bastion._public import publish
 
 __all__ = [
-    "EventBusStatistics",
-    "EventName",
-    "Handler",
     "attach",
     "attached_handlers",
     "detach",
     "emit",
+    "EventBusStatistics",
+    "EventName",
+    "Handler",
     "span",
     "statistics",
 ]

@@ -8,7 +8,7 @@ same tests on the real clock. See ``docs/testing.md``.
 
 from __future__ import annotations
 
-from bastion._core._public import publish
+from bastion._public import publish
 from bastion.testing._actors import actor_state, drain_mailbox, sync_operation, wait_for_state
 from bastion.testing._capture import CapturedEvent, CapturedEvents, capture_events
 from bastion.testing._clock import VirtualClock, settle
@@ -21,38 +21,38 @@ from bastion.testing._run import REAL_TIME_ENV, new_loop, run, use_real_time
 from bastion.testing._wait import DEFAULT_TIMEOUT, wait_for
 
 __all__ = [
-    "ANY",
-    "DEFAULT_TIMEOUT",
-    "REAL_TIME_ENV",
-    "CapturedEvent",
-    "CapturedEvents",
-    "DeadlockError",
-    "FaultyStore",
-    "InjectedCrash",
-    "InjectedFault",
-    "LeakError",
-    "Probe",
-    "Received",
-    "TestTimeLimitExceeded",
-    "VirtualClock",
-    "VirtualTimeLoop",
-    "WaitTimeout",
     "actor_state",
     "add_introspector",
+    "ANY",
     "capture_events",
+    "CapturedEvent",
+    "CapturedEvents",
     "crash",
+    "DeadlockError",
+    "DEFAULT_TIMEOUT",
     "delay_handler",
     "describe_loop",
     "describe_task",
     "drain_mailbox",
+    "FaultyStore",
+    "InjectedCrash",
+    "InjectedFault",
+    "LeakError",
     "matches",
     "new_loop",
+    "Probe",
+    "REAL_TIME_ENV",
+    "Received",
     "run",
     "settle",
     "sync_operation",
+    "TestTimeLimitExceeded",
     "use_real_time",
+    "VirtualClock",
+    "VirtualTimeLoop",
     "wait_for",
     "wait_for_state",
+    "WaitTimeout",
 ]
 
 publish(globals(), "bastion.testing")
