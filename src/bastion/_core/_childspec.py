@@ -6,15 +6,11 @@ import enum
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bastion._core._actor import Actor
 from bastion._core._backoff import Backoff
-from bastion._core._errors import SupervisorError
 from bastion._core._messages import ExitReason, is_abnormal
-
-if TYPE_CHECKING:
-    pass
 
 __all__ = ["Backoff", "ChildSpec", "Restart", "Strategy"]
 
@@ -44,11 +40,12 @@ class Restart(enum.StrEnum):
 
 
 def _positive(value: object, what: str, *, allow_zero: bool = False) -> float:
-    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-    if not ok or value < 0 or (value == 0 and not allow_zero):  # type: ignore[operator]
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"{what} must be a number, got {value!r}")
+    if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
         bound = ">= 0" if allow_zero else "> 0"
-        raise SupervisorError(f"{what} must be a finite number {bound}, got {value!r}")
-    return float(value)  # type: ignore[arg-type]
+        raise ValueError(f"{what} must be a finite number {bound}, got {value!r}")
+    return float(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +53,7 @@ class ChildSpec:
     """How a supervisor starts, restarts and stops one child.
 
     ``shutdown`` is the seconds a child gets to stop gracefully before it is killed.
-    Invalid specs raise :class:`SupervisorError` when constructed.
+    Invalid specs raise ``ValueError``/``TypeError`` when constructed.
     """
 
     id: str
@@ -71,18 +68,18 @@ class ChildSpec:
 
     def __post_init__(self) -> None:
         if not isinstance(self.id, str) or not self.id:
-            raise SupervisorError(f"child id must be a non-empty string, got {self.id!r}")
+            raise ValueError(f"child id must be a non-empty string, got {self.id!r}")
         if not (isinstance(self.actor, type) and issubclass(self.actor, Actor)):
-            raise SupervisorError(
+            raise TypeError(
                 f"child {self.id!r}: actor must be a bastion.Actor subclass, got {self.actor!r}"
             )
         if not isinstance(self.args, tuple):
-            raise SupervisorError(f"child {self.id!r}: args must be a tuple, got {self.args!r}")
+            raise TypeError(f"child {self.id!r}: args must be a tuple, got {self.args!r}")
         try:
             object.__setattr__(self, "restart", Restart(self.restart))
         except ValueError:
             choices = ", ".join(r.value for r in Restart)
-            raise SupervisorError(
+            raise ValueError(
                 f"child {self.id!r}: restart must be one of {choices}, got {self.restart!r}"
             ) from None
         _positive(self.shutdown, f"child {self.id!r}: shutdown")

@@ -19,7 +19,7 @@
         ├── StartFailed                ``on_start`` raised; the cause is chained
         ├── LinkedExit                 a linked actor exited abnormally; the cause is chained
         ├── RuntimeClosed              the runtime is shutting down or closed
-        └── SupervisorError            invalid specs, or the restart intensity was exceeded
+        └── SupervisorError            a supervisor is full, or gave up
             └── RestartIntensityExceeded
 
 ``*``: one class with two parents. ``except bastion.Timeout`` catches every deadline
@@ -234,7 +234,10 @@ class RuntimeClosed(ActorError):
 
 
 class SupervisorError(ActorError):
-    """An invalid child spec or strategy, or a supervisor that gave up."""
+    """A supervisor refused a child (``max_children``) or gave up (restart intensity).
+
+    Invalid specs and options are ``ValueError``/``TypeError``, like every bad argument.
+    """
 
 
 class RestartIntensityExceeded(SupervisorError):

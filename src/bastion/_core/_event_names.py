@@ -79,8 +79,7 @@ WORKFLOW_DISPATCH_REFUSED: Final = ("bastion", "agent", "workflow", "dispatch_re
 WORKFLOW_STALLED: Final = ("bastion", "agent", "workflow", "stalled")
 #: A workflow reached a final phase, by the phase's value (completed, failed, cancelled).
 WORKFLOW_FINISHED: Final[dict[str, EventName]] = {
-    phase: ("bastion", "agent", "workflow", phase)
-    for phase in ("completed", "failed", "cancelled")
+    phase: ("bastion", "agent", "workflow", phase) for phase in ("completed", "failed", "cancelled")
 }
 
 _SPANS = tuple(

@@ -195,8 +195,10 @@ class Runtime:
         cell.handlers = handler_table(actor_class)
         try:
             actor.__init__(*args, **kwargs)  # type: ignore[misc]
-        except SupervisorError:
-            raise  # invalid supervisor options are the caller's error, reported as is
+        except (SupervisorError, ValueError, TypeError) as exc:
+            if isinstance(exc, SupervisorError) or actor_class is Supervisor:
+                raise  # invalid supervisor options are the caller's error, reported as is
+            raise StartFailed(f"{actor_class.__qualname__}(...) raised {exc!r}") from exc
         except Exception as exc:
             raise StartFailed(f"{actor_class.__qualname__}(...) raised {exc!r}") from exc
 
@@ -240,7 +242,7 @@ class Runtime:
     ) -> SupervisorHandle:
         """Start a supervisor over ``children`` (started in order) and return its handle.
 
-        Raises :class:`SupervisorError` for invalid specs or options and
+        Raises ``ValueError``/``TypeError`` for invalid specs or options and
         :class:`StartFailed` if a child fails to start (the started ones are stopped).
         """
         ref = await self.spawn(

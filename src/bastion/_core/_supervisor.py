@@ -92,11 +92,11 @@ class Supervisor(Actor):
     ) -> None:
         self.strategy = _check_strategy(strategy)
         if isinstance(max_restarts, bool) or not isinstance(max_restarts, int) or max_restarts < 0:
-            raise SupervisorError(f"max_restarts must be an int >= 0, got {max_restarts!r}")
+            raise ValueError(f"max_restarts must be an int >= 0, got {max_restarts!r}")
         if not isinstance(max_seconds, int | float) or not 0 < max_seconds < float("inf"):
-            raise SupervisorError(f"max_seconds must be a finite number > 0, got {max_seconds!r}")
+            raise ValueError(f"max_seconds must be a finite number > 0, got {max_seconds!r}")
         if backoff is not None and not isinstance(backoff, Backoff):
-            raise SupervisorError(f"backoff must be a bastion.Backoff, got {backoff!r}")
+            raise TypeError(f"backoff must be a bastion.Backoff, got {backoff!r}")
         self.max_restarts = max_restarts
         self.max_seconds = float(max_seconds)
         self.backoff = backoff
@@ -216,11 +216,11 @@ class Supervisor(Actor):
     # -- children ------------------------------------------------------------------------
     def _add(self, spec: ChildSpec) -> _Child:
         if not isinstance(spec, ChildSpec):
-            raise SupervisorError(f"children must be ChildSpec instances, got {spec!r}")
+            raise TypeError(f"children must be ChildSpec instances, got {spec!r}")
         if spec.id in self._by_id:
-            raise SupervisorError(f"duplicate child id {spec.id!r}")
+            raise ValueError(f"duplicate child id {spec.id!r}")
         if spec.name is not None and any(c.spec.name == spec.name for c in self._children):
-            raise SupervisorError(f"duplicate child name {spec.name!r}")
+            raise ValueError(f"duplicate child name {spec.name!r}")
         if self.max_children is not None and len(self._children) >= self.max_children:
             raise SupervisorError(f"this supervisor allows at most {self.max_children} children")
         child = _Child(spec)
@@ -251,8 +251,8 @@ class Supervisor(Actor):
     async def _start_child(self, spec: ChildSpec) -> ActorRef | BaseException:
         try:
             child = self._add(spec)
-        except SupervisorError as exc:
-            return exc
+        except (SupervisorError, ValueError, TypeError) as exc:
+            return exc  # the caller's error, raised in the caller; the supervisor keeps running
         try:
             await self._start(child)
         except StartFailed as exc:
@@ -319,9 +319,14 @@ class SupervisorHandle:
         return actor
 
     async def start_child(self, spec: ChildSpec, *, timeout: float = DEFAULT) -> ActorRef:
-        """Add and start a child; returns its ref. Raises ``SupervisorError``/``StartFailed``."""
+        """Add and start a child; returns its ref.
+
+        Raises ``TypeError``/``ValueError`` for a bad spec or a duplicate id or name,
+        ``SupervisorError`` when ``max_children`` are running, ``StartFailed`` if the
+        child fails to start.
+        """
         if not isinstance(spec, ChildSpec):
-            raise SupervisorError(f"start_child() takes a ChildSpec, got {spec!r}")
+            raise TypeError(f"start_child() takes a ChildSpec, got {spec!r}")
         result = await self.ref.call(_StartChild(spec), timeout=timeout)
         if isinstance(result, BaseException):
             raise result
@@ -372,7 +377,7 @@ def _check_strategy(strategy: Strategy | str) -> Strategy:
         return Strategy(strategy)
     except ValueError:
         choices = ", ".join(s.value for s in Strategy)
-        raise SupervisorError(f"strategy must be one of {choices}, got {strategy!r}") from None
+        raise ValueError(f"strategy must be one of {choices}, got {strategy!r}") from None
 
 
 def _info(child: _Child) -> ChildInfo:
