@@ -75,9 +75,9 @@ class TaskStatus(enum.StrEnum):
 class TaskOutcome(msgspec.Struct, kw_only=True):
     """How a task ended; stored once per task id in the agent's ``done`` collection.
 
-    ``retryable`` (failed tasks): whether running the task again may succeed. False when
-    the handler raised an :class:`~bastion.ExpectedError` (e.g. ``ValidationError``) or a
-    Bastion error with ``retryable=False``; True for other exceptions and timeouts.
+    ``retryable`` (failed tasks): whether running the task again may succeed, as
+    :func:`bastion.resilience.is_retryable` decides (timeouts and retryable
+    infrastructure errors are; expected errors and unclassified exceptions are not).
     Outcomes stored before the field existed read as retryable.
     """
 
