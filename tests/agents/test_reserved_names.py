@@ -43,3 +43,15 @@ async def test_a_task_agent_subclass_assigning_queue_in_init_fails_the_spawn() -
         with pytest.raises(bastion.StartFailed) as info:
             await rt.spawn(Worker, name="w", store=MemoryStore())
         assert "'queue' is reserved by bastion's TaskAgent" in str(info.value.__cause__)
+
+
+async def test_an_agent_shadowing_publish_on_the_instance_fails_the_spawn() -> None:
+    class Loud(Agent):
+        def __init__(self) -> None:
+            super().__init__()
+            self.publish = print  # type: ignore[method-assign,assignment]
+
+    async with bastion.open_runtime() as rt:
+        with pytest.raises(bastion.StartFailed) as info:
+            await rt.spawn(Loud)
+        assert "'publish' is reserved by bastion's Agent" in str(info.value.__cause__)

@@ -18,8 +18,8 @@ def test_assigning_a_reserved_member_in_init_fails_at_that_line_naming_it() -> N
         Named()
 
 
-@pytest.mark.parametrize("member", ["ref", "runtime", "stop", "link", "monitor", "send_after"])
-def test_every_reserved_member_refuses_an_instance_assignment(member: str) -> None:
+@pytest.mark.parametrize("member", ["ref", "name", "runtime"])
+def test_every_reserved_property_refuses_an_instance_assignment(member: str) -> None:
     actor = bastion.Actor()
     with pytest.raises(TypeError, match=f"'{member}' is reserved"):
         setattr(actor, member, True)
@@ -54,3 +54,15 @@ async def test_framework_methods_still_bind_and_work() -> None:
         ref = await rt.spawn(Stopper, name="stopper")
         assert await ref.call("x") == "stopper"
         assert await ref.wait_stopped(timeout=1.0) == "normal"
+
+
+async def test_shadowing_a_reserved_method_on_the_instance_fails_the_spawn_naming_it() -> None:
+    class Shadow(bastion.Actor):
+        def __init__(self) -> None:
+            self.stop = True  # type: ignore[method-assign,assignment]
+
+    async with bastion.open_runtime() as rt:
+        with pytest.raises(bastion.StartFailed) as info:
+            await rt.spawn(Shadow)
+        assert "'stop' is reserved by bastion's Actor" in str(info.value.__cause__)
+        assert rt.statistics().actors == 0

@@ -1,32 +1,25 @@
 """The ``Actor`` base class: handlers and the framework attributes an actor sees.
 
 The framework's members (``ref``, ``name``, ``runtime``, ``stop``, ``link``, ...) share
-the namespace of a user's subclass. A collision is refused where it is written, at no
+the namespace of a user's subclass, as in OTP-style libraries without pykka's
+``actor_*`` prefixes. A collision is refused, never silently accepted, and never at a
 cost on the message path:
 
 * defining a reserved name in a subclass body is a ``TypeError`` when the class is
   defined (``__init_subclass__``);
-* assigning one on an instance (``self.name = "x"`` in ``__init__``) is a ``TypeError``
-  at that line: every reserved member is a data descriptor whose setter refuses.
+* assigning a reserved property (``self.name = "x"`` in ``__init__``) is a ``TypeError``
+  at that line: the property's setter refuses;
+* shadowing a reserved method on the instance (``self.stop = True``) fails the spawn
+  with a ``TypeError`` naming it: :func:`check_instance` runs once per incarnation,
+  right after ``__init__``.
 
-Reads cost what they cost before (a property or a method lookup).
+Reads and calls cost what they cost before (a property or a plain method).
 """
 
 from __future__ import annotations
 
-import types
-from collections.abc import Awaitable, Callable
-from typing import (
-    TYPE_CHECKING,
-    Any,
-    ClassVar,
-    Concatenate,
-    Generic,
-    NoReturn,
-    ParamSpec,
-    TypeVar,
-    overload,
-)
+from collections.abc import Awaitable
+from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
 
 from bastion._core._messages import ExitReason, MonitorRef
 
@@ -36,24 +29,34 @@ if TYPE_CHECKING:
     from bastion._core._runtime import Runtime
     from bastion._core._timers import Timer
 
-__all__ = ["Actor", "FrameworkMethod", "refuse_reserved", "reserved_names"]
+__all__ = ["Actor", "check_instance", "refuse_reserved", "reserved_names"]
 
-P = ParamSpec("P")
-R = TypeVar("R")
+_MEMBERS = "_bastion_reserved"
+_STATE = "_bastion_reserved_state"
 
 
-def reserved_names(cls: type) -> frozenset[str]:
-    """Every member name the framework classes in ``cls``'s MRO reserve."""
+def reserved_names(cls: type, *, state: bool = True) -> frozenset[str]:
+    """Names the framework classes in ``cls``'s MRO reserve.
+
+    Members (``_bastion_reserved``) always; with ``state``, also instance attributes a
+    framework class sets itself (``_bastion_reserved_state``, e.g. a TaskAgent's queue).
+    """
+    kinds = (_MEMBERS, _STATE) if state else (_MEMBERS,)
     names: frozenset[str] = frozenset()
     for klass in cls.__mro__:
-        names |= klass.__dict__.get("_bastion_reserved", frozenset())
+        for kind in kinds:
+            names |= klass.__dict__.get(kind, frozenset())
     return names
 
 
 def refuse_reserved(obj: object, name: str) -> NoReturn:
     """Raise the ``TypeError`` for assigning the reserved member ``name`` on ``obj``."""
     owner = next(
-        (k for k in type(obj).__mro__ if name in k.__dict__.get("_bastion_reserved", ())),
+        (
+            k
+            for k in type(obj).__mro__
+            if name in k.__dict__.get(_MEMBERS, ()) or name in k.__dict__.get(_STATE, ())
+        ),
         type(obj),
     )
     raise TypeError(
@@ -62,31 +65,11 @@ def refuse_reserved(obj: object, name: str) -> NoReturn:
     )
 
 
-class FrameworkMethod(Generic[P, R]):
-    """A method of a framework class that an instance attribute cannot shadow.
-
-    A data descriptor: ``obj.method(...)`` binds as usual, ``obj.method = x`` raises.
-    """
-
-    def __init__(self, function: Callable[Concatenate[Any, P], R]) -> None:
-        self.function = function
-        self.name = function.__name__
-        self.__doc__ = function.__doc__
-
-    @overload
-    def __get__(self, obj: None, owner: type | None = None) -> FrameworkMethod[P, R]: ...
-    @overload
-    def __get__(self, obj: object, owner: type | None = None) -> Callable[P, R]: ...
-    def __get__(self, obj: object, owner: type | None = None) -> Any:
-        if obj is None:
-            return self
-        return types.MethodType(self.function, obj)
-
-    def __set__(self, obj: object, value: object) -> NoReturn:
-        refuse_reserved(obj, self.name)
-
-    def __delete__(self, obj: object) -> NoReturn:
-        refuse_reserved(obj, self.name)
+def check_instance(actor: Actor) -> None:
+    """Refuse an instance attribute that shadows a reserved member (once per spawn)."""
+    clash = reserved_names(type(actor), state=False) & vars(actor).keys()
+    if clash:
+        refuse_reserved(actor, min(clash))
 
 
 class Actor:
@@ -178,37 +161,30 @@ class Actor:
     def runtime(self, value: object) -> NoReturn:
         refuse_reserved(self, "runtime")
 
-    @FrameworkMethod
     def send_after(self, delay: float, message: Any) -> Timer:
         """Deliver ``message`` to ``handle_info`` after ``delay`` seconds (runtime clock)."""
         return self._bastion_cell.start_timer(delay, message, periodic=False)
 
-    @FrameworkMethod
     def send_interval(self, period: float, message: Any) -> Timer:
         """Deliver ``message`` to ``handle_info`` every ``period`` seconds until cancelled."""
         return self._bastion_cell.start_timer(period, message, periodic=True)
 
-    @FrameworkMethod
     def monitor(self, target: ActorRef) -> MonitorRef:
         """Receive one ``Down`` notice when ``target`` stops (at once if it is dead)."""
         return self._bastion_cell.monitor(target)
 
-    @FrameworkMethod
     def demonitor(self, monitor: MonitorRef) -> bool:
         """Cancel a monitor. Returns False if it had fired or was cancelled already."""
         return self._bastion_cell.demonitor(monitor)
 
-    @FrameworkMethod
     def link(self, target: ActorRef) -> None:
         """Link to ``target``: an abnormal exit of either side reaches the other."""
         self._bastion_cell.link(target)
 
-    @FrameworkMethod
     def unlink(self, target: ActorRef) -> None:
         """Remove a link made with :meth:`link`."""
         self._bastion_cell.unlink(target)
 
-    @FrameworkMethod
     def stop(self, reason: ExitReason = "normal") -> None:
         """Stop this actor once the current handler returns."""
         self._bastion_cell.request_stop(reason)

@@ -13,7 +13,7 @@ from contextvars import ContextVar
 from typing import Any, TypeVar
 
 from bastion._core import _event_names, _events
-from bastion._core._actor import Actor
+from bastion._core._actor import Actor, check_instance
 from bastion._core._cell import RUNNING, Cell, handler_table
 from bastion._core._childspec import Backoff, ChildSpec, Strategy
 from bastion._core._clock import Clock, LoopClock
@@ -195,6 +195,7 @@ class Runtime:
         cell.handlers = handler_table(actor_class)
         try:
             actor.__init__(*args, **kwargs)  # type: ignore[misc]
+            check_instance(actor)  # once per incarnation: no reserved member shadowed
         except (SupervisorError, ValueError, TypeError) as exc:
             if isinstance(exc, SupervisorError) or actor_class is Supervisor:
                 raise  # invalid supervisor options are the caller's error, reported as is

@@ -24,8 +24,9 @@ agent's (``signals``, ``clock``, ``publish``, ``set_health``, ``state``, ``actio
 and the declared state of a built-in agent (a ``TaskAgent``'s ``status``, ``queue``,
 ``metrics``, ...). Redefining one in a subclass body is a ``TypeError`` at class
 definition; assigning ``signals``/``clock`` on an instance is a ``TypeError`` at that
-line; assigning a built-in agent's state field in ``__init__`` fails the spawn with a
-``TypeError`` naming it (checked once in ``on_start``, never per message).
+line; shadowing a method, or assigning a built-in agent's state field in ``__init__``,
+fails the spawn with a ``TypeError`` naming it (checked once per start, never per
+message).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from typing import Any, ClassVar, NoReturn
 import msgspec
 
 from bastion._core import _event_names, _events
-from bastion._core._actor import Actor, FrameworkMethod, refuse_reserved
+from bastion._core._actor import Actor, refuse_reserved
 from bastion._core._clock import Clock
 from bastion._core._errors import NoSuchActor
 from bastion._core._messages import ExitReason
@@ -69,6 +70,7 @@ class Agent(Actor):
     )
     #: Declared state of built-in agents: a subclass's ``__init__`` may not assign it.
     _framework_state: ClassVar[frozenset[str]] = frozenset()
+    _bastion_reserved_state: ClassVar[frozenset[str]] = frozenset()
     _state_fields: ClassVar[dict[str, StateField]] = {}
     _actions: ClassVar[dict[str, ActionSpec]] = {}
     _struct_actions: ClassVar[dict[type[Any], ActionSpec]] = {}
@@ -82,7 +84,7 @@ class Agent(Actor):
         if framework:
             own = declared_state(cls, Agent).keys() & _own_annotations(cls)
             cls._framework_state = cls._framework_state | own
-            cls._bastion_reserved = frozenset(own)
+            cls._bastion_reserved_state = frozenset(own)
         super().__init_subclass__(**kwargs)
         if not framework:
             clash = [m for m in _FRAMEWORK_METHODS if m in cls.__dict__]
@@ -153,15 +155,13 @@ class Agent(Actor):
         """Timer messages and ``Down``/``Exit`` notices not handled by the framework."""
 
     # -- helpers for subclasses ------------------------------------------------------
-    @FrameworkMethod
     def publish(self, topic: str, data: Any = None) -> int:
         """Publish a signal on the agent's bus (if it has one); returns subscribers matched."""
         if self.signals is None:
             return 0
         return self.signals.publish(topic, data, source=self.name)
 
-    @FrameworkMethod
-    def set_health(self, /, health: str, **extra: Any) -> None:
+    def set_health(self, health: str, **extra: Any) -> None:
         """Record ``health`` (and other metadata) for this agent in the registry."""
         if self.name is not None:
             try:
@@ -173,7 +173,6 @@ class Agent(Actor):
         """Capabilities to register (default: the class's ``capabilities``)."""
         return self.capabilities
 
-    @FrameworkMethod
     def state(self) -> dict[str, Any]:
         """The current declared state, as a dict (values are not copied)."""
         return {name: getattr(self, name) for name in self._state_fields}
