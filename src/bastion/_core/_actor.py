@@ -67,9 +67,9 @@ def refuse_reserved(obj: object, name: str) -> NoReturn:
 
 def check_instance(actor: Actor) -> None:
     """Refuse an instance attribute that shadows a reserved member (once per spawn)."""
-    clash = reserved_names(type(actor), state=False) & vars(actor).keys()
-    if clash:
-        refuse_reserved(actor, min(clash))
+    attributes = actor.__dict__.keys()
+    if not attributes.isdisjoint(actor._bastion_members):
+        refuse_reserved(actor, min(attributes & actor._bastion_members))
 
 
 class Actor:
@@ -96,8 +96,12 @@ class Actor:
         "link", "unlink", "stop",
     })  # fmt: skip
 
+    #: Every reserved member along the MRO, computed once per class.
+    _bastion_members: ClassVar[frozenset[str]] = _bastion_reserved
+
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        cls._bastion_members = reserved_names(cls, state=False)
         if cls.__dict__.get("_bastion_framework", False):
             return
         clash = sorted(reserved_names(cls) & cls.__dict__.keys())
