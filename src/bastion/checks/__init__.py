@@ -9,7 +9,8 @@ third-party rules register through the ``bastion.checks`` entry-point group.
 
 from __future__ import annotations
 
-from bastion._public import publish
+import inspect
+
 from bastion.checks._baseline import Baseline
 from bastion.checks._cli import explain, main
 from bastion.checks._config import AllowEntry, Config, ConfigError, find_pyproject, load_config
@@ -44,4 +45,11 @@ __all__ = [
     "Suppression",
 ]
 
-publish(globals(), "bastion.checks")
+# Report the public module (as bastion._public.publish does for the runtime packages;
+# the checker imports nothing outside bastion.checks, and none of these classes has its
+# annotations resolved at run time, so the plain rewrite suffices).
+for _obj in (globals()[_name] for _name in __all__):
+    _defined = isinstance(_obj, type) or inspect.isfunction(_obj)
+    if _defined and _obj.__module__.startswith("bastion.checks._"):
+        _obj.__module__ = __name__
+del _obj, _defined
