@@ -15,6 +15,7 @@ from bastion.agents import (
     QueueFull,
     Task,
     TaskAgent,
+    TaskAgentStatus,
     TaskOutcome,
     act,
 )
@@ -289,3 +290,21 @@ def test_outcomes_stored_before_the_retryable_field_read_as_retryable() -> None:
     old = b'{"id": "t", "type": "h", "status": "failed", "error": "RuntimeError: x"}'
     outcome = msgspec.json.decode(old, type=TaskOutcome)
     assert outcome.retryable is True
+
+
+async def test_a_paused_agent_is_still_paused_after_a_restart_and_takes_no_task(
+    store_kind: str, db_path: Path
+) -> None:
+    rec = Recorder()
+    async with open_store(store_kind, db_path) as store, bastion.open_runtime() as rt:
+        ref = await rt.spawn(TaskAgent, name="w", store=store, handlers=rec.handlers())
+        await act(ref, "pause", reason="maintenance")
+        await act(ref, "queue", type="work", payload=1, id="later")
+        await ref.stop()
+        ref = await rt.spawn(TaskAgent, name="w", store=store, handlers=rec.handlers())
+        status = await _status(ref)
+        assert status.status is TaskAgentStatus.PAUSED  # restored as the enum, not a str
+        assert (status.pause_reason, status.queued) == ("maintenance", 1)
+        await rt.wait_idle(timeout=1.0)
+        assert rec.ran == []
+        await ref.stop()
