@@ -385,9 +385,7 @@ class Runtime:
     def note_mailbox_full(self, cell: Cell) -> None:
         """Count and emit a refused message (kernel use)."""
         self._counts["mailbox_full"] += 1
-        _events.emit(
-            _event_names.MAILBOX_FULL, {"capacity": cell.capacity}, {"actor": repr(cell)}
-        )
+        _events.emit(_event_names.MAILBOX_FULL, {"capacity": cell.capacity}, {"actor": repr(cell)})
 
     def note_restart(self, supervisor: Cell, child_id: str) -> None:
         """Count and emit a supervisor restart (kernel use)."""

@@ -32,7 +32,6 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
-
 class BreakerState(enum.StrEnum):
     """A breaker's state."""
 

@@ -50,6 +50,7 @@ def _by_name(module: ModuleType, names: dict[str, Rule]) -> dict[type[BaseExcept
 
 # -- sqlite3 ------------------------------------------------------------------------
 
+
 def _sqlite_rule(into: Rule) -> Rule:
     def build(exc: BaseException) -> BastionError:
         err = into(exc)
