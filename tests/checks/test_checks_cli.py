@@ -139,12 +139,27 @@ def test_sleeps_lists_every_sleep_with_a_suggestion(
     write: Write, capsys: pytest.CaptureFixture[str]
 ) -> None:
     write(
+        "tests/test_x.py",
+        "import time\n\nasync def test_a(x):\n    time.sleep(1)\n    assert x.done\n",
+    )
+    assert main(["--sleeps", "tests"]) == 0
+    out = capsys.readouterr().out
+    assert "tests/test_x.py:4:5 time.sleep(1)" in out
+    assert "await bastion.testing.wait_for(lambda: x.done" in out
+
+
+def test_a_sync_test_is_never_told_to_await(
+    write: Write, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write(
         "tests/test_x.py", "import time\n\ndef test_a(x):\n    time.sleep(1)\n    assert x.done\n"
     )
     assert main(["--sleeps", "tests"]) == 0
     out = capsys.readouterr().out
     assert "tests/test_x.py:4:5 time.sleep(1)" in out
-    assert "wait_for(lambda: x.done" in out
+    assert "await" not in out
+    assert "wait until `x.done` holds" in out
+    assert "make the test `async def`" in out
 
 
 def test_parallel_run_matches_sequential(write: Write, capsys: pytest.CaptureFixture[str]) -> None:
