@@ -64,10 +64,8 @@ class MonitorWithoutDemonitor(Rule):
     name = "monitor-leak"
     summary = "class calls monitor() but never demonitor()"
     explanation = """\
-The seed's pre-integration script failed a module with more `monitor` than
-`demonitor` calls; this is the AST version. A class whose methods call
-`self.monitor(...)` (outside a `with` block) and never call `demonitor(...)` leaks one
-monitor per call: long-lived actors accumulate them. Demonitor when the target stops
+A class whose methods call `self.monitor(...)` (outside a `with` block) and never call
+`demonitor(...)` leaks one monitor per call: long-lived actors accumulate them. Demonitor when the target stops
 mattering, or use the context-manager form, which demonitors on exit and is not
 flagged.
 """

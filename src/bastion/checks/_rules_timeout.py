@@ -40,8 +40,8 @@ class InfiniteTimeout(Rule):
     name = "unbounded-timeout"
     summary = "explicit timeout=None / inf: a call that may wait forever"
     explanation = """\
-Every call and wait must have a finite deadline (the seed's `:infinity` timeouts hung
-callers forever behind a blocked server). Flagged: any call passing `timeout=None`,
+Every call and wait must have a finite deadline: one call without a deadline behind a
+blocked server hangs its caller, and the caller's callers, forever. Flagged: any call passing `timeout=None`,
 `timeout=math.inf` or `timeout=float("inf")` (also `timeout_s=`), and
 `asyncio.wait_for(x, None)`, `asyncio.timeout(None)`, `anyio/trio.fail_after(inf)`.
 Pass a finite number; `ref.call(msg)` without a timeout is fine, it uses the
