@@ -19,8 +19,13 @@ def _allow(symbol: str, reason: str, rules: str = '["unsupervised-spawn"]') -> s
     )
 
 
+def _findings(capsys: pytest.CaptureFixture[str]) -> list[dict[str, object]]:
+    findings: list[dict[str, object]] = json.loads(capsys.readouterr().out)["findings"]
+    return findings
+
+
 def _codes(capsys: pytest.CaptureFixture[str]) -> list[str]:
-    return [f["code"] for f in json.loads(capsys.readouterr().out)["findings"]]
+    return [str(f["code"]) for f in _findings(capsys)]
 
 
 def test_allowlist_entry_with_reason_suppresses_only_its_symbol(
@@ -64,10 +69,10 @@ def test_test_file_patterns_decide_where_sleep_in_test_applies(
     write("spec/check_a.py", sleeper)
     write("tests/test_b.py", sleeper)
     assert main(["spec", "tests", "--format", "json"]) == 1
-    assert [f["path"] for f in json.loads(capsys.readouterr().out)["findings"]] == ["tests/test_b.py"]
+    assert [f["path"] for f in _findings(capsys)] == ["tests/test_b.py"]
     write("pyproject.toml", '[tool.bastion.check]\ntest-files = ["spec/**"]\n')
     assert main(["spec", "tests", "--format", "json"]) == 1
-    assert [f["path"] for f in json.loads(capsys.readouterr().out)["findings"]] == ["spec/check_a.py"]
+    assert [f["path"] for f in _findings(capsys)] == ["spec/check_a.py"]
 
 
 def test_config_select_ignore_and_exclude(write: Write, capsys: pytest.CaptureFixture[str]) -> None:

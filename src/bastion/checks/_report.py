@@ -31,7 +31,7 @@ def tool_version() -> str:
 def docs_url() -> str | None:
     """The ``Documentation`` project URL of the installed package, if it declares one."""
     try:
-        urls = metadata.metadata("bastion").get_all("Project-URL") or []
+        urls: list[str] = metadata.metadata("bastion").get_all("Project-URL") or []
     except metadata.PackageNotFoundError:
         return None
     for entry in urls:

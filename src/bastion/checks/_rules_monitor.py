@@ -65,9 +65,9 @@ class MonitorWithoutDemonitor(Rule):
     summary = "class calls monitor() but never demonitor()"
     explanation = """\
 A class whose methods call `self.monitor(...)` (outside a `with` block) and never call
-`demonitor(...)` leaks one monitor per call: long-lived actors accumulate them. Demonitor when the target stops
-mattering, or use the context-manager form, which demonitors on exit and is not
-flagged.
+`demonitor(...)` leaks one monitor per call: long-lived actors accumulate them.
+Demonitor when the target stops mattering, or use the context-manager form, which
+demonitors on exit and is not flagged.
 """
     node_types: ClassVar[tuple[type[ast.AST], ...]] = (
         ast.ClassDef, ast.Call, ast.With, ast.AsyncWith, ast.Expr,

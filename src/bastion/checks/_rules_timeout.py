@@ -41,7 +41,8 @@ class InfiniteTimeout(Rule):
     summary = "explicit timeout=None / inf: a call that may wait forever"
     explanation = """\
 Every call and wait must have a finite deadline: one call without a deadline behind a
-blocked server hangs its caller, and the caller's callers, forever. Flagged: any call passing `timeout=None`,
+blocked server hangs its caller, and the caller's callers, forever. Flagged: any call
+passing `timeout=None`,
 `timeout=math.inf` or `timeout=float("inf")` (also `timeout_s=`), and
 `asyncio.wait_for(x, None)`, `asyncio.timeout(None)`, `anyio/trio.fail_after(inf)`.
 Pass a finite number; `ref.call(msg)` without a timeout is fine, it uses the
