@@ -30,10 +30,9 @@ def _only_parse_error(out: str, path: str) -> str:
     return lines[0]
 
 
-def test_a_missing_path_is_a_usage_error(
-    project: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_a_missing_path_is_a_usage_error(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = _run(capsys, "nothere.py")
+    assert out == ""
     assert code == 2
     assert err.strip() == "bastion check: error: nothere.py: no such file or directory"
 
