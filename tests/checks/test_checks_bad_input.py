@@ -247,3 +247,36 @@ def test_a_big_file_gets_the_same_findings_as_a_small_one(
     assert [f.code for f in whole] == ["BAS201"] * 3
     assert blocked == whole
     assert blocked_lines == lines
+
+
+MANAGED_THEN_LEAKY = """\
+import bastion
+
+
+class Managed(bastion.Actor):
+    def watch(self, ref):
+        with self.monitor(ref) as m:
+            return m
+
+
+class Leaky(bastion.Actor):
+    def watch(self, ref):
+        handle = self.monitor(ref)
+        return handle
+"""
+
+
+def test_blocks_freed_during_the_walk_do_not_confuse_rules_keyed_by_node_identity(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Each class is its own block; a freed block's node ids are reused by later blocks.
+    source = MANAGED_THEN_LEAKY + "".join(
+        MANAGED_THEN_LEAKY.replace("import bastion\n", "").replace("Leaky", f"Leaky{i}")
+        for i in range(200)
+    )
+    rules = list(all_rules().values())
+    whole, _ = check_source(source, "big.py", rules, module="big")
+    monkeypatch.setattr(_parse, "BLOCK_CHARS", 1)
+    blocked, _ = check_source(source, "big.py", rules, module="big")
+    assert [f.code for f in whole] == ["BAS502"] * 201
+    assert blocked == whole

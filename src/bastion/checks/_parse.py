@@ -5,7 +5,8 @@ of source (a 5 MB file needs ~0.5-1 GB). Files above :data:`BLOCK_CHARS` are spl
 lines that start a top-level statement and parsed block by block, so the walker holds
 one block's tree at a time. A split that lands inside a string, a bracket, a decorated
 definition or a continued line makes the block fail to parse: the block is then grown
-(to twice its size, so a pathological file costs O(n log n), not O(n²)) and retried.
+(by an eighth each time, so a pathological file costs O(n log n), not O(n²)) and
+retried.
 """
 
 from __future__ import annotations
@@ -82,7 +83,7 @@ def parse_blocks(text: str, path: str) -> Iterator[ast.Module]:
             try:
                 block = _parse("".join(lines[start:index]), path)
             except SyntaxError:
-                wanted = size * 2  # a split inside a construct: take a bigger block
+                wanted = size + size // 8  # a split inside a construct: a bigger block
             else:
                 yield ast.increment_lineno(block, start)
                 start, size, wanted = index, 0, BLOCK_CHARS

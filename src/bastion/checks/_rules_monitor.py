@@ -77,16 +77,17 @@ demonitors on exit and is not flagged.
     def __init__(self, ctx: FileContext) -> None:
         super().__init__(ctx)
         self.frames: list[_ClassFrame] = []
-        self.managed: set[int] = set()
+        # id -> node: holding the node keeps its id unique while blocks are freed
+        self.managed: dict[int, ast.AST] = {}
 
     def visit(self, node: ast.AST) -> None:
         if isinstance(node, ast.ClassDef):
             self.frames.append(_ClassFrame(node, f"{self.ctx.symbol}.{node.name}"))
         elif isinstance(node, ast.With | ast.AsyncWith):
-            self.managed.update(id(item.context_expr) for item in node.items)
+            self.managed.update((id(item.context_expr), item.context_expr) for item in node.items)
         elif isinstance(node, ast.Expr):  # a discarded handle is BAS501's finding
             value = node.value.value if isinstance(node.value, ast.Await) else node.value
-            self.managed.add(id(value))
+            self.managed[id(value)] = value
         elif self.frames:
             frame = self.frames[-1]
             if _monitor_call(node, self.ctx, "demonitor"):

@@ -122,7 +122,8 @@ checked on the same object in the same function (a done-callback). Inside `async
 
     def __init__(self, ctx: FileContext) -> None:
         super().__init__(ctx)
-        self.checked: set[tuple[int, str]] = set()
+        # (id of the function scope, receiver) -> the scope, kept alive so ids stay unique
+        self.checked: dict[tuple[int, str], object] = {}
 
     def visit(self, node: ast.AST) -> None:
         assert isinstance(node, ast.Call)
@@ -131,7 +132,7 @@ checked on the same object in the same function (a done-callback). Inside `async
             return
         receiver = node.func.value  # type: ignore[attr-defined]
         if attr in _STATUS_METHODS:
-            self.checked.add((id(self.ctx.function), ast.dump(receiver)))
+            self.checked[(id(self.ctx.function), ast.dump(receiver))] = self.ctx.function
             return
         if attr not in {"result", "get", "wait", "acquire", "join"} or has_keyword(node, "timeout"):
             return
