@@ -280,3 +280,14 @@ def test_blocks_freed_during_the_walk_do_not_confuse_rules_keyed_by_node_identit
     blocked, _ = check_source(source, "big.py", rules, module="big")
     assert [f.code for f in whole] == ["BAS502"] * 201
     assert blocked == whole
+
+
+def test_the_sleep_finder_skips_files_it_cannot_parse(
+    write: Write, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write("tests/test_deep.py", "x = " + "+".join(["1"] * 5000) + "\n")
+    write("tests/test_bin.py", "").write_bytes(b"\x00\x01")
+    write("tests/test_ok.py", "import time\n\ndef test_a():\n    time.sleep(1)\n")
+    code, out, err = _run(capsys, "--sleeps", "tests")
+    assert (code, err) == (0, "")
+    assert out.splitlines()[-1] == "1 sleep(s), 1 of them real waits"
