@@ -37,6 +37,12 @@ def test_a_missing_path_is_a_usage_error(project: Path, capsys: pytest.CaptureFi
     assert err.strip() == "bastion check: error: nothere.py: no such file or directory"
 
 
+def test_a_device_is_a_usage_error(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = _run(capsys, os.devnull)
+    assert code == 2
+    assert err.strip() == f"bastion check: error: {os.devnull}: not a regular file or directory"
+
+
 def test_binary_data_is_a_parse_error_finding(
     write: Write, capsys: pytest.CaptureFixture[str]
 ) -> None:

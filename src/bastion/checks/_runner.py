@@ -45,6 +45,8 @@ def discover(paths: Iterable[str | Path], config: Config) -> list[Path]:
             found.extend(_walk(path, config))
         elif path.is_file() or path.is_symlink():  # a dangling link is reported, not skipped
             found.append(path)
+        elif path.exists():
+            raise ConfigError(f"{raw}: not a regular file or directory")
         else:
             raise ConfigError(f"{raw}: no such file or directory")
     return sorted(dict.fromkeys(found))
