@@ -75,19 +75,29 @@ def _measure(path: Path) -> dict[str, object]:
     }
 
 
-def main() -> None:
-    """Write the modules, check each in its own process, print JSON."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--megabytes", type=float, default=5.0)
-    args = parser.parse_args()
-    size = int(args.megabytes * 1_000_000)
+def peaks(megabytes: float) -> dict[str, object]:
+    """Write the modules and check each in its own process."""
+    size = int(megabytes * 1_000_000)
     results: dict[str, object] = {}
     with tempfile.TemporaryDirectory(prefix="bastion-check-mem-") as tmp:
         for name, make in (("real.py", _real), ("flat.py", _flat)):
             path = Path(tmp) / name
             path.write_text(make(size), encoding="utf-8")
             results[name] = _measure(path)
-    print(json.dumps(results, indent=2))
+    return results
+
+
+def run(quick: bool) -> dict[str, object]:
+    """For bench/run.py: 0.3 MB modules when quick (a few seconds), else 5 MB."""
+    return {"check_memory": peaks(0.3 if quick else 5.0)}
+
+
+def main() -> None:
+    """Print the peaks as JSON."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--megabytes", type=float, default=5.0)
+    args = parser.parse_args()
+    print(json.dumps(peaks(args.megabytes), indent=2))
 
 
 if __name__ == "__main__":

@@ -67,21 +67,31 @@ def _described(spec: str, per: dict[str, int]) -> dict[str, object]:
     }
 
 
-def main() -> None:
-    """Measure the library-only install (and each ``--extra``) and print JSON."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--extra", action="append", default=[], help="also measure [EXTRA]")
-    args = parser.parse_args()
+def sizes(extras: list[str]) -> dict[str, object]:
+    """The library-only install and one install per extra, with the 5 MB verdict."""
     library = measure(str(ROOT))
     result: dict[str, object] = {
         "library": _described(str(ROOT), library),
         "target_bytes": TARGET_BYTES,
         "within_target": sum(library.values()) <= TARGET_BYTES,
     }
-    for extra in args.extra:
+    for extra in extras:
         spec = f"{ROOT}[{extra}]"
         result[f"with_{extra}"] = _described(spec, measure(spec))
-    print(json.dumps(result, indent=2))
+    return result
+
+
+def run(quick: bool) -> dict[str, object]:
+    """For bench/run.py: the library install, and (unless quick) the ``cli`` extra."""
+    return {"install_size": sizes([] if quick else ["cli"])}
+
+
+def main() -> None:
+    """Measure the library-only install (and each ``--extra``) and print JSON."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--extra", action="append", default=[], help="also measure [EXTRA]")
+    args = parser.parse_args()
+    print(json.dumps(sizes(args.extra), indent=2))
 
 
 if __name__ == "__main__":
