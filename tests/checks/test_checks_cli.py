@@ -71,7 +71,7 @@ def test_json_lists_objects_with_the_documented_keys(
 ) -> None:
     write("pkg/bad.py", BAD)
     assert main(["pkg", "--format", "json"]) == 1
-    [item] = json.loads(capsys.readouterr().out)
+    [item] = json.loads(capsys.readouterr().out)["findings"]
     assert {"path", "line", "col", "code", "rule", "message"} <= set(item)
     assert (item["path"], item["line"], item["col"]) == ("pkg/bad.py", 4, 5)
     assert (item["code"], item["rule"]) == ("BAS201", "unsupervised-spawn")
@@ -139,21 +139,36 @@ def test_sleeps_lists_every_sleep_with_a_suggestion(
     write: Write, capsys: pytest.CaptureFixture[str]
 ) -> None:
     write(
+        "tests/test_x.py",
+        "import time\n\nasync def test_a(x):\n    time.sleep(1)\n    assert x.done\n",
+    )
+    assert main(["--sleeps", "tests"]) == 0
+    out = capsys.readouterr().out
+    assert "tests/test_x.py:4:5 time.sleep(1)" in out
+    assert "await bastion.testing.wait_for(lambda: x.done" in out
+
+
+def test_a_sync_test_is_never_told_to_await(
+    write: Write, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write(
         "tests/test_x.py", "import time\n\ndef test_a(x):\n    time.sleep(1)\n    assert x.done\n"
     )
     assert main(["--sleeps", "tests"]) == 0
     out = capsys.readouterr().out
     assert "tests/test_x.py:4:5 time.sleep(1)" in out
-    assert "wait_for(lambda: x.done" in out
+    assert "await" not in out
+    assert "wait until `x.done` holds" in out
+    assert "make the test `async def`" in out
 
 
 def test_parallel_run_matches_sequential(write: Write, capsys: pytest.CaptureFixture[str]) -> None:
     for index in range(40):
         write(f"pkg/m{index}.py", BAD if index % 3 == 0 else CLEAN)
     assert main(["pkg", "--format", "json", "--jobs", "1"]) == 1
-    sequential = json.loads(capsys.readouterr().out)
+    sequential = json.loads(capsys.readouterr().out)["findings"]
     assert main(["pkg", "--format", "json", "--jobs", "2"]) == 1
-    assert json.loads(capsys.readouterr().out) == sequential
+    assert json.loads(capsys.readouterr().out)["findings"] == sequential
     assert len(sequential) == 14
 
 
@@ -165,4 +180,4 @@ def test_module_entry_points(write: Write, command: list[str]) -> None:
         capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert done.returncode == 1, done.stderr
-    assert json.loads(done.stdout)[0]["rule"] == "unsupervised-spawn"
+    assert json.loads(done.stdout)["findings"][0]["rule"] == "unsupervised-spawn"

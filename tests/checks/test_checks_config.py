@@ -19,8 +19,13 @@ def _allow(symbol: str, reason: str, rules: str = '["unsupervised-spawn"]') -> s
     )
 
 
+def _findings(capsys: pytest.CaptureFixture[str]) -> list[dict[str, object]]:
+    findings: list[dict[str, object]] = json.loads(capsys.readouterr().out)["findings"]
+    return findings
+
+
 def _codes(capsys: pytest.CaptureFixture[str]) -> list[str]:
-    return [f["code"] for f in json.loads(capsys.readouterr().out)]
+    return [str(f["code"]) for f in _findings(capsys)]
 
 
 def test_allowlist_entry_with_reason_suppresses_only_its_symbol(
@@ -31,7 +36,7 @@ def test_allowlist_entry_with_reason_suppresses_only_its_symbol(
     write("app/kernel.py", SPAWN)
     write("app/other.py", SPAWN)
     assert main(["app", "--format", "json"]) == 1
-    [finding] = json.loads(capsys.readouterr().out)
+    [finding] = json.loads(capsys.readouterr().out)["findings"]
     assert finding["path"] == "app/other.py"
 
 
@@ -64,10 +69,10 @@ def test_test_file_patterns_decide_where_sleep_in_test_applies(
     write("spec/check_a.py", sleeper)
     write("tests/test_b.py", sleeper)
     assert main(["spec", "tests", "--format", "json"]) == 1
-    assert [f["path"] for f in json.loads(capsys.readouterr().out)] == ["tests/test_b.py"]
+    assert [f["path"] for f in _findings(capsys)] == ["tests/test_b.py"]
     write("pyproject.toml", '[tool.bastion.check]\ntest-files = ["spec/**"]\n')
     assert main(["spec", "tests", "--format", "json"]) == 1
-    assert [f["path"] for f in json.loads(capsys.readouterr().out)] == ["spec/check_a.py"]
+    assert [f["path"] for f in _findings(capsys)] == ["spec/check_a.py"]
 
 
 def test_config_select_ignore_and_exclude(write: Write, capsys: pytest.CaptureFixture[str]) -> None:
@@ -78,7 +83,7 @@ def test_config_select_ignore_and_exclude(write: Write, capsys: pytest.CaptureFi
     capsys.readouterr()
     write("pyproject.toml", '[tool.bastion.check]\nexclude = ["app/gen"]\n')
     assert main(["app", "--format", "json"]) == 1
-    assert [f["path"] for f in json.loads(capsys.readouterr().out)] == ["app/a.py"]
+    assert [f["path"] for f in json.loads(capsys.readouterr().out)["findings"]] == ["app/a.py"]
     assert main(["app/gen/b.py"]) == 1  # an explicit file is always checked
 
 
@@ -107,10 +112,10 @@ def test_virtual_time_tests_reports_awaited_sleeps_as_suppressed_not_failed(
         "    await asyncio.sleep(5)\n    time.sleep(0.1)\n",
     )
     assert main(["tests", "--format", "json"]) == 1
-    assert [f["line"] for f in json.loads(capsys.readouterr().out)] == [5, 6]
+    assert [f["line"] for f in json.loads(capsys.readouterr().out)["findings"]] == [5, 6]
     write("pyproject.toml", "[tool.bastion.check]\nvirtual-time-tests = true\n")
     assert main(["tests", "--format", "json"]) == 1
-    assert [f["line"] for f in json.loads(capsys.readouterr().out)] == [6]
+    assert [f["line"] for f in json.loads(capsys.readouterr().out)["findings"]] == [6]
     assert main(["tests", "--format", "sarif"]) == 1
     results = json.loads(capsys.readouterr().out)["runs"][0]["results"]
     [virtual] = [r for r in results if "suppressions" in r]

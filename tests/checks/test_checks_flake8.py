@@ -12,7 +12,7 @@ from tests.checks.conftest import Write
 
 SOURCE = """\
 import asyncio
-
+import bastion
 
 async def go(c):
     asyncio.create_task(c)

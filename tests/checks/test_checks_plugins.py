@@ -55,7 +55,7 @@ def test_entry_point_rule_runs_with_the_builtins(
     write("app/a.py", "def f():\n    print('hi')\n")
     assert "ACM101" in all_rules()
     assert main(["app", "--format", "json"]) == 1
-    [finding] = json.loads(capsys.readouterr().out)
+    [finding] = json.loads(capsys.readouterr().out)["findings"]
     assert (finding["code"], finding["rule"], finding["line"]) == ("ACM101", "no-print", 2)
     assert main(["--explain", "no-print"]) == 0
     assert "Use logging" in capsys.readouterr().out

@@ -24,6 +24,7 @@ from bastion.agents._errors import UnknownAction
 __all__ = ["Act", "ActionSpec", "act", "action", "collect_actions"]
 
 F = TypeVar("F", bound=Callable[..., Any])
+R = TypeVar("R")
 _MARK = "__bastion_action__"
 
 
@@ -126,12 +127,28 @@ def unknown_action(agent: str, name: object, known: Mapping[str, ActionSpec]) ->
                          context={"action": name})
 
 
+@overload
+async def act(ref: ActorRef, name: str, /, *, returns: type[R], call_timeout: float = DEFAULT,
+              **params: Any) -> R: ...
+
+
+@overload
 async def act(ref: ActorRef, name: str, /, *, call_timeout: float = DEFAULT,
-              **params: Any) -> Any:
+              **params: Any) -> Any: ...
+
+
+async def act(ref: ActorRef, name: str, /, *, returns: type[Any] | None = None,
+              call_timeout: float = DEFAULT, **params: Any) -> Any:
     """Call action ``name`` of the agent behind ``ref`` and return its result.
 
     ``await act(ref, "queue", type="fetch", payload={"url": u}, call_timeout=2.0)``;
     ``call_timeout`` defaults to the runtime's ``call_timeout`` (every other keyword is
     an action parameter, so an action may have its own ``timeout`` parameter).
+    ``returns=WorkflowStatus`` types the result for the type checker and checks it at run
+    time: a result of another type raises ``TypeError`` in the caller.
     """
-    return await ref.call(Act(name, params), timeout=call_timeout)
+    result = await ref.call(Act(name, params), timeout=call_timeout)
+    if returns is not None and not isinstance(result, returns):
+        raise TypeError(f"action {name!r} returned {type(result).__name__}, "
+                        f"expected {returns.__name__}")
+    return result

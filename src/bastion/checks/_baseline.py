@@ -51,7 +51,10 @@ class Baseline:
             for fp, n in sorted(counts.items(), key=lambda kv: first[kv[0]].sort_key())
         ]  # fmt: skip
         payload = {"version": _VERSION, "tool": "bastion check", "findings": entries}
-        path.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+        try:
+            path.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot write baseline: {exc.strerror or exc}") from exc
         return len(findings)
 
     def apply(self, findings: list[Finding]) -> list[Finding]:

@@ -24,7 +24,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="bastion check",
         description="Static checker for supervision, delivery and timeout discipline. "
-        "Exit status: 0 clean, 1 findings, 2 usage or configuration error.",
+        "Exit status: 0 clean, 1 findings, 2 usage or configuration error, 130 interrupted.",
     )
     parser.add_argument("paths", nargs="*", default=["."], help="files or directories (default .)")
     parser.add_argument("--format", choices=FORMATS, default="text", help="output format")
@@ -123,7 +123,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run ``bastion check`` with ``argv``; returns the exit status (0, 1 or 2)."""
+    """Run ``bastion check`` with ``argv``; returns the exit status (0, 1, 2 or 130)."""
     parser = _parser()
     try:
         args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
@@ -140,3 +140,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # `bastion check ... | head`
         sys.stderr.close()
         return 1
+    except KeyboardInterrupt:
+        print("bastion check: interrupted", file=sys.stderr)
+        return 130

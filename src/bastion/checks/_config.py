@@ -14,8 +14,11 @@ __all__ = ["AllowEntry", "Config", "ConfigError", "find_pyproject", "load_config
 DEFAULT_TEST_FILES = ("tests/**", "test/**", "test_*.py", "*_test.py", "conftest.py")
 DEFAULT_EXCLUDE = (".git", ".venv", "venv", "build", "dist", "__pycache__", ".*")
 _KEYS = frozenset(
-    {"select", "ignore", "test-files", "exclude", "allow", "baseline", "jobs", "virtual-time-tests"}
-)
+    {
+        "select", "ignore", "test-files", "exclude", "allow", "baseline", "jobs",
+        "virtual-time-tests", "flake8-all-files",
+    }
+)  # fmt: skip
 _ALLOW_KEYS = frozenset({"rules", "symbol", "reason", "path"})
 
 
@@ -66,6 +69,8 @@ class Config:
     jobs: int = 0
     virtual_time_tests: bool = False
     """Async tests run on a virtual-time loop: ``await asyncio.sleep(n)`` costs no real time."""
+    flake8_all_files: bool = False
+    """The flake8 plugin checks every file, not only files that import bastion."""
 
     def is_test(self, relpath: str) -> bool:
         """Whether a file (path relative to the root, ``/``-separated) is a test file."""
@@ -157,8 +162,11 @@ def load_config(pyproject: Path | None, *, root: Path | None = None) -> Config:
     if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 0:
         raise ConfigError(f"{where}: `jobs` must be a non-negative integer")
     virtual = section.get("virtual-time-tests", False)
-    if not isinstance(virtual, bool):
-        raise ConfigError(f"{where}: `virtual-time-tests` must be true or false")
+    all_files = section.get("flake8-all-files", False)
+    if not isinstance(virtual, bool) or not isinstance(all_files, bool):
+        raise ConfigError(
+            f"{where}: `virtual-time-tests` and `flake8-all-files` must be true or false"
+        )
     return Config(
         root=(root or pyproject.parent).resolve(),
         source=pyproject,
@@ -170,14 +178,27 @@ def load_config(pyproject: Path | None, *, root: Path | None = None) -> Config:
         baseline=baseline,
         jobs=jobs,
         virtual_time_tests=virtual,
+        flake8_all_files=all_files,
     )
 
 
 def selected(
     codes: Iterable[tuple[str, str]], select: Iterable[str], ignore: Iterable[str]
 ) -> set[str]:
-    """Codes enabled by ``select``/``ignore`` (codes, code prefixes or rule names)."""
+    """Codes enabled by ``select``/``ignore`` (codes, code prefixes or rule names).
+
+    Raises :class:`ConfigError` for a pattern that matches no rule (a typo such as
+    ``BAS2O1`` must not turn a CI gate into a silent pass).
+    """
+    codes = tuple(codes)
     select, ignore = tuple(select), tuple(ignore)
+    for option, patterns in (("select", select), ("ignore", ignore)):
+        unknown = [p for p in patterns if not any(c.startswith(p) or p == n for c, n in codes)]
+        if unknown:
+            raise ConfigError(
+                f"{option}: unknown rule code or name {', '.join(map(repr, unknown))} "
+                "(see `bastion check --list-rules`)"
+            )
 
     def matches(code: str, name: str, patterns: tuple[str, ...]) -> bool:
         return any(code.startswith(p) or p == name for p in patterns)

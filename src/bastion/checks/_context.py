@@ -49,7 +49,8 @@ class FileContext:
         self.is_package = is_package
         self.findings: list[Finding] = []
         self.scopes: list[Scope] = [Scope("module", module, None)]
-        self.alias_values: set[int] = set()
+        # id -> node: holding the node keeps its id unique while blocks are freed
+        self.alias_values: dict[int, ast.AST] = {}
         self.imports_bastion = False
         self.tree: ast.AST | None = None
         self.instances: dict[str, str] = {}
@@ -261,7 +262,7 @@ class FileContext:
             if alias is not None and isinstance(target, ast.Name):
                 self.bind(target.id, alias)
                 if value is not None:
-                    self.alias_values.add(id(value))
+                    self.alias_values[id(value)] = value
             else:
                 self.bind_targets(target)
 

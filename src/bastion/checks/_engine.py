@@ -14,7 +14,7 @@ from typing import Any
 from bastion.checks._context import FileContext
 from bastion.checks._model import PARSE_ERROR, Finding, Rule
 
-__all__ = ["parse_error", "walk_file"]
+__all__ = ["parse_error", "walk_blocks", "walk_file"]
 
 _Callback = Callable[[ast.AST], None]
 _SKIP_FIELDS = frozenset({"ctx", "type_comment", "kind"})
@@ -162,10 +162,24 @@ def walk_file(tree: ast.AST, ctx: FileContext, rule_types: Iterable[type[Rule]])
     Findings land in ``ctx.findings``. A tree too deep to walk is reported as a
     ``parse-error`` finding rather than raised. Returns the rule instances.
     """
-    ctx.tree = tree
+    return walk_blocks([tree], ctx, rule_types)
+
+
+def walk_blocks(
+    blocks: Iterable[ast.AST], ctx: FileContext, rule_types: Iterable[type[Rule]]
+) -> list[Rule]:
+    """:func:`walk_file` over a module given as consecutive blocks of top-level statements.
+
+    Each block is walked, then dropped (``ctx.tree`` is the block being walked), so a
+    huge file never holds its whole tree. ``SyntaxError`` from ``blocks`` propagates.
+    """
     rules = [rule_type(ctx) for rule_type in rule_types if ctx.is_test or not rule_type.tests_only]
+    walker = _Walker(ctx, rules)
     try:
-        _Walker(ctx, rules).walk(tree)
+        for block in blocks:
+            ctx.tree = block
+            walker.walk(block)
+        ctx.tree = None
         for rule in rules:
             rule.finish()
     except RecursionError:

@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-import ast
 import hashlib
-import io
-import tokenize
-import warnings
 from dataclasses import replace
 from functools import cache
 from pathlib import Path
 
 from bastion.checks._config import Config
 from bastion.checks._context import FileContext
-from bastion.checks._engine import parse_error, walk_file
+from bastion.checks._engine import parse_error, walk_blocks
 from bastion.checks._model import Finding, Rule
+from bastion.checks._parse import SourceError, decode, parse_blocks
 from bastion.checks._suppress import apply_noqa, parse_noqa
 
-__all__ = ["check_source", "fingerprint", "module_name", "relative"]
+__all__ = ["check_source", "fingerprint", "module_name", "relative", "resolved_path"]
 
 
 @cache
@@ -27,12 +24,21 @@ def _package_parts(directory: Path) -> tuple[str, ...]:
     return ()
 
 
+def resolved_path(path: Path) -> Path:
+    """``path.resolve()``, or the absolute path when it is a symlink loop (never raises)."""
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):  # a symlink loop is a RuntimeError before Python 3.13
+        return path.absolute()
+
+
 def relative(path: Path, root: Path) -> str:
     """``path`` relative to ``root`` with ``/`` separators (absolute if outside it)."""
+    resolved = resolved_path(path)
     try:
-        return path.resolve().relative_to(root).as_posix()
+        return resolved.relative_to(root).as_posix()
     except ValueError:
-        return path.resolve().as_posix()
+        return resolved.as_posix()
 
 
 def module_name(path: Path, root: Path) -> tuple[str, bool]:
@@ -42,7 +48,7 @@ def module_name(path: Path, root: Path) -> tuple[str, bool]:
     ``bastion._core._cell``); other files get their path from the root, dotted, without
     a leading ``src`` (``tests/checks/test_cli.py`` → ``tests.checks.test_cli``).
     """
-    parts = _package_parts(path.resolve().parent)
+    parts = _package_parts(resolved_path(path).parent)
     stem = path.stem
     if not parts:
         rel = relative(path.with_suffix(""), root).split("/")
@@ -60,11 +66,6 @@ def fingerprint(finding: Finding, relpath: str, line_text: str) -> str:
     return hashlib.sha1(key.encode(), usedforsecurity=False).hexdigest()[:20]
 
 
-def _decode(data: bytes) -> str:
-    encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
-    return data.decode(encoding)
-
-
 def check_source(
     source: str | bytes,
     path: str,
@@ -79,20 +80,22 @@ def check_source(
 ) -> tuple[list[Finding], int]:
     """Findings for one file's source (inline noqa applied), and its line count."""
     try:
-        text = _decode(source) if isinstance(source, bytes) else source
-        with warnings.catch_warnings():  # the compiler's SyntaxWarnings are not ours to print
-            warnings.simplefilter("ignore")
-            tree = ast.parse(text, filename=path)
-    except SyntaxError as exc:
-        line = exc.lineno or 1
-        return [parse_error(path, line, exc.offset or 1, f"cannot parse: {exc.msg}")], 0
-    except (UnicodeDecodeError, ValueError) as exc:
-        return [parse_error(path, 1, 1, f"cannot decode: {exc}")], 0
+        text = decode(source) if isinstance(source, bytes) else source
+    except SourceError as exc:
+        return [parse_error(path, 1, 1, str(exc))], 0
     ctx = FileContext(
         path, module or Path(path).stem, is_test=is_test, is_package=is_package,
         virtual_time_tests=virtual_time_tests,
     )  # fmt: skip
-    walk_file(tree, ctx, rules)
+    try:
+        walk_blocks(parse_blocks(text, path), ctx, rules)
+    except SyntaxError as exc:
+        line = exc.lineno or 1
+        return [parse_error(path, line, exc.offset or 1, f"cannot parse: {exc.msg}")], 0
+    except RecursionError:
+        return [parse_error(path, 1, 1, "cannot parse: too deeply nested for the parser")], 0
+    except ValueError as exc:  # e.g. "source code string cannot contain null bytes"
+        return [parse_error(path, 1, 1, f"cannot parse: {exc}")], 0
     enabled = {r.code for r in rules if is_test or not r.tests_only}
     aliases = {r.code: r.aliases for r in rules if r.aliases}
     findings = apply_noqa(path, ctx.findings, parse_noqa(text), known or enabled, enabled, aliases)

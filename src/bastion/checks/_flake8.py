@@ -4,7 +4,9 @@ flake8 owns ``# noqa`` here: it hides a finding whose code its noqa names (its r
 stops at `` -- reason``). The plugin still reports BAS901/BAS902 for unjustified or
 useless ``# noqa: BAS...`` comments, reads ``[tool.bastion.check]`` from the nearest
 pyproject.toml (rule selection, test files, allowlist), and imports nothing from
-flake8 itself.
+flake8 itself. Only files that import bastion are reported, unless
+``flake8-all-files = true`` is configured: flake8 runs on every project, Bastion's
+rules only make sense where Bastion is used.
 """
 
 from __future__ import annotations
@@ -29,14 +31,15 @@ _PER_RUN_ONLY = frozenset({"BAS903", "BAS904"})
 
 
 @cache
-def _settings(pyproject: Path | None) -> tuple[Config, tuple[type[Rule], ...]]:
+def _settings(pyproject: Path | None) -> tuple[Config, tuple[type[Rule], ...], str | None]:
+    """Configuration, enabled rules, and the configuration error to report (if any)."""
+    rules = all_rules()
     try:
         config = load_config(pyproject)
-    except ConfigError:
-        config = Config()
-    rules = all_rules()
-    enabled = selected(((c, r.name) for c, r in rules.items()), config.select, config.ignore)
-    return config, tuple(rules[c] for c in sorted(enabled - _PER_RUN_ONLY))
+        enabled = selected(((c, r.name) for c, r in rules.items()), config.select, config.ignore)
+    except ConfigError as exc:  # reported on every file: a broken gate must not pass silently
+        return Config(), (), str(exc)
+    return config, tuple(rules[c] for c in sorted(enabled - _PER_RUN_ONLY)), None
 
 
 class Plugin:
@@ -56,7 +59,10 @@ class Plugin:
         """Every finding of the enabled rules, allowlist applied, noqa left to flake8."""
         path = Path(self.filename)
         start = path.parent if path.parent.exists() else Path.cwd()
-        config, rules = _settings(find_pyproject(start))
+        config, rules, error = _settings(find_pyproject(start))
+        if error is not None:
+            yield 1, 0, f"BAS000 config-error bastion configuration: {error}", type(self)
+            return
         rel = relative(path, config.root)
         module, is_package = module_name(path, config.root)
         ctx = FileContext(
@@ -64,6 +70,9 @@ class Plugin:
             virtual_time_tests=config.virtual_time_tests,
         )  # fmt: skip
         walk_file(self.tree, ctx, rules)
+        ours = ctx.imports_bastion or module.partition(".")[0] == "bastion"
+        if not (ours or config.flake8_all_files):
+            return  # plain asyncio code is not ours to judge unless configured
         enabled = {r.code for r in rules if ctx.is_test or not r.tests_only}
         comments = parse_noqa("".join(self.lines))
         aliases = {r.code: r.aliases for r in rules if r.aliases}
@@ -73,7 +82,7 @@ class Plugin:
         own_codes = {n.line: n.codes for n in comments}
         allow = [e for e in config.allow if reason_problem(e.reason) is None]
         for finding in findings:
-            if finding.code not in enabled and finding.code not in {"BAS901", "BAS902"}:
+            if finding.code not in enabled and finding.code not in {"BAS000", "BAS901", "BAS902"}:
                 continue
             if finding.suppression is not None and not any(
                 finding.code.startswith(c) for c in own_codes.get(finding.line, ())

@@ -4,21 +4,70 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from functools import cache
+from importlib import metadata
 
 from bastion.checks._model import Finding, Rule
 from bastion.checks._runner import Report
 
-__all__ = ["FORMATS", "render"]
+__all__ = ["FORMATS", "help_uri", "render", "summary", "tool_version"]
 
 FORMATS = ("text", "json", "sarif", "github")
 _SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 _GITHUB_SHOWN = 10
+_FALLBACK_URL = "https://pypi.org/project/bastion/"
+
+
+@cache
+def tool_version() -> str:
+    """The installed bastion version ("unknown" when run from an uninstalled tree)."""
+    try:
+        return metadata.version("bastion")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+@cache
+def docs_url() -> str | None:
+    """The ``Documentation`` project URL of the installed package, if it declares one."""
+    try:
+        urls: list[str] = metadata.metadata("bastion").get_all("Project-URL") or []
+    except metadata.PackageNotFoundError:
+        return None
+    for entry in urls:
+        label, _, url = entry.partition(",")
+        if label.strip().lower() in {"documentation", "docs"} and url.strip():
+            return url.strip().rstrip("/")
+    return None
+
+
+def help_uri(rule: type[Rule]) -> str:
+    """Where a rule is documented: its section of checks.md (the PyPI page without docs)."""
+    base = docs_url()
+    anchor = f"{rule.code.lower()}-{rule.name}"
+    return f"{base}/checks.md#{anchor}" if base else f"{_FALLBACK_URL}#{anchor}"
+
+
+def summary(report: Report) -> dict[str, object]:
+    """Counts of a run: active findings (total and per rule), suppressions, files, lines."""
+    active = report.active
+    kinds = Counter(f.suppression.kind for f in report.findings if f.suppression is not None)
+    return {
+        "findings": len(active),
+        "by_rule": dict(sorted(Counter(f.rule for f in active).items())),
+        "suppressed": dict(sorted(kinds.items())),
+        "files": report.files,
+        "lines": report.lines,
+        "passed": not active,
+        "version": tool_version(),
+    }
 
 
 def render(report: Report, fmt: str, rules: dict[str, type[Rule]]) -> str:
     """The report in format ``fmt`` (one of :data:`FORMATS`)."""
     if fmt == "json":
-        return json.dumps([f.as_dict() for f in report.active], indent=2)
+        findings = [f.as_dict() for f in report.active]
+        return json.dumps({"findings": findings, "summary": summary(report)}, indent=2)
     if fmt == "sarif":
         return json.dumps(sarif(report, rules), indent=2)
     if fmt == "github":
@@ -63,6 +112,7 @@ def _rule_entry(rule: type[Rule]) -> dict[str, object]:
         "shortDescription": {"text": rule.summary},
         "fullDescription": {"text": rule.explanation.strip().split("\n\n")[0]},
         "help": {"text": rule.explanation.strip()},
+        "helpUri": help_uri(rule),
         "properties": {"tags": [rule.name]},
         "defaultConfiguration": {"level": "error"},
     }
@@ -100,6 +150,8 @@ def sarif(report: Report, rules: dict[str, type[Rule]]) -> dict[str, object]:
     index = {code: i for i, code in enumerate(codes)}
     driver = {
         "name": "bastion-check",
+        "version": tool_version(),
+        "informationUri": f"{docs_url()}/checks.md" if docs_url() else _FALLBACK_URL,
         "rules": [_rule_entry(rules[c]) for c in codes],
     }
     return {
@@ -107,6 +159,7 @@ def sarif(report: Report, rules: dict[str, type[Rule]]) -> dict[str, object]:
         "version": "2.1.0",
         "runs": [{
             "tool": {"driver": driver},
+            "invocations": [{"executionSuccessful": True}],
             "columnKind": "unicodeCodePoints",
             "results": [_result(f, index) for f in report.findings],
         }],

@@ -64,12 +64,10 @@ class MonitorWithoutDemonitor(Rule):
     name = "monitor-leak"
     summary = "class calls monitor() but never demonitor()"
     explanation = """\
-The seed's pre-integration script failed a module with more `monitor` than
-`demonitor` calls; this is the AST version. A class whose methods call
-`self.monitor(...)` (outside a `with` block) and never call `demonitor(...)` leaks one
-monitor per call: long-lived actors accumulate them. Demonitor when the target stops
-mattering, or use the context-manager form, which demonitors on exit and is not
-flagged.
+A class whose methods call `self.monitor(...)` (outside a `with` block) and never call
+`demonitor(...)` leaks one monitor per call: long-lived actors accumulate them.
+Demonitor when the target stops mattering, or use the context-manager form, which
+demonitors on exit and is not flagged.
 """
     node_types: ClassVar[tuple[type[ast.AST], ...]] = (
         ast.ClassDef, ast.Call, ast.With, ast.AsyncWith, ast.Expr,
@@ -79,16 +77,17 @@ flagged.
     def __init__(self, ctx: FileContext) -> None:
         super().__init__(ctx)
         self.frames: list[_ClassFrame] = []
-        self.managed: set[int] = set()
+        # id -> node: holding the node keeps its id unique while blocks are freed
+        self.managed: dict[int, ast.AST] = {}
 
     def visit(self, node: ast.AST) -> None:
         if isinstance(node, ast.ClassDef):
             self.frames.append(_ClassFrame(node, f"{self.ctx.symbol}.{node.name}"))
         elif isinstance(node, ast.With | ast.AsyncWith):
-            self.managed.update(id(item.context_expr) for item in node.items)
+            self.managed.update((id(item.context_expr), item.context_expr) for item in node.items)
         elif isinstance(node, ast.Expr):  # a discarded handle is BAS501's finding
             value = node.value.value if isinstance(node.value, ast.Await) else node.value
-            self.managed.add(id(value))
+            self.managed[id(value)] = value
         elif self.frames:
             frame = self.frames[-1]
             if _monitor_call(node, self.ctx, "demonitor"):

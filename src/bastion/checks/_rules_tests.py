@@ -12,6 +12,7 @@ from bastion.checks._sleeps import SleepSite, neighbours, sleep_call, suggest
 
 __all__ = ["SleepCollector", "SleepInTest"]
 
+_Around = tuple[ast.stmt | None, ast.stmt | None]
 _VIRTUAL = Suppression("config", "virtual-time-tests: an awaited sleep advances virtual time")
 
 
@@ -24,7 +25,7 @@ class SleepCollector(Rule):
 
     def __init__(self, ctx: FileContext) -> None:
         super().__init__(ctx)
-        self.found: list[tuple[ast.Call, str, float | None, bool, str, ast.AST | None]] = []
+        self.found: list[tuple[ast.Call, str, float | None, bool, str, str, _Around]] = []
         self.sites: list[SleepSite] = []
 
     def visit(self, node: ast.AST) -> None:
@@ -32,16 +33,15 @@ class SleepCollector(Rule):
         info = sleep_call(node, self.ctx)
         if info is not None:
             func = self.ctx.function
+            tree = self.ctx.tree  # the block being walked: big files are walked in blocks
+            around = neighbours(tree, node) if tree is not None else (None, None)
+            context = ast.unparse(func.node) if func is not None and func.node else ""
             self.found.append(
-                (node, info[0], info[1], self.ctx.in_async, self.ctx.symbol,
-                 None if func is None else func.node)
+                (node, info[0], info[1], self.ctx.in_async, self.ctx.symbol, context, around)
             )  # fmt: skip
 
     def finish(self) -> None:
-        tree = self.ctx.tree
-        for node, function, seconds, in_async, symbol, enclosing in self.found:
-            before, after = neighbours(tree, node) if tree is not None else (None, None)
-            context = ast.unparse(enclosing) if enclosing is not None else ""
+        for node, function, seconds, in_async, symbol, context, (before, after) in self.found:
             advice = suggest(
                 function, seconds, in_async=in_async, before=before, after=after, context=context
             )

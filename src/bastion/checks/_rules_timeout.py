@@ -40,8 +40,9 @@ class InfiniteTimeout(Rule):
     name = "unbounded-timeout"
     summary = "explicit timeout=None / inf: a call that may wait forever"
     explanation = """\
-Every call and wait must have a finite deadline (the seed's `:infinity` timeouts hung
-callers forever behind a blocked server). Flagged: any call passing `timeout=None`,
+Every call and wait must have a finite deadline: one call without a deadline behind a
+blocked server hangs its caller, and the caller's callers, forever. Flagged: any call
+passing `timeout=None`,
 `timeout=math.inf` or `timeout=float("inf")` (also `timeout_s=`), and
 `asyncio.wait_for(x, None)`, `asyncio.timeout(None)`, `anyio/trio.fail_after(inf)`.
 Pass a finite number; `ref.call(msg)` without a timeout is fine, it uses the
@@ -121,7 +122,8 @@ checked on the same object in the same function (a done-callback). Inside `async
 
     def __init__(self, ctx: FileContext) -> None:
         super().__init__(ctx)
-        self.checked: set[tuple[int, str]] = set()
+        # (id of the function scope, receiver) -> the scope, kept alive so ids stay unique
+        self.checked: dict[tuple[int, str], object] = {}
 
     def visit(self, node: ast.AST) -> None:
         assert isinstance(node, ast.Call)
@@ -130,7 +132,7 @@ checked on the same object in the same function (a done-callback). Inside `async
             return
         receiver = node.func.value  # type: ignore[attr-defined]
         if attr in _STATUS_METHODS:
-            self.checked.add((id(self.ctx.function), ast.dump(receiver)))
+            self.checked[(id(self.ctx.function), ast.dump(receiver))] = self.ctx.function
             return
         if attr not in {"result", "get", "wait", "acquire", "join"} or has_keyword(node, "timeout"):
             return

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from bastion.checks._baseline import Baseline
 from bastion.checks._config import Config, ConfigError, selected
-from bastion.checks._file import check_file, relative
+from bastion.checks._file import check_file, relative, resolved_path
 from bastion.checks._model import Finding, Rule, Suppression
 from bastion.checks._registry import all_rules
 from bastion.checks._suppress import reason_problem
@@ -41,17 +41,22 @@ def discover(paths: Iterable[str | Path], config: Config) -> list[Path]:
     found: list[Path] = []
     for raw in paths:
         path = Path(raw)
-        if path.is_file():
-            found.append(path)
-        elif path.is_dir():
+        if path.is_dir():
             found.extend(_walk(path, config))
+        elif path.is_file() or path.is_symlink():  # a dangling link is reported, not skipped
+            found.append(path)
+        elif path.exists():
+            raise ConfigError(f"{raw}: not a regular file or directory")
         else:
             raise ConfigError(f"{raw}: no such file or directory")
     return sorted(dict.fromkeys(found))
 
 
 def _walk(top: Path, config: Config) -> Iterable[Path]:
-    for folder, dirs, files in os.walk(top):
+    def unreadable(error: OSError) -> None:
+        raise ConfigError(f"{error.filename}: cannot list directory: {error.strerror}")
+
+    for folder, dirs, files in os.walk(top, onerror=unreadable):
         base = Path(folder)
         dirs[:] = sorted(d for d in dirs if not config.is_excluded(relative(base / d, config.root)))
         for name in sorted(files):
@@ -63,7 +68,7 @@ def _walk(top: Path, config: Config) -> Iterable[Path]:
 
 def _shown(path: Path) -> str:
     try:
-        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+        return resolved_path(path).relative_to(Path.cwd().resolve()).as_posix()
     except ValueError:
         return path.as_posix()
 

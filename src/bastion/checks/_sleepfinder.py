@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import ast
 from collections.abc import Iterable
 from pathlib import Path
 
 from bastion.checks._config import Config, find_pyproject, load_config
 from bastion.checks._context import FileContext
-from bastion.checks._engine import walk_file
+from bastion.checks._engine import walk_blocks
 from bastion.checks._file import module_name
+from bastion.checks._parse import decode, parse_blocks
 from bastion.checks._rules_tests import SleepCollector
 from bastion.checks._runner import discover
 from bastion.checks._sleeps import SleepSite
@@ -31,13 +31,13 @@ def find_sleeps(paths: Iterable[str | Path], config: Config | None = None) -> li
         config = load_config(pyproject)
     sites: list[SleepSite] = []
     for path in discover(paths, config):
-        try:
-            tree = ast.parse(path.read_bytes(), filename=str(path))
-        except (SyntaxError, ValueError, OSError):
-            continue
         module, is_package = module_name(path, config.root)
         ctx = FileContext(path.as_posix(), module, is_test=True, is_package=is_package)
-        [collector] = walk_file(tree, ctx, [SleepCollector])
+        try:
+            blocks = parse_blocks(decode(path.read_bytes()), str(path))
+            [collector] = walk_blocks(blocks, ctx, [SleepCollector])
+        except (SyntaxError, ValueError, OSError, RecursionError):
+            continue
         assert isinstance(collector, SleepCollector)
         sites.extend(collector.sites)
     return sorted(sites, key=lambda s: (s.path, s.line, s.col))

@@ -112,7 +112,9 @@ def suggest(
             "a zero sleep is a checkpoint, not a wait; if it is there to let actors "
             "run, use `await rt.wait_idle()`"
         )
-    prefix = "time.sleep blocks the event loop; " if function == "time.sleep" and in_async else ""
+    if not in_async:
+        return _sync_advice(_condition(after))
+    prefix = "time.sleep blocks the event loop; " if function == "time.sleep" else ""
     after_text, before_text = _text(after), _text(before)
     condition = _condition(after)
     if any(word in after_text for word in _PROBE_WORDS):
@@ -138,3 +140,15 @@ def suggest(
             "timeout=5.0)`, or `await rt.wait_idle()` for actor work"
         )
     return prefix + advice
+
+
+def _sync_advice(condition: str | None) -> str:
+    """Advice for a synchronous test, which cannot ``await``: no awaiting suggestion."""
+    wait = "block on what signals the outcome with a deadline (`event.wait(timeout=5.0)`, "
+    wait += "`future.result(timeout=5.0)`)"
+    if condition is not None:
+        wait = f"wait until `{condition}` holds: " + wait
+    return (
+        f"{wait}, or make the test `async def` so Bastion's pytest plugin runs it on "
+        "virtual time and `bastion.testing.wait_for` can poll the condition"
+    )

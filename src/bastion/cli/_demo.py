@@ -1,23 +1,31 @@
-"""``bastion demo``: run the document pipeline and print the closing summary."""
+"""``bastion demo``: run the document pipeline and print the closing summary.
+
+Exit status (docs/cli.md): 0 every document accounted for; 1 the run ended with
+unfinished work (``--timeout`` ran out) or a lost document; 2 usage error; 3 the demo
+could not run (the ``--db`` file is not usable, the runtime failed); 130 interrupted.
+Every error is one line on stderr, never a traceback (``--verbose`` adds it).
+"""
 
 from __future__ import annotations
 
 import json
 import logging
 import sys
-import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import click
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
-from bastion._core._runtime import Runtime, run
+from bastion import BastionError, Runtime, run
+from bastion.cli._display import make_display
 from bastion.demo import DemoConfig, DemoSummary, run_demo
-from bastion.demo._pipeline import DemoProgress
+from bastion.persistence import StoreError
 
-__all__ = ["demo_command"]
+__all__ = ["EXIT_ERROR", "EXIT_INCOMPLETE", "EXIT_INTERRUPTED", "demo_command"]
+
+EXIT_INCOMPLETE = 1
+EXIT_ERROR = 3
+EXIT_INTERRUPTED = 130
 
 
 @click.command("demo")
@@ -47,7 +55,9 @@ __all__ = ["demo_command"]
     "--timeout", default=600.0, show_default=True, help="Give up after this many seconds."
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
-@click.option("--verbose", is_flag=True, help="Log every crash with its traceback.")
+@click.option(
+    "--verbose", is_flag=True, help="Log every crash, and show the traceback of an error."
+)
 def demo_command(
     tasks: int,
     workers: int,
@@ -63,7 +73,9 @@ def demo_command(
     """Document pipeline (fetch → parse → enrich → index) on a supervision tree with chaos.
 
     Exits 0 when every accepted document is accounted for (completed or failed with a
-    reason) and none is lost.
+    reason) and none is lost; 1 when work is left unfinished (timeout) or lost; 2 on a
+    usage error; 3 when the demo cannot run (e.g. --db is not a usable database); 130
+    when interrupted.
     """
     try:
         config = DemoConfig(
@@ -82,76 +94,50 @@ def demo_command(
     if fresh:
         for suffix in ("", "-wal", "-shm"):
             Path(f"{db}{suffix}").unlink(missing_ok=True)
-    err = Console(stderr=True)
-    progress = _progress(err, quiet=as_json)
-    plain_progress = not as_json and not err.is_terminal  # one line a second in logs and pipes
-    next_line = [0.0]
+    display = make_display(quiet=as_json)
 
     async def main(runtime: Runtime) -> DemoSummary:
-        with progress:
-            bar = progress.add_task("documents", total=config.tasks)
+        with display.running():
+            return await run_demo(runtime, config, display.progress)
 
-            def show(p: DemoProgress) -> None:
-                if plain_progress and time.monotonic() >= next_line[0]:
-                    next_line[0] = time.monotonic() + 1.0
-                    err.print(
-                        f"progress: {p.finished}/{p.accepted} finished, running {p.running}, "
-                        f"restarts {p.restarts}, retried {p.retried}",
-                        highlight=False,
-                    )
-                progress.update(
-                    bar,
-                    completed=p.finished,
-                    description=f"documents  running {p.running:>3}  restarts {p.restarts:>3}"
-                    f"  retried {p.retried:>3}",
-                )
-
-            return await run_demo(runtime, config, show)
-
-    summary = run(main)
+    summary = _run_or_explain(main, db, verbose=verbose)
     if summary is None:
-        err.print(f"[yellow]interrupted[/]: run again with --db {db} to finish the remaining work")
-        sys.exit(130)
+        _fail(f"interrupted: run again with --db {db} to finish the remaining work")
+        sys.exit(EXIT_INTERRUPTED)
     if as_json:
         click.echo(json.dumps(summary.as_dict(), sort_keys=True))
     else:
-        Console().print(_table(summary))
-    sys.exit(0 if summary.lost == 0 and summary.unfinished == 0 else 1)
+        display.summary(summary)
+    if summary.lost:
+        _fail(f"{summary.lost} document(s) lost: this is a bug in Bastion, please report it")
+    if summary.timed_out:
+        _fail(
+            f"timed out after --timeout {timeout:g} s with {summary.unfinished} document(s) "
+            f"unfinished: run again with --db {db} to finish them, or raise --timeout"
+        )
+    elif summary.unfinished:
+        _fail(f"{summary.unfinished} document(s) unfinished (cancelled)")
+    sys.exit(0 if summary.lost == 0 and summary.unfinished == 0 else EXIT_INCOMPLETE)
 
 
-def _progress(console: Console, *, quiet: bool) -> Progress:
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        disable=quiet or not console.is_terminal,
-        transient=False,
-    )
+def _fail(message: str) -> None:
+    click.echo(f"bastion demo: {message}", err=True)
 
 
-def _table(summary: DemoSummary) -> Table:
-    table = Table(title=f"bastion demo — {summary.db}", show_header=False)
-    table.add_column("what")
-    table.add_column("count", justify="right")
-    rows = [
-        ("accepted", summary.accepted),
-        ("completed", summary.completed),
-        ("failed (with reason)", summary.failed),
-        *((f"  · {reason}", n) for reason, n in sorted(summary.failed_reasons.items())),
-        ("retried steps", summary.retried),
-        ("reassigned steps", summary.reassigned),
-        ("actor restarts", summary.restarts),
-        ("chaos kills", summary.chaos_kills),
-        ("health samples (monitor)", summary.health_samples),
-        *((f"  · alert: {kind}", n) for kind, n in sorted(summary.health_alerts.items())),
-        ("resumed from a previous run", summary.resumed),
-        ("unfinished", summary.unfinished),
-        ("lost (must be 0)", summary.lost),
-        ("seconds", summary.seconds),
-    ]
-    for label, value in rows:
-        style = "bold red" if label.startswith("lost") and value else None
-        table.add_row(label, str(value), style=style)
-    return table
+def _run_or_explain(
+    main: Callable[[Runtime], Awaitable[DemoSummary]], db: Path, *, verbose: bool
+) -> DemoSummary | None:
+    """``run(main)``; an expected failure becomes one line on stderr and exit status 3."""
+    try:
+        summary: DemoSummary | None = run(main)
+    except StoreError as exc:
+        if verbose:
+            raise
+        _fail(f"error: cannot use --db {db}: {exc}")
+        sys.exit(EXIT_ERROR)
+    except (BastionError, OSError) as exc:
+        if verbose:
+            raise
+        _fail(f"error: {type(exc).__name__}: {exc}")
+        sys.exit(EXIT_ERROR)
+    return summary

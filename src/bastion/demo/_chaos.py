@@ -6,8 +6,7 @@ import random
 from collections.abc import Sequence
 from typing import Any
 
-from bastion._core._actor import Actor
-from bastion._core._errors import ActorError
+from bastion import Actor, ActorError
 
 __all__ = ["ChaosMonkey", "InjectedCrash"]
 

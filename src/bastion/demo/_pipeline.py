@@ -6,22 +6,24 @@ import asyncio
 import collections
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from bastion._core._childspec import ChildSpec
-from bastion._core._runtime import Runtime
+from bastion import ActorRef, ChildSpec, Runtime
 from bastion.agents import (
     CoordinatorAgent,
+    CoordinatorStatistics,
+    HealthSample,
     MonitorAgent,
     SignalBus,
     TaskAgent,
     Thresholds,
     UnknownWorkflow,
+    WorkflowStatus,
     act,
 )
-from bastion.demo._alerts import AlertLog
+from bastion.demo._alerts import AlertLog, FinishLine
 from bastion.demo._chaos import ChaosMonkey
 from bastion.demo._steps import STEPS, make_handlers
 from bastion.persistence import SQLiteStore
@@ -30,7 +32,6 @@ __all__ = ["DemoConfig", "DemoProgress", "DemoSummary", "run_demo"]
 
 TERMINAL = ("completed", "failed", "cancelled")
 MONITOR_INTERVAL = 0.5
-POLL_SECONDS = 0.1
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +72,11 @@ class DemoProgress:
 
 @dataclass(frozen=True, slots=True)
 class DemoSummary:
-    """The closing account: every accepted document is completed, failed or unfinished."""
+    """The closing account: every accepted document is completed, failed or unfinished.
+
+    ``timed_out``: ``--timeout`` ran out before every document finished (``unfinished``
+    counts the rest; running again with the same ``--db`` finishes them).
+    """
 
     accepted: int
     completed: int
@@ -88,6 +93,7 @@ class DemoSummary:
     resumed: int
     seconds: float
     db: str
+    timed_out: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""
@@ -99,6 +105,7 @@ def _workflow(doc: int) -> list[dict[str, Any]]:
 
 
 def _tree(config: DemoConfig, store: SQLiteStore, bus: SignalBus) -> list[ChildSpec]:
+    """Workers, the coordinator (announcing finished workflows on ``bus``), monitor, chaos."""
     handlers = make_handlers(config.seed, config.chaos, config.io_seconds)
     names = [f"worker-{i}" for i in range(config.workers)]
     workers = [
@@ -115,6 +122,7 @@ def _tree(config: DemoConfig, store: SQLiteStore, bus: SignalBus) -> list[ChildS
             "max_step_attempts": 4,
             "stall_timeout": 30.0,
             "check_interval": 1.0,
+            "signals": bus,
         },
         name="coordinator",
         shutdown=10.0,
@@ -148,6 +156,10 @@ async def run_demo(
     try:
         alerts = await runtime.spawn(AlertLog, name="alerts")
         await bus.subscribe("monitor.alert.*", alerts)
+        changed = asyncio.Event()
+        finish_line = await runtime.spawn(FinishLine, changed, name="finish-line")
+        # One buffered signal per document at least: a finish is never dropped.
+        await bus.subscribe("workflow.*", finish_line, buffer=config.tasks + 64)
         sup = await runtime.start_supervisor(
             _tree(config, store, bus), max_restarts=1000, max_seconds=10.0, name="demo"
         )
@@ -156,13 +168,19 @@ async def run_demo(
         resumed = 0
         for doc, wf_id in enumerate(ids):
             status = await act(
-                coordinator, "start_workflow", workflow_id=wf_id, steps=_workflow(doc)
+                coordinator,
+                "start_workflow",
+                returns=WorkflowStatus,
+                workflow_id=wf_id,
+                steps=_workflow(doc),
             )
             resumed += status.status in TERMINAL or status.completed_steps > 0
-        await _wait_until_finished(runtime, coordinator, config, on_progress, len(ids))
+        finished = await _wait_until_finished(
+            runtime, coordinator, changed, started + config.timeout, on_progress, len(ids)
+        )
         summary = await _account(runtime, coordinator, ids, config, started, resumed)
         await sup.stop(timeout=30.0)
-        return summary
+        return replace(summary, timed_out=not finished and summary.unfinished > 0)
     finally:
         await bus.stop()
         await store.close()
@@ -170,14 +188,21 @@ async def run_demo(
 
 async def _wait_until_finished(
     runtime: Runtime,
-    coordinator: Any,
-    config: DemoConfig,
+    coordinator: ActorRef,
+    changed: asyncio.Event,
+    deadline: float,
     on_progress: Callable[[DemoProgress], None] | None,
     accepted: int,
-) -> None:
-    deadline = time.monotonic() + config.timeout
-    while time.monotonic() < deadline:
-        stats = await act(coordinator, "statistics")
+) -> bool:
+    """Wait until no workflow is active (True) or ``deadline`` passes (False).
+
+    Woken by :class:`FinishLine` each time a workflow finishes: no polling. ``changed``
+    is cleared *before* the statistics are read, so a finish that lands in between
+    is never missed.
+    """
+    while True:
+        changed.clear()
+        stats = await act(coordinator, "statistics", returns=CoordinatorStatistics)
         active = stats.running + stats.pending + stats.paused
         if on_progress is not None:
             on_progress(
@@ -190,13 +215,20 @@ async def _wait_until_finished(
                 )
             )
         if active == 0:
-            return
-        await asyncio.sleep(POLL_SECONDS)
+            return True
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return False
+        try:
+            async with asyncio.timeout(remaining):
+                await changed.wait()
+        except TimeoutError:
+            return False
 
 
 async def _account(
     runtime: Runtime,
-    coordinator: Any,
+    coordinator: ActorRef,
     ids: list[str],
     config: DemoConfig,
     started: float,
@@ -207,7 +239,9 @@ async def _account(
     retried = reassigned = lost = 0
     for wf_id in ids:
         try:
-            status = await act(coordinator, "workflow_status", workflow_id=wf_id)
+            status = await act(
+                coordinator, "workflow_status", returns=WorkflowStatus, workflow_id=wf_id
+            )
         except UnknownWorkflow:
             lost += 1
             continue
@@ -216,9 +250,10 @@ async def _account(
         reassigned += status.reassigned
         if status.status == "failed":
             reasons[_reason(status.error)] += 1
-    kills = await runtime.ref("chaos").call("kills") if runtime.whereis("chaos") else 0
-    alerts = await runtime.ref("alerts").call("counts")
-    samples = len(await act(runtime.ref("monitor"), "recent", limit=10_000))
+    kills: int = await runtime.ref("chaos").call("kills") if runtime.whereis("chaos") else 0
+    alerts: dict[str, int] = await runtime.ref("alerts").call("counts")
+    recent = await act(runtime.ref("monitor"), "recent", returns=list, limit=10_000)
+    samples = sum(isinstance(sample, HealthSample) for sample in recent)
     return DemoSummary(
         accepted=len(ids),
         completed=outcomes["completed"],

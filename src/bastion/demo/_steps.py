@@ -8,7 +8,7 @@ import zlib
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from bastion._core._errors import InfrastructureError, ValidationError
+from bastion import InfrastructureError, ValidationError
 from bastion.agents import Task
 
 __all__ = ["STEPS", "SimulatedOutage", "is_bad_document", "make_handlers"]
