@@ -113,9 +113,7 @@ async def _seed(store: StateStore, data: bytes, items: dict[str, bytes] | None =
     (b"\x00garbage", {}, "CorruptState"),
     (b'{"v": 9, "type": "Shop", "fields": {}}', {}, "UnknownStateVersion"),
     (b'{"v": 1, "type": "Other", "fields": {}}', {}, "belongs to agent type 'Other'"),
-    (b'{"v": 1, "type": "Shop", "fields": {"sales": "many"}}', {}, "CorruptState"),
-    (b'{"v": 1, "type": "Shop", "fields": {}}', {"o1": b'{"sku": 5}'}, "CorruptState"),
-])
+])  # one bad field or item is set aside alone: tests/agents/test_persistent_validation.py
 async def test_corrupt_or_unknown_state_is_quarantined_and_the_agent_starts_from_defaults(
     store_kind: str, db_path: Path, record: bytes, items: dict[str, bytes], reason: str
 ) -> None:

@@ -11,11 +11,18 @@
 
 * **Restore** runs at every (re)start, before ``setup``: defaults, then the stored
   fields, then ``after_restore``. Stored state of an older ``state_version`` goes through
-  ``migrate_state``; a newer version or undecodable data is moved to the store's
-  quarantine, an error event is emitted and the agent starts from defaults.
+  ``migrate_state``; a newer version, another agent type or an undecodable record is
+  moved to the store's quarantine, an error event is emitted and the agent starts from
+  defaults. One field or item that does not decode is set aside alone (its bytes kept
+  under the record ``quarantined/<field>`` of the namespace, the error event emitted):
+  the other fields are restored.
 * **Save** runs after every action (also one that raised an expected error) and on a
   clean stop; subclasses call :meth:`persist` after internal steps. Only changes are
   written: small fields as one record, ``ItemMap`` fields one row per changed item.
+  Each save first checks that what it writes decodes again with the declared field types
+  (NaN and ±inf never do): if not, the action fails with
+  :class:`~bastion.persistence.InvalidState` (the caller gets it, the agent keeps
+  running) and the persistent fields are rolled back to the last save.
 * **Durability** (:class:`~bastion.persistence.Durability`): with ``batched`` (default)
   and ``strict`` an action's reply waits until its changes are committed; with
   ``memory`` it does not wait. Writes stay in order either way.
@@ -30,25 +37,43 @@ import asyncio
 import time
 from typing import Any, ClassVar
 
+import msgspec
+
 from bastion._core import _event_names, _events
 from bastion._core._errors import ExpectedError
 from bastion._core._messages import ExitReason
 from bastion.agents._agent import Agent
-from bastion.agents._snapshot import STATE_KEY, Restored, decode_state, encode_fields
+from bastion.agents._snapshot import (
+    STATE_KEY,
+    Rejected,
+    Restored,
+    check_record,
+    decode_state,
+    encode_fields,
+    record_type,
+)
 from bastion.agents._state import ItemMap, StateField
 from bastion.persistence import (
     Codec,
     CorruptState,
     DeleteItem,
     Durability,
+    InvalidState,
+    NamespaceData,
     Op,
     Put,
     PutItem,
+    Record,
     StateStore,
     StoreTimeout,
+    UnstorableValue,
+    UnsupportedType,
     WriteResult,
     default_codec,
 )
+
+#: Prefix of the records that keep a field or item that did not decode at restore.
+QUARANTINED_PREFIX = "quarantined/"
 
 __all__ = ["PersistentAgent"]
 
@@ -70,21 +95,31 @@ class PersistentAgent(Agent):
     _bastion_framework: ClassVar[bool] = True
     _scalar_fields: ClassVar[dict[str, StateField]] = {}
     _item_fields: ClassVar[dict[str, StateField]] = {}
+    _record_type: ClassVar[Any] = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         unknown = [n for n in cls.persistent_fields if n not in cls._state_fields]
         if unknown:
-            raise TypeError(f"{cls.__qualname__}.persistent_fields names undeclared state "
-                            f"{unknown}; declare them as annotated attributes with defaults")
+            raise TypeError(
+                f"{cls.__qualname__}.persistent_fields names undeclared state "
+                f"{unknown}; declare them as annotated attributes with defaults"
+            )
         chosen = [cls._state_fields[n] for n in cls.persistent_fields]
         cls._scalar_fields = {f.name: f for f in chosen if not f.is_item_map}
         cls._item_fields = {f.name: f for f in chosen if f.is_item_map}
+        cls._record_type = record_type(cls._scalar_fields)
         if not cls.__dict__.get("state_type"):
             cls.state_type = cls.__qualname__
 
-    def __init__(self, *, store: StateStore, durability: Durability | str = Durability.BATCHED,
-                 persistence_key: str | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        store: StateStore,
+        durability: Durability | str = Durability.BATCHED,
+        persistence_key: str | None = None,
+        **kwargs: Any,
+    ) -> None:
         """``store`` outlives the agent; ``persistence_key`` defaults to the agent's name."""
         super().__init__(**kwargs)
         self.store = store
@@ -93,6 +128,7 @@ class PersistentAgent(Agent):
         self._version = 0
         self._last_record = b""
         self._staged: list[Op] = []
+        self._drained: dict[str, list[str]] = {}
         self._last_write: asyncio.Future[WriteResult] | None = None
         self.restore_error: CorruptState | None = None
         self.restored = False
@@ -100,8 +136,10 @@ class PersistentAgent(Agent):
     # -- hooks -------------------------------------------------------------------------
     def migrate_state(self, from_version: int, fields: dict[str, Any]) -> dict[str, Any]:
         """Turn fields stored by ``from_version`` into the current shape (JSON builtins)."""
-        raise CorruptState(f"{type(self).__qualname__} has no migration from state "
-                           f"version {from_version} to {self.state_version}")
+        raise CorruptState(
+            f"{type(self).__qualname__} has no migration from state "
+            f"version {from_version} to {self.state_version}"
+        )
 
     async def after_restore(self) -> None:
         """Runs after state was restored (or defaulted); rebuild derived structures here."""
@@ -123,7 +161,8 @@ class PersistentAgent(Agent):
         if collection in self._item_fields:
             raise ValueError(f"{collection!r} is an ItemMap field; assign to it instead")
         self._staged.append(
-            PutItem(self.namespace, collection, item, self.codec.encode(value, type_)))
+            PutItem(self.namespace, collection, item, self.codec.encode(value, type_))
+        )
 
     def unstage_item(self, collection: str, item: str) -> None:
         """Delete one item of a write-only collection with the next save."""
@@ -141,7 +180,11 @@ class PersistentAgent(Agent):
         an earlier unawaited write, if one failed (the agent then crashes and restores).
         """
         self._raise_failed_write()
-        ops = self._collect_ops()
+        try:
+            ops = self._collect_ops()
+        except InvalidState:
+            await self._roll_back()
+            raise
         if wait is None:
             wait = self.durability is not Durability.MEMORY
         last = self._last_write
@@ -151,8 +194,9 @@ class PersistentAgent(Agent):
             if wait and last is not None:
                 await self._wait(last)
             return
-        fut = await self.store.submit(ops, sync=self.durability is Durability.STRICT,
-                                      defer=not wait)
+        fut = await self.store.submit(
+            ops, sync=self.durability is Durability.STRICT, defer=not wait
+        )
         fut.add_done_callback(_retrieve)
         self._last_write = fut
         if wait:
@@ -171,19 +215,31 @@ class PersistentAgent(Agent):
             await self._quarantine(exc)
         else:
             self._apply_restored(restored)
-            _events.emit(_event_names.AGENT_STATE_RESTORED,
-                         {"duration_ns": time.perf_counter_ns() - start,
-                          "items": restored.item_count},
-                         {**self._meta(), "namespace": ns, "version": restored.version,
-                          "migrated_from": restored.migrated_from})
+            if restored.rejected:
+                await self._set_aside(restored)
+            _events.emit(
+                _event_names.AGENT_STATE_RESTORED,
+                {"duration_ns": time.perf_counter_ns() - start, "items": restored.item_count},
+                {
+                    **self._meta(),
+                    "namespace": ns,
+                    "version": restored.version,
+                    "migrated_from": restored.migrated_from,
+                },
+            )
         self._last_record = self._encode_record()
         await self.after_restore()
 
     def _decode(self, data: Any) -> Restored:
         return decode_state(
-            data, self.codec, version=self.state_version, state_type=self.state_type,
-            scalars=self._scalar_fields, collections=self._item_fields,
-            migrate=self.migrate_state)
+            data,
+            self.codec,
+            version=self.state_version,
+            state_type=self.state_type,
+            scalars=self._scalar_fields,
+            collections=self._item_fields,
+            migrate=self.migrate_state,
+        )
 
     def _apply_restored(self, restored: Restored) -> None:
         for name, value in restored.fields.items():
@@ -193,15 +249,42 @@ class PersistentAgent(Agent):
         self._version = restored.version
         self.restored = restored.version > 0 or restored.item_count > 0
 
+    async def _set_aside(self, restored: Restored) -> None:
+        """Keep the fields/items that did not decode aside; write the rest back at once."""
+        ns = self.namespace
+        record = self._encode_record()
+        ops: list[Op] = [Put(ns, STATE_KEY, record, expected_version=self._version)]
+        for r in restored.rejected:
+            ops.append(Put(ns, QUARANTINED_PREFIX + r.key, _quarantined_record(r)))
+            if r.item is not None:
+                ops.append(DeleteItem(ns, r.field, r.item))
+        await self._wait(await self.store.submit(ops))
+        self._version += 1
+        self.restore_error = restored.rejected[0].error
+        for r in restored.rejected:
+            _events.emit(
+                _event_names.AGENT_STATE_QUARANTINED,
+                {"records": 1, "items": 0},
+                {
+                    **self._meta(),
+                    "namespace": ns,
+                    "field": r.field,
+                    "item": r.item,
+                    "error": r.error,
+                },
+            )
+
     async def _quarantine(self, exc: CorruptState) -> None:
         entry = await self.store.quarantine(self.namespace, f"{type(exc).__name__}: {exc}")
         self.restore_error = exc
         self._version = 0
         for f in self._state_fields.values():
             setattr(self, f.name, f.fresh_default())
-        _events.emit(_event_names.AGENT_STATE_QUARANTINED,
-                     {"records": entry.records, "items": entry.items},
-                     {**self._meta(), "namespace": self.namespace, "error": exc})
+        _events.emit(
+            _event_names.AGENT_STATE_QUARANTINED,
+            {"records": entry.records, "items": entry.items},
+            {**self._meta(), "namespace": self.namespace, "error": exc},
+        )
 
     async def _after_dispatch(self, name: str, error: BaseException | None) -> None:
         if error is None or isinstance(error, ExpectedError):
@@ -216,25 +299,83 @@ class PersistentAgent(Agent):
         return encode_fields(self.codec, self.state_version, self.state_type, values)
 
     def _collect_ops(self) -> list[Op]:
+        """The ops of the changes since the last save; InvalidState if one would not restore.
+
+        On InvalidState ``self._drained`` names the ItemMap keys to roll back.
+        """
         self.before_save()
         ns = self.namespace
         ops: list[Op] = []
+        problems: list[str] = []
+        self._drained = {}
         for name, f in self._item_fields.items():
             items: ItemMap[Any] = getattr(self, name)
             if not items.changed:
                 continue
             dirty, deleted = items.drain_changes()
-            ops.extend(PutItem(ns, name, k, self.codec.encode(v, f.item_type)) for k, v in dirty)
+            self._drained[name] = [k for k, _ in dirty] + deleted
+            for key, value in dirty:
+                data = self._checked(value, f.item_type, f"{name}[{key!r}]", problems)
+                ops.append(PutItem(ns, name, key, data))
             ops.extend(DeleteItem(ns, name, k) for k in deleted)
         ops.extend(self._staged)
+        record = self._checked_record(problems)
+        if problems:
+            raise InvalidState(
+                f"{type(self).__qualname__}: state that could not be restored was refused "
+                f"and rolled back to the last save: {'; '.join(problems)}",
+                context={"namespace": ns, "problems": problems},
+            )
         self._staged = []
-        record = self._encode_record()
         if not ops and record == self._last_record:
             return ops
         ops.insert(0, Put(ns, STATE_KEY, record, expected_version=self._version))
         self._version += 1
         self._last_record = record
         return ops
+
+    def _checked(self, value: Any, type_: Any, where: str, problems: list[str]) -> bytes:
+        """``value`` encoded, after checking it decodes again; a problem is appended."""
+        try:
+            data = self.codec.encode(value, type_)
+            self.codec.decode(data, type_)
+        except (UnsupportedType, UnstorableValue, CorruptState) as exc:
+            problems.append(f"{where}: {exc}")
+            return b""
+        return data
+
+    def _checked_record(self, problems: list[str]) -> bytes:
+        try:
+            record = self._encode_record()
+        except (UnsupportedType, UnstorableValue):
+            for name, f in self._scalar_fields.items():  # name the fields at fault
+                self._checked(getattr(self, name), f.type, name, problems)
+            return b""
+        if record != self._last_record:
+            for r in check_record(self.codec, record, self._scalar_fields, self._record_type):
+                problems.append(f"{r.field}: {r.error}")
+        return record
+
+    async def _roll_back(self) -> None:
+        """Put the persistent fields back to the last save (the store still holds it)."""
+        self._staged = []
+        ns = self.namespace
+        last = NamespaceData(ns, {STATE_KEY: Record(self._last_record, self._version)}, {})
+        restored = self._decode(last) if self._last_record else None
+        for name, f in self._scalar_fields.items():
+            fields = restored.fields if restored is not None else {}
+            setattr(self, name, fields[name] if name in fields else f.fresh_default())
+        for name, keys in self._drained.items():
+            items: ItemMap[Any] = getattr(self, name)
+            item_type = self._item_fields[name].item_type
+            for key in keys:
+                data = await self.store.read_item(ns, name, key)
+                if data is not None:
+                    items[key] = self.codec.decode(data, item_type)
+                elif key in items:
+                    del items[key]
+            items.drain_changes()
+        self._drained = {}
 
     def _raise_failed_write(self) -> None:
         last = self._last_write
@@ -248,12 +389,22 @@ class PersistentAgent(Agent):
             async with asyncio.timeout(self.write_timeout):
                 await asyncio.shield(fut)
         except TimeoutError:
-            raise StoreTimeout(f"{self.namespace}: write not committed within "
-                               f"{self.write_timeout}s") from None
+            raise StoreTimeout(
+                f"{self.namespace}: write not committed within {self.write_timeout}s"
+            ) from None
+
+
+def _quarantined_record(rejected: Rejected) -> bytes:
+    return msgspec.json.encode(
+        {
+            "error": f"{type(rejected.error).__name__}: {rejected.error}",
+            "at": time.time(),
+            "data": rejected.data.decode("utf-8", "replace"),
+        }
+    )
 
 
 def _retrieve(fut: asyncio.Future[Any]) -> None:
     """Mark a write's exception as seen; :meth:`PersistentAgent.persist` re-raises it."""
     if not fut.cancelled():
         fut.exception()
-

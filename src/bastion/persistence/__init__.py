@@ -16,10 +16,12 @@ from bastion._public import publish
 from bastion.persistence._codec import Codec, default_codec
 from bastion.persistence._errors import (
     CorruptState,
+    InvalidState,
     StoreClosed,
     StoreError,
     StoreTimeout,
     UnknownStateVersion,
+    UnstorableValue,
     UnsupportedType,
     VersionConflict,
 )
@@ -47,6 +49,7 @@ __all__ = [
     "Delete",
     "DeleteItem",
     "Durability",
+    "InvalidState",
     "MemoryStore",
     "NamespaceData",
     "Op",
@@ -61,6 +64,7 @@ __all__ = [
     "StoreStatistics",
     "StoreTimeout",
     "UnknownStateVersion",
+    "UnstorableValue",
     "UnsupportedType",
     "VersionConflict",
     "WriteResult",

@@ -6,12 +6,15 @@ Two paths:
   and validates against the declared type; tuples, sets, frozensets, datetimes,
   ``Decimal``, ``UUID``, dataclasses and msgspec Structs come back as themselves,
   ``deque`` through a built-in hook, other classes through :meth:`Codec.register`.
-* **untyped** (type ``Any``): values are written as a self-describing tree where every
+* **untyped** (type ``Any`` or ``object``): values are written as a self-describing tree where every
   non-JSON value is tagged ``{"$t": name, "v": ...}``, so a tuple inside an ``Any`` payload
   still comes back as a tuple.
 
 Bytes that do not decode raise :class:`CorruptState`; values without a hook raise
-:class:`UnsupportedType` at encode time, never later.
+:class:`UnsupportedType` at encode time, never later. NaN and ±infinity are refused at
+encode time with :class:`UnstorableValue`: JSON has no such numbers (msgspec would write
+``null``, which comes back as ``None`` or does not decode at all), so storing them would
+acknowledge a value that cannot be restored.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import collections
 import dataclasses
 import datetime as dt
 import decimal
+import math
 import typing
 import uuid
 from collections.abc import Callable
@@ -28,7 +32,7 @@ from typing import Any
 
 import msgspec
 
-from bastion.persistence._errors import CorruptState, UnsupportedType
+from bastion.persistence._errors import CorruptState, UnstorableValue, UnsupportedType
 
 __all__ = ["Codec", "default_codec"]
 
@@ -86,10 +90,13 @@ class Codec:
     def encode(self, value: Any, type_: Any = Any) -> bytes:
         """Encode ``value``; with the default ``type_=Any`` non-JSON values are tagged."""
         try:
-            if type_ is Any:
-                return self._encoder.encode(self._tag(value))
-            return self._encoder.encode(value)
-        except UnsupportedType:
+            untyped = type_ is Any or type_ is object
+            tree = self._tag(value) if untyped else value
+            data = self._encoder.encode(tree)
+            if b"null" in data:  # msgspec writes NaN and ±inf as null: look closer
+                _refuse_non_finite(tree if untyped else self._builtins(value))
+            return data
+        except (UnsupportedType, UnstorableValue):
             raise
         except (TypeError, ValueError, OverflowError) as exc:
             raise UnsupportedType(f"cannot encode {type(value).__name__}: {exc}") from exc
@@ -97,27 +104,39 @@ class Codec:
     def decode(self, data: bytes, type_: Any = Any) -> Any:
         """Decode bytes written by :meth:`encode` with the same ``type_``."""
         try:
-            if type_ is Any:
+            if type_ is Any or type_ is object:
                 return self._untag(msgspec.json.decode(data))
             return self._decoder(type_).decode(data)
         except CorruptState:
             raise
-        except (msgspec.DecodeError, msgspec.ValidationError, TypeError, ValueError,
-                KeyError, decimal.InvalidOperation) as exc:
+        except (
+            msgspec.DecodeError,
+            msgspec.ValidationError,
+            TypeError,
+            ValueError,
+            KeyError,
+            decimal.InvalidOperation,
+        ) as exc:
             raise CorruptState(f"undecodable state ({exc})", context={"type": repr(type_)}) from exc
 
     def convert(self, obj: Any, type_: Any = Any) -> Any:
         """Convert JSON-able builtins (as decoded, or from a migration) to ``type_``."""
         try:
-            if type_ is Any:
+            if type_ is Any or type_ is object:
                 return self._untag(obj)
             return msgspec.convert(obj, type_, dec_hook=self._dec_hook)
         except CorruptState:
             raise
-        except (msgspec.ValidationError, TypeError, ValueError, KeyError,
-                decimal.InvalidOperation) as exc:
-            raise CorruptState(f"unconvertible state ({exc})",
-                               context={"type": repr(type_)}) from exc
+        except (
+            msgspec.ValidationError,
+            TypeError,
+            ValueError,
+            KeyError,
+            decimal.InvalidOperation,
+        ) as exc:
+            raise CorruptState(
+                f"unconvertible state ({exc})", context={"type": repr(type_)}
+            ) from exc
 
     def to_builtins(self, value: Any) -> Any:
         """Tag ``value`` into JSON-able builtins (the untyped tree, not yet encoded)."""
@@ -131,6 +150,9 @@ class Codec:
             raise CorruptState(f"undecodable state ({exc})") from exc
 
     # -- typed path hooks ------------------------------------------------------------
+
+    def _builtins(self, value: Any) -> Any:
+        return msgspec.to_builtins(value, enc_hook=self._enc_hook)
 
     def _decoder(self, type_: Any) -> msgspec.json.Decoder[Any]:
         dec = self._decoders.get(type_)
@@ -205,6 +227,23 @@ class Codec:
         if hook is None:
             raise CorruptState(f"unknown type tag {name!r} in stored state")
         return hook.decode(self._untag(obj["v"]))
+
+
+def _refuse_non_finite(tree: Any, path: str = "$") -> None:
+    """Raise :class:`UnstorableValue` naming the first NaN or infinity in a builtins tree."""
+    if type(tree) is float:
+        if not math.isfinite(tree):
+            raise UnstorableValue(
+                f"{tree!r} at {path} cannot be stored: JSON has no NaN or infinity "
+                "(store None, a sentinel or a string instead)",
+                context={"path": path},
+            )
+    elif isinstance(tree, list | tuple):
+        for i, v in enumerate(tree):
+            _refuse_non_finite(v, f"{path}[{i}]")
+    elif isinstance(tree, dict):
+        for k, v in tree.items():
+            _refuse_non_finite(v, f"{path}.{k}")
 
 
 def _items(codec: Codec, value: Any) -> list[Any]:

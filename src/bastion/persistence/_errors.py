@@ -10,18 +10,23 @@
         └── CorruptState           stored bytes could not be decoded (never retried)
             └── UnknownStateVersion  state written by a newer schema than this code knows
     UnsupportedType (StoreError, TypeError)   a value the codec has no hook for
+    UnstorableValue (StoreError, ValueError)  a value JSON cannot hold faithfully (NaN, ±inf)
+    ValidationError (ExpectedError)
+    └── InvalidState               an action left state that cannot be stored; refused
 """
 
 from __future__ import annotations
 
-from bastion._core._errors import InfrastructureError, Severity
+from bastion._core._errors import InfrastructureError, Severity, ValidationError
 
 __all__ = [
     "CorruptState",
+    "InvalidState",
     "StoreClosed",
     "StoreError",
     "StoreTimeout",
     "UnknownStateVersion",
+    "UnstorableValue",
     "UnsupportedType",
     "VersionConflict",
 ]
@@ -65,3 +70,21 @@ class UnsupportedType(StoreError, TypeError):
     """The codec has no encoding for a value's type; register a hook for it."""
 
     default_retryable = False
+
+
+class UnstorableValue(StoreError, ValueError):
+    """A value the codec cannot store faithfully: NaN or ±infinity (JSON has neither)."""
+
+    default_code = "unstorable_value"
+    default_retryable = False
+
+
+class InvalidState(ValidationError):
+    """An action left a persistent field that cannot be stored and restored.
+
+    The value does not fit the field's declared type, is NaN or infinite, or has no codec
+    hook. The action fails with this error (the caller gets it, the agent keeps running),
+    and the agent's state is rolled back to its last save, in memory and in the store.
+    """
+
+    default_code = "invalid_state"
