@@ -186,7 +186,7 @@ async def test_a_batch_with_an_unknown_operation_is_rejected_alone(tmp_path: Pat
 async def test_a_file_that_is_not_a_database_is_a_store_error(tmp_path: Path) -> None:
     path = tmp_path / "junk.db"
     path.write_bytes(b"this is not sqlite" * 100)
-    with pytest.raises(StoreError, match="sqlite"):
+    with pytest.raises(StoreError, match="not a Bastion state database"):
         await SQLiteStore.open(path)
 
 

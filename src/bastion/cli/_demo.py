@@ -19,7 +19,7 @@ import click
 from bastion import BastionError, Runtime, run
 from bastion.cli._display import make_display
 from bastion.demo import DemoConfig, DemoSummary, run_demo
-from bastion.persistence import StoreError
+from bastion.persistence import StoreError, delete_store_file
 
 __all__ = ["EXIT_ERROR", "EXIT_INCOMPLETE", "EXIT_INTERRUPTED", "demo_command"]
 
@@ -91,9 +91,12 @@ def demo_command(
         raise click.BadParameter(str(exc)) from None
     if not verbose:  # injected crashes are the point of the demo: count them, don't print them
         logging.getLogger("bastion").setLevel(logging.CRITICAL)
-    if fresh:
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{db}{suffix}").unlink(missing_ok=True)
+    if fresh:  # only a Bastion state database is deleted, never another file
+        try:
+            delete_store_file(db)
+        except StoreError as exc:
+            _fail(f"error: cannot use --db {db}: {exc}")
+            sys.exit(EXIT_ERROR)
     display = make_display(quiet=as_json)
 
     async def main(runtime: Runtime) -> DemoSummary:

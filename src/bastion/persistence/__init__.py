@@ -3,7 +3,9 @@
 * :class:`MemoryStore` keeps state in the process; it survives actor crashes because it
   is owned by the code that starts the runtime, not by the actor.
 * :class:`SQLiteStore` (the default) keeps state in one SQLite file in WAL mode with
-  group commit; acknowledged state survives ``kill -9`` of the process.
+  group commit; acknowledged state survives ``kill -9`` of the process. It never writes
+  to a file that is not a Bastion state database; :func:`delete_store_file` deletes one
+  only if it is.
 * :class:`Codec` encodes state as JSON with msgspec (no pickle), with hooks for deque,
   sets, tuples, datetimes, ``Decimal``, ``UUID``, dataclasses and registered classes.
 
@@ -16,9 +18,12 @@ from bastion._public import publish
 from bastion.persistence._codec import Codec, default_codec
 from bastion.persistence._errors import (
     CorruptState,
+    DamagedStore,
     InvalidState,
+    NotAStateStore,
     StoreClosed,
     StoreError,
+    StoreOpenError,
     StoreTimeout,
     UnknownStateVersion,
     UnstorableValue,
@@ -41,17 +46,21 @@ from bastion.persistence._protocol import (
     WriteResult,
 )
 from bastion.persistence._sqlite import SQLiteStore
+from bastion.persistence._sqlite_files import delete_store_file
 
 __all__ = [
     "Codec",
     "CorruptState",
+    "DamagedStore",
     "default_codec",
+    "delete_store_file",
     "Delete",
     "DeleteItem",
     "Durability",
     "InvalidState",
     "MemoryStore",
     "NamespaceData",
+    "NotAStateStore",
     "Op",
     "Put",
     "PutItem",
@@ -61,6 +70,7 @@ __all__ = [
     "StateStore",
     "StoreClosed",
     "StoreError",
+    "StoreOpenError",
     "StoreStatistics",
     "StoreTimeout",
     "UnknownStateVersion",

@@ -6,6 +6,9 @@
     └── StoreError                 a state store failed (retryable unless stated)
         ├── StoreClosed            the store is closed or its writer stopped
         ├── StoreTimeout           a store operation missed its deadline
+        ├── StoreOpenError         the file cannot be used as a state database (never retried)
+        │   ├── NotAStateStore     it is not one of ours: nothing was written to it
+        │   └── DamagedStore       one of ours, with missing or altered tables
         ├── VersionConflict        a compare-and-set write saw another version
         └── CorruptState           stored bytes could not be decoded (never retried)
             └── UnknownStateVersion  state written by a newer schema than this code knows
@@ -21,9 +24,12 @@ from bastion._core._errors import InfrastructureError, Severity, ValidationError
 
 __all__ = [
     "CorruptState",
+    "DamagedStore",
     "InvalidState",
+    "NotAStateStore",
     "StoreClosed",
     "StoreError",
+    "StoreOpenError",
     "StoreTimeout",
     "UnknownStateVersion",
     "UnstorableValue",
@@ -40,6 +46,27 @@ class StoreClosed(StoreError):
     """The store is closed, or its writer stopped after a failure."""
 
     default_retryable = False
+
+
+class StoreOpenError(StoreError):
+    """The file cannot be used as a state database; the message names it and says why."""
+
+    default_code = "store_open_error"
+    default_retryable = False
+
+
+class NotAStateStore(StoreOpenError):
+    """The file is not a Bastion state database (a text file, another application's
+    SQLite database...). It was not written to, and is never deleted."""
+
+    default_code = "not_a_state_store"
+
+
+class DamagedStore(StoreOpenError):
+    """A Bastion state database whose tables are missing or altered; not re-initialised."""
+
+    default_code = "damaged_store"
+    default_severity = Severity.HIGH
 
 
 class StoreTimeout(StoreError):

@@ -1,25 +1,31 @@
-"""The default :class:`StateStore`: SQLite in WAL mode with coalesced group commits.
+"""The default :class:`StateStore`: one SQLite file in WAL mode, with group commits.
 
-Writes commit on the event loop, many batches per transaction: submitted batches wait
-in a list, and one flush plans them in order (compare-and-set checks, last write of each
-row wins) and writes the net effect with a few ``executemany`` statements in one short
-transaction (WAL, ``synchronous=NORMAL``: no fsync, tens of microseconds). Planning in
-Python and committing without a thread hop is what keeps persistence cheap: an earlier
-design ran every statement on a writer thread and paid a GIL hand-off per statement.
+Every write batch is queued, and a *flush* takes all queued batches (from any number of
+agents) as one group: the group is **planned on the event loop**, in submission order
+(each batch's compare-and-set checked against a per-record version cache, a failing
+batch rejected whole, only the last write of each row kept), then **committed** as one
+short transaction by one of two writers:
 
-When a flush runs:
+* ``writer="process"`` (the default on POSIX): a child process
+  (:mod:`~bastion.persistence._writer_proc`, driven by
+  :class:`~bastion.persistence._sqlite_proc.ProcessLink`) executes the planned
+  statements off the loop's core and acknowledges each group; checkpoints and the WAL
+  ``fsync`` of ``strict`` groups run there too.
+* ``writer="loop"``: the statements and ``COMMIT`` run on the event loop itself (lowest
+  latency for one acknowledged write); one helper thread (a single-worker executor made
+  by :meth:`SQLiteStore.open`) runs checkpoints and the WAL ``fsync``.
 
-* a batch someone waits for (``submit(ops)``, :meth:`SQLiteStore.write`, every read)
-  is committed on the next loop iteration, together with everything queued before it;
-* a *deferred* batch (``submit(ops, defer=True)``: internal progress nobody waits for)
-  is committed within ``flush_interval`` seconds (default 10 ms), or sooner when another
-  flush runs or ``max_pending_ops`` operations are queued.
+When a flush runs: a batch someone waits for (``submit(ops)``, :meth:`SQLiteStore.write`,
+every read) on the next loop iteration, together with everything queued before it; a
+*deferred* batch (``submit(ops, defer=True)``) within ``flush_interval`` (default
+10 ms), or sooner with another flush or when ``max_pending_ops`` are queued. Reads and
+maintenance run on a connection in this process after every group before them is
+committed, so a read sees every batch submitted before it.
 
-Reads and maintenance run on the same connection after committing what is queued, so a
-read sees every batch submitted before it. One helper thread (a single-worker executor
-made by :meth:`SQLiteStore.open`, shut down by :meth:`SQLiteStore.close`) does the slow
-file work off the loop: WAL checkpoints, and the ``fsync`` of the WAL that a batch
-submitted with ``sync=True`` waits for (so it survives power loss as well as ``kill -9``).
+The file's schema, statements and identity checks live in
+:mod:`~bastion.persistence._sqlite_schema`: a file that is not a Bastion state database
+is never written to (:class:`NotAStateStore`), a damaged one is reported
+(:class:`DamagedStore`), never silently re-initialised.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal, TypeVar
 
+from bastion.persistence import _sqlite_schema as schema
 from bastion.persistence._errors import StoreClosed, StoreError, StoreTimeout, VersionConflict
 from bastion.persistence._protocol import (
     NamespaceData,
@@ -52,14 +59,14 @@ from bastion.persistence._sqlite_queries import (
     read_item,
     read_record,
 )
-from bastion.persistence._sqlite_writer import Job, Writer, store_error
+from bastion.persistence._sqlite_writer import MAX_CACHED, Job, Writer, store_error
 
 __all__ = ["SQLiteStore"]
 
 T = TypeVar("T")
-_CHECKPOINT_EVERY = 64  # commits between WAL checkpoints (run on the helper thread)
-_MAX_CACHED = 50_000
 WriterKind = Literal["loop", "process"]
+#: The writer process needs nonblocking pipes watched by the event loop (POSIX).
+PROCESS_WRITER_SUPPORTED = os.name == "posix"
 
 
 class SQLiteStore:
@@ -67,20 +74,27 @@ class SQLiteStore:
 
     ``max_pending_ops`` bounds the operations queued for the writer; ``op_timeout`` is the
     deadline of every operation (:class:`StoreTimeout` on expiry). ``writer="process"``
-    executes the planned groups in a child writer process instead of on the event loop.
+    executes the planned groups in a child writer process instead of on the event loop;
+    the default (None) is ``"process"`` where supported (POSIX), else ``"loop"``.
+    ``path`` must name a file (``":memory:"`` and ``""`` are refused: use MemoryStore).
     """
 
     def __init__(self, path: str | os.PathLike[str], *, max_pending_ops: int = 100_000,
                  op_timeout: float = 30.0, flush_interval: float = 0.01,
-                 writer: WriterKind = "process") -> None:
+                 writer: WriterKind | None = None) -> None:
         if max_pending_ops < 1:
             raise ValueError("max_pending_ops must be >= 1")
+        if writer is None:
+            writer = "process" if PROCESS_WRITER_SUPPORTED else "loop"
         if writer not in ("loop", "process"):
             raise ValueError(f"writer must be 'loop' or 'process', not {writer!r}")
+        if writer == "process" and not PROCESS_WRITER_SUPPORTED:
+            raise ValueError("writer='process' needs a POSIX system; use writer='loop'")
         for label, value in (("op_timeout", op_timeout), ("flush_interval", flush_interval)):
             if not 0 < value < float("inf"):
                 raise ValueError(f"{label} must be a finite number of seconds > 0")
         self.path = os.fspath(path)
+        schema.refuse_in_memory(self.path)
         self._max_pending = max_pending_ops
         self._timeout = op_timeout
         self._interval = flush_interval
@@ -105,10 +119,13 @@ class SQLiteStore:
     @classmethod
     async def open(cls, path: str | os.PathLike[str], *, max_pending_ops: int = 100_000,
                    op_timeout: float = 30.0, flush_interval: float = 0.01,
-                   writer: WriterKind = "process") -> SQLiteStore:
+                   writer: WriterKind | None = None) -> SQLiteStore:
         """Open (or create) the database and start the helper thread (or writer process).
 
-        Raises :class:`StoreError` if the file is not a Bastion state database.
+        A missing or empty file is initialised. Raises :class:`NotAStateStore` for a file
+        that is not a Bastion state database (it is left untouched), :class:`DamagedStore`
+        for one of ours with missing tables, :class:`StoreOpenError` for a path that
+        cannot hold a database (a missing directory...), each with a one-line message.
         """
         store = cls(path, max_pending_ops=max_pending_ops, op_timeout=op_timeout,
                     flush_interval=flush_interval, writer=writer)
@@ -282,7 +299,7 @@ class SQLiteStore:
         else:
             self._resolve(results)
         self._since_checkpoint += 1
-        if self._since_checkpoint >= _CHECKPOINT_EVERY and not self._checkpointing:
+        if self._since_checkpoint >= schema.CHECKPOINT_EVERY and not self._checkpointing:
             self._since_checkpoint = 0
             self._checkpointing = True
             self._start_helper(self._writer.checkpoint, self._checkpointed)
@@ -310,7 +327,7 @@ class SQLiteStore:
             if not link.in_flight:  # only then can a changed file mean another writer
                 data_version = self._read_data_version()
                 if (data_version != self._data_version
-                        or writer.cached_versions() > _MAX_CACHED):
+                        or writer.cached_versions() > MAX_CACHED):
                     writer.forget_versions()
                     self._data_version = data_version
             plan, results = writer.plan(writer.connection(), jobs)

@@ -4,10 +4,14 @@ The event loop plans each group (compare-and-set against the version cache) and 
 the plan as one msgpack frame down a nonblocking pipe; the child process
 (:mod:`bastion.persistence._writer_proc`) executes it on its own write connection, on
 the other core and without this process's GIL, and answers with one ack per group, in
-order. The ack pipe is registered with the loop only while acks are outstanding, so a
-virtual-time test loop sees real I/O pending (no deadlock report, time flows at the real
-rate) exactly while the writer works. If the process dies, every outstanding and later
-group fails with :class:`StoreError`.
+order. The ack pipe is registered with the loop only while acks are outstanding, and
+for exactly that time the loop is told that real work is owed (the
+:class:`~bastion._core._real_work.RealWork` protocol), so a virtual-time test loop lets
+its clock flow at the real rate while the writer works and jumps freely otherwise. If
+the process dies, every outstanding and later group fails with :class:`StoreError`.
+
+POSIX only (nonblocking pipes watched by the loop); platform modules are imported when a
+process is started, so importing the package works everywhere.
 """
 
 from __future__ import annotations
@@ -15,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-import fcntl
 import os
 import subprocess
 import sys
@@ -25,8 +28,10 @@ from typing import IO, Any, TypeVar
 
 import msgspec
 
+from bastion._core._real_work import RealWork, real_work_of
+from bastion.persistence import _sqlite_schema as schema
 from bastion.persistence._errors import StoreError
-from bastion.persistence._sqlite_writer import Plan
+from bastion.persistence._sqlite_writer import Plan, plan_rows
 
 __all__ = ["AckHandler", "ProcessLink"]
 
@@ -35,7 +40,6 @@ AckHandler = Callable[[int, str], None]
 """Called with ``(status, text)`` for a group: 0 committed, 1 stale checks, 2 error."""
 
 _SCRIPT = str(Path(__file__).with_name("_writer_proc.py"))
-_LEN = 4
 _PIPE_SIZE = 1 << 20
 _F_SETPIPE_SZ = 1031  # Linux; elsewhere the default pipe size is kept
 _encode = msgspec.msgpack.Encoder().encode
@@ -49,6 +53,7 @@ class ProcessLink:
         self._path = path
         self._proc: subprocess.Popen[bytes] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._real_work: RealWork | None = None
         self._pending: collections.deque[AckHandler] = collections.deque()
         self._out = bytearray()
         self._in = bytearray()
@@ -72,12 +77,12 @@ class ProcessLink:
     async def start(self, timeout: float) -> None:
         """Start the process and wait until its connection is open."""
         self._loop = asyncio.get_running_loop()
+        self._real_work = real_work_of(self._loop)
         self._proc = proc = _spawn(self._path)
         for pipe in (proc.stdin, proc.stdout):
             fd = _fd(pipe)
             os.set_blocking(fd, False)
-            with contextlib.suppress(OSError):
-                fcntl.fcntl(fd, _F_SETPIPE_SZ, _PIPE_SIZE)
+            _enlarge_pipe(fd)
         ready: asyncio.Future[tuple[int, str]] = self._loop.create_future()
         self._expect(lambda status, text: _settle(ready, (status, text)))
         async with asyncio.timeout(timeout):
@@ -91,12 +96,10 @@ class ProcessLink:
             on_ack(2, str(self.broken))
             return
         self._gid += 1
-        body = _encode([
-            self._gid, sync, [(*k, v) for k, v in plan.bases.items()],
-            list(plan.record_puts.values()), list(plan.record_dels.values()),
-            list(plan.item_dels.values()), list(plan.item_puts.values())])
-        self._out += len(body).to_bytes(_LEN, "little")
-        self._out += body
+        checks = [(*k, v) for k, v in plan.bases.items()]
+        self._out += schema.frame(
+            _encode([self._gid, sync, checks, *(list(rows) for rows in plan_rows(plan))])
+        )
         self._expect(on_ack)
         self._write()
 
@@ -179,16 +182,10 @@ class ProcessLink:
         self._dispatch()
 
     def _dispatch(self) -> None:
-        buf, pos = self._in, 0
-        while len(buf) - pos >= _LEN:
-            size = int.from_bytes(buf[pos:pos + _LEN], "little")
-            if len(buf) - pos - _LEN < size:
-                break
-            gid, status, text = _decode(buf[pos + _LEN:pos + _LEN + size])
-            pos += _LEN + size
+        for body in schema.split_frames(self._in):
+            gid, status, text = _decode(body)
             self.commits += status == 0 and gid > 0
             self._pending.popleft()(status, text)
-        del buf[:pos]
         if not self._pending:
             self._idle()
 
@@ -200,7 +197,8 @@ class ProcessLink:
             return
         self._reading = True
         self._loop.add_reader(_fd(self._proc.stdout), self._on_readable)
-        _notify_real_work(self._loop, "real_work_started")
+        if self._real_work is not None:
+            self._real_work.real_work_started()
 
     def _stop_reading(self) -> None:
         if not self._reading or self._loop is None:
@@ -209,7 +207,8 @@ class ProcessLink:
         proc = self._proc
         if proc is not None and proc.stdout is not None and not proc.stdout.closed:
             self._loop.remove_reader(proc.stdout.fileno())
-        _notify_real_work(self._loop, "real_work_finished")
+        if self._real_work is not None:
+            self._real_work.real_work_finished()
 
     def _idle(self) -> None:
         self._stop_reading()
@@ -235,17 +234,24 @@ class ProcessLink:
         self._stop_reading()
 
 
-def _notify_real_work(loop: asyncio.AbstractEventLoop, hook: str) -> None:
-    """Call ``loop.<hook>()`` if the loop offers it (virtual-time loops do)."""
-    method = getattr(loop, hook, None)
-    if callable(method):
-        method()
+def _enlarge_pipe(fd: int) -> None:
+    """Grow a pipe's buffer to ``_PIPE_SIZE`` where the platform allows it (Linux)."""
+    if sys.platform != "linux":
+        return
+    import fcntl  # POSIX only: imported where used
+
+    with contextlib.suppress(OSError):
+        fcntl.fcntl(fd, _F_SETPIPE_SZ, _PIPE_SIZE)
 
 
 def _spawn(path: str) -> subprocess.Popen[bytes]:
     """Fork/exec the writer script (``-P``: its folder does not shadow the stdlib)."""
-    return subprocess.Popen([sys.executable, "-P", _SCRIPT, path],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0)
+    return subprocess.Popen(
+        [sys.executable, "-P", _SCRIPT, path],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        bufsize=0,
+    )
 
 
 def _settle(fut: asyncio.Future[T], value: T) -> None:

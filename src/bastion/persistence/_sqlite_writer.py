@@ -16,38 +16,20 @@ Every method runs on the thread that calls it (the store calls them on the event
 from __future__ import annotations
 
 import asyncio
-import os
 import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from bastion.persistence import _sqlite_schema as schema
 from bastion.persistence._errors import StoreError, VersionConflict
 from bastion.persistence._protocol import Delete, DeleteItem, Op, Put, PutItem, WriteResult
 from bastion.persistence._sqlite_errors import store_error
+from bastion.persistence._sqlite_files import open_error
 
-__all__ = ["Job", "Plan", "Writer", "store_error"]
+__all__ = ["MAX_CACHED", "Job", "Plan", "Writer", "plan_rows", "store_error"]
 
-FORMAT = "1"
-
-_SCHEMA = (
-    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS records (ns TEXT NOT NULL, key TEXT NOT NULL,"
-    " version INTEGER NOT NULL, data BLOB NOT NULL, PRIMARY KEY (ns, key)) WITHOUT ROWID",
-    "CREATE TABLE IF NOT EXISTS items (ns TEXT NOT NULL, coll TEXT NOT NULL,"
-    " item TEXT NOT NULL, data BLOB NOT NULL, PRIMARY KEY (ns, coll, item)) WITHOUT ROWID",
-    "CREATE TABLE IF NOT EXISTS quarantine (id INTEGER PRIMARY KEY, ns TEXT NOT NULL,"
-    " reason TEXT NOT NULL, at REAL NOT NULL, records INTEGER NOT NULL, items INTEGER NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS quarantine_rows (qid INTEGER NOT NULL, key TEXT, coll TEXT,"
-    " item TEXT, version INTEGER, data BLOB NOT NULL)",
-)
-
-_PUT_RECORD = "INSERT OR REPLACE INTO records (ns, key, version, data) VALUES (?, ?, ?, ?)"
-_DEL_RECORD = "DELETE FROM records WHERE ns = ? AND key = ?"
-_PUT_ITEM = "INSERT OR REPLACE INTO items (ns, coll, item, data) VALUES (?, ?, ?, ?)"
-_DEL_ITEM = "DELETE FROM items WHERE ns = ? AND coll = ? AND item = ?"
-_VERSION = "SELECT version FROM records WHERE ns = ? AND key = ?"
-_MAX_CACHED = 50_000
+MAX_CACHED = 50_000  # record versions cached before the cache is dropped
 
 RecordKey = tuple[str, str]
 ItemKey = tuple[str, str, str]
@@ -92,17 +74,20 @@ class Writer:
         self.max_group = 0
 
     def connection(self) -> sqlite3.Connection:
-        """The write connection, opened (and the schema checked) on first use."""
+        """The write connection, opened on first use; the file is checked to be ours
+        (and initialised if new) before anything is written to it."""
         if self._conn is None:
+            try:
+                schema.check_location(self._path)
+            except schema.SchemaError as exc:
+                raise open_error(exc) from None
             conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
             try:
-                conn.execute("PRAGMA journal_mode=WAL")
-                conn.execute("PRAGMA synchronous=NORMAL")
-                conn.execute("PRAGMA busy_timeout=5000")
-                conn.execute("PRAGMA wal_autocheckpoint=0")  # the helper thread checkpoints
-                for stmt in _SCHEMA:
-                    conn.execute(stmt)
-                _check_format(conn)
+                schema.prepare(conn, self._path)
+                schema.configure(conn)  # checkpoints: the helper thread / writer process
+            except schema.SchemaError as exc:
+                conn.close()
+                raise open_error(exc) from None
             except BaseException:
                 conn.close()
                 raise
@@ -142,7 +127,7 @@ class Writer:
         try:
             if self._helper is None:
                 self._helper = sqlite3.connect(self._path, isolation_level=None)
-                self._helper.execute("PRAGMA busy_timeout=5000")
+                self._helper.execute(f"PRAGMA busy_timeout={schema.BUSY_TIMEOUT_MS}")
             self._helper.execute("PRAGMA wal_checkpoint(PASSIVE)")
         except sqlite3.Error:
             return False
@@ -150,11 +135,7 @@ class Writer:
 
     def sync_wal(self) -> None:
         """fsync the WAL file: every commit made before the call survives power loss."""
-        fd = os.open(self._path + "-wal", os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        schema.fsync_wal(self._path)
 
     def close_helper(self) -> None:
         """Close the helper connection (on the helper thread)."""
@@ -173,7 +154,7 @@ class Writer:
     def _plan_and_write(self, conn: sqlite3.Connection,
                         jobs: list[Job]) -> list[tuple[Job, Any, BaseException | None]]:
         data_version = conn.execute("PRAGMA data_version").fetchone()[0]
-        if data_version != self._data_version or len(self._versions) > _MAX_CACHED:
+        if data_version != self._data_version or len(self._versions) > MAX_CACHED:
             self._versions.clear()  # another connection wrote: versions must be re-read
             self._data_version = data_version
         plan, results = self.plan(conn, jobs)
@@ -208,7 +189,7 @@ class Writer:
             return found
         found = self._versions.get(key)
         if found is None:
-            row = conn.execute(_VERSION, key).fetchone()
+            row = conn.execute(schema.SELECT_VERSION, key).fetchone()
             found = int(row[0]) if row else 0
             self._versions[key] = found
         plan.bases[key] = found
@@ -260,20 +241,11 @@ class Writer:
 
 
 def _write_plan(conn: sqlite3.Connection, plan: Plan) -> None:
-    if plan.record_puts:
-        conn.executemany(_PUT_RECORD, plan.record_puts.values())
-    if plan.record_dels:
-        conn.executemany(_DEL_RECORD, plan.record_dels.values())
-    if plan.item_dels:
-        conn.executemany(_DEL_ITEM, plan.item_dels.values())
-    if plan.item_puts:
-        conn.executemany(_PUT_ITEM, plan.item_puts.values())
+    schema.write_group(conn, plan_rows(plan))
 
 
-def _check_format(conn: sqlite3.Connection) -> None:
-    conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('format', ?)", (FORMAT,))
-    row = conn.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()
-    if row[0] != FORMAT:
-        raise StoreError(f"unknown state database format {row[0]!r} (this code knows {FORMAT})",
-                         retryable=False)
+def plan_rows(plan: Plan) -> tuple[Any, Any, Any, Any]:
+    """The plan's row lists in :data:`~._sqlite_schema.GROUP_STATEMENTS` order."""
+    return (plan.record_puts.values(), plan.record_dels.values(), plan.item_dels.values(),
+            plan.item_puts.values())
 

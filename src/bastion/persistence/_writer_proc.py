@@ -1,8 +1,10 @@
 """The SQLite writer process: executes planned groups sent by a store over a pipe.
 
 ``python -P .../_writer_proc.py <database>`` (stdlib and msgspec only, so it starts
-without importing the library). Frames on both pipes are a 4-byte little-endian length
-and a msgpack body, never pickle:
+without importing the library; the schema, statements and framing come from
+:mod:`bastion.persistence._sqlite_schema`, loaded by path). The store has checked and
+prepared the file before it starts this process. Frames on both pipes are a 4-byte
+little-endian length and a msgpack body, never pickle:
 
 * stdin, one per planned group: ``[gid, sync, checks, record_puts, record_dels,
   item_dels, item_puts]``; ``checks`` are ``[ns, key, version]`` triples, the versions
@@ -19,65 +21,56 @@ received are committed and the process exits; a partial frame is dropped.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import signal
 import sqlite3
 import sys
-from typing import Any
+from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-_LEN = 4
-_CHECKPOINT_EVERY = 64
-_VERSION = "SELECT version FROM records WHERE ns = ? AND key = ?"
-_STATEMENTS = (
-    "INSERT OR REPLACE INTO records (ns, key, version, data) VALUES (?, ?, ?, ?)",
-    "DELETE FROM records WHERE ns = ? AND key = ?",
-    "DELETE FROM items WHERE ns = ? AND coll = ? AND item = ?",
-    "INSERT OR REPLACE INTO items (ns, coll, item, data) VALUES (?, ?, ?, ?)",
-)
+
+def _load_schema() -> ModuleType:
+    """The store's schema module, loaded by path: this script runs outside the package."""
+    path = Path(__file__).with_name("_sqlite_schema.py")
+    spec = importlib.util.spec_from_file_location("_bastion_sqlite_schema", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+if TYPE_CHECKING:
+    from bastion.persistence import _sqlite_schema as schema
+else:
+    schema = _load_schema()
 _encode = msgspec.msgpack.Encoder().encode
 _decode = msgspec.msgpack.Decoder().decode
 
 
 def _frame(message: Any) -> bytes:
-    body = _encode(message)
-    return len(body).to_bytes(_LEN, "little") + body
+    return schema.frame(_encode(message))
 
 
 def _split(buf: bytearray) -> list[Any]:
     """Remove and decode the complete frames at the start of ``buf``."""
-    out, pos = [], 0
-    while len(buf) - pos >= _LEN:
-        size = int.from_bytes(buf[pos:pos + _LEN], "little")
-        if len(buf) - pos - _LEN < size:
-            break
-        out.append(_decode(buf[pos + _LEN:pos + _LEN + size]))
-        pos += _LEN + size
-    del buf[:pos]
-    return out
+    return [_decode(body) for body in schema.split_frames(buf)]
 
 
 def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
-        view = view[os.write(fd, view):]
+        view = view[os.write(fd, view) :]
 
 
 def _open(path: str) -> sqlite3.Connection:
     conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute("PRAGMA synchronous=NORMAL")
-    conn.execute("PRAGMA busy_timeout=5000")
-    conn.execute("PRAGMA wal_autocheckpoint=0")
+    schema.configure(conn)
     return conn
-
-
-def _checks_hold(conn: sqlite3.Connection, checks: list[list[Any]]) -> bool:
-    for ns, key, version in checks:
-        row = conn.execute(_VERSION, (ns, key)).fetchone()
-        if (int(row[0]) if row else 0) != version:
-            return False
-    return True
 
 
 def _commit(conn: sqlite3.Connection, groups: list[Any], path: str) -> list[Any]:
@@ -87,12 +80,10 @@ def _commit(conn: sqlite3.Connection, groups: list[Any], path: str) -> list[Any]
         conn.execute("BEGIN IMMEDIATE")
         try:
             for gid, _sync, checks, *rows in groups:
-                if not _checks_hold(conn, checks):
+                if not schema.versions_hold(conn, checks):
                     acks.append([gid, 1, "the file was written by another connection"])
                     continue
-                for stmt, params in zip(_STATEMENTS, rows, strict=True):
-                    if params:
-                        conn.executemany(stmt, params)
+                schema.write_group(conn, rows)
                 acks.append([gid, 0, ""])
             conn.execute("COMMIT")
         except BaseException:
@@ -101,11 +92,7 @@ def _commit(conn: sqlite3.Connection, groups: list[Any], path: str) -> list[Any]
     except sqlite3.Error as exc:
         return [[g[0], 2, f"sqlite: {exc}"] for g in groups]
     if any(g[1] for g in groups):
-        fd = os.open(path + "-wal", os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        schema.fsync_wal(path)
     return acks
 
 
@@ -133,7 +120,7 @@ def main(path: str) -> int:
             _write_all(out, b"".join(_frame(a) for a in acks))
         except BrokenPipeError:
             eof = True  # the store is gone; what was received is committed
-        if commits % _CHECKPOINT_EVERY == 0:
+        if commits % schema.CHECKPOINT_EVERY == 0:
             with contextlib.suppress(sqlite3.Error):  # busy: retried after more commits
                 conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
     conn.close()

@@ -1,0 +1,277 @@
+"""The one source of truth of the SQLite state file: schema, statements, identity, framing.
+
+Imported by the store (:mod:`bastion.persistence._sqlite`) and by its writer process
+(:mod:`bastion.persistence._writer_proc`, which loads this file by path without
+importing the library), so it uses the standard library only.
+
+**Identity.** A state database is stamped ``PRAGMA application_id = APPLICATION_ID``
+and ``PRAGMA user_version = SCHEMA_VERSION``. :func:`identify` tells what a file is
+before anything is written to it: a missing or empty file (initialised by
+:func:`prepare`), a Bastion database (its tables are checked), a Bastion database made
+before the stamp existed (recognised by its exact tables and ``meta.format``, then
+stamped), or anything else, which is never written to. Problems are raised as
+:class:`SchemaError` (the store turns them into typed ``StoreError``\\ s).
+
+**Framing.** The store and its writer process exchange length-prefixed frames
+(:func:`frame`, :func:`split_frames`); the bodies are msgpack, encoded by each side.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Iterable, Sequence
+from typing import Any, Literal
+
+APPLICATION_ID = 0x4253544E  # "BSTN" in the SQLite header: this file is a Bastion store
+SCHEMA_VERSION = 1
+FORMAT = "1"  # meta.format, written by every version (how unstamped files are recognised)
+CHECKPOINT_EVERY = 64  # commits between PASSIVE WAL checkpoints
+BUSY_TIMEOUT_MS = 5000
+
+TABLES: dict[str, str] = {
+    "meta": "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    "records": "CREATE TABLE records (ns TEXT NOT NULL, key TEXT NOT NULL,"
+    " version INTEGER NOT NULL, data BLOB NOT NULL, PRIMARY KEY (ns, key)) WITHOUT ROWID",
+    "items": "CREATE TABLE items (ns TEXT NOT NULL, coll TEXT NOT NULL,"
+    " item TEXT NOT NULL, data BLOB NOT NULL, PRIMARY KEY (ns, coll, item)) WITHOUT ROWID",
+    "quarantine": "CREATE TABLE quarantine (id INTEGER PRIMARY KEY, ns TEXT NOT NULL,"
+    " reason TEXT NOT NULL, at REAL NOT NULL, records INTEGER NOT NULL, items INTEGER NOT NULL)",
+    "quarantine_rows": "CREATE TABLE quarantine_rows (qid INTEGER NOT NULL, key TEXT,"
+    " coll TEXT, item TEXT, version INTEGER, data BLOB NOT NULL)",
+}
+COLUMNS: dict[str, tuple[str, ...]] = {
+    "meta": ("key", "value"),
+    "records": ("ns", "key", "version", "data"),
+    "items": ("ns", "coll", "item", "data"),
+    "quarantine": ("id", "ns", "reason", "at", "records", "items"),
+    "quarantine_rows": ("qid", "key", "coll", "item", "version", "data"),
+}
+
+SELECT_VERSION = "SELECT version FROM records WHERE ns = ? AND key = ?"
+PUT_RECORD = "INSERT OR REPLACE INTO records (ns, key, version, data) VALUES (?, ?, ?, ?)"
+DELETE_RECORD = "DELETE FROM records WHERE ns = ? AND key = ?"
+DELETE_ITEM = "DELETE FROM items WHERE ns = ? AND coll = ? AND item = ?"
+PUT_ITEM = "INSERT OR REPLACE INTO items (ns, coll, item, data) VALUES (?, ?, ?, ?)"
+#: The statements of a planned group, in the order its four row lists are written:
+#: record puts, record deletes, item deletes, item puts (a row is in one list only).
+GROUP_STATEMENTS = (PUT_RECORD, DELETE_RECORD, DELETE_ITEM, PUT_ITEM)
+
+FRAME_HEADER = 4  # bytes of little-endian length before each frame body
+
+Kind = Literal["new", "ours", "unstamped"]
+
+
+class SchemaError(Exception):
+    """The file cannot be used as a state database; ``problem`` says why.
+
+    ``problem`` is ``"foreign"`` (not ours: never written to), ``"damaged"`` (ours but
+    incomplete), ``"newer"`` (a schema this code does not know) or ``"unusable"``.
+    """
+
+    def __init__(self, problem: str, message: str) -> None:
+        super().__init__(message)
+        self.problem = problem
+
+
+def refuse_in_memory(path: str) -> None:
+    """ValueError for the paths SQLite treats as a private in-memory or temporary database.
+
+    The store's connections (and its writer process) must share one file, so these would
+    open separate empty databases and every write would fail.
+    """
+    if path in ("", ":memory:"):
+        raise ValueError(
+            f"SQLiteStore needs a file path, not {path!r}; for state kept in memory use "
+            "MemoryStore (it survives actor crashes, not the process)"
+        )
+
+
+def check_location(path: str) -> None:
+    """SchemaError if ``path`` cannot be a database file (before SQLite creates anything)."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise SchemaError("unusable", f"{path}: the directory {folder} does not exist")
+    if os.path.isdir(path):
+        raise SchemaError("unusable", f"{path}: is a directory, not a state database")
+
+
+def configure(conn: sqlite3.Connection) -> None:
+    """Per-connection settings of a write connection (WAL is a property of the file)."""
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    conn.execute("PRAGMA wal_autocheckpoint=0")  # checkpoints run off the commit path
+
+
+def identify(conn: sqlite3.Connection, path: str) -> Kind:
+    """What the file behind ``conn`` is, by reading only; SchemaError if it is not usable."""
+    try:
+        app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        tables = {
+            r[0]
+            for r in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+            )
+        }
+    except sqlite3.DatabaseError as exc:
+        if _has_sqlite_header(path):
+            raise SchemaError(
+                "unusable", f"{path}: unreadable SQLite database ({exc}); left untouched"
+            ) from exc
+        raise SchemaError(
+            "foreign", f"{path}: not a Bastion state database (not an SQLite file); left untouched"
+        ) from exc
+    if app_id == APPLICATION_ID:
+        if version > SCHEMA_VERSION:
+            raise SchemaError(
+                "newer",
+                f"{path}: written by a newer Bastion (schema "
+                f"{version}; this code knows {SCHEMA_VERSION})",
+            )
+        _check_tables(conn, path, tables)
+        return "ours"
+    if app_id == 0 and not tables:
+        return "new"
+    if app_id == 0 and tables == set(TABLES) and _meta_format(conn) == FORMAT:
+        _check_tables(conn, path, tables)
+        return "unstamped"
+    what = f"application id {app_id:#x}" if app_id else f"tables {', '.join(sorted(tables))}"
+    raise SchemaError(
+        "foreign",
+        f"{path}: an SQLite database of another application "
+        f"({what}), not a Bastion state database; left untouched",
+    )
+
+
+def prepare(conn: sqlite3.Connection, path: str) -> None:
+    """Make ``conn``'s file a ready state database, or raise SchemaError without writing."""
+    conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")  # a setting: reads no file
+    kind = identify(conn, path)
+    if kind != "ours":
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if identify(conn, path) == "new":  # still empty now that we hold the lock
+                for stmt in TABLES.values():
+                    conn.execute(stmt)
+                conn.execute("INSERT INTO meta (key, value) VALUES ('format', ?)", (FORMAT,))
+            conn.execute(f"PRAGMA application_id={APPLICATION_ID}")
+            conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    else:
+        fmt = _meta_format(conn)
+        if fmt is None:
+            raise SchemaError(
+                "damaged", f"{path}: damaged Bastion state database: its format entry is missing"
+            )
+        if fmt != FORMAT:
+            raise SchemaError(
+                "newer", f"{path}: unknown state database format {fmt!r} (this code knows {FORMAT})"
+            )
+    conn.execute("PRAGMA journal_mode=WAL")
+
+
+def is_ours(path: str) -> bool | None:
+    """True if ``path`` is a Bastion state database, None if it is missing or empty.
+
+    Opens the file read-only; raises SchemaError if it is not ours.
+    """
+    if not os.path.exists(path) or (os.path.isfile(path) and os.path.getsize(path) == 0):
+        return None
+    if os.path.isdir(path):
+        raise SchemaError("unusable", f"{path}: is a directory, not a state database")
+    uri = "file:" + _quote(os.path.abspath(path)) + "?mode=ro"
+    try:
+        conn = sqlite3.connect(uri, uri=True)
+    except sqlite3.Error as exc:
+        raise SchemaError("unusable", f"{path}: cannot be opened ({exc})") from exc
+    try:
+        identify(conn, path)
+    except SchemaError as exc:
+        if exc.problem not in ("damaged", "newer"):  # damaged or newer: still ours
+            raise
+    finally:
+        conn.close()
+    return True
+
+
+def write_group(conn: sqlite3.Connection, rows: Sequence[Iterable[Any]]) -> None:
+    """Execute one planned group's four row lists (see :data:`GROUP_STATEMENTS`)."""
+    for stmt, params in zip(GROUP_STATEMENTS, rows, strict=True):
+        if params:
+            conn.executemany(stmt, params)
+
+
+def versions_hold(conn: sqlite3.Connection, checks: Iterable[Sequence[Any]]) -> bool:
+    """Whether every ``(ns, key, version)`` still has that version (0: absent)."""
+    for ns, key, version in checks:
+        row = conn.execute(SELECT_VERSION, (ns, key)).fetchone()
+        if (int(row[0]) if row else 0) != version:
+            return False
+    return True
+
+
+def fsync_wal(path: str) -> None:
+    """fsync the WAL file: every commit made before the call survives power loss."""
+    fd = os.open(path + "-wal", os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def frame(body: bytes) -> bytes:
+    """``body`` with its length prefix."""
+    return len(body).to_bytes(FRAME_HEADER, "little") + body
+
+
+def split_frames(buf: bytearray) -> list[bytes]:
+    """Remove the complete frames at the start of ``buf`` and return their bodies."""
+    out, pos = [], 0
+    while len(buf) - pos >= FRAME_HEADER:
+        size = int.from_bytes(buf[pos : pos + FRAME_HEADER], "little")
+        if len(buf) - pos - FRAME_HEADER < size:
+            break
+        out.append(bytes(buf[pos + FRAME_HEADER : pos + FRAME_HEADER + size]))
+        pos += FRAME_HEADER + size
+    del buf[:pos]
+    return out
+
+
+def _check_tables(conn: sqlite3.Connection, path: str, tables: set[str]) -> None:
+    missing = [t for t in TABLES if t not in tables]
+    if missing:
+        raise SchemaError(
+            "damaged", f"{path}: damaged Bastion state database: table {', '.join(missing)} missing"
+        )
+    for table, expected in COLUMNS.items():
+        columns = tuple(r[1] for r in conn.execute(f"PRAGMA table_info({table})"))
+        if columns != expected:
+            raise SchemaError(
+                "damaged",
+                f"{path}: damaged Bastion state database: table "
+                f"{table} has columns {', '.join(columns)}",
+            )
+
+
+def _meta_format(conn: sqlite3.Connection) -> str | None:
+    try:
+        row = conn.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()
+    except sqlite3.Error:
+        return None
+    return None if row is None else str(row[0])
+
+
+def _has_sqlite_header(path: str) -> bool:
+    try:
+        with open(path, "rb") as f:
+            return f.read(16) == b"SQLite format 3\x00"
+    except OSError:
+        return False
+
+
+def _quote(path: str) -> str:
+    return path.replace("%", "%25").replace("?", "%3f").replace("#", "%23")
