@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bastion.persistence import Codec, CorruptState, UnsupportedType
+from bastion.persistence import Codec, CorruptState, UnstorableValue, UnsupportedType
 
 
 @dataclasses.dataclass(frozen=True)
@@ -143,3 +143,39 @@ json_values = st.recursive(
 def test_any_nesting_of_supported_values_round_trips(value: Any) -> None:
     codec = Codec()
     assert codec.decode(codec.encode(value)) == value
+
+
+@pytest.mark.parametrize("number", [float("nan"), float("inf"), float("-inf")])
+@pytest.mark.parametrize(
+    ("wrap", "type_", "path"),
+    [
+        (lambda n: n, float, "$"),
+        (lambda n: n, float | None, "$"),
+        (lambda n: [1.0, n], list[float], "$[1]"),
+        (lambda n: {"a": {"b": n}}, Any, "$.a.b"),
+        (lambda n: (n,), Any, "$.v[0]"),
+        (lambda n: n, object, "$"),
+    ],
+)
+def test_nan_and_infinity_are_refused_at_encode_time(
+    number: float, wrap: Any, type_: Any, path: str
+) -> None:
+    # JSON has neither; msgspec would write null, which restores as None or not at all
+    codec = Codec()
+    with pytest.raises(UnstorableValue, match="cannot be stored") as refused:
+        codec.encode(wrap(number), type_)
+    assert isinstance(refused.value, ValueError)
+    if path != "$":
+        assert path in str(refused.value)
+
+
+def test_none_is_still_stored() -> None:
+    codec = Codec()
+    assert codec.decode(codec.encode(None, float | None), float | None) is None
+    assert codec.decode(codec.encode({"a": None}), Any) == {"a": None}
+
+
+def test_object_is_untyped_like_any() -> None:
+    codec = Codec()
+    value = {"t": (1, 2), "s": {3}}
+    assert codec.decode(codec.encode(value, object), object) == value

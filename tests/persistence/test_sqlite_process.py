@@ -13,14 +13,16 @@ from pathlib import Path
 import msgspec
 import pytest
 
+from bastion._core._real_work import RealWork
 from bastion.persistence import Put, PutItem, SQLiteStore, StoreError, _writer_proc
+from bastion.persistence import _sqlite_schema as schema
+from bastion.testing._loop import VirtualTimeLoop
 
 _encode = msgspec.msgpack.Encoder().encode
 
 
 def _frame(message: object) -> bytes:
-    body = _encode(message)
-    return len(body).to_bytes(4, "little") + body
+    return schema.frame(_encode(message))
 
 
 def _group(gid: int, *, sync: bool = False, checks: list[list[object]] | None = None,
@@ -111,3 +113,16 @@ def test_a_group_planned_from_stale_versions_is_refused_whole(tmp_path: Path) ->
         assert conn.execute("SELECT item FROM items").fetchall() == [("2",)]
     finally:
         conn.close()
+
+
+async def test_outstanding_acks_are_declared_as_real_work(tmp_path: Path) -> None:
+    loop = asyncio.get_running_loop()
+    assert isinstance(loop, VirtualTimeLoop)
+    assert isinstance(loop, RealWork)  # the protocol the store's link looks for
+    async with await SQLiteStore.open(tmp_path / "s.db", writer="process") as store:
+        assert loop.executor_jobs == 0
+        pending = await store.submit([Put("a", "k", b"1")])
+        await asyncio.sleep(0)  # the group is sent on the next loop turn
+        assert loop.executor_jobs == 1  # the writer process owes an ack: time flows for real
+        await pending
+        assert loop.executor_jobs == 0

@@ -240,8 +240,9 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
 
         Until the matching :meth:`real_work_finished`, virtual time flows at the real
         rate, as for ``run_in_executor`` jobs, so deadlines are not jumped past while a
-        child process is still answering. Library code calls this duck-typed (the SQLite
-        store's writer process does), so it works without importing ``bastion.testing``.
+        child process is still answering. This is the ``RealWork`` protocol
+        (``bastion._core._real_work``): library code (the SQLite store's writer process)
+        uses it without importing ``bastion.testing``.
         """
         self._vstate.executor_jobs += 1
 
