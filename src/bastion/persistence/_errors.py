@@ -51,7 +51,6 @@ class StoreClosed(StoreError):
 class StoreOpenError(StoreError):
     """The file cannot be used as a state database; the message names it and says why."""
 
-    default_code = "store_open_error"
     default_retryable = False
 
 
@@ -59,13 +58,10 @@ class NotAStateStore(StoreOpenError):
     """The file is not a Bastion state database (a text file, another application's
     SQLite database...). It was not written to, and is never deleted."""
 
-    default_code = "not_a_state_store"
-
 
 class DamagedStore(StoreOpenError):
     """A Bastion state database whose tables are missing or altered; not re-initialised."""
 
-    default_code = "damaged_store"
     default_severity = Severity.HIGH
 
 
@@ -102,7 +98,6 @@ class UnsupportedType(StoreError, TypeError):
 class UnstorableValue(StoreError, ValueError):
     """A value the codec cannot store faithfully: NaN or ±infinity (JSON has neither)."""
 
-    default_code = "unstorable_value"
     default_retryable = False
 
 
@@ -113,5 +108,3 @@ class InvalidState(ValidationError):
     hook. The action fails with this error (the caller gets it, the agent keeps running),
     and the agent's state is rolled back to its last save, in memory and in the store.
     """
-
-    default_code = "invalid_state"
