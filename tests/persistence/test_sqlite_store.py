@@ -19,6 +19,7 @@ from bastion.persistence import (
     VersionConflict,
 )
 from bastion.persistence._sqlite import WriterKind
+from bastion.testing import VirtualClock
 
 
 async def test_committed_state_survives_closing_and_reopening(tmp_path: Path) -> None:
@@ -58,14 +59,16 @@ async def test_batches_from_many_writers_share_one_group_commit(tmp_path: Path) 
         assert stats.max_group == 200
 
 
-async def test_a_deferred_batch_waits_for_the_flush_interval(tmp_path: Path) -> None:
+async def test_a_deferred_batch_waits_for_the_flush_interval(
+    tmp_path: Path, clock: VirtualClock
+) -> None:
     # Not `loop.time() - start >= 0.25` after the commit: when the writer's ack is ready
     # at the loop's next poll (the parent descheduled under load), no real time flows,
     # and for some start values `(start + 0.25) - start` rounds to 0.24999999999999994.
     async with await SQLiteStore.open(tmp_path / "s.db", flush_interval=0.25) as store:
         before = store.statistics().commits
         deferred = await store.submit([Put("a", "k", b"1")], defer=True)
-        await asyncio.sleep(0.2)  # virtual; nobody waits, so nothing is committed yet
+        await clock.advance(0.2)  # nobody waits, so nothing is committed yet
         assert not deferred.done()
         assert store.statistics().commits == before
         await asyncio.wait_for(deferred, timeout=5.0)  # committed by the interval timer
