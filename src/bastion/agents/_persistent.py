@@ -37,19 +37,17 @@ import asyncio
 import time
 from typing import Any, ClassVar
 
-import msgspec
-
 from bastion._core import _event_names, _events
 from bastion._core._errors import ExpectedError
 from bastion._core._messages import ExitReason
 from bastion.agents._agent import Agent
 from bastion.agents._snapshot import (
     STATE_KEY,
-    Rejected,
     Restored,
     check_record,
     decode_state,
     encode_fields,
+    quarantined_record,
     record_type,
 )
 from bastion.agents._state import ItemMap, StateField
@@ -255,7 +253,7 @@ class PersistentAgent(Agent):
         record = self._encode_record()
         ops: list[Op] = [Put(ns, STATE_KEY, record, expected_version=self._version)]
         for r in restored.rejected:
-            ops.append(Put(ns, QUARANTINED_PREFIX + r.key, _quarantined_record(r)))
+            ops.append(Put(ns, QUARANTINED_PREFIX + r.key, quarantined_record(r)))
             if r.item is not None:
                 ops.append(DeleteItem(ns, r.field, r.item))
         await self._wait(await self.store.submit(ops))
@@ -392,16 +390,6 @@ class PersistentAgent(Agent):
             raise StoreTimeout(
                 f"{self.namespace}: write not committed within {self.write_timeout}s"
             ) from None
-
-
-def _quarantined_record(rejected: Rejected) -> bytes:
-    return msgspec.json.encode(
-        {
-            "error": f"{type(rejected.error).__name__}: {rejected.error}",
-            "at": time.time(),
-            "data": rejected.data.decode("utf-8", "replace"),
-        }
-    )
 
 
 def _retrieve(fut: asyncio.Future[Any]) -> None:

@@ -17,6 +17,7 @@ would not come back is refused before it is acknowledged.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -26,7 +27,15 @@ import msgspec
 from bastion.agents._state import StateField
 from bastion.persistence import Codec, CorruptState, NamespaceData, UnknownStateVersion
 
-__all__ = ["Rejected", "Restored", "check_record", "decode_state", "encode_fields", "record_type"]
+__all__ = [
+    "Rejected",
+    "Restored",
+    "check_record",
+    "decode_state",
+    "encode_fields",
+    "quarantined_record",
+    "record_type",
+]
 
 STATE_KEY = "state"
 
@@ -211,3 +220,10 @@ def _migrate(
         except CorruptState as exc:
             rejected.append(Rejected(name, None, msgspec.json.encode(value), exc))
     return fields, rejected
+
+
+def quarantined_record(rejected: Rejected) -> bytes:
+    """The record that keeps a rejected value aside: its bytes, the error and when."""
+    error = f"{type(rejected.error).__name__}: {rejected.error}"
+    data = rejected.data.decode("utf-8", "replace")
+    return msgspec.json.encode({"error": error, "at": time.time(), "data": data})
