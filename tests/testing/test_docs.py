@@ -19,5 +19,9 @@ def test_docs_testing_md_examples_pass(
     for i, block in enumerate(blocks):
         pytester.makepyfile(**{f"test_doc_{i}": block})
     monkeypatch.setenv("BASTION_REAL_TIME", "0")  # the examples assert virtual readings
-    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "-q")
+    # the doc's premise: Bastion is the only async test plugin (its mixing recipe is run by
+    # tests/compat with pytest-asyncio and anyio loaded)
+    result = pytester.runpytest_inprocess(
+        "-p", "no:cacheprovider", "-p", "no:asyncio", "-p", "no:anyio", "-q"
+    )
     result.assert_outcomes(passed=8)

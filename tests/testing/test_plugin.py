@@ -23,8 +23,11 @@ def _inner_runs_on_virtual_time(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def run_inner(pytester: pytest.Pytester, body: str, *args: str) -> pytest.RunResult:
+    """Run ``body`` as a project where Bastion is the only async test plugin."""
     pytester.makepyfile(test_inner=HEADER + body)
-    return pytester.runpytest_subprocess("-p", "no:cacheprovider", "-q", *args)
+    return pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "-p", "no:asyncio", "-p", "no:anyio", "-q", *args
+    )
 
 
 def test_async_tests_get_a_runtime_clock_and_probe(pytester: pytest.Pytester) -> None:

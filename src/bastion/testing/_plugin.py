@@ -1,11 +1,13 @@
 """The Bastion pytest plugin (entry point ``pytest11``).
 
-* Runs every ``async def`` test on a fresh :class:`~bastion.testing.VirtualTimeLoop`:
-  virtual time by default, the real clock with ``BASTION_REAL_TIME=1``.
+* Runs the ``async def`` tests it owns on a fresh :class:`~bastion.testing.VirtualTimeLoop`:
+  virtual time by default, the real clock with ``BASTION_REAL_TIME=1``. Which tests it
+  owns beside pytest-asyncio / anyio / pytest-trio: see :mod:`._ownership`
+  (``bastion_mode`` ini option).
 * A deadlock fails the test with a dump; so does the per-test real-time cap
   (``BASTION_TEST_TIMEOUT``, default 60 s, or ``@pytest.mark.bastion(limit=...)``).
-* Fixtures ``runtime`` (alias ``rt``), ``clock``, ``probe`` and ``make_probe`` are
-  made inside the test's loop.
+* Fixtures ``runtime`` (alias ``rt``), ``clock``, ``probe`` and ``make_probe``, and the
+  test's own async fixtures, are made inside the test's loop.
 * At teardown, actors, supervised tasks, timers, monitors, asyncio tasks and threads
   left behind fail the test with a list (``@pytest.mark.bastion(leak_check=False)``
   turns it off for one test).
@@ -16,11 +18,18 @@ from __future__ import annotations
 import asyncio
 import inspect
 import threading
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Generator
 from typing import Any
 
 import pytest
 
+from bastion.testing import _ownership
+from bastion.testing._async_fixtures import (
+    async_fixture_problems,
+    deferred_stand_in,
+    is_async_fixture,
+    sync_fixture_on_deferred,
+)
 from bastion.testing._clock import VirtualClock
 from bastion.testing._errors import DeadlockError, LeakError, TestTimeLimitExceeded
 from bastion.testing._leaks import thread_leaks
@@ -38,9 +47,74 @@ _MARKER = (
 _OPTION_NAMES = {"real_time", "limit", "leak_check", "io_grace", "runtime"}
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """Register the ``bastion_mode`` ini option and ``--bastion-mode``."""
+    _ownership.add_options(parser)
+
+
 def pytest_configure(config: pytest.Config) -> None:
-    """Register the ``bastion`` marker."""
+    """Register the ``bastion`` marker; a bad ``bastion_mode`` fails the run at once."""
     config.addinivalue_line("markers", _MARKER)
+    _ownership.resolve_mode(config)
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    """Say which async tests Bastion runs, and why."""
+    mode = _ownership.resolve_mode(config)
+    scope = (
+        "every async test no other plugin claims"
+        if mode.takes_all
+        else ("async tests with @pytest.mark.bastion or its fixtures")
+    )
+    return f"bastion: mode={mode.name} ({mode.reason}): runs {scope}"
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_pycollect_makeitem(
+    collector: pytest.Module | pytest.Class, name: str, obj: object
+) -> Generator[None, Any, Any]:
+    """Keep the tests Bastion owns out of pytest-asyncio's auto mode (outermost wrapper)."""
+    result = yield
+    if not inspect.iscoroutinefunction(obj):
+        return result
+    return _ownership.reclaim_from_pytest_asyncio(collector, obj, result)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Fail early and clearly when a test needs Bastion but another plugin runs it."""
+    problem = _ownership.conflict(item)
+    if problem is None and isinstance(item, pytest.Function) and _ownership.owns(item):
+        problems = async_fixture_problems(item)
+        problem = f"{item.nodeid}: " + "; ".join(problems) if problems else None
+    if problem is not None:
+        pytest.fail(problem, pytrace=False)
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_fixture_setup(
+    fixturedef: Any, request: pytest.FixtureRequest
+) -> Generator[None, Any, Any]:
+    """Make async fixtures of Bastion's tests on the test's loop (outermost wrapper).
+
+    The fixture's function is swapped, for this setup only, for a sync stand-in that
+    returns a :class:`Deferred`, so no other plugin wraps it for its own loop.
+    """
+    item = request.node
+    if fixturedef.scope != "function" or not _ownership.owns(item):
+        return (yield)
+    func = fixturedef.func
+    if not is_async_fixture(func):
+        if getattr(func, "__module__", None) != __name__:
+            problem = sync_fixture_on_deferred(fixturedef, request)
+            if problem is not None:
+                pytest.fail(f"{item.nodeid}: {problem}", pytrace=False)
+        return (yield)
+    fixturedef.func = deferred_stand_in(fixturedef, request)
+    try:
+        return (yield)
+    finally:
+        fixturedef.func = func
 
 
 def _options(item: pytest.Function) -> SessionOptions:
@@ -62,7 +136,8 @@ def _options(item: pytest.Function) -> SessionOptions:
 
 async def _run_test(
     func: Callable[..., Coroutine[Any, Any, object]],
-    kwargs: dict[str, Any],
+    funcargs: dict[str, Any],
+    argnames: tuple[str, ...],
     options: SessionOptions,
 ) -> None:
     __tracebackhide__ = True
@@ -73,8 +148,12 @@ async def _run_test(
         timers.enabled = options.leak_check
 
     async def body() -> list[str]:
-        resolved = {name: await session.resolve(value) for name, value in kwargs.items()}
-        await func(**resolved)
+        try:
+            for value in funcargs.values():  # every async fixture, autouse ones included
+                await session.resolve(value)
+            await func(**{name: await session.resolve(funcargs[name]) for name in argnames})
+        finally:
+            await session.close_fixtures()
         return session.leaks() if options.leak_check else []
 
     try:
@@ -87,15 +166,16 @@ async def _run_test(
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
-    """Run coroutine test functions to completion on a new (virtual-time) event loop."""
+    """Run the async tests Bastion owns to completion on a new (virtual-time) event loop."""
     __tracebackhide__ = True
     func = pyfuncitem.obj
-    names = pyfuncitem._fixtureinfo.argnames
-    kwargs: dict[str, Any] = {name: pyfuncitem.funcargs[name] for name in names}
+    names = tuple(pyfuncitem._fixtureinfo.argnames)
     if not inspect.iscoroutinefunction(func):
-        deferred = [n for n, v in kwargs.items() if isinstance(v, Deferred)]
+        deferred = [n for n in names if isinstance(pyfuncitem.funcargs.get(n), Deferred)]
         if deferred:
             raise pytest.UsageError(f"fixtures {deferred} need an `async def` test")
+        return None
+    if not _ownership.owns(pyfuncitem):
         return None
     options = _options(pyfuncitem)
     before = set(threading.enumerate())
@@ -104,7 +184,7 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
         with asyncio.Runner(
             loop_factory=lambda: new_loop(virtual=options.virtual, io_grace=options.io_grace)
         ) as runner:
-            runner.run(_run_test(func, kwargs, options))
+            runner.run(_run_test(func, dict(pyfuncitem.funcargs), names, options))
         if options.leak_check:
             threads = thread_leaks(before)
             if threads:

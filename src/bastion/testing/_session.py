@@ -57,6 +57,7 @@ class TestSession:
         self.options = options
         self.loop = asyncio.get_running_loop()
         self.stack = AsyncExitStack()
+        self.fixtures = AsyncExitStack()  # async generator fixtures, torn down first
         self.runtime: Runtime | None = None
         self.owned: list[ActorRef] = []
         self._values: dict[str, Any] = {}
@@ -86,6 +87,10 @@ class TestSession:
         probe = await Probe.spawn(await self.get_runtime(), name=name)
         self.owned.append(probe.ref)
         return probe
+
+    async def close_fixtures(self) -> None:
+        """Tear the test's async generator fixtures down (before the leak check)."""
+        await self.fixtures.aclose()
 
     def leaks(self) -> list[str]:
         """What the test left in its runtime (before the session closes it)."""
