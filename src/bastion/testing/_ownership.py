@@ -116,19 +116,20 @@ def opt_in(item: pytest.Function) -> list[str]:
     reasons = []
     if item.get_closest_marker("bastion") is not None:
         reasons.append("@pytest.mark.bastion")
-    fixtures = sorted(BASTION_FIXTURES.intersection(item.fixturenames))
+    requested = BASTION_FIXTURES.intersection(item._fixtureinfo.argnames)
+    fixtures = sorted(requested or BASTION_FIXTURES.intersection(item.fixturenames))
     if fixtures:
         reasons.append(f"fixtures {fixtures}")
     return reasons
 
 
-def foreign_owner(item: pytest.Function) -> str | None:
-    """The other plugin that claims ``item`` (and how), or ``None``."""
+def foreign_owner(item: pytest.Function) -> tuple[str, str] | None:
+    """The other plugin that claims ``item`` and what claims it, or ``None``."""
     for mark, plugin in _FOREIGN_MARKS.items():
         if item.get_closest_marker(mark) is not None:
-            return f"{plugin} (@pytest.mark.{mark})"
+            return plugin, f"@pytest.mark.{mark}"
     if "anyio_backend" in item.fixturenames:
-        return "anyio (the anyio_backend fixture, e.g. anyio_mode = auto)"
+        return "anyio", "the anyio_backend fixture (anyio_mode = auto adds it to every test)"
     return None
 
 
@@ -153,11 +154,12 @@ def conflict(item: pytest.Item) -> str | None:
     owner = foreign_owner(item)
     if not reasons or owner is None:
         return None
+    plugin, how = owner
     return (
-        f"{item.nodeid} uses Bastion ({', '.join(reasons)}) but is run by {owner}. "
+        f"{item.nodeid} uses Bastion ({', '.join(reasons)}) but {plugin} runs it ({how}). "
         "Bastion's fixtures and virtual time live on the event loop Bastion runs the test "
-        f"on: remove the {owner.split(' ')[0]} mark so Bastion runs this test, or stop "
-        "using Bastion's marker and fixtures in it."
+        f"on: remove {how.split(' (')[0]} so Bastion runs it, or use {plugin}'s own "
+        "fixtures instead of Bastion's."
     )
 
 
