@@ -24,4 +24,4 @@ def test_docs_testing_md_examples_pass(
     result = pytester.runpytest_inprocess(
         "-p", "no:cacheprovider", "-p", "no:asyncio", "-p", "no:anyio", "-q"
     )
-    result.assert_outcomes(passed=8)
+    result.assert_outcomes(passed=9)
