@@ -2,25 +2,48 @@
 
 Both add ``operation``, ``operation_id``, ``correlation_id``, ``operation_path`` and
 ``breadcrumbs`` of the current :class:`~bastion.resilience.ErrorContext` (``None``
-outside any scope). The structlog processor needs no structlog import: it is a plain
-``(logger, method_name, event_dict) -> event_dict`` callable.
+outside any scope). When the record or event logs an exception that left an
+:func:`~bastion.resilience.error_scope`, the fields describe the scope it was raised in
+(``log.exception(...)`` after the scope has exited still says where it failed).
+
+The structlog processor is a plain ``(logger, method_name, event_dict) -> event_dict``
+callable, structlog's processor protocol, so it needs no structlog import; the
+``bastion[structlog]`` extra installs the structlog versions it is tested with (CI runs
+it at the declared floor).
 """
 
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import MutableMapping
 from typing import Any
 
-from bastion.resilience._context import current_context
+from bastion.resilience._context import ErrorContext, current_context, error_context_of
 
 __all__ = ["ErrorContextFilter", "structlog_processor"]
 
 FIELDS = ("operation", "operation_id", "correlation_id", "operation_path", "breadcrumbs")
 
 
-def _fields() -> dict[str, Any]:
-    ctx = current_context()
+def _logged_exception(exc_info: object) -> BaseException | None:
+    """The exception a record/event logs: ``True`` (the one being handled), an exception,
+    or an ``(type, value, traceback)`` tuple, as logging and structlog accept them."""
+    if exc_info is True:
+        exc_info = sys.exc_info()
+    if isinstance(exc_info, BaseException):
+        return exc_info
+    if isinstance(exc_info, tuple) and len(exc_info) == 3:
+        value = exc_info[1]
+        return value if isinstance(value, BaseException) else None
+    return None
+
+
+def _fields(exc_info: object = None) -> dict[str, Any]:
+    exc = _logged_exception(exc_info)
+    ctx: ErrorContext | None = None if exc is None else error_context_of(exc)
+    if ctx is None:
+        ctx = current_context()
     if ctx is None:
         return dict.fromkeys(FIELDS)
     return {
@@ -41,7 +64,7 @@ class ErrorContextFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         """Set the context fields on ``record``; always ``True``."""
-        for key, value in _fields().items():
+        for key, value in _fields(record.exc_info).items():
             setattr(record, key, value)
         return True
 
@@ -49,7 +72,11 @@ class ErrorContextFilter(logging.Filter):
 def structlog_processor(
     logger: Any, method_name: str, event_dict: MutableMapping[str, Any]
 ) -> MutableMapping[str, Any]:
-    """structlog processor adding the error-context fields (keys already set win)."""
-    for key, value in _fields().items():
+    """structlog processor adding the error-context fields (keys already set win).
+
+    Put it before structlog's exception renderers (``format_exc_info``,
+    ``dict_tracebacks``), which replace ``exc_info``.
+    """
+    for key, value in _fields(event_dict.get("exc_info")).items():
         event_dict.setdefault(key, value)
     return event_dict
