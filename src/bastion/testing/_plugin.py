@@ -61,11 +61,10 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_report_header(config: pytest.Config) -> str:
     """Say which async tests Bastion runs, and why."""
     mode = _ownership.resolve_mode(config)
-    scope = (
-        "every async test no other plugin claims"
-        if mode.takes_all
-        else ("async tests with @pytest.mark.bastion or its fixtures")
-    )
+    if mode.takes_all:
+        scope = "every async test no other plugin claims"
+    else:
+        scope = "async tests with @pytest.mark.bastion or its fixtures"
     return f"bastion: mode={mode.name} ({mode.reason}): runs {scope}"
 
 
