@@ -108,7 +108,7 @@ def _claims_all(config: pytest.Config, name: str) -> bool:
     if name != "anyio":
         return True
     option = config.getoption("anyio_mode", default=None)
-    return (option or config.getini("anyio_mode")) == "auto"
+    return str(option or config.getini("anyio_mode")) == "auto"
 
 
 def opt_in(item: pytest.Function) -> list[str]:
