@@ -113,6 +113,20 @@ def test_anyio_plugin(pytester: pytest.Pytester) -> None:
     )
 
 
+def test_anyio_auto_mode_claims_bastion_tests_with_a_clear_error(
+    pytester: pytest.Pytester,
+) -> None:
+    result = run_project(pytester, ["bastion"], *NO_ASYNCIO, "-o", "anyio_mode=auto")
+    result.assert_outcomes(errors=3)
+    result.stdout.fnmatch_lines(
+        [
+            "bastion: mode=strict (anyio (anyio_mode = auto) loaded*",
+            "*test_by_fixture uses Bastion (fixtures ?'rt'?) but anyio runs it (it requests "
+            "anyio_backend*keep anyio_mode = strict*",
+        ]
+    )
+
+
 def test_both_plugins_at_once(pytester: pytest.Pytester) -> None:
     result = run_project(pytester, ["bastion", "asyncio", "anyio", "conflicts"])
     result.assert_outcomes(passed=6, errors=2)

@@ -123,13 +123,18 @@ def opt_in(item: pytest.Function) -> list[str]:
     return reasons
 
 
-def foreign_owner(item: pytest.Function) -> tuple[str, str] | None:
-    """The other plugin that claims ``item`` and what claims it, or ``None``."""
+def foreign_owner(item: pytest.Function) -> tuple[str, str, str] | None:
+    """The other plugin that claims ``item``, how, and how to give it back, or ``None``."""
     for mark, plugin in _FOREIGN_MARKS.items():
         if item.get_closest_marker(mark) is not None:
-            return plugin, f"@pytest.mark.{mark}"
+            how = f"@pytest.mark.{mark}"
+            return plugin, how, f"remove {how} so Bastion runs it"
     if "anyio_backend" in item.fixturenames:
-        return "anyio", "the anyio_backend fixture (anyio_mode = auto adds it to every test)"
+        return (
+            "anyio",
+            "it requests anyio_backend, which anyio_mode = auto gives every async test",
+            "keep anyio_mode = strict (anyio's default) and do not request anyio_backend",
+        )
     return None
 
 
@@ -154,12 +159,11 @@ def conflict(item: pytest.Item) -> str | None:
     owner = foreign_owner(item)
     if not reasons or owner is None:
         return None
-    plugin, how = owner
+    plugin, how, remedy = owner
     return (
         f"{item.nodeid} uses Bastion ({', '.join(reasons)}) but {plugin} runs it ({how}). "
         "Bastion's fixtures and virtual time live on the event loop Bastion runs the test "
-        f"on: remove {how.split(' (')[0]} so Bastion runs it, or use {plugin}'s own "
-        "fixtures instead of Bastion's."
+        f"on: {remedy}, or use {plugin}'s own fixtures instead of Bastion's."
     )
 
 
