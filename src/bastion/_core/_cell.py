@@ -212,31 +212,44 @@ class Cell:
         if self.kill_reason is not None:  # killed before the task ever ran
             await self._killed_before_running(self.kill_reason)
             return
-        cancelled = False
+        if self.state == STARTING and not await self._start():
+            return
+        foreign = False
         try:
-            if self.state == STARTING and not await self._start():
-                return
             reason = await self._loop()
         except asyncio.CancelledError:
+            foreign = not self._consume_kill()
             reason = self.kill_reason if self.kill_reason is not None else "killed"
-            cancelled = self.kill_reason is None
         except BaseException as exc:  # KeyboardInterrupt, SystemExit: clean up, re-raise
             await self.terminate(exc)
             raise
         await self.terminate(reason)
-        if cancelled:
+        if foreign:
             raise asyncio.CancelledError
 
     async def _start(self) -> bool:
+        """Run ``on_start``; False if the start failed (the cell is then released).
+
+        A kill during ``on_start`` is a failed start like an exception: the spawner gets
+        a typed error, the supervisor an exit. Only cancellation that is not this actor's
+        kill propagates, after the start has been failed.
+        """
         try:
             result = self.actor.on_start()
             if result is not None:
                 await result
         except asyncio.CancelledError:
-            self._fail_start(asyncio.CancelledError())
-            raise
+            foreign = not self._consume_kill()
+            self._fail_start(self.kill_reason if self.kill_reason is not None else "killed")
+            if foreign:
+                raise
+            return False
         except Exception as exc:  # noqa: BLE001 -- a failed start is reported at the spawn site
             self._fail_start(exc)
+            return False
+        if self.kill_reason is not None:  # on_start swallowed its kill: it still counts
+            self._consume_kill()
+            self._fail_start(self.kill_reason)
             return False
         self.state = RUNNING
         started = self.started
@@ -244,18 +257,30 @@ class Cell:
             started.set_result(None)
         return True
 
+    def _consume_kill(self) -> bool:
+        """After a ``CancelledError``: True if it was this actor's kill, now consumed.
+
+        :meth:`kill` cancels the task once; that cancellation belongs to the kernel and
+        is taken back here (``uncancel``). False means someone else's cancellation is
+        (also) pending: the caller must let it propagate.
+        """
+        task = self.task
+        if self.kill_reason is None or task is None or task.cancelling() == 0:
+            return False
+        return task.uncancel() == 0
+
     async def _killed_before_running(self, reason: ExitReason) -> None:
         if self.state == STARTING:
-            error = reason if isinstance(reason, BaseException) else ActorNotAlive(str(reason))
-            self._fail_start(error)
+            self._fail_start(reason)
         else:
             await self.terminate(reason)
 
-    def _fail_start(self, exc: BaseException) -> None:
+    def _fail_start(self, reason: ExitReason) -> None:
+        """Release a cell whose start failed; the spawner gets a typed error for ``reason``."""
         started = self.started
         if started is not None and not started.done():
-            started.set_exception(exc)
-        self.release(exc)
+            started.set_exception(_start_error(self, reason))
+        self.release(reason)
 
     async def _loop(self) -> ExitReason:
         queue = self.queue
@@ -316,7 +341,10 @@ class Cell:
 
     # -- termination -----------------------------------------------------------------
     async def terminate(self, reason: ExitReason) -> None:
-        """Run ``on_stop`` and release everything the actor held."""
+        """Run ``on_stop`` and release everything the actor held.
+
+        A kill during ``on_stop`` cuts it short and becomes the exit reason.
+        """
         self.state = STOPPING
         budget = self.actor.actor_stop_timeout()
         try:
@@ -324,10 +352,13 @@ class Cell:
                 result = self.actor.on_stop(reason)
                 if result is not None:
                     await result
+        except asyncio.CancelledError:
+            if not self._consume_kill():
+                raise  # someone else's cancellation: released below, then propagated
         except Exception:  # noqa: BLE001 -- a failing on_stop must not stop the cleanup; it is logged
             _log.exception("%r: on_stop failed", self)
         finally:
-            self.release(reason)
+            self.release(reason if self.kill_reason is None else self.kill_reason)
 
     def release(self, reason: ExitReason) -> None:
         """Mark dead, answer pending callers, release timers, monitors and links."""
@@ -517,6 +548,16 @@ def _expire_room(room: asyncio.Future[None], cell: Cell, error: type[Exception])
     if not room.done():
         cell.runtime.note_mailbox_full(cell)
         room.set_exception(error(f"mailbox of {cell!r} still full at the deadline"))
+
+
+def _start_error(cell: Cell, reason: ExitReason) -> Exception:
+    """What the spawner of a failed start gets (it wraps it in ``StartFailed``)."""
+    if isinstance(reason, Exception):
+        return reason
+    error = ActorNotAlive(f"{cell!r} stopped during on_start ({_reason_text(reason)})")
+    if isinstance(reason, BaseException):
+        error.__cause__ = reason
+    return error
 
 
 def _reason_text(reason: ExitReason) -> str:

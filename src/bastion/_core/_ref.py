@@ -174,15 +174,17 @@ class ActorRef:
         """End the actor now, even mid-handler, as an abnormal exit (Erlang's ``exit/2``).
 
         Its links, monitors and supervisor see ``reason``; pending callers are answered
-        at once. ``on_stop`` still runs. Killing a dead actor is a no-op. Use it for
-        fault injection and for actors that ignore ``stop``.
+        at once. ``on_stop`` still runs, unless the kill lands during ``on_stop``: then it
+        is cut short. A kill during ``on_start`` fails the start (``spawn`` raises
+        ``StartFailed``). Killing a dead actor is a no-op. Use it for fault injection
+        and for actors that ignore ``stop``.
         """
         if not isinstance(reason, BaseException | str):
             raise TypeError(f"kill() takes an exception or a str reason, got {reason!r}")
         if reason in ("normal", "shutdown"):
             raise ValueError("kill() is an abnormal exit; use stop() for a normal one")
         cell = self.resolve_or_none()
-        if cell is not None and cell.alive:
+        if cell is not None:
             cell.kill(reason)
 
     def statistics(self) -> ActorStatistics:

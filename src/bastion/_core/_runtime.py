@@ -217,7 +217,9 @@ class Runtime:
             cell.kill("killed")
             raise
         except Exception as exc:
-            raise StartFailed(f"{cell!r}: on_start raised {exc!r}") from exc
+            killed = cell.kill_reason
+            what = f"raised {exc!r}" if killed is None else f"was cut short by kill({killed!r})"
+            raise StartFailed(f"{cell!r}: on_start {what}") from exc
         finally:
             handle.cancel()
             cell.started = None
