@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -19,14 +19,14 @@ from bastion import ChildSpec, Strategy
 from bastion.testing import VirtualClock, capture_events, wait_for
 from tests.core.conftest import Boom, Echo
 
-STARTED: list[bastion.ActorRef] = []
-
 
 class SlowStart(bastion.Actor):
     """Takes 0.3 s (virtual) to start; records each incarnation's ref."""
 
+    incarnations: ClassVar[list[bastion.ActorRef]] = []
+
     async def on_start(self) -> None:
-        STARTED.append(self.ref)
+        type(self).incarnations.append(self.ref)
         await self.runtime.clock.sleep(0.3)
 
     def handle_call(self, message: Any) -> Any:
@@ -35,7 +35,7 @@ class SlowStart(bastion.Actor):
 
 @pytest.fixture(autouse=True)
 def _clear_started() -> None:
-    STARTED.clear()
+    SlowStart.incarnations = []
 
 
 async def test_a_kill_during_on_start_fails_the_spawn_with_start_failed(
@@ -44,11 +44,11 @@ async def test_a_kill_during_on_start_fails_the_spawn_with_start_failed(
     async with bastion.open_runtime() as rt:
         spawning = asyncio.ensure_future(rt.spawn(SlowStart))
         await clock.advance(0.05)
-        STARTED[-1].kill(RuntimeError("x"))
+        SlowStart.incarnations[-1].kill(RuntimeError("x"))
         with pytest.raises(bastion.StartFailed, match="kill") as info:
             await spawning
         assert isinstance(info.value.__cause__, RuntimeError)
-        assert isinstance(await STARTED[-1].wait_stopped(timeout=1.0), RuntimeError)
+        assert isinstance(await SlowStart.incarnations[-1].wait_stopped(timeout=1.0), RuntimeError)
         stats = rt.statistics()
         assert (stats.actors, stats.busy_actors, stats.stopped, stats.crashed) == (0, 0, 1, 1)
 
@@ -63,7 +63,7 @@ async def test_a_kill_with_a_text_reason_during_on_start_is_a_typed_start_failur
         with pytest.raises(bastion.StartFailed) as info:
             await spawning
         assert isinstance(info.value.__cause__, bastion.ActorNotAlive)
-        assert await STARTED[-1].wait_stopped(timeout=1.0) == "killed"
+        assert await SlowStart.incarnations[-1].wait_stopped(timeout=1.0) == "killed"
         assert rt.whereis("slow") is None  # the name is free again
         assert await (await rt.spawn(Echo, name="slow")).call("hi") == "hi"
 
@@ -73,14 +73,14 @@ async def test_an_on_start_that_swallows_its_kill_still_fails_the_start(
 ) -> None:
     class Stubborn(bastion.Actor):
         async def on_start(self) -> None:
-            STARTED.append(self.ref)
+            SlowStart.incarnations.append(self.ref)
             with contextlib.suppress(asyncio.CancelledError):  # user code ignoring cancellation
                 await self.runtime.clock.sleep(0.3)
 
     async with bastion.open_runtime() as rt:
         spawning = asyncio.ensure_future(rt.spawn(Stubborn))
         await clock.advance(0.05)
-        STARTED[-1].kill(Boom("stop starting"))
+        SlowStart.incarnations[-1].kill(Boom("stop starting"))
         with pytest.raises(bastion.StartFailed) as info:
             await spawning
         assert isinstance(info.value.__cause__, Boom)
@@ -93,7 +93,7 @@ async def test_a_cancelled_spawner_still_sees_its_cancellation(clock: VirtualClo
         spawning.cancel()
         with pytest.raises(asyncio.CancelledError):
             await spawning
-        assert await STARTED[-1].wait_stopped(timeout=1.0) == "killed"
+        assert await SlowStart.incarnations[-1].wait_stopped(timeout=1.0) == "killed"
         assert rt.statistics().actors == 0
 
 
@@ -114,10 +114,12 @@ async def test_a_kill_during_a_supervisor_restart_is_an_ordinary_child_failure()
             sup = await rt.start_supervisor(
                 [ChildSpec("other", Echo, name="other"), ChildSpec("slow", SlowStart, name="slow")]
             )
-            STARTED[-1].kill(Boom("first crash"))  # the supervisor starts a new incarnation
-            await wait_for(lambda: len(STARTED) == 2, timeout=1.0)
-            STARTED[-1].kill(Boom("killed while restarting"))
-            await wait_for(lambda: len(STARTED) == 3, timeout=1.0)
+            SlowStart.incarnations[-1].kill(
+                Boom("first crash")
+            )  # the supervisor starts a new incarnation
+            await wait_for(lambda: len(SlowStart.incarnations) == 2, timeout=1.0)
+            SlowStart.incarnations[-1].kill(Boom("killed while restarting"))
+            await wait_for(lambda: len(SlowStart.incarnations) == 3, timeout=1.0)
             assert await rt.ref("slow").call("ping", timeout=1.0) == "ping"
             assert sup.ref.is_alive
             assert await rt.ref("other").call("ping") == "ping"  # untouched (one_for_one)
@@ -135,9 +137,11 @@ async def test_kills_during_restarts_beyond_the_intensity_escalate() -> None:
                 max_restarts=2,
             )
             for count in range(1, 4):
-                STARTED[-1].kill(Boom(f"kill {count}"))
+                SlowStart.incarnations[-1].kill(Boom(f"kill {count}"))
                 if count < 3:
-                    await wait_for(lambda n=count: len(STARTED) == n + 1, timeout=1.0)
+                    await wait_for(
+                        lambda n=count: len(SlowStart.incarnations) == n + 1, timeout=1.0
+                    )
             reason = await sup.ref.wait_stopped(timeout=2.0)
             assert isinstance(reason, bastion.RestartIntensityExceeded)
             assert rt.whereis("other") is None
