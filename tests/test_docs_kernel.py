@@ -1,9 +1,9 @@
 """Run the examples of the kernel docs, so the documentation stays true.
 
-Every fenced ```` ```python ```` block of ``docs/index.md``, ``docs/actors.md`` and
-``docs/failure-semantics.md`` is a complete program (it ends with ``asyncio.run``); each
-runs in a fresh namespace and a fresh event loop. Blocks fenced ```` ```py ```` are
-illustrations (signatures with ``...``) and are not run.
+Every fenced ```` ```python ```` block of ``README.md``, ``docs/index.md``,
+``docs/actors.md`` and ``docs/failure-semantics.md`` is a complete program (it ends with
+``asyncio.run`` or ``bastion.run``); each runs in a fresh namespace and a fresh event loop.
+Blocks fenced ```` ```py ```` are illustrations (signatures with ``...``) and are not run.
 """
 
 from __future__ import annotations
@@ -15,13 +15,13 @@ from pathlib import Path
 
 import pytest
 
-DOCS = Path(__file__).resolve().parents[1] / "docs"
-PAGES = ("index.md", "actors.md", "failure-semantics.md")
+ROOT = Path(__file__).resolve().parents[1]
+PAGES = ("README.md", "docs/index.md", "docs/actors.md", "docs/failure-semantics.md")
 _BLOCK = re.compile(r"^```python\n(.*?)^```$", re.MULTILINE | re.DOTALL)
 
 
 def _blocks(page: str) -> list[tuple[str, str]]:
-    text = (DOCS / page).read_text(encoding="utf-8")
+    text = (ROOT / page).read_text(encoding="utf-8")
     found = []
     for match in _BLOCK.finditer(text):
         line = text.count("\n", 0, match.start()) + 1
@@ -34,7 +34,7 @@ EXAMPLES = [example for page in PAGES for example in _blocks(page)]
 
 def test_every_page_has_examples() -> None:
     for page in PAGES:
-        wanted = 1 if page == "index.md" else 2
+        wanted = 1 if page in ("README.md", "docs/index.md") else 2
         assert len(_blocks(page)) >= wanted, f"{page} lost its runnable examples"
 
 

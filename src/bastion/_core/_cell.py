@@ -345,6 +345,8 @@ class Cell:
 
         A kill during ``on_stop`` cuts it short and becomes the exit reason.
         """
+        if self.exit_reason is not None:  # released already (abandoned by stop_cell)
+            return
         self.state = STOPPING
         budget = self.actor.actor_stop_timeout()
         try:
@@ -361,7 +363,9 @@ class Cell:
             self.release(reason if self.kill_reason is None else self.kill_reason)
 
     def release(self, reason: ExitReason) -> None:
-        """Mark dead, answer pending callers, release timers, monitors and links."""
+        """Mark dead, answer pending callers, release timers, monitors and links (once)."""
+        if self.exit_reason is not None:
+            return
         self.state = DEAD
         runtime = self.runtime
         if not self.parked:

@@ -30,6 +30,7 @@ from bastion._core._supervisor import (
     SupervisorHandle,
 )
 from bastion._core._tasks import TaskSupervisor
+from bastion._core._teardown import close_loop
 
 __all__ = ["Runtime", "current_runtime", "open_runtime", "run"]
 
@@ -310,8 +311,9 @@ class Runtime:
             return
         cell.kill("killed")
         done, _ = await asyncio.wait((finished,), timeout=self.call_timeout)
-        if not done:
+        if not done:  # it ignores cancellation: release it without its task's help
             _log.error("%r did not stop after being killed; abandoning it", cell)
+            cell.release(cell.kill_reason if cell.kill_reason is not None else "killed")
 
     def forget(self, cell: Cell, reason: ExitReason) -> None:
         """Bookkeeping when a cell is released (kernel use)."""
@@ -468,16 +470,33 @@ async def open_runtime(
 
 
 def run(
-    main: Callable[[Runtime], Awaitable[T]],
-    *,
+    main: Callable[..., Awaitable[T]],
+    *args: Any,
     handle_signals: bool = True,
     **runtime_options: Any,
 ) -> T | None:
-    """Run ``await main(runtime)`` in a fresh event loop and runtime.
+    """Run ``await main(*args)`` in a fresh event loop and runtime; return its result.
+
+    Trio's shape: ``main`` gets only ``args`` and reaches the runtime with
+    :func:`current_runtime`. ``runtime_options`` go to :func:`open_runtime`.
 
     On SIGINT or SIGTERM ``main`` is cancelled, the runtime shuts down gracefully
-    (supervisors stop their children in order) and ``run`` returns ``None``.
+    (supervisors stop their children in order) and ``run`` returns ``None``. Shutdown is
+    bounded whatever user code does: an actor that ignores its stop and its kill is
+    abandoned after its shutdown timeout plus ``call_timeout``, and tasks still running
+    when ``main`` is done get ``call_timeout`` to honour their cancellation, then are
+    abandoned too (both logged as errors).
     """
+    given: object = main
+    if asyncio.iscoroutine(given):
+        given.close()
+        raise TypeError(
+            "bastion.run() takes an async function and its arguments, not a coroutine: "
+            "write bastion.run(main, arg), not bastion.run(main(arg))"
+        )
+    if not callable(given):
+        raise TypeError(f"bastion.run() takes an async function, got {given!r}")
+    grace = check_timeout(runtime_options.get("call_timeout", DEFAULT_CALL_TIMEOUT))
 
     async def _runner() -> T | None:
         loop = asyncio.get_running_loop()
@@ -498,8 +517,8 @@ def run(
                     continue
                 installed.append(signum)
         try:
-            async with open_runtime(**runtime_options) as runtime:
-                return await main(runtime)
+            async with open_runtime(**runtime_options):
+                return await main(*args)
         except asyncio.CancelledError:
             if not received:
                 raise
@@ -510,4 +529,9 @@ def run(
             for signum in installed:
                 loop.remove_signal_handler(signum)
 
-    return asyncio.run(_runner())
+    loop = asyncio.new_event_loop()
+    try:
+        asyncio.set_event_loop(loop)
+        return loop.run_until_complete(_runner())
+    finally:
+        close_loop(loop, grace)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import click
 
-from bastion import BastionError, Runtime, run
+from bastion import BastionError, current_runtime, run
 from bastion.cli._display import make_display
 from bastion.demo import DemoConfig, DemoSummary, run_demo
 from bastion.persistence import StoreError, delete_store_file
@@ -99,9 +99,9 @@ def demo_command(
             sys.exit(EXIT_ERROR)
     display = make_display(quiet=as_json)
 
-    async def main(runtime: Runtime) -> DemoSummary:
+    async def main() -> DemoSummary:
         with display.running():
-            return await run_demo(runtime, config, display.progress)
+            return await run_demo(current_runtime(), config, display.progress)
 
     summary = _run_or_explain(main, db, verbose=verbose)
     if summary is None:
@@ -128,7 +128,7 @@ def _fail(message: str) -> None:
 
 
 def _run_or_explain(
-    main: Callable[[Runtime], Awaitable[DemoSummary]], db: Path, *, verbose: bool
+    main: Callable[[], Awaitable[DemoSummary]], db: Path, *, verbose: bool
 ) -> DemoSummary | None:
     """``run(main)``; an expected failure becomes one line on stderr and exit status 3."""
     try:
