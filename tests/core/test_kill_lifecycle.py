@@ -199,3 +199,42 @@ async def test_one_for_all_survives_kills_of_children_being_stopped_for_a_restar
         await rt.wait_idle(timeout=2.0)
         assert [await rt.ref(t).call("ping") for t in ("a", "b")] == ["a", "b"]
         assert sup.statistics().restarts_in_window == 1  # the stopped child is not a failure
+
+
+async def test_an_actor_that_ignores_its_kill_is_released_without_its_task() -> None:
+    released = asyncio.Event()
+    swallowed: list[int] = []
+    stops: list[Any] = []
+
+    class Stubborn(bastion.Actor):
+        async def handle_call(self, message: Any) -> Any:
+            while not released.is_set():
+                try:
+                    await released.wait()
+                except asyncio.CancelledError:
+                    swallowed.append(1)  # ignores its kill
+            return "too late"
+
+        def on_stop(self, reason: Any) -> None:
+            stops.append(reason)
+
+    try:
+        async with bastion.open_runtime(call_timeout=0.5) as rt:
+            ref = await rt.spawn(Stubborn, name="stubborn")
+            pending = asyncio.ensure_future(ref.call("work", timeout=30.0))
+            await wait_for(lambda: ref.statistics().processed == 1, timeout=1.0)
+            await ref.stop(timeout=0.1)  # stop, then kill, then abandon
+            assert swallowed == [1]
+            assert not ref.is_alive
+            assert await ref.wait_stopped(timeout=1.0) == "killed"
+            with pytest.raises(bastion.ActorNotAlive):
+                await pending
+            stats = rt.statistics()
+            assert (stats.actors, stats.busy_actors, stats.stopped) == (0, 0, 1)
+            assert rt.whereis("stubborn") is None  # the name is free for a replacement
+            released.set()  # the abandoned task finally returns: nothing is released twice
+            await wait_for(lambda: not any("Stubborn" in t.get_name() for t in asyncio.all_tasks()))
+            assert stops == []
+            assert rt.statistics().stopped == 1
+    finally:
+        released.set()  # never leave the stubborn task behind, even if an assertion fails
