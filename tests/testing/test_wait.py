@@ -69,7 +69,7 @@ async def test_wait_for_lets_other_errors_through() -> None:
 
 @pytest.mark.parametrize("bad", [0, -1.0, float("inf"), float("nan")])
 async def test_wait_for_rejects_bad_timeouts(bad: float) -> None:
-    with pytest.raises(ValueError, match="finite and > 0"):
+    with pytest.raises(ValueError, match="finite number of seconds > 0"):
         await wait_for(lambda: True, timeout=bad)
 
 

@@ -18,6 +18,8 @@ import math
 import random
 from dataclasses import dataclass, field
 
+from bastion._core._durations import non_negative_seconds
+
 __all__ = ["Backoff"]
 
 
@@ -45,8 +47,8 @@ class Backoff:
     _random: random.Random = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        _non_negative(self.initial, "initial")
-        if _non_negative(self.maximum, "maximum") < self.initial:
+        non_negative_seconds("backoff initial", self.initial)
+        if non_negative_seconds("backoff maximum", self.maximum) < self.initial:
             raise ValueError(
                 f"backoff maximum ({self.maximum!r}) must be >= initial ({self.initial!r})"
             )

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from bastion._core import _event_names, _events
 from bastion._core._actor import Actor
+from bastion._core._durations import positive_seconds
 from bastion._core._errors import (
     ActorCrashed,
     ActorNotAlive,
@@ -444,9 +445,7 @@ class Cell:
     # -- timers, monitors, links --------------------------------------------------------
     def start_timer(self, delay: float, message: Any, *, periodic: bool) -> Timer:
         """Start a timer owned by this actor."""
-        delay = check_delay(delay, "period" if periodic else "delay")
-        if periodic and delay <= 0:
-            raise ValueError(f"send_interval period must be > 0, got {delay!r}")
+        delay = positive_seconds("period", delay) if periodic else check_delay(delay)
         if self.state >= STOPPING:
             raise ActorNotAlive(f"{self!r} is stopping; no new timers")
         timer = Timer(self, delay, message, periodic=periodic)

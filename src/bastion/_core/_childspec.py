@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import enum
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from bastion._core._actor import Actor
 from bastion._core._backoff import Backoff
+from bastion._core._durations import positive_seconds
 from bastion._core._messages import ExitReason, is_abnormal
 
 __all__ = ["Backoff", "ChildSpec", "Restart", "Strategy"]
@@ -37,15 +37,6 @@ class Restart(enum.StrEnum):
         if self is Restart.TRANSIENT:
             return is_abnormal(reason)
         return False
-
-
-def _positive(value: object, what: str, *, allow_zero: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise TypeError(f"{what} must be a number, got {value!r}")
-    if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
-        bound = ">= 0" if allow_zero else "> 0"
-        raise ValueError(f"{what} must be a finite number {bound}, got {value!r}")
-    return float(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,4 +73,4 @@ class ChildSpec:
             raise ValueError(
                 f"child {self.id!r}: restart must be one of {choices}, got {self.restart!r}"
             ) from None
-        _positive(self.shutdown, f"child {self.id!r}: shutdown")
+        positive_seconds(f"child {self.id!r}: shutdown", self.shutdown)

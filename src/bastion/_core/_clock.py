@@ -13,6 +13,8 @@ import time
 from collections.abc import Callable
 from typing import Protocol, runtime_checkable
 
+from bastion._core._durations import non_negative_seconds
+
 __all__ = ["Clock", "LoopClock", "MonotonicClock", "current_clock"]
 
 
@@ -50,8 +52,8 @@ class LoopClock:
         return self._loop.call_at(when, callback)
 
     async def sleep(self, delay: float) -> None:
-        """``asyncio.sleep`` on this loop."""
-        await asyncio.sleep(delay)
+        """``asyncio.sleep`` on this loop; ``delay`` must be finite and >= 0."""
+        await asyncio.sleep(non_negative_seconds("delay", delay))
 
 
 class MonotonicClock:
@@ -71,8 +73,8 @@ class MonotonicClock:
         return asyncio.get_running_loop().call_later(max(0.0, when - self.now()), callback)
 
     async def sleep(self, delay: float) -> None:
-        """``asyncio.sleep``."""
-        await asyncio.sleep(delay)
+        """``asyncio.sleep``; ``delay`` must be finite and >= 0."""
+        await asyncio.sleep(non_negative_seconds("delay", delay))
 
 
 _MONOTONIC = MonotonicClock()

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import math
 from typing import TYPE_CHECKING, Any, Final, final
 
+from bastion._core._durations import check_timeout
 from bastion._core._errors import ActorError, CallTimeout, MailboxFull, NoSuchActor
 
 if TYPE_CHECKING:
@@ -34,20 +34,6 @@ def _expire_call(reply: asyncio.Future[Any], cell: Cell, timeout: float) -> None
         return
     reply.set_exception(CallTimeout(f"call to {cell!r} timed out after {timeout}s"))
     cell.runtime.note_call_timeout(cell, timeout)
-
-
-def check_timeout(timeout: object) -> float:
-    """Return ``timeout`` as a float, or raise ``ValueError`` unless finite and > 0."""
-    if (
-        isinstance(timeout, bool)
-        or not isinstance(timeout, int | float)
-        or not 0 < timeout < math.inf
-    ):
-        raise ValueError(
-            f"timeout must be a finite number of seconds > 0, got {timeout!r} "
-            "(Bastion never waits forever; pick a deadline)"
-        )
-    return float(timeout)
 
 
 @final
@@ -112,11 +98,14 @@ class ActorRef:
         deadline, :class:`ActorCrashed` if the handler crashed, :class:`ActorNotAlive`
         if the actor is (or becomes) unavailable, and re-raises expected errors.
         """
+        if timeout is not DEFAULT:
+            timeout = check_timeout(timeout)
         cell = self._cell
         if cell is None:
             cell = self.resolve()
         runtime = cell.runtime
-        timeout = runtime.call_timeout if timeout is DEFAULT else check_timeout(timeout)
+        if timeout is DEFAULT:
+            timeout = runtime.call_timeout
         if runtime.in_actor(cell):
             raise ActorError(f"{cell!r} called itself: it would wait for its own reply")
         loop = cell.loop
@@ -138,14 +127,16 @@ class ActorRef:
         (default: the runtime's ``call_timeout``), :class:`ActorNotAlive` if the actor
         is not running.
         """
+        if timeout is not DEFAULT:
+            timeout = check_timeout(timeout)  # on entry: a bad timeout fails on an idle system too
         cell = self._cell
         if cell is None:
             cell = self.resolve()
         envelope = (1, message, None)
         if cell.try_post(envelope):
             return
-        runtime = cell.runtime
-        timeout = runtime.call_timeout if timeout is DEFAULT else check_timeout(timeout)
+        if timeout is DEFAULT:
+            timeout = cell.runtime.call_timeout
         await cell.post(envelope, cell.loop.time() + timeout, MailboxFull)
 
     def cast_nowait(self, message: Any) -> None:
@@ -163,11 +154,14 @@ class ActorRef:
         If it has not stopped within ``timeout`` it is killed. Stopping a dead actor is
         a no-op.
         """
+        if timeout is not DEFAULT:
+            timeout = check_timeout(timeout)
         cell = self.resolve_or_none()
         if cell is None or cell.exit_reason is not None:
             return
         runtime = cell.runtime
-        timeout = runtime.call_timeout if timeout is DEFAULT else check_timeout(timeout)
+        if timeout is DEFAULT:
+            timeout = runtime.call_timeout
         await runtime.stop_cell(cell, "normal", timeout)
 
     def kill(self, reason: BaseException | str = "killed") -> None:
@@ -193,9 +187,12 @@ class ActorRef:
 
     async def wait_stopped(self, *, timeout: float = DEFAULT) -> Any:
         """Wait until the actor stops; returns its exit reason. ``CallTimeout`` at expiry."""
+        if timeout is not DEFAULT:
+            timeout = check_timeout(timeout)
         cell = self.resolve()
         runtime = cell.runtime
-        timeout = runtime.call_timeout if timeout is DEFAULT else check_timeout(timeout)
+        if timeout is DEFAULT:
+            timeout = runtime.call_timeout
         return await runtime.wait_future(cell.done_future(), timeout, f"{cell!r} to stop")
 
     # -- identity ----------------------------------------------------------------------

@@ -18,6 +18,7 @@ from bastion._core._cell import RUNNING, Cell, handler_table
 from bastion._core._childspec import Backoff, ChildSpec, Strategy
 from bastion._core._clock import Clock, LoopClock
 from bastion._core._deadletters import DeadLetters
+from bastion._core._durations import positive_seconds
 from bastion._core._errors import CallTimeout, RuntimeClosed, StartFailed, SupervisorError
 from bastion._core._messages import ExitReason, is_abnormal
 from bastion._core._ref import DEFAULT, ActorRef, check_timeout
@@ -72,8 +73,8 @@ class Runtime:
     ) -> None:
         self.loop = asyncio.get_running_loop()
         self.clock: Clock = LoopClock(self.loop)
-        self.call_timeout = check_timeout(call_timeout)
-        self.shutdown_timeout = check_timeout(shutdown_timeout)
+        self.call_timeout = positive_seconds("call_timeout", call_timeout)
+        self.shutdown_timeout = positive_seconds("shutdown_timeout", shutdown_timeout)
         self.mailbox_capacity = _check_capacity(mailbox_capacity, "mailbox_capacity")
         self.registry = Registry()
         self.dead_letters = DeadLetters(
@@ -155,7 +156,11 @@ class Runtime:
             if mailbox_capacity is None
             else _check_capacity(mailbox_capacity, "mailbox_capacity")
         )
-        timeout = self.call_timeout if start_timeout is DEFAULT else check_timeout(start_timeout)
+        timeout = (
+            self.call_timeout
+            if start_timeout is DEFAULT
+            else positive_seconds("start_timeout", start_timeout)
+        )
         cell = Cell(self, next(self._ids), name, capacity)
         if name is not None:
             self.registry.claim(name, cell)
@@ -329,10 +334,13 @@ class Runtime:
                 _log.error("%r crashed", cell, exc_info=reason)
         _events.emit(_event_names.ACTOR_STOP, {"count": 1}, metadata)
 
-    async def shutdown(self, timeout: float | None = None) -> None:
-        """Stop every actor (roots in reverse spawn order), then the task supervisor."""
+    async def shutdown(self, timeout: float = DEFAULT) -> None:
+        """Stop every actor (roots in reverse spawn order), then the task supervisor.
+
+        ``timeout`` is each actor's stop budget (default: ``shutdown_timeout``).
+        """
+        per_actor = self.shutdown_timeout if timeout is DEFAULT else check_timeout(timeout)
         self._closed = True
-        per_actor = self.shutdown_timeout if timeout is None else check_timeout(timeout)
         for cell in reversed([c for c in self._cells.values() if c.parent is None]):
             budget = cell.actor.actor_stop_timeout() or 0.0  # a supervisor needs its children's
             await self.stop_cell(cell, "shutdown", max(per_actor, budget))
@@ -496,7 +504,9 @@ def run(
         )
     if not callable(given):
         raise TypeError(f"bastion.run() takes an async function, got {given!r}")
-    grace = check_timeout(runtime_options.get("call_timeout", DEFAULT_CALL_TIMEOUT))
+    grace = positive_seconds(
+        "call_timeout", runtime_options.get("call_timeout", DEFAULT_CALL_TIMEOUT)
+    )
 
     async def _runner() -> T | None:
         loop = asyncio.get_running_loop()

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from bastion._core._actor import Actor
 from bastion._core._childspec import Backoff, ChildSpec, Restart, Strategy
+from bastion._core._durations import positive_seconds
 from bastion._core._errors import (
     ActorNotAlive,
     RestartIntensityExceeded,
@@ -93,8 +94,7 @@ class Supervisor(Actor):
         self.strategy = _check_strategy(strategy)
         if isinstance(max_restarts, bool) or not isinstance(max_restarts, int) or max_restarts < 0:
             raise ValueError(f"max_restarts must be an int >= 0, got {max_restarts!r}")
-        if not isinstance(max_seconds, int | float) or not 0 < max_seconds < float("inf"):
-            raise ValueError(f"max_seconds must be a finite number > 0, got {max_seconds!r}")
+        max_seconds = positive_seconds("max_seconds", max_seconds)
         if backoff is not None and not isinstance(backoff, Backoff):
             raise TypeError(f"backoff must be a bastion.Backoff, got {backoff!r}")
         self.max_restarts = max_restarts

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import math
 from typing import TYPE_CHECKING, Any
+
+from bastion._core._durations import non_negative_seconds
 
 if TYPE_CHECKING:
     from bastion._core._cell import Cell
@@ -13,10 +14,8 @@ __all__ = ["Timer", "check_delay"]
 
 
 def check_delay(delay: float, what: str = "delay") -> float:
-    """Return ``delay`` as a float, or raise ``ValueError`` unless it is finite and >= 0."""
-    if isinstance(delay, bool) or not isinstance(delay, int | float) or not 0 <= delay < math.inf:
-        raise ValueError(f"{what} must be a finite number of seconds >= 0, got {delay!r}")
-    return float(delay)
+    """Return ``delay`` as float seconds; it must be finite and >= 0 (see ``_durations``)."""
+    return non_negative_seconds(what, delay)
 
 
 class Timer:

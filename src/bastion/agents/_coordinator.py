@@ -21,12 +21,12 @@ queryable (``workflow_status``) until ``forget``.
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass
 from typing import Any
 
 from bastion._core import _event_names, _events
+from bastion._core._durations import positive_seconds
 from bastion._core._errors import BastionError
 from bastion._core._messages import Down, MonitorRef
 from bastion._core._ref import ActorRef
@@ -107,8 +107,7 @@ class CoordinatorAgent(PersistentAgent):
         super().__init__(**kwargs)
         for label, value in (("stall_timeout", stall_timeout), ("check_interval", check_interval),
                              ("dispatch_timeout", dispatch_timeout)):
-            if not 0 < value < math.inf:
-                raise ValueError(f"{label} must be a finite number of seconds > 0")
+            positive_seconds(label, value)
         if min(max_concurrent_workflows, max_pending_workflows, max_step_attempts) < 1:
             raise ValueError("workflow limits and max_step_attempts must be >= 1")
         self.max_concurrent_workflows = max_concurrent_workflows

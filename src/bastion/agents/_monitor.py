@@ -10,7 +10,6 @@ are kept in a ring buffer of ``history_size``.
 
 from __future__ import annotations
 
-import math
 import resource
 import sys
 from collections import deque
@@ -18,6 +17,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from bastion._core import _event_names, _events
+from bastion._core._durations import positive_seconds
 from bastion._core._timers import Timer
 from bastion.agents._actions import action
 from bastion.agents._agent import Agent
@@ -87,8 +87,7 @@ class MonitorAgent(Agent):
                  thresholds: Thresholds | None = None, **kwargs: Any) -> None:
         """``interval`` seconds between samples; ``history_size`` samples kept."""
         super().__init__(**kwargs)
-        if not 0 < interval < math.inf:
-            raise ValueError("interval must be a finite number of seconds > 0")
+        positive_seconds("interval", interval)
         if history_size < 1:
             raise ValueError("history_size must be >= 1")
         self.interval = interval

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bastion._core._actor import Actor
+from bastion._core._durations import positive_seconds
 from bastion._core._errors import ActorNotAlive, MailboxFull
 from bastion._core._messages import Down, MonitorRef
 from bastion._core._ref import ActorRef
@@ -116,8 +117,7 @@ class SignalBus:
                  retry_interval: float = 0.01) -> None:
         if buffer < 1:
             raise ValueError("buffer must be >= 1")
-        if not 0 < retry_interval < float("inf"):
-            raise ValueError("retry_interval must be a finite number of seconds > 0")
+        positive_seconds("retry_interval", retry_interval)
         self._capacity = buffer
         self._overflow = Overflow(overflow)
         self.retry_interval = retry_interval

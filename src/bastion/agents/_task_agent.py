@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
-import math
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, ClassVar
@@ -20,6 +19,7 @@ from typing import Any, ClassVar
 import msgspec
 
 from bastion._core import _event_names, _events
+from bastion._core._durations import positive_seconds
 from bastion._core._errors import ActorNotAlive, MailboxFull
 from bastion.agents._actions import action
 from bastion.agents._errors import AgentPaused, InvalidTask, QueueFull
@@ -86,8 +86,7 @@ class TaskAgent(PersistentAgent):
         super().__init__(**kwargs)
         if max_queue_size < 1 or max_attempts < 1 or pause_after_errors < 1:
             raise ValueError("max_queue_size, max_attempts and pause_after_errors must be >= 1")
-        if not 0 < task_timeout < math.inf:
-            raise ValueError("task_timeout must be a finite number of seconds > 0")
+        positive_seconds("task_timeout", task_timeout)
         self.handlers: dict[str, TaskHandler] = {**self.task_handlers, **(handlers or {})}
         self.max_queue_size = max_queue_size
         self.task_timeout = task_timeout

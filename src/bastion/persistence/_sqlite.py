@@ -39,6 +39,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal, TypeVar
 
+from bastion._core._durations import positive_seconds
 from bastion.persistence import _sqlite_schema as schema
 from bastion.persistence._errors import StoreClosed, StoreError, StoreTimeout, VersionConflict
 from bastion.persistence._protocol import (
@@ -91,8 +92,7 @@ class SQLiteStore:
         if writer == "process" and not PROCESS_WRITER_SUPPORTED:
             raise ValueError("writer='process' needs a POSIX system; use writer='loop'")
         for label, value in (("op_timeout", op_timeout), ("flush_interval", flush_interval)):
-            if not 0 < value < float("inf"):
-                raise ValueError(f"{label} must be a finite number of seconds > 0")
+            positive_seconds(label, value)
         self.path = os.fspath(path)
         schema.refuse_in_memory(self.path)
         self._max_pending = max_pending_ops

@@ -13,7 +13,6 @@ import asyncio
 import enum
 import functools
 import inspect
-import math
 import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from typing import Any, ParamSpec, TypeVar, cast
 
 from bastion._core import _event_names, _events
 from bastion._core._clock import Clock, current_clock
+from bastion._core._durations import positive_seconds
 from bastion._core._errors import Category
 from bastion.resilience._classify import normalize
 from bastion.resilience._errors import CircuitOpen
@@ -72,9 +72,7 @@ def _rate(name: str, value: float) -> float:
 
 
 def _seconds(name: str, value: float) -> float:
-    if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
-        raise ValueError(f"{name} must be a finite number of seconds > 0, got {value!r}")
-    return float(value)
+    return positive_seconds(name, value)
 
 
 class CircuitBreaker:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import math
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from typing import ParamSpec, TypeVar, cast
 
 from bastion._core import _event_names, _events
 from bastion._core._clock import Clock, current_clock
+from bastion._core._durations import positive_seconds
 from bastion.resilience._errors import BulkheadFull
 
 __all__ = ["Bulkhead", "BulkheadStatistics"]
@@ -61,8 +61,7 @@ class Bulkhead:
         for key, value, least in sizes:
             if not isinstance(value, int) or isinstance(value, bool) or value < least:
                 raise ValueError(f"{key} must be an int >= {least}, got {value!r}")
-        if not (isinstance(max_wait, int | float) and math.isfinite(max_wait) and max_wait > 0):
-            raise ValueError(f"max_wait must be a finite number of seconds > 0, got {max_wait!r}")
+        positive_seconds("max_wait", max_wait)
         self.name = name
         self.max_concurrent = max_concurrent
         self.max_queue = max_queue

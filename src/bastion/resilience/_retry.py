@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import inspect
-import math
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, ParamSpec, TypeVar, cast
@@ -24,6 +23,7 @@ import tenacity
 from bastion._core import _event_names, _events
 from bastion._core._backoff import Backoff
 from bastion._core._clock import Clock, current_clock
+from bastion._core._durations import positive_seconds
 from bastion._core._errors import Category, ExpectedError
 from bastion.resilience._budget import RetryBudget, retry_budget
 from bastion.resilience._classify import normalize
@@ -81,14 +81,6 @@ def is_retryable(exc: BaseException, on: RetryOn | None = None) -> bool:
     return bool(on(exc))
 
 
-def _positive(name: str, value: float, *, allow_zero: bool = False) -> float:
-    ok = isinstance(value, int | float) and math.isfinite(value)
-    if not ok or value < 0 or (value == 0 and not allow_zero):
-        bound = ">= 0" if allow_zero else "> 0"
-        raise ValueError(f"{name} must be a finite number {bound}, got {value!r}")
-    return float(value)
-
-
 class Retry:
     """A retry policy; use it as a decorator or through :meth:`call` / :meth:`acall`.
 
@@ -119,7 +111,7 @@ class Retry:
         if backoff is not None and not isinstance(backoff, Backoff):
             raise TypeError(f"backoff must be a bastion.Backoff, got {backoff!r}")
         self.backoff = backoff or Backoff(initial=0.1, maximum=5.0, multiplier=2.0, jitter=1.0)
-        self.deadline = _positive("deadline", deadline)
+        self.deadline = positive_seconds("deadline", deadline)
         if on is not None and not (isinstance(on, tuple) or callable(on)):
             raise TypeError(f"on must be a tuple of exception types or a predicate, got {on!r}")
         self.on = on
@@ -245,9 +237,7 @@ class Retry:
             first = exc
         return self._retry_sync(fn, args, kwargs, first, budget, target)
 
-    async def acall(
-        self, fn: Callable[P, Awaitable[R]], *args: P.args, **kwargs: P.kwargs
-    ) -> R:
+    async def acall(self, fn: Callable[P, Awaitable[R]], *args: P.args, **kwargs: P.kwargs) -> R:
         """Await ``fn(*args, **kwargs)`` with retries (sleeping on the clock)."""
         target, budget = self._budget_for(fn)
         budget.record_call()
@@ -291,4 +281,3 @@ class Retry:
             return self._retry_sync(fn, args, kwargs, first, budget, target)
 
         return wrapper
-

@@ -6,6 +6,8 @@ import math
 from collections import deque
 from dataclasses import dataclass
 
+from bastion._core._durations import positive_seconds
+
 __all__ = ["CountWindow", "Recorder", "TimeWindow"]
 
 FAILED, SLOW = 1, 2  # outcome bits
@@ -34,10 +36,7 @@ class TimeWindow:
     buckets: int = 60
 
     def __post_init__(self) -> None:
-        if not (isinstance(self.seconds, int | float) and math.isfinite(self.seconds)):
-            raise ValueError(f"TimeWindow seconds must be finite, got {self.seconds!r}")
-        if self.seconds <= 0:
-            raise ValueError(f"TimeWindow seconds must be > 0, got {self.seconds!r}")
+        positive_seconds("TimeWindow seconds", self.seconds)
         if not isinstance(self.buckets, int) or self.buckets < 1:
             raise ValueError(f"TimeWindow buckets must be an int >= 1, got {self.buckets!r}")
 

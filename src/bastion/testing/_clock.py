@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from bastion._core._clock import LoopClock
+from bastion._core._durations import non_negative_seconds
 from bastion.testing._loop import VirtualTimeLoop
 
 __all__ = ["VirtualClock", "settle"]
@@ -51,7 +52,5 @@ class VirtualClock(LoopClock):
         Under virtual time this costs only the CPU time of what runs; on the real clock
         it really waits. Raises :class:`ValueError` for a negative or non-finite amount.
         """
-        if not 0 <= seconds < float("inf"):
-            raise ValueError(f"advance() takes finite, non-negative seconds, got {seconds!r}")
-        await asyncio.sleep(seconds)
+        await asyncio.sleep(non_negative_seconds("advance() seconds", seconds))
         await settle()

@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from typing import Any, ClassVar
 
 import bastion
+from bastion._core._durations import non_negative_seconds
 from bastion._core._errors import ActorError, InfrastructureError
 from bastion.testing._wait import DEFAULT_TIMEOUT, check_timeout
 
@@ -143,8 +144,7 @@ def delay_handler(
     """
     if not (isinstance(actor_class, type) and issubclass(actor_class, bastion.Actor)):
         raise TypeError(f"delay_handler() takes an Actor subclass, got {actor_class!r}")
-    if not seconds >= 0:
-        raise ValueError(f"delay must be >= 0 seconds, got {seconds!r}")
+    non_negative_seconds("delay", seconds)
     names = [_HANDLERS[h] if h in _HANDLERS else _unknown(h) for h in handlers]
     saved = {name: actor_class.__dict__.get(name) for name in names}
     for name in names:

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import math
 import reprlib
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+from bastion._core._durations import positive_seconds
 from bastion.testing._errors import WaitTimeout
 from bastion.testing._loop import VirtualTimeLoop
 
@@ -33,11 +33,7 @@ _MISSING: Any = object()
 
 def check_timeout(timeout: float) -> float:
     """Validate a helper's ``timeout``: finite and > 0, else :class:`ValueError`."""
-    if isinstance(timeout, bool) or not isinstance(timeout, int | float):
-        raise TypeError(f"timeout must be a number of seconds, got {timeout!r}")
-    if not (timeout > 0 and math.isfinite(timeout)):
-        raise ValueError(f"timeout must be finite and > 0 seconds, got {timeout!r}")
-    return float(timeout)
+    return positive_seconds("timeout", timeout)
 
 
 class _Poller:
