@@ -38,6 +38,7 @@ from bastion._core._stats import ActorStatistics
 from bastion._core._timers import Timer, check_delay
 
 if TYPE_CHECKING:
+    from bastion._core._meters import ActorClassMeter
     from bastion._core._runtime import Runtime
 
 __all__ = ["CALL", "CAST", "INFO", "RUNNING", "Cell", "handler_table"]
@@ -83,6 +84,7 @@ class Cell:
         "links",
         "loop",
         "metadata",
+        "meter",
         "monitored_by",
         "monitors",
         "name",
@@ -122,6 +124,7 @@ class Cell:
         self.monitored_by: dict[MonitorRef, Cell] | None = None
         self.links: set[Cell] | None = None  # allocated on first use
         self.metadata: dict[str, Any] = {}
+        self.meter: ActorClassMeter | None = None  # shared per actor class; None: metrics off
         self.parent: Cell | None = None
         self.started: asyncio.Future[None] | None = self.loop.create_future()
         self.done: asyncio.Future[ExitReason] | None = None  # created when someone waits
@@ -146,9 +149,13 @@ class Cell:
         """Append to the mailbox unless full. Raises ActorNotAlive if stopping or dead."""
         if self.state >= STOPPING:
             raise ActorNotAlive(f"{self!r} is not alive")
-        if len(self.queue) >= self.capacity:
+        depth = len(self.queue)
+        if depth >= self.capacity:
             return False
         self.queue.append(envelope)
+        meter = self.meter
+        if meter is not None and depth >= meter.high_water:
+            meter.high_water = depth + 1
         if self.parked:
             self.wake()
         return True

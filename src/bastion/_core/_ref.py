@@ -110,15 +110,25 @@ class ActorRef:
             raise ActorError(f"{cell!r} called itself: it would wait for its own reply")
         loop = cell.loop
         reply = loop.create_future()
-        deadline = loop.time() + timeout
+        started = loop.time()
+        deadline = started + timeout
         envelope = (0, message, reply)
-        if not cell.try_post(envelope):
-            await cell.post(envelope, deadline, CallTimeout)
-        handle = loop.call_at(deadline, _expire_call, reply, cell, timeout)
+        meter = cell.meter
         try:
-            return await reply
-        finally:
-            handle.cancel()
+            if not cell.try_post(envelope):
+                await cell.post(envelope, deadline, CallTimeout)
+            handle = loop.call_at(deadline, _expire_call, reply, cell, timeout)
+            try:
+                result = await reply
+            finally:
+                handle.cancel()
+        except BaseException as exc:
+            if meter is not None:
+                meter.current().call_finished(started, loop.time(), exc)
+            raise
+        if meter is not None:
+            meter.current().call_finished(started, loop.time(), None)
+        return result
 
     async def cast(self, message: Any, *, timeout: float = DEFAULT) -> None:
         """Send ``message`` to ``handle_cast``; waits for room if the mailbox is full.
@@ -147,6 +157,8 @@ class ActorRef:
         if not cell.try_post((1, message, None)):
             cell.runtime.note_mailbox_full(cell)
             raise MailboxFull(f"mailbox of {cell!r} is full ({cell.capacity} messages)")
+        if cell.meter is not None:
+            cell.meter.current().casts += 1
 
     async def stop(self, *, timeout: float = DEFAULT) -> None:
         """Stop the actor: finish the current message, run ``on_stop``, release it.

@@ -21,6 +21,8 @@ from bastion._core._deadletters import DeadLetters
 from bastion._core._durations import positive_seconds
 from bastion._core._errors import CallTimeout, RuntimeClosed, StartFailed, SupervisorError
 from bastion._core._messages import ExitReason, is_abnormal
+from bastion._core._meters import KernelMeters
+from bastion._core._metrics import MetricsRegistry
 from bastion._core._ref import DEFAULT, ActorRef, check_timeout
 from bastion._core._registry import Registry, check_name
 from bastion._core._stats import RuntimeStatistics
@@ -70,6 +72,7 @@ class Runtime:
         dead_letter_capacity: int = DEFAULT_DEAD_LETTER_CAPACITY,
         max_threads: int | None = None,
         shutdown_timeout: float = DEFAULT_CALL_TIMEOUT,
+        metrics: bool = True,
     ) -> None:
         self.loop = asyncio.get_running_loop()
         self.clock: Clock = LoopClock(self.loop)
@@ -77,6 +80,11 @@ class Runtime:
         self.shutdown_timeout = positive_seconds("shutdown_timeout", shutdown_timeout)
         self.mailbox_capacity = _check_capacity(mailbox_capacity, "mailbox_capacity")
         self.registry = Registry()
+        if not isinstance(metrics, bool):
+            raise TypeError(f"metrics must be True or False, got {metrics!r}")
+        #: This runtime's metrics (``rt.metrics.collect()``); empty when ``metrics=False``.
+        self.metrics = MetricsRegistry(self.loop.time, enabled=metrics)
+        self.meters = KernelMeters(self.metrics, self._cells_now) if metrics else None
         self.dead_letters = DeadLetters(
             _check_capacity(dead_letter_capacity, "dead_letter_capacity"),
             self.registry,
@@ -162,6 +170,8 @@ class Runtime:
             else positive_seconds("start_timeout", start_timeout)
         )
         cell = Cell(self, next(self._ids), name, capacity)
+        if self.meters is not None:
+            cell.meter = self.meters.meter_for(actor_class)
         if name is not None:
             self.registry.claim(name, cell)
         try:
@@ -299,6 +309,9 @@ class Runtime:
     def in_actor(self, cell: Cell) -> bool:
         """True if the running code is ``cell``'s own task (not a task it started)."""
         return cell.task is not None and cell.task is asyncio.current_task(self.loop)
+
+    def _cells_now(self) -> list[Cell]:
+        return list(self._cells.values())
 
     def actors(self) -> list[ActorRef]:
         """Refs to every live actor, in spawn order."""
@@ -458,14 +471,20 @@ async def open_runtime(
     dead_letter_capacity: int = DEFAULT_DEAD_LETTER_CAPACITY,
     max_threads: int | None = None,
     shutdown_timeout: float = DEFAULT_CALL_TIMEOUT,
+    metrics: bool = True,
 ) -> AsyncIterator[Runtime]:
-    """Open a runtime on the running loop; on exit every actor and task is stopped."""
+    """Open a runtime on the running loop; on exit every actor and task is stopped.
+
+    ``metrics=False`` turns the runtime's self-measurement off (``rt.metrics`` stays
+    readable but the kernel records nothing).
+    """
     runtime = Runtime(
         call_timeout=call_timeout,
         mailbox_capacity=mailbox_capacity,
         dead_letter_capacity=dead_letter_capacity,
         max_threads=max_threads,
         shutdown_timeout=shutdown_timeout,
+        metrics=metrics,
     )
     token = _current_runtime.set(runtime)
     try:

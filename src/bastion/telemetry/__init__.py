@@ -1,4 +1,9 @@
-"""Telemetry: the event bus (``emit``/``attach``/``detach``/``span``)."""
+"""Telemetry: the event bus (``emit``/``attach``/``detach``/``span``) and metrics.
+
+Every runtime owns a :class:`MetricsRegistry` as ``rt.metrics`` (turn the runtime's
+self-measurement off with ``open_runtime(metrics=False)``). Exporters read it through
+``rt.metrics.collect() -> tuple[MetricFamily, ...]``; see ``docs/observability.md``.
+"""
 
 from __future__ import annotations
 
@@ -13,18 +18,45 @@ from bastion._core._events import (
     span,
     statistics,
 )
+from bastion._core._histogram import HistogramSnapshot, LogLinearHistogram
+from bastion._core._meters import cohort, current_cohort, set_cohort
+from bastion._core._metrics import (
+    Counter,
+    Gauge,
+    Histogram,
+    MetricFamily,
+    MetricKind,
+    MetricsRegistry,
+    Sample,
+    UnknownMetric,
+)
+from bastion._core._windows import WindowReading
 from bastion._public import publish
 
 __all__ = [
     "attach",
     "attached_handlers",
+    "cohort",
+    "Counter",
+    "current_cohort",
     "detach",
     "emit",
     "EventBusStatistics",
     "EventName",
+    "Gauge",
     "Handler",
+    "Histogram",
+    "HistogramSnapshot",
+    "LogLinearHistogram",
+    "MetricFamily",
+    "MetricKind",
+    "MetricsRegistry",
+    "Sample",
+    "set_cohort",
     "span",
     "statistics",
+    "UnknownMetric",
+    "WindowReading",
 ]
 
 publish(globals(), "bastion.telemetry")

@@ -1,0 +1,196 @@
+"""A fixed-memory latency histogram with log-linear buckets (HdrHistogram style).
+
+Values are seconds (any positive float). Each power-of-two range ("octave") is split
+into :data:`SUB_BUCKETS` equal buckets, so a bucket is at most 1/64 of its lower bound
+wide; reporting the bucket's midpoint bounds the relative error of every percentile by
+1/128 (< 0.8 %). The default range is 2**-20 s (about 1 µs) to 2**12 s (about 68 min):
+2,048 counters, whatever the number of samples. Values outside the range are clamped
+into the first or last bucket (and still added to the exact ``sum``).
+
+Recording is one ``math.frexp``, an index computation and two additions; snapshots are
+taken off the hot path.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+__all__ = [
+    "DEFAULT_HIGHEST_EXPONENT",
+    "DEFAULT_LOWEST_EXPONENT",
+    "EMPTY_SNAPSHOT",
+    "SUB_BUCKETS",
+    "HistogramSnapshot",
+    "LogLinearHistogram",
+    "merge",
+]
+
+SUB_BUCKETS = 64
+DEFAULT_LOWEST_EXPONENT = -20  # 2**-20 s ≈ 0.95 µs
+DEFAULT_HIGHEST_EXPONENT = 12  # 2**12 s ≈ 68 min
+_frexp = math.frexp
+
+
+@dataclass(frozen=True, slots=True)
+class HistogramSnapshot:
+    """An immutable view of a histogram: non-empty buckets, count and exact sum.
+
+    ``bounds[i]`` is the (exclusive) upper bound of bucket ``i`` and ``counts[i]`` the
+    number of values in it (not cumulative); buckets are ascending and only non-empty
+    ones are listed. ``lower_bounds[i]`` is the bucket's lower bound.
+    """
+
+    count: int
+    sum: float
+    lower_bounds: tuple[float, ...]
+    bounds: tuple[float, ...]
+    counts: tuple[int, ...]
+
+    @property
+    def mean(self) -> float:
+        """The exact mean (``sum / count``), 0.0 when empty."""
+        return self.sum / self.count if self.count else 0.0
+
+    @property
+    def max(self) -> float:
+        """The largest value, to within the bucket resolution (0.0 when empty)."""
+        return self._representative(len(self.counts) - 1) if self.count else 0.0
+
+    @property
+    def min(self) -> float:
+        """The smallest value, to within the bucket resolution (0.0 when empty)."""
+        return self._representative(0) if self.count else 0.0
+
+    def percentile(self, p: float) -> float:
+        """The value at percentile ``p`` (0-100), within 1 % relative error; 0.0 if empty."""
+        if isinstance(p, bool) or not isinstance(p, int | float) or not 0 <= p <= 100:
+            raise ValueError(f"percentile must be a number in [0, 100], got {p!r}")
+        if not self.count:
+            return 0.0
+        rank = max(1, math.ceil(p / 100 * self.count))
+        seen = 0
+        for index, count in enumerate(self.counts):
+            seen += count
+            if seen >= rank:
+                return self._representative(index)
+        return self._representative(len(self.counts) - 1)
+
+    def quantile(self, q: float) -> float:
+        """The value at quantile ``q`` (0-1); ``quantile(0.99) == percentile(99)``."""
+        if isinstance(q, bool) or not isinstance(q, int | float) or not 0 <= q <= 1:
+            raise ValueError(f"quantile must be a number in [0, 1], got {q!r}")
+        return self.percentile(q * 100)
+
+    def cumulative(self, upper_bounds: Sequence[float]) -> tuple[int, ...]:
+        """Counts of values ``<= b`` for each of ``upper_bounds`` (Prometheus ``le`` buckets).
+
+        A bucket is attributed to the first bound at or above its midpoint, so a value
+        may land one explicit bucket off when a bound cuts a log-linear bucket (< 1 %).
+        """
+        result = []
+        reps = [self._representative(i) for i in range(len(self.counts))]
+        seen = 0
+        index = 0
+        for bound in upper_bounds:
+            while index < len(reps) and reps[index] <= bound:
+                seen += self.counts[index]
+                index += 1
+            result.append(seen)
+        return tuple(result)
+
+    def minus(self, earlier: HistogramSnapshot) -> HistogramSnapshot:
+        """The values recorded since ``earlier`` (a snapshot of the same histogram)."""
+        before = dict(zip(earlier.bounds, earlier.counts, strict=True))
+        lows, highs, counts = [], [], []
+        for low, high, count in zip(self.lower_bounds, self.bounds, self.counts, strict=True):
+            delta = count - before.get(high, 0)
+            if delta > 0:
+                lows.append(low)
+                highs.append(high)
+                counts.append(delta)
+        return HistogramSnapshot(
+            count=max(0, self.count - earlier.count),
+            sum=self.sum - earlier.sum,
+            lower_bounds=tuple(lows),
+            bounds=tuple(highs),
+            counts=tuple(counts),
+        )
+
+    def _representative(self, index: int) -> float:
+        return (self.lower_bounds[index] + self.bounds[index]) / 2
+
+
+EMPTY_SNAPSHOT = HistogramSnapshot(0, 0.0, (), (), ())
+
+
+class LogLinearHistogram:
+    """Counts of values in log-linear buckets; fixed memory, lock-free (one event loop)."""
+
+    __slots__ = ("_counts", "_highest", "_lowest", "sum")
+
+    def __init__(
+        self,
+        lowest_exponent: int = DEFAULT_LOWEST_EXPONENT,
+        highest_exponent: int = DEFAULT_HIGHEST_EXPONENT,
+    ) -> None:
+        if not lowest_exponent < highest_exponent:
+            raise ValueError("lowest_exponent must be below highest_exponent")
+        self._lowest = lowest_exponent
+        self._highest = (highest_exponent - lowest_exponent) * SUB_BUCKETS - 1
+        self._counts = [0] * (self._highest + 1)
+        self.sum = 0.0
+
+    def record(self, value: float) -> None:
+        """Add one value (seconds). Negative or zero values count in the lowest bucket."""
+        if value > 0.0:
+            mantissa, exponent = _frexp(value)
+            index = (exponent - self._lowest) * SUB_BUCKETS + int(mantissa * 128.0) - SUB_BUCKETS
+            if index < 0:
+                index = 0
+            elif index > self._highest:
+                index = self._highest
+        else:
+            index = 0
+        self._counts[index] += 1
+        self.sum += value
+
+    def bucket_bounds(self, index: int) -> tuple[float, float]:
+        """The ``[lower, upper)`` range of bucket ``index``."""
+        octave, sub = divmod(index, SUB_BUCKETS)
+        base = math.ldexp(1.0, self._lowest + octave - 1)
+        width = base / SUB_BUCKETS
+        return base + sub * width, base + (sub + 1) * width
+
+    def snapshot(self) -> HistogramSnapshot:
+        """An immutable copy of the non-empty buckets."""
+        lows, highs, counts = [], [], []
+        total = 0
+        for index, count in enumerate(self._counts):
+            if count:
+                low, high = self.bucket_bounds(index)
+                lows.append(low)
+                highs.append(high)
+                counts.append(count)
+                total += count
+        return HistogramSnapshot(total, self.sum, tuple(lows), tuple(highs), tuple(counts))
+
+
+def merge(snapshots: Sequence[HistogramSnapshot]) -> HistogramSnapshot:
+    """Add snapshots of histograms with the same bucket layout."""
+    if len(snapshots) == 1:
+        return snapshots[0]
+    table: dict[float, list[float]] = {}
+    for snap in snapshots:
+        for low, high, count in zip(snap.lower_bounds, snap.bounds, snap.counts, strict=True):
+            entry = table.setdefault(high, [low, 0])
+            entry[1] += count
+    highs = sorted(table)
+    return HistogramSnapshot(
+        count=sum(s.count for s in snapshots),
+        sum=sum(s.sum for s in snapshots),
+        lower_bounds=tuple(table[h][0] for h in highs),
+        bounds=tuple(highs),
+        counts=tuple(int(table[h][1]) for h in highs),
+    )

@@ -1,0 +1,122 @@
+"""Sliding windows on the runtime clock: the change of a metric over the last N seconds.
+
+The registry keeps a ring of snapshots (its collected families), taken when it is read
+(:meth:`MetricsRegistry.tick`, at most one per :data:`RESOLUTION` second). A window of
+``W`` seconds compares the current values with the newest snapshot at least ``W``
+seconds old; the reading says which span it really covers. Snapshots older than
+:data:`DENSE_SPAN` are thinned to one per :data:`SPARSE_SPACING` seconds and dropped
+after :data:`HORIZON`, so the ring stays under ~50 entries. Reads happen on the runtime
+clock, so windows work under virtual time, and nothing here schedules a timer.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from bastion._core._histogram import EMPTY_SNAPSHOT, HistogramSnapshot, merge
+
+if TYPE_CHECKING:
+    from bastion._core._metrics import MetricFamily, Sample
+
+__all__ = ["HORIZON", "RESOLUTION", "SnapshotRing", "WindowReading"]
+
+RESOLUTION = 1.0
+DENSE_SPAN = 15.0
+SPARSE_SPACING = 10.0
+HORIZON = 330.0
+
+
+@dataclass(frozen=True, slots=True)
+class WindowReading:
+    """A metric over a window: ``delta`` (counter increase, or a histogram's count),
+    ``rate`` (delta per second), ``value`` (a gauge's current value; the current total
+    otherwise), and for histograms the window's own ``histogram`` (percentiles of only
+    the values recorded in the window). ``seconds`` is the span really covered."""
+
+    name: str
+    requested: float
+    seconds: float
+    delta: float
+    rate: float
+    value: float
+    histogram: HistogramSnapshot | None
+
+
+class SnapshotRing:
+    """Timestamped collections of every metric (registry use)."""
+
+    def __init__(self, created: float) -> None:
+        self._entries: deque[tuple[float, dict[str, MetricFamily]]] = deque([(created, {})])
+
+    def due(self, now: float) -> bool:
+        """True if the newest snapshot is at least :data:`RESOLUTION` old."""
+        return now - self._entries[-1][0] >= RESOLUTION
+
+    def add(self, now: float, families: tuple[MetricFamily, ...]) -> None:
+        """Store a snapshot and thin or drop old ones."""
+        self._entries.append((now, {f.name: f for f in families}))
+        entries = self._entries
+        while len(entries) > 2 and now - entries[1][0] > HORIZON:
+            entries.popleft()
+        kept: deque[tuple[float, dict[str, MetricFamily]]] = deque()
+        for entry in entries:
+            if (
+                kept
+                and now - entry[0] > DENSE_SPAN
+                and entry[0] - kept[-1][0] < SPARSE_SPACING
+                and entry is not entries[-1]
+            ):
+                continue
+            kept.append(entry)
+        self._entries = kept
+
+    def window(
+        self, current: MetricFamily, now: float, seconds: float, labels: Mapping[str, str]
+    ) -> WindowReading:
+        """Compare ``current`` with the newest snapshot at least ``seconds`` old."""
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds <= 0:
+            raise ValueError(f"window seconds must be a number > 0, got {seconds!r}")
+        start, base = self._entries[0]
+        for stamp, families in self._entries:
+            if stamp > now - seconds:
+                break
+            start, base = stamp, families
+        earlier = base.get(current.name)
+        now_samples = _select(current, labels)
+        value = sum(s.value for s in now_samples)
+        span = max(now - start, 0.0)
+        if current.kind == "gauge":
+            return WindowReading(current.name, seconds, span, 0.0, 0.0, value, None)
+        then_samples = _select(earlier, labels) if earlier is not None else ()
+        then = {s.label_values: s for s in then_samples}
+        histogram = None
+        if current.kind == "histogram":
+            parts = [
+                _minus(s.histogram, then.get(s.label_values)) for s in now_samples if s.histogram
+            ]
+            histogram = merge(parts) if parts else EMPTY_SNAPSHOT
+            delta = float(histogram.count)
+        else:
+            delta = value - sum(s.value for s in then_samples)
+        rate = delta / span if span > 0 else 0.0
+        return WindowReading(current.name, seconds, span, delta, rate, value, histogram)
+
+
+def _select(family: MetricFamily, labels: Mapping[str, str]) -> tuple[Sample, ...]:
+    if not labels:
+        return family.samples
+    names = family.label_names
+    for name in labels:
+        if name not in names:
+            raise ValueError(f"{family.name} has no label {name!r}; labels are {names!r}")
+    index = [(names.index(n), v) for n, v in labels.items()]
+    return tuple(s for s in family.samples if all(s.label_values[i] == v for i, v in index))
+
+
+def _minus(now: HistogramSnapshot, then: Sample | None) -> HistogramSnapshot:
+    if then is None or then.histogram is None:
+        return now
+    return now.minus(then.histogram)
