@@ -146,7 +146,7 @@ class LogLinearHistogram:
         """Add one value (seconds). Negative or zero values count in the lowest bucket."""
         if value > 0.0:
             mantissa, exponent = _frexp(value)
-            index = (exponent - self._lowest) * SUB_BUCKETS + int(mantissa * 128.0) - SUB_BUCKETS
+            index = (exponent - self._lowest) * SUB_BUCKETS + int(mantissa * 128.0) - 128
             if index < 0:
                 index = 0
             elif index > self._highest:
@@ -159,7 +159,7 @@ class LogLinearHistogram:
     def bucket_bounds(self, index: int) -> tuple[float, float]:
         """The ``[lower, upper)`` range of bucket ``index``."""
         octave, sub = divmod(index, SUB_BUCKETS)
-        base = math.ldexp(1.0, self._lowest + octave - 1)
+        base = math.ldexp(1.0, self._lowest + octave)
         width = base / SUB_BUCKETS
         return base + sub * width, base + (sub + 1) * width
 

@@ -27,6 +27,7 @@ __all__ = [
     "KernelMeters",
     "cohort",
     "current_cohort",
+    "reason_label",
     "set_cohort",
 ]
 
@@ -118,6 +119,13 @@ class ActorClassMeter:
             yield from self.cohorts.values()
 
 
+def reason_label(reason: object) -> str:
+    """A bounded label for an exit reason: the exception class name, or the reason str."""
+    if isinstance(reason, BaseException):
+        return type(reason).__name__
+    return str(reason)[:40]
+
+
 def _outcome(error: BaseException | None) -> int:
     if error is None:
         return 0
@@ -143,6 +151,16 @@ class KernelMeters:
         self._by_class: dict[type, ActorClassMeter] = {}
         self._overflow: ActorClassMeter | None = None
         self.register()
+        self._restarts = registry.counter(
+            "bastion_restarts",
+            "Children restarted, by supervisor (name, else class), child id and exit reason.",
+            labels=("supervisor", "child", "reason"),
+        )
+
+    def restart(self, supervisor: Cell, child_id: str, reason: object) -> None:
+        """Count one restart of ``child_id`` by ``supervisor`` after ``reason``."""
+        owner = supervisor.name or type(supervisor.actor).__qualname__
+        self._restarts.labels(owner, child_id, reason_label(reason)).inc()
 
     def meter_for(self, actor_class: type) -> ActorClassMeter:
         """The shared meter of ``actor_class`` (created on its first spawn)."""

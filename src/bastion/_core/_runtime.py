@@ -25,6 +25,7 @@ from bastion._core._meters import KernelMeters
 from bastion._core._metrics import MetricsRegistry
 from bastion._core._ref import DEFAULT, ActorRef, check_timeout
 from bastion._core._registry import Registry, check_name
+from bastion._core._runtime_metrics import register_runtime_metrics
 from bastion._core._stats import RuntimeStatistics
 from bastion._core._supervisor import (
     DEFAULT_MAX_RESTARTS,
@@ -98,6 +99,8 @@ class Runtime:
         self._ids = itertools.count(1)
         self._idle_waiters: list[asyncio.Future[None]] = []
         self._closed = False
+        if metrics:
+            register_runtime_metrics(self.metrics, self)
         self._counts = dict.fromkeys(
             (
                 "spawned",
@@ -412,9 +415,13 @@ class Runtime:
         self._counts["mailbox_full"] += 1
         _events.emit(_event_names.MAILBOX_FULL, {"capacity": cell.capacity}, {"actor": repr(cell)})
 
-    def note_restart(self, supervisor: Cell, child_id: str) -> None:
+    def note_restart(
+        self, supervisor: Cell, child_id: str, reason: ExitReason = "unknown"
+    ) -> None:
         """Count and emit a supervisor restart (kernel use)."""
         self._counts["restarts"] += 1
+        if self.meters is not None:
+            self.meters.restart(supervisor, child_id, reason)
         _events.emit(
             _event_names.SUPERVISOR_RESTART,
             {"count": 1},

@@ -44,6 +44,7 @@ class _Child:
     spec: ChildSpec
     cell: Cell | None = None
     restart_times: deque[float] = field(default_factory=deque)
+    last_exit: ExitReason = "normal"  # why it last stopped (the restart's reason, for metrics)
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +156,7 @@ class Supervisor(Actor):
     # -- restart logic -------------------------------------------------------------------
     async def _child_exited(self, child: _Child, reason: ExitReason) -> None:
         child.cell = None
+        child.last_exit = reason
         if not child.spec.restart.applies(reason):
             if child.spec.restart is Restart.TEMPORARY:
                 self._remove(child)
@@ -211,7 +213,7 @@ class Supervisor(Actor):
                 self.send_after(delay, _RestartChildren(retry))
                 return
             self._restarts += 1
-            self.runtime.note_restart(self._bastion_cell, child.spec.id)
+            self.runtime.note_restart(self._bastion_cell, child.spec.id, child.last_exit)
 
     # -- children ------------------------------------------------------------------------
     def _add(self, spec: ChildSpec) -> _Child:
