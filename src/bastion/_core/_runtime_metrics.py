@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
+from bastion._core._catalog import declare_catalog
 from bastion._core._metrics import MetricKind, MetricsRegistry, Sample
 from bastion._core._stats import RuntimeStatistics
 from bastion._core._supervisor import Supervisor
@@ -79,6 +80,7 @@ Read = Callable[[RuntimeStatistics], float]
 
 def register_runtime_metrics(registry: MetricsRegistry, runtime: Runtime) -> None:
     """Declare the runtime-wide counters and gauges of ``runtime`` in ``registry``."""
+    declare_catalog(registry)
     for kind, table in ((MetricKind.COUNTER, _COUNTERS), (MetricKind.GAUGE, _GAUGES)):
         for name, description, read in table:
             registry.callback(name, kind, description, _reader(runtime, read))

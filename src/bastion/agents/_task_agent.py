@@ -48,6 +48,7 @@ from bastion.agents._task_types import (
     TaskValidation,
 )
 from bastion.persistence import UnsupportedType
+from bastion.telemetry import _hooks
 
 __all__ = ["DONE", "TaskAgent", "TaskHandler"]
 
@@ -349,6 +350,7 @@ class TaskAgent(PersistentAgent):
             if self.status is TaskAgentStatus.PROCESSING:
                 self.status = TaskAgentStatus.IDLE
         self._count(outcome)
+        _hooks.task_finished(type(self).__qualname__, str(outcome.status), outcome.duration)
         self._notify(task, outcome)
 
     def _count(self, outcome: TaskOutcome) -> None:
@@ -381,6 +383,8 @@ class TaskAgent(PersistentAgent):
             self._notify_failures += 1  # the requester reads the outcome with `result`
 
     def _publish_load(self) -> None:
+        _hooks.set_gauge("bastion_task_agent_queue_length", len(self.queue),
+                          self.name or type(self).__qualname__)
         self.set_health("paused" if self.status is TaskAgentStatus.PAUSED else "ok",
                         queued=len(self.queue), load=len(self.queue),
                         processed=self.processed_count, failed=self.failed_count)

@@ -61,6 +61,7 @@ from bastion.persistence._sqlite_queries import (
     read_record,
 )
 from bastion.persistence._sqlite_writer import MAX_CACHED, Job, Writer, store_error
+from bastion.telemetry import _hooks
 
 __all__ = ["SQLiteStore"]
 
@@ -108,6 +109,7 @@ class SQLiteStore:
         self._later: asyncio.TimerHandle | None = None
         self._helpers: set[asyncio.Future[Any]] = set()
         self._checkpointing = False
+        self._checkpoint_started = 0.0
         self._since_checkpoint = 0
         self._pending_ops = 0
         self._closed = False
@@ -166,6 +168,7 @@ class SQLiteStore:
         self._pending_ops += size
         self._batches += 1
         self._ops += len(ops)
+        _hooks.set_gauge("bastion_persistence_writer_lag", self._pending_ops, "sqlite")
         if self._pending_ops >= self._max_pending:
             self._flush()
         else:
@@ -288,6 +291,8 @@ class SQLiteStore:
             return
         jobs, self._queued = self._queued, []
         self._pending_ops = 0  # every queued job is in this group
+        _hooks.observe("bastion_persistence_group_size", len(jobs), "sqlite")
+        _hooks.set_gauge("bastion_persistence_writer_lag", 0, "sqlite")
         if self._link is not None:
             self._send(jobs)
             return
@@ -302,6 +307,7 @@ class SQLiteStore:
         if self._since_checkpoint >= schema.CHECKPOINT_EVERY and not self._checkpointing:
             self._since_checkpoint = 0
             self._checkpointing = True
+            self._checkpoint_started = time.perf_counter()
             self._start_helper(self._writer.checkpoint, self._checkpointed)
 
     # -- the writer process ----------------------------------------------------------
@@ -366,6 +372,8 @@ class SQLiteStore:
 
     def _checkpointed(self, fut: asyncio.Future[Any]) -> None:
         self._checkpointing = False
+        elapsed = time.perf_counter() - self._checkpoint_started
+        _hooks.observe("bastion_persistence_checkpoint_seconds", elapsed, "sqlite")
         if not fut.cancelled():
             fut.exception()  # a failed checkpoint is retried after the next commits
 

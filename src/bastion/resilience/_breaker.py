@@ -25,6 +25,7 @@ from bastion._core._errors import Category
 from bastion.resilience._classify import normalize
 from bastion.resilience._errors import CircuitOpen
 from bastion.resilience._window import FAILED, SLOW, CountWindow, TimeWindow
+from bastion.telemetry import _hooks
 
 __all__ = ["BreakerStatistics", "CircuitBreaker", "BreakerState"]
 
@@ -39,6 +40,8 @@ class BreakerState(enum.StrEnum):
     OPEN = "open"
     HALF_OPEN = "half_open"
 
+
+_STATE_VALUES = {"closed": 0.0, "half_open": 1.0, "open": 2.0}  # bastion_breaker_state
 
 @dataclass(frozen=True, slots=True)
 class BreakerStatistics:
@@ -157,6 +160,7 @@ class CircuitBreaker:
             _events.emit(
                 _event_names.BREAKER_REJECTED, {"retry_after": retry_after}, {"name": self.name}
             )
+            _hooks.count("bastion_breaker_rejections", self.name)
             raise CircuitOpen(
                 f"circuit {self.name!r} is {state}",
                 context={"breaker": self.name, "state": str(state), "retry_after": retry_after},
@@ -231,6 +235,8 @@ class CircuitBreaker:
             {"failure_rate": rates[0], "slow_call_rate": rates[1]},
             {"name": self.name, "from": str(before), "to": str(to)},
         )
+        _hooks.count("bastion_breaker_transitions", self.name, before, to)
+        _hooks.set_gauge("bastion_breaker_state", _STATE_VALUES.get(str(to), -1.0), self.name)
 
     def _retry_after(self, now: float) -> float:
         if self._state is BreakerState.OPEN:

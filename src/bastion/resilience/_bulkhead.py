@@ -19,6 +19,7 @@ from bastion._core import _event_names, _events
 from bastion._core._clock import Clock, current_clock
 from bastion._core._durations import positive_seconds
 from bastion.resilience._errors import BulkheadFull
+from bastion.telemetry import _hooks
 
 __all__ = ["Bulkhead", "BulkheadStatistics"]
 
@@ -78,6 +79,7 @@ class Bulkhead:
             {"active": self._active},
             {"name": self.name, "reason": code},
         )
+        _hooks.count("bastion_bulkhead_rejections", self.name, code)
         return BulkheadFull(
             f"bulkhead {self.name!r} {why}",
             code=code,
@@ -101,7 +103,8 @@ class Bulkhead:
         clock = self._clock or current_clock()
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiters.append(waiter)
-        timer = clock.call_at(clock.now() + self.max_wait, lambda: self._expire(waiter))
+        queued_at = clock.now()
+        timer = clock.call_at(queued_at + self.max_wait, lambda: self._expire(waiter))
         try:
             await waiter  # resolved by release(): the slot is handed over, already counted
         except asyncio.CancelledError:
@@ -113,6 +116,7 @@ class Bulkhead:
         finally:
             timer.cancel()
         self._admitted += 1
+        _hooks.observe("bastion_bulkhead_wait_seconds", clock.now() - queued_at, self.name)
 
     def _expire(self, waiter: asyncio.Future[None]) -> None:
         if waiter.done():

@@ -28,6 +28,7 @@ from bastion._core._errors import Category, ExpectedError
 from bastion.resilience._budget import RetryBudget, retry_budget
 from bastion.resilience._classify import normalize
 from bastion.resilience._errors import RetryBudgetExhausted
+from bastion.telemetry import _hooks
 
 __all__ = ["Retry", "instant_retries", "is_retryable"]
 
@@ -143,6 +144,7 @@ class Retry:
                 {"attempt": rs.attempt_number, "delay": rs.upcoming_sleep},
                 {"target": target, "outcome": outcome, "error": exc and type(exc).__name__},
             )
+            _hooks.count("bastion_retry_attempts", target, outcome)
 
         def should_retry(rs: tenacity.RetryCallState) -> bool:
             if rs.outcome is None or not rs.outcome.failed:
@@ -160,6 +162,7 @@ class Retry:
                 return self._give_up(rs, emit, "deadline")
             if not budget.try_spend():
                 emit(rs, "budget_exhausted")
+                _hooks.count("bastion_retry_budget_refusals", target)
                 last = rs.outcome.exception() if rs.outcome is not None else None
                 raise RetryBudgetExhausted(
                     f"retry budget of {target!r} is spent after attempt {rs.attempt_number}",

@@ -1,0 +1,65 @@
+"""Measurement hooks for the layers above the kernel (resilience, persistence, agents).
+
+Each hook is one call at an outcome point. It records into the metrics of the runtime
+running the code (``current_runtime().metrics``) and does nothing outside a runtime or
+when the runtime's metrics are off. Metric names and shapes come from :data:`CATALOG`,
+so the docs table and the code cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bastion._core._catalog import CATALOG
+from bastion._core._metrics import Counter, Gauge, Histogram, MetricKind, MetricsRegistry
+from bastion._core._runtime import _current_runtime
+
+__all__ = ["CATALOG", "count", "observe", "registry", "set_gauge", "task_finished"]
+
+
+def registry() -> MetricsRegistry | None:
+    """The metrics of the runtime running this code, or None (no runtime, metrics off)."""
+    runtime = _current_runtime.get()
+    if runtime is None or not runtime.metrics.enabled:
+        return None
+    return runtime.metrics
+
+
+def _child(target: MetricsRegistry, name: str, labels: tuple[object, ...]) -> Any:
+    definition = CATALOG[name]
+    description, unit, label_names = definition.description, definition.unit, definition.labels
+    metric: Counter | Gauge | Histogram
+    if definition.kind is MetricKind.COUNTER:
+        metric = target.counter(name, description, unit=unit, labels=label_names)
+    elif definition.kind is MetricKind.GAUGE:
+        metric = target.gauge(name, description, unit=unit, labels=label_names)
+    else:
+        metric = target.histogram(name, description, unit=unit, labels=label_names)
+    return metric.labels(*labels)
+
+
+def count(name: str, *labels: object, amount: float = 1.0) -> None:
+    """Add ``amount`` to counter ``name`` (a :data:`CATALOG` entry) for ``labels``."""
+    target = registry()
+    if target is not None:
+        _child(target, name, labels).inc(amount)
+
+
+def set_gauge(name: str, value: float, *labels: object) -> None:
+    """Set gauge ``name`` for ``labels``."""
+    target = registry()
+    if target is not None:
+        _child(target, name, labels).set(value)
+
+
+def observe(name: str, value: float, *labels: object) -> None:
+    """Record ``value`` in histogram ``name`` for ``labels``."""
+    target = registry()
+    if target is not None:
+        _child(target, name, labels).record(value)
+
+
+def task_finished(agent_class: str, outcome: str, duration: float) -> None:
+    """Count a TaskAgent task's outcome and record how long it ran."""
+    count("bastion_task_agent_tasks", agent_class, outcome)
+    observe("bastion_task_agent_task_seconds", duration, agent_class)
