@@ -141,7 +141,8 @@ async def test_monitor_samples_alerts_and_keeps_bounded_history() -> None:
         assert sample.queue_sizes == {"w": 0}
         assert (sample.score, sample.band) == (75, "good")
         assert "error_rate" in await act(monitor, "alerts")
-        await act(monitor, "collect")  # no new outcomes: the error rate is 0 again
+        await asyncio.sleep(10.0)  # one interval of virtual time without new outcomes
+        await act(monitor, "collect")  # the error rate over the last interval is 0 again
         await rt.wait_idle()
         got = await act(watcher, "received")
         assert got[0].startswith("monitor.alert.error_rate:")

@@ -409,9 +409,10 @@ class MetricsRegistry:
         """The change of metric ``name`` over the last ``seconds`` of the runtime clock.
 
         Summed over the series matching ``labels``. Windows are measured between
-        snapshots the registry takes when it is read (at most one per second), so a
-        reading covers ``reading.seconds`` (>= the request unless the runtime is
-        younger, or nothing read the registry for a long time).
+        snapshots the registry takes when it is read (settled ones a second or more
+        apart), so a reading covers ``reading.seconds``: the request or a little more,
+        less only if the runtime is younger, more if nothing read the registry for
+        longer than the window. Read it periodically (a HealthMonitor does).
         """
         metric = self._lookup(name)
         now = self.clock()
@@ -420,10 +421,8 @@ class MetricsRegistry:
         return self._ring.window(current, now, seconds, dict(labels or {}))
 
     def tick(self, now: float | None = None) -> None:
-        """Take a snapshot for windows if the last one is at least a second old."""
-        now = self.clock() if now is None else now
-        if self._ring.due(now):
-            self._ring.add(now, self.collect())
+        """Record the current values for later windows (called by every read)."""
+        self._ring.refresh(self.clock() if now is None else now, self.collect)
 
     def _lookup(self, name: str) -> AnyMetric:
         metric = self._metrics.get(name)

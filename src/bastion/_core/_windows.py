@@ -1,7 +1,8 @@
 """Sliding windows on the runtime clock: the change of a metric over the last N seconds.
 
 The registry keeps a ring of snapshots (its collected families), taken when it is read
-(:meth:`MetricsRegistry.tick`, at most one per :data:`RESOLUTION` second). A window of
+(:meth:`MetricsRegistry.tick`; settled snapshots are at least :data:`RESOLUTION`
+apart, the newest one follows the latest read). A window of
 ``W`` seconds compares the current values with the newest snapshot at least ``W``
 seconds old; the reading says which span it really covers. Snapshots older than
 :data:`DENSE_SPAN` are thinned to one per :data:`SPARSE_SPACING` seconds and dropped
@@ -12,7 +13,7 @@ clock, so windows work under virtual time, and nothing here schedules a timer.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -27,14 +28,18 @@ RESOLUTION = 1.0
 DENSE_SPAN = 15.0
 SPARSE_SPACING = 10.0
 HORIZON = 330.0
+_MIN_REFRESH = 0.05  # reads closer together than this share a snapshot
 
 
 @dataclass(frozen=True, slots=True)
 class WindowReading:
-    """A metric over a window: ``delta`` (counter increase, or a histogram's count),
-    ``rate`` (delta per second), ``value`` (a gauge's current value; the current total
-    otherwise), and for histograms the window's own ``histogram`` (percentiles of only
-    the values recorded in the window). ``seconds`` is the span really covered."""
+    """A metric over a window.
+
+    ``delta``: a counter's increase, or a histogram's count, in the window; ``rate``:
+    delta per second over ``max(seconds, requested)``; ``value``: a gauge's current
+    value (the current total otherwise); ``histogram``: for histograms, only the values
+    recorded in the window. ``seconds`` is the span really covered.
+    """
 
     name: str
     requested: float
@@ -51,26 +56,41 @@ class SnapshotRing:
     def __init__(self, created: float) -> None:
         self._entries: deque[tuple[float, dict[str, MetricFamily]]] = deque([(created, {})])
 
-    def due(self, now: float) -> bool:
-        """True if the newest snapshot is at least :data:`RESOLUTION` old."""
-        return now - self._entries[-1][0] >= RESOLUTION
+    def refresh(self, now: float, collect: Callable[[], tuple[MetricFamily, ...]]) -> None:
+        """Record the state at ``now`` if it moves the ring forward.
 
-    def add(self, now: float, families: tuple[MetricFamily, ...]) -> None:
-        """Store a snapshot and thin or drop old ones."""
-        self._entries.append((now, {f.name: f for f in families}))
+        The creation baseline is kept; the newest entry moves forward until it is
+        :data:`RESOLUTION` after the one before it, then a new entry starts, so settled
+        entries are at least a second apart whatever the read rate.
+        """
+        entries = self._entries
+        if len(entries) > 1 and now - entries[-1][0] < _MIN_REFRESH:
+            return
+        snapshot = (now, {f.name: f for f in collect()})
+        if len(entries) > 2 and entries[-1][0] - entries[-2][0] < RESOLUTION:
+            entries[-1] = snapshot
+        else:
+            entries.append(snapshot)
+        self._thin(now)
+
+    def _thin(self, now: float) -> None:
+        """Drop entries past the horizon; beyond the dense span keep one per spacing
+        (walking back from the newest, so the latest state of each stretch survives).
+        The oldest entry (the baseline) is kept."""
         entries = self._entries
         while len(entries) > 2 and now - entries[1][0] > HORIZON:
             entries.popleft()
         kept: deque[tuple[float, dict[str, MetricFamily]]] = deque()
-        for entry in entries:
+        first = entries[0]
+        for entry in reversed(entries):
             if (
                 kept
+                and entry is not first
                 and now - entry[0] > DENSE_SPAN
-                and entry[0] - kept[-1][0] < SPARSE_SPACING
-                and entry is not entries[-1]
+                and kept[0][0] - entry[0] < SPARSE_SPACING
             ):
                 continue
-            kept.append(entry)
+            kept.appendleft(entry)
         self._entries = kept
 
     def window(
@@ -101,7 +121,7 @@ class SnapshotRing:
             delta = float(histogram.count)
         else:
             delta = value - sum(s.value for s in then_samples)
-        rate = delta / span if span > 0 else 0.0
+        rate = delta / max(span, seconds)  # a young registry: per requested window
         return WindowReading(current.name, seconds, span, delta, rate, value, histogram)
 
 

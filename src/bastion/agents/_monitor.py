@@ -1,11 +1,13 @@
 """``MonitorAgent``: periodic health samples, threshold alerts as signals, bounded history.
 
-Every ``interval`` (runtime clock) it samples the runtime's ``statistics()``, every
-actor's mailbox depth, the queue sizes and outcome counters TaskAgents publish in the
-registry, and the process's resident memory. A threshold crossed raises an alert: the
+Every ``interval`` (runtime clock) it reads the runtime's metrics through a
+:class:`~bastion.telemetry.HealthMonitor`: the deepest mailbox, TaskAgent queue lengths,
+the error rate (the worse of failed calls and failed TaskAgent tasks) and restarts over
+the last ``interval``, plus the process's resident memory, and it evaluates the SLOs
+(``slos=``) into the sample's ``report``. A threshold crossed raises an alert: the
 signal ``monitor.alert.<kind>`` on its bus (if it has one) and an entry in
 ``active_alerts``; when the value falls back, ``monitor.alert_cleared.<kind>``. Samples
-are kept in a ring buffer of ``history_size``.
+are kept in a ring buffer of ``history_size``. It needs the runtime's metrics on.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import resource
 import sys
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -21,6 +24,7 @@ from bastion._core._durations import positive_seconds
 from bastion._core._timers import Timer
 from bastion.agents._actions import action
 from bastion.agents._agent import Agent
+from bastion.telemetry import DEFAULT_SLOS, SLO, HealthMonitor, HealthReport
 
 __all__ = ["HealthSample", "MonitorAgent", "Thresholds"]
 
@@ -38,7 +42,8 @@ class Thresholds:
 
 @dataclass(frozen=True, slots=True)
 class HealthSample:
-    """One collection."""
+    """One collection. ``busiest_actor`` is the actor class with the deepest mailbox;
+    ``report`` is the SLO verdict of the monitor's :class:`HealthMonitor`."""
 
     at: float
     actors: int
@@ -53,6 +58,7 @@ class HealthSample:
     score: int
     band: str
     alerts: tuple[str, ...] = field(default_factory=tuple)
+    report: HealthReport | None = None
 
 
 def _memory_mb() -> float:
@@ -84,7 +90,8 @@ class MonitorAgent(Agent):
     _bastion_framework = True
 
     def __init__(self, *, interval: float = 30.0, history_size: int = 1440,
-                 thresholds: Thresholds | None = None, **kwargs: Any) -> None:
+                 thresholds: Thresholds | None = None, slos: Sequence[SLO] = DEFAULT_SLOS,
+                 **kwargs: Any) -> None:
         """``interval`` seconds between samples; ``history_size`` samples kept."""
         super().__init__(**kwargs)
         positive_seconds("interval", interval)
@@ -94,12 +101,15 @@ class MonitorAgent(Agent):
         self.thresholds = thresholds or Thresholds()
         self.history: deque[HealthSample] = deque(maxlen=history_size)
         self.active_alerts: dict[str, float] = {}
+        self.slos = tuple(slos)
         self._timer: Timer | None = None
-        self._last_restarts: int | None = None
-        self._last_outcomes: tuple[int, int] = (0, 0)
+        self._health: HealthMonitor | None = None
 
     async def setup(self) -> None:
         """Start the periodic collection."""
+        if not self.runtime.metrics.enabled:
+            raise ValueError("MonitorAgent reads the runtime's metrics: open_runtime(metrics=True)")
+        self._health = HealthMonitor(self.runtime.metrics, self.slos)
         self._timer = self.send_interval(self.interval, _Collect())
 
     async def _handle_internal(self, message: Any) -> bool:
@@ -135,25 +145,20 @@ class MonitorAgent(Agent):
         return asdict(self.thresholds)
 
     def _collect(self) -> HealthSample:
-        rt = self.runtime
-        stats = rt.statistics()
-        depth, busiest = 0, None
-        for ref in rt.actors():
-            d = ref.statistics().mailbox_depth
-            if d > depth:
-                depth, busiest = d, ref.name
-        queues: dict[str, int] = {}
-        processed = failed = 0
-        for entry in rt.registry.entries():
-            if "queued" in entry.metadata:
-                queues[entry.name] = int(entry.metadata["queued"])
-                processed += int(entry.metadata.get("processed", 0))
-                failed += int(entry.metadata.get("failed", 0))
-        restarts_delta = stats.restarts - (self._last_restarts or stats.restarts)
-        self._last_restarts = stats.restarts
-        dp, df = processed - self._last_outcomes[0], failed - self._last_outcomes[1]
-        self._last_outcomes = (processed, failed)
-        rate = df / (dp + df) if dp + df > 0 else 0.0
+        health, metrics = self._health, self.runtime.metrics
+        assert health is not None, "setup() creates the HealthMonitor"
+        report = health.evaluate()
+        stats = self.runtime.statistics()
+        depths = metrics.family("bastion_mailbox_depth_max").samples
+        deepest = max(depths, key=lambda s: s.value, default=None)
+        depth = int(deepest.value) if deepest is not None else 0
+        busiest = deepest.label_values[0] if deepest is not None and depth else None
+        queues = {s.label_values[0]: int(s.value)
+                  for s in metrics.family("bastion_task_agent_queue_length").samples}
+        window = self.interval
+        rate = max(health.measure("error_rate", window),
+                   health.measure("task_failure_rate", window))
+        restarts_delta = int(metrics.window("bastion_restarts", window).delta)
         values = {"mailbox_depth": depth, "queue_size": max(queues.values(), default=0),
                   "error_rate": rate, "restarts": restarts_delta, "memory_mb": _memory_mb()}
         alerts = self._evaluate(values)
@@ -162,7 +167,8 @@ class MonitorAgent(Agent):
             at=self.clock.now(), actors=stats.actors, restarts=stats.restarts,
             restarts_delta=restarts_delta, crashed=stats.crashed, max_mailbox_depth=depth,
             busiest_actor=busiest, queue_sizes=queues, error_rate=rate,
-            memory_mb=values["memory_mb"], score=score, band=_band(score), alerts=alerts)
+            memory_mb=values["memory_mb"], score=score, band=_band(score), alerts=alerts,
+            report=report)
         self.history.append(sample)
         _events.emit(_event_names.AGENT_MONITOR_SAMPLE,
                      {"score": score, "alerts": len(alerts)}, self._meta())

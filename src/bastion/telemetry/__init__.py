@@ -32,6 +32,15 @@ from bastion._core._metrics import (
 )
 from bastion._core._windows import WindowReading
 from bastion._public import publish
+from bastion.telemetry._health import (
+    DEFAULT_SLOS,
+    SIGNALS,
+    SLO,
+    HealthMonitor,
+    HealthReport,
+    HealthStatus,
+    SignalReading,
+)
 
 __all__ = [
     "attach",
@@ -39,12 +48,16 @@ __all__ = [
     "cohort",
     "Counter",
     "current_cohort",
+    "DEFAULT_SLOS",
     "detach",
     "emit",
     "EventBusStatistics",
     "EventName",
     "Gauge",
     "Handler",
+    "HealthMonitor",
+    "HealthReport",
+    "HealthStatus",
     "Histogram",
     "HistogramSnapshot",
     "LogLinearHistogram",
@@ -53,6 +66,9 @@ __all__ = [
     "MetricsRegistry",
     "Sample",
     "set_cohort",
+    "SignalReading",
+    "SIGNALS",
+    "SLO",
     "span",
     "statistics",
     "UnknownMetric",
