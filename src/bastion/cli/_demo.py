@@ -58,6 +58,12 @@ EXIT_INTERRUPTED = 130
 @click.option(
     "--verbose", is_flag=True, help="Log every crash, and show the traceback of an error."
 )
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(0, 65535),
+    default=None,
+    help="Serve Prometheus /metrics on 127.0.0.1:PORT while the demo runs (bastion[prometheus]).",
+)
 def demo_command(
     tasks: int,
     workers: int,
@@ -69,6 +75,7 @@ def demo_command(
     timeout: float,
     as_json: bool,
     verbose: bool,
+    metrics_port: int | None,
 ) -> None:
     """Document pipeline (fetch → parse → enrich → index) on a supervision tree with chaos.
 
@@ -101,7 +108,14 @@ def demo_command(
 
     async def main() -> DemoSummary:
         with display.running():
-            return await run_demo(current_runtime(), config, display.progress)
+            runtime = current_runtime()
+            if metrics_port is None:
+                return await run_demo(runtime, config, display.progress)
+            from bastion.telemetry.prometheus import serve_metrics
+
+            async with serve_metrics(runtime, metrics_port) as server:
+                click.echo(f"bastion demo: serving {server.url}", err=True)
+                return await run_demo(runtime, config, display.progress)
 
     summary = _run_or_explain(main, db, verbose=verbose)
     if summary is None:
