@@ -129,7 +129,7 @@ async def test_persistence_write_latency_group_size_and_quarantine(
         assert value(rt, "bastion_persistence_writer_lag", store="sqlite") == 0
         await store.write([Put("agent/broken", "state", b"\x00garbage")])
         broken = await rt.spawn(Shop, name="broken", store=store)
-        assert value(rt, "bastion_persistence_quarantines", agent_class="Shop") == 1
+        assert value(rt, "bastion_persistence_quarantines", store="sqlite") == 1
         await broken.stop()
 
 

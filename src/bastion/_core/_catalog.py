@@ -51,7 +51,7 @@ CATALOG: dict[str, Definition] = {
         _H, "Time a call waited in a bulkhead's queue for a slot.", "s", ("bulkhead",)
     ),
     "bastion_persistence_write_seconds": Definition(
-        _H, "Acknowledged-write latency: a waiting save() until the store acknowledged it.", "s",
+        _H, "Acknowledged-write latency: a batch's submit to its acknowledgement.", "s",
         ("store",),
     ),
     "bastion_persistence_group_size": Definition(
@@ -65,8 +65,7 @@ CATALOG: dict[str, Definition] = {
         _H, "Time one WAL checkpoint took.", "s", ("store",)
     ),
     "bastion_persistence_quarantines": Definition(
-        _C, "Stored states quarantined as corrupt or of an unknown version.", "1",
-        ("agent_class",),
+        _C, "Stored states quarantined as corrupt or of an unknown version.", "1", ("store",)
     ),
     "bastion_task_agent_queue_length": Definition(
         _G, "Tasks queued in a TaskAgent now, by agent name.", "1", ("agent",)

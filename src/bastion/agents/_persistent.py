@@ -69,7 +69,6 @@ from bastion.persistence import (
     WriteResult,
     default_codec,
 )
-from bastion.telemetry import _hooks
 
 #: Prefix of the records that keep a field or item that did not decode at restore.
 QUARANTINED_PREFIX = "quarantined/"
@@ -199,10 +198,7 @@ class PersistentAgent(Agent):
         fut.add_done_callback(_retrieve)
         self._last_write = fut
         if wait:
-            started = time.perf_counter()
             await self._wait(fut)
-            elapsed = time.perf_counter() - started
-            _hooks.observe("bastion_persistence_write_seconds", elapsed, self.store.backend)
 
     # -- framework -------------------------------------------------------------------------
     async def _prepare_state(self) -> None:
@@ -277,7 +273,6 @@ class PersistentAgent(Agent):
             )
 
     async def _quarantine(self, exc: CorruptState) -> None:
-        _hooks.count("bastion_persistence_quarantines", type(self).__qualname__)
         entry = await self.store.quarantine(self.namespace, f"{type(exc).__name__}: {exc}")
         self.restore_error = exc
         self._version = 0

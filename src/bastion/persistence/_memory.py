@@ -25,6 +25,7 @@ from bastion.persistence._protocol import (
     StoreStatistics,
     WriteResult,
 )
+from bastion.telemetry import _hooks
 
 __all__ = ["MemoryStore"]
 
@@ -154,6 +155,7 @@ class MemoryStore:
     async def quarantine(self, namespace: str, reason: str) -> QuarantineEntry:
         """Move the namespace aside."""
         self._check_open()
+        _hooks.count("bastion_persistence_quarantines", "memory")
         space = self._spaces.pop(namespace, _Space())
         items = sum(len(c) for c in space.collections.values())
         entry = QuarantineEntry(namespace, reason, time.time(), len(space.records), items)

@@ -109,7 +109,6 @@ class SQLiteStore:
         self._later: asyncio.TimerHandle | None = None
         self._helpers: set[asyncio.Future[Any]] = set()
         self._checkpointing = False
-        self._checkpoint_started = 0.0
         self._since_checkpoint = 0
         self._pending_ops = 0
         self._closed = False
@@ -167,8 +166,8 @@ class SQLiteStore:
         self._queued.append(job)
         self._pending_ops += size
         self._batches += 1
+        _hooks.write_submitted(job.future, self._pending_ops, "sqlite")
         self._ops += len(ops)
-        _hooks.set_gauge("bastion_persistence_writer_lag", self._pending_ops, "sqlite")
         if self._pending_ops >= self._max_pending:
             self._flush()
         else:
@@ -203,6 +202,7 @@ class SQLiteStore:
         """Move the namespace's rows into the quarantine tables."""
         now = time.time()
         self._quarantined += 1
+        _hooks.count("bastion_persistence_quarantines", "sqlite")
         return await self._run(lambda c: quarantine_namespace(c, namespace, reason, now),
                                writes=True)
 
@@ -291,8 +291,7 @@ class SQLiteStore:
             return
         jobs, self._queued = self._queued, []
         self._pending_ops = 0  # every queued job is in this group
-        _hooks.observe("bastion_persistence_group_size", len(jobs), "sqlite")
-        _hooks.set_gauge("bastion_persistence_writer_lag", 0, "sqlite")
+        _hooks.group_committed(len(jobs), "sqlite")
         if self._link is not None:
             self._send(jobs)
             return
@@ -307,8 +306,7 @@ class SQLiteStore:
         if self._since_checkpoint >= schema.CHECKPOINT_EVERY and not self._checkpointing:
             self._since_checkpoint = 0
             self._checkpointing = True
-            self._checkpoint_started = time.perf_counter()
-            self._start_helper(self._writer.checkpoint, self._checkpointed)
+            self._start_helper(_hooks.timed_checkpoint(self._writer.checkpoint), self._checkpointed)
 
     # -- the writer process ----------------------------------------------------------
 
@@ -372,8 +370,6 @@ class SQLiteStore:
 
     def _checkpointed(self, fut: asyncio.Future[Any]) -> None:
         self._checkpointing = False
-        elapsed = time.perf_counter() - self._checkpoint_started
-        _hooks.observe("bastion_persistence_checkpoint_seconds", elapsed, "sqlite")
         if not fut.cancelled():
             fut.exception()  # a failed checkpoint is retried after the next commits
 

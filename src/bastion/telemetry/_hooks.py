@@ -8,13 +8,29 @@ so the docs table and the code cannot drift apart.
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from bastion._core._catalog import CATALOG
 from bastion._core._metrics import Counter, Gauge, Histogram, MetricKind, MetricsRegistry
 from bastion._core._runtime import _current_runtime
 
-__all__ = ["CATALOG", "count", "observe", "registry", "set_gauge", "task_finished"]
+__all__ = [
+    "CATALOG",
+    "count",
+    "group_committed",
+    "observe",
+    "registry",
+    "set_gauge",
+    "task_finished",
+    "timed_checkpoint",
+    "write_submitted",
+]
+
+
+T = TypeVar("T")
 
 
 def registry() -> MetricsRegistry | None:
@@ -63,3 +79,42 @@ def task_finished(agent_class: str, outcome: str, duration: float) -> None:
     """Count a TaskAgent task's outcome and record how long it ran."""
     count("bastion_task_agent_tasks", agent_class, outcome)
     observe("bastion_task_agent_task_seconds", duration, agent_class)
+
+
+def write_submitted(future: asyncio.Future[Any], pending_ops: int, store: str) -> None:
+    """A batch was queued: set the writer lag; time its acknowledgement when it resolves."""
+    target = registry()
+    if target is None:
+        return
+    _child(target, "bastion_persistence_writer_lag", (store,)).set(pending_ops)
+    latency = _child(target, "bastion_persistence_write_seconds", (store,))
+    submitted = time.perf_counter()
+    future.add_done_callback(lambda _: latency.record(time.perf_counter() - submitted))
+
+
+def group_committed(size: int, store: str) -> None:
+    """A group commit took ``size`` batches: record it; the queue is empty again."""
+    target = registry()
+    if target is not None:
+        _child(target, "bastion_persistence_group_size", (store,)).record(size)
+        _child(target, "bastion_persistence_writer_lag", (store,)).set(0)
+
+
+def timed_checkpoint(checkpoint: Callable[[], T]) -> Callable[[], T]:
+    """Wrap a checkpoint that runs in a helper thread so its duration is recorded.
+
+    The histogram is looked up here, on the loop, and written once from the thread.
+    """
+    target = registry()
+    if target is None:
+        return checkpoint
+    histogram = _child(target, "bastion_persistence_checkpoint_seconds", ("sqlite",))
+
+    def timed() -> T:
+        started = time.perf_counter()
+        try:
+            return checkpoint()
+        finally:
+            histogram.record(time.perf_counter() - started)
+
+    return timed
