@@ -383,8 +383,7 @@ class TaskAgent(PersistentAgent):
             self._notify_failures += 1  # the requester reads the outcome with `result`
 
     def _publish_load(self) -> None:
-        _hooks.set_gauge("bastion_task_agent_queue_length", len(self.queue),
-                          self.name or type(self).__qualname__)
+        _hooks.set_gauge("bastion_task_agent_queue_length", len(self.queue), str(self.name))
         self.set_health("paused" if self.status is TaskAgentStatus.PAUSED else "ok",
                         queued=len(self.queue), load=len(self.queue),
                         processed=self.processed_count, failed=self.failed_count)
