@@ -21,7 +21,7 @@ from bastion.agents import (
     topic_matches,
 )
 from bastion.persistence import MemoryStore
-from bastion.testing import crash, wait_for
+from bastion.testing import VirtualClock, crash, wait_for
 
 
 class Listener(Agent):
@@ -141,7 +141,7 @@ async def test_monitor_samples_alerts_and_keeps_bounded_history() -> None:
         assert sample.queue_sizes == {"w": 0}
         assert (sample.score, sample.band) == (75, "good")
         assert "error_rate" in await act(monitor, "alerts")
-        await asyncio.sleep(10.0)  # one interval of virtual time without new outcomes
+        await VirtualClock().advance(10.0)  # one interval without new outcomes
         await act(monitor, "collect")  # the error rate over the last interval is 0 again
         await rt.wait_idle()
         got = await act(watcher, "received")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import pytest
@@ -10,14 +9,14 @@ import pytest
 import bastion
 from bastion.agents import MonitorAgent, act
 from bastion.telemetry import SLO, HealthMonitor, HealthReport, HealthStatus, cohort
-from bastion.testing import wait_for
+from bastion.testing import VirtualClock, wait_for
 
 
 class Service(bastion.Actor):
     async def handle_call(self, message: Any) -> Any:
         match message:
             case ("slow", seconds):
-                await asyncio.sleep(seconds)
+                await self.runtime.clock.sleep(seconds)  # slow work, on the runtime clock
             case "crash":
                 raise RuntimeError("boom")
         return "ok"
@@ -57,12 +56,12 @@ async def test_errors_drive_the_status_and_the_report_says_why(rt: bastion.Runti
     await sup.stop()
 
 
-async def test_old_errors_leave_the_window(rt: bastion.Runtime) -> None:
+async def test_old_errors_leave_the_window(rt: bastion.Runtime, clock: VirtualClock) -> None:
     sup = await rt.start_supervisor([bastion.ChildSpec("s", Service)], max_restarts=100)
     monitor = HealthMonitor(rt.metrics, SLOS)
     await _calls(sup.child("s"), 20, crash=10)
     assert monitor.evaluate().status is HealthStatus.FAILING
-    await asyncio.sleep(61.0)  # virtual time: the crashes are now older than the window
+    await clock.advance(61.0)  # the crashes are now older than the window
     await _calls(sup.child("s"), 20)
     report = monitor.evaluate()
     assert report.status is HealthStatus.OK

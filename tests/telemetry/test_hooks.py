@@ -20,7 +20,7 @@ from bastion.resilience import (
     RetryBudget,
 )
 from bastion.telemetry import _hooks
-from bastion.testing import wait_for
+from bastion.testing import VirtualClock, wait_for
 from tests.agents.test_persistent_agent import Shop
 
 
@@ -91,9 +91,11 @@ async def test_bulkhead_waits_and_rejections(rt: bastion.Runtime) -> None:
     assert waits.percentile(50) == pytest.approx(2.0, rel=0.01)  # virtual seconds queued
 
 
-async def test_task_agent_outcomes_queue_and_durations(rt: bastion.Runtime) -> None:
+async def test_task_agent_outcomes_queue_and_durations(
+    rt: bastion.Runtime, clock: VirtualClock
+) -> None:
     async def work(task: Task) -> str:
-        await asyncio.sleep(0.5)
+        await clock.sleep(0.5)  # half a second of work, in virtual time
         return "ok"
 
     def fail(task: Task) -> None:

@@ -16,7 +16,7 @@ from bastion.telemetry.prometheus import PrometheusCollector, metrics_app, serve
 class Echo(bastion.Actor):
     async def handle_call(self, message: Any) -> Any:
         if isinstance(message, float):
-            await asyncio.sleep(message)
+            await self.runtime.clock.sleep(message)  # slow work, on the runtime clock
         return message
 
 

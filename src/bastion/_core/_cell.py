@@ -18,6 +18,7 @@ import asyncio
 import functools
 import inspect
 import logging
+import sys
 from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -76,6 +77,7 @@ class Cell:
         "done",
         "entered",
         "exit_reason",
+        "handled",
         "handlers",
         "id",
         "in_flight",
@@ -90,7 +92,6 @@ class Cell:
         "name",
         "parent",
         "parked",
-        "processed",
         "queue",
         "ref",
         "runtime",
@@ -115,7 +116,7 @@ class Cell:
         self.senders: deque[asyncio.Future[None]] | None = None  # allocated on first use
         self.state = STARTING
         self.parked = False
-        self.processed = 0
+        self.handled: list[int] | None = None  # messages handled by kind; allocated by the loop
         self.late_replies = 0
         self.stop_reason: ExitReason | None = None
         self.kill_reason: ExitReason | None = None
@@ -149,13 +150,9 @@ class Cell:
         """Append to the mailbox unless full. Raises ActorNotAlive if stopping or dead."""
         if self.state >= STOPPING:
             raise ActorNotAlive(f"{self!r} is not alive")
-        depth = len(self.queue)
-        if depth >= self.capacity:
+        if len(self.queue) >= self.capacity:
             return False
         self.queue.append(envelope)
-        meter = self.meter
-        if meter is not None and depth >= meter.high_water:
-            meter.high_water = depth + 1
         if self.parked:
             self.wake()
         return True
@@ -295,6 +292,11 @@ class Cell:
         actor = self.actor
         loop = self.loop
         functions, is_async = self.handlers
+        handled = self.handled
+        if handled is None:
+            handled = self.handled = [0, 0, 0]
+        meter = self.meter  # metrics: the class's mailbox high-water, kept in a local
+        high = meter.high_water if meter is not None else sys.maxsize
         while True:
             if self.stop_reason is not None:
                 return self.stop_reason
@@ -307,10 +309,12 @@ class Cell:
                 self.waiter = loop.create_future()
                 await self.waiter
                 continue
+            if len(queue) > high:  # the depth just before a pop is the depth's peak
+                high = self._raise_high_water(len(queue))
             kind, message, reply = queue.popleft()
             if self.senders:
                 _wake_sender(self.senders)
-            self.processed += 1
+            handled[kind] += 1
             self.in_flight = reply
             try:
                 result = functions[kind](actor, message)
@@ -333,6 +337,13 @@ class Cell:
                     self.runtime.late_replies += 1
                 else:
                     reply.set_result(result)
+
+    def _raise_high_water(self, depth: int) -> int:
+        meter = self.meter
+        assert meter is not None
+        if depth > meter.high_water:
+            meter.high_water = depth
+        return meter.high_water
 
     def _expected_error(
         self, kind: int, message: Any, reply: asyncio.Future[Any] | None, exc: ExpectedError
@@ -376,6 +387,8 @@ class Cell:
             return
         self.state = DEAD
         runtime = self.runtime
+        if self.meter is not None and self.handled is not None:
+            self.meter.casts += self.handled[CAST]  # the class keeps what this actor handled
         if not self.parked:
             runtime.busy -= 1
         self.parked = False
@@ -536,7 +549,7 @@ class Cell:
             parked=self.parked,
             mailbox_depth=len(self.queue),
             mailbox_capacity=self.capacity,
-            processed=self.processed,
+            processed=sum(self.handled or ()),
             late_replies=self.late_replies,
             timers=len(self.timers or ()),
             monitors=len(self.monitors or ()),

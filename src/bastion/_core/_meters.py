@@ -26,6 +26,7 @@ __all__ = [
     "ActorClassMeter",
     "KernelMeters",
     "cohort",
+    "cohort_get",
     "current_cohort",
     "reason_label",
     "set_cohort",
@@ -34,6 +35,8 @@ __all__ = [
 #: The variant of the unit of work running now ("" = no cohort); set by flag evaluation.
 _cohort: ContextVar[str] = ContextVar("bastion_cohort", default="")
 _cohort_get = _cohort.get
+#: The cohort lookup the kernel's hot paths use (``""``: none).
+cohort_get = _cohort_get
 
 OUTCOMES = ("ok", "expected_error", "crash", "timeout", "not_alive", "cancelled")
 MAX_COHORTS = 16
@@ -78,13 +81,15 @@ class ActorClassMeter:
         "cohorts",
         "durations",
         "high_water",
+        "ok",
         "outcomes",
     )
 
     def __init__(self, actor_class: str, cohort: str = "") -> None:
         self.actor_class = actor_class
         self.cohort = cohort
-        self.casts = 0
+        self.casts = 0  # casts handled by actors of the class that have stopped
+        self.ok = 0  # successful calls (the hot path); the other outcomes in ``outcomes``
         self.high_water = 0
         self.outcomes = [0] * len(OUTCOMES)
         self.durations = LogLinearHistogram()
@@ -107,10 +112,10 @@ class ActorClassMeter:
                 meter = cohorts[name] = ActorClassMeter(self.actor_class, name)
         return meter
 
-    def call_finished(self, started: float, now: float, error: BaseException | None) -> None:
-        """Count one call's outcome and record its duration."""
+    def call_failed(self, duration: float, error: BaseException) -> None:
+        """Count a call that ended with ``error`` and record its duration."""
         self.outcomes[_outcome(error)] += 1
-        self.durations.record(now - started)
+        self.durations.record(duration)
 
     def family(self) -> Iterator[ActorClassMeter]:
         """This meter and its cohort siblings."""
@@ -126,9 +131,7 @@ def reason_label(reason: object) -> str:
     return str(reason)[:40]
 
 
-def _outcome(error: BaseException | None) -> int:
-    if error is None:
-        return 0
+def _outcome(error: BaseException) -> int:
     if isinstance(error, ExpectedError):
         return 1
     if isinstance(error, ActorCrashed):
@@ -200,9 +203,9 @@ class KernelMeters:
         callback(
             "bastion_casts",
             MetricKind.COUNTER,
-            "Casts accepted into a mailbox, by actor class and cohort.",
+            "Casts handled, by actor class (counted by the receiver: no cohort).",
             self._read_casts,
-            labels=("actor_class", "cohort"),
+            labels=("actor_class",),
         )
         callback(
             "bastion_mailbox_depth",
@@ -236,7 +239,7 @@ class KernelMeters:
     def _read_calls(self) -> Iterator[Sample]:
         for meter in self._meters():
             for index, outcome in enumerate(OUTCOMES):
-                count = meter.outcomes[index]
+                count = meter.ok if index == 0 else meter.outcomes[index]
                 if count or outcome == "ok":
                     yield Sample((meter.actor_class, outcome, meter.cohort), float(count))
 
@@ -247,8 +250,14 @@ class KernelMeters:
                 yield Sample((meter.actor_class, meter.cohort), float(snap.count), snap)
 
     def _read_casts(self) -> Iterator[Sample]:
-        for meter in self._meters():
-            yield Sample((meter.actor_class, meter.cohort), float(meter.casts))
+        table = {m.actor_class: m.casts for m in self._meters() if not m.cohort}
+        cell: Cell
+        for cell in self._cells():
+            if cell.meter is not None and cell.handled is not None:
+                name = cell.meter.actor_class
+                table[name] = table.get(name, 0) + cell.handled[1]
+        for name, count in table.items():
+            yield Sample((name,), float(count))
 
     def _depths(self) -> dict[str, tuple[int, int, float]]:
         table: dict[str, tuple[int, int, float]] = {

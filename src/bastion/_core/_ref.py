@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, Final, final
 
 from bastion._core._durations import check_timeout
 from bastion._core._errors import ActorError, CallTimeout, MailboxFull, NoSuchActor
+from bastion._core._meters import cohort_get as _cohort_get
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -124,10 +125,13 @@ class ActorRef:
                 handle.cancel()
         except BaseException as exc:
             if meter is not None:
-                meter.current().call_finished(started, loop.time(), exc)
+                meter.current().call_failed(loop.time() - started, exc)
             raise
-        if meter is not None:
-            meter.current().call_finished(started, loop.time(), None)
+        if meter is not None:  # inlined: the cost of metrics on every call
+            if _cohort_get():
+                meter = meter.current()
+            meter.ok += 1
+            meter.durations.record(loop.time() - started)
         return result
 
     async def cast(self, message: Any, *, timeout: float = DEFAULT) -> None:
@@ -157,8 +161,6 @@ class ActorRef:
         if not cell.try_post((1, message, None)):
             cell.runtime.note_mailbox_full(cell)
             raise MailboxFull(f"mailbox of {cell!r} is full ({cell.capacity} messages)")
-        if cell.meter is not None:
-            cell.meter.current().casts += 1
 
     async def stop(self, *, timeout: float = DEFAULT) -> None:
         """Stop the actor: finish the current message, run ``on_stop``, release it.

@@ -1,0 +1,263 @@
+"""Observability benchmarks: what the runtime's self-measurement costs.
+
+Every figure sits next to a baseline measured in the same run (DESIGN §7):
+
+* ``call_rtt`` with metrics on (``open_runtime()``) against metrics off
+  (``open_runtime(metrics=False)``): each round trip timed on its own, repetitions
+  alternate on/off, headline = median of the per-repetition medians;
+* ``cast`` throughput on against off: N ``cast_nowait`` then one call as a flush;
+* one ``LogLinearHistogram.record`` and one counter ``inc()``, in ns per operation
+  (a tight loop of 8 unrolled calls, minus the empty loop), next to the same
+  operation in ``hdrhistogram`` (``record_value``) and ``prometheus_client`` (a cached
+  labelled ``Counter`` child's ``inc``, ``Histogram.observe``) when installed, and a
+  ``dict.get`` as the machine's pace (the absolute targets assume an unloaded core);
+* percentile accuracy: the worst relative error of p50…p99.9 over a log-normal sample;
+* memory: ``tracemalloc`` delta of spawning N idle actors with metrics on minus off,
+  divided by N.
+
+    python bench/run.py --only observability [--quick] [--json]
+    python bench/bench_observability.py [--quick]
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import json
+import math
+import random
+import statistics
+import sys
+import time
+import tracemalloc
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bastion
+from bastion.telemetry import LogLinearHistogram, MetricsRegistry
+
+pc = time.perf_counter
+REPS = 5
+
+#: Issue 9's targets (docs/performance.md, "Observability").
+TARGETS = {
+    "call_rtt_metrics_on_vs_off_max": 1.10,
+    "call_rtt_metrics_on_vs_off_goal": 1.05,
+    "cast_metrics_on_vs_off_min": 0.9,
+    "histogram_record_ns_max": 300.0,
+    "counter_inc_ns_max": 100.0,
+    "metrics_bytes_per_actor_max": 300.0,
+    "percentile_relative_error_max": 0.01,
+}
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """How much work each measurement does."""
+
+    rtt_iters: int
+    casts: int
+    ops: int
+    actors: int
+    samples: int
+
+
+FULL = Sizes(20_000, 200_000, 1_000_000, 10_000, 200_000)
+QUICK = Sizes(4_000, 40_000, 200_000, 10_000, 50_000)
+
+
+class Echo(bastion.Actor):
+    """Replies with the message; counts casts."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def handle_call(self, message: Any) -> Any:
+        if message == "flush":
+            count, self.count = self.count, 0
+            return count
+        return message
+
+    def handle_cast(self, message: Any) -> None:
+        self.count += 1
+
+
+class Idle(bastion.Actor):
+    """An actor with no state."""
+
+
+async def _rtt(metrics: bool, iters: int) -> float:
+    async with bastion.open_runtime(metrics=metrics) as rt:
+        ref = await rt.spawn(Echo)
+        for i in range(iters // 10):  # warmup
+            await ref.call(i, timeout=5.0)
+        samples = []
+        for i in range(iters):
+            t0 = pc()
+            await ref.call(i, timeout=5.0)
+            samples.append(pc() - t0)
+    return statistics.median(samples)
+
+
+async def _cast_rate(metrics: bool, casts: int) -> float:
+    async with bastion.open_runtime(metrics=metrics, mailbox_capacity=casts + 1) as rt:
+        ref = await rt.spawn(Echo)
+        t0 = pc()
+        for i in range(casts):
+            ref.cast_nowait(i)
+        handled = await ref.call("flush", timeout=60.0)
+        elapsed = pc() - t0
+    assert handled == casts
+    return casts / elapsed
+
+
+def _alternate(fn: Any, size: int) -> tuple[list[float], list[float]]:
+    on, off = [], []
+    for _ in range(REPS):
+        gc.collect()
+        on.append(asyncio.run(fn(True, size)))
+        gc.collect()
+        off.append(asyncio.run(fn(False, size)))
+    return on, off
+
+
+def _per_op_ns(fn: Any, arg: Any, ops: int) -> float:
+    """ns per ``fn(arg)``: 8 calls unrolled per iteration, an empty loop subtracted."""
+    rounds = ops // 8
+    t0 = pc()
+    for _ in range(rounds):
+        pass
+    empty = pc() - t0
+    t0 = pc()
+    for _ in range(rounds):
+        fn(arg)
+        fn(arg)
+        fn(arg)
+        fn(arg)
+        fn(arg)
+        fn(arg)
+        fn(arg)
+        fn(arg)
+    return max(0.0, (pc() - t0 - empty) / (rounds * 8) * 1e9)
+
+
+def _best(fn: Any, arg: Any, ops: int) -> float:
+    return round(min(_per_op_ns(fn, arg, ops) for _ in range(REPS)), 1)
+
+
+def bench_record(ops: int) -> dict[str, Any]:
+    """Histogram record and counter increment, with references measured alongside."""
+    histogram = LogLinearHistogram()
+    registry = MetricsRegistry(time.monotonic)
+    counter = registry.counter("bench", "A counter.", labels=("k",)).labels("x")
+    result: dict[str, Any] = {
+        "histogram_record_ns": _best(histogram.record, 0.00123, ops),
+        "counter_inc_ns": _best(counter.inc, 1.0, ops),
+        "reference_dict_add_ns": _best({}.get, "k", ops),  # one C call: the machine's pace
+    }
+    result.update(_references(ops))
+    return result
+
+
+def _references(ops: int) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    try:
+        from hdrh.histogram import HdrHistogram
+    except ImportError:
+        found["hdrhistogram_record_ns"] = None
+    else:
+        hdr = HdrHistogram(1, 3_600_000_000, 2)  # µs, 1 µs .. 1 h, 2 significant digits
+        found["hdrhistogram_record_ns"] = _best(hdr.record_value, 1230, ops)
+    try:
+        import prometheus_client as prom
+    except ImportError:
+        found["prometheus_counter_inc_ns"] = found["prometheus_histogram_observe_ns"] = None
+    else:
+        registry = prom.CollectorRegistry()
+        child = prom.Counter("c", "c", ["k"], registry=registry).labels("x")
+        observe = prom.Histogram("h", "h", registry=registry).observe
+        found["prometheus_counter_inc_ns"] = _best(child.inc, 1.0, ops)
+        found["prometheus_histogram_observe_ns"] = _best(observe, 0.00123, ops)
+    return found
+
+
+def bench_accuracy(samples: int) -> dict[str, Any]:
+    """Worst relative percentile error of the log-linear histogram on log-normal data."""
+    rng = random.Random(9)
+    values = sorted(rng.lognormvariate(-7.0, 1.5) for _ in range(samples))
+    histogram = LogLinearHistogram()
+    for value in values:
+        histogram.record(value)
+    snap = histogram.snapshot()
+    worst = 0.0
+    for p in (50, 90, 95, 99, 99.9):
+        exact = values[max(1, math.ceil(p / 100 * len(values))) - 1]
+        worst = max(worst, abs(snap.percentile(p) - exact) / exact)
+    return {"percentile_relative_error_max": round(worst, 5), "histogram_counters": 2048}
+
+
+async def _footprint(metrics: bool, actors: int) -> float:
+    async with bastion.open_runtime(metrics=metrics) as rt:
+        gc.collect()
+        tracemalloc.start()
+        before = tracemalloc.take_snapshot()
+        refs = [await rt.spawn(Idle) for _ in range(actors)]
+        rt.metrics.collect()  # the default metrics exist and have been read once
+        after = tracemalloc.take_snapshot()
+        tracemalloc.stop()
+        grown = sum(s.size_diff for s in after.compare_to(before, "filename"))
+        assert len(refs) == actors
+    return grown / actors
+
+
+def run(quick: bool = False) -> dict[str, Any]:
+    """All observability figures and their ratios."""
+    sizes = QUICK if quick else FULL
+    rtt_on, rtt_off = _alternate(_rtt, sizes.rtt_iters)
+    cast_on, cast_off = _alternate(_cast_rate, sizes.casts)
+    costs = bench_record(sizes.ops)
+    accuracy = bench_accuracy(sizes.samples)
+    mem_on = asyncio.run(_footprint(True, sizes.actors))
+    mem_off = asyncio.run(_footprint(False, sizes.actors))
+    rtt_ratio = statistics.median(rtt_on) / statistics.median(rtt_off)
+    cast_ratio = statistics.median(cast_on) / statistics.median(cast_off)
+    hdr = costs["hdrhistogram_record_ns"]
+    ratios = {
+        "call_rtt_metrics_on_vs_off": round(rtt_ratio, 3),
+        "cast_metrics_on_vs_off": round(cast_ratio, 3),
+    }
+    if hdr:
+        ratios["histogram_record_vs_hdrhistogram"] = round(costs["histogram_record_ns"] / hdr, 3)
+    prom_inc, prom_observe = (
+        costs["prometheus_counter_inc_ns"],
+        costs["prometheus_histogram_observe_ns"],
+    )
+    if prom_inc and prom_observe:
+        ratios["counter_inc_vs_prometheus"] = round(costs["counter_inc_ns"] / prom_inc, 3)
+        ratios["histogram_record_vs_prometheus"] = round(
+            costs["histogram_record_ns"] / prom_observe, 3
+        )
+    return {
+        "observability": {
+            "call_rtt_us": {
+                "metrics_on": round(statistics.median(rtt_on) * 1e6, 3),
+                "metrics_off": round(statistics.median(rtt_off) * 1e6, 3),
+            },
+            "cast_msgs_per_s": {
+                "metrics_on": round(statistics.median(cast_on)),
+                "metrics_off": round(statistics.median(cast_off)),
+            },
+            **costs,
+            **accuracy,
+            "metrics_bytes_per_actor": round(mem_on - mem_off, 1),
+            "bytes_per_actor": {"metrics_on": round(mem_on, 1), "metrics_off": round(mem_off, 1)},
+            "targets": TARGETS,
+        },
+        "ratios": ratios,
+    }
+
+
+if __name__ == "__main__":
+    print(json.dumps(run(quick="--quick" in sys.argv), indent=2, sort_keys=True))
