@@ -103,18 +103,19 @@ def group_committed(size: int, store: str) -> None:
 def timed_checkpoint(checkpoint: Callable[[], T]) -> Callable[[], T]:
     """Wrap a checkpoint that runs in a helper thread so its duration is recorded.
 
-    The histogram is looked up here, on the loop, and written once from the thread.
+    The histogram is looked up here, on the loop; the thread hands the duration back.
     """
     target = registry()
     if target is None:
         return checkpoint
     histogram = _child(target, "bastion_persistence_checkpoint_seconds", ("sqlite",))
+    loop = asyncio.get_running_loop()
 
     def timed() -> T:
         started = time.perf_counter()
         try:
             return checkpoint()
-        finally:
-            histogram.record(time.perf_counter() - started)
+        finally:  # histograms belong to the loop: record there
+            loop.call_soon_threadsafe(histogram.record, time.perf_counter() - started)
 
     return timed
