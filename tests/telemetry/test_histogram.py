@@ -32,13 +32,19 @@ def test_every_percentile_is_within_one_percent(values: list[float], p: float) -
 
 def test_memory_is_fixed_whatever_the_number_of_samples() -> None:
     histogram = LogLinearHistogram()
+    assert histogram._counts is None  # nothing allocated before the first value
+    histogram.record(0.001)
+    histogram.snapshot()
+    assert histogram._counts is not None
     counters = len(histogram._counts)
     rng = random.Random(7)
     for _ in range(50_000):
         histogram.record(rng.lognormvariate(-7, 2))
+    histogram.snapshot()
     assert len(histogram._counts) == counters == 2048
+    assert len(histogram._pending) == 0  # the buffer is folded, never grows
     snap = histogram.snapshot()
-    assert snap.count == 50_000
+    assert snap.count == 50_001
     assert len(snap.counts) <= counters
 
 

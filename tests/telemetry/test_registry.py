@@ -89,6 +89,9 @@ def test_bad_definitions_and_label_counts_are_value_errors(registry: MetricsRegi
     with pytest.raises(ValueError, match="another shape"):
         registry.gauge("app_x", "x")
     assert registry.counter("app_x", "x", labels=("a", "b")) is metric
+    with pytest.raises(ValueError, match="only goes up"):
+        metric.labels("1", "2").inc(-1)
+    registry.gauge("app_level", "x").inc(-3)  # a gauge may go down
 
 
 def test_windows_follow_the_clock_and_report_the_span_covered(

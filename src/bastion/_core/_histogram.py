@@ -147,7 +147,7 @@ class LogLinearHistogram:
             raise ValueError("lowest_exponent must be below highest_exponent")
         self._lowest = lowest_exponent
         self._highest = (highest_exponent - lowest_exponent) * SUB_BUCKETS - 1
-        self._counts = [0] * (self._highest + 1)
+        self._counts: list[int] | None = None  # allocated at the first value
         self._pending: list[float] = []
         self._sum = 0.0
 
@@ -165,6 +165,8 @@ class LogLinearHistogram:
             return
         self._pending = []
         counts, highest = self._counts, self._highest
+        if counts is None:
+            counts = self._counts = [0] * (highest + 1)
         offset = -self._lowest * SUB_BUCKETS - 128
         total = 0.0
         for value in pending:
@@ -199,7 +201,7 @@ class LogLinearHistogram:
         self.fold()
         lows, highs, counts = [], [], []
         total = 0
-        for index, count in enumerate(self._counts):
+        for index, count in enumerate(self._counts or ()):
             if count:
                 low, high = self.bucket_bounds(index)
                 lows.append(low)

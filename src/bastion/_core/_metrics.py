@@ -72,12 +72,18 @@ class _CounterChild:
         self.value = 0.0
 
     def inc(self, amount: float = 1.0) -> None:
-        """Add ``amount`` (>= 0; not checked on the hot path)."""
+        """Add ``amount`` (>= 0: a counter never goes down)."""
+        if amount < 0:
+            raise ValueError(f"a counter only goes up; got inc({amount!r}) (use a gauge)")
         self.value += amount
 
 
 class _GaugeChild(_CounterChild):
     __slots__ = ()
+
+    def inc(self, amount: float = 1.0) -> None:
+        """Add ``amount`` (negative lowers the gauge)."""
+        self.value += amount
 
     def dec(self, amount: float = 1.0) -> None:
         """Subtract ``amount``."""
@@ -164,8 +170,8 @@ class Counter(_Metric[_CounterChild]):
         return _CounterChild()
 
     def inc(self, amount: float = 1.0) -> None:
-        """Add ``amount`` to the unlabelled counter."""
-        self._only().value += amount
+        """Add ``amount`` (>= 0) to the unlabelled counter."""
+        self._only().inc(amount)
 
 
 class Gauge(_Metric[_GaugeChild]):
