@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bastion.telemetry import MetricKind, MetricsRegistry, UnknownMetric
 
@@ -126,3 +128,28 @@ def test_window_label_filters_and_bad_windows(registry: MetricsRegistry) -> None
         registry.window("app_calls", 60, {"nope": "x"})
     with pytest.raises(ValueError, match="window seconds"):
         registry.window("app_calls", 0)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    # reads more than _MIN_REFRESH apart, so each snapshot holds every earlier increment
+    st.lists(st.tuples(st.floats(0.1, 20.0), st.integers(0, 5)), min_size=1, max_size=120),
+    st.sampled_from([10.0, 60.0, 300.0]),
+)
+def test_a_window_counts_exactly_the_increments_in_the_span_it_reports(
+    events: list[tuple[float, int]], seconds: float
+) -> None:
+    clock = FakeClock()
+    registry = MetricsRegistry(clock)
+    jobs = registry.counter("app_jobs", "Jobs.")
+    history = []
+    for gap, amount in events:
+        clock.now += gap
+        jobs.inc(amount)
+        history.append((clock.now, amount))
+        registry.tick()  # a periodic reader
+    reading = registry.window("app_jobs", seconds)
+    start = clock.now - reading.seconds
+    assert reading.delta == sum(amount for at, amount in history if at > start + 1e-9)
+    assert reading.seconds >= min(seconds, clock.now)  # never less than asked (or the age)
+    assert reading.seconds <= seconds + 20.0 + 10.0  # at most one read gap + one spacing more

@@ -74,22 +74,21 @@ class SnapshotRing:
         self._thin(now)
 
     def _thin(self, now: float) -> None:
-        """Drop entries past the horizon; beyond the dense span keep one per spacing
-        (walking back from the newest, so the latest state of each stretch survives).
-        The oldest entry (the baseline) is kept."""
+        """Drop entries past the horizon; beyond the dense span keep the newest entry of
+        each :data:`SPARSE_SPACING`-long stretch of the clock. The oldest entry (the
+        baseline) is kept."""
         entries = self._entries
         while len(entries) > 2 and now - entries[1][0] > HORIZON:
             entries.popleft()
         kept: deque[tuple[float, dict[str, MetricFamily]]] = deque()
         first = entries[0]
+        stretch = None
         for entry in reversed(entries):
-            if (
-                kept
-                and entry is not first
-                and now - entry[0] > DENSE_SPAN
-                and kept[0][0] - entry[0] < SPARSE_SPACING
-            ):
-                continue
+            if entry is not first and now - entry[0] > DENSE_SPAN:
+                here = entry[0] // SPARSE_SPACING
+                if here == stretch:
+                    continue  # a newer entry of this stretch is kept
+                stretch = here
             kept.appendleft(entry)
         self._entries = kept
 
