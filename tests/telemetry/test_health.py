@@ -143,3 +143,5 @@ async def test_monitor_agent_samples_carry_the_health_report(rt: bastion.Runtime
 async def test_monitor_agent_needs_metrics(rt: bastion.Runtime) -> None:
     with pytest.raises(bastion.StartFailed, match="metrics=True"):
         await rt.spawn(MonitorAgent, name="monitor")
+    with pytest.raises(ValueError, match="metrics=True"):
+        HealthMonitor(rt.metrics)

@@ -151,6 +151,10 @@ class HealthMonitor:
     ) -> None:
         if not isinstance(metrics, MetricsRegistry):
             raise TypeError(f"HealthMonitor needs a MetricsRegistry (rt.metrics), got {metrics!r}")
+        if not metrics.enabled:
+            raise ValueError(
+                "HealthMonitor needs the runtime's metrics: open_runtime(metrics=True)"
+            )
         slos = tuple(slos)
         if not all(isinstance(s, SLO) for s in slos):
             raise TypeError("slos must be SLO instances")
