@@ -1,0 +1,223 @@
+"""Supervisor child management by id: terminate/restart/delete/count, and brutal_kill."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+import bastion
+from bastion import ChildSpec, Restart, Strategy
+from tests.core.conftest import Boom, until
+
+STOPS: list[str] = []
+
+
+class Worker(bastion.Actor):
+    """Answers with its tag; logs on_stop into STOPS; crashes or blocks on request."""
+
+    def __init__(self, tag: str, gate: asyncio.Event | None = None) -> None:
+        self.tag = tag
+        self.gate = gate
+
+    def on_stop(self, reason: Any) -> None:
+        STOPS.append(self.tag)
+
+    async def handle_call(self, message: Any) -> Any:
+        if message == "crash":
+            raise Boom(self.tag)
+        if message == "block" and self.gate is not None:
+            await self.gate.wait()
+        return self.tag
+
+
+class FailsOnRestart(Worker):
+    starts = 0
+
+    def on_start(self) -> None:
+        type(self).starts += 1
+        if type(self).starts > 1:
+            raise Boom("cannot start again")
+
+
+@pytest.fixture(autouse=True)
+def _clear() -> None:
+    STOPS.clear()
+    FailsOnRestart.starts = 0
+
+
+def spec(tag: str, **options: Any) -> ChildSpec:
+    return ChildSpec(tag, Worker, (tag,), name=tag, **options)
+
+
+async def test_terminate_child_keeps_the_spec_and_restart_child_starts_it_again() -> None:
+    async with bastion.open_runtime() as rt:
+        sup = await rt.start_supervisor([spec("a"), spec("b")])
+        first = rt.whereis("a")
+        assert await sup.terminate_child("a") is True
+        assert first is not None and not first.is_alive
+        assert STOPS == ["a"]
+        [a, b] = await sup.which_children()
+        assert (a.id, a.alive, a.ref) == ("a", False, None)
+        assert b.alive
+        assert await sup.count_children() == bastion.ChildCounts(
+            specs=2, active=1, supervisors=0, workers=2
+        )
+        await rt.wait_idle()
+        assert rt.whereis("a") is None  # a permanent child stays down: not restarted
+        assert sup.statistics().restarts == 0
+
+        again = await sup.restart_child("a")
+        assert await again.call("ping") == "a"
+        assert await rt.ref("a").call("ping") == "a"
+        assert (await sup.count_children()).active == 2
+
+
+async def test_a_terminated_child_is_not_revived_when_a_sibling_restarts_all() -> None:
+    async with bastion.open_runtime() as rt:
+        sup = await rt.start_supervisor([spec("a"), spec("b")], strategy=Strategy.ONE_FOR_ALL)
+        await sup.terminate_child("a")
+        with pytest.raises(bastion.ActorCrashed):
+            await rt.ref("b").call("crash")
+        await rt.wait_idle()
+        assert await rt.ref("b").call("ping") == "b"
+        assert rt.whereis("a") is None
+        assert sup.statistics().restarts == 1
+
+
+async def test_a_terminated_child_stays_down_when_its_backoff_restart_comes_due() -> None:
+    async with bastion.open_runtime() as rt:
+        sup = await rt.start_supervisor([spec("a")], backoff=bastion.Backoff(initial=1.0))
+        with pytest.raises(bastion.ActorCrashed):
+            await rt.ref("a").call("crash")
+        await rt.wait_idle()
+        assert sup.statistics().pending_restarts == 1
+        await sup.terminate_child("a")
+        await asyncio.sleep(2.0)  # past the backoff delay
+        await rt.wait_idle()
+        assert rt.whereis("a") is None
+        assert sup.statistics().pending_restarts == 0
+
+
+async def test_terminating_a_temporary_child_removes_its_spec() -> None:
+    async with bastion.open_runtime() as rt:
+        sup = await rt.start_supervisor([spec("t", restart=Restart.TEMPORARY)])
+        assert await sup.terminate_child("t") is True
+        assert await sup.which_children() == []
+        with pytest.raises(bastion.SupervisorError, match="no child"):
+            await sup.restart_child("t")
+
+
+async def test_delete_child_removes_a_stopped_childs_spec_only() -> None:
+    async with bastion.open_runtime() as rt:
+        sup = await rt.start_supervisor([spec("a")])
+        with pytest.raises(bastion.SupervisorError, match="running"):
+            await sup.delete_child("a")
+        assert await rt.ref("a").call("ping") == "a"  # refused, nothing lost
+        await sup.terminate_child("a")
+        assert await sup.delete_child("a") is True
+        assert await sup.delete_child("a") is False
+        assert await sup.count_children() == bastion.ChildCounts(0, 0, 0, 0)
+        with pytest.raises(bastion.SupervisorError, match="no child"):
+            await sup.restart_child("a")
+        ref = await sup.start_child(spec("a"))  # the id is free again
+        assert await ref.call("ping") == "a"
+
+
+async def test_restart_child_refuses_running_and_unknown_children() -> None:
+    async with bastion.open_runtime() as rt:
+        sup = await rt.start_supervisor([spec("a")])
+        with pytest.raises(bastion.SupervisorError, match="running"):
+            await sup.restart_child("a")
+        with pytest.raises(bastion.SupervisorError, match="no child"):
+            await sup.restart_child("zz")
+        assert await sup.terminate_child("zz") is False
+        for verb in (sup.restart_child, sup.delete_child, sup.terminate_child):
+            with pytest.raises(TypeError, match="child ids are strings"):
+                await verb(7)  # type: ignore[arg-type]
+        assert sup.ref.is_alive
+
+
+async def test_a_child_that_cannot_restart_stays_down_and_the_supervisor_lives() -> None:
+    async with bastion.open_runtime() as rt:
+        sup = await rt.start_supervisor([ChildSpec("f", FailsOnRestart, ("f",))])
+        await sup.terminate_child("f")
+        with pytest.raises(bastion.StartFailed):
+            await sup.restart_child("f")
+        assert sup.ref.is_alive
+        [info] = await sup.which_children()
+        assert not info.alive
+        await rt.wait_idle()
+        assert FailsOnRestart.starts == 2  # no automatic retry of a terminated child
+
+
+async def test_restart_child_reports_a_name_taken_meanwhile() -> None:
+    async with bastion.open_runtime() as rt:
+        sup = await rt.start_supervisor([spec("a")])
+        await sup.terminate_child("a")
+        squatter = await rt.spawn(Worker, "squatter", name="a")
+        with pytest.raises(bastion.NameTaken):
+            await sup.restart_child("a")
+        assert sup.ref.is_alive
+        await squatter.stop()
+        assert await (await sup.restart_child("a")).call("ping") == "a"
+
+
+async def test_count_children_tells_supervisors_from_workers() -> None:
+    async with bastion.open_runtime() as rt:
+        inner = ChildSpec("inner", bastion.Supervisor, ([spec("x")],))
+        sup = await rt.start_supervisor([spec("a"), inner])
+        assert await sup.count_children() == bastion.ChildCounts(
+            specs=2, active=2, supervisors=1, workers=1
+        )
+
+
+async def test_brutal_kill_stops_a_busy_child_without_on_stop() -> None:
+    gate = asyncio.Event()
+    async with bastion.open_runtime() as rt:
+        sup = await rt.start_supervisor(
+            [
+                spec("graceful"),
+                ChildSpec("brutal", Worker, ("brutal", gate), name="brutal", shutdown="brutal_kill"),
+            ]
+        )
+        blocked = asyncio.ensure_future(rt.ref("brutal").call("block"))
+        await until(lambda: rt.ref("brutal").statistics().processed == 1)
+        watcher = await rt.spawn(_Watcher)
+        await watcher.call("brutal")
+        assert await sup.terminate_child("brutal") is True
+        with pytest.raises(bastion.ActorNotAlive):
+            await blocked
+        assert STOPS == []  # no on_stop for a brutal kill
+        assert await watcher.call("reasons") == ["killed"]
+        await sup.stop()
+        assert STOPS == ["graceful"]  # the graceful sibling still ran its on_stop
+
+
+async def test_brutal_kill_applies_when_the_supervisor_stops() -> None:
+    async with bastion.open_runtime() as rt:
+        sup = await rt.start_supervisor([spec("b", shutdown="brutal_kill"), spec("g")])
+        await sup.stop()
+        assert STOPS == ["g"]
+
+
+@pytest.mark.parametrize("bad", [0, -1, "brutal", None, float("inf"), True])
+def test_invalid_shutdown_options_are_refused(bad: Any) -> None:
+    with pytest.raises(bastion.SupervisorError, match="brutal_kill"):
+        ChildSpec("x", Worker, ("x",), shutdown=bad)
+
+
+class _Watcher(bastion.Actor):
+    def __init__(self) -> None:
+        self.reasons: list[Any] = []
+
+    def handle_call(self, message: Any) -> Any:
+        if message == "reasons":
+            return self.reasons
+        self.monitor(message)
+        return None
+
+    def handle_info(self, message: Any) -> None:
+        if isinstance(message, bastion.Down):
+            self.reasons.append(message.reason)
