@@ -56,7 +56,8 @@ async def test_terminate_child_keeps_the_spec_and_restart_child_starts_it_again(
         sup = await rt.start_supervisor([spec("a"), spec("b")])
         first = rt.whereis("a")
         assert await sup.terminate_child("a") is True
-        assert first is not None and not first.is_alive
+        assert first is not None
+        assert not first.is_alive
         assert STOPS == ["a"]
         [a, b] = await sup.which_children()
         assert (a.id, a.alive, a.ref) == ("a", False, None)
@@ -179,7 +180,9 @@ async def test_brutal_kill_stops_a_busy_child_without_on_stop() -> None:
         sup = await rt.start_supervisor(
             [
                 spec("graceful"),
-                ChildSpec("brutal", Worker, ("brutal", gate), name="brutal", shutdown="brutal_kill"),
+                ChildSpec(
+                    "brutal", Worker, ("brutal", gate), name="brutal", shutdown="brutal_kill"
+                ),
             ]
         )
         blocked = asyncio.ensure_future(rt.ref("brutal").call("block"))

@@ -264,4 +264,3 @@ async def test_reply_handle_outside_handle_call_is_an_error() -> None:
         assert await ref.call("task") == "task"
         assert errors == ["on_start", "cast", "info", "second take", "task"]
         assert ref.is_alive
-

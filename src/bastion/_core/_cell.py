@@ -299,6 +299,7 @@ class Cell:
         actor = self.actor
         loop = self.loop
         functions, is_async = self.handlers
+        no_reply = NoReply
         while True:
             if self.stop_reason is not None:
                 return self.stop_reason
@@ -332,7 +333,7 @@ class Cell:
                     reply.set_exception(crashed)
                 return exc
             if reply is not None:
-                if result is NoReply:
+                if result is no_reply:
                     if self.in_flight is reply:  # no reply handle was taken
                         return self._no_reply_without_handle(message, reply)
                     continue
