@@ -11,18 +11,19 @@ import bastion
 from bastion import ChildSpec, Restart, Strategy
 from tests.core.conftest import Boom, until
 
-STOPS: list[str] = []
-
 
 class Worker(bastion.Actor):
-    """Answers with its tag; logs on_stop into STOPS; crashes or blocks on request."""
+    """Answers with its tag; logs on_stop into ``stops``; crashes or blocks on request."""
 
-    def __init__(self, tag: str, gate: asyncio.Event | None = None) -> None:
+    def __init__(
+        self, tag: str, stops: list[str] | None = None, gate: asyncio.Event | None = None
+    ) -> None:
         self.tag = tag
+        self.stops = stops if stops is not None else []
         self.gate = gate
 
     def on_stop(self, reason: Any) -> None:
-        STOPS.append(self.tag)
+        self.stops.append(self.tag)
 
     async def handle_call(self, message: Any) -> Any:
         if message == "crash":
@@ -43,22 +44,22 @@ class FailsOnRestart(Worker):
 
 @pytest.fixture(autouse=True)
 def _clear() -> None:
-    STOPS.clear()
     FailsOnRestart.starts = 0
 
 
-def spec(tag: str, **options: Any) -> ChildSpec:
-    return ChildSpec(tag, Worker, (tag,), name=tag, **options)
+def spec(tag: str, stops: list[str] | None = None, **options: Any) -> ChildSpec:
+    return ChildSpec(tag, Worker, (tag, stops), name=tag, **options)
 
 
 async def test_terminate_child_keeps_the_spec_and_restart_child_starts_it_again() -> None:
+    stops: list[str] = []
     async with bastion.open_runtime() as rt:
-        sup = await rt.start_supervisor([spec("a"), spec("b")])
+        sup = await rt.start_supervisor([spec("a", stops), spec("b")])
         first = rt.whereis("a")
         assert await sup.terminate_child("a") is True
         assert first is not None
         assert not first.is_alive
-        assert STOPS == ["a"]
+        assert stops == ["a"]
         [a, b] = await sup.which_children()
         assert (a.id, a.alive, a.ref) == ("a", False, None)
         assert b.alive
@@ -176,12 +177,17 @@ async def test_count_children_tells_supervisors_from_workers() -> None:
 
 async def test_brutal_kill_stops_a_busy_child_without_on_stop() -> None:
     gate = asyncio.Event()
+    stops: list[str] = []
     async with bastion.open_runtime() as rt:
         sup = await rt.start_supervisor(
             [
-                spec("graceful"),
+                spec("graceful", stops),
                 ChildSpec(
-                    "brutal", Worker, ("brutal", gate), name="brutal", shutdown="brutal_kill"
+                    "brutal",
+                    Worker,
+                    ("brutal", stops, gate),
+                    name="brutal",
+                    shutdown="brutal_kill",
                 ),
             ]
         )
@@ -192,17 +198,20 @@ async def test_brutal_kill_stops_a_busy_child_without_on_stop() -> None:
         assert await sup.terminate_child("brutal") is True
         with pytest.raises(bastion.ActorNotAlive):
             await blocked
-        assert STOPS == []  # no on_stop for a brutal kill
+        assert stops == []  # no on_stop for a brutal kill
         assert await watcher.call("reasons") == ["killed"]
         await sup.stop()
-        assert STOPS == ["graceful"]  # the graceful sibling still ran its on_stop
+        assert stops == ["graceful"]  # the graceful sibling still ran its on_stop
 
 
 async def test_brutal_kill_applies_when_the_supervisor_stops() -> None:
+    stops: list[str] = []
     async with bastion.open_runtime() as rt:
-        sup = await rt.start_supervisor([spec("b", shutdown="brutal_kill"), spec("g")])
+        sup = await rt.start_supervisor(
+            [spec("b", stops, shutdown="brutal_kill"), spec("g", stops)]
+        )
         await sup.stop()
-        assert STOPS == ["g"]
+        assert stops == ["g"]
 
 
 @pytest.mark.parametrize("bad", [0, -1, "brutal", None, float("inf"), True])
@@ -214,12 +223,17 @@ def test_invalid_shutdown_options_are_refused(bad: Any) -> None:
 class _Watcher(bastion.Actor):
     def __init__(self) -> None:
         self.reasons: list[Any] = []
+        self.monitors: list[bastion.MonitorRef] = []
 
     def handle_call(self, message: Any) -> Any:
         if message == "reasons":
             return self.reasons
-        self.monitor(message)
+        self.monitors.append(self.monitor(message))
         return None
+
+    def on_stop(self, reason: Any) -> None:
+        for monitor in self.monitors:
+            self.demonitor(monitor)
 
     def handle_info(self, message: Any) -> None:
         if isinstance(message, bastion.Down):

@@ -13,9 +13,11 @@ from tests.core.conftest import Boom, Echo, Recorder, next_item
 
 
 class Watcher(Recorder):
-    """Monitors what the call names; returns the MonitorRef or the error it got."""
+    """Monitors what the call names (returns the MonitorRef or the error); demonitors."""
 
     def handle_call(self, message: Any) -> Any:
+        if isinstance(message, bastion.MonitorRef):
+            return self.demonitor(message)
         try:
             return self.monitor(message)
         except (TypeError, ValueError) as exc:
@@ -74,3 +76,16 @@ async def test_bad_names_are_refused_and_nothing_is_watched(bad: Any, error: typ
         await rt.wait_idle()
         assert inbox.empty()
         assert watcher.statistics().monitors == 0
+
+
+async def test_a_monitor_by_name_can_be_cancelled() -> None:
+    inbox: asyncio.Queue[Any] = asyncio.Queue()
+    async with bastion.open_runtime() as rt:
+        watcher = await rt.spawn(Watcher, inbox)
+        target = await rt.spawn(Echo, name="svc")
+        monitor = await watcher.call("svc")
+        assert await watcher.call(monitor) is True
+        assert target.statistics().monitored_by == 0
+        await target.stop()
+        await rt.wait_idle()
+        assert inbox.empty()
