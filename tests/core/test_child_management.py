@@ -85,6 +85,7 @@ async def test_a_terminated_child_is_not_revived_when_a_sibling_restarts_all() -
         await rt.wait_idle()
         assert await rt.ref("b").call("ping") == "b"
         assert rt.whereis("a") is None
+        assert [(c.id, c.alive) for c in await sup.which_children()] == [("a", False), ("b", True)]
         assert sup.statistics().restarts == 1
 
 
@@ -100,6 +101,7 @@ async def test_a_terminated_child_stays_down_when_its_backoff_restart_comes_due(
         await rt.wait_idle()
         assert rt.whereis("a") is None
         assert sup.statistics().pending_restarts == 0
+        assert await (await sup.restart_child("a")).call("ping") == "a"
 
 
 async def test_terminating_a_temporary_child_removes_its_spec() -> None:

@@ -126,7 +126,7 @@ async def test_a_stop_in_the_same_handler_drops_the_continuation_without_dead_le
     async with bastion.open_runtime() as rt:
         ref = await rt.spawn(Steps)
         await ref.cast("stop")
-        await ref.wait_stopped()
+        assert await ref.wait_stopped() == "normal"
         assert rt.dead_letters.items() == []
 
 
@@ -137,8 +137,9 @@ async def test_a_failed_start_drops_its_continuation_without_dead_letters() -> N
             raise Boom("start failed")
 
     async with bastion.open_runtime() as rt:
-        with pytest.raises(bastion.StartFailed):
+        with pytest.raises(bastion.StartFailed) as info:
             await rt.spawn(BadStart)
+        assert isinstance(info.value.__cause__, Boom)
         assert rt.dead_letters.items() == []
 
 
