@@ -9,6 +9,7 @@ import pytest
 
 import bastion
 from bastion import ChildSpec, Restart, Strategy
+from bastion.testing import VirtualClock
 from tests.core.conftest import Boom, until
 
 
@@ -89,7 +90,9 @@ async def test_a_terminated_child_is_not_revived_when_a_sibling_restarts_all() -
         assert sup.statistics().restarts == 1
 
 
-async def test_a_terminated_child_stays_down_when_its_backoff_restart_comes_due() -> None:
+async def test_a_terminated_child_stays_down_when_its_backoff_restart_comes_due(
+    clock: VirtualClock,
+) -> None:
     async with bastion.open_runtime() as rt:
         sup = await rt.start_supervisor([spec("a")], backoff=bastion.Backoff(initial=1.0))
         with pytest.raises(bastion.ActorCrashed):
@@ -97,7 +100,7 @@ async def test_a_terminated_child_stays_down_when_its_backoff_restart_comes_due(
         await rt.wait_idle()
         assert sup.statistics().pending_restarts == 1
         await sup.terminate_child("a")
-        await asyncio.sleep(2.0)  # past the backoff delay
+        await clock.advance(2.0)  # past the backoff delay
         await rt.wait_idle()
         assert rt.whereis("a") is None
         assert sup.statistics().pending_restarts == 0

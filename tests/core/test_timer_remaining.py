@@ -6,6 +6,7 @@ import asyncio
 from typing import Any
 
 import bastion
+from bastion.testing import VirtualClock
 from tests.core.conftest import Recorder, next_item
 
 
@@ -17,22 +18,24 @@ class Scheduler(Recorder):
         return self.send_interval(delay, "beat")
 
 
-async def test_remaining_counts_down_on_the_runtime_clock() -> None:
+async def test_remaining_counts_down_on_the_runtime_clock(clock: VirtualClock) -> None:
     inbox: asyncio.Queue[Any] = asyncio.Queue()
     async with bastion.open_runtime() as rt:
         ref = await rt.spawn(Scheduler, inbox)
         timer = await ref.call(("after", 10.0))
         assert timer.remaining() == 10.0
-        await asyncio.sleep(4.0)  # virtual time passes
+        await clock.advance(4.0)
         assert timer.remaining() == 6.0
 
 
-async def test_remaining_read_before_cancel_is_the_time_that_was_left() -> None:
+async def test_remaining_read_before_cancel_is_the_time_that_was_left(
+    clock: VirtualClock,
+) -> None:
     inbox: asyncio.Queue[Any] = asyncio.Queue()
     async with bastion.open_runtime() as rt:
         ref = await rt.spawn(Scheduler, inbox)
         timer = await ref.call(("after", 5.0))
-        await asyncio.sleep(2.0)
+        await clock.advance(2.0)
         left = timer.remaining()
         assert timer.cancel() is True
         assert left == 3.0
