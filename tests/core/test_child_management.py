@@ -171,6 +171,17 @@ async def test_restart_child_reports_a_name_taken_meanwhile() -> None:
         assert await (await sup.restart_child("a")).call("ping") == "a"
 
 
+async def test_start_child_with_a_name_taken_elsewhere_keeps_the_supervisor() -> None:
+    async with bastion.open_runtime() as rt:
+        sup = await rt.start_supervisor([spec("a")])
+        await rt.spawn(Worker, "squatter", name="taken")
+        with pytest.raises(bastion.NameTaken):
+            await sup.start_child(spec("taken"))
+        assert sup.ref.is_alive
+        assert await rt.ref("a").call("ping") == "a"  # its children are untouched
+        assert [c.id for c in await sup.which_children()] == ["a"]
+
+
 async def test_count_children_tells_supervisors_from_workers() -> None:
     async with bastion.open_runtime() as rt:
         inner = ChildSpec("inner", bastion.Supervisor, ([spec("x")],))

@@ -279,7 +279,7 @@ class Supervisor(Actor):
             return exc  # the caller's error, raised in the caller; the supervisor keeps running
         try:
             await self._start(child)
-        except StartFailed as exc:
+        except (StartFailed, NameTaken) as exc:  # the caller's problem, not a supervisor crash
             self._remove(child)
             return exc
         assert child.cell is not None
