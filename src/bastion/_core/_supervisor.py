@@ -393,7 +393,8 @@ class SupervisorHandle(ChildManagement):
 
         Raises ``TypeError``/``ValueError`` for a bad spec or a duplicate id or name,
         ``SupervisorError`` when ``max_children`` are running, ``StartFailed`` if the
-        child fails to start.
+        child fails to start and ``NameTaken`` if another actor holds its name; the
+        supervisor and its other children are unaffected.
         """
         if not isinstance(spec, ChildSpec):
             raise TypeError(f"start_child() takes a ChildSpec, got {spec!r}")
