@@ -264,3 +264,16 @@ async def test_reply_handle_outside_handle_call_is_an_error() -> None:
         assert await ref.call("task") == "task"
         assert errors == ["on_start", "cast", "info", "second take", "task"]
         assert ref.is_alive
+
+
+async def test_answering_from_another_thread_is_refused_and_loses_nothing() -> None:
+    async with bastion.open_runtime() as rt:
+        ref = await rt.spawn(Coordinator)
+        job = asyncio.ensure_future(ref.call(("job", "a")))
+        await until(lambda: ref.statistics().processed == 1)
+        handle = await ref.call(("handle", "a"))
+        with pytest.raises(bastion.ActorError, match="another thread"):
+            await rt.tasks.run_blocking(handle.reply, "from a thread", timeout=1.0)
+        assert handle.pending
+        assert handle.reply("from the loop") is True
+        assert await job == "from the loop"

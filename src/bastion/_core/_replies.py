@@ -42,9 +42,10 @@ class ReplyHandle:
 
     Answer exactly once, with :meth:`reply` or :meth:`fail`, from the actor itself or
     from any code on the same event loop (another actor it handed the handle to, for
-    example). A second answer raises :class:`ActorError`. Both return ``False`` when the
-    caller no longer waits (its deadline passed, or the actor stopped and the caller was
-    told): the answer is then dropped and counted in ``late_replies``.
+    example). A second answer, or one from another thread, raises :class:`ActorError`.
+    Both return ``False`` when the caller no longer waits (its deadline passed, or the
+    actor stopped and the caller was told): the answer is then dropped and counted in
+    ``late_replies``.
     """
 
     __slots__ = ("_answered", "_cell", "_future")
@@ -76,6 +77,15 @@ class ReplyHandle:
         return False
 
     def _claim(self) -> bool:
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is not self._future.get_loop():
+            raise ActorError(
+                f"{self!r} must be answered on its runtime's event loop, not from another "
+                "thread (hand the answer back with loop.call_soon_threadsafe)"
+            )
         if self._answered:
             raise ActorError(f"{self!r} was already answered; a call gets one reply")
         self._answered = True
