@@ -277,3 +277,9 @@ async def test_answering_from_another_thread_is_refused_and_loses_nothing() -> N
         assert handle.pending
         assert handle.reply("from the loop") is True
         assert await job == "from the loop"
+
+
+def test_the_new_framework_methods_are_reserved_names() -> None:
+    for name in ("reply_handle", "continue_with"):
+        with pytest.raises(TypeError, match="reserved"):
+            type("Clash", (bastion.Actor,), {name: lambda self: None})

@@ -67,8 +67,8 @@ class ChildManagement:
     async def restart_child(self, child_id: str, *, timeout: float = DEFAULT) -> ActorRef:
         """Start a child stopped by ``terminate_child`` again; returns its new ref.
 
-        Raises ``SupervisorError`` if there is no such child or it is running, and
-        ``StartFailed``/``NameTaken`` if it cannot start (it then stays down).
+        Raises ``ValueError`` if there is no such child, ``SupervisorError`` if it is
+        running, and ``StartFailed``/``NameTaken`` if it cannot start (it stays down).
         """
         result = await self.ref.call(RestartChild(check_child_id(child_id)), timeout=timeout)
         if isinstance(result, BaseException):
