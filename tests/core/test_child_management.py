@@ -9,7 +9,7 @@ import pytest
 
 import bastion
 from bastion import ChildSpec, Restart, Strategy
-from bastion.testing import VirtualClock
+from bastion.testing import VirtualClock, wait_for
 from tests.core.conftest import Boom, until
 
 
@@ -237,7 +237,7 @@ async def test_brutal_kill_applies_when_the_supervisor_stops() -> None:
         (-1, ValueError),
         (float("inf"), ValueError),
         ("brutal", ValueError),
-        (None, TypeError),
+        (None, ValueError),
         (True, TypeError),
     ],
 )
@@ -264,3 +264,39 @@ class _Watcher(bastion.Actor):
     def handle_info(self, message: Any) -> None:
         if isinstance(message, bastion.Down):
             self.reasons.append(message.reason)
+
+
+async def test_brutal_kill_releases_a_child_that_ignores_cancellation() -> None:
+    released = asyncio.Event()
+    swallowed: list[int] = []
+
+    class Stubborn(bastion.Actor):
+        async def handle_call(self, message: Any) -> Any:
+            while not released.is_set():
+                try:
+                    await released.wait()
+                except asyncio.CancelledError:
+                    swallowed.append(1)  # ignores its kill
+            return "too late"
+
+    try:
+        async with bastion.open_runtime(call_timeout=0.5) as rt:
+            sup = await rt.start_supervisor(
+                [ChildSpec("s", Stubborn, name="s", shutdown="brutal_kill")]
+            )
+            child = rt.whereis("s")
+            assert child is not None
+            pending = asyncio.ensure_future(child.call("work", timeout=30.0))
+            await until(lambda: child.statistics().processed == 1)
+            assert await sup.terminate_child("s", timeout=5.0) is True
+            assert swallowed == [1]
+            assert await child.wait_stopped(timeout=1.0) == "killed"
+            with pytest.raises(bastion.ActorNotAlive):
+                await pending
+            assert rt.whereis("s") is None
+            assert rt.statistics().actors == 1  # only the supervisor is left
+            released.set()  # the abandoned task finally returns: nothing is released twice
+            await wait_for(lambda: not any("Stubborn" in t.get_name() for t in asyncio.all_tasks()))
+            assert rt.statistics().stopped == 1
+    finally:
+        released.set()  # never leave the stubborn task behind

@@ -472,6 +472,8 @@ class Cell:
         if self.state == DEAD or self.kill_reason is not None:
             return
         self.brutal = True
+        if self.stop_reason is None:  # a handler that swallows the kill ends the loop then
+            self.stop_reason = reason
         self.kill(reason)
 
     def request_stop(self, reason: ExitReason) -> None:

@@ -340,7 +340,9 @@ class Supervisor(Actor):
         shutdown = child.spec.shutdown
         if shutdown == BRUTAL_KILL:
             cell.kill_brutally("killed")
-            await asyncio.wait((cell.done_future(),), timeout=self.runtime.call_timeout)
+            done, _ = await asyncio.wait((cell.done_future(),), timeout=self.runtime.call_timeout)
+            if not done:  # it ignores cancellation: release it without its task's help
+                cell.release("killed")
         else:
             await self.runtime.stop_cell(cell, "shutdown", shutdown)
 
