@@ -236,7 +236,7 @@ async def test_brutal_kill_applies_when_the_supervisor_stops() -> None:
         (0, ValueError),
         (-1, ValueError),
         (float("inf"), ValueError),
-        ("brutal", ValueError),
+        ("brutal", TypeError),
         (None, ValueError),
         (True, TypeError),
     ],

@@ -77,14 +77,8 @@ class ChildSpec:
             raise ValueError(
                 f"child {self.id!r}: restart must be one of {choices}, got {self.restart!r}"
             ) from None
-        shutdown: object = self.shutdown  # checked as given, whatever the annotation says
-        if shutdown != BRUTAL_KILL:
-            if isinstance(shutdown, str):
-                raise ValueError(
-                    f"child {self.id!r}: shutdown must be a number of seconds or "
-                    f"'brutal_kill', got {shutdown!r}"
-                )
-            positive_seconds(f"child {self.id!r}: shutdown (or 'brutal_kill')", shutdown)
+        if self.shutdown != BRUTAL_KILL:  # any other string is a TypeError, as for durations
+            positive_seconds(f"child {self.id!r}: shutdown (or 'brutal_kill')", self.shutdown)
 
 
 def shutdown_budget(spec: ChildSpec) -> float:
