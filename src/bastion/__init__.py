@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import bastion.telemetry as telemetry
 from bastion._core._actor import Actor
+from bastion._core._children import ChildCounts
 from bastion._core._childspec import Backoff, ChildSpec, Restart, Strategy
 from bastion._core._clock import Clock
 from bastion._core._deadletters import DeadLetter, DeadLetters, ReplayResult
@@ -41,6 +42,7 @@ from bastion._core._errors import (
 from bastion._core._messages import Down, Exit, ExitReason, MonitorRef, is_abnormal
 from bastion._core._ref import ActorRef
 from bastion._core._registry import Registry, RegistryEntry
+from bastion._core._replies import NoReply, ReplyHandle
 from bastion._core._runtime import Runtime, current_runtime, open_runtime, run
 from bastion._core._stats import (
     ActorStatistics,
@@ -69,6 +71,7 @@ __all__ = [
     "BusinessError",
     "CallTimeout",
     "Category",
+    "ChildCounts",
     "ChildInfo",
     "ChildSpec",
     "Clock",
@@ -86,11 +89,13 @@ __all__ = [
     "MailboxFull",
     "MonitorRef",
     "NameTaken",
+    "NoReply",
     "NoSuchActor",
     "open_runtime",
     "Registry",
     "RegistryEntry",
     "ReplayResult",
+    "ReplyHandle",
     "Restart",
     "RestartIntensityExceeded",
     "run",

@@ -223,8 +223,11 @@ async def test_dynamic_supervisor_starts_and_terminates_children() -> None:
         with pytest.raises(ValueError, match="duplicate"):
             await sup.start_child(ChildSpec("a", Tracked, ("a",)))
         assert await sup.terminate_child("a") is True
-        assert await sup.terminate_child("a") is False
+        assert await sup.terminate_child("a") is True  # already down; the spec is kept
         assert not a.is_alive
+        assert [c.id for c in await sup.which_children()] == ["a", "b"]
+        assert await sup.delete_child("a") is True
+        assert await sup.terminate_child("a") is False
         assert [c.id for c in await sup.which_children()] == ["b"]
 
 

@@ -26,6 +26,7 @@ from bastion._core._messages import ExitReason, MonitorRef
 if TYPE_CHECKING:
     from bastion._core._cell import Cell
     from bastion._core._ref import ActorRef
+    from bastion._core._replies import ReplyHandle
     from bastion._core._runtime import Runtime
     from bastion._core._timers import Timer
 
@@ -93,7 +94,7 @@ class Actor:
     #: Members of this class a subclass or an instance may not redefine.
     _bastion_reserved: ClassVar[frozenset[str]] = frozenset({
         "ref", "name", "runtime", "send_after", "send_interval", "monitor", "demonitor",
-        "link", "unlink", "stop",
+        "link", "unlink", "stop", "reply_handle", "continue_with",
     })  # fmt: skip
 
     #: Every reserved member along the MRO, computed once per class.
@@ -122,7 +123,10 @@ class Actor:
         return None
 
     def handle_call(self, message: Any) -> Any:
-        """Answer a ``call``; the return value is the reply."""
+        """Answer a ``call``; the return value is the reply.
+
+        To answer later, take :meth:`reply_handle` and return :data:`bastion.NoReply`.
+        """
         raise NotImplementedError(f"{type(self).__name__} does not handle calls")
 
     def handle_cast(self, message: Any) -> Awaitable[None] | None:
@@ -132,6 +136,13 @@ class Actor:
     def handle_info(self, message: Any) -> Awaitable[None] | None:
         """Handle timer messages, ``Down`` and ``Exit`` notices. Ignores them by default."""
         return None
+
+    def handle_continue(self, message: Any) -> Awaitable[None] | None:
+        """Run work requested with :meth:`continue_with`, before the next message.
+
+        Failure routing is that of ``handle_cast``: an exception crashes the actor.
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not handle continuations")
 
     def actor_stop_timeout(self) -> float | None:
         """Seconds ``on_stop`` may take; ``None`` means the runtime's ``call_timeout``."""
@@ -173,8 +184,30 @@ class Actor:
         """Deliver ``message`` to ``handle_info`` every ``period`` seconds until cancelled."""
         return self._bastion_cell.start_timer(period, message, periodic=True)
 
-    def monitor(self, target: ActorRef) -> MonitorRef:
-        """Receive one ``Down`` notice when ``target`` stops (at once if it is dead)."""
+    def reply_handle(self) -> ReplyHandle:
+        """Answer the call being handled later: return ``bastion.NoReply``, then reply.
+
+        Works once per call, inside ``handle_call``; raises :class:`ActorError` elsewhere.
+        If the actor stops before answering, the caller gets ``ActorCrashed`` (after a
+        crash) or ``ActorNotAlive``.
+        """
+        return self._bastion_cell.reply_handle()
+
+    def continue_with(self, message: Any) -> None:
+        """Run ``handle_continue(message)`` once the current handler (or ``on_start``) returns.
+
+        It runs before any other message. One continuation may be pending at a time
+        (:class:`ActorError` otherwise); ``TypeError`` if the class has no
+        ``handle_continue``.
+        """
+        self._bastion_cell.continue_with(message)
+
+    def monitor(self, target: ActorRef | str) -> MonitorRef:
+        """Receive one ``Down`` notice when ``target`` stops (at once if it is dead).
+
+        ``target`` may be a registered name: the current holder of the name is watched,
+        and ``Down`` (reason ``"noproc"``) arrives at once if nobody holds it.
+        """
         return self._bastion_cell.monitor(target)
 
     def demonitor(self, monitor: MonitorRef) -> bool:

@@ -28,6 +28,7 @@ from bastion._core._actor import Actor
 from bastion._core._durations import positive_seconds
 from bastion._core._errors import (
     ActorCrashed,
+    ActorError,
     ActorNotAlive,
     ExpectedError,
     LinkedExit,
@@ -35,6 +36,7 @@ from bastion._core._errors import (
 )
 from bastion._core._messages import Down, Exit, ExitReason, MonitorRef, is_abnormal
 from bastion._core._ref import ActorRef
+from bastion._core._replies import NoReply, ReplyHandle, fail_deferred
 from bastion._core._stats import ActorStatistics
 from bastion._core._timers import Timer, check_delay
 
@@ -42,13 +44,13 @@ if TYPE_CHECKING:
     from bastion._core._meters import ActorClassMeter
     from bastion._core._runtime import Runtime
 
-__all__ = ["CALL", "CAST", "INFO", "RUNNING", "Cell", "handler_table"]
+__all__ = ["CALL", "CAST", "CONTINUE", "INFO", "RUNNING", "Cell", "handler_table"]
 
 _log = logging.getLogger("bastion.actor")
 
-CALL, CAST, INFO = 0, 1, 2
+CALL, CAST, INFO, CONTINUE = 0, 1, 2, 3
 STARTING, RUNNING, STOPPING, DEAD = 0, 1, 2, 3
-_KIND_NAMES = ("call", "cast", "info")
+_KIND_NAMES = ("call", "cast", "info", "continue")
 Envelope = tuple[int, Any, "asyncio.Future[Any] | None"]
 HandlerTable = tuple[tuple[Callable[..., Any], ...], tuple[bool, ...]]
 
@@ -59,12 +61,17 @@ def _handler_table(*functions: Callable[..., Any]) -> HandlerTable:
 
 
 def handler_table(actor_class: type[Actor]) -> HandlerTable:
-    """The call/cast/info handler functions of a class and which are async.
+    """The call/cast/info/continue handler functions of a class and which are async.
 
     Taken once per incarnation, at spawn, and shared between incarnations with the same
     functions, so an idle actor holds no bound methods.
     """
-    return _handler_table(actor_class.handle_call, actor_class.handle_cast, actor_class.handle_info)
+    return _handler_table(
+        actor_class.handle_call,
+        actor_class.handle_cast,
+        actor_class.handle_info,
+        actor_class.handle_continue,
+    )
 
 
 class Cell:
@@ -73,7 +80,9 @@ class Cell:
     __slots__ = (
         "__weakref__",
         "actor",
+        "brutal",
         "capacity",
+        "deferred",
         "done",
         "entered",
         "exit_reason",
@@ -113,6 +122,8 @@ class Cell:
         self.queue: deque[Envelope] = deque()
         self.waiter: asyncio.Future[None] | None = None
         self.in_flight: asyncio.Future[Any] | None = None
+        self.deferred: set[asyncio.Future[Any]] | None = None  # allocated on first use
+        self.brutal = False  # killed without on_stop (a supervisor's brutal_kill)
         self.senders: deque[asyncio.Future[None]] | None = None  # allocated on first use
         self.state = STARTING
         self.parked = False
@@ -294,9 +305,10 @@ class Cell:
         functions, is_async = self.handlers
         handled = self.handled
         if handled is None:
-            handled = self.handled = [0, 0, 0]
+            handled = self.handled = [0, 0, 0, 0]  # CALL, CAST, INFO, CONTINUE
         meter = self.meter  # metrics: the class's mailbox high-water, kept in a local
         high = meter.high_water if meter is not None else sys.maxsize
+        no_reply = NoReply
         while True:
             if self.stop_reason is not None:
                 return self.stop_reason
@@ -332,6 +344,10 @@ class Cell:
                     reply.set_exception(crashed)
                 return exc
             if reply is not None:
+                if result is no_reply:
+                    if self.in_flight is reply:  # no reply handle was taken
+                        return self._no_reply_without_handle(message, reply)
+                    continue
                 if reply.done():
                     self.late_replies += 1
                     self.runtime.late_replies += 1
@@ -344,6 +360,17 @@ class Cell:
         if depth > meter.high_water:
             meter.high_water = depth
         return meter.high_water
+
+    def _no_reply_without_handle(self, message: Any, reply: asyncio.Future[Any]) -> ActorError:
+        error = ActorError(
+            f"{self!r}: handle_call returned bastion.NoReply for {type(message).__name__} "
+            "without taking self.reply_handle(); nothing could ever answer the call"
+        )
+        if not reply.done():
+            crashed = ActorCrashed(f"{self!r} crashed handling {type(message).__name__}")
+            crashed.__cause__ = error
+            reply.set_exception(crashed)
+        return error
 
     def _expected_error(
         self, kind: int, message: Any, reply: asyncio.Future[Any] | None, exc: ExpectedError
@@ -367,6 +394,9 @@ class Cell:
         if self.exit_reason is not None:  # released already (abandoned by stop_cell)
             return
         self.state = STOPPING
+        if self.brutal:  # a supervisor's brutal_kill: on_stop does not run
+            self.release(reason)
+            return
         budget = self.actor.actor_stop_timeout()
         try:
             async with asyncio.timeout(self.runtime.call_timeout if budget is None else budget):
@@ -401,11 +431,14 @@ class Cell:
             interrupted.__cause__ = failure.__cause__
             in_flight.set_exception(interrupted)
         self.in_flight = None
-        for _kind, message, reply in self.queue:
+        for pending in list(self.deferred or ()):
+            fail_deferred(self, pending, reason)
+        self.deferred = None
+        for kind, message, reply in self.queue:
             if reply is not None:
                 if not reply.done():
                     reply.set_exception(failure)
-            elif not isinstance(message, Down | Exit):
+            elif kind != CONTINUE and not isinstance(message, Down | Exit):
                 runtime.dead_letters.add(self, message, f"actor stopped: {_reason_text(reason)}")
         self.queue.clear()
         while self.senders:
@@ -454,6 +487,15 @@ class Cell:
             self.task.cancel()
         # else: the task has not run yet; run() sees kill_reason first thing
 
+    def kill_brutally(self, reason: ExitReason) -> None:
+        """Like :meth:`kill`, but ``on_stop`` does not run (a supervisor's ``brutal_kill``)."""
+        if self.state == DEAD or self.kill_reason is not None:
+            return
+        self.brutal = True
+        if self.stop_reason is None:  # a handler that swallows the kill ends the loop then
+            self.stop_reason = reason
+        self.kill(reason)
+
     def request_stop(self, reason: ExitReason) -> None:
         """Stop after the current handler; wakes a parked actor."""
         if self.state >= STOPPING or self.stop_reason is not None:
@@ -461,6 +503,38 @@ class Cell:
         self.stop_reason = reason
         if self.parked:
             self.wake()
+
+    # -- deferred replies and continuations -------------------------------------------
+    def reply_handle(self) -> ReplyHandle:
+        """Take over answering the call being handled (see :class:`ReplyHandle`)."""
+        reply = self.in_flight
+        if reply is None or self.state != RUNNING or not self.runtime.in_actor(self):
+            raise ActorError(
+                "reply_handle() works once per call, inside handle_call, in the actor's own task"
+            )
+        self.in_flight = None  # release() now answers it through self.deferred
+        if self.deferred is None:
+            self.deferred = set()
+        self.deferred.add(reply)
+        reply.add_done_callback(self.deferred.discard)
+        return ReplyHandle(self, reply)
+
+    def count_late_reply(self) -> None:
+        """Count a reply that found its caller gone (deadline passed or answered)."""
+        self.late_replies += 1
+        self.runtime.late_replies += 1
+
+    def continue_with(self, message: Any) -> None:
+        """Run ``handle_continue(message)`` before the next message in the mailbox."""
+        if type(self.actor).handle_continue is Actor.handle_continue:
+            raise TypeError(f"{type(self.actor).__qualname__} does not define handle_continue")
+        if self.state > RUNNING or not self.runtime.in_actor(self):
+            raise ActorError(
+                "continue_with() works in on_start and in handlers, in the actor's own task"
+            )
+        if self.queue and self.queue[0][0] == CONTINUE:
+            raise ActorError(f"{self!r} already has a continuation pending; one at a time")
+        self.queue.appendleft((CONTINUE, message, None))
 
     # -- timers, monitors, links --------------------------------------------------------
     def start_timer(self, delay: float, message: Any, *, periodic: bool) -> Timer:
@@ -474,10 +548,12 @@ class Cell:
         self.timers.add(timer)
         return timer
 
-    def monitor(self, target: ActorRef) -> MonitorRef:
-        """Watch ``target``; a Down notice arrives when it stops."""
+    def monitor(self, target: ActorRef | str) -> MonitorRef:
+        """Watch ``target`` (a ref or a registered name); a Down notice arrives when it stops."""
+        if isinstance(target, str):
+            target = self.runtime.ref(target)
         if not isinstance(target, ActorRef):
-            raise TypeError(f"monitor() takes an ActorRef, got {target!r}")
+            raise TypeError(f"monitor() takes an ActorRef or a registered name, got {target!r}")
         monitor = MonitorRef(target)
         other = target.resolve_or_none()
         if other is None or not other.alive:

@@ -5,14 +5,17 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final, Literal
 
 from bastion._core._actor import Actor
 from bastion._core._backoff import Backoff
 from bastion._core._durations import positive_seconds
 from bastion._core._messages import ExitReason, is_abnormal
 
-__all__ = ["Backoff", "ChildSpec", "Restart", "Strategy"]
+__all__ = ["BRUTAL_KILL", "Backoff", "ChildSpec", "Restart", "Strategy", "shutdown_budget"]
+
+#: ``ChildSpec(shutdown=BRUTAL_KILL)``: stop the child at once, without running ``on_stop``.
+BRUTAL_KILL: Final = "brutal_kill"
 
 
 class Strategy(enum.StrEnum):
@@ -43,8 +46,9 @@ class Restart(enum.StrEnum):
 class ChildSpec:
     """How a supervisor starts, restarts and stops one child.
 
-    ``shutdown`` is the seconds a child gets to stop gracefully before it is killed.
-    Invalid specs raise ``ValueError``/``TypeError`` when constructed.
+    ``shutdown`` is the seconds a child gets to stop gracefully before it is killed, or
+    ``"brutal_kill"`` to kill it at once without running its ``on_stop`` (OTP's
+    ``brutal_kill``). Invalid specs raise ``ValueError``/``TypeError`` when constructed.
     """
 
     id: str
@@ -53,7 +57,7 @@ class ChildSpec:
     kwargs: Mapping[str, Any] = field(default_factory=dict)
     name: str | None = None
     restart: Restart = Restart.PERMANENT
-    shutdown: float = 5.0
+    shutdown: float | Literal["brutal_kill"] = 5.0
     mailbox_capacity: int | None = None
     metadata: Mapping[str, Any] | None = None
 
@@ -73,4 +77,10 @@ class ChildSpec:
             raise ValueError(
                 f"child {self.id!r}: restart must be one of {choices}, got {self.restart!r}"
             ) from None
-        positive_seconds(f"child {self.id!r}: shutdown", self.shutdown)
+        if self.shutdown != BRUTAL_KILL:  # any other string is a TypeError, as for durations
+            positive_seconds(f"child {self.id!r}: shutdown (or 'brutal_kill')", self.shutdown)
+
+
+def shutdown_budget(spec: ChildSpec) -> float:
+    """Seconds a supervisor may spend stopping this child gracefully (0 for brutal_kill)."""
+    return 0.0 if spec.shutdown == BRUTAL_KILL else float(spec.shutdown)

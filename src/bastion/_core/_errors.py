@@ -234,7 +234,8 @@ class RuntimeClosed(ActorError):
 
 
 class SupervisorError(ActorError):
-    """A supervisor refused a child (``max_children``) or gave up (restart intensity).
+    """A supervisor refused a child (``max_children``; ``restart_child``/``delete_child``
+    of a running child) or gave up (restart intensity).
 
     Invalid specs and options are ``ValueError``/``TypeError``, like every bad argument.
     """

@@ -12,16 +12,33 @@ Defaults are Elixir's: 3 restarts in 5 seconds.
 
 from __future__ import annotations
 
+import asyncio
 from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from bastion._core._actor import Actor
-from bastion._core._childspec import Backoff, ChildSpec, Restart, Strategy
+from bastion._core._children import (
+    ChildCounts,
+    ChildManagement,
+    CountChildren,
+    DeleteChild,
+    RestartChild,
+    check_child_id,
+)
+from bastion._core._childspec import (
+    BRUTAL_KILL,
+    Backoff,
+    ChildSpec,
+    Restart,
+    Strategy,
+    shutdown_budget,
+)
 from bastion._core._durations import positive_seconds
 from bastion._core._errors import (
     ActorNotAlive,
+    NameTaken,
     RestartIntensityExceeded,
     StartFailed,
     SupervisorError,
@@ -45,6 +62,7 @@ class _Child:
     cell: Cell | None = None
     restart_times: deque[float] = field(default_factory=deque)
     last_exit: ExitReason = "normal"  # why it last stopped (the restart's reason, for metrics)
+    terminated: bool = False  # by terminate_child: down until restart_child
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +141,7 @@ class Supervisor(Actor):
 
     def actor_stop_timeout(self) -> float:
         """Enough for every child's shutdown timeout plus a kill each."""
-        return sum(c.spec.shutdown for c in self._children) + self.runtime.call_timeout
+        return sum(shutdown_budget(c.spec) for c in self._children) + self.runtime.call_timeout
 
     async def on_stop(self, reason: ExitReason) -> None:
         """Stop every child in reverse start order, each within its shutdown timeout."""
@@ -138,6 +156,12 @@ class Supervisor(Actor):
             return await self._terminate_child(message.id)
         if isinstance(message, _WhichChildren):
             return [_info(child) for child in self._children]
+        if isinstance(message, RestartChild):
+            return await self._restart_child(message.id)
+        if isinstance(message, DeleteChild):
+            return self._delete_child(message.id)
+        if isinstance(message, CountChildren):
+            return self._count_children()
         raise SupervisorError(f"unknown supervisor request {message!r}")
 
     async def handle_info(self, message: Any) -> None:
@@ -198,7 +222,7 @@ class Supervisor(Actor):
     async def _restart(self, ids: Iterable[str]) -> None:
         wanted = set(ids)
         for child in [c for c in self._children if c.spec.id in wanted]:
-            if child.cell is not None:
+            if child.cell is not None or child.terminated:
                 continue
             if child.spec.restart is Restart.TEMPORARY:
                 self._remove(child)
@@ -257,7 +281,7 @@ class Supervisor(Actor):
             return exc  # the caller's error, raised in the caller; the supervisor keeps running
         try:
             await self._start(child)
-        except StartFailed as exc:
+        except (StartFailed, NameTaken) as exc:  # the caller's problem, not a supervisor crash
             self._remove(child)
             return exc
         assert child.cell is not None
@@ -269,8 +293,45 @@ class Supervisor(Actor):
             return False
         if child.cell is not None:
             await self._terminate(child)
-        self._remove(child)
+        if child.spec.restart is Restart.TEMPORARY:
+            self._remove(child)  # as in OTP: a temporary child's spec is not kept
+        else:
+            child.terminated = True
         return True
+
+    async def _restart_child(self, child_id: str) -> ActorRef | BaseException:
+        child = self._by_id.get(child_id)
+        if child is None:
+            return ValueError(f"no child {child_id!r} in {self._bastion_cell!r}")
+        if child.cell is not None:
+            return SupervisorError(f"child {child_id!r} is running; terminate_child it first")
+        try:
+            await self._start(child)
+        except (StartFailed, NameTaken) as exc:
+            return exc
+        child.terminated = False
+        cell = self.child_cell(child_id)
+        assert cell is not None
+        return cell.ref
+
+    def _delete_child(self, child_id: str) -> bool | BaseException:
+        child = self._by_id.get(child_id)
+        if child is None:
+            return False
+        if child.cell is not None:
+            return SupervisorError(f"child {child_id!r} is running; terminate_child it first")
+        self._remove(child)
+        self._pending.discard(child_id)
+        return True
+
+    def _count_children(self) -> ChildCounts:
+        supervisors = sum(1 for c in self._children if issubclass(c.spec.actor, Supervisor))
+        return ChildCounts(
+            specs=len(self._children),
+            active=sum(1 for c in self._children if c.cell is not None and c.cell.alive),
+            supervisors=supervisors,
+            workers=len(self._children) - supervisors,
+        )
 
     async def _terminate(self, child: _Child) -> None:
         cell = child.cell
@@ -278,7 +339,14 @@ class Supervisor(Actor):
             return
         child.cell = None
         self._by_cell.pop(cell, None)
-        await self.runtime.stop_cell(cell, "shutdown", child.spec.shutdown)
+        shutdown = child.spec.shutdown
+        if shutdown == BRUTAL_KILL:
+            cell.kill_brutally("killed")
+            done, _ = await asyncio.wait((cell.done_future(),), timeout=self.runtime.call_timeout)
+            if not done:  # it ignores cancellation: release it without its task's help
+                cell.release("killed")
+        else:
+            await self.runtime.stop_cell(cell, "shutdown", shutdown)
 
     async def _terminate_all(self) -> None:
         for child in reversed(self._children):
@@ -304,8 +372,12 @@ class Supervisor(Actor):
         )
 
 
-class SupervisorHandle:
-    """What ``runtime.start_supervisor`` returns: the supervisor's ref plus operations."""
+class SupervisorHandle(ChildManagement):
+    """What ``runtime.start_supervisor`` returns: the supervisor's ref plus operations.
+
+    Child management by id (``restart_child``, ``delete_child``, ``count_children``)
+    comes from :class:`ChildManagement`.
+    """
 
     __slots__ = ("ref",)
 
@@ -325,7 +397,8 @@ class SupervisorHandle:
 
         Raises ``TypeError``/``ValueError`` for a bad spec or a duplicate id or name,
         ``SupervisorError`` when ``max_children`` are running, ``StartFailed`` if the
-        child fails to start.
+        child fails to start and ``NameTaken`` if another actor holds its name; the
+        supervisor and its other children are unaffected.
         """
         if not isinstance(spec, ChildSpec):
             raise TypeError(f"start_child() takes a ChildSpec, got {spec!r}")
@@ -336,8 +409,11 @@ class SupervisorHandle:
         return result
 
     async def terminate_child(self, child_id: str, *, timeout: float = DEFAULT) -> bool:
-        """Stop a child and remove its spec. Returns False if there is no such child."""
-        result = await self.ref.call(_TerminateChild(child_id), timeout=timeout)
+        """Stop a child and keep its spec, as OTP does: it stays down until ``restart_child``.
+
+        A ``TEMPORARY`` child's spec is removed. Returns False if there is no such child.
+        """
+        result = await self.ref.call(_TerminateChild(check_child_id(child_id)), timeout=timeout)
         return bool(result)
 
     async def which_children(self, *, timeout: float = DEFAULT) -> list[ChildInfo]:

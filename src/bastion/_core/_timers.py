@@ -42,6 +42,15 @@ class Timer:
         """True for ``send_interval`` timers."""
         return self._period is not None
 
+    def remaining(self) -> float | None:
+        """Seconds until the timer next fires (Erlang's ``read_timer``); None if inactive.
+
+        Read it before :meth:`cancel` to learn how much time was left.
+        """
+        if self._handle is None:
+            return None
+        return max(0.0, self._when - self._cell.runtime.clock.now())
+
     def cancel(self) -> bool:
         """Cancel the timer. Returns False if it was not active."""
         handle = self._handle
