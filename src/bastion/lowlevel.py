@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bastion._core import _carry
 from bastion._core._cell import INFO
 from bastion._core._errors import ActorNotAlive
 from bastion._core._ref import ActorRef
@@ -22,7 +23,7 @@ def send(ref: ActorRef, message: Any) -> None:
     if cell is None:
         return
     try:
-        delivered = cell.try_post((INFO, message, None))
+        delivered = cell.try_post((INFO, message, None, _carry.capture()))
     except ActorNotAlive:
         delivered = False
     if not delivered:

@@ -23,7 +23,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from bastion._core import _event_names, _events
+from bastion._core import _carry, _event_names, _events
 from bastion._core._actor import Actor
 from bastion._core._durations import positive_seconds
 from bastion._core._errors import (
@@ -51,7 +51,8 @@ _log = logging.getLogger("bastion.actor")
 CALL, CAST, INFO, CONTINUE = 0, 1, 2, 3
 STARTING, RUNNING, STOPPING, DEAD = 0, 1, 2, 3
 _KIND_NAMES = ("call", "cast", "info", "continue")
-Envelope = tuple[int, Any, "asyncio.Future[Any] | None"]
+#: (kind, message, reply future or None, carried context or None: see ``_carry``)
+Envelope = tuple[int, Any, "asyncio.Future[Any] | None", "_carry.Snapshot | None"]
 HandlerTable = tuple[tuple[Callable[..., Any], ...], tuple[bool, ...]]
 
 
@@ -209,11 +210,11 @@ class Cell:
             if self.state >= STOPPING:
                 raise ActorNotAlive(f"{self!r} stopped while the sender waited for room")
 
-    def deliver_timer(self, message: Any) -> None:
-        """Deliver a timer message; a full mailbox sends it to the dead letters."""
+    def deliver_timer(self, message: Any, carried: _carry.Snapshot | None = None) -> None:
+        """Deliver a timer message (with the context it was set in); full mailbox: dead letter."""
         if self.state >= STOPPING:
             return
-        if not self.try_post((INFO, message, None)):
+        if not self.try_post((INFO, message, None, carried)):
             self.runtime.note_mailbox_full(self)
             self.runtime.dead_letters.add(self, message, "mailbox_full")
 
@@ -232,6 +233,7 @@ class Cell:
             return
         foreign = False
         try:
+            _carry.reset()  # messages bring their own context, not the task creator's
             reason = await self._loop()
         except asyncio.CancelledError:
             foreign = not self._consume_kill()
@@ -309,11 +311,12 @@ class Cell:
         meter = self.meter  # metrics: the class's mailbox high-water, kept in a local
         high = meter.high_water if meter is not None else sys.maxsize
         no_reply = NoReply
+        carrying = False  # a message's carried context is (or may be) current
         while True:
             if self.stop_reason is not None:
                 return self.stop_reason
-            if not queue:
-                self.parked = True
+            if not queue:  # parked: the task runs nothing until the next message,
+                self.parked = True  # which brings its own context (or none: reset below)
                 runtime = self.runtime
                 runtime.busy -= 1
                 if runtime.busy == 0:
@@ -323,19 +326,34 @@ class Cell:
                 continue
             if len(queue) > high:  # the depth just before a pop is the depth's peak
                 high = self._raise_high_water(len(queue))
-            kind, message, reply = queue.popleft()
+            kind, message, reply, carried = queue.popleft()
             if self.senders:
                 _wake_sender(self.senders)
             handled[kind] += 1
             self.in_flight = reply
+            entered: _carry.Carrier | None = None
+            token: Any = None
+            if carried is not None:  # the sender's context: current while the handler runs
+                carrying = True
+                current = _carry.current  # C-level read of what is current, if the carrier has one
+                if current is None or carried is not current():  # else: already current
+                    entered = _carry.active
+                    token = entered.enter(carried, self, kind, message)
+            elif carrying:  # a message sent outside any context, after one sent inside
+                _carry.reset()
+                carrying = False
             try:
                 result = functions[kind](actor, message)
                 if is_async[kind]:
                     result = await result
             except ExpectedError as exc:
                 self._expected_error(kind, message, reply, exc)
+                if carried is not None:
+                    _carry.leave_failed(entered, token, exc)
                 continue
             except Exception as exc:  # noqa: BLE001 -- failure routing: the actor crashes, the caller is told
+                if carried is not None:
+                    _carry.leave_failed(entered, token, exc)
                 if reply is not None and not reply.done():
                     crashed = ActorCrashed(
                         f"{self!r} crashed handling {type(message).__name__}: {exc!r}"
@@ -343,6 +361,12 @@ class Cell:
                     crashed.__cause__ = exc
                     reply.set_exception(crashed)
                 return exc
+            except BaseException as exc:  # cancelled (killed) mid-handler: restore, re-raise
+                if carried is not None:
+                    _carry.leave_failed(entered, token, exc)
+                raise
+            if entered is not None and token is not None:
+                entered.leave(token, None)
             if reply is not None:
                 if result is no_reply:
                     if self.in_flight is reply:  # no reply handle was taken
@@ -394,6 +418,7 @@ class Cell:
         if self.exit_reason is not None:  # released already (abandoned by stop_cell)
             return
         self.state = STOPPING
+        _carry.reset()  # on_stop runs in no message's context
         if self.brutal:  # a supervisor's brutal_kill: on_stop does not run
             self.release(reason)
             return
@@ -434,7 +459,7 @@ class Cell:
         for pending in list(self.deferred or ()):
             fail_deferred(self, pending, reason)
         self.deferred = None
-        for kind, message, reply in self.queue:
+        for kind, message, reply, _carried in self.queue:
             if reply is not None:
                 if not reply.done():
                     reply.set_exception(failure)
@@ -450,7 +475,7 @@ class Cell:
         for monitor, watcher in list((self.monitored_by or {}).items()):
             if watcher.monitors is not None:
                 watcher.monitors.pop(monitor, None)
-            watcher.post_system((INFO, Down(monitor, self.ref, reason), None))
+            watcher.post_system((INFO, Down(monitor, self.ref, reason), None, None))
         self.monitored_by = None
         for other in list(self.links or ()):
             other.unlink_cell(self)
@@ -469,7 +494,7 @@ class Cell:
         if self.state >= STOPPING:
             return
         if type(self.actor).trap_exits:
-            self.post_system((INFO, Exit(source.ref, reason), None))
+            self.post_system((INFO, Exit(source.ref, reason), None, None))
         elif is_abnormal(reason):
             exc = LinkedExit(f"linked actor {source!r} exited: {_reason_text(reason)}")
             if isinstance(reason, BaseException):
@@ -534,7 +559,7 @@ class Cell:
             )
         if self.queue and self.queue[0][0] == CONTINUE:
             raise ActorError(f"{self!r} already has a continuation pending; one at a time")
-        self.queue.appendleft((CONTINUE, message, None))
+        self.queue.appendleft((CONTINUE, message, None, _carry.capture()))  # same request
 
     # -- timers, monitors, links --------------------------------------------------------
     def start_timer(self, delay: float, message: Any, *, periodic: bool) -> Timer:
@@ -558,7 +583,7 @@ class Cell:
         other = target.resolve_or_none()
         if other is None or not other.alive:
             reason = other.exit_reason if other is not None and other.exit_reason else "noproc"
-            self.post_system((INFO, Down(monitor, target, reason), None))
+            self.post_system((INFO, Down(monitor, target, reason), None, None))
             return monitor
         if self.monitors is None:
             self.monitors = {}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any, Final, final
 
+from bastion._core import _carry
 from bastion._core._durations import check_timeout
 from bastion._core._errors import ActorError, CallTimeout, MailboxFull, NoSuchActor
 from bastion._core._meters import cohort_get as _cohort_get
@@ -113,7 +114,7 @@ class ActorRef:
         reply = loop.create_future()
         started = loop.time()
         deadline = started + timeout
-        envelope = (0, message, reply)
+        envelope = (0, message, reply, _carry.capture())
         meter = cell.meter
         try:
             if not cell.try_post(envelope):
@@ -145,7 +146,7 @@ class ActorRef:
         cell = self._cell
         if cell is None:
             cell = self.resolve()
-        envelope = (1, message, None)
+        envelope = (1, message, None, _carry.capture())
         if cell.try_post(envelope):
             return
         if timeout is DEFAULT:
@@ -157,7 +158,7 @@ class ActorRef:
         cell = self._cell
         if cell is None:
             cell = self.resolve()
-        if not cell.try_post((1, message, None)):
+        if not cell.try_post((1, message, None, _carry.capture())):
             cell.runtime.note_mailbox_full(cell)
             raise MailboxFull(f"mailbox of {cell!r} is full ({cell.capacity} messages)")
 

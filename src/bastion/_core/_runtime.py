@@ -345,9 +345,7 @@ class Runtime:
         metadata = {"actor": repr(cell), "reason": reason}
         if is_abnormal(reason):
             self._counts["crashed"] += 1
-            _events.emit(_event_names.ACTOR_CRASH, {"count": 1}, metadata)
-            if isinstance(reason, BaseException):
-                _log.error("%r crashed", cell, exc_info=reason)
+            _events.emit(_event_names.ACTOR_CRASH, {"count": 1}, metadata)  # logged by the bridge
         _events.emit(_event_names.ACTOR_STOP, {"count": 1}, metadata)
 
     async def shutdown(self, timeout: float = DEFAULT) -> None:
@@ -415,9 +413,7 @@ class Runtime:
         self._counts["mailbox_full"] += 1
         _events.emit(_event_names.MAILBOX_FULL, {"capacity": cell.capacity}, {"actor": repr(cell)})
 
-    def note_restart(
-        self, supervisor: Cell, child_id: str, reason: ExitReason = "unknown"
-    ) -> None:
+    def note_restart(self, supervisor: Cell, child_id: str, reason: ExitReason = "unknown") -> None:
         """Count and emit a supervisor restart (kernel use)."""
         self._counts["restarts"] += 1
         if self.meters is not None:
@@ -425,16 +421,22 @@ class Runtime:
         _events.emit(
             _event_names.SUPERVISOR_RESTART,
             {"count": 1},
-            {"supervisor": repr(supervisor), "child": child_id},
+            {"supervisor": repr(supervisor), "child": child_id, "reason": reason},
         )
 
-    def note_escalation(self, supervisor: Cell, error: BaseException) -> None:
-        """Count and emit a supervisor giving up (kernel use)."""
+    def note_escalation(
+        self,
+        supervisor: Cell,
+        error: BaseException,
+        child_id: str | None = None,
+        reason: ExitReason | None = None,
+    ) -> None:
+        """Count and emit a supervisor giving up (kernel use); ``reason``: the last crash."""
         self._counts["escalations"] += 1
         _events.emit(
             _event_names.SUPERVISOR_ESCALATION,
             {"count": 1},
-            {"supervisor": repr(supervisor), "error": error},
+            {"supervisor": repr(supervisor), "error": error, "child": child_id, "reason": reason},
         )
 
     def statistics(self) -> RuntimeStatistics:

@@ -216,7 +216,7 @@ class Supervisor(Actor):
                 f"{self._bastion_cell!r}: more than {self.max_restarts} restarts in "
                 f"{self.max_seconds}s (last: child {child.spec.id!r})"
             )
-            self.runtime.note_escalation(self._bastion_cell, error)
+            self.runtime.note_escalation(self._bastion_cell, error, child.spec.id, child.last_exit)
             raise error
 
     async def _restart(self, ids: Iterable[str]) -> None:

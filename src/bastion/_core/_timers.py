@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
+from bastion._core import _carry
 from bastion._core._durations import non_negative_seconds
 
 if TYPE_CHECKING:
@@ -21,11 +22,12 @@ def check_delay(delay: float, what: str = "delay") -> float:
 class Timer:
     """A pending timer message. ``cancel()`` stops it; timers die with their actor."""
 
-    __slots__ = ("_cell", "_handle", "_message", "_period", "_when")
+    __slots__ = ("_carried", "_cell", "_handle", "_message", "_period", "_when")
 
     def __init__(self, cell: Cell, delay: float, message: Any, *, periodic: bool) -> None:
         self._cell = cell
         self._message = message
+        self._carried = _carry.capture()  # the context the timer was set in
         self._period = delay if periodic else None
         self._when = cell.runtime.clock.now() + delay
         self._handle: asyncio.TimerHandle | None = cell.runtime.clock.call_at(
@@ -71,7 +73,7 @@ class Timer:
         else:
             self._when += self._period
             self._handle = cell.runtime.clock.call_at(self._when, self._fire)
-        cell.deliver_timer(self._message)
+        cell.deliver_timer(self._message, self._carried)
 
     def __repr__(self) -> str:
         kind = "interval" if self._period is not None else "once"

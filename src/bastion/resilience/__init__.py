@@ -9,6 +9,7 @@ deprecated thread-local error-context mode is not part of this namespace: it liv
 from __future__ import annotations
 
 from bastion._public import publish
+from bastion.resilience import _carry  # noqa: F401 -- registers the error-context carrier
 from bastion.resilience._boundary import (
     Boundary,
     boundary,

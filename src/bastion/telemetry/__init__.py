@@ -41,6 +41,7 @@ from bastion.telemetry._health import (
     HealthStatus,
     SignalReading,
 )
+from bastion.telemetry._logging import log_events, stop_logging_events
 
 __all__ = [
     "attach",
@@ -60,6 +61,7 @@ __all__ = [
     "HealthStatus",
     "Histogram",
     "HistogramSnapshot",
+    "log_events",
     "LogLinearHistogram",
     "MetricFamily",
     "MetricKind",
@@ -71,8 +73,10 @@ __all__ = [
     "SLO",
     "span",
     "statistics",
+    "stop_logging_events",
     "UnknownMetric",
     "WindowReading",
 ]
 
 publish(globals(), "bastion.telemetry")
+log_events()  # failure records on stdlib logging by default; stop_logging_events() to opt out
