@@ -14,8 +14,8 @@ import pytest
 from bastion.cli._demo import EXIT_ERROR, EXIT_INCOMPLETE
 from bastion.cli._display import RICH_HINT, PlainDisplay, summary_rows
 from bastion.demo import DemoSummary
+from tests.cli._process import SRC
 
-SRC = str(Path(__file__).resolve().parents[2] / "src")
 # Makes `import rich` fail in the child, as in an install without the `cli` extra.
 NO_RICH = "import sys; sys.modules['rich'] = None; "
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import select
 import signal
 import subprocess
 import sys
@@ -16,8 +15,7 @@ from click.testing import CliRunner
 
 from bastion.cli._demo import demo_command
 from bastion.demo._pipeline import _reason
-
-SRC = str(Path(__file__).resolve().parents[2] / "src")
+from tests.cli._process import SRC, demo_stderr_line, start_bastion
 
 
 def _run_demo(*args: str) -> tuple[int, dict[str, Any]]:
@@ -46,29 +44,16 @@ def test_demo_completes_every_document_and_loses_none(tmp_path: Path) -> None:
     assert summary["completed"] > 0
 
 
-def _wait_for_progress(proc: subprocess.Popen[str], timeout: float = 60.0) -> str:
-    assert proc.stderr is not None
-    while True:
-        ready, _, _ = select.select([proc.stderr], [], [], timeout)
-        assert ready, f"no progress line within {timeout}s"
-        line = proc.stderr.readline()
-        assert line, "the demo exited before reporting progress"
-        if line.startswith("progress:") and not line.startswith("progress: 0/"):
-            return line
+def _is_progress(line: str) -> bool:
+    return line.startswith("progress:") and not line.startswith("progress: 0/")
 
 
 def test_kill_minus_nine_then_rerun_with_the_same_db_finishes_the_work(tmp_path: Path) -> None:
     db = str(tmp_path / "resume.db")
     args = ["demo", "--tasks", "300", "--io-ms", "4", "--chaos", "0.05", "--db", db]
-    with subprocess.Popen(
-        [sys.executable, "-m", "bastion", *args],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONPATH": SRC},
-    ) as proc:
+    with start_bastion(*args) as proc:
         try:
-            _wait_for_progress(proc)
+            demo_stderr_line(proc, _is_progress, "progress")
             proc.send_signal(signal.SIGKILL)
             proc.wait(timeout=30)
         finally:

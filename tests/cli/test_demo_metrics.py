@@ -2,36 +2,25 @@
 
 from __future__ import annotations
 
-import os
-import select
 import subprocess
-import sys
 from pathlib import Path
 
 import httpx
 
-SRC = str(Path(__file__).resolve().parents[2] / "src")
+from tests.cli._process import demo_stderr_line, start_bastion
+
+SERVING = "bastion demo: serving "
 
 
-def _serving_url(proc: subprocess.Popen[str], timeout: float = 60.0) -> str:
-    assert proc.stderr is not None
-    while True:
-        ready, _, _ = select.select([proc.stderr], [], [], timeout)
-        assert ready, f"the demo did not report its metrics URL within {timeout}s"
-        line = proc.stderr.readline()
-        assert line, "the demo exited before serving metrics"
-        if line.startswith("bastion demo: serving "):
-            return line.removeprefix("bastion demo: serving ").strip()
+def _serving_url(proc: subprocess.Popen[str]) -> str:
+    line = demo_stderr_line(proc, lambda line: line.startswith(SERVING), "its metrics URL")
+    return line.removeprefix(SERVING).strip()
 
 
 def test_demo_serves_metrics_while_it_runs(tmp_path: Path) -> None:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bastion", "demo", "--json", "--metrics-port", "0",
-         "--tasks", "2000", "--io-ms", "20", "--db", str(tmp_path / "d.db")],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONPATH": SRC},
+    proc = start_bastion(
+        "demo", "--json", "--metrics-port", "0",
+        "--tasks", "2000", "--io-ms", "20", "--db", str(tmp_path / "d.db"),
     )  # fmt: skip
     try:
         url = _serving_url(proc)
