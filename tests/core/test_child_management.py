@@ -10,6 +10,7 @@ import pytest
 import bastion
 from bastion import ChildSpec, Restart, Strategy
 from bastion.testing import VirtualClock, wait_for
+from tests.core._stubborn import Stubborn
 from tests.core.conftest import Boom, until
 
 
@@ -270,20 +271,12 @@ async def test_brutal_kill_releases_a_child_that_ignores_cancellation() -> None:
     released = asyncio.Event()
     swallowed: list[int] = []
 
-    class Stubborn(bastion.Actor):
-        async def handle_call(self, message: Any) -> Any:
-            while not released.is_set():
-                try:
-                    await released.wait()
-                except asyncio.CancelledError:
-                    swallowed.append(1)  # ignores its kill
-            return "too late"
-
     try:
         async with bastion.open_runtime(call_timeout=0.5) as rt:
-            sup = await rt.start_supervisor(
-                [ChildSpec("s", Stubborn, name="s", shutdown="brutal_kill")]
+            spec = ChildSpec(
+                "s", Stubborn, args=(released, swallowed), name="s", shutdown="brutal_kill"
             )
+            sup = await rt.start_supervisor([spec])
             child = rt.whereis("s")
             assert child is not None
             pending = asyncio.ensure_future(child.call("work", timeout=30.0))

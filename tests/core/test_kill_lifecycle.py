@@ -17,6 +17,7 @@ import pytest
 import bastion
 from bastion import ChildSpec, Strategy
 from bastion.testing import VirtualClock, capture_events, wait_for
+from tests.core import _stubborn
 from tests.core.conftest import Boom, Echo
 
 
@@ -206,21 +207,13 @@ async def test_an_actor_that_ignores_its_kill_is_released_without_its_task() -> 
     swallowed: list[int] = []
     stops: list[Any] = []
 
-    class Stubborn(bastion.Actor):
-        async def handle_call(self, message: Any) -> Any:
-            while not released.is_set():
-                try:
-                    await released.wait()
-                except asyncio.CancelledError:
-                    swallowed.append(1)  # ignores its kill
-            return "too late"
-
+    class StubbornStop(_stubborn.Stubborn):
         def on_stop(self, reason: Any) -> None:
             stops.append(reason)
 
     try:
         async with bastion.open_runtime(call_timeout=0.5) as rt:
-            ref = await rt.spawn(Stubborn, name="stubborn")
+            ref = await rt.spawn(StubbornStop, released, swallowed, name="stubborn")
             pending = asyncio.ensure_future(ref.call("work", timeout=30.0))
             await wait_for(lambda: ref.statistics().processed == 1, timeout=1.0)
             await ref.stop(timeout=0.1)  # stop, then kill, then abandon
