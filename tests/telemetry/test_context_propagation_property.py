@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -46,6 +47,45 @@ class Worker(bastion.Actor):
         await self._handle(message)
 
 
+Caller = Callable[[int, list[bastion.ActorRef], random.Random], Awaitable[None]]
+
+
+async def _pick(
+    i: int, refs: list[bastion.ActorRef], rng: random.Random
+) -> tuple[bastion.ActorRef, tuple[int, float]]:
+    """After a random pause, a random worker and message ``i`` with a random handler pause."""
+    await current_clock().sleep(rng.choice([0, 0, 0.001, 0.01]))
+    ref = rng.choice(refs)
+    return ref, (i, rng.choice([0, 0, 0.001, 0.005]))
+
+
+async def _call_or_cast(
+    ref: bastion.ActorRef, message: tuple[int, float], rng: random.Random
+) -> None:
+    """Send ``message`` as a call (checking the reply) or a cast, at random."""
+    if rng.random() < 0.5:
+        assert await ref.call(message, timeout=60.0) == message[0]
+    else:
+        await ref.cast(message, timeout=60.0)
+
+
+async def _fan_out(
+    rt: bastion.Runtime,
+    actor: type[bastion.Actor],
+    workers: int,
+    callers: int,
+    seed: int,
+    one: Caller,
+) -> None:
+    """Spawn ``workers`` actors, run ``callers`` concurrent ``one`` callers, wait idle."""
+    rng = random.Random(seed)
+    refs = [await rt.spawn(actor) for _ in range(workers)]
+    async with asyncio.TaskGroup() as group:
+        for i in range(callers):
+            group.create_task(one(i, refs, random.Random(rng.random())))
+    await rt.wait_idle(timeout=600.0)
+
+
 @settings(max_examples=5, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), workers=st.integers(1, 8))
 def test_every_record_in_a_handler_carries_the_id_of_its_message(seed: int, workers: int) -> None:
@@ -55,23 +95,13 @@ def test_every_record_in_a_handler_carries_the_id_of_its_message(seed: int, work
     callers = 1000
 
     async def one(i: int, refs: list[bastion.ActorRef], rng: random.Random) -> None:
-        await current_clock().sleep(rng.choice([0, 0, 0.001, 0.01]))
-        ref = rng.choice(refs)
-        message = (i, rng.choice([0, 0, 0.001, 0.005]))
+        ref, message = await _pick(i, refs, rng)
         with error_scope("request", correlation_id=f"req-{i}"):
-            if rng.random() < 0.5:
-                assert await ref.call(message, timeout=60.0) == i
-            else:
-                await ref.cast(message, timeout=60.0)
+            await _call_or_cast(ref, message, rng)
 
     async def main() -> None:
-        rng = random.Random(seed)
         async with bastion.open_runtime(mailbox_capacity=2000) as rt:
-            refs = [await rt.spawn(Worker) for _ in range(workers)]
-            async with asyncio.TaskGroup() as group:
-                for i in range(callers):
-                    group.create_task(one(i, refs, random.Random(rng.random())))
-            await rt.wait_idle(timeout=600.0)
+            await _fan_out(rt, Worker, workers, callers, seed, one)
 
     try:
         bastion.testing.run(main, virtual=True)
@@ -117,28 +147,18 @@ def test_every_span_of_a_handler_carries_its_messages_id_and_caller(
     roots: dict[int, int] = {}
 
     async def one(i: int, refs: list[bastion.ActorRef], rng: random.Random) -> None:
-        await current_clock().sleep(rng.choice([0, 0, 0.001, 0.01]))
-        ref = rng.choice(refs)
-        message = (i, rng.choice([0, 0, 0.001, 0.005]))
+        ref, message = await _pick(i, refs, rng)
         with (
             tracer.start_as_current_span(f"caller-{i}") as root,
             error_scope("request", correlation_id=f"req-{i}"),
         ):
             roots[i] = root.get_span_context().span_id
-            if rng.random() < 0.5:
-                assert await ref.call(message, timeout=60.0) == i
-            else:
-                await ref.cast(message, timeout=60.0)
+            await _call_or_cast(ref, message, rng)
 
     async def main() -> None:
-        rng = random.Random(seed)
         async with bastion.open_runtime(mailbox_capacity=2000) as rt:
             handle = otel.instrument(rt, tracer_provider=provider)
-            refs = [await rt.spawn(TracedWorker) for _ in range(workers)]
-            async with asyncio.TaskGroup() as group:
-                for i in range(callers):
-                    group.create_task(one(i, refs, random.Random(rng.random())))
-            await rt.wait_idle(timeout=600.0)
+            await _fan_out(rt, TracedWorker, workers, callers, seed, one)
             handle.uninstrument()
 
     bastion.testing.run(main, virtual=True)
