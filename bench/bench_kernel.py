@@ -38,7 +38,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bastion
-from _stats import percentile
+from _echo import Echo, Idle
+from _stats import summary_us
 
 pc = time.perf_counter
 REPS = 3
@@ -73,22 +74,6 @@ QUICK = Sizes(5_000, 1_000, 3_000, 50_000, 300, 20_000, 20_000)
 
 
 # -- actors under test --------------------------------------------------------------------
-class Echo(bastion.Actor):
-    """Replies with the message; counts casts."""
-
-    def __init__(self) -> None:
-        self.count = 0
-
-    def handle_call(self, message: Any) -> Any:
-        if message == "flush":
-            count, self.count = self.count, 0
-            return count
-        return message
-
-    def handle_cast(self, message: Any) -> None:
-        self.count += 1
-
-
 class Crashy(bastion.Actor):
     """Answers calls; a cast makes it crash."""
 
@@ -99,19 +84,7 @@ class Crashy(bastion.Actor):
         raise RuntimeError("crash requested by the benchmark")
 
 
-class Idle(bastion.Actor):
-    """Does nothing: the footprint of an actor with no state."""
-
-
 # -- helpers ------------------------------------------------------------------------------
-def _summary(samples: list[float]) -> dict[str, float]:
-    ordered = sorted(samples)
-    return {
-        "median": round(statistics.median(ordered) * 1e6, 3),
-        "p99": round(percentile(ordered, 99) * 1e6, 3),
-    }
-
-
 def _combine(reps: list[dict[str, float]]) -> dict[str, Any]:
     """Median of per-repetition medians, worst p99, and the per-repetition figures."""
     return {
@@ -153,7 +126,7 @@ async def _asyncio_rtt(iters: int, warmup: int, deadline: bool = True) -> dict[s
             samples.append(t1 - t0)
     queue.put_nowait(None)
     await task
-    return _summary(samples)
+    return summary_us(samples)
 
 
 async def _kernel_rtt(iters: int, warmup: int) -> dict[str, float]:
@@ -167,7 +140,7 @@ async def _kernel_rtt(iters: int, warmup: int) -> dict[str, float]:
             assert reply == i
             if i >= warmup:
                 samples.append(t1 - t0)
-    return _summary(samples)
+    return summary_us(samples)
 
 
 def _pykka_rtt(iters: int, warmup: int) -> dict[str, float] | None:
@@ -192,7 +165,7 @@ def _pykka_rtt(iters: int, warmup: int) -> dict[str, float] | None:
                 samples.append(t1 - t0)
     finally:
         ref.stop(timeout=5)
-    return _summary(samples)
+    return summary_us(samples)
 
 
 def bench_call_rtt(sizes: Sizes) -> dict[str, Any]:
@@ -297,7 +270,7 @@ def bench_restart(sizes: Sizes) -> dict[str, Any]:
         samples = _run(lambda: _restart_samples(sizes.restarts, max(50, sizes.restarts // 10)))
     finally:
         logger.handlers[:], logger.propagate = saved
-    return _summary(samples)
+    return summary_us(samples)
 
 
 # -- spawn rate and footprint -----------------------------------------------------------------

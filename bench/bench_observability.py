@@ -39,6 +39,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bastion
+from _echo import Echo, Idle, call_chunk_median, cast_chunk_rate
 from bastion.telemetry import LogLinearHistogram, MetricsRegistry
 
 pc = time.perf_counter
@@ -71,26 +72,6 @@ FULL = Sizes(20_000, 200_000, 1_000_000, 10_000, 200_000)
 QUICK = Sizes(4_000, 40_000, 200_000, 10_000, 50_000)
 
 
-class Echo(bastion.Actor):
-    """Replies with the message; counts casts."""
-
-    def __init__(self) -> None:
-        self.count = 0
-
-    def handle_call(self, message: Any) -> Any:
-        if message == "flush":
-            count, self.count = self.count, 0
-            return count
-        return message
-
-    def handle_cast(self, message: Any) -> None:
-        self.count += 1
-
-
-class Idle(bastion.Actor):
-    """An actor with no state."""
-
-
 CHUNK = 200
 
 
@@ -114,12 +95,7 @@ async def _paired(work: Any, rounds: int, mailbox: int = 1000) -> tuple[list[flo
 
 async def _calls(ref: bastion.ActorRef) -> float:
     """Median seconds of CHUNK call round trips, each timed on its own."""
-    samples = []
-    for i in range(CHUNK):
-        t0 = pc()
-        await ref.call(i, timeout=5.0)
-        samples.append(pc() - t0)
-    return statistics.median(samples)
+    return await call_chunk_median(ref, CHUNK)
 
 
 CAST_CHUNK = 2000
@@ -127,14 +103,7 @@ CAST_CHUNK = 2000
 
 async def _casts(ref: bastion.ActorRef) -> float:
     """Casts per second: CAST_CHUNK ``cast_nowait`` then a call as a flush."""
-    n = CAST_CHUNK
-    t0 = pc()
-    for i in range(n):
-        ref.cast_nowait(i)
-    handled = await ref.call("flush", timeout=60.0)
-    elapsed = pc() - t0
-    assert handled == n
-    return n / elapsed
+    return await cast_chunk_rate(ref, CAST_CHUNK)
 
 
 def _per_op_ns(fn: Any, arg: Any, ops: int) -> float:

@@ -33,33 +33,17 @@ import contextlib
 import json
 import statistics
 import sys
-import time
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bastion
+from _echo import Echo, call_chunk_median, cast_chunk_rate
 from bastion._core import _carry
 from bastion.resilience import error_scope
 from bastion.resilience._carry import ERROR_CONTEXT_CARRIER
 from bastion.telemetry import otel
-
-pc = time.perf_counter
-
-
-class Echo(bastion.Actor):
-    """Replies with the message; counts casts."""
-
-    def __init__(self) -> None:
-        self.count = 0
-
-    def handle_call(self, message: Any) -> Any:
-        if message == "flush":
-            count, self.count = self.count, 0
-            return count
-        return message
-
-    def handle_cast(self, message: Any) -> None:
-        self.count += 1
 
 
 def _provider(sampler: Any) -> Any:
@@ -117,21 +101,7 @@ def _configured(name: str, rt: bastion.Runtime, providers: dict[str, Any]) -> It
 
 
 async def _rtt_chunk(ref: bastion.ActorRef, size: int) -> float:
-    samples = []
-    for i in range(size):
-        t0 = pc()
-        await ref.call(i, timeout=5.0)
-        samples.append(pc() - t0)
-    return statistics.median(samples) * 1e6
-
-
-async def _cast_chunk(ref: bastion.ActorRef, size: int) -> float:
-    t0 = pc()
-    for i in range(size):
-        ref.cast_nowait(i)
-    count = await ref.call("flush", timeout=60.0)
-    assert count == size
-    return size / (pc() - t0)
+    return await call_chunk_median(ref, size) * 1e6
 
 
 async def _alternate(
@@ -165,7 +135,7 @@ def run(quick: bool) -> dict[str, Any]:
             _alternate(rtt_names, chunks, lambda ref: _rtt_chunk(ref, rtt_size), providers)
         )
         cast = asyncio.run(
-            _alternate(cast_names, chunks, lambda ref: _cast_chunk(ref, cast_size), providers)
+            _alternate(cast_names, chunks, lambda ref: cast_chunk_rate(ref, cast_size), providers)
         )
     finally:
         for provider in providers.values():
