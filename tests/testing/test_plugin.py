@@ -26,7 +26,7 @@ def run_inner(pytester: pytest.Pytester, body: str, *args: str) -> pytest.RunRes
     """Run ``body`` as a project where Bastion is the only async test plugin."""
     pytester.makepyfile(test_inner=HEADER + body)
     return pytester.runpytest_subprocess(
-        "-p", "no:cacheprovider", "-p", "no:asyncio", "-p", "no:anyio", "-q", *args
+        "-p", "no:cacheprovider", "-p", "no:asyncio", "-p", "no:anyio", "-q", *args, timeout=120
     )
 
 

@@ -4,7 +4,9 @@
 for them without a deadline, so one task that swallows ``CancelledError`` keeps the
 process alive forever (issue 18, item 4). Here every wait has a deadline: leftover
 tasks are cancelled and get ``grace`` seconds to finish, and whatever still runs then
-is abandoned, with an error log naming it, when the loop closes.
+is abandoned, with an error log naming it, when the loop closes. The test toolkit
+closes its loops the same way and fails the test with the names :func:`close_loop`
+returns.
 """
 
 from __future__ import annotations
@@ -12,30 +14,35 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable
+from typing import Any
 
 __all__ = ["close_loop"]
 
 _log = logging.getLogger("bastion.runtime")
 
 
-def close_loop(loop: asyncio.AbstractEventLoop, grace: float) -> None:
+def close_loop(loop: asyncio.AbstractEventLoop, grace: float) -> list[asyncio.Task[Any]]:
     """Cancel leftover tasks, shut down async generators and the executor, close ``loop``.
 
-    Each step waits at most ``grace`` seconds; the loop is closed in any case.
+    Each step waits at most ``grace`` seconds; the loop is closed in any case. Returns
+    the tasks that ignored their cancellation and were abandoned, sorted by name.
     """
     try:
-        _cancel_leftover_tasks(loop, grace)
+        abandoned = _cancel_leftover_tasks(loop, grace)
         _bounded(loop, loop.shutdown_asyncgens(), grace, "async generators to close")
         _bounded(loop, loop.shutdown_default_executor(), grace, "the default executor")
     finally:
         asyncio.set_event_loop(None)
         loop.close()
+    return abandoned
 
 
-def _cancel_leftover_tasks(loop: asyncio.AbstractEventLoop, grace: float) -> None:
+def _cancel_leftover_tasks(
+    loop: asyncio.AbstractEventLoop, grace: float
+) -> list[asyncio.Task[Any]]:
     tasks = [task for task in asyncio.all_tasks(loop) if not task.done()]
     if not tasks:
-        return
+        return []
     for task in tasks:
         task.cancel()
     done, pending = loop.run_until_complete(asyncio.wait(tasks, timeout=grace))
@@ -48,16 +55,17 @@ def _cancel_leftover_tasks(loop: asyncio.AbstractEventLoop, grace: float) -> Non
                     "task": task,
                 }
             )
-    if pending:
-        for task in pending:
+    abandoned = sorted(pending, key=lambda task: task.get_name())
+    if abandoned:
+        for task in abandoned:
             task._log_destroy_pending = False  # type: ignore[attr-defined]  # logged below
-        names = ", ".join(sorted(task.get_name() for task in pending))
         _log.error(
             "abandoning %d task(s) that ignored cancellation for %ss: %s",
-            len(pending),
+            len(abandoned),
             grace,
-            names,
+            ", ".join(task.get_name() for task in abandoned),
         )
+    return abandoned
 
 
 def _bounded(

@@ -11,11 +11,13 @@
 * At teardown, actors, supervised tasks, timers, monitors, asyncio tasks and threads
   left behind fail the test with a list (``@pytest.mark.bastion(leak_check=False)``
   turns it off for one test).
+* The loop is closed within a bound: a task that ignores its cancellation fails the
+  test with a :class:`LeakError` naming it (whatever ``leak_check`` says) instead of
+  hanging the session.
 """
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import threading
 from collections.abc import Callable, Coroutine, Generator
@@ -33,7 +35,13 @@ from bastion.testing._async_fixtures import (
 from bastion.testing._clock import VirtualClock
 from bastion.testing._errors import DeadlockError, LeakError, TestTimeLimitExceeded
 from bastion.testing._leaks import thread_leaks
-from bastion.testing._run import guarded, new_loop, real_time_limit, use_real_time
+from bastion.testing._run import (
+    guarded,
+    new_loop,
+    real_time_limit,
+    run_to_completion,
+    use_real_time,
+)
 from bastion.testing._session import Deferred, SessionOptions, TestSession
 
 __all__: list[str] = []
@@ -180,16 +188,16 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
     before = set(threading.enumerate())
     verdict = ""
     try:
-        with asyncio.Runner(
-            loop_factory=lambda: new_loop(virtual=options.virtual, io_grace=options.io_grace)
-        ) as runner:
-            runner.run(_run_test(func, dict(pyfuncitem.funcargs), names, options))
+        run_to_completion(
+            new_loop(virtual=options.virtual, io_grace=options.io_grace),
+            _run_test(func, dict(pyfuncitem.funcargs), names, options),
+        )
         if options.leak_check:
             threads = thread_leaks(before)
             if threads:
                 raise LeakError("the test left threads behind:\n" + "\n".join(threads))
     except (DeadlockError, TestTimeLimitExceeded, LeakError) as exc:
-        verdict = f"{type(exc).__name__}: {exc}"
+        verdict = "\n".join([f"{type(exc).__name__}: {exc}", *getattr(exc, "__notes__", ())])
     if verdict:  # the toolkit's own verdicts: the message is the whole story
         pytest.fail(verdict, pytrace=False)
     return True

@@ -3,20 +3,35 @@
 The clock is chosen by one switch: ``BASTION_REAL_TIME=1`` runs on the real clock
 (for A/B comparison), anything else on virtual time. ``BASTION_TEST_TIMEOUT`` sets the
 real-time cap per run (default 60 s); ``BASTION_TEST_TIMEFACTOR`` multiplies it.
+
+A loop is closed the way ``bastion.run`` closes its own (``_core/_teardown.py``): tasks
+left running are cancelled and get :data:`TEARDOWN_GRACE` seconds (virtual time costs
+none) to finish; one that swallows its cancellation fails the run with a
+:class:`LeakError` naming it, instead of hanging in ``asyncio.Runner.close``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
-from bastion.testing._dump import describe_loop
-from bastion.testing._errors import DeadlockError, TestTimeLimitExceeded
+from bastion._core._teardown import close_loop
+from bastion.testing._dump import describe_loop, describe_task
+from bastion.testing._errors import DeadlockError, LeakError, TestTimeLimitExceeded
 from bastion.testing._loop import VirtualTimeLoop
 
-__all__ = ["REAL_TIME_ENV", "guarded", "new_loop", "real_time_limit", "run", "use_real_time"]
+__all__ = [
+    "REAL_TIME_ENV",
+    "TEARDOWN_GRACE",
+    "guarded",
+    "new_loop",
+    "real_time_limit",
+    "run",
+    "run_to_completion",
+    "use_real_time",
+]
 
 _T = TypeVar("_T")
 
@@ -24,6 +39,9 @@ REAL_TIME_ENV = "BASTION_REAL_TIME"
 """Environment variable: ``1`` runs tests on the real clock instead of virtual time."""
 
 _DEFAULT_LIMIT = 60.0
+
+TEARDOWN_GRACE = 5.0
+"""Seconds a task left running at the end of a run gets to honour its cancellation."""
 
 
 def use_real_time() -> bool:
@@ -117,5 +135,39 @@ def run(
     async def body() -> _T:
         return await guarded(main(*args), limit=cap)
 
-    with asyncio.Runner(loop_factory=lambda: new_loop(virtual=virtual)) as runner:
-        return runner.run(body())
+    return run_to_completion(new_loop(virtual=virtual), body())
+
+
+def run_to_completion(
+    loop: asyncio.AbstractEventLoop,
+    main: Coroutine[Any, Any, _T],
+    *,
+    grace: float = TEARDOWN_GRACE,
+) -> _T:
+    """Run ``main`` on ``loop``, then close the loop within a bound and return the result.
+
+    Tasks still running are cancelled and get ``grace`` seconds; if one ignores its
+    cancellation, :class:`LeakError` names it (where it is suspended included). When
+    ``main`` itself failed, its exception propagates with that report as a note.
+    """
+    __tracebackhide__ = True
+    asyncio.set_event_loop(loop)
+    try:
+        result = loop.run_until_complete(main)
+    except BaseException as exc:
+        stuck = close_loop(loop, grace)
+        if stuck:
+            exc.add_note(_ignored_cancellation(stuck, grace))
+        raise
+    stuck = close_loop(loop, grace)
+    if stuck:
+        raise LeakError(_ignored_cancellation(stuck, grace))
+    return result
+
+
+def _ignored_cancellation(tasks: list[asyncio.Task[Any]], grace: float) -> str:
+    head = (
+        f"{len(tasks)} task(s) left running ignored their cancellation for {grace:g} s "
+        "and were abandoned (a task must let CancelledError propagate):"
+    )
+    return "\n".join([head, *(describe_task(task) for task in tasks)])
