@@ -43,7 +43,7 @@ from bastion._core._messages import Down, Exit, ExitReason, MonitorRef, is_abnor
 from bastion._core._ref import ActorRef
 from bastion._core._registry import Registry, RegistryEntry
 from bastion._core._replies import NoReply, ReplyHandle
-from bastion._core._runtime import Runtime, current_runtime, open_runtime, run
+from bastion._core._runtime import Runtime, RuntimeOptions, current_runtime, open_runtime, run
 from bastion._core._stats import (
     ActorStatistics,
     DeadLetterStatistics,
@@ -101,6 +101,7 @@ __all__ = [
     "run",
     "Runtime",
     "RuntimeClosed",
+    "RuntimeOptions",
     "RuntimeStatistics",
     "Severity",
     "StartFailed",

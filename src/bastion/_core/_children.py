@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bastion._core._ref import DEFAULT, ActorRef
+from bastion._core._ref import DEFAULT, ActorRef, UseDefault
 
 __all__ = [
     "ChildCounts",
@@ -64,7 +64,9 @@ class ChildManagement:
 
     ref: ActorRef
 
-    async def restart_child(self, child_id: str, *, timeout: float = DEFAULT) -> ActorRef:
+    async def restart_child(
+        self, child_id: str, *, timeout: float | UseDefault = DEFAULT
+    ) -> ActorRef:
         """Start a child stopped by ``terminate_child`` again; returns its new ref.
 
         Raises ``ValueError`` if there is no such child, ``SupervisorError`` if it is
@@ -76,7 +78,7 @@ class ChildManagement:
         assert isinstance(result, ActorRef)
         return result
 
-    async def delete_child(self, child_id: str, *, timeout: float = DEFAULT) -> bool:
+    async def delete_child(self, child_id: str, *, timeout: float | UseDefault = DEFAULT) -> bool:
         """Remove the spec of a stopped child. Returns False if there is no such child.
 
         Raises ``SupervisorError`` if the child is running (``terminate_child`` it first).
@@ -86,7 +88,7 @@ class ChildManagement:
             raise result
         return bool(result)
 
-    async def count_children(self, *, timeout: float = DEFAULT) -> ChildCounts:
+    async def count_children(self, *, timeout: float | UseDefault = DEFAULT) -> ChildCounts:
         """How many specs, running children, supervisors and workers the supervisor has."""
         result: ChildCounts = await self.ref.call(CountChildren(), timeout=timeout)
         return result

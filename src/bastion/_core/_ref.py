@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import enum
 from typing import TYPE_CHECKING, Any, Final, final
 
 from bastion._core import _carry
@@ -16,18 +17,26 @@ if TYPE_CHECKING:
     from bastion._core._cell import Cell
     from bastion._core._stats import ActorStatistics
 
-__all__ = ["DEFAULT", "ActorRef", "check_timeout"]
+__all__ = ["DEFAULT", "ActorRef", "UseDefault", "check_timeout"]
 
 
-class _Default:
-    __slots__ = ()
+class UseDefault(enum.Enum):
+    """The type of :data:`DEFAULT`: "not given, use the runtime's setting".
+
+    ``None`` cannot mean that, because ``timeout=None`` is a mistake Bastion refuses
+    (every wait is bounded). A one-member enum is a sentinel mypy understands:
+    ``timeout: float | UseDefault = DEFAULT`` narrows to ``float`` after
+    ``if timeout is DEFAULT: timeout = runtime.call_timeout`` (httpx's ``UseClientDefault``).
+    """
+
+    DEFAULT = "DEFAULT"
 
     def __repr__(self) -> str:
         return "DEFAULT"
 
 
-#: Sentinel: use the runtime's ``call_timeout``.
-DEFAULT: Final[Any] = _Default()
+#: Sentinel: use the runtime's ``call_timeout`` (or the setting named in the docstring).
+DEFAULT: Final = UseDefault.DEFAULT
 
 
 def _expire_call(reply: asyncio.Future[Any], cell: Cell, timeout: float) -> None:
@@ -92,7 +101,7 @@ class ActorRef:
         return cell is not None and cell.alive
 
     # -- messaging -------------------------------------------------------------------
-    async def call(self, message: Any, *, timeout: float = DEFAULT) -> Any:
+    async def call(self, message: Any, *, timeout: float | UseDefault = DEFAULT) -> Any:
         """Send ``message`` to ``handle_call`` and wait for the reply.
 
         ``timeout`` defaults to the runtime's ``call_timeout``; ``None``, ``inf``, zero
@@ -134,7 +143,7 @@ class ActorRef:
             meter.durations.record(loop.time() - started)  # ok = recorded - failed
         return result
 
-    async def cast(self, message: Any, *, timeout: float = DEFAULT) -> None:
+    async def cast(self, message: Any, *, timeout: float | UseDefault = DEFAULT) -> None:
         """Send ``message`` to ``handle_cast``; waits for room if the mailbox is full.
 
         Raises :class:`MailboxFull` if there is still no room after ``timeout``
@@ -162,7 +171,7 @@ class ActorRef:
             cell.runtime.note_mailbox_full(cell)
             raise MailboxFull(f"mailbox of {cell!r} is full ({cell.capacity} messages)")
 
-    async def stop(self, *, timeout: float = DEFAULT) -> None:
+    async def stop(self, *, timeout: float | UseDefault = DEFAULT) -> None:
         """Stop the actor: finish the current message, run ``on_stop``, release it.
 
         If it has not stopped within ``timeout`` it is killed. Stopping a dead actor is
@@ -199,7 +208,7 @@ class ActorRef:
         """A snapshot of the actor this ref points at now."""
         return self.resolve().statistics()
 
-    async def wait_stopped(self, *, timeout: float = DEFAULT) -> Any:
+    async def wait_stopped(self, *, timeout: float | UseDefault = DEFAULT) -> Any:
         """Wait until the actor stops; returns its exit reason. ``CallTimeout`` at expiry."""
         if timeout is not DEFAULT:
             timeout = check_timeout(timeout)

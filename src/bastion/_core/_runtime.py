@@ -10,6 +10,7 @@ import signal
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass, fields
 from typing import Any, TypeVar
 
 from bastion._core import _event_names, _events
@@ -23,9 +24,10 @@ from bastion._core._errors import CallTimeout, RuntimeClosed, StartFailed, Super
 from bastion._core._messages import ExitReason, is_abnormal
 from bastion._core._meters import KernelMeters
 from bastion._core._metrics import MetricsRegistry
-from bastion._core._ref import DEFAULT, ActorRef, check_timeout
+from bastion._core._ref import DEFAULT, ActorRef, UseDefault, check_timeout
 from bastion._core._registry import Registry, check_name
 from bastion._core._runtime_metrics import register_runtime_metrics
+from bastion._core._sealed import NoPublicConstructor
 from bastion._core._stats import RuntimeStatistics
 from bastion._core._supervisor import (
     DEFAULT_MAX_RESTARTS,
@@ -36,7 +38,7 @@ from bastion._core._supervisor import (
 from bastion._core._tasks import TaskSupervisor
 from bastion._core._teardown import close_loop
 
-__all__ = ["Runtime", "current_runtime", "open_runtime", "run"]
+__all__ = ["Runtime", "RuntimeOptions", "current_runtime", "open_runtime", "run"]
 
 T = TypeVar("T")
 _log = logging.getLogger("bastion.runtime")
@@ -62,44 +64,80 @@ def _check_capacity(capacity: object, what: str) -> int:
     return capacity
 
 
-class Runtime:
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RuntimeOptions:
+    """The options of a runtime, validated once; ``open_runtime(**options)`` builds it.
+
+    ``call_timeout``: default deadline of calls, casts under backpressure, starts and
+    stops (seconds, > 0). ``mailbox_capacity``: default mailbox bound per actor.
+    ``dead_letter_capacity``: dead letters kept (the oldest are evicted).
+    ``max_threads``: threads of ``rt.tasks.run_blocking`` (default
+    ``min(32, cpu_count + 4)``). ``shutdown_timeout``: each actor's stop budget at
+    shutdown. ``metrics``: whether the kernel measures itself (``rt.metrics``). Bad
+    values raise ``ValueError``/``TypeError``; ``rt.options`` reads them back.
+    """
+
+    call_timeout: float = DEFAULT_CALL_TIMEOUT
+    mailbox_capacity: int = DEFAULT_MAILBOX_CAPACITY
+    dead_letter_capacity: int = DEFAULT_DEAD_LETTER_CAPACITY
+    max_threads: int | None = None
+    shutdown_timeout: float = DEFAULT_CALL_TIMEOUT
+    metrics: bool = True
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.metrics, bool):
+            raise TypeError(f"metrics must be True or False, got {self.metrics!r}")
+        threads = self.max_threads
+        if threads is None:
+            threads = min(32, (os.cpu_count() or 1) + 4)
+        normalized = {
+            "call_timeout": positive_seconds("call_timeout", self.call_timeout),
+            "shutdown_timeout": positive_seconds("shutdown_timeout", self.shutdown_timeout),
+            "mailbox_capacity": _check_capacity(self.mailbox_capacity, "mailbox_capacity"),
+            "dead_letter_capacity": _check_capacity(
+                self.dead_letter_capacity, "dead_letter_capacity"
+            ),
+            "max_threads": _check_capacity(threads, "max_threads"),
+        }
+        for name, value in normalized.items():
+            object.__setattr__(self, name, value)
+
+    @classmethod
+    def from_keywords(cls, options: Mapping[str, Any]) -> RuntimeOptions:
+        """Build from keyword options; an unknown one is a ``TypeError`` listing the valid."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(options) - known)
+        if unknown:
+            raise TypeError(f"unknown runtime option(s) {unknown}; valid: {sorted(known)}")
+        return cls(**options)
+
+
+class Runtime(metaclass=NoPublicConstructor):
     """A set of actors on one event loop. Create it with :func:`open_runtime`."""
 
-    def __init__(
-        self,
-        *,
-        call_timeout: float = DEFAULT_CALL_TIMEOUT,
-        mailbox_capacity: int = DEFAULT_MAILBOX_CAPACITY,
-        dead_letter_capacity: int = DEFAULT_DEAD_LETTER_CAPACITY,
-        max_threads: int | None = None,
-        shutdown_timeout: float = DEFAULT_CALL_TIMEOUT,
-        metrics: bool = True,
-    ) -> None:
+    _obtained_from = "open one with bastion.open_runtime() or bastion.run()"
+
+    def __init__(self, options: RuntimeOptions) -> None:
+        self.options = options
         self.loop = asyncio.get_running_loop()
         self.clock: Clock = LoopClock(self.loop)
-        self.call_timeout = positive_seconds("call_timeout", call_timeout)
-        self.shutdown_timeout = positive_seconds("shutdown_timeout", shutdown_timeout)
-        self.mailbox_capacity = _check_capacity(mailbox_capacity, "mailbox_capacity")
+        self.call_timeout = options.call_timeout
+        self.shutdown_timeout = options.shutdown_timeout
+        self.mailbox_capacity = options.mailbox_capacity
         self.registry = Registry()
-        if not isinstance(metrics, bool):
-            raise TypeError(f"metrics must be True or False, got {metrics!r}")
         #: This runtime's metrics (``rt.metrics.collect()``); empty when ``metrics=False``.
-        self.metrics = MetricsRegistry(self.loop.time, enabled=metrics)
-        self.meters = KernelMeters(self.metrics, self._cells_now) if metrics else None
-        self.dead_letters = DeadLetters(
-            _check_capacity(dead_letter_capacity, "dead_letter_capacity"),
-            self.registry,
-            self.loop.time,
-        )
-        threads = max_threads if max_threads is not None else min(32, (os.cpu_count() or 1) + 4)
-        self.tasks = TaskSupervisor(self, _check_capacity(threads, "max_threads"))
+        self.metrics = MetricsRegistry(self.loop.time, enabled=options.metrics)
+        self.meters = KernelMeters(self.metrics, self._cells_now) if options.metrics else None
+        self.dead_letters = DeadLetters(options.dead_letter_capacity, self.registry, self.loop.time)
+        assert options.max_threads is not None  # filled in by RuntimeOptions
+        self.tasks = TaskSupervisor(self, options.max_threads)
         self.busy = 0
         self.late_replies = 0
         self._cells: dict[int, Cell] = {}
         self._ids = itertools.count(1)
         self._idle_waiters: list[asyncio.Future[None]] = []
         self._closed = False
-        if metrics:
+        if options.metrics:
             register_runtime_metrics(self.metrics, self)
         self._counts = dict.fromkeys(
             (
@@ -122,7 +160,7 @@ class Runtime:
         name: str | None = None,
         mailbox_capacity: int | None = None,
         metadata: Mapping[str, Any] | None = None,
-        start_timeout: float = DEFAULT,
+        start_timeout: float | UseDefault = DEFAULT,
         **kwargs: Any,
     ) -> ActorRef:
         """Start an actor and return its ref once ``on_start`` succeeded.
@@ -152,7 +190,7 @@ class Runtime:
         name: str | None,
         mailbox_capacity: int | None,
         metadata: Mapping[str, Any] | None,
-        start_timeout: float,
+        start_timeout: float | UseDefault,
         parent: Cell | None,
     ) -> ActorRef:
         """Spawn, optionally linked to a supervising ``parent`` cell (kernel use)."""
@@ -348,7 +386,7 @@ class Runtime:
             _events.emit(_event_names.ACTOR_CRASH, {"count": 1}, metadata)  # logged by the bridge
         _events.emit(_event_names.ACTOR_STOP, {"count": 1}, metadata)
 
-    async def shutdown(self, timeout: float = DEFAULT) -> None:
+    async def shutdown(self, timeout: float | UseDefault = DEFAULT) -> None:
         """Stop every actor (roots in reverse spawn order), then the task supervisor.
 
         ``timeout`` is each actor's stop budget (default: ``shutdown_timeout``).
@@ -375,7 +413,7 @@ class Runtime:
             if not waiter.done():
                 waiter.set_result(None)
 
-    async def wait_idle(self, *, timeout: float = DEFAULT) -> None:
+    async def wait_idle(self, *, timeout: float | UseDefault = DEFAULT) -> None:
         """Return once every mailbox is empty and every actor waits for a message.
 
         Known from the runtime's own bookkeeping. Raises :class:`CallTimeout` if the
@@ -473,28 +511,22 @@ def _expire_start(started: asyncio.Future[None], timeout: float) -> None:
 
 
 @asynccontextmanager
-async def open_runtime(
-    *,
-    call_timeout: float = DEFAULT_CALL_TIMEOUT,
-    mailbox_capacity: int = DEFAULT_MAILBOX_CAPACITY,
-    dead_letter_capacity: int = DEFAULT_DEAD_LETTER_CAPACITY,
-    max_threads: int | None = None,
-    shutdown_timeout: float = DEFAULT_CALL_TIMEOUT,
-    metrics: bool = True,
-) -> AsyncIterator[Runtime]:
+async def open_runtime(**options: Any) -> AsyncIterator[Runtime]:
     """Open a runtime on the running loop; on exit every actor and task is stopped.
 
+    ``options`` are the fields of :class:`RuntimeOptions` (``call_timeout``,
+    ``mailbox_capacity``, ``dead_letter_capacity``, ``max_threads``,
+    ``shutdown_timeout``, ``metrics``), validated before anything starts.
     ``metrics=False`` turns the runtime's self-measurement off (``rt.metrics`` stays
     readable but the kernel records nothing).
     """
-    runtime = Runtime(
-        call_timeout=call_timeout,
-        mailbox_capacity=mailbox_capacity,
-        dead_letter_capacity=dead_letter_capacity,
-        max_threads=max_threads,
-        shutdown_timeout=shutdown_timeout,
-        metrics=metrics,
-    )
+    async with _open(RuntimeOptions.from_keywords(options)) as runtime:
+        yield runtime
+
+
+@asynccontextmanager
+async def _open(options: RuntimeOptions) -> AsyncIterator[Runtime]:
+    runtime = Runtime._create(options)
     token = _current_runtime.set(runtime)
     try:
         yield runtime
@@ -532,9 +564,8 @@ def run(
         )
     if not callable(given):
         raise TypeError(f"bastion.run() takes an async function, got {given!r}")
-    grace = positive_seconds(
-        "call_timeout", runtime_options.get("call_timeout", DEFAULT_CALL_TIMEOUT)
-    )
+    options = RuntimeOptions.from_keywords(runtime_options)  # bad options fail before the loop
+    grace = options.call_timeout
 
     async def _runner() -> T | None:
         loop = asyncio.get_running_loop()
@@ -555,7 +586,7 @@ def run(
                     continue
                 installed.append(signum)
         try:
-            async with open_runtime(**runtime_options):
+            async with _open(options):
                 return await main(*args)
         except asyncio.CancelledError:
             if not received:

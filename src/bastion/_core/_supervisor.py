@@ -44,7 +44,7 @@ from bastion._core._errors import (
     SupervisorError,
 )
 from bastion._core._messages import Exit, ExitReason
-from bastion._core._ref import DEFAULT, ActorRef
+from bastion._core._ref import DEFAULT, ActorRef, UseDefault
 from bastion._core._stats import SupervisorStatistics
 
 if TYPE_CHECKING:
@@ -392,7 +392,9 @@ class SupervisorHandle(ChildManagement):
         assert isinstance(actor, Supervisor)
         return actor
 
-    async def start_child(self, spec: ChildSpec, *, timeout: float = DEFAULT) -> ActorRef:
+    async def start_child(
+        self, spec: ChildSpec, *, timeout: float | UseDefault = DEFAULT
+    ) -> ActorRef:
         """Add and start a child; returns its ref.
 
         Raises ``TypeError``/``ValueError`` for a bad spec or a duplicate id or name,
@@ -408,7 +410,9 @@ class SupervisorHandle(ChildManagement):
         assert isinstance(result, ActorRef)
         return result
 
-    async def terminate_child(self, child_id: str, *, timeout: float = DEFAULT) -> bool:
+    async def terminate_child(
+        self, child_id: str, *, timeout: float | UseDefault = DEFAULT
+    ) -> bool:
         """Stop a child and keep its spec, as OTP does: it stays down until ``restart_child``.
 
         A ``TEMPORARY`` child's spec is removed. Returns False if there is no such child.
@@ -416,7 +420,7 @@ class SupervisorHandle(ChildManagement):
         result = await self.ref.call(_TerminateChild(check_child_id(child_id)), timeout=timeout)
         return bool(result)
 
-    async def which_children(self, *, timeout: float = DEFAULT) -> list[ChildInfo]:
+    async def which_children(self, *, timeout: float | UseDefault = DEFAULT) -> list[ChildInfo]:
         """Every child, in start order."""
         result: list[ChildInfo] = await self.ref.call(_WhichChildren(), timeout=timeout)
         return result
@@ -437,7 +441,7 @@ class SupervisorHandle(ChildManagement):
             raise ActorNotAlive(f"supervisor {self.ref!r} is not running")
         return supervisor.statistics()
 
-    async def stop(self, *, timeout: float = DEFAULT) -> None:
+    async def stop(self, *, timeout: float | UseDefault = DEFAULT) -> None:
         """Stop the supervisor and, before it, all its children.
 
         The default timeout is enough for every child's shutdown timeout.

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from bastion._core import _event_names, _events
 from bastion._core._errors import CallTimeout, RuntimeClosed
-from bastion._core._ref import DEFAULT, check_timeout
+from bastion._core._ref import DEFAULT, UseDefault, check_timeout
 from bastion._core._stats import TaskSupervisorStatistics
 
 if TYPE_CHECKING:
@@ -60,7 +60,7 @@ class TaskSupervisor:
         self,
         fn: Callable[..., Awaitable[T]],
         *args: Any,
-        timeout: float = DEFAULT,
+        timeout: float | UseDefault = DEFAULT,
         name: str | None = None,
     ) -> T:
         """Run ``fn(*args)`` as a tracked task and return its result.
@@ -77,7 +77,9 @@ class TaskSupervisor:
             task.cancel()
             raise
 
-    async def run_blocking(self, fn: Callable[..., T], *args: Any, timeout: float = DEFAULT) -> T:
+    async def run_blocking(
+        self, fn: Callable[..., T], *args: Any, timeout: float | UseDefault = DEFAULT
+    ) -> T:
         """Run blocking ``fn(*args)`` in the bounded thread pool, in a copy of this context.
 
         Raises :class:`CallTimeout` at the deadline; the thread cannot be interrupted, so
@@ -113,7 +115,7 @@ class TaskSupervisor:
             raise CallTimeout(f"{what} did not finish within {timeout}s")
         return future.result()
 
-    def _timeout(self, timeout: float) -> float:
+    def _timeout(self, timeout: float | UseDefault) -> float:
         return self._runtime.call_timeout if timeout is DEFAULT else check_timeout(timeout)
 
     def _finished(self, task: asyncio.Future[Any]) -> None:

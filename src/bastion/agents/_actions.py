@@ -18,7 +18,7 @@ from typing import Any, TypeVar, overload
 import msgspec
 
 from bastion._core._errors import ValidationError
-from bastion._core._ref import DEFAULT, ActorRef
+from bastion._core._ref import DEFAULT, ActorRef, UseDefault
 from bastion.agents._errors import UnknownAction
 
 __all__ = ["Act", "ActionSpec", "act", "action", "collect_actions"]
@@ -128,17 +128,17 @@ def unknown_action(agent: str, name: object, known: Mapping[str, ActionSpec]) ->
 
 
 @overload
-async def act(ref: ActorRef, name: str, /, *, returns: type[R], call_timeout: float = DEFAULT,
-              **params: Any) -> R: ...
+async def act(ref: ActorRef, name: str, /, *, returns: type[R],
+              call_timeout: float | UseDefault = DEFAULT, **params: Any) -> R: ...
 
 
 @overload
-async def act(ref: ActorRef, name: str, /, *, call_timeout: float = DEFAULT,
+async def act(ref: ActorRef, name: str, /, *, call_timeout: float | UseDefault = DEFAULT,
               **params: Any) -> Any: ...
 
 
 async def act(ref: ActorRef, name: str, /, *, returns: type[Any] | None = None,
-              call_timeout: float = DEFAULT, **params: Any) -> Any:
+              call_timeout: float | UseDefault = DEFAULT, **params: Any) -> Any:
     """Call action ``name`` of the agent behind ``ref`` and return its result.
 
     ``await act(ref, "queue", type="fetch", payload={"url": u}, call_timeout=2.0)``;
