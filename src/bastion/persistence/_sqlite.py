@@ -118,25 +118,25 @@ class SQLiteStore:
         self._quarantined = 0
 
     @classmethod
-    async def open(cls, path: str | os.PathLike[str], *, max_pending_ops: int = 100_000,
-                   op_timeout: float = 30.0, flush_interval: float = 0.01,
-                   writer: WriterKind | None = None) -> SQLiteStore:
+    async def open(cls, path: str | os.PathLike[str], **options: Any) -> SQLiteStore:
         """Open (or create) the database and start the helper thread (or writer process).
 
-        A missing or empty file is initialised. Raises :class:`NotAStateStore` for a file
-        that is not a Bastion state database (it is left untouched), :class:`DamagedStore`
-        for one of ours with missing tables, :class:`StoreOpenError` for a path that
-        cannot hold a database (a missing directory...), each with a one-line message.
+        ``options`` are the constructor's (``max_pending_ops``, ``op_timeout``,
+        ``flush_interval``, ``writer``; see the class), validated there, so they are
+        written and checked in one place. A missing or empty file is initialised.
+        Raises :class:`NotAStateStore` for a file that is not a Bastion state database
+        (it is left untouched), :class:`DamagedStore` for one of ours with missing
+        tables, :class:`StoreOpenError` for a path that cannot hold a database (a
+        missing directory...), each with a one-line message.
         """
-        store = cls(path, max_pending_ops=max_pending_ops, op_timeout=op_timeout,
-                    flush_interval=flush_interval, writer=writer)
+        store = cls(path, **options)
         store._opened = True
         try:
             if store._link is None:
                 store._executor = ThreadPoolExecutor(1, thread_name_prefix="bastion-sqlite")
             await store._run(lambda conn: None)
             if store._link is not None:
-                await store._link.start(op_timeout)
+                await store._link.start(store._timeout)
         except BaseException:
             await store.close()
             raise
