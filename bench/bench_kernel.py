@@ -240,7 +240,8 @@ def bench_cast(sizes: Sizes) -> dict[str, Any]:
 async def _restart_samples(n: int, warmup: int) -> list[float]:
     async with bastion.open_runtime() as rt:
         spec = bastion.ChildSpec(id="crashy", actor=Crashy, name="crashy")
-        sup = await rt.start_supervisor([spec], max_restarts=10 * (n + warmup), max_seconds=60.0)
+        intensity = bastion.RestartIntensity(10 * (n + warmup), 60.0)
+        sup = await rt.start_supervisor([spec], intensity=intensity)
         child = sup.child("crashy")
         samples = []
         for i in range(warmup + n):

@@ -39,6 +39,7 @@ from bastion._core._errors import (
     Timeout,
     ValidationError,
 )
+from bastion._core._intensity import RestartIntensity
 from bastion._core._messages import Down, Exit, ExitReason, MonitorRef, is_abnormal
 from bastion._core._ref import ActorRef
 from bastion._core._registry import Registry, RegistryEntry
@@ -97,6 +98,7 @@ __all__ = [
     "ReplayResult",
     "ReplyHandle",
     "Restart",
+    "RestartIntensity",
     "RestartIntensityExceeded",
     "run",
     "Runtime",

@@ -50,7 +50,7 @@ async def _workers(rt: bastion.Runtime, store: StateStore, work: Work,
     specs = [bastion.ChildSpec(id=n, actor=TaskAgent, name=n,
                                kwargs={"store": store, "handlers": work.handlers(n)})
              for n in names]
-    return await rt.start_supervisor(specs, name="workers", max_restarts=10)
+    return await rt.start_supervisor(specs, name="workers", intensity=bastion.RestartIntensity(10))
 
 
 async def _finished(coord: bastion.ActorRef, wf: str, status: str = "completed") -> Any:

@@ -201,7 +201,7 @@ async def test_recovery_after_an_actor_crash_keeps_queue_counters_and_in_flight_
     async with open_store(store_kind, db_path) as store, bastion.open_runtime() as rt:
         spec = bastion.ChildSpec(id="w", actor=TaskAgent, name="w",
                                  kwargs={"store": store, "handlers": rec.handlers()})
-        sup = await rt.start_supervisor([spec], max_restarts=5, max_seconds=5.0)
+        sup = await rt.start_supervisor([spec], intensity=bastion.RestartIntensity(5, 5.0))
         ref = rt.ref("w")
         await act(ref, "process", type="work", id="before")
         await act(ref, "queue", type="block", id="inflight", priority="high")
@@ -235,7 +235,7 @@ async def test_a_task_that_keeps_killing_the_agent_is_given_up(db_path: Path) ->
     async with open_store("memory", db_path) as store, bastion.open_runtime() as rt:
         spec = bastion.ChildSpec(id="w", actor=TaskAgent, name="w", kwargs={
             "store": store, "handlers": rec.handlers(), "max_attempts": 2})
-        sup = await rt.start_supervisor([spec], max_restarts=5, max_seconds=5.0)
+        sup = await rt.start_supervisor([spec], intensity=bastion.RestartIntensity(5, 5.0))
         await act(rt.ref("w"), "queue", type="block", id="poison")
         for attempt in (1, 2):
             await wait_for(lambda a=attempt: rec.ran.count("poison") == a, timeout=5.0)

@@ -188,7 +188,7 @@ async def test_supervision_durations_use_the_validator(bad: Any, error: type[Exc
             Backoff(initial=bad)
     async with bastion.open_runtime() as rt:
         with pytest.raises(error, match="max_seconds"):
-            await rt.start_supervisor([], max_seconds=bad)
+            bastion.RestartIntensity(max_seconds=bad)
         sup = await rt.start_supervisor([ChildSpec("a", Echo)])
         for operation in (
             sup.start_child(ChildSpec("b", Echo), timeout=bad),

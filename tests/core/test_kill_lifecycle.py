@@ -135,7 +135,7 @@ async def test_kills_during_restarts_beyond_the_intensity_escalate() -> None:
         async with bastion.open_runtime() as rt:
             sup = await rt.start_supervisor(
                 [ChildSpec("other", Echo, name="other"), ChildSpec("slow", SlowStart, name="slow")],
-                max_restarts=2,
+                intensity=bastion.RestartIntensity(max_restarts=2),
             )
             for count in range(1, 4):
                 SlowStart.incarnations[-1].kill(Boom(f"kill {count}"))

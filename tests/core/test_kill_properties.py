@@ -68,8 +68,7 @@ async def _drive(
             sup = await rt.start_supervisor(
                 _children(timings),
                 strategy=strategy,
-                max_restarts=max_restarts,
-                max_seconds=3600.0,
+                intensity=bastion.RestartIntensity(max_restarts, max_seconds=3600.0),
                 backoff=Backoff(initial=0.005, seed=1) if backoff else None,
             )
             for number, (pause, index) in enumerate(kills):

@@ -66,3 +66,31 @@ def test_the_default_sentinel_is_a_typed_one_member_enum() -> None:
     assert repr(DEFAULT) == "DEFAULT"
     hints = inspect.signature(bastion.ActorRef.call).parameters["timeout"].annotation
     assert "UseDefault" in str(hints)
+
+
+def test_restart_intensity_is_validated_once_and_frozen() -> None:
+    intensity = bastion.RestartIntensity(max_restarts=10, max_seconds=60)
+    assert intensity.max_seconds == 60.0
+    assert isinstance(intensity.max_seconds, float)
+    assert bastion.RestartIntensity() == bastion.RestartIntensity(3, 5.0)  # Elixir's default
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        intensity.max_restarts = 1  # type: ignore[misc]
+    for bad in (-1, True, 2.5):
+        with pytest.raises(ValueError, match="max_restarts"):
+            bastion.RestartIntensity(max_restarts=bad)  # type: ignore[arg-type]
+
+
+async def test_supervisors_take_the_intensity_object_and_report_it() -> None:
+    async with bastion.open_runtime() as rt:
+        intensity = bastion.RestartIntensity(max_restarts=7, max_seconds=30.0)
+        sup = await rt.start_supervisor([], intensity=intensity)
+        stats = sup.statistics()
+        assert (stats.max_restarts, stats.max_seconds) == (7, 30.0)
+        dynamic = await rt.start_dynamic_supervisor(intensity=intensity, max_children=2)
+        assert dynamic.statistics().max_restarts == 7
+        with pytest.raises(TypeError, match="RestartIntensity"):
+            await rt.start_supervisor([], intensity=(3, 5.0))  # type: ignore[arg-type]
+        with pytest.raises(TypeError, match="max_restarts"):
+            await rt.start_supervisor([], max_restarts=3)  # type: ignore[call-arg]
+        await dynamic.stop()
+        await sup.stop()

@@ -24,7 +24,9 @@ async def _drive(strategy: str, max_restarts: int, crashes: list[int]) -> None:
     async with bastion.open_runtime() as rt:
         children = [ChildSpec(n, Echo, (n,), name=n) for n in NAMES]
         sup = await rt.start_supervisor(
-            children, strategy=strategy, max_restarts=max_restarts, max_seconds=3600.0
+            children,
+            strategy=strategy,
+            intensity=bastion.RestartIntensity(max_restarts, max_seconds=3600.0),
         )
         for index in crashes:
             target = rt.whereis(NAMES[index])

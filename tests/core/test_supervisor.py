@@ -152,11 +152,11 @@ async def test_restart_intensity_exceeded_escalates_to_the_parent() -> None:
                 "inner",
                 bastion.Supervisor,
                 (specs("w"),),
-                {"max_restarts": 2, "max_seconds": 60.0},
+                {"intensity": bastion.RestartIntensity(2, 60.0)},
                 name="inner",
                 shutdown=10.0,
             )
-            outer = await rt.start_supervisor([inner], max_restarts=5, max_seconds=60.0)
+            outer = await rt.start_supervisor([inner], intensity=bastion.RestartIntensity(5, 60.0))
             first_inner = rt.whereis("inner")
             for _ in range(3):
                 await crash(rt, "w")
@@ -173,7 +173,7 @@ async def test_restart_intensity_exceeded_escalates_to_the_parent() -> None:
 
 async def test_top_level_supervisor_beyond_intensity_stops_its_children() -> None:
     async with bastion.open_runtime() as rt:
-        sup = await rt.start_supervisor(specs("x", "y"), max_restarts=0)
+        sup = await rt.start_supervisor(specs("x", "y"), intensity=bastion.RestartIntensity(0))
         await crash(rt, "x")
         reason = await sup.ref.wait_stopped(timeout=2.0)
         assert isinstance(reason, bastion.RestartIntensityExceeded)
@@ -259,8 +259,8 @@ async def test_restart_backoff_delays_the_restart() -> None:
     ("kwargs", "message"),
     [
         ({"strategy": "one_for_none"}, "strategy must be one of"),
-        ({"max_restarts": -1}, "max_restarts"),
-        ({"max_seconds": 0}, "max_seconds"),
+        ({"intensity": {"max_restarts": 3}}, "intensity must be a bastion.RestartIntensity"),
+        ({"max_restarts": 3}, "max_restarts"),  # the keyword list became one option object
         ({"backoff": 0.5}, "backoff"),
     ],
 )

@@ -29,7 +29,9 @@ async def test_crash_looks_like_a_handler_crash_to_supervisor_and_monitors(
     rt: bastion.Runtime, probe: Probe
 ) -> None:
     sup = await rt.start_supervisor(
-        [bastion.ChildSpec(id="c", actor=Counter, name="c")], max_restarts=5, name="sup"
+        [bastion.ChildSpec(id="c", actor=Counter, name="c")],
+        intensity=bastion.RestartIntensity(5),
+        name="sup",
     )
     first = rt.whereis("c")
     assert first is not None
@@ -165,7 +167,8 @@ async def test_add_is_a_plain_value() -> None:
 
 async def _supervised_counter(rt: bastion.Runtime) -> Any:
     return await rt.start_supervisor(
-        [bastion.ChildSpec(id="c", actor=Counter, name="c")], max_restarts=3, max_seconds=5.0
+        [bastion.ChildSpec(id="c", actor=Counter, name="c")],
+        intensity=bastion.RestartIntensity(3, 5.0),
     )
 
 

@@ -21,6 +21,7 @@ from bastion._core._clock import Clock, LoopClock
 from bastion._core._deadletters import DeadLetters
 from bastion._core._durations import positive_seconds
 from bastion._core._errors import CallTimeout, RuntimeClosed, StartFailed, SupervisorError
+from bastion._core._intensity import DEFAULT_INTENSITY, RestartIntensity
 from bastion._core._messages import ExitReason, is_abnormal
 from bastion._core._meters import KernelMeters
 from bastion._core._metrics import MetricsRegistry
@@ -29,12 +30,7 @@ from bastion._core._registry import Registry, check_name
 from bastion._core._runtime_metrics import register_runtime_metrics
 from bastion._core._sealed import NoPublicConstructor
 from bastion._core._stats import RuntimeStatistics
-from bastion._core._supervisor import (
-    DEFAULT_MAX_RESTARTS,
-    DEFAULT_MAX_SECONDS,
-    Supervisor,
-    SupervisorHandle,
-)
+from bastion._core._supervisor import Supervisor, SupervisorHandle
 from bastion._core._tasks import TaskSupervisor
 from bastion._core._teardown import close_loop
 
@@ -294,24 +290,24 @@ class Runtime(metaclass=NoPublicConstructor):
         children: Sequence[ChildSpec] = (),
         *,
         strategy: Strategy | str = Strategy.ONE_FOR_ONE,
-        max_restarts: int = DEFAULT_MAX_RESTARTS,
-        max_seconds: float = DEFAULT_MAX_SECONDS,
+        intensity: RestartIntensity = DEFAULT_INTENSITY,
         backoff: Backoff | None = None,
         max_children: int | None = None,
         name: str | None = None,
     ) -> SupervisorHandle:
         """Start a supervisor over ``children`` (started in order) and return its handle.
 
-        Raises ``ValueError``/``TypeError`` for invalid specs or options and
-        :class:`StartFailed` if a child fails to start (the started ones are stopped).
+        ``intensity`` bounds its restarts (default: 3 in 5 s), ``backoff`` delays them
+        (default: none). Raises ``ValueError``/``TypeError`` for invalid specs or
+        options and :class:`StartFailed` if a child fails to start (the started ones are
+        stopped).
         """
         ref = await self.spawn(
             Supervisor,
             children,
             name=name,
             strategy=strategy,
-            max_restarts=max_restarts,
-            max_seconds=max_seconds,
+            intensity=intensity,
             backoff=backoff,
             max_children=max_children,
         )
@@ -320,20 +316,14 @@ class Runtime(metaclass=NoPublicConstructor):
     async def start_dynamic_supervisor(
         self,
         *,
-        max_restarts: int = DEFAULT_MAX_RESTARTS,
-        max_seconds: float = DEFAULT_MAX_SECONDS,
+        intensity: RestartIntensity = DEFAULT_INTENSITY,
         backoff: Backoff | None = None,
         max_children: int | None = None,
         name: str | None = None,
     ) -> SupervisorHandle:
         """Start an empty one-for-one supervisor; add children with ``start_child``."""
         return await self.start_supervisor(
-            (),
-            max_restarts=max_restarts,
-            max_seconds=max_seconds,
-            backoff=backoff,
-            max_children=max_children,
-            name=name,
+            (), intensity=intensity, backoff=backoff, max_children=max_children, name=name
         )
 
     # -- lookup ------------------------------------------------------------------------

@@ -3,9 +3,9 @@
 A supervisor is an actor that traps exits. It starts its children in order (each
 ``start`` returns only after the child's ``on_start`` succeeded), restarts them by its
 strategy when they stop, and stops them in reverse order with each child's shutdown
-timeout. More than ``max_restarts`` restarts within ``max_seconds`` (runtime clock) make
-it give up: it stops its children and crashes with :class:`RestartIntensityExceeded`,
-which its own supervisor sees as a child crash — that is escalation.
+timeout. More restarts than its :class:`RestartIntensity` allows make it give up: it
+stops its children and crashes with :class:`RestartIntensityExceeded`, which its own
+supervisor sees as a child crash — that is escalation.
 
 Defaults are Elixir's: 3 restarts in 5 seconds.
 """
@@ -35,7 +35,6 @@ from bastion._core._childspec import (
     Strategy,
     shutdown_budget,
 )
-from bastion._core._durations import positive_seconds
 from bastion._core._errors import (
     ActorNotAlive,
     NameTaken,
@@ -43,6 +42,7 @@ from bastion._core._errors import (
     StartFailed,
     SupervisorError,
 )
+from bastion._core._intensity import DEFAULT_INTENSITY, RestartIntensity
 from bastion._core._messages import Exit, ExitReason
 from bastion._core._ref import DEFAULT, ActorRef, UseDefault
 from bastion._core._stats import SupervisorStatistics
@@ -51,9 +51,6 @@ if TYPE_CHECKING:
     from bastion._core._cell import Cell
 
 __all__ = ["ChildInfo", "Supervisor", "SupervisorHandle"]
-
-DEFAULT_MAX_RESTARTS = 3
-DEFAULT_MAX_SECONDS = 5.0
 
 
 @dataclass(slots=True, eq=False)
@@ -105,19 +102,18 @@ class Supervisor(Actor):
         children: Sequence[ChildSpec] = (),
         *,
         strategy: Strategy | str = Strategy.ONE_FOR_ONE,
-        max_restarts: int = DEFAULT_MAX_RESTARTS,
-        max_seconds: float = DEFAULT_MAX_SECONDS,
+        intensity: RestartIntensity = DEFAULT_INTENSITY,
         backoff: Backoff | None = None,
         max_children: int | None = None,
     ) -> None:
         self.strategy = _check_strategy(strategy)
-        if isinstance(max_restarts, bool) or not isinstance(max_restarts, int) or max_restarts < 0:
-            raise ValueError(f"max_restarts must be an int >= 0, got {max_restarts!r}")
-        max_seconds = positive_seconds("max_seconds", max_seconds)
+        if not isinstance(intensity, RestartIntensity):
+            raise TypeError(f"intensity must be a bastion.RestartIntensity, got {intensity!r}")
         if backoff is not None and not isinstance(backoff, Backoff):
             raise TypeError(f"backoff must be a bastion.Backoff, got {backoff!r}")
-        self.max_restarts = max_restarts
-        self.max_seconds = float(max_seconds)
+        self.intensity = intensity
+        self.max_restarts = intensity.max_restarts
+        self.max_seconds = intensity.max_seconds
         self.backoff = backoff
         self.max_children = max_children
         self._children: list[_Child] = []

@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from bastion import ActorRef, ChildSpec, Runtime
+from bastion import ActorRef, ChildSpec, RestartIntensity, Runtime
 from bastion.agents import (
     CoordinatorAgent,
     CoordinatorStatistics,
@@ -161,7 +161,9 @@ async def run_demo(
         # One buffered signal per document at least: a finish is never dropped.
         await bus.subscribe("workflow.*", finish_line, buffer=config.tasks + 64)
         sup = await runtime.start_supervisor(
-            _tree(config, store, bus), max_restarts=1000, max_seconds=10.0, name="demo"
+            _tree(config, store, bus),
+            intensity=RestartIntensity(1000, max_seconds=10.0),
+            name="demo",
         )
         coordinator = runtime.ref("coordinator")
         ids = [f"doc-{i:05d}" for i in range(config.tasks)]
