@@ -25,6 +25,9 @@ class Service(bastion.Actor):
 SLOS = (SLO("error_rate", 0.05, 0.2, window=60.0), SLO("latency_p99", 0.5, 2.0, window=60.0))
 
 
+LENIENT = bastion.RestartIntensity(max_restarts=100)  # crashes here are on purpose
+
+
 async def _calls(ref: bastion.ActorRef, ok: int, crash: int = 0) -> None:
     for _ in range(ok):
         await ref.call("fast")
@@ -45,7 +48,7 @@ async def test_a_healthy_runtime_is_ok(rt: bastion.Runtime) -> None:
 
 
 async def test_errors_drive_the_status_and_the_report_says_why(rt: bastion.Runtime) -> None:
-    sup = await rt.start_supervisor([bastion.ChildSpec("s", Service)], max_restarts=100)
+    sup = await rt.start_supervisor([bastion.ChildSpec("s", Service)], intensity=LENIENT)
     ref = sup.child("s")
     await _calls(ref, 40, crash=10)
     report = HealthMonitor(rt.metrics, SLOS).evaluate()
@@ -57,7 +60,7 @@ async def test_errors_drive_the_status_and_the_report_says_why(rt: bastion.Runti
 
 
 async def test_old_errors_leave_the_window(rt: bastion.Runtime, clock: VirtualClock) -> None:
-    sup = await rt.start_supervisor([bastion.ChildSpec("s", Service)], max_restarts=100)
+    sup = await rt.start_supervisor([bastion.ChildSpec("s", Service)], intensity=LENIENT)
     monitor = HealthMonitor(rt.metrics, SLOS)
     await _calls(sup.child("s"), 20, crash=10)
     assert monitor.evaluate().status is HealthStatus.FAILING
@@ -83,7 +86,7 @@ async def test_latency_percentiles_under_virtual_time(rt: bastion.Runtime) -> No
 
 
 async def test_too_few_samples_are_not_judged(rt: bastion.Runtime) -> None:
-    sup = await rt.start_supervisor([bastion.ChildSpec("s", Service)], max_restarts=100)
+    sup = await rt.start_supervisor([bastion.ChildSpec("s", Service)], intensity=LENIENT)
     await _calls(sup.child("s"), 2, crash=2)
     report = HealthMonitor(rt.metrics, SLOS, min_samples=10).evaluate()
     assert report.signal("error_rate").value == 0.5
@@ -92,7 +95,7 @@ async def test_too_few_samples_are_not_judged(rt: bastion.Runtime) -> None:
 
 
 async def test_canary_and_baseline_are_judged_from_the_same_numbers(rt: bastion.Runtime) -> None:
-    sup = await rt.start_supervisor([bastion.ChildSpec("s", Service)], max_restarts=100)
+    sup = await rt.start_supervisor([bastion.ChildSpec("s", Service)], intensity=LENIENT)
     ref = sup.child("s")
     with cohort("baseline"):
         await _calls(ref, 50)
@@ -106,7 +109,7 @@ async def test_canary_and_baseline_are_judged_from_the_same_numbers(rt: bastion.
 
 
 async def test_restart_rate_and_dead_letters(rt: bastion.Runtime) -> None:
-    sup = await rt.start_supervisor([bastion.ChildSpec("s", Service)], max_restarts=100)
+    sup = await rt.start_supervisor([bastion.ChildSpec("s", Service)], intensity=LENIENT)
     await _calls(sup.child("s"), 0, crash=3)
     slos = (SLO("restart_rate", 1.0, 5.0, window=60.0), SLO("dead_letter_rate", 1.0, 2.0))
     report = HealthMonitor(rt.metrics, slos).evaluate()

@@ -106,7 +106,7 @@ async def test_measurements_carry_the_cohort_of_the_work(rt: bastion.Runtime) ->
 
 async def test_restarts_are_counted_per_supervisor_child_and_reason(rt: bastion.Runtime) -> None:
     sup = await rt.start_supervisor(
-        [bastion.ChildSpec("w", Worker)], name="workers", max_restarts=10
+        [bastion.ChildSpec("w", Worker)], name="workers", intensity=bastion.RestartIntensity(10)
     )
     with pytest.raises(bastion.ActorCrashed):
         await sup.child("w").call("crash")
