@@ -169,3 +169,39 @@ def test_every_module_imports() -> None:
         if info.name.endswith("__main__"):
             continue
         importlib.import_module(info.name)
+
+
+# Objects the runtime makes and hands out; a user-made one would not be wired to it.
+RUNTIME_OWNED = (
+    "ActorRef",
+    "DeadLetters",
+    "Registry",
+    "ReplyHandle",
+    "Runtime",
+    "SupervisorHandle",
+    "TaskSupervisor",
+    "Timer",
+)
+
+
+@pytest.mark.parametrize("name", RUNTIME_OWNED)
+def test_runtime_owned_classes_cannot_be_constructed(name: str) -> None:
+    cls = getattr(bastion, name)
+    with pytest.raises(TypeError, match=rf"^bastion\.{name} has no public constructor; \w"):
+        cls()
+    with pytest.raises(TypeError, match="no public constructor"):
+        cls(None, None)  # whatever the arguments
+
+
+@pytest.mark.parametrize("module_name", PUBLIC_MODULES)
+def test_no_public_member_of_an_exported_class_is_a_kernel_internal(module_name: str) -> None:
+    module = importlib.import_module(module_name)
+    for name in module.__all__:
+        cls = getattr(module, name)
+        if not inspect.isclass(cls):
+            continue
+        for attr, member in vars(cls).items():
+            if attr.startswith("_"):
+                continue
+            doc = inspect.getdoc(member) or ""
+            assert "(kernel" not in doc, f"{module_name}.{name}.{attr} is documented as internal"

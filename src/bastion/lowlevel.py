@@ -19,7 +19,7 @@ __all__ = ["send"]
 
 def send(ref: ActorRef, message: Any) -> None:
     """Deliver ``message`` to the actor's ``handle_info``, or to the dead letters."""
-    cell = ref.resolve_or_none()
+    cell = ref._resolve_or_none()
     if cell is None:
         return
     try:
@@ -27,4 +27,4 @@ def send(ref: ActorRef, message: Any) -> None:
     except ActorNotAlive:
         delivered = False
     if not delivered:
-        cell.runtime.dead_letters.add(cell, message, "unchecked send failed")
+        cell.runtime.dead_letters._add(cell, message, "unchecked send failed")

@@ -142,7 +142,7 @@ class Cell:
         self.started: asyncio.Future[None] | None = self.loop.create_future()
         self.done: asyncio.Future[ExitReason] | None = None  # created when someone waits
         self.exit_reason: ExitReason | None = None
-        self.ref = ActorRef(self)
+        self.ref = ActorRef._create(self)
         self.actor: Actor
         self.task: asyncio.Task[None] | None = None  # None until the actor first runs
         self.entered = False
@@ -180,7 +180,7 @@ class Cell:
     def wake(self) -> None:
         """Resume a parked actor and count it busy again; give a dormant one its task."""
         self.parked = False
-        self.runtime.busy += 1
+        self.runtime._unpark()
         if self.task is None:
             self.start_task()
             return
@@ -215,12 +215,12 @@ class Cell:
         if self.state >= STOPPING:
             return
         if not self.try_post((INFO, message, None, carried)):
-            self.runtime.note_mailbox_full(self)
-            self.runtime.dead_letters.add(self, message, "mailbox_full")
+            self.runtime._note_mailbox_full(self)
+            self.runtime.dead_letters._add(self, message, "mailbox_full")
 
     # -- the actor loop ----------------------------------------------------------------
     def start_task(self) -> None:
-        """Create the actor's task (kernel use): at spawn, or on a dormant actor's first use."""
+        """Create the actor's task: at spawn, or on a dormant actor's first use."""
         self.task = self.loop.create_task(self.run(), name=f"bastion:{self!r}")
 
     async def run(self) -> None:
@@ -317,10 +317,7 @@ class Cell:
                 return self.stop_reason
             if not queue:  # parked: the task runs nothing until the next message,
                 self.parked = True  # which brings its own context (or none: reset below)
-                runtime = self.runtime
-                runtime.busy -= 1
-                if runtime.busy == 0:
-                    runtime.notify_idle()
+                self.runtime._park()
                 self.waiter = loop.create_future()
                 await self.waiter
                 continue
@@ -374,7 +371,7 @@ class Cell:
                     continue
                 if reply.done():
                     self.late_replies += 1
-                    self.runtime.late_replies += 1
+                    self.runtime._note_late_reply()
                 else:
                     reply.set_result(result)
 
@@ -415,7 +412,7 @@ class Cell:
 
         A kill during ``on_stop`` cuts it short and becomes the exit reason.
         """
-        if self.exit_reason is not None:  # released already (abandoned by stop_cell)
+        if self.exit_reason is not None:  # released already (abandoned by _stop_cell)
             return
         self.state = STOPPING
         _carry.reset()  # on_stop runs in no message's context
@@ -444,8 +441,7 @@ class Cell:
         runtime = self.runtime
         if self.meter is not None and self.handled is not None:
             self.meter.casts += self.handled[CAST]  # the class keeps what this actor handled
-        if not self.parked:
-            runtime.busy -= 1
+        was_busy = not self.parked
         self.parked = False
         failure = ActorNotAlive(f"{self!r} stopped before handling the message ({reason!r})")
         if isinstance(reason, BaseException):
@@ -464,7 +460,7 @@ class Cell:
                 if not reply.done():
                     reply.set_exception(failure)
             elif kind != CONTINUE and not isinstance(message, Down | Exit):
-                runtime.dead_letters.add(self, message, f"actor stopped: {_reason_text(reason)}")
+                runtime.dead_letters._add(self, message, f"actor stopped: {_reason_text(reason)}")
         self.queue.clear()
         while self.senders:
             _wake_sender(self.senders)
@@ -481,13 +477,13 @@ class Cell:
             other.unlink_cell(self)
             other.exit_signal(self, reason)
         self.links = None
-        runtime.forget(self, reason)
+        runtime._forget(self, reason)
         self.exit_reason = reason
         done = self.done
         if done is not None and not done.done():
             done.set_result(reason)
-        if runtime.busy == 0:
-            runtime.notify_idle()
+        if was_busy:
+            runtime._park()  # counted idle only now, once everything above is released
 
     def exit_signal(self, source: Cell, reason: ExitReason) -> None:
         """A linked actor stopped: trap it as a notice, or die with it if abnormal."""
@@ -533,7 +529,7 @@ class Cell:
     def reply_handle(self) -> ReplyHandle:
         """Take over answering the call being handled (see :class:`ReplyHandle`)."""
         reply = self.in_flight
-        if reply is None or self.state != RUNNING or not self.runtime.in_actor(self):
+        if reply is None or self.state != RUNNING or not self.runtime._in_actor(self):
             raise ActorError(
                 "reply_handle() works once per call, inside handle_call, in the actor's own task"
             )
@@ -542,18 +538,18 @@ class Cell:
             self.deferred = set()
         self.deferred.add(reply)
         reply.add_done_callback(self.deferred.discard)
-        return ReplyHandle(self, reply)
+        return ReplyHandle._create(self, reply)
 
     def count_late_reply(self) -> None:
         """Count a reply that found its caller gone (deadline passed or answered)."""
         self.late_replies += 1
-        self.runtime.late_replies += 1
+        self.runtime._note_late_reply()
 
     def continue_with(self, message: Any) -> None:
         """Run ``handle_continue(message)`` before the next message in the mailbox."""
         if type(self.actor).handle_continue is Actor.handle_continue:
             raise TypeError(f"{type(self.actor).__qualname__} does not define handle_continue")
-        if self.state > RUNNING or not self.runtime.in_actor(self):
+        if self.state > RUNNING or not self.runtime._in_actor(self):
             raise ActorError(
                 "continue_with() works in on_start and in handlers, in the actor's own task"
             )
@@ -567,7 +563,7 @@ class Cell:
         delay = positive_seconds("period", delay) if periodic else check_delay(delay)
         if self.state >= STOPPING:
             raise ActorNotAlive(f"{self!r} is stopping; no new timers")
-        timer = Timer(self, delay, message, periodic=periodic)
+        timer = Timer._create(self, delay, message, periodic=periodic)
         if self.timers is None:
             self.timers = set()
         self.timers.add(timer)
@@ -580,7 +576,7 @@ class Cell:
         if not isinstance(target, ActorRef):
             raise TypeError(f"monitor() takes an ActorRef or a registered name, got {target!r}")
         monitor = MonitorRef(target)
-        other = target.resolve_or_none()
+        other = target._resolve_or_none()
         if other is None or not other.alive:
             reason = other.exit_reason if other is not None and other.exit_reason else "noproc"
             self.post_system((INFO, Down(monitor, target, reason), None, None))
@@ -604,7 +600,7 @@ class Cell:
 
     def link(self, target: ActorRef) -> None:
         """Link both ways; linking to a dead actor delivers its exit at once."""
-        other = target.resolve()
+        other = target._resolve()
         if other is self:
             raise ValueError("an actor cannot link to itself")
         if not other.alive:
@@ -615,19 +611,19 @@ class Cell:
 
     def unlink(self, target: ActorRef) -> None:
         """Remove a link (no-op if absent)."""
-        other = target.resolve_or_none()
+        other = target._resolve_or_none()
         if other is not None:
             self.unlink_cell(other)
             other.unlink_cell(self)
 
     def link_cell(self, other: Cell) -> None:
-        """Record one side of a link (kernel use)."""
+        """Record one side of a link."""
         if self.links is None:
             self.links = set()
         self.links.add(other)
 
     def unlink_cell(self, other: Cell) -> None:
-        """Forget one side of a link (kernel use)."""
+        """Forget one side of a link."""
         if self.links is not None:
             self.links.discard(other)
 
@@ -670,7 +666,7 @@ def _wake_sender(senders: deque[asyncio.Future[None]]) -> None:
 
 def _expire_room(room: asyncio.Future[None], cell: Cell, error: type[Exception]) -> None:
     if not room.done():
-        cell.runtime.note_mailbox_full(cell)
+        cell.runtime._note_mailbox_full(cell)
         room.set_exception(error(f"mailbox of {cell!r} still full at the deadline"))
 
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from bastion._core import _event_names, _events
 from bastion._core._errors import ActorNotAlive, MailboxFull
+from bastion._core._sealed import NoPublicConstructor
 from bastion._core._stats import DeadLetterStatistics
 
 if TYPE_CHECKING:
@@ -37,8 +38,10 @@ class ReplayResult:
     failed: int
 
 
-class DeadLetters:
+class DeadLetters(metaclass=NoPublicConstructor):
     """Bounded queue of dead letters; the oldest are evicted (and counted) when full."""
+
+    _obtained_from = "each runtime has one: rt.dead_letters"
 
     __slots__ = ("_by_reason", "_clock", "_evicted", "_items", "_registry", "_replayed", "_total")
 
@@ -56,8 +59,8 @@ class DeadLetters:
     def __len__(self) -> int:
         return len(self._items)
 
-    def add(self, recipient: Cell | str, message: Any, reason: str) -> None:
-        """Record an undeliverable message (kernel use)."""
+    def _add(self, recipient: Cell | str, message: Any, reason: str) -> None:
+        """Record an undeliverable message (kernel interface)."""
         if len(self._items) == self._items.maxlen:
             self._evicted += 1
         name = recipient if isinstance(recipient, str) else recipient.name

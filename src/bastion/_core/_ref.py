@@ -8,16 +8,24 @@ from typing import TYPE_CHECKING, Any, Final, final
 
 from bastion._core import _carry
 from bastion._core._durations import check_timeout
-from bastion._core._errors import ActorError, CallTimeout, MailboxFull, NoSuchActor
+from bastion._core._errors import (
+    ActorError,
+    ActorNotAlive,
+    CallTimeout,
+    MailboxFull,
+    NoSuchActor,
+)
 from bastion._core._meters import cohort_get as _cohort_get
+from bastion._core._sealed import NoPublicConstructor
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from bastion._core._actor import Actor
     from bastion._core._cell import Cell
     from bastion._core._stats import ActorStatistics
 
-__all__ = ["DEFAULT", "ActorRef", "UseDefault", "check_timeout"]
+__all__ = ["DEFAULT", "ActorRef", "UseDefault", "actor_state", "check_timeout"]
 
 
 class UseDefault(enum.Enum):
@@ -44,18 +52,21 @@ def _expire_call(reply: asyncio.Future[Any], cell: Cell, timeout: float) -> None
     if reply.done():
         return
     reply.set_exception(CallTimeout(f"call to {cell!r} timed out after {timeout}s"))
-    cell.runtime.note_call_timeout(cell, timeout)
+    cell.runtime._note_call_timeout(cell, timeout)
 
 
 @final
-class ActorRef:
+class ActorRef(metaclass=NoPublicConstructor):
     """A reference to an actor: ``call``, ``cast``, ``cast_nowait`` and ``stop``.
 
     A ref from ``spawn`` points at one incarnation. A ref from ``runtime.ref(name)`` or
-    ``supervisor.child(id)`` resolves on every use, so it follows restarts.
+    ``supervisor.child(id)`` resolves on every use, so it follows restarts. Refs come
+    from the runtime only; the actor behind one is never handed out (read it through
+    ``statistics()``, or ``bastion.testing.actor_state`` in tests).
     """
 
     __slots__ = ("_cell", "_label", "_resolver", "_scope")
+    _obtained_from = "refs come from rt.spawn(), rt.ref(name), rt.whereis() or sup.child(id)"
 
     def __init__(
         self,
@@ -70,15 +81,15 @@ class ActorRef:
         self._scope = scope  # what a resolving ref looks its label up in (for equality)
 
     # -- resolution ------------------------------------------------------------------
-    def resolve_or_none(self) -> Cell | None:
-        """The cell this ref points at now (kernel use)."""
+    def _resolve_or_none(self) -> Cell | None:
+        """The cell this ref points at now, or None (kernel interface)."""
         if self._cell is not None:
             return self._cell
         assert self._resolver is not None
         return self._resolver()
 
-    def resolve(self) -> Cell:
-        """The live-or-dead cell this ref points at; raises NoSuchActor if unresolvable."""
+    def _resolve(self) -> Cell:
+        """The live-or-dead cell this ref points at (kernel interface); NoSuchActor if none."""
         cell = self._cell
         if cell is None:
             assert self._resolver is not None
@@ -97,7 +108,7 @@ class ActorRef:
     @property
     def is_alive(self) -> bool:
         """True if the actor this ref points at now accepts messages."""
-        cell = self.resolve_or_none()
+        cell = self._resolve_or_none()
         return cell is not None and cell.alive
 
     # -- messaging -------------------------------------------------------------------
@@ -113,11 +124,11 @@ class ActorRef:
             timeout = check_timeout(timeout)
         cell = self._cell
         if cell is None:
-            cell = self.resolve()
+            cell = self._resolve()
         runtime = cell.runtime
         if timeout is DEFAULT:
             timeout = runtime.call_timeout
-        if runtime.in_actor(cell):
+        if runtime._in_actor(cell):
             raise ActorError(f"{cell!r} called itself: it would wait for its own reply")
         loop = cell.loop
         reply = loop.create_future()
@@ -154,7 +165,7 @@ class ActorRef:
             timeout = check_timeout(timeout)  # on entry: a bad timeout fails on an idle system too
         cell = self._cell
         if cell is None:
-            cell = self.resolve()
+            cell = self._resolve()
         envelope = (1, message, None, _carry.capture())
         if cell.try_post(envelope):
             return
@@ -166,9 +177,9 @@ class ActorRef:
         """Send ``message`` to ``handle_cast`` or raise :class:`MailboxFull` at once."""
         cell = self._cell
         if cell is None:
-            cell = self.resolve()
+            cell = self._resolve()
         if not cell.try_post((1, message, None, _carry.capture())):
-            cell.runtime.note_mailbox_full(cell)
+            cell.runtime._note_mailbox_full(cell)
             raise MailboxFull(f"mailbox of {cell!r} is full ({cell.capacity} messages)")
 
     async def stop(self, *, timeout: float | UseDefault = DEFAULT) -> None:
@@ -179,13 +190,13 @@ class ActorRef:
         """
         if timeout is not DEFAULT:
             timeout = check_timeout(timeout)
-        cell = self.resolve_or_none()
+        cell = self._resolve_or_none()
         if cell is None or cell.exit_reason is not None:
             return
         runtime = cell.runtime
         if timeout is DEFAULT:
             timeout = runtime.call_timeout
-        await runtime.stop_cell(cell, "normal", timeout)
+        await runtime._stop_cell(cell, "normal", timeout)
 
     def kill(self, reason: BaseException | str = "killed") -> None:
         """End the actor now, even mid-handler, as an abnormal exit (Erlang's ``exit/2``).
@@ -200,23 +211,23 @@ class ActorRef:
             raise TypeError(f"kill() takes an exception or a str reason, got {reason!r}")
         if reason in ("normal", "shutdown"):
             raise ValueError("kill() is an abnormal exit; use stop() for a normal one")
-        cell = self.resolve_or_none()
+        cell = self._resolve_or_none()
         if cell is not None:
             cell.kill(reason)
 
     def statistics(self) -> ActorStatistics:
         """A snapshot of the actor this ref points at now."""
-        return self.resolve().statistics()
+        return self._resolve().statistics()
 
     async def wait_stopped(self, *, timeout: float | UseDefault = DEFAULT) -> Any:
         """Wait until the actor stops; returns its exit reason. ``CallTimeout`` at expiry."""
         if timeout is not DEFAULT:
             timeout = check_timeout(timeout)
-        cell = self.resolve()
+        cell = self._resolve()
         runtime = cell.runtime
         if timeout is DEFAULT:
             timeout = runtime.call_timeout
-        return await runtime.wait_future(cell.done_future(), timeout, f"{cell!r} to stop")
+        return await runtime._wait_future(cell.done_future(), timeout, f"{cell!r} to stop")
 
     # -- identity ----------------------------------------------------------------------
     def __eq__(self, other: object) -> bool:
@@ -234,3 +245,15 @@ class ActorRef:
             state = "alive" if self._cell.alive else "dead"
             return f"<ActorRef {self._cell!r} {state}>"
         return f"<ActorRef name={self._label!r}>"
+
+
+def actor_state(ref: ActorRef) -> Actor:
+    """The actor object ``ref`` points at now (kernel interface for ``bastion.testing``).
+
+    Raises :class:`NoSuchActor` if the ref resolves to nothing, :class:`ActorNotAlive`
+    if the actor is not running.
+    """
+    cell = ref._resolve()
+    if not cell.alive:
+        raise ActorNotAlive(f"{ref!r} is not alive")
+    return cell.actor

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from bastion._core._errors import NameTaken, NoSuchActor
+from bastion._core._sealed import NoPublicConstructor
 
 if TYPE_CHECKING:
     from bastion._core._cell import Cell
@@ -40,8 +41,10 @@ class RegistryEntry:
     metadata: Mapping[str, Any]
 
 
-class Registry:
+class Registry(metaclass=NoPublicConstructor):
     """Unique names → live actors, with metadata (capabilities, health, attributes)."""
+
+    _obtained_from = "each runtime has one: rt.registry"
 
     __slots__ = ("_cells",)
 
@@ -57,20 +60,20 @@ class Registry:
     def __iter__(self) -> Iterator[str]:
         return iter(list(self._cells))
 
-    def claim(self, name: str, cell: Cell) -> None:
-        """Register ``cell`` under ``name`` (kernel use). Raises NameTaken."""
+    def _claim(self, name: str, cell: Cell) -> None:
+        """Register ``cell`` under ``name`` (kernel interface). Raises NameTaken."""
         holder = self._cells.get(name)
         if holder is not None and holder.alive:
             raise NameTaken(f"the name {name!r} is registered to {holder!r}")
         self._cells[name] = cell
 
-    def release(self, name: str, cell: Cell) -> None:
-        """Remove ``name`` if it still points at ``cell`` (kernel use)."""
+    def _release(self, name: str, cell: Cell) -> None:
+        """Remove ``name`` if it still points at ``cell`` (kernel interface)."""
         if self._cells.get(name) is cell:
             del self._cells[name]
 
-    def cell(self, name: str) -> Cell | None:
-        """The live cell for ``name`` (kernel use)."""
+    def _cell_of(self, name: str) -> Cell | None:
+        """The live cell for ``name`` (kernel interface)."""
         return self._cells.get(name)
 
     def lookup(self, name: str) -> ActorRef | None:

@@ -13,6 +13,7 @@ import asyncio
 from typing import TYPE_CHECKING, Any, Final, final
 
 from bastion._core._errors import ActorCrashed, ActorError, ActorNotAlive
+from bastion._core._sealed import NoPublicConstructor
 
 if TYPE_CHECKING:
     from bastion._core._cell import Cell
@@ -37,7 +38,7 @@ NoReply: Final = _NoReplyType()
 
 
 @final
-class ReplyHandle:
+class ReplyHandle(metaclass=NoPublicConstructor):
     """The promise to answer one call later; from :meth:`Actor.reply_handle`.
 
     Answer exactly once, with :meth:`reply` or :meth:`fail`, from the actor itself or
@@ -49,6 +50,7 @@ class ReplyHandle:
     """
 
     __slots__ = ("_answered", "_cell", "_future")
+    _obtained_from = "an actor takes one with self.reply_handle() in handle_call"
 
     def __init__(self, cell: Cell, future: asyncio.Future[Any]) -> None:
         self._cell = cell

@@ -120,15 +120,17 @@ class Runtime(metaclass=NoPublicConstructor):
         self.call_timeout = options.call_timeout
         self.shutdown_timeout = options.shutdown_timeout
         self.mailbox_capacity = options.mailbox_capacity
-        self.registry = Registry()
+        self.registry = Registry._create()
         #: This runtime's metrics (``rt.metrics.collect()``); empty when ``metrics=False``.
         self.metrics = MetricsRegistry(self.loop.time, enabled=options.metrics)
         self.meters = KernelMeters(self.metrics, self._cells_now) if options.metrics else None
-        self.dead_letters = DeadLetters(options.dead_letter_capacity, self.registry, self.loop.time)
+        self.dead_letters = DeadLetters._create(
+            options.dead_letter_capacity, self.registry, self.loop.time
+        )
         assert options.max_threads is not None  # filled in by RuntimeOptions
-        self.tasks = TaskSupervisor(self, options.max_threads)
-        self.busy = 0
-        self.late_replies = 0
+        self.tasks = TaskSupervisor._create(self, options.max_threads)
+        self._busy = 0  # actors not parked: the quiescence count (kernel interface below)
+        self._late_replies = 0
         self._cells: dict[int, Cell] = {}
         self._ids = itertools.count(1)
         self._idle_waiters: list[asyncio.Future[None]] = []
@@ -166,7 +168,7 @@ class Runtime(metaclass=NoPublicConstructor):
         within ``start_timeout``, :class:`NameTaken` if ``name`` is taken, ``TypeError``
         if ``actor_class`` is not an :class:`Actor` subclass.
         """
-        return await self.spawn_cell(
+        return await self._spawn_cell(
             actor_class,
             args,
             kwargs,
@@ -177,7 +179,7 @@ class Runtime(metaclass=NoPublicConstructor):
             parent=None,
         )
 
-    async def spawn_cell(
+    async def _spawn_cell(
         self,
         actor_class: type[Actor],
         args: tuple[Any, ...],
@@ -189,7 +191,7 @@ class Runtime(metaclass=NoPublicConstructor):
         start_timeout: float | UseDefault,
         parent: Cell | None,
     ) -> ActorRef:
-        """Spawn, optionally linked to a supervising ``parent`` cell (kernel use)."""
+        """Spawn, optionally linked to a supervising ``parent`` cell (kernel interface)."""
         if self._closed:
             raise RuntimeClosed("the runtime is shutting down; no new actors")
         if not (isinstance(actor_class, type) and issubclass(actor_class, Actor)):
@@ -210,12 +212,12 @@ class Runtime(metaclass=NoPublicConstructor):
         if self.meters is not None:
             cell.meter = self.meters.meter_for(actor_class)
         if name is not None:
-            self.registry.claim(name, cell)
+            self.registry._claim(name, cell)
         try:
             self._construct(cell, actor_class, args, kwargs)
         except BaseException:
             if name is not None:
-                self.registry.release(name, cell)
+                self.registry._release(name, cell)
             raise
         if metadata:
             cell.metadata.update(metadata)
@@ -232,7 +234,7 @@ class Runtime(metaclass=NoPublicConstructor):
             cell.started = None
             cell.parked = True
         else:
-            self.busy += 1
+            self._busy += 1
             cell.start_task()
             await self._handshake(cell, timeout)
         _events.emit(_event_names.ACTOR_START, {"count": 1}, {"actor": repr(cell)})
@@ -277,7 +279,7 @@ class Runtime(metaclass=NoPublicConstructor):
             handle.cancel()
             cell.started = None
 
-    async def wait_future(self, future: asyncio.Future[T], timeout: float, what: str) -> T:
+    async def _wait_future(self, future: asyncio.Future[T], timeout: float, what: str) -> T:
         """Await ``future`` without cancelling it; ``CallTimeout`` after ``timeout``."""
         if not future.done():
             done, _ = await asyncio.wait((future,), timeout=timeout)
@@ -311,7 +313,7 @@ class Runtime(metaclass=NoPublicConstructor):
             backoff=backoff,
             max_children=max_children,
         )
-        return SupervisorHandle(ref)
+        return SupervisorHandle._create(ref)
 
     async def start_dynamic_supervisor(
         self,
@@ -331,13 +333,13 @@ class Runtime(metaclass=NoPublicConstructor):
         """A ref that resolves ``name`` on every use, following restarts."""
         check_name(name)
         registry = self.registry
-        return ActorRef(None, lambda: registry.cell(name), name, registry)
+        return ActorRef._create(None, lambda: registry._cell_of(name), name, registry)
 
     def whereis(self, name: str) -> ActorRef | None:
         """The ref of the actor registered as ``name`` now, or None."""
         return self.registry.lookup(name)
 
-    def in_actor(self, cell: Cell) -> bool:
+    def _in_actor(self, cell: Cell) -> bool:
         """True if the running code is ``cell``'s own task (not a task it started)."""
         return cell.task is not None and cell.task is asyncio.current_task(self.loop)
 
@@ -349,10 +351,10 @@ class Runtime(metaclass=NoPublicConstructor):
         return [cell.ref for cell in self._cells.values()]
 
     # -- stopping ----------------------------------------------------------------------
-    async def stop_cell(self, cell: Cell, reason: ExitReason, timeout: float) -> None:
+    async def _stop_cell(self, cell: Cell, reason: ExitReason, timeout: float) -> None:
         """Ask ``cell`` to stop; kill it if it has not stopped within ``timeout``."""
         cell.request_stop(reason)
-        if self.in_actor(cell):
+        if self._in_actor(cell):
             return
         finished = cell.done_future()
         done, _ = await asyncio.wait((finished,), timeout=timeout)
@@ -364,11 +366,11 @@ class Runtime(metaclass=NoPublicConstructor):
             _log.error("%r did not stop after being killed; abandoning it", cell)
             cell.release(cell.kill_reason if cell.kill_reason is not None else "killed")
 
-    def forget(self, cell: Cell, reason: ExitReason) -> None:
-        """Bookkeeping when a cell is released (kernel use)."""
+    def _forget(self, cell: Cell, reason: ExitReason) -> None:
+        """Bookkeeping when a cell is released (kernel interface)."""
         self._cells.pop(cell.id, None)
         if cell.name is not None:
-            self.registry.release(cell.name, cell)
+            self.registry._release(cell.name, cell)
         self._counts["stopped"] += 1
         metadata = {"actor": repr(cell), "reason": reason}
         if is_abnormal(reason):
@@ -385,9 +387,9 @@ class Runtime(metaclass=NoPublicConstructor):
         self._closed = True
         for cell in reversed([c for c in self._cells.values() if c.parent is None]):
             budget = cell.actor.actor_stop_timeout() or 0.0  # a supervisor needs its children's
-            await self.stop_cell(cell, "shutdown", max(per_actor, budget))
+            await self._stop_cell(cell, "shutdown", max(per_actor, budget))
         for cell in reversed(list(self._cells.values())):
-            await self.stop_cell(cell, "shutdown", per_actor)
+            await self._stop_cell(cell, "shutdown", per_actor)
         await self.tasks.shutdown(per_actor)
 
     @property
@@ -396,8 +398,22 @@ class Runtime(metaclass=NoPublicConstructor):
         return self._closed
 
     # -- quiescence --------------------------------------------------------------------
-    def notify_idle(self) -> None:
-        """Wake ``wait_idle`` callers (kernel use)."""
+    def _unpark(self) -> None:
+        """An actor has work again (kernel interface): one more busy actor."""
+        self._busy += 1
+
+    def _park(self) -> None:
+        """An actor waits for a message or is gone (kernel interface); idle at zero."""
+        self._busy -= 1
+        if self._busy == 0:
+            self._notify_idle()
+
+    def _note_late_reply(self) -> None:
+        """A reply arrived after its caller stopped waiting (kernel interface)."""
+        self._late_replies += 1
+
+    def _notify_idle(self) -> None:
+        """Wake ``wait_idle`` callers (kernel interface)."""
         waiters, self._idle_waiters = self._idle_waiters, []
         for waiter in waiters:
             if not waiter.done():
@@ -412,18 +428,18 @@ class Runtime(metaclass=NoPublicConstructor):
         timeout = self.call_timeout if timeout is DEFAULT else check_timeout(timeout)
         deadline = self.loop.time() + timeout
         while True:
-            if self.busy == 0:
+            if self._busy == 0:
                 await asyncio.sleep(0)
-                if self.busy == 0:
+                if self._busy == 0:
                     return
                 continue
             waiter = self.loop.create_future()
             self._idle_waiters.append(waiter)
             remaining = deadline - self.loop.time()
             if remaining <= 0:
-                raise CallTimeout(f"runtime still busy ({self.busy} actors) after {timeout}s")
+                raise CallTimeout(f"runtime still busy ({self._busy} actors) after {timeout}s")
             try:
-                await self.wait_future(waiter, remaining, "the runtime to become idle")
+                await self._wait_future(waiter, remaining, "the runtime to become idle")
             except CallTimeout:
                 busy = [repr(c) for c in self._cells.values() if not c.parked]
                 raise CallTimeout(
@@ -431,18 +447,20 @@ class Runtime(metaclass=NoPublicConstructor):
                 ) from None
 
     # -- counters ----------------------------------------------------------------------
-    def note_call_timeout(self, cell: Cell, timeout: float) -> None:
-        """Count and emit a call timeout (kernel use)."""
+    def _note_call_timeout(self, cell: Cell, timeout: float) -> None:
+        """Count and emit a call timeout (kernel interface)."""
         self._counts["call_timeouts"] += 1
         _events.emit(_event_names.CALL_TIMEOUT, {"timeout_s": timeout}, {"actor": repr(cell)})
 
-    def note_mailbox_full(self, cell: Cell) -> None:
-        """Count and emit a refused message (kernel use)."""
+    def _note_mailbox_full(self, cell: Cell) -> None:
+        """Count and emit a refused message (kernel interface)."""
         self._counts["mailbox_full"] += 1
         _events.emit(_event_names.MAILBOX_FULL, {"capacity": cell.capacity}, {"actor": repr(cell)})
 
-    def note_restart(self, supervisor: Cell, child_id: str, reason: ExitReason = "unknown") -> None:
-        """Count and emit a supervisor restart (kernel use)."""
+    def _note_restart(
+        self, supervisor: Cell, child_id: str, reason: ExitReason = "unknown"
+    ) -> None:
+        """Count and emit a supervisor restart (kernel interface)."""
         self._counts["restarts"] += 1
         if self.meters is not None:
             self.meters.restart(supervisor, child_id, reason)
@@ -452,14 +470,14 @@ class Runtime(metaclass=NoPublicConstructor):
             {"supervisor": repr(supervisor), "child": child_id, "reason": reason},
         )
 
-    def note_escalation(
+    def _note_escalation(
         self,
         supervisor: Cell,
         error: BaseException,
         child_id: str | None = None,
         reason: ExitReason | None = None,
     ) -> None:
-        """Count and emit a supervisor giving up (kernel use); ``reason``: the last crash."""
+        """Count and emit a supervisor giving up (kernel interface); ``reason``: the last crash."""
         self._counts["escalations"] += 1
         _events.emit(
             _event_names.SUPERVISOR_ESCALATION,
@@ -473,14 +491,14 @@ class Runtime(metaclass=NoPublicConstructor):
         counts = self._counts
         return RuntimeStatistics(
             actors=len(cells),
-            busy_actors=self.busy,
+            busy_actors=self._busy,
             spawned=counts["spawned"],
             stopped=counts["stopped"],
             crashed=counts["crashed"],
             restarts=counts["restarts"],
             escalations=counts["escalations"],
             call_timeouts=counts["call_timeouts"],
-            late_replies=self.late_replies,
+            late_replies=self._late_replies,
             mailbox_full=counts["mailbox_full"],
             registered_names=len(self.registry),
             timers=sum(len(c.timers or ()) for c in cells),

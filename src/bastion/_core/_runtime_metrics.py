@@ -110,7 +110,7 @@ def _reader(runtime: Runtime, read: Read) -> Callable[[], tuple[Sample, ...]]:
 def _intensity(runtime: Runtime) -> Iterator[Sample]:
     usage: dict[str, float] = {}
     for ref in runtime.actors():
-        cell = ref.resolve_or_none()
+        cell = ref._resolve_or_none()
         if cell is None or not isinstance(cell.actor, Supervisor):
             continue
         stats = cell.actor.statistics()

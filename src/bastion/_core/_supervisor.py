@@ -45,6 +45,7 @@ from bastion._core._errors import (
 from bastion._core._intensity import DEFAULT_INTENSITY, RestartIntensity
 from bastion._core._messages import Exit, ExitReason
 from bastion._core._ref import DEFAULT, ActorRef, UseDefault
+from bastion._core._sealed import NoPublicConstructor
 from bastion._core._stats import SupervisorStatistics
 
 if TYPE_CHECKING:
@@ -163,7 +164,7 @@ class Supervisor(Actor):
     async def handle_info(self, message: Any) -> None:
         """Exit notices of children, and delayed (backoff) restarts."""
         if isinstance(message, Exit):
-            cell = message.ref.resolve_or_none()
+            cell = message.ref._resolve_or_none()
             child = self._by_cell.pop(cell, None) if cell is not None else None
             if child is not None:
                 await self._child_exited(child, message.reason)
@@ -212,7 +213,7 @@ class Supervisor(Actor):
                 f"{self._bastion_cell!r}: more than {self.max_restarts} restarts in "
                 f"{self.max_seconds}s (last: child {child.spec.id!r})"
             )
-            self.runtime.note_escalation(self._bastion_cell, error, child.spec.id, child.last_exit)
+            self.runtime._note_escalation(self._bastion_cell, error, child.spec.id, child.last_exit)
             raise error
 
     async def _restart(self, ids: Iterable[str]) -> None:
@@ -233,7 +234,7 @@ class Supervisor(Actor):
                 self.send_after(delay, _RestartChildren(retry))
                 return
             self._restarts += 1
-            self.runtime.note_restart(self._bastion_cell, child.spec.id, child.last_exit)
+            self.runtime._note_restart(self._bastion_cell, child.spec.id, child.last_exit)
 
     # -- children ------------------------------------------------------------------------
     def _add(self, spec: ChildSpec) -> _Child:
@@ -256,7 +257,7 @@ class Supervisor(Actor):
 
     async def _start(self, child: _Child) -> None:
         spec = child.spec
-        ref = await self.runtime.spawn_cell(
+        ref = await self.runtime._spawn_cell(
             spec.actor,
             spec.args,
             spec.kwargs,
@@ -266,7 +267,7 @@ class Supervisor(Actor):
             start_timeout=DEFAULT,
             parent=self._bastion_cell,
         )
-        cell = ref.resolve()
+        cell = ref._resolve()
         child.cell = cell
         self._by_cell[cell] = child
 
@@ -306,7 +307,7 @@ class Supervisor(Actor):
         except (StartFailed, NameTaken) as exc:
             return exc
         child.terminated = False
-        cell = self.child_cell(child_id)
+        cell = self._child_cell(child_id)
         assert cell is not None
         return cell.ref
 
@@ -342,14 +343,14 @@ class Supervisor(Actor):
             if not done:  # it ignores cancellation: release it without its task's help
                 cell.release("killed")
         else:
-            await self.runtime.stop_cell(cell, "shutdown", shutdown)
+            await self.runtime._stop_cell(cell, "shutdown", shutdown)
 
     async def _terminate_all(self) -> None:
         for child in reversed(self._children):
             await self._terminate(child)
 
-    def child_cell(self, child_id: str) -> Cell | None:
-        """The current incarnation of a child (kernel use)."""
+    def _child_cell(self, child_id: str) -> Cell | None:
+        """The current incarnation of a child (kernel interface)."""
         child = self._by_id.get(child_id)
         return child.cell if child is not None else None
 
@@ -368,7 +369,7 @@ class Supervisor(Actor):
         )
 
 
-class SupervisorHandle(ChildManagement):
+class SupervisorHandle(ChildManagement, metaclass=NoPublicConstructor):
     """What ``runtime.start_supervisor`` returns: the supervisor's ref plus operations.
 
     Child management by id (``restart_child``, ``delete_child``, ``count_children``)
@@ -376,12 +377,13 @@ class SupervisorHandle(ChildManagement):
     """
 
     __slots__ = ("ref",)
+    _obtained_from = "rt.start_supervisor() and rt.start_dynamic_supervisor() return one"
 
     def __init__(self, ref: ActorRef) -> None:
         self.ref = ref
 
     def _supervisor(self) -> Supervisor | None:
-        cell = self.ref.resolve_or_none()
+        cell = self.ref._resolve_or_none()
         if cell is None or not cell.alive:
             return None
         actor = cell.actor
@@ -426,9 +428,9 @@ class SupervisorHandle(ChildManagement):
 
         def resolve() -> Cell | None:
             supervisor = self._supervisor()
-            return supervisor.child_cell(child_id) if supervisor is not None else None
+            return supervisor._child_cell(child_id) if supervisor is not None else None
 
-        return ActorRef(None, resolve, child_id, self.ref)
+        return ActorRef._create(None, resolve, child_id, self.ref)
 
     def statistics(self) -> SupervisorStatistics:
         """A snapshot of the supervisor. Raises ``ActorNotAlive`` if it is not running."""

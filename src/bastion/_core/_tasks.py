@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from bastion._core import _event_names, _events
 from bastion._core._errors import CallTimeout, RuntimeClosed
 from bastion._core._ref import DEFAULT, UseDefault, check_timeout
+from bastion._core._sealed import NoPublicConstructor
 from bastion._core._stats import TaskSupervisorStatistics
 
 if TYPE_CHECKING:
@@ -25,8 +26,10 @@ T = TypeVar("T")
 _log = logging.getLogger("bastion.tasks")
 
 
-class TaskSupervisor:
+class TaskSupervisor(metaclass=NoPublicConstructor):
     """Supervised tasks of one runtime (``runtime.tasks``)."""
+
+    _obtained_from = "each runtime has one: rt.tasks"
 
     def __init__(self, runtime: Runtime, max_threads: int) -> None:
         if max_threads < 1:

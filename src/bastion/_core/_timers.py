@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from bastion._core import _carry
 from bastion._core._durations import non_negative_seconds
+from bastion._core._sealed import NoPublicConstructor
 
 if TYPE_CHECKING:
     from bastion._core._cell import Cell
@@ -19,10 +20,11 @@ def check_delay(delay: float, what: str = "delay") -> float:
     return non_negative_seconds(what, delay)
 
 
-class Timer:
+class Timer(metaclass=NoPublicConstructor):
     """A pending timer message. ``cancel()`` stops it; timers die with their actor."""
 
     __slots__ = ("_carried", "_cell", "_handle", "_message", "_period", "_when")
+    _obtained_from = "actors start timers with self.send_after() or self.send_interval()"
 
     def __init__(self, cell: Cell, delay: float, message: Any, *, periodic: bool) -> None:
         self._cell = cell

@@ -9,7 +9,13 @@ same tests on the real clock. See ``docs/testing.md``.
 from __future__ import annotations
 
 from bastion._public import publish
-from bastion.testing._actors import actor_state, drain_mailbox, sync_operation, wait_for_state
+from bastion.testing._actors import (
+    actor_state,
+    drain_mailbox,
+    mailbox_drained,
+    sync_operation,
+    wait_for_state,
+)
 from bastion.testing._capture import CapturedEvent, CapturedEvents, capture_events
 from bastion.testing._clock import VirtualClock, settle
 from bastion.testing._dump import add_introspector, describe_loop, describe_task
@@ -38,6 +44,7 @@ __all__ = [
     "InjectedCrash",
     "InjectedFault",
     "LeakError",
+    "mailbox_drained",
     "matches",
     "new_loop",
     "Probe",

@@ -13,9 +13,16 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import bastion
+from bastion._core._ref import actor_state as current_actor
 from bastion.testing._wait import DEFAULT_TIMEOUT, check_timeout, wait_for
 
-__all__ = ["actor_state", "drain_mailbox", "sync_operation", "wait_for_state"]
+__all__ = [
+    "actor_state",
+    "drain_mailbox",
+    "mailbox_drained",
+    "sync_operation",
+    "wait_for_state",
+]
 
 _A = TypeVar("_A", bound=bastion.Actor)
 
@@ -25,10 +32,7 @@ def actor_state(ref: bastion.ActorRef) -> bastion.Actor:
 
     Raises :class:`bastion.ActorNotAlive` if it is not running.
     """
-    cell = ref.resolve()
-    if not cell.alive:
-        raise bastion.ActorNotAlive(f"{ref!r} is not alive")
-    return cell.actor
+    return current_actor(ref)
 
 
 class _StateCheck:
@@ -75,14 +79,22 @@ async def wait_for_state(
     return await wait_for(_StateCheck(ref, predicate), timeout)
 
 
-def _drained(ref: bastion.ActorRef) -> bool:
-    cell = ref.resolve()
-    if not cell.alive:
-        raise bastion.ActorNotAlive(f"{ref!r} stopped while its mailbox was being drained")
-    if cell.queue or not cell.parked:
+def mailbox_drained(stats: bastion.ActorStatistics) -> bool:
+    """The probe behind :func:`drain_mailbox`, on a ``ref.statistics()`` snapshot.
+
+    True when the actor's mailbox is empty and it waits for its next message
+    (``parked``); raises :class:`bastion.ActorNotAlive` if it stopped, and
+    ``AssertionError`` saying what it is doing otherwise (``wait_for`` shows it)::
+
+        await wait_for(lambda: mailbox_drained(ref.statistics()), timeout=1.0)
+    """
+    label = f"{stats.actor_class}({stats.name or '#' + str(stats.id)})"
+    if not stats.alive:
+        raise bastion.ActorNotAlive(f"{label} stopped while its mailbox was being drained")
+    if stats.mailbox_depth or not stats.parked:
         raise AssertionError(
-            f"{ref!r}: {len(cell.queue)} message(s) queued, "
-            f"{'waiting' if cell.parked else 'still handling one'}"
+            f"{label}: {stats.mailbox_depth} message(s) queued, "
+            f"{'waiting' if stats.parked else 'still handling one'}"
         )
     return True
 
@@ -94,7 +106,9 @@ async def drain_mailbox(ref: bastion.ActorRef, timeout: float = DEFAULT_TIMEOUT)
     :class:`bastion.ActorNotAlive` if it stops first.
     """
     before = ref.statistics().processed
-    await wait_for(lambda: _drained(ref), timeout, what=f"drain_mailbox({ref!r})")
+    await wait_for(
+        lambda: mailbox_drained(ref.statistics()), timeout, what=f"drain_mailbox({ref!r})"
+    )
     return ref.statistics().processed - before
 
 

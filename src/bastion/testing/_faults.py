@@ -40,13 +40,11 @@ async def crash(
     :class:`bastion.ActorNotAlive` if it is not running.
     """
     limit = check_timeout(timeout)
-    cell = ref.resolve()
-    if not cell.alive:
+    if not ref.is_alive:
         raise bastion.ActorNotAlive(f"cannot crash {ref!r}: it is not alive")
     reason = error if error is not None else InjectedCrash(f"crash injected into {ref!r}")
-    cell.kill(reason)
-    async with asyncio.timeout(limit):
-        await asyncio.shield(cell.done_future())
+    ref.kill(reason)  # the incarnation stays resolvable until its task releases it
+    await ref.wait_stopped(timeout=limit)
     return reason
 
 

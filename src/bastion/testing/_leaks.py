@@ -11,6 +11,7 @@ import weakref
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from bastion._core._errors import NoSuchActor
 from bastion.testing._dump import describe_task
 
 if TYPE_CHECKING:
@@ -23,12 +24,12 @@ __all__ = ["TimerTracker", "runtime_leaks", "task_leaks", "thread_leaks"]
 def runtime_leaks(runtime: Runtime, owned: Iterable[ActorRef] = ()) -> list[str]:
     """Actors still alive (other than ``owned``), running supervised tasks, and the timers,
     monitors and links those actors still hold."""
-    mine = {id(ref.resolve_or_none()) for ref in owned}
+    mine = {_incarnation(ref) for ref in owned}
     leaks: list[str] = []
     for ref in runtime.actors():
-        if id(ref.resolve_or_none()) in mine:
-            continue
         s = ref.statistics()
+        if s.id in mine:
+            continue
         held = f"timers={s.timers} monitors={s.monitors} links={s.links} mailbox={s.mailbox_depth}"
         leaks.append(f"actor {s.actor_class}({s.name or '#' + str(s.id)}) still alive ({held})")
     tasks = runtime.tasks.statistics()
@@ -44,6 +45,14 @@ def runtime_leaks(runtime: Runtime, owned: Iterable[ActorRef] = ()) -> list[str]
                 f"monitors={h.monitors} links={h.links}"
             )
     return leaks
+
+
+def _incarnation(ref: ActorRef) -> int | None:
+    """The id of the incarnation ``ref`` points at now, or None."""
+    try:
+        return ref.statistics().id
+    except NoSuchActor:
+        return None
 
 
 def task_leaks(loop: asyncio.AbstractEventLoop, current: asyncio.Task[Any] | None) -> list[str]:
