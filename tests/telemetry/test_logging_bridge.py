@@ -65,7 +65,7 @@ async def test_restart_and_escalation_records_carry_the_crashing_requests_contex
 ) -> None:
     async with bastion.open_runtime() as rt:
         spec = bastion.ChildSpec(id="worker", actor=Crashy, name="worker")
-        sup = await rt.start_supervisor([spec], max_restarts=1, max_seconds=60.0)
+        sup = await rt.start_supervisor([spec], intensity=bastion.RestartIntensity(1, 60.0))
         worker = rt.ref("worker")
         with caplog.at_level(logging.INFO, logger="bastion"):
             for attempt in ("req-1", "req-2"):

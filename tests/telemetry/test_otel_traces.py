@@ -101,7 +101,7 @@ async def test_spans_cross_a_supervisor_restart_and_mark_the_crash(
     async with bastion.open_runtime() as rt:
         handle = otel.instrument(rt, tracer_provider=provider)
         spec = bastion.ChildSpec(id="leaf", actor=Leaf, name="leaf")
-        await rt.start_supervisor([spec], max_restarts=5, max_seconds=60.0)
+        await rt.start_supervisor([spec], intensity=bastion.RestartIntensity(5, 60.0))
         leaf = rt.ref("leaf")
         with tracer.start_as_current_span("request") as root:
             with pytest.raises(bastion.ActorCrashed):
