@@ -35,7 +35,7 @@ from bastion._core._errors import (
     MailboxFull,
 )
 from bastion._core._messages import Down, Exit, ExitReason, MonitorRef, is_abnormal
-from bastion._core._ref import ActorRef
+from bastion._core._ref import ActorRef, incarnation_ref
 from bastion._core._replies import NoReply, ReplyHandle, fail_deferred
 from bastion._core._stats import ActorStatistics
 from bastion._core._timers import Timer, check_delay
@@ -142,7 +142,7 @@ class Cell:
         self.started: asyncio.Future[None] | None = self.loop.create_future()
         self.done: asyncio.Future[ExitReason] | None = None  # created when someone waits
         self.exit_reason: ExitReason | None = None
-        self.ref = ActorRef._create(self)
+        self.ref = incarnation_ref(self)
         self.actor: Actor
         self.task: asyncio.Task[None] | None = None  # None until the actor first runs
         self.entered = False

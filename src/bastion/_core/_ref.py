@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from bastion._core._cell import Cell
     from bastion._core._stats import ActorStatistics
 
-__all__ = ["DEFAULT", "ActorRef", "UseDefault", "actor_state", "check_timeout"]
+__all__ = ["DEFAULT", "ActorRef", "UseDefault", "actor_state", "check_timeout", "incarnation_ref"]
 
 
 class UseDefault(enum.Enum):
@@ -257,3 +257,16 @@ def actor_state(ref: ActorRef) -> Actor:
     if not cell.alive:
         raise ActorNotAlive(f"{ref!r} is not alive")
     return cell.actor
+
+
+def incarnation_ref(cell: Cell) -> ActorRef:
+    """The ref of one incarnation (kernel interface), built without the metaclass call.
+
+    Every spawn makes one, so it skips ``ActorRef._create``'s argument packing.
+    """
+    ref: ActorRef = object.__new__(ActorRef)
+    ref._cell = cell
+    ref._resolver = None
+    ref._label = None
+    ref._scope = None
+    return ref

@@ -28,4 +28,4 @@ class NoPublicConstructor(type):
 
     def _create(cls: type[_T], *args: Any, **kwargs: Any) -> _T:
         """Build an instance (kernel use only)."""
-        return super().__call__(*args, **kwargs)  # type: ignore[misc, no-any-return]
+        return type.__call__(cls, *args, **kwargs)  # type: ignore[no-any-return]
