@@ -41,10 +41,11 @@ from bastion._core._errors import (
 )
 from bastion._core._intensity import RestartIntensity
 from bastion._core._messages import Down, Exit, ExitReason, MonitorRef, is_abnormal
+from bastion._core._options import RuntimeOptions
 from bastion._core._ref import ActorRef
 from bastion._core._registry import Registry, RegistryEntry
 from bastion._core._replies import NoReply, ReplyHandle
-from bastion._core._runtime import Runtime, RuntimeOptions, current_runtime, open_runtime, run
+from bastion._core._runtime import Runtime, current_runtime, open_runtime, run
 from bastion._core._stats import (
     ActorStatistics,
     DeadLetterStatistics,

@@ -5,12 +5,10 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-import os
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass, fields
 from typing import Any, TypeVar
 
 from bastion._core import _event_names, _events
@@ -25,6 +23,7 @@ from bastion._core._intensity import DEFAULT_INTENSITY, RestartIntensity
 from bastion._core._messages import ExitReason, is_abnormal
 from bastion._core._meters import KernelMeters
 from bastion._core._metrics import MetricsRegistry
+from bastion._core._options import RuntimeOptions, check_capacity
 from bastion._core._ref import DEFAULT, ActorRef, UseDefault, check_timeout
 from bastion._core._registry import Registry, check_name
 from bastion._core._runtime_metrics import register_runtime_metrics
@@ -34,16 +33,11 @@ from bastion._core._supervisor import Supervisor, SupervisorHandle
 from bastion._core._tasks import TaskSupervisor
 from bastion._core._teardown import close_loop
 
-__all__ = ["Runtime", "RuntimeOptions", "current_runtime", "open_runtime", "run"]
+__all__ = ["Runtime", "current_runtime", "open_runtime", "run"]
 
 T = TypeVar("T")
 _log = logging.getLogger("bastion.runtime")
 _current_runtime: ContextVar[Runtime | None] = ContextVar("bastion_runtime", default=None)
-
-#: Documented defaults.
-DEFAULT_CALL_TIMEOUT = 5.0
-DEFAULT_MAILBOX_CAPACITY = 1000
-DEFAULT_DEAD_LETTER_CAPACITY = 1000
 
 
 def current_runtime() -> Runtime:
@@ -52,60 +46,6 @@ def current_runtime() -> Runtime:
     if runtime is None:
         raise RuntimeClosed("no Bastion runtime is running here (use bastion.open_runtime())")
     return runtime
-
-
-def _check_capacity(capacity: object, what: str) -> int:
-    if isinstance(capacity, bool) or not isinstance(capacity, int) or capacity < 1:
-        raise ValueError(f"{what} must be an int >= 1, got {capacity!r}")
-    return capacity
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class RuntimeOptions:
-    """The options of a runtime, validated once; ``open_runtime(**options)`` builds it.
-
-    ``call_timeout``: default deadline of calls, casts under backpressure, starts and
-    stops (seconds, > 0). ``mailbox_capacity``: default mailbox bound per actor.
-    ``dead_letter_capacity``: dead letters kept (the oldest are evicted).
-    ``max_threads``: threads of ``rt.tasks.run_blocking`` (default
-    ``min(32, cpu_count + 4)``). ``shutdown_timeout``: each actor's stop budget at
-    shutdown. ``metrics``: whether the kernel measures itself (``rt.metrics``). Bad
-    values raise ``ValueError``/``TypeError``; ``rt.options`` reads them back.
-    """
-
-    call_timeout: float = DEFAULT_CALL_TIMEOUT
-    mailbox_capacity: int = DEFAULT_MAILBOX_CAPACITY
-    dead_letter_capacity: int = DEFAULT_DEAD_LETTER_CAPACITY
-    max_threads: int | None = None
-    shutdown_timeout: float = DEFAULT_CALL_TIMEOUT
-    metrics: bool = True
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.metrics, bool):
-            raise TypeError(f"metrics must be True or False, got {self.metrics!r}")
-        threads = self.max_threads
-        if threads is None:
-            threads = min(32, (os.cpu_count() or 1) + 4)
-        normalized = {
-            "call_timeout": positive_seconds("call_timeout", self.call_timeout),
-            "shutdown_timeout": positive_seconds("shutdown_timeout", self.shutdown_timeout),
-            "mailbox_capacity": _check_capacity(self.mailbox_capacity, "mailbox_capacity"),
-            "dead_letter_capacity": _check_capacity(
-                self.dead_letter_capacity, "dead_letter_capacity"
-            ),
-            "max_threads": _check_capacity(threads, "max_threads"),
-        }
-        for name, value in normalized.items():
-            object.__setattr__(self, name, value)
-
-    @classmethod
-    def from_keywords(cls, options: Mapping[str, Any]) -> RuntimeOptions:
-        """Build from keyword options; an unknown one is a ``TypeError`` listing the valid."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(options) - known)
-        if unknown:
-            raise TypeError(f"unknown runtime option(s) {unknown}; valid: {sorted(known)}")
-        return cls(**options)
 
 
 class Runtime(metaclass=NoPublicConstructor):
@@ -201,7 +141,7 @@ class Runtime(metaclass=NoPublicConstructor):
         capacity = (
             self.mailbox_capacity
             if mailbox_capacity is None
-            else _check_capacity(mailbox_capacity, "mailbox_capacity")
+            else check_capacity(mailbox_capacity, "mailbox_capacity")
         )
         timeout = (
             self.call_timeout
