@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import copy
+import functools
 import inspect
 import typing
 from collections.abc import ItemsView, Iterator, KeysView, ValuesView
@@ -134,8 +135,7 @@ class StateField:
     @property
     def item_type(self) -> Any:
         """The value type of an ItemMap field (``Any`` if not given)."""
-        args = typing.get_args(self.type)
-        return args[0] if args else Any
+        return _first_arg(self.type)
 
     def fresh_default(self) -> Any:
         """A copy of the default for one instance."""
@@ -145,6 +145,13 @@ class StateField:
                       | frozenset):
             return self.default
         return copy.deepcopy(self.default)
+
+
+@functools.cache
+def _first_arg(type_: Any) -> Any:
+    """The first type argument of ``type_`` (``Any`` if none); computed once per type."""
+    args = typing.get_args(type_)
+    return args[0] if args else Any
 
 
 def declared_state(cls: type[Any], stop: type[Any]) -> dict[str, StateField]:

@@ -88,9 +88,9 @@ async def run_handler(handler: Handler, task: Task, limit: float,
     """
     start = clock.now()
     try:
-        async with asyncio.timeout(limit):
-            value = handler(task)
-            if inspect.isawaitable(value):
+        value = handler(task)
+        if inspect.isawaitable(value):  # a plain function cannot be interrupted: no timer
+            async with asyncio.timeout(limit):
                 value = await value
     except TimeoutError:
         return HandlerResult(TaskStatus.FAILED, None, f"timed out after {limit}s",
