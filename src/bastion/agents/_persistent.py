@@ -195,7 +195,10 @@ class PersistentAgent(Agent):
         fut = await self.store.submit(
             ops, sync=self.durability is Durability.STRICT, defer=not wait
         )
-        fut.add_done_callback(_retrieve)
+        if fut.done():
+            _retrieve(fut)  # (a callback on a done future would cost a turn of the loop)
+        else:
+            fut.add_done_callback(_retrieve)
         self._last_write = fut
         if wait:
             await self._wait(fut)

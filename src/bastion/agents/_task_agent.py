@@ -26,9 +26,13 @@ from bastion.agents._errors import AgentPaused, InvalidTask, QueueFull
 from bastion.agents._persistent import PersistentAgent
 from bastion.agents._state import ItemMap
 from bastion.agents._task_support import (
+    HandlerResult,
     ProcessNext,
     TaskDone,
+    await_handler,
+    call_handler,
     count_priorities,
+    is_async_handler,
     run_handler,
     task_problems,
     with_duration,
@@ -63,7 +67,7 @@ class TaskAgent(PersistentAgent):
 
     capabilities = ("task_processing", "validation", "queue_management")
     persistent_fields = ("status", "pause_reason", "processed_count", "failed_count",
-                         "consecutive_errors", "seq", "current_task", "metrics",
+                         "consecutive_errors", "seq", "current_task", "current_attempt", "metrics",
                          "recovered_in_flight", "queue")
     _bastion_framework = True
 
@@ -74,6 +78,8 @@ class TaskAgent(PersistentAgent):
     consecutive_errors: int = 0
     seq: int = 0
     current_task: str | None = None
+    #: The attempt of ``current_task`` now running; its queue row gets it back at restore.
+    current_attempt: int = 0
     metrics: TaskMetrics = TaskMetrics()
     recovered_in_flight: int = 0
     queue: ItemMap[QueuedTask] = ItemMap()
@@ -97,6 +103,7 @@ class TaskAgent(PersistentAgent):
         self._running: asyncio.Task[None] | None = None
         self._kicked = False
         self._notify_failures = 0
+        self._handler_modes: dict[str, tuple[TaskHandler, bool]] = {}
 
     def agent_capabilities(self) -> tuple[str, ...]:
         """The class capabilities plus one per registered task type."""
@@ -273,15 +280,49 @@ class TaskAgent(PersistentAgent):
                 f"gave up after {task.attempts} attempts: the agent stopped while running it")))
             await self.persist(wait=False)
             return
-        task = msgspec.structs.replace(task, attempts=task.attempts + 1)
-        self.queue[task.id] = task
-        self.current_task, self.status = task.id, TaskAgentStatus.PROCESSING
-        await self.persist(wait=False)  # the attempt is on record before the handler runs
-        self._running = self.runtime.tasks.start(self._run_task, task, name=f"task:{task.id}")
+        # The attempt goes on record in the state record, before the handler runs; the
+        # queue row keeps its count until a restore folds the attempt back into it.
+        task.attempts += 1
+        self.current_task, self.current_attempt = task.id, task.attempts
+        self.status = TaskAgentStatus.PROCESSING
+        await self.persist(wait=False)
+        handler = self.handlers.get(task.type)
+        if handler is None or self._is_async(task.type, handler):
+            self._running = self.runtime.tasks.start(self._run_task, task, name=f"task:{task.id}")
+            return
+        await asyncio.sleep(0)  # one task per turn of the loop, as in a task of its own
+        self._run_inline(task, handler)
+
+    def _is_async(self, task_type: str, handler: TaskHandler) -> bool:
+        known = self._handler_modes.get(task_type)
+        if known is None or known[0] is not handler:
+            known = self._handler_modes[task_type] = (handler, is_async_handler(handler))
+        return known[1]
+
+    def _run_inline(self, task: QueuedTask, handler: TaskHandler) -> None:
+        """A plain function cannot be interrupted, nor let the agent answer while it runs,
+        in a task of its own either: it runs here, with no task and no message back."""
+        limit = task.timeout or self.task_timeout
+        with _events.span(_event_names.AGENT_TASK, self._task_meta(task)):
+            start = self.clock.now()
+            called = call_handler(handler, self._view(task), limit, self.clock)
+        if isinstance(called, HandlerResult):
+            self._record(task, self._outcome_of(task, called))
+            self._publish_load()
+            return
+        self._handler_modes[task.type] = (handler, True)  # it returned an awaitable after all
+        self._running = self.runtime.tasks.start(self._await_task, task, called, start,
+                                                 name=f"task:{task.id}")
+
+    async def _await_task(self, task: QueuedTask, pending: Awaitable[Any], start: float) -> None:
+        run = await await_handler(pending, task.timeout or self.task_timeout, self.clock, start)
+        await self._send_done(task, self._outcome_of(task, run))
 
     async def _run_task(self, task: QueuedTask) -> None:
         """Runs in its own supervised task, so the agent keeps answering meanwhile."""
-        outcome = await self._execute(task)
+        await self._send_done(task, await self._execute(task))
+
+    async def _send_done(self, task: QueuedTask, outcome: TaskOutcome) -> None:
         ref = self.ref
         while True:
             try:
@@ -321,10 +362,18 @@ class TaskAgent(PersistentAgent):
         handler = self.handlers.get(task.type)
         if handler is None:
             return self._outcome(task, TaskStatus.FAILED, error=f"no handler for {task.type!r}")
-        view = Task(task.id, task.type, task.payload, task.attempts, dict(task.inputs))
-        meta = {**self._meta(), "task_id": task.id, "task_type": task.type}
-        with _events.span(_event_names.AGENT_TASK, meta):
-            run = await run_handler(handler, view, task.timeout or self.task_timeout, self.clock)
+        with _events.span(_event_names.AGENT_TASK, self._task_meta(task)):
+            run = await run_handler(handler, self._view(task), task.timeout or self.task_timeout,
+                                    self.clock)
+        return self._outcome_of(task, run)
+
+    def _view(self, task: QueuedTask) -> Task:
+        return Task(task.id, task.type, task.payload, task.attempts, dict(task.inputs))
+
+    def _task_meta(self, task: QueuedTask) -> dict[str, Any]:
+        return {**self._meta(), "task_id": task.id, "task_type": task.type}
+
+    def _outcome_of(self, task: QueuedTask, run: HandlerResult) -> TaskOutcome:
         return self._outcome(task, run.status, result=run.value, error=run.error,
                              duration=run.duration, retryable=run.retryable)
 
@@ -346,7 +395,7 @@ class TaskAgent(PersistentAgent):
         if task.id in self.queue:
             del self.queue[task.id]
         if self.current_task == task.id:
-            self.current_task = None
+            self.current_task, self.current_attempt = None, 0
             if self.status is TaskAgentStatus.PROCESSING:
                 self.status = TaskAgentStatus.IDLE
         self._count(outcome)
@@ -392,11 +441,15 @@ class TaskAgent(PersistentAgent):
         await super()._prepare_state()
         self._heap = sorted((t.priority, t.seq, t.id) for t in self.queue.values())
         if self.current_task is not None:
-            if self.current_task in self.queue:
+            running = self.queue.get(self.current_task)
+            if running is not None:
+                if running.attempts < self.current_attempt:
+                    self.queue[running.id] = msgspec.structs.replace(
+                        running, attempts=self.current_attempt)
                 self.recovered_in_flight += 1
                 _events.emit(_event_names.AGENT_TASK_RECOVERED, {"count": 1},
                              {**self._meta(), "task_id": self.current_task})
-            self.current_task = None
+            self.current_task, self.current_attempt = None, 0
         if self.status is TaskAgentStatus.PROCESSING:
             self.status = TaskAgentStatus.IDLE
         self._kick()

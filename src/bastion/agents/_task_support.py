@@ -26,7 +26,10 @@ __all__ = [
     "HandlerResult",
     "ProcessNext",
     "TaskDone",
+    "await_handler",
+    "call_handler",
     "count_priorities",
+    "is_async_handler",
     "run_handler",
     "task_problems",
     "with_duration",
@@ -78,6 +81,40 @@ class HandlerResult:
     retryable: bool = True
 
 
+def call_handler(handler: Handler, task: Task, limit: float,
+                 clock: Clock) -> HandlerResult | Awaitable[Any]:
+    """Call ``handler``: a plain function's result (or failure) at once, else its awaitable.
+
+    A plain function runs to its end whatever the limit (nothing can interrupt it), so
+    it runs without a timer; :func:`await_handler` finishes an awaitable under the limit.
+    """
+    start = clock.now()
+    try:
+        value = handler(task)
+    except TimeoutError:
+        return HandlerResult(TaskStatus.FAILED, None, f"timed out after {limit}s",
+                             clock.now() - start)
+    except Exception as exc:  # noqa: BLE001 -- a handler's failure is the task's outcome, recorded, not swallowed
+        return _failed(exc, clock.now() - start)
+    if inspect.isawaitable(value):
+        return value
+    return HandlerResult(TaskStatus.COMPLETED, value, None, clock.now() - start)
+
+
+async def await_handler(value: Awaitable[Any], limit: float, clock: Clock,
+                        start: float) -> HandlerResult:
+    """Await what a handler returned, under ``limit`` seconds since ``start``."""
+    try:
+        async with asyncio.timeout(limit):
+            value = await value
+    except TimeoutError:
+        return HandlerResult(TaskStatus.FAILED, None, f"timed out after {limit}s",
+                             clock.now() - start)
+    except Exception as exc:  # noqa: BLE001 -- a handler's failure is the task's outcome, recorded, not swallowed
+        return _failed(exc, clock.now() - start)
+    return HandlerResult(TaskStatus.COMPLETED, value, None, clock.now() - start)
+
+
 async def run_handler(handler: Handler, task: Task, limit: float,
                       clock: Clock) -> HandlerResult:
     """Run one handler under ``limit`` seconds.
@@ -87,18 +124,21 @@ async def run_handler(handler: Handler, task: Task, limit: float,
     expected error, or an exception no rule classifies (a bug), is not.
     """
     start = clock.now()
-    try:
-        value = handler(task)
-        if inspect.isawaitable(value):  # a plain function cannot be interrupted: no timer
-            async with asyncio.timeout(limit):
-                value = await value
-    except TimeoutError:
-        return HandlerResult(TaskStatus.FAILED, None, f"timed out after {limit}s",
-                             clock.now() - start)
-    except Exception as exc:  # noqa: BLE001 -- a handler's failure is the task's outcome, recorded, not swallowed
-        return HandlerResult(TaskStatus.FAILED, None, f"{type(exc).__name__}: {exc}",
-                             clock.now() - start, is_retryable(exc))
-    return HandlerResult(TaskStatus.COMPLETED, value, None, clock.now() - start)
+    called = call_handler(handler, task, limit, clock)
+    if isinstance(called, HandlerResult):
+        return called
+    return await await_handler(called, limit, clock, start)
+
+
+def is_async_handler(handler: Handler) -> bool:
+    """Whether ``handler`` is declared ``async`` (a function, or an object with ``__call__``)."""
+    call = getattr(handler, "__call__", None)  # noqa: B004 -- the method, not callability
+    return inspect.iscoroutinefunction(handler) or inspect.iscoroutinefunction(call)
+
+
+def _failed(exc: Exception, duration: float) -> HandlerResult:
+    return HandlerResult(TaskStatus.FAILED, None, f"{type(exc).__name__}: {exc}", duration,
+                         is_retryable(exc))
 
 
 def count_priorities(tasks: Iterable[QueuedTask]) -> dict[str, int]:
