@@ -140,7 +140,7 @@ class StateField:
     def fresh_default(self) -> Any:
         """A copy of the default for one instance."""
         if isinstance(self.default, ItemMap):
-            return ItemMap()
+            return type(self.default)()  # a subclass (e.g. one that keeps counts) stays one
         if isinstance(self.default, int | float | str | bool | bytes | type(None) | tuple
                       | frozenset):
             return self.default

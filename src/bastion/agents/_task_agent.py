@@ -47,6 +47,7 @@ from bastion.agents._task_types import (
     TaskFinished,
     TaskMetrics,
     TaskOutcome,
+    TaskQueue,
     TaskSpec,
     TaskStatus,
     TaskValidation,
@@ -82,7 +83,7 @@ class TaskAgent(PersistentAgent):
     current_attempt: int = 0
     metrics: TaskMetrics = TaskMetrics()
     recovered_in_flight: int = 0
-    queue: ItemMap[QueuedTask] = ItemMap()
+    queue: ItemMap[QueuedTask] = TaskQueue()  # counts per priority: ``status`` is O(1)
 
     task_handlers: ClassVar[Mapping[str, TaskHandler]] = {}
 
@@ -195,7 +196,9 @@ class TaskAgent(PersistentAgent):
 
     def statistics(self) -> TaskAgentStatistics:
         """A snapshot (also the reply of the ``status`` action)."""
-        by_priority = count_priorities(self.queue.values())
+        queue = self.queue
+        by_priority = (queue.by_priority() if isinstance(queue, TaskQueue)
+                       else count_priorities(queue.values()))
         m = self.metrics
         return TaskAgentStatistics(
             name=self.name, status=self.status, pause_reason=self.pause_reason,
