@@ -141,8 +141,12 @@ async def test_an_agent_running_plain_handlers_still_answers_between_tasks() -> 
 
 
 async def test_a_plain_handler_that_returns_an_awaitable_is_awaited_under_the_timeout() -> None:
+    async def work(seconds: float) -> str:
+        await asyncio.sleep(seconds)  # simulated work, on virtual time
+        return "late"
+
     def slow(task: Task) -> Any:
-        return asyncio.sleep(task.payload, result="late")  # an awaitable, not an async def
+        return work(task.payload)  # returns an awaitable, but is not an async def
 
     async with bastion.open_runtime() as rt:
         ref = await rt.spawn(TaskAgent, name="w", store=MemoryStore(),
