@@ -21,6 +21,8 @@ from typing import Any, ClassVar, Generic, TypeVar
 __all__ = ["ItemMap", "StateField", "declared_state"]
 
 V = TypeVar("V")
+#: Defaults shared by every instance as they are (nothing to copy).
+_IMMUTABLE = (int, float, str, bool, bytes, type(None), tuple, frozenset)
 
 
 class ItemMap(Generic[V]):
@@ -141,8 +143,7 @@ class StateField:
         """A copy of the default for one instance."""
         if isinstance(self.default, ItemMap):
             return type(self.default)()  # a subclass (e.g. one that keeps counts) stays one
-        if isinstance(self.default, int | float | str | bool | bytes | type(None) | tuple
-                      | frozenset):
+        if isinstance(self.default, _IMMUTABLE):
             return self.default
         return copy.deepcopy(self.default)
 
