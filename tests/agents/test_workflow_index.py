@@ -34,8 +34,8 @@ def test_the_index_equals_a_recount_after_any_changes(ops: list[tuple[str, int, 
             index.add(wf)
         elif wf is None:
             continue
-        elif op == "phase":
-            index.set_phase(wf, _ACTIVE[k])
+        elif op == "phase":  # as the coordinator does: pending only at start
+            index.set_phase(wf, (WorkflowPhase.RUNNING, WorkflowPhase.PAUSED)[k % 2])
         elif op == "dispatch" and wf.steps[k].status is StepPhase.PENDING:
             wf.steps[k].status, wf.steps[k].agent = StepPhase.DISPATCHED, f"a{n % 2}"
             index.dispatched(f"a{n % 2}")

@@ -45,7 +45,8 @@ class WorkflowIndex:
             self._pending[wf.id] = None
 
     def set_phase(self, wf: Workflow, phase: WorkflowPhase) -> None:
-        """Move an active workflow to ``phase`` (sets ``wf.status``)."""
+        """Move an active workflow to ``phase`` (sets ``wf.status``); a workflow is
+        pending only from its start, so pending ones stay in start order."""
         self.phases[wf.status] -= 1
         self._pending.pop(wf.id, None)
         wf.status = phase
