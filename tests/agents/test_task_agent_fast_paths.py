@@ -141,8 +141,11 @@ async def test_an_agent_running_plain_handlers_still_answers_between_tasks() -> 
 
 
 async def test_a_plain_handler_that_returns_an_awaitable_is_awaited_under_the_timeout() -> None:
-    async def work(seconds: float) -> str:
-        await asyncio.sleep(seconds)  # simulated work, on virtual time
+    never = asyncio.Event()
+
+    async def work(stuck: bool) -> str:
+        if stuck:
+            await never.wait()  # held past the timeout
         return "late"
 
     def slow(task: Task) -> Any:
@@ -151,8 +154,8 @@ async def test_a_plain_handler_that_returns_an_awaitable_is_awaited_under_the_ti
     async with bastion.open_runtime() as rt:
         ref = await rt.spawn(TaskAgent, name="w", store=MemoryStore(),
                              handlers={"slow": slow}, task_timeout=1.0)
-        await act(ref, "queue", type="slow", id="ok", payload=0.5)
-        await act(ref, "queue", type="slow", id="late", payload=5.0)
+        await act(ref, "queue", type="slow", id="ok", payload=False)
+        await act(ref, "queue", type="slow", id="late", payload=True)
 
         async def both() -> bool:
             s = await act(ref, "status")
