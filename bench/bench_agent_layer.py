@@ -30,8 +30,11 @@ from bastion.persistence import MemoryStore
 
 AGENTS = 4
 #: The issue's targets.
-TARGETS = {"loop_cpu_us_per_task_max": 30.0, "pool_vs_asyncio_min": 0.5,
-           "agent_spawn_per_s_min": 50_000}
+TARGETS = {
+    "loop_cpu_us_per_task_max": 30.0,
+    "pool_vs_asyncio_min": 0.5,
+    "agent_spawn_per_s_min": 50_000,
+}
 
 
 def _spin(task: Task) -> int:
@@ -60,14 +63,20 @@ async def _agent_pool(tasks: int, work_s: float) -> tuple[float, float]:
     store = MemoryStore()
     async with bastion.open_runtime(call_timeout=60.0) as rt:
         await rt.spawn(_Collector, tasks, done, name="collector")
-        refs = [await rt.spawn(TaskAgent, name=f"w{i}", store=store, handlers={"cpu": _spin},
-                               max_queue_size=tasks) for i in range(AGENTS)]
+        refs = [
+            await rt.spawn(
+                TaskAgent, name=f"w{i}", store=store, handlers={"cpu": _spin}, max_queue_size=tasks
+            )
+            for i in range(AGENTS)
+        ]
         for i, ref in enumerate(refs):
             await act(ref, "pause")
-            share = [{"type": "cpu", "payload": work_s, "reply_to": "collector"}
-                     for _ in range(tasks // AGENTS + (i < tasks % AGENTS))]
+            share = [
+                {"type": "cpu", "payload": work_s, "reply_to": "collector"}
+                for _ in range(tasks // AGENTS + (i < tasks % AGENTS))
+            ]
             for chunk in range(0, len(share), 500):
-                await act(ref, "queue_many", tasks=share[chunk:chunk + 500])
+                await act(ref, "queue_many", tasks=share[chunk : chunk + 500])
         gc.collect()
         cpu, start = time.process_time(), time.perf_counter()
         for ref in refs:
@@ -128,8 +137,13 @@ async def _pools(quick: bool) -> dict[str, Any]:
 async def _status_cost(queued: int, samples: int) -> float:
     """µs per ``status`` action with ``queued`` tasks waiting."""
     async with bastion.open_runtime(call_timeout=60.0) as rt:
-        ref = await rt.spawn(TaskAgent, name="s", store=MemoryStore(), handlers={"cpu": _spin},
-                             max_queue_size=max(queued, 1))
+        ref = await rt.spawn(
+            TaskAgent,
+            name="s",
+            store=MemoryStore(),
+            handlers={"cpu": _spin},
+            max_queue_size=max(queued, 1),
+        )
         await act(ref, "pause")
         for chunk in range(0, queued, 5000):
             n = min(5000, queued - chunk)
@@ -168,8 +182,10 @@ async def _spawns(quick: bool) -> dict[str, float]:
     for _ in range(rounds):
         agents.append(await _spawn_rate(_SetupAgent, n))
         actors.append(await _spawn_rate(_Idle, n))
-    return {"agent_per_s": round(statistics.median(agents)),
-            "actor_per_s": round(statistics.median(actors))}
+    return {
+        "agent_per_s": round(statistics.median(agents)),
+        "actor_per_s": round(statistics.median(actors)),
+    }
 
 
 class _Echo(bastion.Actor):
@@ -201,33 +217,44 @@ async def _gc_pause(quick: bool) -> dict[str, float]:
             after = _full_gc_ms(3)
         finally:
             gc.unfreeze()
-    return {"actors": n, "full_gc_ms_before_freeze": round(before, 1),
-            "full_gc_ms_after_freeze": round(after, 2)}
+    return {
+        "actors": n,
+        "full_gc_ms_before_freeze": round(before, 1),
+        "full_gc_ms_after_freeze": round(after, 2),
+    }
 
 
 async def _main(quick: bool) -> dict[str, Any]:
     pools = await _pools(quick)
     big = 20_000 if quick else 100_000
-    status = {"empty_us": round(await _status_cost(0, 2000), 1),
-              f"queued_{big}_us": round(await _status_cost(big, 2000), 1)}
+    status = {
+        "empty_us": round(await _status_cost(0, 2000), 1),
+        f"queued_{big}_us": round(await _status_cost(big, 2000), 1),
+    }
     spawns = await _spawns(quick)
     pause = await _gc_pause(quick)
     zero, cpu = pools["zero_work"], pools["cpu_100us"]
     return {
-        "agent_layer": {"pools": pools, "status": status, "spawn": spawns, "gc": pause,
-                        "targets": TARGETS},
+        "agent_layer": {
+            "pools": pools,
+            "status": status,
+            "spawn": spawns,
+            "gc": pause,
+            "targets": TARGETS,
+        },
         "ratios": {
             "agent_pool_vs_asyncio_cpu_100us": round(
-                cpu["agents_tasks_per_s"] / cpu["asyncio_tasks_per_s"], 3),
+                cpu["agents_tasks_per_s"] / cpu["asyncio_tasks_per_s"], 3
+            ),
             "agent_pool_vs_asyncio_zero_work": round(
-                zero["agents_tasks_per_s"] / zero["asyncio_tasks_per_s"], 3),
+                zero["agents_tasks_per_s"] / zero["asyncio_tasks_per_s"], 3
+            ),
             "agent_loop_cpu_us_per_zero_task": zero["agents_cpu_us_per_task"],
-            "status_big_queue_vs_empty": round(
-                status[f"queued_{big}_us"] / status["empty_us"], 2),
-            "agent_spawn_vs_actor_spawn": round(
-                spawns["agent_per_s"] / spawns["actor_per_s"], 3),
+            "status_big_queue_vs_empty": round(status[f"queued_{big}_us"] / status["empty_us"], 2),
+            "agent_spawn_vs_actor_spawn": round(spawns["agent_per_s"] / spawns["actor_per_s"], 3),
             "full_gc_after_vs_before_freeze": round(
-                pause["full_gc_ms_after_freeze"] / pause["full_gc_ms_before_freeze"], 3),
+                pause["full_gc_ms_after_freeze"] / pause["full_gc_ms_before_freeze"], 3
+            ),
         },
     }
 

@@ -44,11 +44,17 @@ async def _jobs_per_s(store: StateStore, idle: int, jobs: int) -> float:
     handlers = {"s1": step, "s2": step, "s3": last}
     async with bastion.open_runtime(call_timeout=60.0) as rt:
         for i in range(AGENTS):
-            await rt.spawn(TaskAgent, name=f"w{i}", store=store, handlers=handlers,
-                           max_queue_size=10_000)
-        coord = await rt.spawn(CoordinatorAgent, name="coord", store=store,
-                               max_concurrent_workflows=idle + 2 * CLIENTS,
-                               max_pending_workflows=10, check_interval=3600.0)
+            await rt.spawn(
+                TaskAgent, name=f"w{i}", store=store, handlers=handlers, max_queue_size=10_000
+            )
+        coord = await rt.spawn(
+            CoordinatorAgent,
+            name="coord",
+            store=store,
+            max_concurrent_workflows=idle + 2 * CLIENTS,
+            max_pending_workflows=10,
+            check_interval=3600.0,
+        )
         never = [{"name": "x", "task_type": "nobody-runs-this"}]
         for i in range(idle):
             await act(coord, "start_workflow", workflow_id=f"idle-{i}", steps=never)
@@ -75,8 +81,7 @@ async def _scale(quick: bool) -> dict[str, float]:
     for _ in range(rounds):
         for n in sizes:
             runs[n].append(await _jobs_per_s(MemoryStore(), n, jobs))
-    return {f"jobs_per_s_at_{n}_active": round(statistics.median(r), 1)
-            for n, r in runs.items()}
+    return {f"jobs_per_s_at_{n}_active": round(statistics.median(r), 1) for n, r in runs.items()}
 
 
 async def _durable(quick: bool) -> dict[str, float]:
@@ -87,8 +92,10 @@ async def _durable(quick: bool) -> dict[str, float]:
             memory.append(await _jobs_per_s(MemoryStore(), 10, jobs))
             async with await SQLiteStore.open(Path(tmp) / f"wf{r}.db") as store:
                 durable.append(await _jobs_per_s(store, 10, jobs))
-    return {"memory_jobs_per_s": round(statistics.median(memory), 1),
-            "sqlite_jobs_per_s": round(statistics.median(durable), 1)}
+    return {
+        "memory_jobs_per_s": round(statistics.median(memory), 1),
+        "sqlite_jobs_per_s": round(statistics.median(durable), 1),
+    }
 
 
 async def _main(quick: bool) -> dict[str, Any]:
@@ -98,11 +105,14 @@ async def _main(quick: bool) -> dict[str, Any]:
         "workflow_scale": {"scale": scale, "durable": durable},
         "ratios": {
             "workflow_jobs_10k_vs_10_active": round(
-                scale["jobs_per_s_at_10000_active"] / scale["jobs_per_s_at_10_active"], 3),
+                scale["jobs_per_s_at_10000_active"] / scale["jobs_per_s_at_10_active"], 3
+            ),
             "workflow_jobs_1k_vs_10_active": round(
-                scale["jobs_per_s_at_1000_active"] / scale["jobs_per_s_at_10_active"], 3),
+                scale["jobs_per_s_at_1000_active"] / scale["jobs_per_s_at_10_active"], 3
+            ),
             "workflow_durable_vs_memory": round(
-                durable["sqlite_jobs_per_s"] / durable["memory_jobs_per_s"], 3),
+                durable["sqlite_jobs_per_s"] / durable["memory_jobs_per_s"], 3
+            ),
         },
     }
 

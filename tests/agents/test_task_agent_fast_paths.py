@@ -26,8 +26,14 @@ def _recount(queue: TaskQueue) -> dict[str, int]:
     return {name: counts.get(name, 0) for name in PRIORITIES}
 
 
-_ops = st.lists(st.tuples(st.sampled_from(["set", "del", "pop", "load", "clear"]),
-                          st.integers(0, 7), st.integers(0, 2)), max_size=60)
+_ops = st.lists(
+    st.tuples(
+        st.sampled_from(["set", "del", "pop", "load", "clear"]),
+        st.integers(0, 7),
+        st.integers(0, 2),
+    ),
+    max_size=60,
+)
 
 
 @given(_ops)
@@ -45,8 +51,12 @@ def test_the_queue_counts_stay_equal_to_a_recount_under_any_changes(
             else:
                 queue.pop(task_id)
         elif op == "load":
-            queue.load({f"l{i}": QueuedTask(id=f"l{i}", type="x", priority=(i + level) % 3)
-                        for i in range(key)})
+            queue.load(
+                {
+                    f"l{i}": QueuedTask(id=f"l{i}", type="x", priority=(i + level) % 3)
+                    for i in range(key)
+                }
+            )
         elif op == "clear":
             queue.clear()
         assert queue.by_priority() == _recount(queue)
@@ -80,9 +90,16 @@ async def _run_scenario(levels: list[str], crashes: int) -> None:
         return 1
 
     async with bastion.open_runtime() as rt:
-        spec = bastion.ChildSpec(id="w", actor=TaskAgent, name="w", kwargs={
-            "store": MemoryStore(), "handlers": {"block": block, "plain": plain},
-            "max_attempts": crashes + 2})
+        spec = bastion.ChildSpec(
+            id="w",
+            actor=TaskAgent,
+            name="w",
+            kwargs={
+                "store": MemoryStore(),
+                "handlers": {"block": block, "plain": plain},
+                "max_attempts": crashes + 2,
+            },
+        )
         sup = await rt.start_supervisor([spec], max_restarts=10, max_seconds=5.0)
         ref = rt.ref("w")
         await act(ref, "pause")
@@ -152,8 +169,9 @@ async def test_a_plain_handler_that_returns_an_awaitable_is_awaited_under_the_ti
         return work(task.payload)  # returns an awaitable, but is not an async def
 
     async with bastion.open_runtime() as rt:
-        ref = await rt.spawn(TaskAgent, name="w", store=MemoryStore(),
-                             handlers={"slow": slow}, task_timeout=1.0)
+        ref = await rt.spawn(
+            TaskAgent, name="w", store=MemoryStore(), handlers={"slow": slow}, task_timeout=1.0
+        )
         await act(ref, "queue", type="slow", id="ok", payload=False)
         await act(ref, "queue", type="slow", id="late", payload=True)
 

@@ -17,8 +17,14 @@ from bastion.testing import crash, wait_for
 from tests.agents.conftest import open_store
 
 _ACTIVE = [WorkflowPhase.PENDING, WorkflowPhase.RUNNING, WorkflowPhase.PAUSED]
-_ops = st.lists(st.tuples(st.sampled_from(["start", "phase", "dispatch", "release", "finish"]),
-                          st.integers(0, 5), st.integers(0, 2)), max_size=80)
+_ops = st.lists(
+    st.tuples(
+        st.sampled_from(["start", "phase", "dispatch", "release", "finish"]),
+        st.integers(0, 5),
+        st.integers(0, 2),
+    ),
+    max_size=80,
+)
 
 
 @given(_ops)
@@ -28,8 +34,12 @@ def test_the_index_equals_a_recount_after_any_changes(ops: list[tuple[str, int, 
     for op, n, k in ops:
         wf = active.get(f"w{n}")
         if op == "start" and wf is None:
-            wf = Workflow(id=f"w{n}", status=_ACTIVE[k], created_at=float(len(active)),
-                          steps=[StepState(name=f"s{i}", task_type="t") for i in range(3)])
+            wf = Workflow(
+                id=f"w{n}",
+                status=_ACTIVE[k],
+                created_at=float(len(active)),
+                steps=[StepState(name=f"s{i}", task_type="t") for i in range(3)],
+            )
             active[wf.id] = wf
             index.add(wf)
         elif wf is None:
@@ -45,8 +55,9 @@ def test_the_index_equals_a_recount_after_any_changes(ops: list[tuple[str, int, 
         elif op == "finish":
             index.remove(wf)
             del active[wf.id]
-        busy = {s.agent for w in active.values() for s in w.steps
-                if s.status is StepPhase.DISPATCHED}
+        busy = {
+            s.agent for w in active.values() for s in w.steps if s.status is StepPhase.DISPATCHED
+        }
         assert not set(index.newly_idle()) & busy
         phases = collections.Counter(w.status for w in active.values())
         assert all(index.phases[p] == phases[p] for p in _ACTIVE)
@@ -59,8 +70,12 @@ def test_the_index_equals_a_recount_after_any_changes(ops: list[tuple[str, int, 
 
 async def test_coordinator_counts_and_promotion_order_survive_a_restart(db_path: Path) -> None:
     async with open_store("sqlite", db_path) as store, bastion.open_runtime() as rt:
-        spec = bastion.ChildSpec(id="c", actor=CoordinatorAgent, name="coord", kwargs={
-            "store": store, "max_concurrent_workflows": 1})
+        spec = bastion.ChildSpec(
+            id="c",
+            actor=CoordinatorAgent,
+            name="coord",
+            kwargs={"store": store, "max_concurrent_workflows": 1},
+        )
         sup = await rt.start_supervisor([spec], max_restarts=5, max_seconds=5.0)
         coord = rt.ref("coord")
         steps = [{"name": "a", "task_type": "nobody-does-this"}]  # stays running: no agent
@@ -72,8 +87,7 @@ async def test_coordinator_counts_and_promotion_order_survive_a_restart(db_path:
         first = rt.whereis("coord")
         assert first is not None
         await crash(first)
-        await wait_for(lambda: (r := rt.whereis("coord")) is not None and r != first,
-                       timeout=5.0)
+        await wait_for(lambda: (r := rt.whereis("coord")) is not None and r != first, timeout=5.0)
         stats = await act(coord, "statistics")
         assert (stats.running, stats.pending, stats.paused) == (1, 2, 1)
         await act(coord, "cancel", workflow_id="wf0")  # frees the slot: wf1 is the oldest
