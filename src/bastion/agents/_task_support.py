@@ -38,6 +38,8 @@ __all__ = [
 _NAMES = {v: k for k, v in PRIORITIES.items()}
 
 Handler = Callable[[Task], Any | Awaitable[Any]]
+#: Results that are never awaitable: checked first, the ABC check of an awaitable is slow.
+_PLAIN_RESULTS = (type(None), bool, int, float, str, bytes, dict, list, tuple)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +98,7 @@ def call_handler(handler: Handler, task: Task, limit: float,
                              clock.now() - start)
     except Exception as exc:  # noqa: BLE001 -- a handler's failure is the task's outcome, recorded, not swallowed
         return _failed(exc, clock.now() - start)
-    if inspect.isawaitable(value):
+    if not isinstance(value, _PLAIN_RESULTS) and inspect.isawaitable(value):
         return value
     return HandlerResult(TaskStatus.COMPLETED, value, None, clock.now() - start)
 
