@@ -26,15 +26,19 @@ from bastion.agents._errors import AgentPaused, InvalidTask, QueueFull
 from bastion.agents._persistent import PersistentAgent
 from bastion.agents._state import ItemMap
 from bastion.agents._task_support import (
+    HandlerModes,
     HandlerResult,
     ProcessNext,
     TaskDone,
     await_handler,
     call_handler,
     count_priorities,
-    is_async_handler,
+    outcome_of,
     run_handler,
+    send_done,
+    task_outcome,
     task_problems,
+    task_view,
     with_duration,
 )
 from bastion.agents._task_types import (
@@ -104,7 +108,7 @@ class TaskAgent(PersistentAgent):
         self._running: asyncio.Task[None] | None = None
         self._kicked = False
         self._notify_failures = 0
-        self._handler_modes: dict[str, tuple[TaskHandler, bool]] = {}
+        self._handler_modes = HandlerModes()
 
     def agent_capabilities(self) -> tuple[str, ...]:
         """The class capabilities plus one per registered task type."""
@@ -279,7 +283,7 @@ class TaskAgent(PersistentAgent):
             await self.persist(wait=False)
             return
         if task.attempts >= self.max_attempts:
-            self._record(task, self._outcome(task, TaskStatus.FAILED, error=(
+            self._record(task, task_outcome(task, TaskStatus.FAILED, self.name, error=(
                 f"gave up after {task.attempts} attempts: the agent stopped while running it")))
             await self.persist(wait=False)
             return
@@ -290,17 +294,11 @@ class TaskAgent(PersistentAgent):
         self.status = TaskAgentStatus.PROCESSING
         await self.persist(wait=False)
         handler = self.handlers.get(task.type)
-        if handler is None or self._is_async(task.type, handler):
+        if handler is None or self._handler_modes.is_async(task.type, handler):
             self._running = self.runtime.tasks.start(self._run_task, task, name=f"task:{task.id}")
             return
         await asyncio.sleep(0)  # one task per turn of the loop, as in a task of its own
         self._run_inline(task, handler)
-
-    def _is_async(self, task_type: str, handler: TaskHandler) -> bool:
-        known = self._handler_modes.get(task_type)
-        if known is None or known[0] is not handler:
-            known = self._handler_modes[task_type] = (handler, is_async_handler(handler))
-        return known[1]
 
     def _run_inline(self, task: QueuedTask, handler: TaskHandler) -> None:
         """A plain function cannot be interrupted, nor let the agent answer while it runs,
@@ -308,33 +306,22 @@ class TaskAgent(PersistentAgent):
         limit = task.timeout or self.task_timeout
         with _events.span(_event_names.AGENT_TASK, self._task_meta(task)):
             start = self.clock.now()
-            called = call_handler(handler, self._view(task), limit, self.clock)
+            called = call_handler(handler, task_view(task), limit, self.clock)
         if isinstance(called, HandlerResult):
-            self._record(task, self._outcome_of(task, called))
+            self._record(task, outcome_of(task, called, self.name))
             self._publish_load()
             return
-        self._handler_modes[task.type] = (handler, True)  # it returned an awaitable after all
+        self._handler_modes.mark_async(task.type, handler)  # it returned an awaitable
         self._running = self.runtime.tasks.start(self._await_task, task, called, start,
                                                  name=f"task:{task.id}")
 
     async def _await_task(self, task: QueuedTask, pending: Awaitable[Any], start: float) -> None:
         run = await await_handler(pending, task.timeout or self.task_timeout, self.clock, start)
-        await self._send_done(task, self._outcome_of(task, run))
+        await send_done(self.ref, TaskDone(task.id, outcome_of(task, run, self.name)))
 
     async def _run_task(self, task: QueuedTask) -> None:
         """Runs in its own supervised task, so the agent keeps answering meanwhile."""
-        await self._send_done(task, await self._execute(task))
-
-    async def _send_done(self, task: QueuedTask, outcome: TaskOutcome) -> None:
-        ref = self.ref
-        while True:
-            try:
-                await ref.cast(TaskDone(task.id, outcome))
-                return
-            except ActorNotAlive:
-                return  # the agent stopped: the task is still queued and runs again
-            except MailboxFull:
-                continue  # the agent is alive but swamped: keep offering the outcome
+        await send_done(self.ref, TaskDone(task.id, await self._execute(task)))
 
     async def _task_done(self, done: TaskDone) -> None:
         self._running = None
@@ -364,28 +351,15 @@ class TaskAgent(PersistentAgent):
     async def _execute(self, task: QueuedTask) -> TaskOutcome:
         handler = self.handlers.get(task.type)
         if handler is None:
-            return self._outcome(task, TaskStatus.FAILED, error=f"no handler for {task.type!r}")
+            error = f"no handler for {task.type!r}"
+            return task_outcome(task, TaskStatus.FAILED, self.name, error=error)
         with _events.span(_event_names.AGENT_TASK, self._task_meta(task)):
-            run = await run_handler(handler, self._view(task), task.timeout or self.task_timeout,
+            run = await run_handler(handler, task_view(task), task.timeout or self.task_timeout,
                                     self.clock)
-        return self._outcome_of(task, run)
-
-    def _view(self, task: QueuedTask) -> Task:
-        return Task(task.id, task.type, task.payload, task.attempts, dict(task.inputs))
+        return outcome_of(task, run, self.name)
 
     def _task_meta(self, task: QueuedTask) -> dict[str, Any]:
         return {**self._meta(), "task_id": task.id, "task_type": task.type}
-
-    def _outcome_of(self, task: QueuedTask, run: HandlerResult) -> TaskOutcome:
-        return self._outcome(task, run.status, result=run.value, error=run.error,
-                             duration=run.duration, retryable=run.retryable)
-
-    def _outcome(self, task: QueuedTask, status: TaskStatus, *, result: Any = None,
-                 error: str | None = None, duration: float = 0.0,
-                 retryable: bool = True) -> TaskOutcome:
-        return TaskOutcome(id=task.id, type=task.type, status=status, result=result, error=error,
-                           attempts=task.attempts, duration=duration, finished_at=time.time(),
-                           agent=self.name, retryable=retryable)
 
     def _record(self, task: QueuedTask, outcome: TaskOutcome) -> None:
         try:

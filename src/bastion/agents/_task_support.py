@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 import inspect
 import math
+import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from bastion._core._clock import Clock
+from bastion._core._errors import ActorNotAlive, MailboxFull
+from bastion._core._ref import ActorRef
 from bastion.agents._task_types import (
     PRIORITIES,
     QueuedTask,
@@ -23,6 +26,7 @@ from bastion.persistence import Codec, UnsupportedType
 from bastion.resilience import is_retryable
 
 __all__ = [
+    "HandlerModes",
     "HandlerResult",
     "ProcessNext",
     "TaskDone",
@@ -30,7 +34,11 @@ __all__ = [
     "call_handler",
     "count_priorities",
     "is_async_handler",
+    "outcome_of",
     "run_handler",
+    "send_done",
+    "task_outcome",
+    "task_view",
     "task_problems",
     "with_duration",
 ]
@@ -156,3 +164,53 @@ def with_duration(m: TaskMetrics, d: float) -> TaskMetrics:
     return TaskMetrics(total_duration=m.total_duration + d, timed=m.timed + 1,
                        fastest=d if m.fastest is None else min(m.fastest, d),
                        slowest=d if m.slowest is None else max(m.slowest, d))
+
+
+class HandlerModes:
+    """Whether each task type's handler is ``async`` (checked once per handler)."""
+
+    def __init__(self) -> None:
+        self._modes: dict[str, tuple[Handler, bool]] = {}
+
+    def is_async(self, task_type: str, handler: Handler) -> bool:
+        """Whether ``handler`` (the one registered for ``task_type`` now) is async."""
+        known = self._modes.get(task_type)
+        if known is None or known[0] is not handler:
+            known = self._modes[task_type] = (handler, is_async_handler(handler))
+        return known[1]
+
+    def mark_async(self, task_type: str, handler: Handler) -> None:
+        """``handler`` returned an awaitable although it is a plain function."""
+        self._modes[task_type] = (handler, True)
+
+
+def task_view(task: QueuedTask) -> Task:
+    """What a handler receives for ``task``."""
+    return Task(task.id, task.type, task.payload, task.attempts, dict(task.inputs))
+
+
+def task_outcome(task: QueuedTask, status: TaskStatus, agent: str | None, *,
+                 result: Any = None, error: str | None = None, duration: float = 0.0,
+                 retryable: bool = True) -> TaskOutcome:
+    """The outcome of ``task`` run by ``agent``, finished now."""
+    return TaskOutcome(id=task.id, type=task.type, status=status, result=result, error=error,
+                       attempts=task.attempts, duration=duration, finished_at=time.time(),
+                       agent=agent, retryable=retryable)
+
+
+def outcome_of(task: QueuedTask, run: HandlerResult, agent: str | None) -> TaskOutcome:
+    """The outcome of ``task`` from its handler's run."""
+    return task_outcome(task, run.status, agent, result=run.value, error=run.error,
+                        duration=run.duration, retryable=run.retryable)
+
+
+async def send_done(ref: ActorRef, done: TaskDone) -> None:
+    """Give a finished task's outcome to its agent (from the task that ran it)."""
+    while True:
+        try:
+            await ref.cast(done)
+            return
+        except ActorNotAlive:
+            return  # the agent stopped: the task is still queued and runs again
+        except MailboxFull:
+            continue  # the agent is alive but swamped: keep offering the outcome
