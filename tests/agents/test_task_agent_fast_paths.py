@@ -100,7 +100,7 @@ async def _run_scenario(levels: list[str], crashes: int) -> None:
                 "max_attempts": crashes + 2,
             },
         )
-        sup = await rt.start_supervisor([spec], max_restarts=10, max_seconds=5.0)
+        sup = await rt.start_supervisor([spec], intensity=bastion.RestartIntensity(10, 5.0))
         ref = rt.ref("w")
         await act(ref, "pause")
         await act(ref, "queue", type="block", id="first", priority="high")

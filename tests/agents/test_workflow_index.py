@@ -76,7 +76,7 @@ async def test_coordinator_counts_and_promotion_order_survive_a_restart(db_path:
             name="coord",
             kwargs={"store": store, "max_concurrent_workflows": 1},
         )
-        sup = await rt.start_supervisor([spec], max_restarts=5, max_seconds=5.0)
+        sup = await rt.start_supervisor([spec], intensity=bastion.RestartIntensity(5, 5.0))
         coord = rt.ref("coord")
         steps = [{"name": "a", "task_type": "nobody-does-this"}]  # stays running: no agent
         for i in range(4):
