@@ -39,6 +39,7 @@ from bastion.agents._state import ItemMap
 from bastion.agents._task_types import TaskAccepted, TaskFinished, TaskOutcome, TaskStatus
 from bastion.agents._workflow import (
     ACTIVE,
+    CoordinatorStatistics,
     StepPhase,
     StepSpec,
     StepState,
@@ -49,6 +50,7 @@ from bastion.agents._workflow import (
     ready_steps,
     status_of,
 )
+from bastion.agents._workflow_index import WorkflowIndex
 
 __all__ = ["CoordinatorAgent", "CoordinatorStatistics"]
 
@@ -57,29 +59,12 @@ FINISHED = "finished"
 
 @dataclass(frozen=True, slots=True)
 class _Resume:
-    pass
+    """Re-offer the restored workflows (sent to itself at start)."""
 
 
 @dataclass(frozen=True, slots=True)
 class _Check:
-    pass
-
-
-@dataclass(frozen=True, slots=True)
-class CoordinatorStatistics:
-    """Workflow counters of a coordinator."""
-
-    name: str | None
-    running: int
-    pending: int
-    paused: int
-    completed: int
-    failed: int
-    cancelled: int
-    retried: int
-    reassigned: int
-    dispatched: int
-    stalled: int
+    """The periodic stall check."""
 
 
 class CoordinatorAgent(PersistentAgent):
@@ -119,6 +104,7 @@ class CoordinatorAgent(PersistentAgent):
         self._progress: dict[str, float] = {}
         self._monitors: dict[str, MonitorRef] = {}
         self._timer: Timer | None = None
+        self._index = WorkflowIndex()
 
     # -- actions -----------------------------------------------------------------------
     @action
@@ -132,11 +118,12 @@ class CoordinatorAgent(PersistentAgent):
         built = build_steps(steps)
         if len(self.workflows) >= self.max_concurrent_workflows + self.max_pending_workflows:
             raise WorkflowLimitExceeded(f"{self.name} holds {len(self.workflows)} workflows")
-        running = sum(w.status is WorkflowPhase.RUNNING for w in self.workflows.values())
+        running = self._index.phases[WorkflowPhase.RUNNING]
         status = (WorkflowPhase.RUNNING if running < self.max_concurrent_workflows
                   else WorkflowPhase.PENDING)
         wf = Workflow(id=wf_id, status=status, steps=built, created_at=time.time())
         self.workflows[wf_id] = wf
+        self._index.add(wf)
         self._progress[wf_id] = self.clock.now()
         _events.emit(_event_names.WORKFLOW_STARTED, {"steps": len(built)},
                      {**self._meta(), "workflow": wf_id})
@@ -167,7 +154,7 @@ class CoordinatorAgent(PersistentAgent):
     def pause(self, workflow_id: str) -> WorkflowStatus:
         """Dispatch no further steps of the workflow until ``resume``."""
         wf = self._active(workflow_id)
-        wf.status = WorkflowPhase.PAUSED
+        self._index.set_phase(wf, WorkflowPhase.PAUSED)
         self.workflows.touch(wf.id)
         return status_of(wf)
 
@@ -176,7 +163,7 @@ class CoordinatorAgent(PersistentAgent):
         """Continue a paused workflow."""
         wf = self._active(workflow_id)
         if wf.status is WorkflowPhase.PAUSED:
-            wf.status = WorkflowPhase.RUNNING
+            self._index.set_phase(wf, WorkflowPhase.RUNNING)
             self.workflows.touch(wf.id)
             self._progress[wf.id] = self.clock.now()
             await self._advance(wf)
@@ -194,11 +181,11 @@ class CoordinatorAgent(PersistentAgent):
 
     def statistics(self) -> CoordinatorStatistics:
         """A snapshot of workflow counters."""
-        states = [w.status for w in self.workflows.values()]
+        phases = self._index.phases
         return CoordinatorStatistics(
-            name=self.name, running=states.count(WorkflowPhase.RUNNING),
-            pending=states.count(WorkflowPhase.PENDING),
-            paused=states.count(WorkflowPhase.PAUSED), completed=self.completed_count,
+            name=self.name, running=phases[WorkflowPhase.RUNNING],
+            pending=phases[WorkflowPhase.PENDING],
+            paused=phases[WorkflowPhase.PAUSED], completed=self.completed_count,
             failed=self.failed_count, cancelled=self.cancelled_count,
             retried=self.retried_count, reassigned=self.reassigned_count,
             dispatched=self.dispatched_count, stalled=self.stalled_count)
@@ -244,6 +231,7 @@ class CoordinatorAgent(PersistentAgent):
                               "error": exc})
                 continue
             step.status, step.agent = StepPhase.DISPATCHED, entry.name
+            self._index.dispatched(entry.name)
             self.dispatched_count += 1
             self.workflows.touch(wf.id)
             self._watch(entry.name, entry.ref)
@@ -265,14 +253,13 @@ class CoordinatorAgent(PersistentAgent):
 
     def _unwatch_idle(self) -> None:
         """Demonitor agents that no longer hold a dispatched step."""
-        if not self._monitors:
-            return
-        busy = {s.agent for w in self.workflows.values() for s in w.steps
-                if s.status is StepPhase.DISPATCHED}
-        for name in [n for n in self._monitors if n not in busy]:
-            self.demonitor(self._monitors.pop(name))
+        for name in self._index.newly_idle():
+            monitor = self._monitors.pop(name, None)
+            if monitor is not None:
+                self.demonitor(monitor)
 
     async def _apply_outcome(self, wf: Workflow, step: StepState, outcome: TaskOutcome) -> None:
+        self._index.release(step)
         if outcome.status is TaskStatus.COMPLETED:
             step.status, step.result = StepPhase.COMPLETED, outcome.result
         elif outcome.retryable and step.attempts < self.max_step_attempts:
@@ -286,6 +273,7 @@ class CoordinatorAgent(PersistentAgent):
         await self._advance(wf)
 
     async def _finish(self, wf: Workflow, status: WorkflowPhase, error: str | None) -> None:
+        self._index.remove(wf)
         wf.status, wf.error, wf.finished_at = status, error, time.time()
         del self.workflows[wf.id]
         self._progress.pop(wf.id, None)
@@ -302,16 +290,17 @@ class CoordinatorAgent(PersistentAgent):
         await self._promote()
 
     async def _promote(self) -> None:
-        running = sum(w.status is WorkflowPhase.RUNNING for w in self.workflows.values())
-        for wf in sorted(self.workflows.values(), key=lambda w: w.created_at):
-            if running >= self.max_concurrent_workflows:
+        """Start pending workflows, oldest first, while there is a free slot."""
+        index = self._index
+        while index.phases[WorkflowPhase.RUNNING] < self.max_concurrent_workflows:
+            wf_id = index.oldest_pending()
+            if wf_id is None:
                 return
-            if wf.status is WorkflowPhase.PENDING:
-                wf.status = WorkflowPhase.RUNNING
-                running += 1
-                self.workflows.touch(wf.id)
-                self._progress[wf.id] = self.clock.now()
-                await self._advance(wf)
+            wf = self.workflows[wf_id]
+            index.set_phase(wf, WorkflowPhase.RUNNING)
+            self.workflows.touch(wf.id)
+            self._progress[wf.id] = self.clock.now()
+            await self._advance(wf)
 
     # -- messages: outcomes, agent deaths, ticks, resume after restart ----------------------
     async def _handle_internal(self, message: Any) -> bool:
@@ -350,6 +339,7 @@ class CoordinatorAgent(PersistentAgent):
         for wf in list(self.workflows.values()):
             for step in wf.steps:
                 if step.status is StepPhase.DISPATCHED and step.agent == name:
+                    self._index.release(step)
                     step.status, step.agent = StepPhase.PENDING, None
                     step.reassigned += 1
                     self.reassigned_count += 1
@@ -373,6 +363,7 @@ class CoordinatorAgent(PersistentAgent):
     async def _reoffer(self, wf: Workflow) -> None:
         for step in wf.steps:
             if step.status is StepPhase.DISPATCHED:
+                self._index.release(step)
                 step.status = StepPhase.PENDING  # keeps step.agent: offered there first again
                 self.workflows.touch(wf.id)
 
@@ -381,6 +372,10 @@ class CoordinatorAgent(PersistentAgent):
             self._progress[wf.id] = self.clock.now()
             await self._reoffer(wf)
             await self._advance(wf)
+
+    async def _prepare_state(self) -> None:
+        await super()._prepare_state()
+        self._index.rebuild(self.workflows.values())
 
     async def setup(self) -> None:
         """Start the periodic check and re-offer restored workflows."""

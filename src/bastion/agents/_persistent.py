@@ -183,8 +183,7 @@ class PersistentAgent(Agent):
         except InvalidState:
             await self._roll_back()
             raise
-        if wait is None:
-            wait = self.durability is not Durability.MEMORY
+        wait = self.durability is not Durability.MEMORY if wait is None else wait
         last = self._last_write
         if not ops and wait and last is not None and not last.done():
             ops = []  # an empty batch commits promptly, and with it the deferred ones before
@@ -195,7 +194,7 @@ class PersistentAgent(Agent):
         fut = await self.store.submit(
             ops, sync=self.durability is Durability.STRICT, defer=not wait
         )
-        fut.add_done_callback(_retrieve)
+        _retrieve(fut)
         self._last_write = fut
         if wait:
             await self._wait(fut)
@@ -393,6 +392,8 @@ class PersistentAgent(Agent):
 
 
 def _retrieve(fut: asyncio.Future[Any]) -> None:
-    """Mark a write's exception as seen; :meth:`PersistentAgent.persist` re-raises it."""
-    if not fut.cancelled():
+    """Mark a write's exception as seen (``persist`` re-raises it); at once if done."""
+    if not fut.done():
+        fut.add_done_callback(_retrieve)  # (on a done future: a turn of the loop)
+    elif not fut.cancelled():
         fut.exception()

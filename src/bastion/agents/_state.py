@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import copy
+import functools
 import inspect
 import typing
 from collections.abc import ItemsView, Iterator, KeysView, ValuesView
@@ -20,6 +21,8 @@ from typing import Any, ClassVar, Generic, TypeVar
 __all__ = ["ItemMap", "StateField", "declared_state"]
 
 V = TypeVar("V")
+#: Defaults shared by every instance as they are (nothing to copy).
+_IMMUTABLE = (int, float, str, bool, bytes, type(None), tuple, frozenset)
 
 
 class ItemMap(Generic[V]):
@@ -134,17 +137,22 @@ class StateField:
     @property
     def item_type(self) -> Any:
         """The value type of an ItemMap field (``Any`` if not given)."""
-        args = typing.get_args(self.type)
-        return args[0] if args else Any
+        return _first_arg(self.type)
 
     def fresh_default(self) -> Any:
         """A copy of the default for one instance."""
         if isinstance(self.default, ItemMap):
-            return ItemMap()
-        if isinstance(self.default, int | float | str | bool | bytes | type(None) | tuple
-                      | frozenset):
+            return type(self.default)()  # a subclass (e.g. one that keeps counts) stays one
+        if isinstance(self.default, _IMMUTABLE):
             return self.default
         return copy.deepcopy(self.default)
+
+
+@functools.cache
+def _first_arg(type_: Any) -> Any:
+    """The first type argument of ``type_`` (``Any`` if none); computed once per type."""
+    args = typing.get_args(type_)
+    return args[0] if args else Any
 
 
 def declared_state(cls: type[Any], stop: type[Any]) -> dict[str, StateField]:

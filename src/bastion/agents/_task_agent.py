@@ -26,11 +26,19 @@ from bastion.agents._errors import AgentPaused, InvalidTask, QueueFull
 from bastion.agents._persistent import PersistentAgent
 from bastion.agents._state import ItemMap
 from bastion.agents._task_support import (
+    HandlerModes,
+    HandlerResult,
     ProcessNext,
     TaskDone,
+    await_handler,
+    call_handler,
     count_priorities,
+    outcome_of,
     run_handler,
+    send_done,
+    task_outcome,
     task_problems,
+    task_view,
     with_duration,
 )
 from bastion.agents._task_types import (
@@ -43,6 +51,7 @@ from bastion.agents._task_types import (
     TaskFinished,
     TaskMetrics,
     TaskOutcome,
+    TaskQueue,
     TaskSpec,
     TaskStatus,
     TaskValidation,
@@ -63,7 +72,7 @@ class TaskAgent(PersistentAgent):
 
     capabilities = ("task_processing", "validation", "queue_management")
     persistent_fields = ("status", "pause_reason", "processed_count", "failed_count",
-                         "consecutive_errors", "seq", "current_task", "metrics",
+                         "consecutive_errors", "seq", "current_task", "current_attempt", "metrics",
                          "recovered_in_flight", "queue")
     _bastion_framework = True
 
@@ -74,9 +83,11 @@ class TaskAgent(PersistentAgent):
     consecutive_errors: int = 0
     seq: int = 0
     current_task: str | None = None
+    #: The attempt of ``current_task`` now running; its queue row gets it back at restore.
+    current_attempt: int = 0
     metrics: TaskMetrics = TaskMetrics()
     recovered_in_flight: int = 0
-    queue: ItemMap[QueuedTask] = ItemMap()
+    queue: ItemMap[QueuedTask] = TaskQueue()  # counts per priority: ``status`` is O(1)
 
     task_handlers: ClassVar[Mapping[str, TaskHandler]] = {}
 
@@ -97,6 +108,7 @@ class TaskAgent(PersistentAgent):
         self._running: asyncio.Task[None] | None = None
         self._kicked = False
         self._notify_failures = 0
+        self._handler_modes = HandlerModes()
 
     def agent_capabilities(self) -> tuple[str, ...]:
         """The class capabilities plus one per registered task type."""
@@ -188,7 +200,9 @@ class TaskAgent(PersistentAgent):
 
     def statistics(self) -> TaskAgentStatistics:
         """A snapshot (also the reply of the ``status`` action)."""
-        by_priority = count_priorities(self.queue.values())
+        queue = self.queue
+        by_priority = (queue.by_priority() if isinstance(queue, TaskQueue)
+                       else count_priorities(queue.values()))
         m = self.metrics
         return TaskAgentStatistics(
             name=self.name, status=self.status, pause_reason=self.pause_reason,
@@ -269,28 +283,45 @@ class TaskAgent(PersistentAgent):
             await self.persist(wait=False)
             return
         if task.attempts >= self.max_attempts:
-            self._record(task, self._outcome(task, TaskStatus.FAILED, error=(
+            self._record(task, task_outcome(task, TaskStatus.FAILED, self.name, error=(
                 f"gave up after {task.attempts} attempts: the agent stopped while running it")))
             await self.persist(wait=False)
             return
-        task = msgspec.structs.replace(task, attempts=task.attempts + 1)
-        self.queue[task.id] = task
-        self.current_task, self.status = task.id, TaskAgentStatus.PROCESSING
-        await self.persist(wait=False)  # the attempt is on record before the handler runs
-        self._running = self.runtime.tasks.start(self._run_task, task, name=f"task:{task.id}")
+        # The attempt goes on record in the state record, before the handler runs; the
+        # queue row keeps its count until a restore folds the attempt back into it.
+        task.attempts += 1
+        self.current_task, self.current_attempt = task.id, task.attempts
+        self.status = TaskAgentStatus.PROCESSING
+        await self.persist(wait=False)
+        handler = self.handlers.get(task.type)
+        if handler is None or self._handler_modes.is_async(task.type, handler):
+            self._running = self.runtime.tasks.start(self._run_task, task, name=f"task:{task.id}")
+            return
+        await asyncio.sleep(0)  # one task per turn of the loop, as in a task of its own
+        self._run_inline(task, handler)
+
+    def _run_inline(self, task: QueuedTask, handler: TaskHandler) -> None:
+        """A plain function cannot be interrupted, nor let the agent answer while it runs,
+        in a task of its own either: it runs here, with no task and no message back."""
+        limit = task.timeout or self.task_timeout
+        with _events.span(_event_names.AGENT_TASK, self._task_meta(task)):
+            start = self.clock.now()
+            called = call_handler(handler, task_view(task), limit, self.clock)
+        if isinstance(called, HandlerResult):
+            self._record(task, outcome_of(task, called, self.name))
+            self._publish_load()
+            return
+        self._handler_modes.mark_async(task.type, handler)  # it returned an awaitable
+        self._running = self.runtime.tasks.start(self._await_task, task, called, start,
+                                                 name=f"task:{task.id}")
+
+    async def _await_task(self, task: QueuedTask, pending: Awaitable[Any], start: float) -> None:
+        run = await await_handler(pending, task.timeout or self.task_timeout, self.clock, start)
+        await send_done(self.ref, TaskDone(task.id, outcome_of(task, run, self.name)))
 
     async def _run_task(self, task: QueuedTask) -> None:
         """Runs in its own supervised task, so the agent keeps answering meanwhile."""
-        outcome = await self._execute(task)
-        ref = self.ref
-        while True:
-            try:
-                await ref.cast(TaskDone(task.id, outcome))
-                return
-            except ActorNotAlive:
-                return  # the agent stopped: the task is still queued and runs again
-            except MailboxFull:
-                continue  # the agent is alive but swamped: keep offering the outcome
+        await send_done(self.ref, TaskDone(task.id, await self._execute(task)))
 
     async def _task_done(self, done: TaskDone) -> None:
         self._running = None
@@ -320,20 +351,15 @@ class TaskAgent(PersistentAgent):
     async def _execute(self, task: QueuedTask) -> TaskOutcome:
         handler = self.handlers.get(task.type)
         if handler is None:
-            return self._outcome(task, TaskStatus.FAILED, error=f"no handler for {task.type!r}")
-        view = Task(task.id, task.type, task.payload, task.attempts, dict(task.inputs))
-        meta = {**self._meta(), "task_id": task.id, "task_type": task.type}
-        with _events.span(_event_names.AGENT_TASK, meta):
-            run = await run_handler(handler, view, task.timeout or self.task_timeout, self.clock)
-        return self._outcome(task, run.status, result=run.value, error=run.error,
-                             duration=run.duration, retryable=run.retryable)
+            error = f"no handler for {task.type!r}"
+            return task_outcome(task, TaskStatus.FAILED, self.name, error=error)
+        with _events.span(_event_names.AGENT_TASK, self._task_meta(task)):
+            run = await run_handler(handler, task_view(task), task.timeout or self.task_timeout,
+                                    self.clock)
+        return outcome_of(task, run, self.name)
 
-    def _outcome(self, task: QueuedTask, status: TaskStatus, *, result: Any = None,
-                 error: str | None = None, duration: float = 0.0,
-                 retryable: bool = True) -> TaskOutcome:
-        return TaskOutcome(id=task.id, type=task.type, status=status, result=result, error=error,
-                           attempts=task.attempts, duration=duration, finished_at=time.time(),
-                           agent=self.name, retryable=retryable)
+    def _task_meta(self, task: QueuedTask) -> dict[str, Any]:
+        return {**self._meta(), "task_id": task.id, "task_type": task.type}
 
     def _record(self, task: QueuedTask, outcome: TaskOutcome) -> None:
         try:
@@ -346,7 +372,7 @@ class TaskAgent(PersistentAgent):
         if task.id in self.queue:
             del self.queue[task.id]
         if self.current_task == task.id:
-            self.current_task = None
+            self.current_task, self.current_attempt = None, 0
             if self.status is TaskAgentStatus.PROCESSING:
                 self.status = TaskAgentStatus.IDLE
         self._count(outcome)
@@ -392,11 +418,15 @@ class TaskAgent(PersistentAgent):
         await super()._prepare_state()
         self._heap = sorted((t.priority, t.seq, t.id) for t in self.queue.values())
         if self.current_task is not None:
-            if self.current_task in self.queue:
+            running = self.queue.get(self.current_task)
+            if running is not None:
+                if running.attempts < self.current_attempt:
+                    self.queue[running.id] = msgspec.structs.replace(
+                        running, attempts=self.current_attempt)
                 self.recovered_in_flight += 1
                 _events.emit(_event_names.AGENT_TASK_RECOVERED, {"count": 1},
                              {**self._meta(), "task_id": self.current_task})
-            self.current_task = None
+            self.current_task, self.current_attempt = None, 0
         if self.status is TaskAgentStatus.PROCESSING:
             self.status = TaskAgentStatus.IDLE
         self._kick()

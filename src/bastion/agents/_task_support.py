@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 import inspect
 import math
+import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from bastion._core._clock import Clock
+from bastion._core._errors import ActorNotAlive, MailboxFull
+from bastion._core._ref import ActorRef
 from bastion.agents._task_types import (
     PRIORITIES,
     QueuedTask,
@@ -23,11 +26,19 @@ from bastion.persistence import Codec, UnsupportedType
 from bastion.resilience import is_retryable
 
 __all__ = [
+    "HandlerModes",
     "HandlerResult",
     "ProcessNext",
     "TaskDone",
+    "await_handler",
+    "call_handler",
     "count_priorities",
+    "is_async_handler",
+    "outcome_of",
     "run_handler",
+    "send_done",
+    "task_outcome",
+    "task_view",
     "task_problems",
     "with_duration",
 ]
@@ -35,6 +46,8 @@ __all__ = [
 _NAMES = {v: k for k, v in PRIORITIES.items()}
 
 Handler = Callable[[Task], Any | Awaitable[Any]]
+#: Results that are never awaitable: checked first, the ABC check of an awaitable is slow.
+_PLAIN_RESULTS = (type(None), bool, int, float, str, bytes, dict, list, tuple)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +91,40 @@ class HandlerResult:
     retryable: bool = True
 
 
+def call_handler(handler: Handler, task: Task, limit: float,
+                 clock: Clock) -> HandlerResult | Awaitable[Any]:
+    """Call ``handler``: a plain function's result (or failure) at once, else its awaitable.
+
+    A plain function runs to its end whatever the limit (nothing can interrupt it), so
+    it runs without a timer; :func:`await_handler` finishes an awaitable under the limit.
+    """
+    start = clock.now()
+    try:
+        value = handler(task)
+    except TimeoutError:
+        return HandlerResult(TaskStatus.FAILED, None, f"timed out after {limit}s",
+                             clock.now() - start)
+    except Exception as exc:  # noqa: BLE001 -- a handler's failure is the task's outcome, recorded, not swallowed
+        return _failed(exc, clock.now() - start)
+    if not isinstance(value, _PLAIN_RESULTS) and inspect.isawaitable(value):
+        return value
+    return HandlerResult(TaskStatus.COMPLETED, value, None, clock.now() - start)
+
+
+async def await_handler(value: Awaitable[Any], limit: float, clock: Clock,
+                        start: float) -> HandlerResult:
+    """Await what a handler returned, under ``limit`` seconds since ``start``."""
+    try:
+        async with asyncio.timeout(limit):
+            value = await value
+    except TimeoutError:
+        return HandlerResult(TaskStatus.FAILED, None, f"timed out after {limit}s",
+                             clock.now() - start)
+    except Exception as exc:  # noqa: BLE001 -- a handler's failure is the task's outcome, recorded, not swallowed
+        return _failed(exc, clock.now() - start)
+    return HandlerResult(TaskStatus.COMPLETED, value, None, clock.now() - start)
+
+
 async def run_handler(handler: Handler, task: Task, limit: float,
                       clock: Clock) -> HandlerResult:
     """Run one handler under ``limit`` seconds.
@@ -87,18 +134,21 @@ async def run_handler(handler: Handler, task: Task, limit: float,
     expected error, or an exception no rule classifies (a bug), is not.
     """
     start = clock.now()
-    try:
-        async with asyncio.timeout(limit):
-            value = handler(task)
-            if inspect.isawaitable(value):
-                value = await value
-    except TimeoutError:
-        return HandlerResult(TaskStatus.FAILED, None, f"timed out after {limit}s",
-                             clock.now() - start)
-    except Exception as exc:  # noqa: BLE001 -- a handler's failure is the task's outcome, recorded, not swallowed
-        return HandlerResult(TaskStatus.FAILED, None, f"{type(exc).__name__}: {exc}",
-                             clock.now() - start, is_retryable(exc))
-    return HandlerResult(TaskStatus.COMPLETED, value, None, clock.now() - start)
+    called = call_handler(handler, task, limit, clock)
+    if isinstance(called, HandlerResult):
+        return called
+    return await await_handler(called, limit, clock, start)
+
+
+def is_async_handler(handler: Handler) -> bool:
+    """Whether ``handler`` is declared ``async`` (a function, or an object with ``__call__``)."""
+    call = getattr(handler, "__call__", None)  # noqa: B004 -- the method, not callability
+    return inspect.iscoroutinefunction(handler) or inspect.iscoroutinefunction(call)
+
+
+def _failed(exc: Exception, duration: float) -> HandlerResult:
+    return HandlerResult(TaskStatus.FAILED, None, f"{type(exc).__name__}: {exc}", duration,
+                         is_retryable(exc))
 
 
 def count_priorities(tasks: Iterable[QueuedTask]) -> dict[str, int]:
@@ -114,3 +164,53 @@ def with_duration(m: TaskMetrics, d: float) -> TaskMetrics:
     return TaskMetrics(total_duration=m.total_duration + d, timed=m.timed + 1,
                        fastest=d if m.fastest is None else min(m.fastest, d),
                        slowest=d if m.slowest is None else max(m.slowest, d))
+
+
+class HandlerModes:
+    """Whether each task type's handler is ``async`` (checked once per handler)."""
+
+    def __init__(self) -> None:
+        self._modes: dict[str, tuple[Handler, bool]] = {}
+
+    def is_async(self, task_type: str, handler: Handler) -> bool:
+        """Whether ``handler`` (the one registered for ``task_type`` now) is async."""
+        known = self._modes.get(task_type)
+        if known is None or known[0] is not handler:
+            known = self._modes[task_type] = (handler, is_async_handler(handler))
+        return known[1]
+
+    def mark_async(self, task_type: str, handler: Handler) -> None:
+        """``handler`` returned an awaitable although it is a plain function."""
+        self._modes[task_type] = (handler, True)
+
+
+def task_view(task: QueuedTask) -> Task:
+    """What a handler receives for ``task``."""
+    return Task(task.id, task.type, task.payload, task.attempts, dict(task.inputs))
+
+
+def task_outcome(task: QueuedTask, status: TaskStatus, agent: str | None, *,
+                 result: Any = None, error: str | None = None, duration: float = 0.0,
+                 retryable: bool = True) -> TaskOutcome:
+    """The outcome of ``task`` run by ``agent``, finished now."""
+    return TaskOutcome(id=task.id, type=task.type, status=status, result=result, error=error,
+                       attempts=task.attempts, duration=duration, finished_at=time.time(),
+                       agent=agent, retryable=retryable)
+
+
+def outcome_of(task: QueuedTask, run: HandlerResult, agent: str | None) -> TaskOutcome:
+    """The outcome of ``task`` from its handler's run."""
+    return task_outcome(task, run.status, agent, result=run.value, error=run.error,
+                        duration=run.duration, retryable=run.retryable)
+
+
+async def send_done(ref: ActorRef, done: TaskDone) -> None:
+    """Give a finished task's outcome to its agent (from the task that ran it)."""
+    while True:
+        try:
+            await ref.cast(done)
+            return
+        except ActorNotAlive:
+            return  # the agent stopped: the task is still queued and runs again
+        except MailboxFull:
+            continue  # the agent is alive but swamped: keep offering the outcome

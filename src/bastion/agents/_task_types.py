@@ -8,6 +8,8 @@ from typing import Any, Literal
 
 import msgspec
 
+from bastion.agents._state import ItemMap
+
 __all__ = [
     "PRIORITIES",
     "QueuedTask",
@@ -18,6 +20,7 @@ __all__ = [
     "TaskFinished",
     "TaskMetrics",
     "TaskOutcome",
+    "TaskQueue",
     "TaskSpec",
     "TaskStatus",
     "TaskValidation",
@@ -55,6 +58,49 @@ class QueuedTask(msgspec.Struct, kw_only=True):
     inputs: dict[str, Any] = {}
     reply_to: str | None = None
     enqueued_at: float = 0.0
+
+
+class TaskQueue(ItemMap[QueuedTask]):
+    """A TaskAgent's queue: an :class:`ItemMap` that keeps a count per priority.
+
+    Every change goes through ``__setitem__``, ``__delitem__``, ``load`` or ``clear``
+    (restore and roll-back included), so the counts stay right without a scan and
+    ``status`` costs the same with 10 or 100,000 tasks queued.
+    """
+
+    __slots__ = ("_counts",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._counts: dict[int, int] = {}
+
+    def __setitem__(self, key: str, value: QueuedTask) -> None:
+        old = self.get(key)
+        super().__setitem__(key, value)
+        if old is not None:
+            self._counts[old.priority] -= 1
+        self._counts[value.priority] = self._counts.get(value.priority, 0) + 1
+
+    def __delitem__(self, key: str) -> None:
+        old = self[key]
+        super().__delitem__(key)
+        self._counts[old.priority] -= 1
+
+    def load(self, items: dict[str, QueuedTask]) -> None:
+        """Replace the contents (restore, roll-back) and count them once."""
+        super().load(items)
+        self._counts = {}
+        for task in items.values():
+            self._counts[task.priority] = self._counts.get(task.priority, 0) + 1
+
+    def clear(self) -> None:
+        """Remove every item."""
+        super().clear()
+        self._counts = {}
+
+    def by_priority(self) -> dict[str, int]:
+        """Queued tasks per priority name (``high``, ``normal``, ``low``)."""
+        return {name: self._counts.get(level, 0) for name, level in PRIORITIES.items()}
 
 
 class TaskAgentStatus(enum.StrEnum):

@@ -12,6 +12,7 @@ from bastion._core._errors import ValidationError
 
 __all__ = [
     "ACTIVE",
+    "CoordinatorStatistics",
     "StepPhase",
     "StepSpec",
     "StepState",
@@ -114,6 +115,23 @@ class WorkflowStatus:
     error: str | None
     retried: int
     reassigned: int
+
+
+@dataclass(frozen=True, slots=True)
+class CoordinatorStatistics:
+    """Workflow counters of a coordinator."""
+
+    name: str | None
+    running: int
+    pending: int
+    paused: int
+    completed: int
+    failed: int
+    cancelled: int
+    retried: int
+    reassigned: int
+    dispatched: int
+    stalled: int
 
 
 def build_steps(specs: list[StepSpec]) -> list[StepState]:

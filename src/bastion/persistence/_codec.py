@@ -25,6 +25,7 @@ import dataclasses
 import datetime as dt
 import decimal
 import math
+import re
 import typing
 import uuid
 from collections.abc import Callable
@@ -37,6 +38,8 @@ from bastion.persistence._errors import CorruptState, UnstorableValue, Unsupport
 __all__ = ["Codec", "default_codec"]
 
 _TAG = "$t"
+#: A msgpack float64 (0xcb, then 8 bytes big-endian) with every exponent bit set: NaN or ±inf.
+_NON_FINITE_F64 = re.compile(rb"\xcb[\x7f\xff][\xf0-\xff]")
 _SCALARS = (str, int, float, bool, type(None))
 
 
@@ -56,6 +59,7 @@ class Codec:
         self._by_name: dict[str, _Hook] = {}
         self._decoders: dict[Any, msgspec.json.Decoder[Any]] = {}
         self._encoder = msgspec.json.Encoder(enc_hook=self._enc_hook)
+        self._packer = msgspec.msgpack.Encoder(enc_hook=self._enc_hook)
 
     def register(
         self,
@@ -93,7 +97,8 @@ class Codec:
             untyped = type_ is Any or type_ is object
             tree = self._tag(value) if untyped else value
             data = self._encoder.encode(tree)
-            if b"null" in data:  # msgspec writes NaN and ±inf as null: look closer
+            # msgspec writes NaN and ±inf as null: look closer, cheaply first
+            if b"null" in data and self._may_hold_non_finite(tree):
                 _refuse_non_finite(tree if untyped else self._builtins(value))
             return data
         except (UnsupportedType, UnstorableValue):
@@ -148,6 +153,18 @@ class Codec:
             return self._untag(obj)
         except (TypeError, ValueError, KeyError, decimal.InvalidOperation) as exc:
             raise CorruptState(f"undecodable state ({exc})") from exc
+
+    def _may_hold_non_finite(self, tree: Any) -> bool:
+        """False only if ``tree`` surely holds no NaN or infinity (one C-speed pass).
+
+        msgpack writes every float as a float64, so a non-finite one leaves a byte pattern;
+        the same bytes inside a string or binary only cost the exact walk that follows.
+        """
+        try:
+            packed = self._packer.encode(tree)
+        except (TypeError, ValueError, OverflowError, UnsupportedType):
+            return True
+        return _NON_FINITE_F64.search(packed) is not None
 
     # -- typed path hooks ------------------------------------------------------------
 

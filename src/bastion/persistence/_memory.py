@@ -72,8 +72,11 @@ class MemoryStore:
         self._check_open()
         self._check_versions(ops)
         versions: dict[tuple[str, str], int] = {}
+        spaces = self._spaces
         for op in ops:
-            space = self._spaces.setdefault(op.namespace, _Space())
+            space = spaces.get(op.namespace)
+            if space is None:
+                space = spaces[op.namespace] = _Space()
             if isinstance(op, Put):
                 old = space.records.get(op.key)
                 new = (old.version if old else 0) + 1
@@ -86,8 +89,8 @@ class MemoryStore:
                 space.collections.setdefault(op.collection, {})[op.item] = op.data
             else:
                 self._delete_item(space, op)
-            if space.records == {} and space.collections == {}:
-                del self._spaces[op.namespace]
+            if not space.records and not space.collections:
+                del spaces[op.namespace]
         self._batches += 1
         self._ops += len(ops)
         self._max_group = max(self._max_group, 1)
