@@ -7,9 +7,9 @@ import logging
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any, TypeVar
+from typing import Any, TypeVar, Unpack
 
-from bastion._core._options import RuntimeOptions
+from bastion._core._options import RuntimeOptionKeywords, RuntimeOptions
 from bastion._core._runtime import Runtime, _current_runtime
 from bastion._core._teardown import close_loop
 
@@ -20,7 +20,7 @@ _log = logging.getLogger("bastion.runtime")
 
 
 @asynccontextmanager
-async def open_runtime(**options: Any) -> AsyncIterator[Runtime]:
+async def open_runtime(**options: Unpack[RuntimeOptionKeywords]) -> AsyncIterator[Runtime]:
     """Open a runtime on the running loop; on exit every actor and task is stopped.
 
     ``options`` are the fields of :class:`RuntimeOptions` (``call_timeout``,
@@ -50,7 +50,7 @@ def run(
     main: Callable[..., Awaitable[T]],
     *args: Any,
     handle_signals: bool = True,
-    **runtime_options: Any,
+    **runtime_options: Unpack[RuntimeOptionKeywords],
 ) -> T | None:
     """Run ``await main(*args)`` in a fresh event loop and runtime; return its result.
 
