@@ -45,7 +45,8 @@ from bastion._core._options import RuntimeOptions
 from bastion._core._ref import ActorRef
 from bastion._core._registry import Registry, RegistryEntry
 from bastion._core._replies import NoReply, ReplyHandle
-from bastion._core._runtime import Runtime, current_runtime, open_runtime, run
+from bastion._core._run import open_runtime, run
+from bastion._core._runtime import Runtime, current_runtime
 from bastion._core._stats import (
     ActorStatistics,
     DeadLetterStatistics,

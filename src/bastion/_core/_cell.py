@@ -24,21 +24,31 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from bastion._core import _carry, _event_names, _events
+from bastion._core import _cell_exit as _exit
+from bastion._core import _cell_services as _services
 from bastion._core._actor import Actor
-from bastion._core._durations import positive_seconds
+from bastion._core._envelope import (
+    CALL,
+    CAST,
+    CONTINUE,
+    INFO,
+    RUNNING,
+    STARTING,
+    STOPPING,
+    Envelope,
+    wake_sender,
+)
 from bastion._core._errors import (
     ActorCrashed,
     ActorError,
     ActorNotAlive,
     ExpectedError,
-    LinkedExit,
     MailboxFull,
 )
-from bastion._core._messages import Down, Exit, ExitReason, MonitorRef, is_abnormal
-from bastion._core._ref import ActorRef, incarnation_ref
-from bastion._core._replies import NoReply, ReplyHandle, fail_deferred
-from bastion._core._stats import ActorStatistics
-from bastion._core._timers import Timer, check_delay
+from bastion._core._messages import ExitReason, MonitorRef
+from bastion._core._ref import incarnation_ref
+from bastion._core._replies import NoReply
+from bastion._core._timers import Timer
 
 if TYPE_CHECKING:
     from bastion._core._meters import ActorClassMeter
@@ -48,11 +58,7 @@ __all__ = ["CALL", "CAST", "CONTINUE", "INFO", "RUNNING", "Cell", "handler_table
 
 _log = logging.getLogger("bastion.actor")
 
-CALL, CAST, INFO, CONTINUE = 0, 1, 2, 3
-STARTING, RUNNING, STOPPING, DEAD = 0, 1, 2, 3
 _KIND_NAMES = ("call", "cast", "info", "continue")
-#: (kind, message, reply future or None, carried context or None: see ``_carry``)
-Envelope = tuple[int, Any, "asyncio.Future[Any] | None", "_carry.Snapshot | None"]
 HandlerTable = tuple[tuple[Callable[..., Any], ...], tuple[bool, ...]]
 
 
@@ -245,61 +251,6 @@ class Cell:
         if foreign:
             raise asyncio.CancelledError
 
-    async def _start(self) -> bool:
-        """Run ``on_start``; False if the start failed (the cell is then released).
-
-        A kill during ``on_start`` is a failed start like an exception: the spawner gets
-        a typed error, the supervisor an exit. Only cancellation that is not this actor's
-        kill propagates, after the start has been failed.
-        """
-        try:
-            result = self.actor.on_start()
-            if result is not None:
-                await result
-        except asyncio.CancelledError:
-            foreign = not self._consume_kill()
-            self._fail_start(self.kill_reason if self.kill_reason is not None else "killed")
-            if foreign:
-                raise
-            return False
-        except Exception as exc:  # noqa: BLE001 -- a failed start is reported at the spawn site
-            self._fail_start(exc)
-            return False
-        if self.kill_reason is not None:  # on_start swallowed its kill: it still counts
-            self._consume_kill()
-            self._fail_start(self.kill_reason)
-            return False
-        self.state = RUNNING
-        started = self.started
-        if started is not None and not started.done():
-            started.set_result(None)
-        return True
-
-    def _consume_kill(self) -> bool:
-        """After a ``CancelledError``: True if it was this actor's kill, now consumed.
-
-        :meth:`kill` cancels the task once; that cancellation belongs to the kernel and
-        is taken back here (``uncancel``). False means someone else's cancellation is
-        (also) pending: the caller must let it propagate.
-        """
-        task = self.task
-        if self.kill_reason is None or task is None or task.cancelling() == 0:
-            return False
-        return task.uncancel() == 0
-
-    async def _killed_before_running(self, reason: ExitReason) -> None:
-        if self.state == STARTING:
-            self._fail_start(reason)
-        else:
-            await self.terminate(reason)
-
-    def _fail_start(self, reason: ExitReason) -> None:
-        """Release a cell whose start failed; the spawner gets a typed error for ``reason``."""
-        started = self.started
-        if started is not None and not started.done():
-            started.set_exception(_start_error(self, reason))
-        self.release(reason)
-
     async def _loop(self) -> ExitReason:
         queue = self.queue
         actor = self.actor
@@ -325,7 +276,7 @@ class Cell:
                 high = self._raise_high_water(len(queue))
             kind, message, reply, carried = queue.popleft()
             if self.senders:
-                _wake_sender(self.senders)
+                wake_sender(self.senders)
             handled[kind] += 1
             self.in_flight = reply
             entered: _carry.Carrier | None = None
@@ -406,279 +357,32 @@ class Cell:
             {"actor": repr(self), "kind": _KIND_NAMES[kind], "error": exc},
         )
 
-    # -- termination -----------------------------------------------------------------
-    async def terminate(self, reason: ExitReason) -> None:
-        """Run ``on_stop`` and release everything the actor held.
-
-        A kill during ``on_stop`` cuts it short and becomes the exit reason.
-        """
-        if self.exit_reason is not None:  # released already (abandoned by _stop_cell)
-            return
-        self.state = STOPPING
-        _carry.reset()  # on_stop runs in no message's context
-        if self.brutal:  # a supervisor's brutal_kill: on_stop does not run
-            self.release(reason)
-            return
-        budget = self.actor.actor_stop_timeout()
-        try:
-            async with asyncio.timeout(self.runtime.call_timeout if budget is None else budget):
-                result = self.actor.on_stop(reason)
-                if result is not None:
-                    await result
-        except asyncio.CancelledError:
-            if not self._consume_kill():
-                raise  # someone else's cancellation: released below, then propagated
-        except Exception:  # noqa: BLE001 -- a failing on_stop must not stop the cleanup; it is logged
-            _log.exception("%r: on_stop failed", self)
-        finally:
-            self.release(reason if self.kill_reason is None else self.kill_reason)
-
-    def release(self, reason: ExitReason) -> None:
-        """Mark dead, answer pending callers, release timers, monitors and links (once)."""
-        if self.exit_reason is not None:
-            return
-        self.state = DEAD
-        runtime = self.runtime
-        if self.meter is not None and self.handled is not None:
-            self.meter.casts += self.handled[CAST]  # the class keeps what this actor handled
-        was_busy = not self.parked
-        self.parked = False
-        failure = ActorNotAlive(f"{self!r} stopped before handling the message ({reason!r})")
-        if isinstance(reason, BaseException):
-            failure.__cause__ = reason
-        in_flight = self.in_flight
-        if in_flight is not None and not in_flight.done():
-            interrupted = ActorNotAlive(f"{self!r} stopped while handling the message ({reason!r})")
-            interrupted.__cause__ = failure.__cause__
-            in_flight.set_exception(interrupted)
-        self.in_flight = None
-        for pending in list(self.deferred or ()):
-            fail_deferred(self, pending, reason)
-        self.deferred = None
-        for kind, message, reply, _carried in self.queue:
-            if reply is not None:
-                if not reply.done():
-                    reply.set_exception(failure)
-            elif kind != CONTINUE and not isinstance(message, Down | Exit):
-                runtime.dead_letters._add(self, message, f"actor stopped: {_reason_text(reason)}")
-        self.queue.clear()
-        while self.senders:
-            _wake_sender(self.senders)
-        for timer in list(self.timers or ()):
-            timer.cancel()
-        for monitor in list(self.monitors or ()):
-            self.demonitor(monitor)
-        for monitor, watcher in list((self.monitored_by or {}).items()):
-            if watcher.monitors is not None:
-                watcher.monitors.pop(monitor, None)
-            watcher.post_system((INFO, Down(monitor, self.ref, reason), None, None))
-        self.monitored_by = None
-        for other in list(self.links or ()):
-            other.unlink_cell(self)
-            other.exit_signal(self, reason)
-        self.links = None
-        runtime._forget(self, reason)
-        self.exit_reason = reason
-        done = self.done
-        if done is not None and not done.done():
-            done.set_result(reason)
-        if was_busy:
-            runtime._park()  # counted idle only now, once everything above is released
-
-    def exit_signal(self, source: Cell, reason: ExitReason) -> None:
-        """A linked actor stopped: trap it as a notice, or die with it if abnormal."""
-        if self.state >= STOPPING:
-            return
-        if type(self.actor).trap_exits:
-            self.post_system((INFO, Exit(source.ref, reason), None, None))
-        elif is_abnormal(reason):
-            exc = LinkedExit(f"linked actor {source!r} exited: {_reason_text(reason)}")
-            if isinstance(reason, BaseException):
-                exc.__cause__ = reason
-            self.kill(exc)
-
-    def kill(self, reason: ExitReason) -> None:
-        """End the actor now, even inside a handler, with ``reason``."""
-        if self.state == DEAD or self.kill_reason is not None:
-            return
-        self.kill_reason = reason
-        if self.task is None:
-            self.start_task()  # a dormant actor: its task runs only to terminate
-        elif self.entered:
-            self.task.cancel()
-        # else: the task has not run yet; run() sees kill_reason first thing
-
-    def kill_brutally(self, reason: ExitReason) -> None:
-        """Like :meth:`kill`, but ``on_stop`` does not run (a supervisor's ``brutal_kill``)."""
-        if self.state == DEAD or self.kill_reason is not None:
-            return
-        self.brutal = True
-        if self.stop_reason is None:  # a handler that swallows the kill ends the loop then
-            self.stop_reason = reason
-        self.kill(reason)
-
-    def request_stop(self, reason: ExitReason) -> None:
-        """Stop after the current handler; wakes a parked actor."""
-        if self.state >= STOPPING or self.stop_reason is not None:
-            return
-        self.stop_reason = reason
-        if self.parked:
-            self.wake()
-
-    # -- deferred replies and continuations -------------------------------------------
-    def reply_handle(self) -> ReplyHandle:
-        """Take over answering the call being handled (see :class:`ReplyHandle`)."""
-        reply = self.in_flight
-        if reply is None or self.state != RUNNING or not self.runtime._in_actor(self):
-            raise ActorError(
-                "reply_handle() works once per call, inside handle_call, in the actor's own task"
-            )
-        self.in_flight = None  # release() now answers it through self.deferred
-        if self.deferred is None:
-            self.deferred = set()
-        self.deferred.add(reply)
-        reply.add_done_callback(self.deferred.discard)
-        return ReplyHandle._create(self, reply)
-
-    def count_late_reply(self) -> None:
-        """Count a reply that found its caller gone (deadline passed or answered)."""
-        self.late_replies += 1
-        self.runtime._note_late_reply()
-
-    def continue_with(self, message: Any) -> None:
-        """Run ``handle_continue(message)`` before the next message in the mailbox."""
-        if type(self.actor).handle_continue is Actor.handle_continue:
-            raise TypeError(f"{type(self.actor).__qualname__} does not define handle_continue")
-        if self.state > RUNNING or not self.runtime._in_actor(self):
-            raise ActorError(
-                "continue_with() works in on_start and in handlers, in the actor's own task"
-            )
-        if self.queue and self.queue[0][0] == CONTINUE:
-            raise ActorError(f"{self!r} already has a continuation pending; one at a time")
-        self.queue.appendleft((CONTINUE, message, None, _carry.capture()))  # same request
-
-    # -- timers, monitors, links --------------------------------------------------------
-    def start_timer(self, delay: float, message: Any, *, periodic: bool) -> Timer:
-        """Start a timer owned by this actor."""
-        delay = positive_seconds("period", delay) if periodic else check_delay(delay)
-        if self.state >= STOPPING:
-            raise ActorNotAlive(f"{self!r} is stopping; no new timers")
-        timer = Timer._create(self, delay, message, periodic=periodic)
-        if self.timers is None:
-            self.timers = set()
-        self.timers.add(timer)
-        return timer
-
-    def monitor(self, target: ActorRef | str) -> MonitorRef:
-        """Watch ``target`` (a ref or a registered name); a Down notice arrives when it stops."""
-        if isinstance(target, str):
-            target = self.runtime.ref(target)
-        if not isinstance(target, ActorRef):
-            raise TypeError(f"monitor() takes an ActorRef or a registered name, got {target!r}")
-        monitor = MonitorRef(target)
-        other = target._resolve_or_none()
-        if other is None or not other.alive:
-            reason = other.exit_reason if other is not None and other.exit_reason else "noproc"
-            self.post_system((INFO, Down(monitor, target, reason), None, None))
-            return monitor
-        if self.monitors is None:
-            self.monitors = {}
-        if other.monitored_by is None:
-            other.monitored_by = {}
-        self.monitors[monitor] = other
-        other.monitored_by[monitor] = self
-        return monitor
-
-    def demonitor(self, monitor: MonitorRef) -> bool:
-        """Stop watching; returns False if the monitor is not active."""
-        other = self.monitors.pop(monitor, None) if self.monitors is not None else None
-        if other is None:
-            return False
-        if other.monitored_by is not None:
-            other.monitored_by.pop(monitor, None)
-        return True
-
-    def link(self, target: ActorRef) -> None:
-        """Link both ways; linking to a dead actor delivers its exit at once."""
-        other = target._resolve()
-        if other is self:
-            raise ValueError("an actor cannot link to itself")
-        if not other.alive:
-            self.exit_signal(other, "noproc")
-            return
-        self.link_cell(other)
-        other.link_cell(self)
-
-    def unlink(self, target: ActorRef) -> None:
-        """Remove a link (no-op if absent)."""
-        other = target._resolve_or_none()
-        if other is not None:
-            self.unlink_cell(other)
-            other.unlink_cell(self)
-
-    def link_cell(self, other: Cell) -> None:
-        """Record one side of a link."""
-        if self.links is None:
-            self.links = set()
-        self.links.add(other)
-
-    def unlink_cell(self, other: Cell) -> None:
-        """Forget one side of a link."""
-        if self.links is not None:
-            self.links.discard(other)
-
-    def done_future(self) -> asyncio.Future[ExitReason]:
-        """A future resolved with the exit reason when this incarnation is released."""
-        done = self.done
-        if done is None:
-            done = self.done = self.loop.create_future()
-            if self.state == DEAD:
-                done.set_result(self.exit_reason if self.exit_reason is not None else "normal")
-        return done
-
-    def statistics(self) -> ActorStatistics:
-        """A snapshot of this incarnation."""
-        return ActorStatistics(
-            id=self.id,
-            name=self.name,
-            actor_class=type(self.actor).__qualname__,
-            alive=self.alive,
-            parked=self.parked,
-            mailbox_depth=len(self.queue),
-            mailbox_capacity=self.capacity,
-            processed=sum(self.handled or ()),
-            late_replies=self.late_replies,
-            timers=len(self.timers or ()),
-            monitors=len(self.monitors or ()),
-            monitored_by=len(self.monitored_by or ()),
-            links=len(self.links or ()),
-            blocked_senders=len(self.senders or ()),
-        )
-
-
-def _wake_sender(senders: deque[asyncio.Future[None]]) -> None:
-    while senders:
-        room = senders.popleft()
-        if not room.done():
-            room.set_result(None)
-            return
+    # -- the rest of the kernel interface, defined apart (bound here: no extra call) ---
+    _start = _exit.start  # the start handshake and how a cell ends: _cell_exit
+    _consume_kill = _exit.consume_kill
+    _killed_before_running = _exit.killed_before_running
+    _fail_start = _exit.fail_start
+    terminate = _exit.terminate
+    release = _exit.release
+    exit_signal = _exit.exit_signal
+    kill = _exit.kill
+    kill_brutally = _exit.kill_brutally
+    request_stop = _exit.request_stop
+    done_future = _exit.done_future
+    reply_handle = _services.reply_handle  # what actor code asks of its cell: _cell_services
+    count_late_reply = _services.count_late_reply
+    continue_with = _services.continue_with
+    start_timer = _services.start_timer
+    monitor = _services.monitor
+    demonitor = _services.demonitor
+    link = _services.link
+    unlink = _services.unlink
+    link_cell = _services.link_cell
+    unlink_cell = _services.unlink_cell
+    statistics = _services.statistics
 
 
 def _expire_room(room: asyncio.Future[None], cell: Cell, error: type[Exception]) -> None:
     if not room.done():
         cell.runtime._note_mailbox_full(cell)
         room.set_exception(error(f"mailbox of {cell!r} still full at the deadline"))
-
-
-def _start_error(cell: Cell, reason: ExitReason) -> Exception:
-    """What the spawner of a failed start gets (it wraps it in ``StartFailed``)."""
-    if isinstance(reason, Exception):
-        return reason
-    error = ActorNotAlive(f"{cell!r} stopped during on_start ({_reason_text(reason)})")
-    if isinstance(reason, BaseException):
-        error.__cause__ = reason
-    return error
-
-
-def _reason_text(reason: ExitReason) -> str:
-    return reason if isinstance(reason, str) else f"{type(reason).__name__}: {reason}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import Any, TypedDict
 
 from bastion._core._durations import positive_seconds
 
@@ -13,6 +13,7 @@ __all__ = [
     "DEFAULT_CALL_TIMEOUT",
     "DEFAULT_DEAD_LETTER_CAPACITY",
     "DEFAULT_MAILBOX_CAPACITY",
+    "RuntimeOptionKeywords",
     "RuntimeOptions",
     "check_capacity",
 ]
@@ -76,3 +77,18 @@ class RuntimeOptions:
         if unknown:
             raise TypeError(f"unknown runtime option(s) {unknown}; valid: {sorted(known)}")
         return cls(**options)
+
+
+class RuntimeOptionKeywords(TypedDict, total=False):
+    """The keywords of ``open_runtime(**options)`` and ``run(main, **options)``, typed.
+
+    They mirror :class:`RuntimeOptions` field by field (a test keeps the two in step),
+    so a type checker rejects a misspelled option; the runtime still validates values.
+    """
+
+    call_timeout: float
+    mailbox_capacity: int
+    dead_letter_capacity: int
+    max_threads: int | None
+    shutdown_timeout: float
+    metrics: bool

@@ -5,35 +5,33 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-import signal
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Mapping, Sequence
 from contextvars import ContextVar
 from typing import Any, TypeVar
 
 from bastion._core import _event_names, _events
-from bastion._core._actor import Actor, check_instance
-from bastion._core._cell import RUNNING, Cell, handler_table
+from bastion._core._actor import Actor
+from bastion._core._cell import Cell
 from bastion._core._childspec import Backoff, ChildSpec, Strategy
 from bastion._core._clock import Clock, LoopClock
 from bastion._core._deadletters import DeadLetters
-from bastion._core._durations import positive_seconds
-from bastion._core._errors import CallTimeout, RuntimeClosed, StartFailed, SupervisorError
+from bastion._core._errors import CallTimeout, RuntimeClosed
 from bastion._core._intensity import DEFAULT_INTENSITY, RestartIntensity
 from bastion._core._messages import ExitReason, is_abnormal
 from bastion._core._meters import KernelMeters
 from bastion._core._metrics import MetricsRegistry
-from bastion._core._options import RuntimeOptions, check_capacity
+from bastion._core._options import RuntimeOptions
 from bastion._core._ref import DEFAULT, ActorRef, UseDefault, check_timeout
 from bastion._core._registry import Registry, check_name
 from bastion._core._runtime_metrics import register_runtime_metrics
 from bastion._core._sealed import NoPublicConstructor
+from bastion._core._spawn import spawn_cell
 from bastion._core._stats import RuntimeStatistics
-from bastion._core._supervisor import Supervisor, SupervisorHandle
+from bastion._core._supervisor import Supervisor
+from bastion._core._supervisor_handle import SupervisorHandle
 from bastion._core._tasks import TaskSupervisor
-from bastion._core._teardown import close_loop
 
-__all__ = ["Runtime", "current_runtime", "open_runtime", "run"]
+__all__ = ["Runtime", "current_runtime"]
 
 T = TypeVar("T")
 _log = logging.getLogger("bastion.runtime")
@@ -119,105 +117,7 @@ class Runtime(metaclass=NoPublicConstructor):
             parent=None,
         )
 
-    async def _spawn_cell(
-        self,
-        actor_class: type[Actor],
-        args: tuple[Any, ...],
-        kwargs: Mapping[str, Any],
-        *,
-        name: str | None,
-        mailbox_capacity: int | None,
-        metadata: Mapping[str, Any] | None,
-        start_timeout: float | UseDefault,
-        parent: Cell | None,
-    ) -> ActorRef:
-        """Spawn, optionally linked to a supervising ``parent`` cell (kernel interface)."""
-        if self._closed:
-            raise RuntimeClosed("the runtime is shutting down; no new actors")
-        if not (isinstance(actor_class, type) and issubclass(actor_class, Actor)):
-            raise TypeError(f"spawn() needs a bastion.Actor subclass, got {actor_class!r}")
-        if name is not None:
-            check_name(name)
-        capacity = (
-            self.mailbox_capacity
-            if mailbox_capacity is None
-            else check_capacity(mailbox_capacity, "mailbox_capacity")
-        )
-        timeout = (
-            self.call_timeout
-            if start_timeout is DEFAULT
-            else positive_seconds("start_timeout", start_timeout)
-        )
-        cell = Cell(self, next(self._ids), name, capacity)
-        if self.meters is not None:
-            cell.meter = self.meters.meter_for(actor_class)
-        if name is not None:
-            self.registry._claim(name, cell)
-        try:
-            self._construct(cell, actor_class, args, kwargs)
-        except BaseException:
-            if name is not None:
-                self.registry._release(name, cell)
-            raise
-        if metadata:
-            cell.metadata.update(metadata)
-        if parent is not None:
-            cell.parent = parent
-            cell.link_cell(parent)
-            parent.link_cell(cell)
-        self._cells[cell.id] = cell
-        self._counts["spawned"] += 1
-        if type(cell.actor).on_start is Actor.on_start:
-            # Nothing to start: the actor is running and dormant; it gets its task with
-            # its first message, so idle actors cost no task and spawn needs no round trip.
-            cell.state = RUNNING
-            cell.started = None
-            cell.parked = True
-        else:
-            self._busy += 1
-            cell.start_task()
-            await self._handshake(cell, timeout)
-        _events.emit(_event_names.ACTOR_START, {"count": 1}, {"actor": repr(cell)})
-        return cell.ref
-
-    @staticmethod
-    def _construct(
-        cell: Cell, actor_class: type[Actor], args: tuple[Any, ...], kwargs: Mapping[str, Any]
-    ) -> None:
-        actor = actor_class.__new__(actor_class)
-        actor._bastion_cell = cell
-        cell.actor = actor
-        cell.handlers = handler_table(actor_class)
-        try:
-            actor.__init__(*args, **kwargs)  # type: ignore[misc]
-            check_instance(actor)  # once per incarnation: no reserved member shadowed
-        except (SupervisorError, ValueError, TypeError) as exc:
-            if isinstance(exc, SupervisorError) or actor_class is Supervisor:
-                raise  # invalid supervisor options are the caller's error, reported as is
-            raise StartFailed(f"{actor_class.__qualname__}(...) raised {exc!r}") from exc
-        except Exception as exc:
-            raise StartFailed(f"{actor_class.__qualname__}(...) raised {exc!r}") from exc
-
-    async def _handshake(self, cell: Cell, timeout: float) -> None:
-        started = cell.started
-        assert started is not None
-        handle = self.loop.call_at(self.loop.time() + timeout, _expire_start, started, timeout)
-        try:
-            await started
-        except _StartTimeout as exc:
-            cell.kill(exc)
-            await asyncio.wait((cell.done_future(),), timeout=self.call_timeout)
-            raise StartFailed(f"{cell!r}: on_start did not finish within {timeout}s") from exc
-        except asyncio.CancelledError:
-            cell.kill("killed")
-            raise
-        except Exception as exc:
-            killed = cell.kill_reason
-            what = f"raised {exc!r}" if killed is None else f"was cut short by kill({killed!r})"
-            raise StartFailed(f"{cell!r}: on_start {what}") from exc
-        finally:
-            handle.cancel()
-            cell.started = None
+    _spawn_cell = spawn_cell  # kernel interface: spawn linked to a supervising parent
 
     async def _wait_future(self, future: asyncio.Future[T], timeout: float, what: str) -> T:
         """Await ``future`` without cancelling it; ``CallTimeout`` after ``timeout``."""
@@ -447,108 +347,3 @@ class Runtime(metaclass=NoPublicConstructor):
             dead_letters=self.dead_letters.statistics(),
             tasks=self.tasks.statistics(),
         )
-
-
-class _StartTimeout(CallTimeout):
-    """``on_start`` ran past the start timeout (told apart from a CallTimeout it raised)."""
-
-
-def _expire_start(started: asyncio.Future[None], timeout: float) -> None:
-    if not started.done():
-        started.set_exception(_StartTimeout(f"on_start did not finish within {timeout}s"))
-
-
-@asynccontextmanager
-async def open_runtime(**options: Any) -> AsyncIterator[Runtime]:
-    """Open a runtime on the running loop; on exit every actor and task is stopped.
-
-    ``options`` are the fields of :class:`RuntimeOptions` (``call_timeout``,
-    ``mailbox_capacity``, ``dead_letter_capacity``, ``max_threads``,
-    ``shutdown_timeout``, ``metrics``), validated before anything starts.
-    ``metrics=False`` turns the runtime's self-measurement off (``rt.metrics`` stays
-    readable but the kernel records nothing).
-    """
-    async with _open(RuntimeOptions.from_keywords(options)) as runtime:
-        yield runtime
-
-
-@asynccontextmanager
-async def _open(options: RuntimeOptions) -> AsyncIterator[Runtime]:
-    runtime = Runtime._create(options)
-    token = _current_runtime.set(runtime)
-    try:
-        yield runtime
-    finally:
-        try:
-            await runtime.shutdown()
-        finally:
-            _current_runtime.reset(token)
-
-
-def run(
-    main: Callable[..., Awaitable[T]],
-    *args: Any,
-    handle_signals: bool = True,
-    **runtime_options: Any,
-) -> T | None:
-    """Run ``await main(*args)`` in a fresh event loop and runtime; return its result.
-
-    Trio's shape: ``main`` gets only ``args`` and reaches the runtime with
-    :func:`current_runtime`. ``runtime_options`` go to :func:`open_runtime`.
-
-    On SIGINT or SIGTERM ``main`` is cancelled, the runtime shuts down gracefully
-    (supervisors stop their children in order) and ``run`` returns ``None``. Shutdown is
-    bounded whatever user code does: an actor that ignores its stop and its kill is
-    abandoned after its shutdown timeout plus ``call_timeout``, and tasks still running
-    when ``main`` is done get ``call_timeout`` to honour their cancellation, then are
-    abandoned too (both logged as errors).
-    """
-    given: object = main
-    if asyncio.iscoroutine(given):
-        given.close()
-        raise TypeError(
-            "bastion.run() takes an async function and its arguments, not a coroutine: "
-            "write bastion.run(main, arg), not bastion.run(main(arg))"
-        )
-    if not callable(given):
-        raise TypeError(f"bastion.run() takes an async function, got {given!r}")
-    options = RuntimeOptions.from_keywords(runtime_options)  # bad options fail before the loop
-    grace = options.call_timeout
-
-    async def _runner() -> T | None:
-        loop = asyncio.get_running_loop()
-        task = asyncio.current_task()
-        assert task is not None
-        received: list[int] = []
-
-        def _on_signal(signum: int) -> None:
-            received.append(signum)
-            task.cancel()
-
-        installed = []
-        if handle_signals:
-            for signum in (signal.SIGINT, signal.SIGTERM):
-                try:
-                    loop.add_signal_handler(signum, _on_signal, signum)
-                except (NotImplementedError, RuntimeError, ValueError):
-                    continue
-                installed.append(signum)
-        try:
-            async with _open(options):
-                return await main(*args)
-        except asyncio.CancelledError:
-            if not received:
-                raise
-            task.uncancel()
-            _log.info("stopped by signal %s", signal.Signals(received[0]).name)
-            return None
-        finally:
-            for signum in installed:
-                loop.remove_signal_handler(signum)
-
-    loop = asyncio.new_event_loop()
-    try:
-        asyncio.set_event_loop(loop)
-        return loop.run_until_complete(_runner())
-    finally:
-        close_loop(loop, grace)

@@ -37,7 +37,7 @@ import sqlite3
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar, Unpack
 
 from bastion._core._durations import positive_seconds
 from bastion.persistence import _sqlite_schema as schema
@@ -50,6 +50,8 @@ from bastion.persistence._protocol import (
     StoreStatistics,
     WriteResult,
 )
+from bastion.persistence._sqlite_options import PROCESS_WRITER_SUPPORTED, WriterKind
+from bastion.persistence._sqlite_options import SQLiteStoreOptions as Options
 from bastion.persistence._sqlite_proc import ProcessLink
 from bastion.persistence._sqlite_queries import (
     drop_namespace,
@@ -66,9 +68,6 @@ from bastion.telemetry import _hooks
 __all__ = ["SQLiteStore"]
 
 T = TypeVar("T")
-WriterKind = Literal["loop", "process"]
-#: The writer process needs nonblocking pipes watched by the event loop (POSIX).
-PROCESS_WRITER_SUPPORTED = os.name == "posix"
 
 
 class SQLiteStore:
@@ -118,7 +117,7 @@ class SQLiteStore:
         self._quarantined = 0
 
     @classmethod
-    async def open(cls, path: str | os.PathLike[str], **options: Any) -> SQLiteStore:
+    async def open(cls, path: str | os.PathLike[str], **options: Unpack[Options]) -> SQLiteStore:
         """Open (or create) the database and start the helper thread (or writer process).
 
         ``options`` are the constructor's (``max_pending_ops``, ``op_timeout``,
