@@ -288,10 +288,13 @@ class SQLiteStore:
             self._later = None
         if not self._queued:
             return
+        link = self._link
+        if link is not None and link.in_flight and self._pending_ops < self._max_pending:
+            return  # group commit: the commit in flight collects the next group (_acked)
         jobs, self._queued = self._queued, []
         self._pending_ops = 0  # every queued job is in this group
         _hooks.group_committed(len(jobs), "sqlite")
-        if self._link is not None:
+        if link is not None:
             self._send(jobs)
             return
         results = self._writer.commit(jobs)
@@ -355,7 +358,11 @@ class SQLiteStore:
             error: StoreError = (VersionConflict(f"sqlite: {text}") if status == 1
                                  else StoreError(text))
             self._resolve([(job, None, error) for job, _, _ in accepted])
-        if not self._link.in_flight and self._link.broken is None and not self._closed:
+        if self._link.in_flight:
+            return
+        if self._queued:
+            self._flush()  # what queued up while the commit was in flight: the next group
+        elif self._link.broken is None and not self._closed:
             with contextlib.suppress(sqlite3.Error):
                 self._data_version = self._read_data_version()
 

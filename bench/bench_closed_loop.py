@@ -1,0 +1,164 @@
+"""Acknowledged writes under closed-loop load: SQLite against MemoryStore.
+
+Each of ``clients`` coroutines queues a task on a TaskAgent (round robin over
+``agents``), **waits for the acknowledgement** (the ``queue`` reply, sent after the
+task is committed) and only then queues the next one. The run ends when every task has
+finished. Workloads: ``cpu`` (100 us of CPU per task), ``io`` (1 ms ``asyncio.sleep``)
+and ``mixed`` (alternating). The stores run interleaved, round by round, in one process,
+so machine drift hits all alike; ratios are SQLite throughput / MemoryStore throughput
+(1.0: persistence is free). ``bulk_queued``: the same pool with every task queued in bulk
+while paused (the ``bench_agents`` case) for reference.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import bastion
+from bastion.agents import Task, TaskAgent, TaskFinished, act
+from bastion.persistence import MemoryStore, SQLiteStore, StateStore
+
+WORK = {"cpu": 100e-6, "io": 1e-3}
+STORES = ("memory", "process", "loop")
+
+
+class Collector(bastion.Actor):
+    """Counts TaskFinished notices; sets ``done`` at ``target``."""
+
+    def __init__(self, target: int, done: asyncio.Event) -> None:
+        self.target, self.done, self.count = target, done, 0
+
+    def handle_cast(self, message: Any) -> None:
+        if isinstance(message, TaskFinished):
+            self.count += 1
+            if self.count >= self.target:
+                self.done.set()
+
+
+def _cpu(task: Task) -> int:
+    end = time.perf_counter() + task.payload
+    while time.perf_counter() < end:
+        pass
+    return 0
+
+
+async def _io(task: Task) -> int:
+    await asyncio.sleep(task.payload)
+    return 0
+
+
+HANDLERS = {"cpu": _cpu, "io": _io}
+
+
+def _kind(workload: str, n: int) -> str:
+    if workload == "mixed":
+        return "cpu" if n % 2 else "io"
+    return workload
+
+
+async def _client(refs: list[bastion.ActorRef], first: int, count: int, workload: str) -> None:
+    for n in range(count):
+        kind = _kind(workload, n + first)
+        ref = refs[(first + n) % len(refs)]
+        await act(ref, "queue", type=kind, payload=WORK[kind], reply_to="collector")
+
+
+async def _closed_loop(store: StateStore, agents: int, clients: int, tasks: int,
+                       workload: str) -> float:
+    """Tasks per second, from the first submission to the last outcome."""
+    done = asyncio.Event()
+    per_client = tasks // clients
+    total = per_client * clients
+    async with bastion.open_runtime(call_timeout=60.0) as rt:
+        await rt.spawn(Collector, total, done, name="collector")
+        refs = [await rt.spawn(TaskAgent, name=f"w{i}", store=store, handlers=HANDLERS,
+                               max_queue_size=total) for i in range(agents)]
+        start = time.perf_counter()
+        async with asyncio.timeout(300):
+            await asyncio.gather(*(_client(refs, c, per_client, workload)
+                                   for c in range(clients)))
+            await done.wait()
+        elapsed = time.perf_counter() - start
+        for ref in refs:
+            await ref.stop()
+    return total / elapsed
+
+
+async def _bulk(store: StateStore, agents: int, tasks: int) -> float:
+    """Tasks queued in bulk while paused, then run (100 us CPU tasks)."""
+    done = asyncio.Event()
+    async with bastion.open_runtime(call_timeout=60.0) as rt:
+        await rt.spawn(Collector, tasks, done, name="collector")
+        refs = [await rt.spawn(TaskAgent, name=f"w{i}", store=store, handlers=HANDLERS,
+                               max_queue_size=tasks) for i in range(agents)]
+        for i, ref in enumerate(refs):
+            await act(ref, "pause")
+            share = [{"type": "cpu", "payload": WORK["cpu"], "reply_to": "collector"}
+                     for _ in range(tasks // agents + (i < tasks % agents))]
+            for chunk in range(0, len(share), 500):
+                await act(ref, "queue_many", tasks=share[chunk:chunk + 500])
+        start = time.perf_counter()
+        for ref in refs:
+            await act(ref, "resume")
+        async with asyncio.timeout(300):
+            await done.wait()
+        elapsed = time.perf_counter() - start
+        for ref in refs:
+            await ref.stop()
+    return tasks / elapsed
+
+
+async def _measure(tmp: Path, kind: str, tag: str, fn: Any) -> float:
+    if kind == "memory":
+        result: float = await fn(MemoryStore())
+        return result
+    async with await SQLiteStore.open(tmp / f"{tag}-{kind}.db",
+                                      writer=kind) as store:  # type: ignore[arg-type]
+        result = await fn(store)
+        return result
+
+
+async def _main(quick: bool) -> dict[str, Any]:
+    rounds = 1 if quick else 3
+    cases = [(c, w) for c in (16, 64) for w in ("cpu", "io", "mixed")]
+    agents, tasks = 8, 2000 if quick else 6000
+    runs: dict[str, dict[str, list[float]]] = {}
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        for r in range(rounds):
+            for clients, workload in cases:
+                case = f"{workload}_{clients}_clients"
+                for kind in STORES:
+                    rate = await _measure(tmp, kind, f"{case}-{r}", lambda s, c=clients,
+                                          w=workload: _closed_loop(s, agents, c, tasks, w))
+                    runs.setdefault(case, {}).setdefault(kind, []).append(rate)
+            for kind in STORES:
+                rate = await _measure(tmp, kind, f"bulk-{r}",
+                                      lambda s: _bulk(s, 4, tasks))
+                runs.setdefault("bulk_queued", {}).setdefault(kind, []).append(rate)
+    table: dict[str, dict[str, float]] = {}
+    ratios: dict[str, float] = {}
+    for case, by_kind in runs.items():
+        med = {kind: statistics.median(v) for kind, v in by_kind.items()}
+        table[case] = {f"{kind}_tasks_per_s": round(v) for kind, v in med.items()}
+        for kind in ("process", "loop"):
+            ratios[f"closed_loop_{case}_{kind}_vs_memory"] = round(med[kind] / med["memory"], 3)
+    return {"closed_loop": {"agents": agents, "tasks": tasks, "rounds": rounds, **table},
+            "ratios": ratios}
+
+
+def run(quick: bool) -> dict[str, Any]:
+    """Entry point for ``bench/run.py``."""
+    return asyncio.run(_main(quick))
+
+
+if __name__ == "__main__":
+    import json
+    import sys
+
+    print(json.dumps(run(quick="--quick" in sys.argv), indent=2))
