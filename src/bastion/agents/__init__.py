@@ -25,6 +25,7 @@ from bastion.agents._errors import (
 )
 from bastion.agents._monitor import HealthSample, MonitorAgent, Thresholds
 from bastion.agents._persistent import PersistentAgent
+from bastion.agents._retention import OutcomeRetention
 from bastion.agents._signals import (
     Overflow,
     Signal,
@@ -71,6 +72,7 @@ __all__ = [
     "InvalidTask",
     "ItemMap",
     "MonitorAgent",
+    "OutcomeRetention",
     "Overflow",
     "PersistentAgent",
     "QueuedTask",

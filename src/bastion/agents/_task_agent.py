@@ -24,6 +24,7 @@ from bastion._core._errors import ActorNotAlive, MailboxFull
 from bastion.agents._actions import action
 from bastion.agents._errors import AgentPaused, InvalidTask, QueueFull
 from bastion.agents._persistent import PersistentAgent
+from bastion.agents._retention import OutcomeIndex, OutcomeRetention
 from bastion.agents._state import ItemMap
 from bastion.agents._task_support import (
     HandlerModes,
@@ -93,8 +94,11 @@ class TaskAgent(PersistentAgent):
 
     def __init__(self, *, handlers: Mapping[str, TaskHandler] | None = None,
                  max_queue_size: int = 1000, task_timeout: float = 30.0, max_attempts: int = 3,
-                 pause_after_errors: int = 10, **kwargs: Any) -> None:
-        """``handlers``: task type → callable(Task); other keywords go to PersistentAgent."""
+                 pause_after_errors: int = 10, retention: OutcomeRetention | None = None,
+                 **kwargs: Any) -> None:
+        """``handlers``: task type → callable(Task); ``retention``: how many / how old
+        finished outcomes are kept (None: until ``forget``); other keywords go to
+        PersistentAgent."""
         super().__init__(**kwargs)
         if max_queue_size < 1 or max_attempts < 1 or pause_after_errors < 1:
             raise ValueError("max_queue_size, max_attempts and pause_after_errors must be >= 1")
@@ -109,6 +113,7 @@ class TaskAgent(PersistentAgent):
         self._kicked = False
         self._notify_failures = 0
         self._handler_modes = HandlerModes()
+        self._outcomes = None if retention is None else OutcomeIndex(retention)
 
     def agent_capabilities(self) -> tuple[str, ...]:
         """The class capabilities plus one per registered task type."""
@@ -196,6 +201,8 @@ class TaskAgent(PersistentAgent):
         """Delete recorded outcomes that are no longer needed."""
         for task_id in task_ids:
             self.unstage_item(DONE, task_id)
+            if self._outcomes is not None:
+                self._outcomes.discard(task_id)
         return len(task_ids)
 
     def statistics(self) -> TaskAgentStatistics:
@@ -369,6 +376,7 @@ class TaskAgent(PersistentAgent):
                                               error=f"result not storable: {exc}",
                                               retryable=False)
             self.stage_item(DONE, task.id, outcome, TaskOutcome)
+        self._retain(task.id, outcome.finished_at)
         if task.id in self.queue:
             del self.queue[task.id]
         if self.current_task == task.id:
@@ -378,6 +386,18 @@ class TaskAgent(PersistentAgent):
         self._count(outcome)
         _hooks.task_finished(type(self).__qualname__, str(outcome.status), outcome.duration)
         self._notify(task, outcome)
+
+    def _retain(self, task_id: str, finished_at: float) -> None:
+        """Retention: the outcomes it drops go out in the batch recording this one."""
+        if self._outcomes is not None:
+            for old in self._outcomes.add(task_id, finished_at, time.time()):
+                self.unstage_item(DONE, old)
+
+    def _decode(self, data: Any) -> Any:
+        if self._outcomes is not None and DONE in data.collections:  # at start: index them
+            for old in self._outcomes.load(data.collections[DONE], time.time()):
+                self.unstage_item(DONE, old)
+        return super()._decode(data)
 
     def _count(self, outcome: TaskOutcome) -> None:
         if outcome.status is TaskStatus.COMPLETED:

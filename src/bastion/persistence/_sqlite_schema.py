@@ -26,7 +26,11 @@ from typing import Any, Literal
 APPLICATION_ID = 0x4253544E  # "BSTN" in the SQLite header: this file is a Bastion store
 SCHEMA_VERSION = 1
 FORMAT = "1"  # meta.format, written by every version (how unstamped files are recognised)
-CHECKPOINT_EVERY = 64  # commits between PASSIVE WAL checkpoints
+CHECKPOINT_EVERY = 64  # commits between maintenance rounds (see maintain)
+WAL_LIMIT_BYTES = 64 << 20  # journal_size_limit: a reset WAL is truncated to this size
+WAL_TRUNCATE_AT = 32 << 20  # a WAL larger than this is checkpointed with TRUNCATE
+VACUUM_FREE_PAGES = 256  # free pages kept before an incremental vacuum returns them
+VACUUM_STEP_PAGES = 2048  # pages returned per maintenance round (8 MiB with 4 KiB pages)
 BUSY_TIMEOUT_MS = 5000
 
 TABLES: dict[str, str] = {
@@ -101,6 +105,28 @@ def configure(conn: sqlite3.Connection) -> None:
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     conn.execute("PRAGMA wal_autocheckpoint=0")  # checkpoints run off the commit path
+    conn.execute(f"PRAGMA journal_size_limit={WAL_LIMIT_BYTES}")
+
+
+def maintain(conn: sqlite3.Connection, path: str) -> None:
+    """One maintenance round on a write connection, between commits (never on the loop).
+
+    A PASSIVE checkpoint (or TRUNCATE once the WAL passed :data:`WAL_TRUNCATE_AT`), then,
+    in a file made with ``auto_vacuum=INCREMENTAL``, an incremental vacuum that returns up
+    to :data:`VACUUM_STEP_PAGES` free pages to the file system once more than
+    :data:`VACUUM_FREE_PAGES` are free. Raises sqlite3.Error (busy: retried next round).
+    """
+    if conn.execute("PRAGMA auto_vacuum").fetchone()[0] == 2:
+        free = conn.execute("PRAGMA freelist_count").fetchone()[0]
+        if free > VACUUM_FREE_PAGES:
+            # executescript steps the pragma to completion (execute frees one page only)
+            conn.executescript(f"PRAGMA incremental_vacuum({VACUUM_STEP_PAGES})")
+    try:
+        wal = os.path.getsize(path + "-wal")
+    except OSError:
+        wal = 0
+    mode = "TRUNCATE" if wal > WAL_TRUNCATE_AT else "PASSIVE"
+    conn.execute(f"PRAGMA wal_checkpoint({mode})").fetchall()
 
 
 def identify(conn: sqlite3.Connection, path: str) -> Kind:
@@ -148,6 +174,8 @@ def prepare(conn: sqlite3.Connection, path: str) -> None:
     """Make ``conn``'s file a ready state database, or raise SchemaError without writing."""
     conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")  # a setting: reads no file
     kind = identify(conn, path)
+    if kind == "new":  # must precede the first table; freed pages can then be returned
+        conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
     if kind != "ours":
         conn.execute("BEGIN IMMEDIATE")
         try:

@@ -123,12 +123,14 @@ class Writer:
         return results
 
     def checkpoint(self) -> bool:
-        """A PASSIVE WAL checkpoint on the helper connection (helper thread); False on error."""
+        """A maintenance round (:func:`~._sqlite_schema.maintain`: WAL checkpoint, bounded
+        incremental vacuum) on the helper connection (helper thread); False on error."""
         try:
             if self._helper is None:
                 self._helper = sqlite3.connect(self._path, isolation_level=None)
                 self._helper.execute(f"PRAGMA busy_timeout={schema.BUSY_TIMEOUT_MS}")
-            self._helper.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                self._helper.execute(f"PRAGMA journal_size_limit={schema.WAL_LIMIT_BYTES}")
+            schema.maintain(self._helper, self._path)
         except sqlite3.Error:
             return False
         return True

@@ -122,7 +122,7 @@ def main(path: str) -> int:
             eof = True  # the store is gone; what was received is committed
         if commits % schema.CHECKPOINT_EVERY == 0:
             with contextlib.suppress(sqlite3.Error):  # busy: retried after more commits
-                conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                schema.maintain(conn, path)
     conn.close()
     return 0
 
