@@ -1,0 +1,122 @@
+"""Size soak: many tasks through TaskAgents on SQLite with outcome retention on.
+
+Four TaskAgents (``OutcomeRetention(max_outcomes=10_000)`` each) run zero-work tasks fed
+by a producer that keeps a bounded backlog (``queue_many`` of 500). Measured: the largest
+database file and WAL seen (sampled every 1 % of the run, and at the end), and the
+throughput of the last 10 % of the tasks against the first 10 % (1.0: no slowdown as
+the file ages). ``python bench/bench_store_soak.py 1000000`` runs the full-size soak.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import bastion
+from bastion.agents import OutcomeRetention, Task, TaskAgent, TaskFinished, act
+from bastion.persistence import SQLiteStore
+
+AGENTS = 4
+CHUNK = 500
+BACKLOG = 4 * CHUNK * AGENTS
+
+
+class Progress:
+    """Finished tasks so far, with a time stamp at every 1 % of ``target``."""
+
+    def __init__(self, target: int, done: asyncio.Event) -> None:
+        self.target, self.done, self.count = target, done, 0
+        self.step = max(1, target // 100)
+        self.stamps: list[float] = [time.perf_counter()]
+
+
+class Counter(bastion.Actor):
+    """Counts TaskFinished notices into a Progress."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+
+    def handle_cast(self, message: Any) -> None:
+        if isinstance(message, TaskFinished):
+            p = self.progress
+            p.count += 1
+            if p.count % p.step == 0:
+                p.stamps.append(time.perf_counter())
+            if p.count >= p.target:
+                p.done.set()
+
+
+def _zero(task: Task) -> int:
+    return 0
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return 0
+
+
+async def soak(path: Path, tasks: int) -> dict[str, Any]:
+    """Run ``tasks`` tasks; sizes in MB, throughput of the first and last 10 %."""
+    done = asyncio.Event()
+    wal = Path(f"{path}-wal")
+    peak_db = peak_wal = 0
+    async with (await SQLiteStore.open(path) as store,
+                bastion.open_runtime(call_timeout=60.0) as rt):
+        state = Progress(tasks, done)
+        await rt.spawn(Counter, state, name="counter")
+        keep = OutcomeRetention(max_outcomes=10_000)
+        refs = [await rt.spawn(TaskAgent, name=f"s{i}", store=store, handlers={"zero": _zero},
+                               max_queue_size=BACKLOG, retention=keep)
+                for i in range(AGENTS)]
+        sent, turn, next_sample = 0, 0, 0
+        async with asyncio.timeout(24 * 3600):
+            while sent < tasks:
+                if sent - state.count >= BACKLOG:
+                    await asyncio.sleep(0.001)
+                    continue
+                n = min(CHUNK, tasks - sent)
+                await act(refs[turn % AGENTS], "queue_many",
+                          tasks=[{"type": "zero", "reply_to": "counter"}] * n)
+                sent, turn = sent + n, turn + 1
+                if state.count >= next_sample:
+                    peak_db, peak_wal = max(peak_db, _size(path)), max(peak_wal, _size(wal))
+                    next_sample += state.step
+            await done.wait()
+        for ref in refs:
+            await ref.stop()
+        stamps = state.stamps
+    peak_db, peak_wal = max(peak_db, _size(path)), max(peak_wal, _size(wal))
+    tenth = max(1, (len(stamps) - 1) // 10)
+    first = stamps[tenth] - stamps[0]
+    last = stamps[-1] - stamps[-1 - tenth]
+    return {"tasks": tasks, "peak_db_mb": round(peak_db / 1e6, 2),
+            "peak_wal_mb": round(peak_wal / 1e6, 2), "final_db_mb": round(_size(path) / 1e6, 2),
+            "first_10pct_tasks_per_s": round(tenth * state.step / first),
+            "last_10pct_tasks_per_s": round(tenth * state.step / last),
+            "last_vs_first_10pct": round(first / last, 3)}
+
+
+async def _main(tasks: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp:
+        result = await soak(Path(tmp) / "soak.db", tasks)
+    return {"store_soak": result,
+            "ratios": {"store_soak_last_vs_first_10pct": result["last_vs_first_10pct"]}}
+
+
+def run(quick: bool) -> dict[str, Any]:
+    """Entry point for ``bench/run.py`` (20,000 tasks quick, 200,000 full)."""
+    return asyncio.run(_main(20_000 if quick else 200_000))
+
+
+if __name__ == "__main__":
+    import json
+
+    count = int(sys.argv[1]) if len(sys.argv) > 1 else 20_000
+    print(json.dumps(asyncio.run(_main(count)), indent=2), file=sys.stdout)
+
