@@ -103,6 +103,7 @@ class SQLiteStore:
         self._link = ProcessLink(self.path) if writer == "process" else None
         self._opened = False
         self._data_version: int | None = None
+        self._version_fresh = False  # data_version was read in this very callback
         self._queued: list[Job] = []
         self._soon: asyncio.Handle | None = None
         self._later: asyncio.TimerHandle | None = None
@@ -330,12 +331,13 @@ class SQLiteStore:
             self._resolve([(job, None, link.broken) for job in jobs])
             return
         try:
-            if not link.in_flight:  # only then can a changed file mean another writer
-                data_version = self._read_data_version()
+            if not link.in_flight and not self._version_fresh:  # only then can a changed
+                data_version = self._read_data_version()  # file mean another writer
                 if (data_version != self._data_version
                         or writer.cached_versions() > MAX_CACHED):
                     writer.forget_versions()
                     self._data_version = data_version
+            self._version_fresh = False
             plan, results = writer.plan(writer.connection(), jobs)
         except sqlite3.Error as exc:
             writer.forget_versions()
@@ -358,13 +360,14 @@ class SQLiteStore:
             error: StoreError = (VersionConflict(f"sqlite: {text}") if status == 1
                                  else StoreError(text))
             self._resolve([(job, None, error) for job, _, _ in accepted])
-        if self._link.in_flight:
+        if self._link.in_flight or self._link.broken is not None:
             return
+        with contextlib.suppress(sqlite3.Error):  # our own commits changed it: absorb them
+            self._data_version = self._read_data_version()
+            self._version_fresh = True  # for the group sent right now, if any
         if self._queued:
             self._flush()  # what queued up while the commit was in flight: the next group
-        elif self._link.broken is None and not self._closed:
-            with contextlib.suppress(sqlite3.Error):
-                self._data_version = self._read_data_version()
+        self._version_fresh = False
 
     def _start_helper(self, fn: Callable[[], Any],
                       done: Callable[[asyncio.Future[Any]], None]) -> None:
