@@ -124,9 +124,9 @@ async def _measure(tmp: Path, kind: str, tag: str, fn: Any) -> float:
 
 
 async def _main(quick: bool) -> dict[str, Any]:
-    rounds = 1 if quick else 3
+    rounds = 2 if quick else 3
     cases = [(c, w) for c in (16, 64) for w in ("cpu", "io", "mixed")]
-    agents, tasks = 8, 2000 if quick else 6000
+    agents, tasks = 8, 1600 if quick else 4000
     runs: dict[str, dict[str, list[float]]] = {}
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)

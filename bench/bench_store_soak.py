@@ -1,7 +1,8 @@
 """Size soak: many tasks through TaskAgents on SQLite with outcome retention on.
 
 Four TaskAgents (``OutcomeRetention(max_outcomes=10_000)`` each) run zero-work tasks fed
-by a producer that keeps a bounded backlog (``queue_many`` of 500). Measured: the largest
+by a producer that keeps a bounded backlog (``queue_many`` of 500, progress read from
+the agents' ``status``). Measured: the largest
 database file and WAL seen (sampled every 1 % of the run, and at the end), and the
 throughput of the last 10 % of the tasks against the first 10 % (1.0: no slowdown as
 the file ages). ``python bench/bench_store_soak.py 1000000`` runs the full-size soak.
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import bastion
-from bastion.agents import OutcomeRetention, Task, TaskAgent, TaskFinished, act
+from bastion.agents import OutcomeRetention, Task, TaskAgent, act
 from bastion.persistence import SQLiteStore
 
 AGENTS = 4
@@ -28,26 +29,17 @@ BACKLOG = 4 * CHUNK * AGENTS
 class Progress:
     """Finished tasks so far, with a time stamp at every 1 % of ``target``."""
 
-    def __init__(self, target: int, done: asyncio.Event) -> None:
-        self.target, self.done, self.count = target, done, 0
+    def __init__(self, target: int) -> None:
+        self.target, self.count = target, 0
         self.step = max(1, target // 100)
         self.stamps: list[float] = [time.perf_counter()]
 
-
-class Counter(bastion.Actor):
-    """Counts TaskFinished notices into a Progress."""
-
-    def __init__(self, progress: Progress) -> None:
-        self.progress = progress
-
-    def handle_cast(self, message: Any) -> None:
-        if isinstance(message, TaskFinished):
-            p = self.progress
-            p.count += 1
-            if p.count % p.step == 0:
-                p.stamps.append(time.perf_counter())
-            if p.count >= p.target:
-                p.done.set()
+    def update(self, count: int) -> None:
+        """``count`` tasks have finished by now."""
+        now = time.perf_counter()
+        while len(self.stamps) * self.step <= count:
+            self.stamps.append(now)
+        self.count = count
 
 
 def _zero(task: Task) -> int:
@@ -63,31 +55,30 @@ def _size(path: Path) -> int:
 
 async def soak(path: Path, tasks: int) -> dict[str, Any]:
     """Run ``tasks`` tasks; sizes in MB, throughput of the first and last 10 %."""
-    done = asyncio.Event()
     wal = Path(f"{path}-wal")
     peak_db = peak_wal = 0
     async with (await SQLiteStore.open(path) as store,
                 bastion.open_runtime(call_timeout=60.0) as rt):
-        state = Progress(tasks, done)
-        await rt.spawn(Counter, state, name="counter")
+        state = Progress(tasks)
         keep = OutcomeRetention(max_outcomes=10_000)
         refs = [await rt.spawn(TaskAgent, name=f"s{i}", store=store, handlers={"zero": _zero},
                                max_queue_size=BACKLOG, retention=keep)
                 for i in range(AGENTS)]
         sent, turn, next_sample = 0, 0, 0
         async with asyncio.timeout(24 * 3600):
-            while sent < tasks:
-                if sent - state.count >= BACKLOG:
+            while state.count < tasks:
+                full = sent - state.count >= BACKLOG or sent >= tasks
+                if turn % AGENTS == 0 or full:  # once per round of chunks, or when waiting
+                    state.update(sum([(await act(r, "status")).processed for r in refs]))
+                if sent - state.count >= BACKLOG or sent >= tasks:
                     await asyncio.sleep(0.001)
-                    continue
-                n = min(CHUNK, tasks - sent)
-                await act(refs[turn % AGENTS], "queue_many",
-                          tasks=[{"type": "zero", "reply_to": "counter"}] * n)
-                sent, turn = sent + n, turn + 1
+                else:
+                    n = min(CHUNK, tasks - sent)
+                    await act(refs[turn % AGENTS], "queue_many", tasks=[{"type": "zero"}] * n)
+                    sent, turn = sent + n, turn + 1
                 if state.count >= next_sample:
                     peak_db, peak_wal = max(peak_db, _size(path)), max(peak_wal, _size(wal))
                     next_sample += state.step
-            await done.wait()
         for ref in refs:
             await ref.stop()
         stamps = state.stamps

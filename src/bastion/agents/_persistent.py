@@ -40,6 +40,7 @@ from typing import Any, ClassVar
 from bastion._core import _event_names, _events
 from bastion._core._errors import ExpectedError
 from bastion._core._messages import ExitReason
+from bastion.agents._acks import reply_after_commit, submit_for_reply
 from bastion.agents._agent import Agent
 from bastion.agents._snapshot import (
     STATE_KEY,
@@ -128,6 +129,8 @@ class PersistentAgent(Agent):
         self._staged: list[Op] = []
         self._drained: dict[str, list[str]] = {}
         self._last_write: asyncio.Future[WriteResult] | None = None
+        self._reply_after: asyncio.Future[WriteResult] | None = None  # see handle_call
+        self._calling = False
         self.restore_error: CorruptState | None = None
         self.restored = False
 
@@ -283,8 +286,20 @@ class PersistentAgent(Agent):
             {**self._meta(), "namespace": self.namespace, "error": exc},
         )
 
+    async def handle_call(self, message: Any) -> Any:
+        """Run an action; its reply waits for the commit of its changes, the agent goes on
+        with its next messages meanwhile (``_acks``)."""
+        self._calling = True
+        try:
+            result = await super().handle_call(message)
+        finally:
+            self._calling = False
+        return reply_after_commit(self, result)
+
     async def _after_dispatch(self, name: str, error: BaseException | None) -> None:
-        if error is None or isinstance(error, ExpectedError):
+        if error is None and self._calling and self.durability is not Durability.MEMORY:
+            await submit_for_reply(self)
+        elif error is None or isinstance(error, ExpectedError):
             await self.persist()
 
     async def _finish_stop(self, reason: ExitReason) -> None:
