@@ -1,8 +1,8 @@
 """Acknowledged actions of a PersistentAgent: the reply waits for the commit, the agent not.
 
 After an action that a caller waits for, the agent submits its changes and moves on to its
-next message; the caller's reply is sent when that write commits (a
-:class:`~bastion._core._cell.DeferredReply`). Writes commit in submission order, so
+next message; the caller's reply is sent when that write commits (the kernel's deferred
+reply: ``reply_handle()`` and ``NoReply``). Writes commit in submission order, so
 replies leave in order, and the store's group commit takes the changes of every message
 handled meanwhile in its next group instead of one commit per acknowledgement. A failed
 write fails the reply (``ActorCrashed``) and kills the agent, which restores from the
@@ -14,8 +14,9 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
-from bastion._core._cell import DeferredReply
-from bastion.persistence import Durability, InvalidState, WriteResult
+from bastion._core._errors import ActorCrashed
+from bastion._core._replies import NoReply
+from bastion.persistence import Durability, InvalidState, StoreError, WriteResult
 
 if TYPE_CHECKING:
     from bastion.agents._persistent import PersistentAgent
@@ -41,12 +42,24 @@ async def submit_for_reply(agent: PersistentAgent) -> None:
 
 
 def reply_after_commit(agent: PersistentAgent, result: Any) -> Any:
-    """``result``, or a DeferredReply of it while the action's write is uncommitted."""
+    """``result``, or ``NoReply`` (answered on commit) while the action's write is pending."""
     pending, agent._reply_after = agent._reply_after, None
     if pending is None:
         return result
     if not pending.done():
-        return DeferredReply(pending, result)
+        handle = agent.reply_handle()
+
+        def answer(fut: asyncio.Future[WriteResult]) -> None:
+            error = fut.exception() if not fut.cancelled() else StoreError("write cancelled")
+            if error is None:
+                handle.reply(result)
+            else:
+                crashed = ActorCrashed(f"{agent!r}: the write of this action failed: {error!r}")
+                crashed.__cause__ = error
+                handle.fail(crashed)
+
+        pending.add_done_callback(answer)
+        return NoReply
     error = None if pending.cancelled() else pending.exception()
     if error is not None:
         raise error
