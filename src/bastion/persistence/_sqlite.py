@@ -9,18 +9,14 @@ short transaction by one of two writers:
 * ``writer="process"`` (the default on POSIX): a child process
   (:mod:`~bastion.persistence._writer_proc`, driven by
   :class:`~bastion.persistence._sqlite_proc.ProcessLink`) executes the planned
-  statements off the loop's core and acknowledges each group; checkpoints and the WAL
-  ``fsync`` of ``strict`` groups run there too.
+  statements off the loop's core and acknowledges each group; maintenance and fsyncs too.
 * ``writer="loop"``: the statements and ``COMMIT`` run on the event loop itself (lowest
-  latency for one acknowledged write); one helper thread (a single-worker executor made
-  by :meth:`SQLiteStore.open`) runs checkpoints and the WAL ``fsync``.
+  latency for one acknowledged write); a helper thread runs maintenance and fsyncs.
 
-When a flush runs: a batch someone waits for (``submit(ops)``, :meth:`SQLiteStore.write`,
-every read) on the next loop iteration, together with everything queued before it; a
-*deferred* batch (``submit(ops, defer=True)``) within ``flush_interval`` (default
-10 ms), or sooner with another flush or when ``max_pending_ops`` are queued. Reads and
-maintenance run on a connection in this process after every group before them is
-committed, so a read sees every batch submitted before it.
+A flush runs on the next loop turn for a batch someone waits for, within
+``flush_interval`` (10 ms) for a deferred one, at once past ``max_pending_ops``; with
+the writer process, a flush while a group is in flight waits for its ack (group commit).
+Reads run in this process after every group before them is committed.
 
 The file's schema, statements and identity checks live in
 :mod:`~bastion.persistence._sqlite_schema`: a file that is not a Bastion state database
@@ -108,8 +104,7 @@ class SQLiteStore:
         self._soon: asyncio.Handle | None = None
         self._later: asyncio.TimerHandle | None = None
         self._helpers: set[asyncio.Future[Any]] = set()
-        self._checkpointing = False
-        self._since_checkpoint = 0
+        self._checkpointing, self._since_checkpoint = False, 0
         self._pending_ops = 0
         self._closed = False
         self._batches = 0
@@ -153,9 +148,8 @@ class SQLiteStore:
         """``"sqlite"``."""
         return "sqlite"
 
-    async def submit(
-        self, ops: Sequence[Op], *, sync: bool = False, defer: bool = False
-    ) -> asyncio.Future[WriteResult]:
+    async def submit(self, ops: Sequence[Op], *, sync: bool = False,
+                     defer: bool = False) -> asyncio.Future[WriteResult]:
         """Queue a batch for a group commit; returns its future at once.
 
         ``defer=True``: nobody waits for it now, commit it within ``flush_interval``.
@@ -281,12 +275,10 @@ class SQLiteStore:
             self._later = loop.call_later(self._interval, self._flush)
 
     def _flush(self) -> None:
-        if self._soon is not None:
-            self._soon.cancel()
-            self._soon = None
-        if self._later is not None:
-            self._later.cancel()
-            self._later = None
+        for handle in (self._soon, self._later):
+            if handle is not None:
+                handle.cancel()
+        self._soon = self._later = None
         if not self._queued:
             return
         link = self._link
@@ -360,14 +352,12 @@ class SQLiteStore:
             error: StoreError = (VersionConflict(f"sqlite: {text}") if status == 1
                                  else StoreError(text))
             self._resolve([(job, None, error) for job, _, _ in accepted])
-        if self._link.in_flight or self._link.broken is not None:
-            return
-        with contextlib.suppress(sqlite3.Error):  # our own commits changed it: absorb them
-            self._data_version = self._read_data_version()
-            self._version_fresh = True  # for the group sent right now, if any
-        if self._queued:
+        if not self._link.in_flight and self._link.broken is None:
+            with contextlib.suppress(sqlite3.Error):  # absorb our own commits' change
+                self._data_version = self._read_data_version()
+                self._version_fresh = True  # for the group sent right now, if any
             self._flush()  # what queued up while the commit was in flight: the next group
-        self._version_fresh = False
+            self._version_fresh = False
 
     def _start_helper(self, fn: Callable[[], Any],
                       done: Callable[[asyncio.Future[Any]], None]) -> None:
