@@ -37,8 +37,9 @@ from bastion.persistence import (
 class NullStore(MemoryStore):
     """A store that acknowledges and drops every write: agents without persistence."""
 
-    async def submit(self, ops: Sequence[Op], *, sync: bool = False, defer: bool = False
-                     ) -> asyncio.Future[WriteResult]:
+    async def submit(
+        self, ops: Sequence[Op], *, sync: bool = False, defer: bool = False
+    ) -> asyncio.Future[WriteResult]:
         fut: asyncio.Future[WriteResult] = asyncio.get_running_loop().create_future()
         fut.set_result(_EMPTY)
         return fut
@@ -74,14 +75,20 @@ async def _pool_run(store: StateStore, agents: int, tasks: int, work_s: float) -
     done = asyncio.Event()
     async with bastion.open_runtime(call_timeout=60.0) as rt:
         await rt.spawn(Collector, tasks, done, name="collector")
-        refs = [await rt.spawn(TaskAgent, name=f"w{i}", store=store, handlers={"cpu": _cpu},
-                               max_queue_size=tasks) for i in range(agents)]
+        refs = [
+            await rt.spawn(
+                TaskAgent, name=f"w{i}", store=store, handlers={"cpu": _cpu}, max_queue_size=tasks
+            )
+            for i in range(agents)
+        ]
         for i, ref in enumerate(refs):
             await act(ref, "pause")
-            share = [{"type": "cpu", "payload": work_s, "reply_to": "collector"}
-                     for _ in range(tasks // agents + (i < tasks % agents))]
+            share = [
+                {"type": "cpu", "payload": work_s, "reply_to": "collector"}
+                for _ in range(tasks // agents + (i < tasks % agents))
+            ]
             for chunk in range(0, len(share), 500):
-                await act(ref, "queue_many", tasks=share[chunk:chunk + 500])
+                await act(ref, "queue_many", tasks=share[chunk : chunk + 500])
         start = time.perf_counter()
         for ref in refs:
             await act(ref, "resume")
@@ -106,21 +113,31 @@ async def _overhead(quick: bool, work_s: float) -> dict[str, float]:
         for r in range(rounds):
             plain.append(await _pool_run(NullStore(), 4, tasks, work_s))
             for mode, runs in durable.items():
-                async with await SQLiteStore.open(Path(tmp) / f"o{r}{mode}.db",
-                                                  writer=mode) as store:  # type: ignore[arg-type]
+                async with await SQLiteStore.open(
+                    Path(tmp) / f"o{r}{mode}.db", writer=mode
+                ) as store:  # type: ignore[arg-type]
                     runs.append(await _pool_run(store, 4, tasks, work_s))
     p = statistics.median(plain)
     d, q = statistics.median(durable["loop"]), statistics.median(durable["process"])
-    return {"no_persistence_tasks_per_s": round(p), "sqlite_batched_tasks_per_s": round(d),
-            "slowdown": round(1 - d / p, 4),
-            "sqlite_batched_process_writer_tasks_per_s": round(q),
-            "slowdown_process_writer": round(1 - q / p, 4)}
+    return {
+        "no_persistence_tasks_per_s": round(p),
+        "sqlite_batched_tasks_per_s": round(d),
+        "slowdown": round(1 - d / p, 4),
+        "sqlite_batched_process_writer_tasks_per_s": round(q),
+        "slowdown_process_writer": round(1 - q / p, 4),
+    }
 
 
-async def _mutation_agent(rt: bastion.Runtime, store: StateStore, queued: int,
-                          samples: int) -> bastion.ActorRef:
-    ref = await rt.spawn(TaskAgent, name=f"m{queued}", store=store, handlers={"cpu": _cpu},
-                         max_queue_size=queued + 2 * samples + 10)
+async def _mutation_agent(
+    rt: bastion.Runtime, store: StateStore, queued: int, samples: int
+) -> bastion.ActorRef:
+    ref = await rt.spawn(
+        TaskAgent,
+        name=f"m{queued}",
+        store=store,
+        handlers={"cpu": _cpu},
+        max_queue_size=queued + 2 * samples + 10,
+    )
     await act(ref, "pause")
     for chunk in range(0, queued, 1000):
         n = min(1000, queued - chunk)
@@ -135,8 +152,9 @@ async def _mutation_block(ref: bastion.ActorRef, samples: int) -> float:
     return (time.perf_counter() - start) / samples
 
 
-async def _mutation_costs(store: StateStore, sizes: tuple[int, ...], samples: int,
-                          blocks: int) -> dict[int, float]:
+async def _mutation_costs(
+    store: StateStore, sizes: tuple[int, ...], samples: int, blocks: int
+) -> dict[int, float]:
     """Median over ``blocks`` interleaved blocks of ``samples`` acknowledged mutations.
 
     Interleaving the sizes block by block makes machine drift hit both sides alike.
@@ -157,8 +175,10 @@ async def _mutation_costs(store: StateStore, sizes: tuple[int, ...], samples: in
 
 async def _naive_cost(store: StateStore, queued: int, samples: int) -> float:
     """Whole-state snapshot per change: the full queue re-encoded and rewritten each time."""
-    queue = [{"id": f"t{i}", "type": "cpu", "payload": 0.0, "priority": 1, "seq": i}
-             for i in range(queued)]
+    queue = [
+        {"id": f"t{i}", "type": "cpu", "payload": 0.0, "priority": 1, "seq": i}
+        for i in range(queued)
+    ]
     enc = msgspec.json.Encoder()
     start = time.perf_counter()
     for i in range(samples):
@@ -176,7 +196,8 @@ async def _growth(quick: bool) -> dict[str, Any]:
             for n in (10, 10_000):
                 out[f"bastion_us_at_{n}"] = round(costs[n] * 1e6, 1)
                 out[f"naive_snapshot_us_at_{n}"] = round(
-                    await _naive_cost(store, n, 50 if quick else 250) * 1e6, 1)
+                    await _naive_cost(store, n, 50 if quick else 250) * 1e6, 1
+                )
     return out
 
 
@@ -188,28 +209,37 @@ async def _recovery(quick: bool) -> dict[str, float]:
         durations.append(measurements["duration_ns"] / 1e6)
 
     with tempfile.TemporaryDirectory() as tmp:
-        async with (await SQLiteStore.open(Path(tmp) / "r.db") as store,
-                    bastion.open_runtime(call_timeout=60.0) as rt):
-            ref = await rt.spawn(TaskAgent, name="r", store=store, handlers={"cpu": _cpu},
-                                 max_queue_size=10_000)
+        async with (
+            await SQLiteStore.open(Path(tmp) / "r.db") as store,
+            bastion.open_runtime(call_timeout=60.0) as rt,
+        ):
+            ref = await rt.spawn(
+                TaskAgent, name="r", store=store, handlers={"cpu": _cpu}, max_queue_size=10_000
+            )
             await act(ref, "pause")
             for _ in range(10):
                 await act(ref, "queue_many", tasks=[{"type": "cpu", "payload": 0.0}] * 1000)
             await ref.stop()
-            _events.attach("bench.recovery", [("bastion", "agent", "state", "restored")],
-                           record)
+            _events.attach("bench.recovery", [("bastion", "agent", "state", "restored")], record)
             try:
                 for _ in range(3 if quick else 7):
                     start = time.perf_counter()
-                    ref = await rt.spawn(TaskAgent, name="r", store=store,
-                                         handlers={"cpu": _cpu}, max_queue_size=10_000)
+                    ref = await rt.spawn(
+                        TaskAgent,
+                        name="r",
+                        store=store,
+                        handlers={"cpu": _cpu},
+                        max_queue_size=10_000,
+                    )
                     spawns.append((time.perf_counter() - start) * 1e3)
                     assert (await act(ref, "status")).queued == 10_000
                     await ref.stop()
             finally:
                 _events.detach("bench.recovery")
-    return {"restore_ms": round(statistics.median(durations), 2),
-            "spawn_with_restore_ms": round(statistics.median(spawns), 2)}
+    return {
+        "restore_ms": round(statistics.median(durations), 2),
+        "spawn_with_restore_ms": round(statistics.median(spawns), 2),
+    }
 
 
 async def _main(quick: bool) -> dict[str, Any]:
@@ -225,13 +255,17 @@ async def _main(quick: bool) -> dict[str, Any]:
             "persistence_overhead_cpu_100us": round(cpu["slowdown"], 4),
             "persistence_overhead_zero_work": round(zero["slowdown"], 4),
             "persistence_overhead_cpu_100us_process_writer": round(
-                cpu["slowdown_process_writer"], 4),
+                cpu["slowdown_process_writer"], 4
+            ),
             "persistence_overhead_zero_work_process_writer": round(
-                zero["slowdown_process_writer"], 4),
+                zero["slowdown_process_writer"], 4
+            ),
             "mutation_cost_growth_10k_vs_10": round(
-                growth["bastion_us_at_10000"] / growth["bastion_us_at_10"], 3),
+                growth["bastion_us_at_10000"] / growth["bastion_us_at_10"], 3
+            ),
             "naive_snapshot_growth_10k_vs_10": round(
-                growth["naive_snapshot_us_at_10000"] / growth["naive_snapshot_us_at_10"], 1),
+                growth["naive_snapshot_us_at_10000"] / growth["naive_snapshot_us_at_10"], 1
+            ),
         },
     }
 

@@ -68,20 +68,24 @@ async def _client(refs: list[bastion.ActorRef], first: int, count: int, workload
         await act(ref, "queue", type=kind, payload=WORK[kind], reply_to="collector")
 
 
-async def _closed_loop(store: StateStore, agents: int, clients: int, tasks: int,
-                       workload: str) -> float:
+async def _closed_loop(
+    store: StateStore, agents: int, clients: int, tasks: int, workload: str
+) -> float:
     """Tasks per second, from the first submission to the last outcome."""
     done = asyncio.Event()
     per_client = tasks // clients
     total = per_client * clients
     async with bastion.open_runtime(call_timeout=60.0) as rt:
         await rt.spawn(Collector, total, done, name="collector")
-        refs = [await rt.spawn(TaskAgent, name=f"w{i}", store=store, handlers=HANDLERS,
-                               max_queue_size=total) for i in range(agents)]
+        refs = [
+            await rt.spawn(
+                TaskAgent, name=f"w{i}", store=store, handlers=HANDLERS, max_queue_size=total
+            )
+            for i in range(agents)
+        ]
         start = time.perf_counter()
         async with asyncio.timeout(300):
-            await asyncio.gather(*(_client(refs, c, per_client, workload)
-                                   for c in range(clients)))
+            await asyncio.gather(*(_client(refs, c, per_client, workload) for c in range(clients)))
             await done.wait()
         elapsed = time.perf_counter() - start
         for ref in refs:
@@ -94,14 +98,20 @@ async def _bulk(store: StateStore, agents: int, tasks: int) -> float:
     done = asyncio.Event()
     async with bastion.open_runtime(call_timeout=60.0) as rt:
         await rt.spawn(Collector, tasks, done, name="collector")
-        refs = [await rt.spawn(TaskAgent, name=f"w{i}", store=store, handlers=HANDLERS,
-                               max_queue_size=tasks) for i in range(agents)]
+        refs = [
+            await rt.spawn(
+                TaskAgent, name=f"w{i}", store=store, handlers=HANDLERS, max_queue_size=tasks
+            )
+            for i in range(agents)
+        ]
         for i, ref in enumerate(refs):
             await act(ref, "pause")
-            share = [{"type": "cpu", "payload": WORK["cpu"], "reply_to": "collector"}
-                     for _ in range(tasks // agents + (i < tasks % agents))]
+            share = [
+                {"type": "cpu", "payload": WORK["cpu"], "reply_to": "collector"}
+                for _ in range(tasks // agents + (i < tasks % agents))
+            ]
             for chunk in range(0, len(share), 500):
-                await act(ref, "queue_many", tasks=share[chunk:chunk + 500])
+                await act(ref, "queue_many", tasks=share[chunk : chunk + 500])
         start = time.perf_counter()
         for ref in refs:
             await act(ref, "resume")
@@ -117,8 +127,7 @@ async def _measure(tmp: Path, kind: str, tag: str, fn: Any) -> float:
     if kind == "memory":
         result: float = await fn(MemoryStore())
         return result
-    async with await SQLiteStore.open(tmp / f"{tag}-{kind}.db",
-                                      writer=kind) as store:  # type: ignore[arg-type]
+    async with await SQLiteStore.open(tmp / f"{tag}-{kind}.db", writer=kind) as store:  # type: ignore[arg-type]
         result = await fn(store)
         return result
 
@@ -134,12 +143,15 @@ async def _main(quick: bool) -> dict[str, Any]:
             for clients, workload in cases:
                 case = f"{workload}_{clients}_clients"
                 for kind in STORES:
-                    rate = await _measure(tmp, kind, f"{case}-{r}", lambda s, c=clients,
-                                          w=workload: _closed_loop(s, agents, c, tasks, w))
+                    rate = await _measure(
+                        tmp,
+                        kind,
+                        f"{case}-{r}",
+                        lambda s, c=clients, w=workload: _closed_loop(s, agents, c, tasks, w),
+                    )
                     runs.setdefault(case, {}).setdefault(kind, []).append(rate)
             for kind in STORES:
-                rate = await _measure(tmp, kind, f"bulk-{r}",
-                                      lambda s: _bulk(s, 4, tasks))
+                rate = await _measure(tmp, kind, f"bulk-{r}", lambda s: _bulk(s, 4, tasks))
                 runs.setdefault("bulk_queued", {}).setdefault(kind, []).append(rate)
     table: dict[str, dict[str, float]] = {}
     ratios: dict[str, float] = {}
@@ -148,8 +160,10 @@ async def _main(quick: bool) -> dict[str, Any]:
         table[case] = {f"{kind}_tasks_per_s": round(v) for kind, v in med.items()}
         for kind in ("process", "loop"):
             ratios[f"closed_loop_{case}_{kind}_vs_memory"] = round(med[kind] / med["memory"], 3)
-    return {"closed_loop": {"agents": agents, "tasks": tasks, "rounds": rounds, **table},
-            "ratios": ratios}
+    return {
+        "closed_loop": {"agents": agents, "tasks": tasks, "rounds": rounds, **table},
+        "ratios": ratios,
+    }
 
 
 def run(quick: bool) -> dict[str, Any]:

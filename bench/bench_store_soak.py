@@ -57,13 +57,20 @@ async def soak(path: Path, tasks: int) -> dict[str, Any]:
     """Run ``tasks`` tasks; sizes in MB, throughput of the first and last 10 %."""
     wal = Path(f"{path}-wal")
     peak_db = peak_wal = 0
-    async with (await SQLiteStore.open(path) as store,
-                bastion.open_runtime(call_timeout=60.0) as rt):
+    async with await SQLiteStore.open(path) as store, bastion.open_runtime(call_timeout=60.0) as rt:
         state = Progress(tasks)
         keep = OutcomeRetention(max_outcomes=10_000)
-        refs = [await rt.spawn(TaskAgent, name=f"s{i}", store=store, handlers={"zero": _zero},
-                               max_queue_size=BACKLOG, retention=keep)
-                for i in range(AGENTS)]
+        refs = [
+            await rt.spawn(
+                TaskAgent,
+                name=f"s{i}",
+                store=store,
+                handlers={"zero": _zero},
+                max_queue_size=BACKLOG,
+                retention=keep,
+            )
+            for i in range(AGENTS)
+        ]
         sent, turn, next_sample = 0, 0, 0
         async with asyncio.timeout(24 * 3600):
             while state.count < tasks:
@@ -86,18 +93,24 @@ async def soak(path: Path, tasks: int) -> dict[str, Any]:
     tenth = max(1, (len(stamps) - 1) // 10)
     first = stamps[tenth] - stamps[0]
     last = stamps[-1] - stamps[-1 - tenth]
-    return {"tasks": tasks, "peak_db_mb": round(peak_db / 1e6, 2),
-            "peak_wal_mb": round(peak_wal / 1e6, 2), "final_db_mb": round(_size(path) / 1e6, 2),
-            "first_10pct_tasks_per_s": round(tenth * state.step / first),
-            "last_10pct_tasks_per_s": round(tenth * state.step / last),
-            "last_vs_first_10pct": round(first / last, 3)}
+    return {
+        "tasks": tasks,
+        "peak_db_mb": round(peak_db / 1e6, 2),
+        "peak_wal_mb": round(peak_wal / 1e6, 2),
+        "final_db_mb": round(_size(path) / 1e6, 2),
+        "first_10pct_tasks_per_s": round(tenth * state.step / first),
+        "last_10pct_tasks_per_s": round(tenth * state.step / last),
+        "last_vs_first_10pct": round(first / last, 3),
+    }
 
 
 async def _main(tasks: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         result = await soak(Path(tmp) / "soak.db", tasks)
-    return {"store_soak": result,
-            "ratios": {"store_soak_last_vs_first_10pct": result["last_vs_first_10pct"]}}
+    return {
+        "store_soak": result,
+        "ratios": {"store_soak_last_vs_first_10pct": result["last_vs_first_10pct"]},
+    }
 
 
 def run(quick: bool) -> dict[str, Any]:
@@ -110,4 +123,3 @@ if __name__ == "__main__":
 
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 20_000
     print(json.dumps(asyncio.run(_main(count)), indent=2), file=sys.stdout)
-

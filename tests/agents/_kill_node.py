@@ -26,8 +26,9 @@ async def work(task: Task) -> dict[str, int]:
 
 async def main(db: str, mode: str, count: int) -> None:
     async with await SQLiteStore.open(db) as store, bastion.open_runtime() as rt:
-        ref = await rt.spawn(TaskAgent, name="w", store=store, handlers={"work": work},
-                             max_queue_size=10_000)
+        ref = await rt.spawn(
+            TaskAgent, name="w", store=store, handlers={"work": work}, max_queue_size=10_000
+        )
         print("READY", flush=True)
         if mode == "produce":
             for i in range(count):

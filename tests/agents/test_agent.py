@@ -53,8 +53,9 @@ class Greeter(Agent):
     async def after_action(self, name: str, params: msgspec.Struct, result: Any) -> None:
         self.log.append(f"after:{name}")
 
-    async def on_action_error(self, name: str, params: msgspec.Struct,
-                              error: BaseException) -> None:
+    async def on_action_error(
+        self, name: str, params: msgspec.Struct, error: BaseException
+    ) -> None:
         self.log.append(f"error:{name}:{type(error).__name__}")
 
     @action
@@ -72,13 +73,16 @@ async def test_actions_by_name_and_by_struct() -> None:
         assert await act(ref, "count") == 2
 
 
-@pytest.mark.parametrize(("name", "params", "match"), [
-    ("greet", {"name": 42}, r"Expected `str`, got `int` - at `\$.name`"),
-    ("greet", {}, "missing required field `name`"),
-    ("greet", {"name": "x", "typo": 1}, "unknown field `typo`"),
-    ("add", {"a": "one"}, "Expected `int`"),
-    ("add", {"a": 1, "c": 2}, "unknown field `c`"),
-])
+@pytest.mark.parametrize(
+    ("name", "params", "match"),
+    [
+        ("greet", {"name": 42}, r"Expected `str`, got `int` - at `\$.name`"),
+        ("greet", {}, "missing required field `name`"),
+        ("greet", {"name": "x", "typo": 1}, "unknown field `typo`"),
+        ("add", {"a": "one"}, "Expected `int`"),
+        ("add", {"a": 1, "c": 2}, "unknown field `c`"),
+    ],
+)
 async def test_bad_parameters_are_a_clear_error_and_the_agent_keeps_serving(
     name: str, params: dict[str, Any], match: str
 ) -> None:
@@ -109,11 +113,15 @@ async def test_hooks_run_around_actions() -> None:
         with pytest.raises(bastion.BusinessError):
             await act(ref, "fail", kind="business")
         assert await act(ref, "hook_log") == [
-            "before:add", "after:add", "before:fail", "error:fail:BusinessError", "before:hook_log"]
+            "before:add",
+            "after:add",
+            "before:fail",
+            "error:fail:BusinessError",
+            "before:hook_log",
+        ]
 
 
-async def test_an_unexpected_error_crashes_the_agent_and_the_caller_is_told(
-    ) -> None:
+async def test_an_unexpected_error_crashes_the_agent_and_the_caller_is_told() -> None:
     async with bastion.open_runtime() as rt:
         ref = await rt.spawn(Greeter, name="g")
         with pytest.raises(bastion.ActorCrashed):
@@ -151,7 +159,8 @@ async def test_capabilities_given_at_spawn_win() -> None:
 async def test_telemetry_for_lifecycle_and_actions() -> None:
     async with bastion.open_runtime() as rt:
         names = [("bastion", "agent", x) for x in ("started", "stopped")] + [
-            ("bastion", "agent", "action", x) for x in ("start", "stop", "exception")]
+            ("bastion", "agent", "action", x) for x in ("start", "stop", "exception")
+        ]
         with capture_events(*names) as captured:
             ref = await rt.spawn(Greeter, name="g")
             await act(ref, "add", a=1)
@@ -178,6 +187,7 @@ async def test_crash_is_reported_as_stopped_with_the_reason() -> None:
 
 def test_overriding_actor_handlers_is_refused() -> None:
     with pytest.raises(TypeError, match="override setup"):
+
         class Bad(Agent):
             def handle_call(self, message: Any) -> Any:
                 return message

@@ -42,14 +42,19 @@ class Work:
                 self.fail[task.type] -= 1
                 raise ConnectionError(f"{task.type} failed")  # transient: retried
             return {"step": task.type, "inputs": sorted(task.inputs)}
+
         return {t: run for t in ("fetch", "parse", "enrich", "index")}
 
 
-async def _workers(rt: bastion.Runtime, store: StateStore, work: Work,
-                   names: tuple[str, ...] = ("w1", "w2")) -> Any:
-    specs = [bastion.ChildSpec(id=n, actor=TaskAgent, name=n,
-                               kwargs={"store": store, "handlers": work.handlers(n)})
-             for n in names]
+async def _workers(
+    rt: bastion.Runtime, store: StateStore, work: Work, names: tuple[str, ...] = ("w1", "w2")
+) -> Any:
+    specs = [
+        bastion.ChildSpec(
+            id=n, actor=TaskAgent, name=n, kwargs={"store": store, "handlers": work.handlers(n)}
+        )
+        for n in names
+    ]
     return await rt.start_supervisor(specs, name="workers", intensity=bastion.RestartIntensity(10))
 
 
@@ -57,6 +62,7 @@ async def _finished(coord: bastion.ActorRef, wf: str, status: str = "completed")
     async def check() -> Any:
         s = await act(coord, "workflow_status", workflow_id=wf)
         return s if s.status == status else None
+
     return await wait_for(check, timeout=10.0)
 
 
@@ -72,8 +78,9 @@ async def test_an_ordered_workflow_runs_its_steps_in_order_and_is_released(
         done = await _finished(coord, "doc-1")
         assert done.progress == 1.0
         assert done.results["index"] == {"step": "index", "inputs": ["enrich"]}
-        assert [c[1] for c in work.calls] == [f"doc-1/{s}/1" for s in
-                                               ("fetch", "parse", "enrich", "index")]
+        assert [c[1] for c in work.calls] == [
+            f"doc-1/{s}/1" for s in ("fetch", "parse", "enrich", "index")
+        ]
         assert await act(coord, "list_workflows") == []  # released from the active set
         stats = await act(coord, "statistics")
         assert (stats.completed, stats.running, stats.dispatched) == (1, 0, 4)
@@ -88,28 +95,43 @@ async def test_a_dag_runs_independent_steps_and_joins_them(db_path: Path) -> Non
     async with open_store("memory", db_path) as store, bastion.open_runtime() as rt:
         workers = await _workers(rt, store, work)
         coord = await rt.spawn(CoordinatorAgent, name="coord", store=store)
-        await act(coord, "start_workflow", workflow_id="dag", steps=[
-            {"name": "a", "task_type": "fetch", "depends_on": []},
-            {"name": "b", "task_type": "parse", "depends_on": []},
-            {"name": "c", "task_type": "index", "depends_on": ["a", "b"]}])
+        await act(
+            coord,
+            "start_workflow",
+            workflow_id="dag",
+            steps=[
+                {"name": "a", "task_type": "fetch", "depends_on": []},
+                {"name": "b", "task_type": "parse", "depends_on": []},
+                {"name": "c", "task_type": "index", "depends_on": ["a", "b"]},
+            ],
+        )
         done = await _finished(coord, "dag")
         assert done.results["c"]["inputs"] == ["a", "b"]
         await coord.stop()
         await workers.stop()
 
 
-@pytest.mark.parametrize(("steps", "match"), [
-    ([], "at least one step"),
-    ([{"name": "a", "task_type": "x"}, {"name": "a", "task_type": "x"}], "unique"),
-    ([{"name": "a", "task_type": "x", "depends_on": ["zz"]}], "unknown steps"),
-    ([{"name": "a", "task_type": "x", "depends_on": ["b"]},
-      {"name": "b", "task_type": "x", "depends_on": ["a"]}], "cycle"),
-    ([{"name": "a"}], "missing required field `task_type`"),
-])
+@pytest.mark.parametrize(
+    ("steps", "match"),
+    [
+        ([], "at least one step"),
+        ([{"name": "a", "task_type": "x"}, {"name": "a", "task_type": "x"}], "unique"),
+        ([{"name": "a", "task_type": "x", "depends_on": ["zz"]}], "unknown steps"),
+        (
+            [
+                {"name": "a", "task_type": "x", "depends_on": ["b"]},
+                {"name": "b", "task_type": "x", "depends_on": ["a"]},
+            ],
+            "cycle",
+        ),
+        ([{"name": "a"}], "missing required field `task_type`"),
+    ],
+)
 async def test_invalid_workflows_are_clear_errors(steps: list[Any], match: str) -> None:
     async with bastion.open_runtime() as rt:
-        coord = await rt.spawn(CoordinatorAgent, name="coord",
-                               store=bastion.persistence.MemoryStore())
+        coord = await rt.spawn(
+            CoordinatorAgent, name="coord", store=bastion.persistence.MemoryStore()
+        )
         with pytest.raises(bastion.ValidationError, match=match):
             await act(coord, "start_workflow", steps=steps)
         assert (await act(coord, "statistics")).running == 0
@@ -124,8 +146,12 @@ async def test_a_failing_step_is_retried_then_fails_the_workflow(db_path: Path) 
         await act(coord, "start_workflow", workflow_id="wf", steps=PIPELINE)
         failed = await _finished(coord, "wf", "failed")
         assert failed.error == "step 'enrich': ConnectionError: enrich failed"
-        assert failed.steps == {"fetch": "completed", "parse": "completed",
-                                "enrich": "failed", "index": "pending"}
+        assert failed.steps == {
+            "fetch": "completed",
+            "parse": "completed",
+            "enrich": "failed",
+            "index": "pending",
+        }
         stats = await act(coord, "statistics")
         assert (stats.failed, stats.retried) == (1, 3)  # parse once, enrich twice
         await coord.stop()
@@ -160,8 +186,13 @@ async def test_the_coordinator_resumes_workflows_after_it_crashes(
     work = Work(hold="enrich")
     async with open_store(store_kind, db_path) as store, bastion.open_runtime() as rt:
         workers = await _workers(rt, store, work)
-        sup = await rt.start_supervisor([bastion.ChildSpec(
-            id="coord", actor=CoordinatorAgent, name="coord", kwargs={"store": store})])
+        sup = await rt.start_supervisor(
+            [
+                bastion.ChildSpec(
+                    id="coord", actor=CoordinatorAgent, name="coord", kwargs={"store": store}
+                )
+            ]
+        )
         coord = rt.ref("coord")
         await act(coord, "start_workflow", workflow_id="wf", steps=PIPELINE)
         await act(coord, "start_workflow", workflow_id="wf2", steps=PIPELINE[:1])
@@ -204,8 +235,13 @@ async def test_max_concurrent_workflows_queues_the_rest(db_path: Path) -> None:
     work = Work(hold="fetch")
     async with open_store("memory", db_path) as store, bastion.open_runtime() as rt:
         workers = await _workers(rt, store, work)
-        coord = await rt.spawn(CoordinatorAgent, name="coord", store=store,
-                               max_concurrent_workflows=1, max_pending_workflows=1)
+        coord = await rt.spawn(
+            CoordinatorAgent,
+            name="coord",
+            store=store,
+            max_concurrent_workflows=1,
+            max_pending_workflows=1,
+        )
         first = await act(coord, "start_workflow", workflow_id="a", steps=PIPELINE[:1])
         second = await act(coord, "start_workflow", workflow_id="b", steps=PIPELINE[:1])
         assert (first.status, second.status) == ("running", "pending")
@@ -246,12 +282,14 @@ async def _step_done(coord: bastion.ActorRef, wf: str, step: str) -> bool:
 @pytest.mark.bastion(real_time=False)  # a 60 s stall, in virtual time
 async def test_a_stalled_workflow_is_detected(db_path: Path) -> None:
     async with open_store("memory", db_path) as store, bastion.open_runtime() as rt:
-        coord = await rt.spawn(CoordinatorAgent, name="coord", store=store,
-                               stall_timeout=60.0, check_interval=10.0)
+        coord = await rt.spawn(
+            CoordinatorAgent, name="coord", store=store, stall_timeout=60.0, check_interval=10.0
+        )
         with capture_events(("bastion", "agent", "workflow", "stalled")) as captured:
             await act(coord, "start_workflow", workflow_id="nobody", steps=PIPELINE[:1])
-            await wait_for(lambda: captured.count("bastion", "agent", "workflow", "stalled"),
-                           timeout=120.0)
+            await wait_for(
+                lambda: captured.count("bastion", "agent", "workflow", "stalled"), timeout=120.0
+            )
         assert (await act(coord, "statistics")).stalled >= 1
         await coord.stop()
 
@@ -264,12 +302,14 @@ async def test_a_step_failing_with_an_expected_error_is_not_retried(db_path: Pat
         raise bastion.ValidationError("malformed document")
 
     async with open_store("memory", db_path) as store, bastion.open_runtime() as rt:
-        worker = await rt.spawn(TaskAgent, name="w1", store=store,
-                                handlers={"fetch": reject})
-        coord = await rt.spawn(CoordinatorAgent, name="coord", store=store,
-                               max_step_attempts=3)
-        await act(coord, "start_workflow", workflow_id="wf",
-                  steps=[{"name": "fetch", "task_type": "fetch"}])
+        worker = await rt.spawn(TaskAgent, name="w1", store=store, handlers={"fetch": reject})
+        coord = await rt.spawn(CoordinatorAgent, name="coord", store=store, max_step_attempts=3)
+        await act(
+            coord,
+            "start_workflow",
+            workflow_id="wf",
+            steps=[{"name": "fetch", "task_type": "fetch"}],
+        )
         failed = await _finished(coord, "wf", "failed")
         assert failed.error == "step 'fetch': ValidationError: malformed document"
         assert calls == ["wf/fetch/1"]  # failed at once: no second or third attempt

@@ -18,8 +18,10 @@ def _blocks(name: str) -> list[str]:
     return BLOCK.findall((DOCS / name).read_text())
 
 
-@pytest.mark.parametrize(("doc", "index"), [
-    (doc, i) for doc in ("persistence.md", "agents.md") for i in range(len(_blocks(doc)))])
+@pytest.mark.parametrize(
+    ("doc", "index"),
+    [(doc, i) for doc in ("persistence.md", "agents.md") for i in range(len(_blocks(doc)))],
+)
 def test_doc_example_runs(doc: str, index: int, tmp_path: Path) -> None:
     code = _blocks(doc)[index]
     module = types.ModuleType(f"doc_example_{doc.split('.')[0]}_{index}")

@@ -18,8 +18,12 @@ LIMIT = 60.0  # real seconds for each child phase; a passing run takes well unde
 
 
 def _start(*args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, str(NODE), *args], stdout=subprocess.PIPE,
-                            text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    return subprocess.Popen(
+        [sys.executable, str(NODE), *args],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
 
 
 def _lines(proc: subprocess.Popen[str], until: str, deadline: float) -> list[str]:
@@ -50,7 +54,8 @@ def test_every_acknowledged_task_completes_once_after_kill_9(tmp_path: Path) -> 
     assert len(acked) >= 200
     with sqlite3.connect(db) as conn:  # the kill really left work behind
         left = conn.execute(
-            "SELECT count(*) FROM items WHERE ns = 'agent/w' AND coll = 'queue'").fetchone()[0]
+            "SELECT count(*) FROM items WHERE ns = 'agent/w' AND coll = 'queue'"
+        ).fetchone()[0]
     assert left > 0
 
     resumed = _start(db, "resume")
@@ -59,11 +64,14 @@ def test_every_acknowledged_task_completes_once_after_kill_9(tmp_path: Path) -> 
 
     with sqlite3.connect(db) as conn:
         rows = conn.execute(
-            "SELECT item, data FROM items WHERE ns = 'agent/w' AND coll = 'done'").fetchall()
+            "SELECT item, data FROM items WHERE ns = 'agent/w' AND coll = 'done'"
+        ).fetchall()
         state = conn.execute(
-            "SELECT data FROM records WHERE ns = 'agent/w' AND key = 'state'").fetchone()
+            "SELECT data FROM records WHERE ns = 'agent/w' AND key = 'state'"
+        ).fetchone()
         queued = conn.execute(
-            "SELECT count(*) FROM items WHERE ns = 'agent/w' AND coll = 'queue'").fetchone()[0]
+            "SELECT count(*) FROM items WHERE ns = 'agent/w' AND coll = 'queue'"
+        ).fetchone()[0]
     outcomes = {item: msgspec.json.decode(data) for item, data in rows}
     assert acked <= outcomes.keys()  # every acknowledged task completed
     assert len(rows) == len(outcomes)  # one row per task id

@@ -50,9 +50,14 @@ class Shop(PersistentAgent):
 
     @action
     def snapshot(self) -> dict[str, Any]:
-        return {"sales": self.sales, "recent": list(self.recent), "tags": sorted(self.tags),
-                "orders": {k: (v.sku, v.qty) for k, v in self.orders.items()},
-                "scratch": self.scratch, "restored": self.restored}
+        return {
+            "sales": self.sales,
+            "recent": list(self.recent),
+            "tags": sorted(self.tags),
+            "orders": {k: (v.sku, v.qty) for k, v in self.orders.items()},
+            "scratch": self.scratch,
+            "restored": self.restored,
+        }
 
 
 async def test_state_survives_a_crash_and_restart(store_kind: str, db_path: Path) -> None:
@@ -67,10 +72,14 @@ async def test_state_survives_a_crash_and_restart(store_kind: str, db_path: Path
         assert first is not None
         await crash(first)
         snap = await act(shop, "snapshot")
-        assert snap == {"sales": 4, "recent": ["banana", "cherry", "date"],
-                        "tags": ["a", "b", "c", "d"],
-                        "orders": {"o1": ("apple", 1), "o3": ("cherry", 1), "o4": ("date", 1)},
-                        "scratch": 0, "restored": True}
+        assert snap == {
+            "sales": 4,
+            "recent": ["banana", "cherry", "date"],
+            "tags": ["a", "b", "c", "d"],
+            "orders": {"o1": ("apple", 1), "o3": ("cherry", 1), "o4": ("date", 1)},
+            "scratch": 0,
+            "restored": True,
+        }
         await sup.stop()
 
 
@@ -109,11 +118,14 @@ async def _seed(store: StateStore, data: bytes, items: dict[str, bytes] | None =
     await store.write(ops)
 
 
-@pytest.mark.parametrize(("record", "items", "reason"), [
-    (b"\x00garbage", {}, "CorruptState"),
-    (b'{"v": 9, "type": "Shop", "fields": {}}', {}, "UnknownStateVersion"),
-    (b'{"v": 1, "type": "Other", "fields": {}}', {}, "belongs to agent type 'Other'"),
-])  # one bad field or item is set aside alone: tests/agents/test_persistent_validation.py
+@pytest.mark.parametrize(
+    ("record", "items", "reason"),
+    [
+        (b"\x00garbage", {}, "CorruptState"),
+        (b'{"v": 9, "type": "Shop", "fields": {}}', {}, "UnknownStateVersion"),
+        (b'{"v": 1, "type": "Other", "fields": {}}', {}, "belongs to agent type 'Other'"),
+    ],
+)  # one bad field or item is set aside alone: tests/agents/test_persistent_validation.py
 async def test_corrupt_or_unknown_state_is_quarantined_and_the_agent_starts_from_defaults(
     store_kind: str, db_path: Path, record: bytes, items: dict[str, bytes], reason: str
 ) -> None:
@@ -123,7 +135,8 @@ async def test_corrupt_or_unknown_state_is_quarantined_and_the_agent_starts_from
             ref = await rt.spawn(Shop, name="shop", store=store)
         assert captured.count("bastion", "agent", "state", "quarantined") == 1
         assert reason in repr(captured.events[0].metadata["error"]) + str(
-            captured.events[0].metadata["error"])
+            captured.events[0].metadata["error"]
+        )
         snap = await act(ref, "snapshot")
         assert (snap["sales"], snap["orders"], snap["restored"]) == (0, {}, False)
         await act(ref, "sell", sku="fresh")  # and it keeps working and saving
@@ -180,6 +193,7 @@ async def test_every_durability_mode_saves(durability: Durability, db_path: Path
 
 def test_persistent_fields_must_be_declared() -> None:
     with pytest.raises(TypeError, match=r"undeclared state \['sale'\]"):
+
         class Typo(PersistentAgent):
             persistent_fields = ("sale",)
             sales: int = 0

@@ -40,16 +40,19 @@ class Listener(Agent):
         return list(self.got)
 
 
-@pytest.mark.parametrize(("pattern", "topic", "hit"), [
-    ("task.completed", "task.completed", True),
-    ("task.*", "task.failed", True),
-    ("task.*", "task.a.b", False),
-    ("task.**", "task.a.b", True),
-    ("task.**", "task", True),
-    ("**", "anything.at.all", True),
-    ("*.alert.*", "monitor.alert.memory", True),
-    ("task.completed", "task.failed", False),
-])
+@pytest.mark.parametrize(
+    ("pattern", "topic", "hit"),
+    [
+        ("task.completed", "task.completed", True),
+        ("task.*", "task.failed", True),
+        ("task.*", "task.a.b", False),
+        ("task.**", "task.a.b", True),
+        ("task.**", "task", True),
+        ("**", "anything.at.all", True),
+        ("*.alert.*", "monitor.alert.memory", True),
+        ("task.completed", "task.failed", False),
+    ],
+)
 def test_topic_patterns(pattern: str, topic: str, hit: bool) -> None:
     assert topic_matches(pattern, topic) is hit
 
@@ -76,10 +79,13 @@ async def test_exact_and_wildcard_routing() -> None:
         await bus.stop()
 
 
-@pytest.mark.parametrize(("policy", "kept"), [
-    (Overflow.DROP_OLDEST, ["s:0", "s:4", "s:5"]),
-    (Overflow.DROP_NEWEST, ["s:0", "s:2", "s:3"]),
-])
+@pytest.mark.parametrize(
+    ("policy", "kept"),
+    [
+        (Overflow.DROP_OLDEST, ["s:0", "s:4", "s:5"]),
+        (Overflow.DROP_NEWEST, ["s:0", "s:2", "s:3"]),
+    ],
+)
 async def test_a_full_subscriber_buffers_then_drops_by_policy(
     policy: Overflow, kept: list[str]
 ) -> None:
@@ -128,12 +134,18 @@ async def test_monitor_samples_alerts_and_keeps_bounded_history() -> None:
         def fail(task: Any) -> None:
             raise RuntimeError("boom")
 
-        worker = await rt.spawn(TaskAgent, name="w", store=MemoryStore(),
-                                handlers={"fail": fail, "ok": lambda t: 1})
-        monitor = await rt.spawn(MonitorAgent, name="monitor", signals=bus, interval=10.0,
-                                 history_size=3, thresholds=Thresholds(max_error_rate=0.5))
-        await act(worker, "queue_many", tasks=[{"type": "fail"}, {"type": "fail"},
-                                               {"type": "ok"}])
+        worker = await rt.spawn(
+            TaskAgent, name="w", store=MemoryStore(), handlers={"fail": fail, "ok": lambda t: 1}
+        )
+        monitor = await rt.spawn(
+            MonitorAgent,
+            name="monitor",
+            signals=bus,
+            interval=10.0,
+            history_size=3,
+            thresholds=Thresholds(max_error_rate=0.5),
+        )
+        await act(worker, "queue_many", tasks=[{"type": "fail"}, {"type": "fail"}, {"type": "ok"}])
         await wait_for(lambda: rt.registry.metadata("w").get("failed") == 2, timeout=5.0)
         await wait_for(lambda: rt.registry.metadata("w").get("processed") == 1, timeout=5.0)
         sample = await act(monitor, "collect")

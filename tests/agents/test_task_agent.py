@@ -56,6 +56,7 @@ async def _idle(ref: bastion.ActorRef, processed: int) -> None:
     async def done() -> bool:
         s = await _status(ref)
         return bool(s.processed + s.failed >= processed and s.current_task is None)
+
     await wait_for(done, timeout=5.0)
 
 
@@ -69,7 +70,10 @@ async def test_queued_tasks_run_and_outcomes_are_recorded(store_kind: str, db_pa
         outcome = await act(ref, "result", task_id="t1")
         assert isinstance(outcome, TaskOutcome)
         assert (outcome.status, outcome.result, outcome.attempts) == (
-            "completed", {"echo": {"n": 1}, "attempt": 1}, 1)
+            "completed",
+            {"echo": {"n": 1}, "attempt": 1},
+            1,
+        )
         again = await act(ref, "queue", type="work", id="t1")  # idempotent by id
         assert again.state == "completed"
         assert rec.ran == ["t1"]
@@ -85,8 +89,14 @@ async def test_priority_order_high_normal_low_fifo_within(store_kind: str, db_pa
     async with open_store(store_kind, db_path) as store, bastion.open_runtime() as rt:
         ref = await rt.spawn(TaskAgent, name="w", store=store, handlers=rec.handlers())
         await act(ref, "pause")
-        for tid, prio in [("l1", "low"), ("n1", "normal"), ("h1", "high"), ("n2", "normal"),
-                          ("h2", "high"), ("l2", "low")]:
+        for tid, prio in [
+            ("l1", "low"),
+            ("n1", "normal"),
+            ("h1", "high"),
+            ("n2", "normal"),
+            ("h2", "high"),
+            ("l2", "low"),
+        ]:
             await act(ref, "queue", type="work", id=tid, priority=prio)
         status = await _status(ref)
         assert status.queued_by_priority == {"high": 2, "normal": 2, "low": 2}
@@ -99,8 +109,9 @@ async def test_priority_order_high_normal_low_fifo_within(store_kind: str, db_pa
 async def test_a_full_queue_is_a_clear_queue_full_and_nothing_is_lost(db_path: Path) -> None:
     rec = Recorder()
     async with open_store("sqlite", db_path) as store, bastion.open_runtime() as rt:
-        ref = await rt.spawn(TaskAgent, name="w", store=store, handlers=rec.handlers(),
-                             max_queue_size=3)
+        ref = await rt.spawn(
+            TaskAgent, name="w", store=store, handlers=rec.handlers(), max_queue_size=3
+        )
         await act(ref, "pause")
         for i in range(3):
             await act(ref, "queue", type="work", id=f"t{i}")
@@ -121,14 +132,17 @@ def test_the_default_queue_bound_is_1000(tmp_path: Path) -> None:
     assert agent.max_queue_size == 1000
 
 
-@pytest.mark.parametrize(("params", "error", "match"), [
-    ({"type": "nope"}, InvalidTask, "no handler for task type 'nope'"),
-    ({"type": "work", "timeout": -1.0}, InvalidTask, "timeout must be finite"),
-    ({"type": "work", "id": "  "}, InvalidTask, "blank"),
-    ({"type": "work", "payload": object()}, InvalidTask, "no codec hook"),
-    ({"type": "work", "priority": "urgent"}, bastion.ValidationError, "Invalid enum value"),
-    ({"kind": "work"}, bastion.ValidationError, "unknown field `kind`"),
-])
+@pytest.mark.parametrize(
+    ("params", "error", "match"),
+    [
+        ({"type": "nope"}, InvalidTask, "no handler for task type 'nope'"),
+        ({"type": "work", "timeout": -1.0}, InvalidTask, "timeout must be finite"),
+        ({"type": "work", "id": "  "}, InvalidTask, "blank"),
+        ({"type": "work", "payload": object()}, InvalidTask, "no codec hook"),
+        ({"type": "work", "priority": "urgent"}, bastion.ValidationError, "Invalid enum value"),
+        ({"kind": "work"}, bastion.ValidationError, "unknown field `kind`"),
+    ],
+)
 async def test_invalid_tasks_get_clear_errors_and_the_agent_keeps_serving(
     db_path: Path, params: dict[str, Any], error: type[Exception], match: str
 ) -> None:
@@ -199,8 +213,9 @@ async def test_recovery_after_an_actor_crash_keeps_queue_counters_and_in_flight_
 ) -> None:
     rec = Recorder()
     async with open_store(store_kind, db_path) as store, bastion.open_runtime() as rt:
-        spec = bastion.ChildSpec(id="w", actor=TaskAgent, name="w",
-                                 kwargs={"store": store, "handlers": rec.handlers()})
+        spec = bastion.ChildSpec(
+            id="w", actor=TaskAgent, name="w", kwargs={"store": store, "handlers": rec.handlers()}
+        )
         sup = await rt.start_supervisor([spec], intensity=bastion.RestartIntensity(5, 5.0))
         ref = rt.ref("w")
         await act(ref, "process", type="work", id="before")
@@ -233,8 +248,12 @@ def _restarted(rt: bastion.Runtime, old: bastion.ActorRef) -> bool:
 async def test_a_task_that_keeps_killing_the_agent_is_given_up(db_path: Path) -> None:
     rec = Recorder()
     async with open_store("memory", db_path) as store, bastion.open_runtime() as rt:
-        spec = bastion.ChildSpec(id="w", actor=TaskAgent, name="w", kwargs={
-            "store": store, "handlers": rec.handlers(), "max_attempts": 2})
+        spec = bastion.ChildSpec(
+            id="w",
+            actor=TaskAgent,
+            name="w",
+            kwargs={"store": store, "handlers": rec.handlers(), "max_attempts": 2},
+        )
         sup = await rt.start_supervisor([spec], intensity=bastion.RestartIntensity(5, 5.0))
         await act(rt.ref("w"), "queue", type="block", id="poison")
         for attempt in (1, 2):
@@ -252,14 +271,17 @@ async def test_a_task_that_keeps_killing_the_agent_is_given_up(db_path: Path) ->
 
 # The TaskAgent classifies exactly as bastion.resilience.retry does (one classification):
 # an unclassified exception is a bug, not retried; a connection reset is transient.
-@pytest.mark.parametrize(("error", "retryable"), [
-    (RuntimeError("a bug"), False),
-    (ConnectionResetError("reset by peer"), True),
-    (bastion.ValidationError("malformed document"), False),
-    (bastion.BusinessError("refused"), False),
-    (bastion.InfrastructureError("db down"), True),
-    (bastion.InfrastructureError("db gone", retryable=False), False),
-])
+@pytest.mark.parametrize(
+    ("error", "retryable"),
+    [
+        (RuntimeError("a bug"), False),
+        (ConnectionResetError("reset by peer"), True),
+        (bastion.ValidationError("malformed document"), False),
+        (bastion.BusinessError("refused"), False),
+        (bastion.InfrastructureError("db down"), True),
+        (bastion.InfrastructureError("db gone", retryable=False), False),
+    ],
+)
 async def test_a_failed_outcome_says_whether_a_retry_may_help(
     db_path: Path, error: Exception, retryable: bool
 ) -> None:

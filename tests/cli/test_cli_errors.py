@@ -20,9 +20,7 @@ from tests.cli._process import SRC
 NO_RICH = "import sys; sys.modules['rich'] = None; "
 
 
-def _bastion(
-    *args: str, cwd: Path, block_rich: bool = False
-) -> subprocess.CompletedProcess[str]:
+def _bastion(*args: str, cwd: Path, block_rich: bool = False) -> subprocess.CompletedProcess[str]:
     prelude = NO_RICH if block_rich else ""
     code = f"{prelude}import sys; sys.argv = ['bastion', *sys.argv[1:]]; "
     code += "from bastion.cli import main; main()"

@@ -29,17 +29,21 @@ async def work(task: Task) -> int:
 
 async def main(db: str, mode: str, phase: int, count: int) -> None:
     async with await SQLiteStore.open(db) as store, bastion.open_runtime() as rt:
-        refs = [await rt.spawn(TaskAgent, name=name, store=store, handlers={"work": work},
-                               max_queue_size=100_000) for name in AGENTS]
+        refs = [
+            await rt.spawn(
+                TaskAgent, name=name, store=store, handlers={"work": work}, max_queue_size=100_000
+            )
+            for name in AGENTS
+        ]
         print("READY", flush=True)
         if mode == "produce":
             for n in range(max(0, count - 10), count):  # a client retrying the last ids
                 if phase > 0:
-                    await act(refs[n % 2], "queue", type="work", id=f"p{phase - 1}-{n}",
-                              payload=n)
+                    await act(refs[n % 2], "queue", type="work", id=f"p{phase - 1}-{n}", payload=n)
             for n in range(count):
-                accepted = await act(refs[n % 2], "queue", type="work", id=f"p{phase}-{n}",
-                                     payload=n)
+                accepted = await act(
+                    refs[n % 2], "queue", type="work", id=f"p{phase}-{n}", payload=n
+                )
                 print(f"ACK {accepted.id}", flush=True)
             await asyncio.Event().wait()  # keep processing until killed
 

@@ -25,6 +25,9 @@ def open_store(request: pytest.FixtureRequest, tmp_path: Path) -> StoreFactory:
     async def open_sqlite_process() -> StateStore:
         return await SQLiteStore.open(tmp_path / "state.db", op_timeout=10.0, writer="process")
 
-    factories = {"memory": open_memory, "sqlite": open_sqlite,
-                 "sqlite-process": open_sqlite_process}
+    factories = {
+        "memory": open_memory,
+        "sqlite": open_sqlite,
+        "sqlite-process": open_sqlite_process,
+    }
     return factories[request.param]

@@ -34,7 +34,9 @@ class Money:
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Money) and (self.cents, self.currency) == (
-            other.cents, other.currency)
+            other.cents,
+            other.currency,
+        )
 
     def __hash__(self) -> int:
         return hash((self.cents, self.currency))
@@ -42,8 +44,12 @@ class Money:
 
 def _codec() -> Codec:
     codec = Codec()
-    codec.register(Money, encode=lambda m: [m.cents, m.currency],
-                   decode=lambda v: Money(v[0], v[1]), name="money")
+    codec.register(
+        Money,
+        encode=lambda m: [m.cents, m.currency],
+        decode=lambda v: Money(v[0], v[1]),
+        name="money",
+    )
     codec.register_struct(Point, name="point")
     codec.register_struct(Task, name="task")
     return codec
@@ -110,8 +116,16 @@ def test_unregistered_classes_are_refused_at_encode_time() -> None:
         codec.encode(Point(1, 2))
 
 
-@pytest.mark.parametrize("data", [b"{not json", b"\xff\xfe", b'{"$t": "nosuchtag", "v": 1}',
-                                  b'{"$t": "decimal", "v": "abc"}', b'{"$t": "tuple"}'])
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"{not json",
+        b"\xff\xfe",
+        b'{"$t": "nosuchtag", "v": 1}',
+        b'{"$t": "decimal", "v": "abc"}',
+        b'{"$t": "tuple"}',
+    ],
+)
 def test_corrupt_bytes_raise_corrupt_state(data: bytes) -> None:
     with pytest.raises(CorruptState):
         _codec().decode(data)
@@ -129,12 +143,17 @@ def test_a_name_cannot_be_registered_twice_for_different_classes() -> None:
 
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(min_value=-(2**63), max_value=2**63 - 1)
-    | st.text(max_size=5) | st.floats(allow_nan=False, allow_infinity=False),
-    lambda children: st.lists(children, max_size=3)
-    | st.tuples(children, children)
-    | st.frozensets(st.integers(), max_size=3)
-    | st.dictionaries(st.text(max_size=3) | st.integers(), children, max_size=3),
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**63), max_value=2**63 - 1)
+    | st.text(max_size=5)
+    | st.floats(allow_nan=False, allow_infinity=False),
+    lambda children: (
+        st.lists(children, max_size=3)
+        | st.tuples(children, children)
+        | st.frozensets(st.integers(), max_size=3)
+        | st.dictionaries(st.text(max_size=3) | st.integers(), children, max_size=3)
+    ),
     max_leaves=12,
 )
 

@@ -41,8 +41,10 @@ def _echo(task: Task) -> int:
 
 
 async def test_an_agent_goes_on_while_its_replies_wait_for_their_commit(tmp_path: Path) -> None:
-    async with (await SQLiteStore.open(tmp_path / "s.db", writer="process") as store,
-                bastion.open_runtime() as rt):
+    async with (
+        await SQLiteStore.open(tmp_path / "s.db", writer="process") as store,
+        bastion.open_runtime() as rt,
+    ):
         ref = await rt.spawn(TaskAgent, name="w", store=store, handlers={"echo": _echo})
         await act(ref, "pause")
         pid = store.writer_pid
@@ -69,9 +71,12 @@ async def test_an_agent_goes_on_while_its_replies_wait_for_their_commit(tmp_path
 
 
 async def test_a_failed_deferred_write_fails_the_reply_and_crashes_the_agent(
-        tmp_path: Path) -> None:
-    async with (await SQLiteStore.open(tmp_path / "s.db", writer="process") as store,
-                bastion.open_runtime() as rt):
+    tmp_path: Path,
+) -> None:
+    async with (
+        await SQLiteStore.open(tmp_path / "s.db", writer="process") as store,
+        bastion.open_runtime() as rt,
+    ):
         ref = await rt.spawn(TaskAgent, name="w", store=store, handlers={"echo": _echo})
         await act(ref, "pause")
         pid = store.writer_pid

@@ -21,8 +21,12 @@ PER_PHASE = 600
 
 
 def _start(*args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, str(NODE), *args], stdout=subprocess.PIPE,
-                            text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    return subprocess.Popen(
+        [sys.executable, str(NODE), *args],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
 
 
 def _lines(proc: subprocess.Popen[str], until: str, deadline: float) -> list[str]:
@@ -67,11 +71,14 @@ def test_repeated_kill_9_loses_no_acknowledged_task(tmp_path: Path) -> None:
         for agent in ("w0", "w1"):
             ns = f"agent/{agent}"
             rows = conn.execute(
-                "SELECT item, data FROM items WHERE ns = ? AND coll = 'done'", (ns,)).fetchall()
+                "SELECT item, data FROM items WHERE ns = ? AND coll = 'done'", (ns,)
+            ).fetchall()
             assert not conn.execute(
-                "SELECT count(*) FROM items WHERE ns = ? AND coll = 'queue'", (ns,)).fetchone()[0]
+                "SELECT count(*) FROM items WHERE ns = ? AND coll = 'queue'", (ns,)
+            ).fetchone()[0]
             state = conn.execute(
-                "SELECT data FROM records WHERE ns = ? AND key = 'state'", (ns,)).fetchone()
+                "SELECT data FROM records WHERE ns = ? AND key = 'state'", (ns,)
+            ).fetchone()
             processed += msgspec.json.decode(state[0])["fields"]["processed_count"]
             for item, data in rows:
                 assert item not in outcomes  # one outcome per task id, on one agent

@@ -25,8 +25,13 @@ def _frame(message: object) -> bytes:
     return schema.frame(_encode(message))
 
 
-def _group(gid: int, *, sync: bool = False, checks: list[list[object]] | None = None,
-           items: list[tuple[str, str, str, bytes]] | None = None) -> list[object]:
+def _group(
+    gid: int,
+    *,
+    sync: bool = False,
+    checks: list[list[object]] | None = None,
+    items: list[tuple[str, str, str, bytes]] | None = None,
+) -> list[object]:
     return [gid, sync, checks or [], [], [], [], items or []]
 
 
@@ -43,8 +48,9 @@ def test_an_unknown_writer_kind_is_rejected(tmp_path: Path) -> None:
 async def test_reads_see_every_acknowledged_write(tmp_path: Path) -> None:
     async with await SQLiteStore.open(tmp_path / "s.db", writer="process") as store:
         assert store.writer_pid is not None
-        futures = [await store.submit([PutItem("a", "q", f"{i:03d}", b"x")], defer=True)
-                   for i in range(50)]
+        futures = [
+            await store.submit([PutItem("a", "q", f"{i:03d}", b"x")], defer=True) for i in range(50)
+        ]
         assert len((await store.load("a")).collections["q"]) == 50  # waited for the acks
         assert all(f.done() for f in futures)
     assert store.writer_pid is None
@@ -66,12 +72,18 @@ async def test_a_dead_writer_process_fails_pending_and_later_writes(tmp_path: Pa
 def test_end_of_input_commits_the_complete_frames_and_exits(tmp_path: Path) -> None:
     path = tmp_path / "s.db"
     asyncio.run(_new_database(path))
-    proc = subprocess.Popen([sys.executable, "-P", _writer_proc.__file__, str(path)],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-P", _writer_proc.__file__, str(path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
     assert proc.stdin is not None
     partial = _frame(_group(3, items=[("a", "q", "3", b"z")]))
-    proc.stdin.write(_frame(_group(1, items=[("a", "q", "1", b"x")]))
-                     + _frame(_group(2, items=[("a", "q", "2", b"y")])) + partial[:-3])
+    proc.stdin.write(
+        _frame(_group(1, items=[("a", "q", "1", b"x")]))
+        + _frame(_group(2, items=[("a", "q", "2", b"y")]))
+        + partial[:-3]
+    )
     proc.stdin.close()  # what a kill -9 of the store's process looks like from here
     assert proc.wait(timeout=10) == 0
     assert proc.stdout is not None
@@ -81,8 +93,9 @@ def test_end_of_input_commits_the_complete_frames_and_exits(tmp_path: Path) -> N
     assert rows == [("1",), ("2",)]
 
 
-def test_a_strict_group_is_fsynced_before_its_ack(tmp_path: Path,
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_strict_group_is_fsynced_before_its_ack(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = tmp_path / "s.db"
     asyncio.run(_new_database(path))
     synced: list[int] = []

@@ -80,8 +80,9 @@ async def test_a_deferred_batch_waits_for_the_flush_interval(
 
 async def test_a_waited_batch_commits_the_deferred_ones_before_it(tmp_path: Path) -> None:
     async with await SQLiteStore.open(tmp_path / "s.db", flush_interval=10.0) as store:
-        deferred = [await store.submit([PutItem("a", "q", str(i), b"x")], defer=True)
-                    for i in range(10)]
+        deferred = [
+            await store.submit([PutItem("a", "q", str(i), b"x")], defer=True) for i in range(10)
+        ]
         before = store.statistics().commits
         await store.write([Put("a", "k", b"1")])
         assert all(f.done() for f in deferred)
@@ -105,8 +106,9 @@ async def test_sync_batches_are_accepted(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("writer", ["loop", "process"])
 async def test_a_full_queue_is_committed_at_once(tmp_path: Path, writer: WriterKind) -> None:
-    async with await SQLiteStore.open(tmp_path / "s.db", max_pending_ops=3,
-                                      flush_interval=10.0, writer=writer) as store:
+    async with await SQLiteStore.open(
+        tmp_path / "s.db", max_pending_ops=3, flush_interval=10.0, writer=writer
+    ) as store:
         first = await store.submit([Put("a", "k", b"1"), Put("a", "j", b"1")], defer=True)
         assert store.statistics().pending_ops == 2
         second = await store.submit([Put("a", "x", b"1")], defer=True)
@@ -136,19 +138,27 @@ async def test_compare_and_set_after_drop_and_quarantine(tmp_path: Path) -> None
         await store.write([Put("a", "k", b"1")])
         await store.drop("a")
         assert (await store.write([Put("a", "k", b"1", expected_version=0)])).versions == {
-            ("a", "k"): 1}
+            ("a", "k"): 1
+        }
         await store.quarantine("a", "test")
         assert (await store.write([Put("a", "k", b"1", expected_version=0)])).versions == {
-            ("a", "k"): 1}
+            ("a", "k"): 1
+        }
 
 
 async def test_a_group_keeps_each_batch_atomic_and_ordered(tmp_path: Path) -> None:
     async with await SQLiteStore.open(tmp_path / "s.db") as store:
         ok1 = await store.submit([Put("a", "k", b"1"), PutItem("a", "q", "1", b"x")])
-        bad = await store.submit([Put("a", "k", b"bad", expected_version=5),
-                                  DeleteItem("a", "q", "1")])
-        ok2 = await store.submit([Put("a", "k", b"2", expected_version=1),
-                                  DeleteItem("a", "q", "1"), PutItem("a", "q", "2", b"y")])
+        bad = await store.submit(
+            [Put("a", "k", b"bad", expected_version=5), DeleteItem("a", "q", "1")]
+        )
+        ok2 = await store.submit(
+            [
+                Put("a", "k", b"2", expected_version=1),
+                DeleteItem("a", "q", "1"),
+                PutItem("a", "q", "2", b"y"),
+            ]
+        )
         assert (await ok1).versions == {("a", "k"): 1}
         with pytest.raises(VersionConflict):
             await bad
@@ -160,15 +170,38 @@ async def test_a_group_keeps_each_batch_atomic_and_ordered(tmp_path: Path) -> No
 
 async def test_a_group_writes_the_last_state_of_every_row(tmp_path: Path) -> None:
     async with await SQLiteStore.open(tmp_path / "s.db") as store:
-        await store.write([PutItem("a", "q", "gone", b"0"), PutItem("a", "q", "back", b"0"),
-                           Put("a", "r1", b"0"), Put("a", "r2", b"0")])
+        await store.write(
+            [
+                PutItem("a", "q", "gone", b"0"),
+                PutItem("a", "q", "back", b"0"),
+                Put("a", "r1", b"0"),
+                Put("a", "r2", b"0"),
+            ]
+        )
         futures = [
-            await store.submit([PutItem("a", "q", "new", b"1"), DeleteItem("a", "q", "gone"),
-                                DeleteItem("a", "q", "back"), Delete("a", "r1")]),
-            await store.submit([DeleteItem("a", "q", "new"), PutItem("a", "q", "gone", b"2"),
-                                Put("a", "r1", b"1"), Delete("a", "r2")]),
-            await store.submit([DeleteItem("a", "q", "gone"), PutItem("a", "q", "back", b"3"),
-                                Put("a", "r2", b"2", expected_version=0)]),
+            await store.submit(
+                [
+                    PutItem("a", "q", "new", b"1"),
+                    DeleteItem("a", "q", "gone"),
+                    DeleteItem("a", "q", "back"),
+                    Delete("a", "r1"),
+                ]
+            ),
+            await store.submit(
+                [
+                    DeleteItem("a", "q", "new"),
+                    PutItem("a", "q", "gone", b"2"),
+                    Put("a", "r1", b"1"),
+                    Delete("a", "r2"),
+                ]
+            ),
+            await store.submit(
+                [
+                    DeleteItem("a", "q", "gone"),
+                    PutItem("a", "q", "back", b"3"),
+                    Put("a", "r2", b"2", expected_version=0),
+                ]
+            ),
         ]
         results = await asyncio.gather(*futures)
         assert store.statistics().commits == 2  # the three batches shared one group
@@ -205,9 +238,16 @@ async def test_an_unknown_store_format_is_refused(tmp_path: Path) -> None:
         await SQLiteStore.open(path)
 
 
-@pytest.mark.parametrize("kwargs", [{"max_pending_ops": 0}, {"op_timeout": 0.0},
-                                    {"op_timeout": float("inf")}, {"flush_interval": 0.0},
-                                    {"flush_interval": float("nan")}])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"max_pending_ops": 0},
+        {"op_timeout": 0.0},
+        {"op_timeout": float("inf")},
+        {"flush_interval": 0.0},
+        {"flush_interval": float("nan")},
+    ],
+)
 def test_bad_limits_are_rejected(tmp_path: Path, kwargs: dict[str, float]) -> None:
     with pytest.raises(ValueError, match="must be"):
         SQLiteStore(tmp_path / "s.db", **kwargs)  # type: ignore[arg-type]

@@ -128,8 +128,9 @@ async def test_batches_apply_in_submission_order(open_store: StoreFactory) -> No
 
 async def test_namespaces_drop_and_prefix(open_store: StoreFactory) -> None:
     store = await open_store()
-    await store.write([Put("agent/b", "k", b"1"), PutItem("agent/a", "q", "1", b"1"),
-                       Put("other", "k", b"1")])
+    await store.write(
+        [Put("agent/b", "k", b"1"), PutItem("agent/a", "q", "1", b"1"), Put("other", "k", b"1")]
+    )
     assert await store.namespaces("agent/") == ["agent/a", "agent/b"]
     await store.drop("agent/a")
     assert await store.namespaces() == ["agent/b", "other"]
@@ -139,11 +140,16 @@ async def test_namespaces_drop_and_prefix(open_store: StoreFactory) -> None:
 
 async def test_quarantine_moves_data_aside(open_store: StoreFactory) -> None:
     store = await open_store()
-    await store.write([Put("a", "state", b"garbage"), PutItem("a", "q", "1", b"x"),
-                       PutItem("a", "q", "2", b"y"), Put("b", "state", b"fine")])
+    await store.write(
+        [
+            Put("a", "state", b"garbage"),
+            PutItem("a", "q", "1", b"x"),
+            PutItem("a", "q", "2", b"y"),
+            Put("b", "state", b"fine"),
+        ]
+    )
     entry = await store.quarantine("a", "undecodable")
-    assert (entry.namespace, entry.reason, entry.records, entry.items) == (
-        "a", "undecodable", 1, 2)
+    assert (entry.namespace, entry.reason, entry.records, entry.items) == ("a", "undecodable", 1, 2)
     assert (await store.load("a")).empty
     assert not (await store.load("b")).empty
     listed = await store.quarantined()
@@ -181,8 +187,9 @@ async def test_concurrent_writers_do_not_interleave_inside_a_batch(
 
     async def writer(n: int) -> None:
         for i in range(20):
-            await store.write([PutItem("a", "log", f"{n}-{i:02d}", b"x"),
-                               Put("a", f"count-{n}", str(i).encode())])
+            await store.write(
+                [PutItem("a", "log", f"{n}-{i:02d}", b"x"), Put("a", f"count-{n}", str(i).encode())]
+            )
 
     await asyncio.gather(*(writer(n) for n in range(5)))
     data = await store.load("a")

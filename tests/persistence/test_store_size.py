@@ -36,12 +36,16 @@ async def _run_tasks(ref: bastion.ActorRef, first: int, count: int) -> list[str]
 
 @pytest.mark.parametrize("writer", ["process", "loop"])
 async def test_retention_drops_old_outcomes_and_keeps_recent_ones(
-        tmp_path: Path, writer: str) -> None:
-    async with (await SQLiteStore.open(tmp_path / "s.db", writer=writer) as store,  # type: ignore[arg-type]
-                bastion.open_runtime() as rt):
+    tmp_path: Path, writer: str
+) -> None:
+    async with (
+        await SQLiteStore.open(tmp_path / "s.db", writer=writer) as store,  # type: ignore[arg-type]
+        bastion.open_runtime() as rt,
+    ):
         keep = OutcomeRetention(max_outcomes=5)
-        ref = await rt.spawn(TaskAgent, name="w", store=store, handlers={"echo": _echo},
-                             retention=keep)
+        ref = await rt.spawn(
+            TaskAgent, name="w", store=store, handlers={"echo": _echo}, retention=keep
+        )
         ids = await _run_tasks(ref, 0, 20)
         await act(ref, "status")  # one acknowledged save after the last outcome
         assert [await act(ref, "result", task_id=t) for t in ids[:15]] == [None] * 15
@@ -50,8 +54,13 @@ async def test_retention_drops_old_outcomes_and_keeps_recent_ones(
         assert len((await store.load("agent/w")).collections["done"]) == 5
         await ref.stop()
         # a restart with a smaller limit drops the excess at its next save
-        ref = await rt.spawn(TaskAgent, name="w", store=store, handlers={"echo": _echo},
-                             retention=OutcomeRetention(max_outcomes=2))
+        ref = await rt.spawn(
+            TaskAgent,
+            name="w",
+            store=store,
+            handlers={"echo": _echo},
+            retention=OutcomeRetention(max_outcomes=2),
+        )
         await act(ref, "status")
         kept = (await store.load("agent/w")).collections["done"]
         assert [item for item, _ in kept] == ["t0018", "t0019"]
@@ -59,8 +68,7 @@ async def test_retention_drops_old_outcomes_and_keeps_recent_ones(
 
 
 async def test_without_retention_every_outcome_stays_until_forget(tmp_path: Path) -> None:
-    async with (await SQLiteStore.open(tmp_path / "s.db") as store,
-                bastion.open_runtime() as rt):
+    async with await SQLiteStore.open(tmp_path / "s.db") as store, bastion.open_runtime() as rt:
         ref = await rt.spawn(TaskAgent, name="w", store=store, handlers={"echo": _echo})
         ids = await _run_tasks(ref, 0, 8)
         assert await act(ref, "forget", task_ids=ids[:3]) == 3
@@ -73,11 +81,11 @@ def test_the_index_drops_by_age_and_count_oldest_first() -> None:
     assert index.add("a", 100.0, now=100.0) == []
     assert index.add("b", 101.0, now=101.0) == []
     assert index.add("c", 105.0, now=105.0) == []
-    assert index.add("d", 106.0, now=106.0) == ["a"]          # count
-    assert index.add("e", 112.0, now=112.0) == ["b"]          # count (and age)
-    index.discard("c")                                          # forgotten by hand
-    assert index.add("f", 115.0, now=115.0) == []             # d is 9 s old: kept
-    assert index.add("g", 116.5, now=116.5) == ["d"]          # d is 10.5 s old: age
+    assert index.add("d", 106.0, now=106.0) == ["a"]  # count
+    assert index.add("e", 112.0, now=112.0) == ["b"]  # count (and age)
+    index.discard("c")  # forgotten by hand
+    assert index.add("f", 115.0, now=115.0) == []  # d is 9 s old: kept
+    assert index.add("g", 116.5, now=116.5) == ["d"]  # d is 10.5 s old: age
     assert len(index) == 3
 
 
@@ -88,8 +96,10 @@ def test_an_age_only_policy_keeps_any_number_of_young_outcomes() -> None:
     assert index.add("late", 1006.0, now=1006.0) == [f"t{n}" for n in range(100)]
 
 
-@pytest.mark.parametrize("bad", [{}, {"max_outcomes": 0}, {"max_age": -1.0},
-                                 {"max_age": float("inf")}, {"max_outcomes": True}])
+@pytest.mark.parametrize(
+    "bad",
+    [{}, {"max_outcomes": 0}, {"max_age": -1.0}, {"max_age": float("inf")}, {"max_outcomes": True}],
+)
 def test_a_bad_retention_is_refused(bad: dict[str, object]) -> None:
     with pytest.raises(ValueError, match="max_"):
         OutcomeRetention(**bad)  # type: ignore[arg-type]
@@ -101,8 +111,10 @@ def _size(path: Path) -> int:
 
 def _file_pages(path: Path) -> tuple[int, int]:
     with sqlite3.connect(path) as conn:
-        return (conn.execute("PRAGMA page_count").fetchone()[0],
-                conn.execute("PRAGMA freelist_count").fetchone()[0])
+        return (
+            conn.execute("PRAGMA page_count").fetchone()[0],
+            conn.execute("PRAGMA freelist_count").fetchone()[0],
+        )
 
 
 @pytest.mark.parametrize("writer", ["process", "loop"])

@@ -57,6 +57,7 @@ def test_opens_at_the_failure_rate_after_the_minimum_calls(clock: FakeClock) -> 
     stats = breaker.statistics()
     assert (stats.failures, stats.successes, stats.times_opened) == (3, 1, 1)
 
+
 def test_count_window_trips_and_rejects_fast(clock: FakeClock) -> None:
     breaker = _breaker(clock)
     breaker.call_sync(_ok)

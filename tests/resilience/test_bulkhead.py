@@ -39,9 +39,10 @@ async def test_rejects_at_once_when_slots_and_queue_are_full() -> None:
     first = asyncio.create_task(bulkhead.call(gate.wait))
     second = asyncio.create_task(bulkhead.call(gate.wait))
     await asyncio.sleep(0)
-    with capture_events(("bastion", "bulkhead", "rejected")) as captured, pytest.raises(
-        BulkheadFull, match="is full"
-    ) as info:
+    with (
+        capture_events(("bastion", "bulkhead", "rejected")) as captured,
+        pytest.raises(BulkheadFull, match="is full") as info,
+    ):
         await bulkhead.call(gate.wait)
     assert info.value.code == "bulkhead_full"
     assert info.value.context == {"bulkhead": "api", "active": 1, "waiting": 1,

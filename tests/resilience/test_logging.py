@@ -39,9 +39,7 @@ def test_structlog_processor_adds_the_context() -> None:
         captured.append(dict(event))
         raise structlog.DropEvent
 
-    log = structlog.wrap_logger(
-        structlog.PrintLogger(), processors=[structlog_processor, capture]
-    )
+    log = structlog.wrap_logger(structlog.PrintLogger(), processors=[structlog_processor, capture])
     with error_scope("sync", correlation_id="s-1"):
         log.info("hello", correlation_id="explicit")
         log.info("again")

@@ -35,8 +35,7 @@ async def submit_for_reply(agent: PersistentAgent) -> None:
         raise
     last = agent._last_write
     if ops or (last is not None and not last.done()):
-        fut = await agent.store.submit(
-            ops, sync=agent.durability is Durability.STRICT, defer=False)
+        fut = await agent.store.submit(ops, sync=agent.durability is Durability.STRICT, defer=False)
         fut.add_done_callback(lambda f: _crash_on_failure(agent, f))
         agent._last_write = agent._reply_after = fut
 

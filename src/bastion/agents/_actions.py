@@ -63,21 +63,27 @@ class ActionSpec:
     params_type: type[msgspec.Struct]
     spread: bool  # True: call method(self, **fields); False: method(self, struct)
 
-    def validate(self, params: Mapping[str, Any] | msgspec.Struct, agent: str,
-                 dec_hook: Callable[[type, Any], Any] | None = None) -> msgspec.Struct:
+    def validate(
+        self,
+        params: Mapping[str, Any] | msgspec.Struct,
+        agent: str,
+        dec_hook: Callable[[type, Any], Any] | None = None,
+    ) -> msgspec.Struct:
         """Convert raw parameters to the Struct; ValidationError with msgspec's reason."""
         if isinstance(params, self.params_type):
             return params
         if not isinstance(params, Mapping):
             raise ValidationError(
                 f"{agent}.{self.name}: parameters must be a mapping, got {type(params).__name__}",
-                code="invalid_params", context={"action": self.name})
+                code="invalid_params",
+                context={"action": self.name},
+            )
         try:
-            return msgspec.convert(dict(params), self.params_type, dec_hook=dec_hook,
-                                   str_keys=True)
+            return msgspec.convert(dict(params), self.params_type, dec_hook=dec_hook, str_keys=True)
         except msgspec.ValidationError as exc:
-            raise ValidationError(f"{agent}.{self.name}: {exc}", code="invalid_params",
-                                  context={"action": self.name}) from None
+            raise ValidationError(
+                f"{agent}.{self.name}: {exc}", code="invalid_params", context={"action": self.name}
+            ) from None
 
     def invoke(self, agent: Any, params: msgspec.Struct) -> Any:
         """Call the method with validated parameters."""
@@ -112,8 +118,9 @@ def _spec(cls: type[Any], name: str, method: Callable[..., Any]) -> ActionSpec:
             raise TypeError(f"{cls.__qualname__}.{method.__name__}: actions take named parameters")
         ann = hints.get(p.name, Any)
         fields.append((p.name, ann) if p.default is p.empty else (p.name, ann, p.default))
-    struct = msgspec.defstruct(f"{cls.__name__}.{name}", fields, kw_only=True,
-                               forbid_unknown_fields=True)
+    struct = msgspec.defstruct(
+        f"{cls.__name__}.{name}", fields, kw_only=True, forbid_unknown_fields=True
+    )
     return ActionSpec(name, method, struct, spread=True)
 
 
@@ -123,22 +130,38 @@ def _is_struct(tp: Any) -> bool:
 
 def unknown_action(agent: str, name: object, known: Mapping[str, ActionSpec]) -> UnknownAction:
     """The error for an action name the agent does not have."""
-    return UnknownAction(f"{agent} has no action {name!r}; it has {sorted(known)}",
-                         context={"action": name})
+    return UnknownAction(
+        f"{agent} has no action {name!r}; it has {sorted(known)}", context={"action": name}
+    )
 
 
 @overload
-async def act(ref: ActorRef, name: str, /, *, returns: type[R],
-              call_timeout: float | UseDefault = DEFAULT, **params: Any) -> R: ...
+async def act(
+    ref: ActorRef,
+    name: str,
+    /,
+    *,
+    returns: type[R],
+    call_timeout: float | UseDefault = DEFAULT,
+    **params: Any,
+) -> R: ...
 
 
 @overload
-async def act(ref: ActorRef, name: str, /, *, call_timeout: float | UseDefault = DEFAULT,
-              **params: Any) -> Any: ...
+async def act(
+    ref: ActorRef, name: str, /, *, call_timeout: float | UseDefault = DEFAULT, **params: Any
+) -> Any: ...
 
 
-async def act(ref: ActorRef, name: str, /, *, returns: type[Any] | None = None,
-              call_timeout: float | UseDefault = DEFAULT, **params: Any) -> Any:
+async def act(
+    ref: ActorRef,
+    name: str,
+    /,
+    *,
+    returns: type[Any] | None = None,
+    call_timeout: float | UseDefault = DEFAULT,
+    **params: Any,
+) -> Any:
     """Call action ``name`` of the agent behind ``ref`` and return its result.
 
     ``await act(ref, "queue", type="fetch", payload={"url": u}, call_timeout=2.0)``;
@@ -149,6 +172,7 @@ async def act(ref: ActorRef, name: str, /, *, returns: type[Any] | None = None,
     """
     result = await ref.call(Act(name, params), timeout=call_timeout)
     if returns is not None and not isinstance(result, returns):
-        raise TypeError(f"action {name!r} returned {type(result).__name__}, "
-                        f"expected {returns.__name__}")
+        raise TypeError(
+            f"action {name!r} returned {type(result).__name__}, expected {returns.__name__}"
+        )
     return result

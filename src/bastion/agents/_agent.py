@@ -91,7 +91,8 @@ class Agent(Actor):
             if clash:
                 raise TypeError(
                     f"{cls.__qualname__} overrides {clash}: agents override setup(), teardown(), "
-                    "on_signal() and on_info() instead of the actor handlers")
+                    "on_signal() and on_info() instead of the actor handlers"
+                )
         cls._state_fields = declared_state(cls, Agent)
         cls._actions = collect_actions(cls)
         cls._struct_actions = {s.params_type: s for s in cls._actions.values() if not s.spread}
@@ -144,8 +145,9 @@ class Agent(Actor):
     async def after_action(self, name: str, params: msgspec.Struct, result: Any) -> None:
         """Runs after each action that returned."""
 
-    async def on_action_error(self, name: str, params: msgspec.Struct,
-                              error: BaseException) -> None:
+    async def on_action_error(
+        self, name: str, params: msgspec.Struct, error: BaseException
+    ) -> None:
         """Runs when an action raised (the error then goes on as usual)."""
 
     async def on_signal(self, signal: Signal) -> None:
@@ -199,8 +201,9 @@ class Agent(Actor):
             await self.teardown(reason)
         finally:
             await self._finish_stop(reason)
-            _events.emit(_event_names.AGENT_STOPPED, {"count": 1},
-                         {**self._meta(), "reason": reason})
+            _events.emit(
+                _event_names.AGENT_STOPPED, {"count": 1}, {**self._meta(), "reason": reason}
+            )
 
     async def handle_call(self, message: Any) -> Any:
         """Run an action (``Act`` or its parameter Struct) and reply with its result."""
@@ -283,8 +286,9 @@ class Agent(Actor):
             return spec, message.params
         spec = self._struct_actions.get(type(message))
         if spec is None:
-            raise unknown_action(self.name or self.agent_type, type(message).__name__,
-                                 self._actions)
+            raise unknown_action(
+                self.name or self.agent_type, type(message).__name__, self._actions
+            )
         return spec, message
 
 

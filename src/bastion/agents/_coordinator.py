@@ -71,8 +71,16 @@ class CoordinatorAgent(PersistentAgent):
     """Runs workflows of steps on TaskAgents found in the registry."""
 
     capabilities = ("coordination", "orchestration", "workflow_management")
-    persistent_fields = ("workflows", "completed_count", "failed_count", "cancelled_count",
-                         "retried_count", "reassigned_count", "dispatched_count", "stalled_count")
+    persistent_fields = (
+        "workflows",
+        "completed_count",
+        "failed_count",
+        "cancelled_count",
+        "retried_count",
+        "reassigned_count",
+        "dispatched_count",
+        "stalled_count",
+    )
     _bastion_framework = True
 
     workflows: ItemMap[Workflow] = ItemMap()
@@ -84,14 +92,24 @@ class CoordinatorAgent(PersistentAgent):
     dispatched_count: int = 0
     stalled_count: int = 0
 
-    def __init__(self, *, max_concurrent_workflows: int = 10, max_pending_workflows: int = 1000,
-                 max_step_attempts: int = 3, stall_timeout: float = 300.0,
-                 check_interval: float = 5.0, dispatch_timeout: float = 5.0,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        max_concurrent_workflows: int = 10,
+        max_pending_workflows: int = 1000,
+        max_step_attempts: int = 3,
+        stall_timeout: float = 300.0,
+        check_interval: float = 5.0,
+        dispatch_timeout: float = 5.0,
+        **kwargs: Any,
+    ) -> None:
         """Limits and intervals (seconds, runtime clock); other keywords: PersistentAgent."""
         super().__init__(**kwargs)
-        for label, value in (("stall_timeout", stall_timeout), ("check_interval", check_interval),
-                             ("dispatch_timeout", dispatch_timeout)):
+        for label, value in (
+            ("stall_timeout", stall_timeout),
+            ("check_interval", check_interval),
+            ("dispatch_timeout", dispatch_timeout),
+        ):
             positive_seconds(label, value)
         if min(max_concurrent_workflows, max_pending_workflows, max_step_attempts) < 1:
             raise ValueError("workflow limits and max_step_attempts must be >= 1")
@@ -108,8 +126,9 @@ class CoordinatorAgent(PersistentAgent):
 
     # -- actions -----------------------------------------------------------------------
     @action
-    async def start_workflow(self, steps: list[StepSpec],
-                             workflow_id: str | None = None) -> WorkflowStatus:
+    async def start_workflow(
+        self, steps: list[StepSpec], workflow_id: str | None = None
+    ) -> WorkflowStatus:
         """Start (or queue, beyond ``max_concurrent_workflows``) a workflow; idempotent by id."""
         wf_id = workflow_id or f"wf-{self.dispatched_count}-{time.time_ns()}"
         known = await self._find(wf_id)
@@ -119,14 +138,20 @@ class CoordinatorAgent(PersistentAgent):
         if len(self.workflows) >= self.max_concurrent_workflows + self.max_pending_workflows:
             raise WorkflowLimitExceeded(f"{self.name} holds {len(self.workflows)} workflows")
         running = self._index.phases[WorkflowPhase.RUNNING]
-        status = (WorkflowPhase.RUNNING if running < self.max_concurrent_workflows
-                  else WorkflowPhase.PENDING)
+        status = (
+            WorkflowPhase.RUNNING
+            if running < self.max_concurrent_workflows
+            else WorkflowPhase.PENDING
+        )
         wf = Workflow(id=wf_id, status=status, steps=built, created_at=time.time())
         self.workflows[wf_id] = wf
         self._index.add(wf)
         self._progress[wf_id] = self.clock.now()
-        _events.emit(_event_names.WORKFLOW_STARTED, {"steps": len(built)},
-                     {**self._meta(), "workflow": wf_id})
+        _events.emit(
+            _event_names.WORKFLOW_STARTED,
+            {"steps": len(built)},
+            {**self._meta(), "workflow": wf_id},
+        )
         await self._advance(wf)
         return status_of(wf)
 
@@ -183,12 +208,18 @@ class CoordinatorAgent(PersistentAgent):
         """A snapshot of workflow counters."""
         phases = self._index.phases
         return CoordinatorStatistics(
-            name=self.name, running=phases[WorkflowPhase.RUNNING],
+            name=self.name,
+            running=phases[WorkflowPhase.RUNNING],
             pending=phases[WorkflowPhase.PENDING],
-            paused=phases[WorkflowPhase.PAUSED], completed=self.completed_count,
-            failed=self.failed_count, cancelled=self.cancelled_count,
-            retried=self.retried_count, reassigned=self.reassigned_count,
-            dispatched=self.dispatched_count, stalled=self.stalled_count)
+            paused=phases[WorkflowPhase.PAUSED],
+            completed=self.completed_count,
+            failed=self.failed_count,
+            cancelled=self.cancelled_count,
+            retried=self.retried_count,
+            reassigned=self.reassigned_count,
+            dispatched=self.dispatched_count,
+            stalled=self.stalled_count,
+        )
 
     # -- workflow engine ---------------------------------------------------------------
     async def _find(self, wf_id: str) -> Workflow | None:
@@ -220,15 +251,23 @@ class CoordinatorAgent(PersistentAgent):
 
     async def _dispatch(self, wf: Workflow, step: StepState) -> None:
         inputs = {d: wf.step(d).result for d in step.depends_on}
-        params = {"type": step.task_type, "payload": step.payload, "id": step.task_id(wf.id),
-                  "inputs": inputs, "reply_to": self.name, "timeout": step.timeout}
+        params = {
+            "type": step.task_type,
+            "payload": step.payload,
+            "id": step.task_id(wf.id),
+            "inputs": inputs,
+            "reply_to": self.name,
+            "timeout": step.timeout,
+        }
         for entry in self._candidates(step):
             try:
                 accepted = await entry.ref.call(Act("queue", params), timeout=self.dispatch_timeout)
             except BastionError as exc:
-                _events.emit(_event_names.WORKFLOW_DISPATCH_REFUSED, {"count": 1},
-                             {**self._meta(), "workflow": wf.id, "agent": entry.name,
-                              "error": exc})
+                _events.emit(
+                    _event_names.WORKFLOW_DISPATCH_REFUSED,
+                    {"count": 1},
+                    {**self._meta(), "workflow": wf.id, "agent": entry.name, "error": exc},
+                )
                 continue
             step.status, step.agent = StepPhase.DISPATCHED, entry.name
             self._index.dispatched(entry.name)
@@ -241,11 +280,15 @@ class CoordinatorAgent(PersistentAgent):
 
     def _candidates(self, step: StepState) -> list[RegistryEntry]:
         wanted = step.capability or step.task_type
-        found = [e for e in self.runtime.registry.select(capabilities=wanted)
-                 if e.metadata.get("health") != "paused" and e.ref.is_alive]
+        found = [
+            e
+            for e in self.runtime.registry.select(capabilities=wanted)
+            if e.metadata.get("health") != "paused" and e.ref.is_alive
+        ]
         # the agent that had the step first (a re-offer is idempotent there), then by load
-        return sorted(found, key=lambda e: (e.name != step.agent, e.metadata.get("load", 0),
-                                            e.name))
+        return sorted(
+            found, key=lambda e: (e.name != step.agent, e.metadata.get("load", 0), e.name)
+        )
 
     def _watch(self, name: str, ref: ActorRef) -> None:
         if name not in self._monitors:
@@ -284,8 +327,11 @@ class CoordinatorAgent(PersistentAgent):
             self.failed_count += 1
         else:
             self.cancelled_count += 1
-        _events.emit(_event_names.WORKFLOW_FINISHED[status.value], {"count": 1},
-                     {**self._meta(), "workflow": wf.id, "error": error})
+        _events.emit(
+            _event_names.WORKFLOW_FINISHED[status.value],
+            {"count": 1},
+            {**self._meta(), "workflow": wf.id, "error": error},
+        )
         self.publish(f"workflow.{status}", status_of(wf))
         await self._promote()
 
@@ -354,8 +400,9 @@ class CoordinatorAgent(PersistentAgent):
             if now - self._progress.get(wf.id, now) >= self.stall_timeout:
                 self.stalled_count += 1
                 self._progress[wf.id] = now
-                _events.emit(_event_names.WORKFLOW_STALLED, {"count": 1},
-                             {**self._meta(), "workflow": wf.id})
+                _events.emit(
+                    _event_names.WORKFLOW_STALLED, {"count": 1}, {**self._meta(), "workflow": wf.id}
+                )
                 self.publish("workflow.stalled", status_of(wf))
                 await self._reoffer(wf)
             await self._advance(wf)

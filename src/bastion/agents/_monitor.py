@@ -89,9 +89,15 @@ class MonitorAgent(Agent):
     capabilities = ("monitoring", "alerting", "health_analysis")
     _bastion_framework = True
 
-    def __init__(self, *, interval: float = 30.0, history_size: int = 1440,
-                 thresholds: Thresholds | None = None, slos: Sequence[SLO] = DEFAULT_SLOS,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        interval: float = 30.0,
+        history_size: int = 1440,
+        thresholds: Thresholds | None = None,
+        slos: Sequence[SLO] = DEFAULT_SLOS,
+        **kwargs: Any,
+    ) -> None:
         """``interval`` seconds between samples; ``history_size`` samples kept."""
         super().__init__(**kwargs)
         positive_seconds("interval", interval)
@@ -131,7 +137,7 @@ class MonitorAgent(Agent):
     @action
     def recent(self, limit: int = 10) -> list[HealthSample]:
         """The latest ``limit`` samples, oldest first."""
-        return list(self.history)[-max(0, limit):]
+        return list(self.history)[-max(0, limit) :]
 
     @action
     def alerts(self) -> dict[str, float]:
@@ -153,32 +159,55 @@ class MonitorAgent(Agent):
         deepest = max(depths, key=lambda s: s.value, default=None)
         depth = int(deepest.value) if deepest is not None else 0
         busiest = deepest.label_values[0] if deepest is not None and depth else None
-        queues = {s.label_values[0]: int(s.value)
-                  for s in metrics.family("bastion_task_agent_queue_length").samples}
+        queues = {
+            s.label_values[0]: int(s.value)
+            for s in metrics.family("bastion_task_agent_queue_length").samples
+        }
         window = self.interval
-        rate = max(health.measure("error_rate", window),
-                   health.measure("task_failure_rate", window))
+        rate = max(
+            health.measure("error_rate", window), health.measure("task_failure_rate", window)
+        )
         restarts_delta = int(metrics.window("bastion_restarts", window).delta)
-        values = {"mailbox_depth": depth, "queue_size": max(queues.values(), default=0),
-                  "error_rate": rate, "restarts": restarts_delta, "memory_mb": _memory_mb()}
+        values = {
+            "mailbox_depth": depth,
+            "queue_size": max(queues.values(), default=0),
+            "error_rate": rate,
+            "restarts": restarts_delta,
+            "memory_mb": _memory_mb(),
+        }
         alerts = self._evaluate(values)
         score = max(0, 100 - 25 * len(alerts))
         sample = HealthSample(
-            at=self.clock.now(), actors=stats.actors, restarts=stats.restarts,
-            restarts_delta=restarts_delta, crashed=stats.crashed, max_mailbox_depth=depth,
-            busiest_actor=busiest, queue_sizes=queues, error_rate=rate,
-            memory_mb=values["memory_mb"], score=score, band=_band(score), alerts=alerts,
-            report=report)
+            at=self.clock.now(),
+            actors=stats.actors,
+            restarts=stats.restarts,
+            restarts_delta=restarts_delta,
+            crashed=stats.crashed,
+            max_mailbox_depth=depth,
+            busiest_actor=busiest,
+            queue_sizes=queues,
+            error_rate=rate,
+            memory_mb=values["memory_mb"],
+            score=score,
+            band=_band(score),
+            alerts=alerts,
+            report=report,
+        )
         self.history.append(sample)
-        _events.emit(_event_names.AGENT_MONITOR_SAMPLE,
-                     {"score": score, "alerts": len(alerts)}, self._meta())
+        _events.emit(
+            _event_names.AGENT_MONITOR_SAMPLE, {"score": score, "alerts": len(alerts)}, self._meta()
+        )
         return sample
 
     def _evaluate(self, values: dict[str, float]) -> tuple[str, ...]:
         t = self.thresholds
-        limits = {"mailbox_depth": t.max_mailbox_depth, "queue_size": t.max_queue_size,
-                  "error_rate": t.max_error_rate, "restarts": t.max_restarts_per_interval,
-                  "memory_mb": t.max_memory_mb}
+        limits = {
+            "mailbox_depth": t.max_mailbox_depth,
+            "queue_size": t.max_queue_size,
+            "error_rate": t.max_error_rate,
+            "restarts": t.max_restarts_per_interval,
+            "memory_mb": t.max_memory_mb,
+        }
         raised = []
         for kind, limit in limits.items():
             over = limit is not None and values[kind] > limit

@@ -36,8 +36,9 @@ class OutcomeRetention(msgspec.Struct, frozen=True):
         ):
             raise ValueError(f"max_outcomes must be an int >= 1, not {self.max_outcomes!r}")
         if self.max_age is not None and not 0 < self.max_age < math.inf:
-            raise ValueError(f"max_age must be a finite number of seconds > 0, "
-                             f"not {self.max_age!r}")
+            raise ValueError(
+                f"max_age must be a finite number of seconds > 0, not {self.max_age!r}"
+            )
 
 
 class _Finished(msgspec.Struct):

@@ -113,8 +113,13 @@ def _match(pat: list[str], top: list[str]) -> bool:
 class SignalBus:
     """The bus. ``await bus.start(rt)`` spawns its keeper actor (monitors, retries)."""
 
-    def __init__(self, *, buffer: int = 100, overflow: Overflow = Overflow.DROP_OLDEST,
-                 retry_interval: float = 0.01) -> None:
+    def __init__(
+        self,
+        *,
+        buffer: int = 100,
+        overflow: Overflow = Overflow.DROP_OLDEST,
+        retry_interval: float = 0.01,
+    ) -> None:
         if buffer < 1:
             raise ValueError("buffer must be >= 1")
         positive_seconds("retry_interval", retry_interval)
@@ -145,14 +150,25 @@ class SignalBus:
         self._wild.clear()
         self._by_id.clear()
 
-    async def subscribe(self, pattern: str, subscriber: ActorRef, *, buffer: int | None = None,
-                        overflow: Overflow | None = None) -> int:
+    async def subscribe(
+        self,
+        pattern: str,
+        subscriber: ActorRef,
+        *,
+        buffer: int | None = None,
+        overflow: Overflow | None = None,
+    ) -> int:
         """Route signals whose topic matches ``pattern`` to ``subscriber``; returns an id."""
         keeper = self._require_keeper()
         if not pattern or any(not seg for seg in pattern.split(".")):
             raise ValueError(f"invalid signal pattern {pattern!r}")
-        sub = _Subscription(next(self._ids), pattern, subscriber, buffer or self._capacity,
-                            Overflow(overflow or self._overflow))
+        sub = _Subscription(
+            next(self._ids),
+            pattern,
+            subscriber,
+            buffer or self._capacity,
+            Overflow(overflow or self._overflow),
+        )
         self._by_id[sub.id] = sub  # first: a concurrent unwatch must see the subscriber
         if "*" in pattern:
             self._wild.append(sub)
@@ -271,11 +287,20 @@ class SignalBus:
     def statistics(self) -> SignalBusStatistics:
         """Counters, with one entry per subscription."""
         per = tuple(
-            SubscriptionStatistics(s.id, s.pattern, s.ref.name or repr(s.ref), s.delivered,
-                                   len(s.buffer), s.dropped)
-            for s in self._by_id.values())
-        return SignalBusStatistics(len(self._by_id), self._published, self._delivered,
-                                   self._dropped, self._unrouted, self._released, per)
+            SubscriptionStatistics(
+                s.id, s.pattern, s.ref.name or repr(s.ref), s.delivered, len(s.buffer), s.dropped
+            )
+            for s in self._by_id.values()
+        )
+        return SignalBusStatistics(
+            len(self._by_id),
+            self._published,
+            self._delivered,
+            self._dropped,
+            self._unrouted,
+            self._released,
+            per,
+        )
 
     def _require_keeper(self) -> ActorRef:
         if self._keeper is None or not self._keeper.is_alive:

@@ -176,8 +176,9 @@ def _resolve(klass: type[Any], annotation: Any) -> Any:
         return annotation
     if annotation.startswith(("ClassVar", "typing.ClassVar")):
         return ClassVar
-    holder = type("_Holder", (), {"__annotations__": {"x": annotation},
-                                  "__module__": klass.__module__})
+    holder = type(
+        "_Holder", (), {"__annotations__": {"x": annotation}, "__module__": klass.__module__}
+    )
     try:
         return typing.get_type_hints(holder, localns=dict(vars(klass)))["x"]
     except NameError as exc:

@@ -72,9 +72,19 @@ class TaskAgent(PersistentAgent):
     """Runs queued tasks one at a time, highest priority first, FIFO within a priority."""
 
     capabilities = ("task_processing", "validation", "queue_management")
-    persistent_fields = ("status", "pause_reason", "processed_count", "failed_count",
-                         "consecutive_errors", "seq", "current_task", "current_attempt", "metrics",
-                         "recovered_in_flight", "queue")
+    persistent_fields = (
+        "status",
+        "pause_reason",
+        "processed_count",
+        "failed_count",
+        "consecutive_errors",
+        "seq",
+        "current_task",
+        "current_attempt",
+        "metrics",
+        "recovered_in_flight",
+        "queue",
+    )
     _bastion_framework = True
 
     status: TaskAgentStatus = TaskAgentStatus.IDLE
@@ -92,10 +102,17 @@ class TaskAgent(PersistentAgent):
 
     task_handlers: ClassVar[Mapping[str, TaskHandler]] = {}
 
-    def __init__(self, *, handlers: Mapping[str, TaskHandler] | None = None,
-                 max_queue_size: int = 1000, task_timeout: float = 30.0, max_attempts: int = 3,
-                 pause_after_errors: int = 10, retention: OutcomeRetention | None = None,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        handlers: Mapping[str, TaskHandler] | None = None,
+        max_queue_size: int = 1000,
+        task_timeout: float = 30.0,
+        max_attempts: int = 3,
+        pause_after_errors: int = 10,
+        retention: OutcomeRetention | None = None,
+        **kwargs: Any,
+    ) -> None:
         """``handlers``: task type → callable(Task); ``retention``: how many / how old
         finished outcomes are kept (None: until ``forget``); other keywords go to
         PersistentAgent."""
@@ -129,8 +146,10 @@ class TaskAgent(PersistentAgent):
             if known is not None:
                 return known
         if len(self.queue) >= self.max_queue_size:
-            raise QueueFull(f"{self.name}: the queue holds {len(self.queue)} tasks "
-                            f"(max {self.max_queue_size})", context={"agent": self.name})
+            raise QueueFull(
+                f"{self.name}: the queue holds {len(self.queue)} tasks (max {self.max_queue_size})",
+                context={"agent": self.name},
+            )
         task = self._enqueue(spec)
         return TaskAccepted(id=task.id, state="queued", queued=len(self.queue))
 
@@ -140,10 +159,14 @@ class TaskAgent(PersistentAgent):
         for spec in tasks:
             self._check(spec)
         if len(self.queue) + len(tasks) > self.max_queue_size:
-            raise QueueFull(f"{self.name}: {len(tasks)} more tasks would exceed "
-                            f"{self.max_queue_size}", context={"agent": self.name})
-        return [TaskAccepted(id=self._enqueue(s).id, state="queued", queued=len(self.queue))
-                for s in tasks]
+            raise QueueFull(
+                f"{self.name}: {len(tasks)} more tasks would exceed {self.max_queue_size}",
+                context={"agent": self.name},
+            )
+        return [
+            TaskAccepted(id=self._enqueue(s).id, state="queued", queued=len(self.queue))
+            for s in tasks
+        ]
 
     @action
     async def process(self, spec: TaskSpec) -> TaskOutcome:
@@ -181,8 +204,13 @@ class TaskAgent(PersistentAgent):
     def get_metrics(self) -> dict[str, Any]:
         """processed, failed, average / fastest / slowest duration (seconds)."""
         s = self.statistics()
-        return {"processed": s.processed, "failed": s.failed, "average": s.average_duration,
-                "fastest": s.fastest, "slowest": s.slowest}
+        return {
+            "processed": s.processed,
+            "failed": s.failed,
+            "average": s.average_duration,
+            "fastest": s.fastest,
+            "slowest": s.slowest,
+        }
 
     @action
     def validate(self, spec: TaskSpec) -> TaskValidation:
@@ -208,18 +236,29 @@ class TaskAgent(PersistentAgent):
     def statistics(self) -> TaskAgentStatistics:
         """A snapshot (also the reply of the ``status`` action)."""
         queue = self.queue
-        by_priority = (queue.by_priority() if isinstance(queue, TaskQueue)
-                       else count_priorities(queue.values()))
+        by_priority = (
+            queue.by_priority()
+            if isinstance(queue, TaskQueue)
+            else count_priorities(queue.values())
+        )
         m = self.metrics
         return TaskAgentStatistics(
-            name=self.name, status=self.status, pause_reason=self.pause_reason,
-            queued=len(self.queue), queued_by_priority=by_priority,
-            current_task=self.current_task, processed=self.processed_count,
-            failed=self.failed_count, consecutive_errors=self.consecutive_errors,
+            name=self.name,
+            status=self.status,
+            pause_reason=self.pause_reason,
+            queued=len(self.queue),
+            queued_by_priority=by_priority,
+            current_task=self.current_task,
+            processed=self.processed_count,
+            failed=self.failed_count,
+            consecutive_errors=self.consecutive_errors,
             recovered_in_flight=self.recovered_in_flight,
             average_duration=m.total_duration / m.timed if m.timed else None,
-            fastest=m.fastest, slowest=m.slowest, max_queue_size=self.max_queue_size,
-            notify_failures=self._notify_failures)
+            fastest=m.fastest,
+            slowest=m.slowest,
+            max_queue_size=self.max_queue_size,
+            notify_failures=self._notify_failures,
+        )
 
     def _problems(self, spec: TaskSpec) -> list[str]:
         return task_problems(spec, self.handlers, self.codec)
@@ -227,8 +266,9 @@ class TaskAgent(PersistentAgent):
     def _check(self, spec: TaskSpec) -> None:
         errors = self._problems(spec)
         if errors:
-            raise InvalidTask(f"{self.name}: invalid task: {'; '.join(errors)}",
-                              context={"errors": errors})
+            raise InvalidTask(
+                f"{self.name}: invalid task: {'; '.join(errors)}", context={"errors": errors}
+            )
 
     async def _known(self, task_id: str) -> TaskAccepted | None:
         if task_id in self.queue:
@@ -238,16 +278,23 @@ class TaskAgent(PersistentAgent):
         outcome = await self.read_item(DONE, task_id, TaskOutcome)
         if outcome is None:
             return None
-        return TaskAccepted(id=task_id, state=outcome.status, queued=len(self.queue),
-                            outcome=outcome)
+        return TaskAccepted(
+            id=task_id, state=outcome.status, queued=len(self.queue), outcome=outcome
+        )
 
     def _make(self, spec: TaskSpec) -> QueuedTask:
         self.seq += 1
         return QueuedTask(
-            id=spec.id or f"{self.name}-{self.seq:09d}-{next(_ids)}", type=spec.type,
-            payload=spec.payload, priority=PRIORITIES[spec.priority], seq=self.seq,
-            timeout=spec.timeout, inputs=spec.inputs, reply_to=spec.reply_to,
-            enqueued_at=time.time())
+            id=spec.id or f"{self.name}-{self.seq:09d}-{next(_ids)}",
+            type=spec.type,
+            payload=spec.payload,
+            priority=PRIORITIES[spec.priority],
+            seq=self.seq,
+            timeout=spec.timeout,
+            inputs=spec.inputs,
+            reply_to=spec.reply_to,
+            enqueued_at=time.time(),
+        )
 
     def _enqueue(self, spec: TaskSpec) -> QueuedTask:
         task = self._make(spec)
@@ -290,8 +337,18 @@ class TaskAgent(PersistentAgent):
             await self.persist(wait=False)
             return
         if task.attempts >= self.max_attempts:
-            self._record(task, task_outcome(task, TaskStatus.FAILED, self.name, error=(
-                f"gave up after {task.attempts} attempts: the agent stopped while running it")))
+            self._record(
+                task,
+                task_outcome(
+                    task,
+                    TaskStatus.FAILED,
+                    self.name,
+                    error=(
+                        f"gave up after {task.attempts} attempts: "
+                        "the agent stopped while running it"
+                    ),
+                ),
+            )
             await self.persist(wait=False)
             return
         # The attempt goes on record in the state record, before the handler runs; the
@@ -319,8 +376,9 @@ class TaskAgent(PersistentAgent):
             self._publish_load()
             return
         self._handler_modes.mark_async(task.type, handler)  # it returned an awaitable
-        self._running = self.runtime.tasks.start(self._await_task, task, called, start,
-                                                 name=f"task:{task.id}")
+        self._running = self.runtime.tasks.start(
+            self._await_task, task, called, start, name=f"task:{task.id}"
+        )
 
     async def _await_task(self, task: QueuedTask, pending: Awaitable[Any], start: float) -> None:
         run = await await_handler(pending, task.timeout or self.task_timeout, self.clock, start)
@@ -361,8 +419,9 @@ class TaskAgent(PersistentAgent):
             error = f"no handler for {task.type!r}"
             return task_outcome(task, TaskStatus.FAILED, self.name, error=error)
         with _events.span(_event_names.AGENT_TASK, self._task_meta(task)):
-            run = await run_handler(handler, task_view(task), task.timeout or self.task_timeout,
-                                    self.clock)
+            run = await run_handler(
+                handler, task_view(task), task.timeout or self.task_timeout, self.clock
+            )
         return outcome_of(task, run, self.name)
 
     def _task_meta(self, task: QueuedTask) -> dict[str, Any]:
@@ -372,9 +431,13 @@ class TaskAgent(PersistentAgent):
         try:
             self.stage_item(DONE, task.id, outcome, TaskOutcome)
         except UnsupportedType as exc:
-            outcome = msgspec.structs.replace(outcome, status=TaskStatus.FAILED, result=None,
-                                              error=f"result not storable: {exc}",
-                                              retryable=False)
+            outcome = msgspec.structs.replace(
+                outcome,
+                status=TaskStatus.FAILED,
+                result=None,
+                error=f"result not storable: {exc}",
+                retryable=False,
+            )
             self.stage_item(DONE, task.id, outcome, TaskOutcome)
         self._retain(task.id, outcome.finished_at)
         if task.id in self.queue:
@@ -414,9 +477,11 @@ class TaskAgent(PersistentAgent):
     def _pause(self, reason: str) -> None:
         self.status, self.pause_reason = TaskAgentStatus.PAUSED, reason
         self.set_health("paused", pause_reason=reason)
-        _events.emit(_event_names.TASK_AGENT_PAUSED,
-                     {"consecutive_errors": self.consecutive_errors},
-                     {**self._meta(), "reason": reason})
+        _events.emit(
+            _event_names.TASK_AGENT_PAUSED,
+            {"consecutive_errors": self.consecutive_errors},
+            {**self._meta(), "reason": reason},
+        )
         self.publish("task_agent.paused", {"agent": self.name, "reason": reason})
 
     def _notify(self, task: QueuedTask, outcome: TaskOutcome) -> None:
@@ -430,9 +495,13 @@ class TaskAgent(PersistentAgent):
 
     def _publish_load(self) -> None:
         _hooks.set_gauge("bastion_task_agent_queue_length", len(self.queue), str(self.name))
-        self.set_health("paused" if self.status is TaskAgentStatus.PAUSED else "ok",
-                        queued=len(self.queue), load=len(self.queue),
-                        processed=self.processed_count, failed=self.failed_count)
+        self.set_health(
+            "paused" if self.status is TaskAgentStatus.PAUSED else "ok",
+            queued=len(self.queue),
+            load=len(self.queue),
+            processed=self.processed_count,
+            failed=self.failed_count,
+        )
 
     async def _prepare_state(self) -> None:
         await super()._prepare_state()
@@ -442,10 +511,14 @@ class TaskAgent(PersistentAgent):
             if running is not None:
                 if running.attempts < self.current_attempt:
                     self.queue[running.id] = msgspec.structs.replace(
-                        running, attempts=self.current_attempt)
+                        running, attempts=self.current_attempt
+                    )
                 self.recovered_in_flight += 1
-                _events.emit(_event_names.AGENT_TASK_RECOVERED, {"count": 1},
-                             {**self._meta(), "task_id": self.current_task})
+                _events.emit(
+                    _event_names.AGENT_TASK_RECOVERED,
+                    {"count": 1},
+                    {**self._meta(), "task_id": self.current_task},
+                )
             self.current_task, self.current_attempt = None, 0
         if self.status is TaskAgentStatus.PROCESSING:
             self.status = TaskAgentStatus.IDLE

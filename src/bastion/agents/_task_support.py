@@ -91,8 +91,9 @@ class HandlerResult:
     retryable: bool = True
 
 
-def call_handler(handler: Handler, task: Task, limit: float,
-                 clock: Clock) -> HandlerResult | Awaitable[Any]:
+def call_handler(
+    handler: Handler, task: Task, limit: float, clock: Clock
+) -> HandlerResult | Awaitable[Any]:
     """Call ``handler``: a plain function's result (or failure) at once, else its awaitable.
 
     A plain function runs to its end whatever the limit (nothing can interrupt it), so
@@ -102,8 +103,9 @@ def call_handler(handler: Handler, task: Task, limit: float,
     try:
         value = handler(task)
     except TimeoutError:
-        return HandlerResult(TaskStatus.FAILED, None, f"timed out after {limit}s",
-                             clock.now() - start)
+        return HandlerResult(
+            TaskStatus.FAILED, None, f"timed out after {limit}s", clock.now() - start
+        )
     except Exception as exc:  # noqa: BLE001 -- a handler's failure is the task's outcome, recorded, not swallowed
         return _failed(exc, clock.now() - start)
     if not isinstance(value, _PLAIN_RESULTS) and inspect.isawaitable(value):
@@ -111,22 +113,23 @@ def call_handler(handler: Handler, task: Task, limit: float,
     return HandlerResult(TaskStatus.COMPLETED, value, None, clock.now() - start)
 
 
-async def await_handler(value: Awaitable[Any], limit: float, clock: Clock,
-                        start: float) -> HandlerResult:
+async def await_handler(
+    value: Awaitable[Any], limit: float, clock: Clock, start: float
+) -> HandlerResult:
     """Await what a handler returned, under ``limit`` seconds since ``start``."""
     try:
         async with asyncio.timeout(limit):
             value = await value
     except TimeoutError:
-        return HandlerResult(TaskStatus.FAILED, None, f"timed out after {limit}s",
-                             clock.now() - start)
+        return HandlerResult(
+            TaskStatus.FAILED, None, f"timed out after {limit}s", clock.now() - start
+        )
     except Exception as exc:  # noqa: BLE001 -- a handler's failure is the task's outcome, recorded, not swallowed
         return _failed(exc, clock.now() - start)
     return HandlerResult(TaskStatus.COMPLETED, value, None, clock.now() - start)
 
 
-async def run_handler(handler: Handler, task: Task, limit: float,
-                      clock: Clock) -> HandlerResult:
+async def run_handler(handler: Handler, task: Task, limit: float, clock: Clock) -> HandlerResult:
     """Run one handler under ``limit`` seconds.
 
     Whether a failure is worth another attempt is :func:`bastion.resilience.is_retryable`
@@ -147,8 +150,9 @@ def is_async_handler(handler: Handler) -> bool:
 
 
 def _failed(exc: Exception, duration: float) -> HandlerResult:
-    return HandlerResult(TaskStatus.FAILED, None, f"{type(exc).__name__}: {exc}", duration,
-                         is_retryable(exc))
+    return HandlerResult(
+        TaskStatus.FAILED, None, f"{type(exc).__name__}: {exc}", duration, is_retryable(exc)
+    )
 
 
 def count_priorities(tasks: Iterable[QueuedTask]) -> dict[str, int]:
@@ -161,9 +165,12 @@ def count_priorities(tasks: Iterable[QueuedTask]) -> dict[str, int]:
 
 def with_duration(m: TaskMetrics, d: float) -> TaskMetrics:
     """``m`` with one more finished task of ``d`` seconds."""
-    return TaskMetrics(total_duration=m.total_duration + d, timed=m.timed + 1,
-                       fastest=d if m.fastest is None else min(m.fastest, d),
-                       slowest=d if m.slowest is None else max(m.slowest, d))
+    return TaskMetrics(
+        total_duration=m.total_duration + d,
+        timed=m.timed + 1,
+        fastest=d if m.fastest is None else min(m.fastest, d),
+        slowest=d if m.slowest is None else max(m.slowest, d),
+    )
 
 
 class HandlerModes:
@@ -189,19 +196,42 @@ def task_view(task: QueuedTask) -> Task:
     return Task(task.id, task.type, task.payload, task.attempts, dict(task.inputs))
 
 
-def task_outcome(task: QueuedTask, status: TaskStatus, agent: str | None, *,
-                 result: Any = None, error: str | None = None, duration: float = 0.0,
-                 retryable: bool = True) -> TaskOutcome:
+def task_outcome(
+    task: QueuedTask,
+    status: TaskStatus,
+    agent: str | None,
+    *,
+    result: Any = None,
+    error: str | None = None,
+    duration: float = 0.0,
+    retryable: bool = True,
+) -> TaskOutcome:
     """The outcome of ``task`` run by ``agent``, finished now."""
-    return TaskOutcome(id=task.id, type=task.type, status=status, result=result, error=error,
-                       attempts=task.attempts, duration=duration, finished_at=time.time(),
-                       agent=agent, retryable=retryable)
+    return TaskOutcome(
+        id=task.id,
+        type=task.type,
+        status=status,
+        result=result,
+        error=error,
+        attempts=task.attempts,
+        duration=duration,
+        finished_at=time.time(),
+        agent=agent,
+        retryable=retryable,
+    )
 
 
 def outcome_of(task: QueuedTask, run: HandlerResult, agent: str | None) -> TaskOutcome:
     """The outcome of ``task`` from its handler's run."""
-    return task_outcome(task, run.status, agent, result=run.value, error=run.error,
-                        duration=run.duration, retryable=run.retryable)
+    return task_outcome(
+        task,
+        run.status,
+        agent,
+        result=run.value,
+        error=run.error,
+        duration=run.duration,
+        retryable=run.retryable,
+    )
 
 
 async def send_done(ref: ActorRef, done: TaskDone) -> None:

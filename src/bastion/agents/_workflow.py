@@ -25,7 +25,6 @@ __all__ = [
 ]
 
 
-
 class WorkflowPhase(enum.StrEnum):
     """Where a workflow is in its life (stored with it, as the value)."""
 
@@ -143,14 +142,22 @@ def build_steps(specs: list[StepSpec]) -> list[StepState]:
         raise ValidationError(f"step names must be unique: {names}", code="invalid_workflow")
     steps = []
     for i, spec in enumerate(specs):
-        deps = spec.depends_on if spec.depends_on is not None else names[max(0, i - 1):i]
+        deps = spec.depends_on if spec.depends_on is not None else names[max(0, i - 1) : i]
         unknown = [d for d in deps if d not in names]
         if unknown:
-            raise ValidationError(f"step {spec.name!r} depends on unknown steps {unknown}",
-                                  code="invalid_workflow")
-        steps.append(StepState(name=spec.name, task_type=spec.task_type, payload=spec.payload,
-                               depends_on=list(deps), capability=spec.capability,
-                               timeout=spec.timeout))
+            raise ValidationError(
+                f"step {spec.name!r} depends on unknown steps {unknown}", code="invalid_workflow"
+            )
+        steps.append(
+            StepState(
+                name=spec.name,
+                task_type=spec.task_type,
+                payload=spec.payload,
+                depends_on=list(deps),
+                capability=spec.capability,
+                timeout=spec.timeout,
+            )
+        )
     _check_acyclic(steps)
     return steps
 
@@ -161,8 +168,10 @@ def _check_acyclic(steps: list[StepState]) -> None:
     while remaining:
         free = [n for n, deps in remaining.items() if deps <= done]
         if not free:
-            raise ValidationError(f"the steps {sorted(remaining)} depend on each other in a cycle",
-                                  code="invalid_workflow")
+            raise ValidationError(
+                f"the steps {sorted(remaining)} depend on each other in a cycle",
+                code="invalid_workflow",
+            )
         for n in free:
             done.add(n)
             del remaining[n]
@@ -178,8 +187,14 @@ def status_of(wf: Workflow) -> WorkflowStatus:
     """A :class:`WorkflowStatus` of ``wf``."""
     done = sum(s.status is StepPhase.COMPLETED for s in wf.steps)
     return WorkflowStatus(
-        id=wf.id, status=wf.status, progress=done / len(wf.steps), completed_steps=done,
-        total_steps=len(wf.steps), steps={s.name: s.status for s in wf.steps},
+        id=wf.id,
+        status=wf.status,
+        progress=done / len(wf.steps),
+        completed_steps=done,
+        total_steps=len(wf.steps),
+        steps={s.name: s.status for s in wf.steps},
         results={s.name: s.result for s in wf.steps if s.status is StepPhase.COMPLETED},
-        error=wf.error, retried=sum(s.attempts - 1 for s in wf.steps),
-        reassigned=sum(s.reassigned for s in wf.steps))
+        error=wf.error,
+        retried=sum(s.attempts - 1 for s in wf.steps),
+        reassigned=sum(s.reassigned for s in wf.steps),
+    )

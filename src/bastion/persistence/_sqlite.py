@@ -76,9 +76,15 @@ class SQLiteStore:
     ``path`` must name a file (``":memory:"`` and ``""`` are refused: use MemoryStore).
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, max_pending_ops: int = 100_000,
-                 op_timeout: float = 30.0, flush_interval: float = 0.01,
-                 writer: WriterKind | None = None) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        max_pending_ops: int = 100_000,
+        op_timeout: float = 30.0,
+        flush_interval: float = 0.01,
+        writer: WriterKind | None = None,
+    ) -> None:
         if max_pending_ops < 1:
             raise ValueError("max_pending_ops must be >= 1")
         if writer is None:
@@ -148,8 +154,9 @@ class SQLiteStore:
         """``"sqlite"``."""
         return "sqlite"
 
-    async def submit(self, ops: Sequence[Op], *, sync: bool = False,
-                     defer: bool = False) -> asyncio.Future[WriteResult]:
+    async def submit(
+        self, ops: Sequence[Op], *, sync: bool = False, defer: bool = False
+    ) -> asyncio.Future[WriteResult]:
         """Queue a batch for a group commit; returns its future at once.
 
         ``defer=True``: nobody waits for it now, commit it within ``flush_interval``.
@@ -197,8 +204,9 @@ class SQLiteStore:
         now = time.time()
         self._quarantined += 1
         _hooks.count("bastion_persistence_quarantines", "sqlite")
-        return await self._run(lambda c: quarantine_namespace(c, namespace, reason, now),
-                               writes=True)
+        return await self._run(
+            lambda c: quarantine_namespace(c, namespace, reason, now), writes=True
+        )
 
     async def quarantined(self, prefix: str = "") -> list[QuarantineEntry]:
         """Quarantined namespaces, oldest first."""
@@ -214,8 +222,9 @@ class SQLiteStore:
             try:
                 await self._link.close(self._timeout)
             except TimeoutError:
-                raise StoreTimeout(f"the sqlite writer process did not stop within "
-                                   f"{self._timeout}s; killed") from None
+                raise StoreTimeout(
+                    f"the sqlite writer process did not stop within {self._timeout}s; killed"
+                ) from None
             finally:
                 self._writer.close()
         executor, self._executor = self._executor, None
@@ -243,11 +252,15 @@ class SQLiteStore:
         """Counters since :meth:`open` (``quarantined``: by this instance)."""
         w = self._writer
         return StoreStatistics(
-            backend="sqlite", batches=self._batches, ops=self._ops,
+            backend="sqlite",
+            batches=self._batches,
+            ops=self._ops,
             commits=w.commits if self._link is None else self._link.commits,
             conflicts=self._conflicts,
-            pending_ops=self._pending_ops, max_group=w.max_group,
-            quarantined=self._quarantined, closed=self._closed,
+            pending_ops=self._pending_ops,
+            max_group=w.max_group,
+            quarantined=self._quarantined,
+            closed=self._closed,
         )
 
     # -- loop side plumbing ----------------------------------------------------------
@@ -325,8 +338,7 @@ class SQLiteStore:
         try:
             if not link.in_flight and not self._version_fresh:  # only then can a changed
                 data_version = self._read_data_version()  # file mean another writer
-                if (data_version != self._data_version
-                        or writer.cached_versions() > MAX_CACHED):
+                if data_version != self._data_version or writer.cached_versions() > MAX_CACHED:
                     writer.forget_versions()
                     self._data_version = data_version
             self._version_fresh = False
@@ -342,15 +354,17 @@ class SQLiteStore:
             sync = any(job.sync for job, _, _ in accepted)
             link.send(plan, sync, lambda status, text: self._acked(accepted, status, text))
 
-    def _acked(self, accepted: list[tuple[Job, Any, BaseException | None]],
-               status: int, text: str) -> None:
+    def _acked(
+        self, accepted: list[tuple[Job, Any, BaseException | None]], status: int, text: str
+    ) -> None:
         assert self._link is not None
         if status == 0:
             self._resolve(accepted)
         else:
             self._writer.forget_versions()
-            error: StoreError = (VersionConflict(f"sqlite: {text}") if status == 1
-                                 else StoreError(text))
+            error: StoreError = (
+                VersionConflict(f"sqlite: {text}") if status == 1 else StoreError(text)
+            )
             self._resolve([(job, None, error) for job, _, _ in accepted])
         if not self._link.in_flight and self._link.broken is None:
             with contextlib.suppress(sqlite3.Error):  # absorb our own commits' change
@@ -359,8 +373,9 @@ class SQLiteStore:
             self._flush()  # what queued up while the commit was in flight: the next group
             self._version_fresh = False
 
-    def _start_helper(self, fn: Callable[[], Any],
-                      done: Callable[[asyncio.Future[Any]], None]) -> None:
+    def _start_helper(
+        self, fn: Callable[[], Any], done: Callable[[asyncio.Future[Any]], None]
+    ) -> None:
         assert self._executor is not None
         fut = asyncio.get_running_loop().run_in_executor(self._executor, fn)
         self._helpers.add(fut)

@@ -89,10 +89,14 @@ def quarantine_namespace(
         ).lastrowid
         conn.execute(
             "INSERT INTO quarantine_rows (qid, key, version, data) "
-            "SELECT ?, key, version, data FROM records WHERE ns = ?", (qid, ns))
+            "SELECT ?, key, version, data FROM records WHERE ns = ?",
+            (qid, ns),
+        )
         conn.execute(
             "INSERT INTO quarantine_rows (qid, coll, item, data) "
-            "SELECT ?, coll, item, data FROM items WHERE ns = ?", (qid, ns))
+            "SELECT ?, coll, item, data FROM items WHERE ns = ?",
+            (qid, ns),
+        )
         conn.execute("DELETE FROM records WHERE ns = ?", (ns,))
         conn.execute("DELETE FROM items WHERE ns = ?", (ns,))
         conn.execute("COMMIT")
@@ -106,6 +110,7 @@ def list_quarantined(conn: sqlite3.Connection, prefix: str) -> list[QuarantineEn
     """Quarantine entries whose namespace starts with ``prefix``, oldest first."""
     rows = conn.execute(
         "SELECT ns, reason, at, records, items FROM quarantine "
-        "WHERE substr(ns, 1, ?) = ? ORDER BY id", (len(prefix), prefix)
+        "WHERE substr(ns, 1, ?) = ? ORDER BY id",
+        (len(prefix), prefix),
     ).fetchall()
     return [QuarantineEntry(r[0], r[1], float(r[2]), int(r[3]), int(r[4])) for r in rows]

@@ -153,8 +153,9 @@ class Writer:
 
     # -- planning ----------------------------------------------------------------------
 
-    def _plan_and_write(self, conn: sqlite3.Connection,
-                        jobs: list[Job]) -> list[tuple[Job, Any, BaseException | None]]:
+    def _plan_and_write(
+        self, conn: sqlite3.Connection, jobs: list[Job]
+    ) -> list[tuple[Job, Any, BaseException | None]]:
         data_version = conn.execute("PRAGMA data_version").fetchone()[0]
         if data_version != self._data_version or len(self._versions) > MAX_CACHED:
             self._versions.clear()  # another connection wrote: versions must be re-read
@@ -171,8 +172,9 @@ class Writer:
         """How many record versions the cache holds."""
         return len(self._versions)
 
-    def plan(self, conn: sqlite3.Connection,
-             jobs: list[Job]) -> tuple[Plan, list[tuple[Job, Any, BaseException | None]]]:
+    def plan(
+        self, conn: sqlite3.Connection, jobs: list[Job]
+    ) -> tuple[Plan, list[tuple[Job, Any, BaseException | None]]]:
         """Plan ``jobs`` in order against the version cache (misses are read on ``conn``)."""
         self.max_group = max(self.max_group, len(jobs))
         plan = Plan()
@@ -210,7 +212,8 @@ class Writer:
                 if expected is not None and expected != current:
                     raise VersionConflict(
                         f"{key[0]}/{key[1]}: expected version {expected}, found {current}",
-                        context={"namespace": key[0], "key": key[1]})
+                        context={"namespace": key[0], "key": key[1]},
+                    )
                 versions[key] = current + 1 if cls is Put else 0
             elif cls is not PutItem and cls is not DeleteItem:
                 raise StoreError(f"not a store operation: {op!r}", retryable=False)
@@ -248,6 +251,9 @@ def _write_plan(conn: sqlite3.Connection, plan: Plan) -> None:
 
 def plan_rows(plan: Plan) -> tuple[Any, Any, Any, Any]:
     """The plan's row lists in :data:`~._sqlite_schema.GROUP_STATEMENTS` order."""
-    return (plan.record_puts.values(), plan.record_dels.values(), plan.item_dels.values(),
-            plan.item_puts.values())
-
+    return (
+        plan.record_puts.values(),
+        plan.record_dels.values(),
+        plan.item_dels.values(),
+        plan.item_puts.values(),
+    )

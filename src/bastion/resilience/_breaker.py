@@ -43,6 +43,7 @@ class BreakerState(enum.StrEnum):
 
 _STATE_VALUES = {"closed": 0.0, "half_open": 1.0, "open": 2.0}  # bastion_breaker_state
 
+
 @dataclass(frozen=True, slots=True)
 class BreakerStatistics:
     """A snapshot of one breaker. Window figures cover the current sliding window."""

@@ -195,4 +195,3 @@ def normalize(exc: BaseException) -> BastionError:
         err.context.setdefault("error_context", ctx.as_dict())
         err.__bastion_error_context__ = ctx  # type: ignore[attr-defined]
     return err
-
