@@ -57,7 +57,8 @@ def test_mypy_rejects_a_misspelled_option_and_accepts_the_right_ones(
     api = pytest.importorskip("mypy.api")
     client = tmp_path / "client.py"
     client.write_text(textwrap.dedent(_CLIENT), encoding="utf-8")
-    cache = pytestconfig.cache.mkdir("mypy-option-keywords") if pytestconfig.cache else tmp_path
+    pytest_cache = getattr(pytestconfig, "cache", None)  # absent under -p no:cacheprovider
+    cache = pytest_cache.mkdir("mypy-option-keywords") if pytest_cache else tmp_path
     report, errors, _status = api.run(
         ["--strict", "--no-error-summary", "--cache-dir", str(cache), str(client)]
     )
