@@ -21,12 +21,17 @@ import asyncio
 import gc
 import heapq
 import statistics
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import bastion
-from bastion.agents import Agent, Task, TaskAgent, TaskFinished, act
+from bastion.agents import Agent, Task, TaskAgent, act
 from bastion.persistence import MemoryStore
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _tasks import Collector, spin
 
 AGENTS = 4
 #: The issue's targets.
@@ -37,35 +42,15 @@ TARGETS = {
 }
 
 
-def _spin(task: Task) -> int:
-    end = time.perf_counter() + task.payload
-    while time.perf_counter() < end:
-        pass
-    return 0
-
-
-class _Collector(bastion.Actor):
-    """Counts TaskFinished notices; sets ``done`` at ``target``."""
-
-    def __init__(self, target: int, done: asyncio.Event) -> None:
-        self.target, self.done, self.count = target, done, 0
-
-    def handle_cast(self, message: Any) -> None:
-        if isinstance(message, TaskFinished):
-            self.count += 1
-            if self.count >= self.target:
-                self.done.set()
-
-
 async def _agent_pool(tasks: int, work_s: float) -> tuple[float, float]:
     """Tasks per second and loop CPU µs per task of a TaskAgent pool on MemoryStore."""
     done = asyncio.Event()
     store = MemoryStore()
     async with bastion.open_runtime(call_timeout=60.0) as rt:
-        await rt.spawn(_Collector, tasks, done, name="collector")
+        await rt.spawn(Collector, tasks, done, name="collector")
         refs = [
             await rt.spawn(
-                TaskAgent, name=f"w{i}", store=store, handlers={"cpu": _spin}, max_queue_size=tasks
+                TaskAgent, name=f"w{i}", store=store, handlers={"cpu": spin}, max_queue_size=tasks
             )
             for i in range(AGENTS)
         ]
@@ -95,7 +80,7 @@ async def _asyncio_pool(tasks: int, work_s: float) -> tuple[float, float]:
     async def worker(heap: list[tuple[int, int, Task]]) -> None:
         while heap:
             _, _, task = heapq.heappop(heap)
-            result = _spin(task)
+            result = spin(task)
             outcomes[task.id] = result
             notices.put_nowait((task.id, result))
             await asyncio.sleep(0)  # one task per turn of the loop, as an actor does
@@ -141,7 +126,7 @@ async def _status_cost(queued: int, samples: int) -> float:
             TaskAgent,
             name="s",
             store=MemoryStore(),
-            handlers={"cpu": _spin},
+            handlers={"cpu": spin},
             max_queue_size=max(queued, 1),
         )
         await act(ref, "pause")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Sequence
@@ -23,7 +24,7 @@ import msgspec
 
 import bastion
 from bastion._core import _events
-from bastion.agents import Task, TaskAgent, TaskFinished, act
+from bastion.agents import TaskAgent, act
 from bastion.persistence import (
     MemoryStore,
     Op,
@@ -32,6 +33,9 @@ from bastion.persistence import (
     StateStore,
     WriteResult,
 )
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _tasks import Collector, spin
 
 
 class NullStore(MemoryStore):
@@ -51,33 +55,13 @@ class NullStore(MemoryStore):
 _EMPTY = WriteResult()
 
 
-class Collector(bastion.Actor):
-    """Counts TaskFinished notices; sets ``done`` at ``target``."""
-
-    def __init__(self, target: int, done: asyncio.Event) -> None:
-        self.target, self.done, self.count = target, done, 0
-
-    def handle_cast(self, message: Any) -> None:
-        if isinstance(message, TaskFinished):
-            self.count += 1
-            if self.count >= self.target:
-                self.done.set()
-
-
-def _cpu(task: Task) -> int:
-    end = time.perf_counter() + task.payload
-    while time.perf_counter() < end:
-        pass
-    return 0
-
-
 async def _pool_run(store: StateStore, agents: int, tasks: int, work_s: float) -> float:
     done = asyncio.Event()
     async with bastion.open_runtime(call_timeout=60.0) as rt:
         await rt.spawn(Collector, tasks, done, name="collector")
         refs = [
             await rt.spawn(
-                TaskAgent, name=f"w{i}", store=store, handlers={"cpu": _cpu}, max_queue_size=tasks
+                TaskAgent, name=f"w{i}", store=store, handlers={"cpu": spin}, max_queue_size=tasks
             )
             for i in range(agents)
         ]
@@ -135,7 +119,7 @@ async def _mutation_agent(
         TaskAgent,
         name=f"m{queued}",
         store=store,
-        handlers={"cpu": _cpu},
+        handlers={"cpu": spin},
         max_queue_size=queued + 2 * samples + 10,
     )
     await act(ref, "pause")
@@ -214,7 +198,7 @@ async def _recovery(quick: bool) -> dict[str, float]:
             bastion.open_runtime(call_timeout=60.0) as rt,
         ):
             ref = await rt.spawn(
-                TaskAgent, name="r", store=store, handlers={"cpu": _cpu}, max_queue_size=10_000
+                TaskAgent, name="r", store=store, handlers={"cpu": spin}, max_queue_size=10_000
             )
             await act(ref, "pause")
             for _ in range(10):
@@ -228,7 +212,7 @@ async def _recovery(quick: bool) -> dict[str, float]:
                         TaskAgent,
                         name="r",
                         store=store,
-                        handlers={"cpu": _cpu},
+                        handlers={"cpu": spin},
                         max_queue_size=10_000,
                     )
                     spawns.append((time.perf_counter() - start) * 1e3)

@@ -14,37 +14,21 @@ from __future__ import annotations
 
 import asyncio
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import bastion
-from bastion.agents import Task, TaskAgent, TaskFinished, act
+from bastion.agents import Task, TaskAgent, act
 from bastion.persistence import MemoryStore, SQLiteStore, StateStore
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _tasks import Collector, spin
 
 WORK = {"cpu": 100e-6, "io": 1e-3}
 STORES = ("memory", "process", "loop")
-
-
-class Collector(bastion.Actor):
-    """Counts TaskFinished notices; sets ``done`` at ``target``."""
-
-    def __init__(self, target: int, done: asyncio.Event) -> None:
-        self.target, self.done, self.count = target, done, 0
-
-    def handle_cast(self, message: Any) -> None:
-        if isinstance(message, TaskFinished):
-            self.count += 1
-            if self.count >= self.target:
-                self.done.set()
-
-
-def _cpu(task: Task) -> int:
-    end = time.perf_counter() + task.payload
-    while time.perf_counter() < end:
-        pass
-    return 0
 
 
 async def _io(task: Task) -> int:
@@ -52,7 +36,7 @@ async def _io(task: Task) -> int:
     return 0
 
 
-HANDLERS = {"cpu": _cpu, "io": _io}
+HANDLERS = {"cpu": spin, "io": _io}
 
 
 def _kind(workload: str, n: int) -> str:

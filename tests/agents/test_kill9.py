@@ -2,52 +2,23 @@
 
 from __future__ import annotations
 
-import os
-import select
 import signal
 import sqlite3
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import msgspec
 
+from tests._child import read_until, start_node
+
 NODE = Path(__file__).with_name("_kill_node.py")
 LIMIT = 60.0  # real seconds for each child phase; a passing run takes well under 2 s
 
 
-def _start(*args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, str(NODE), *args],
-        stdout=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-
-
-def _lines(proc: subprocess.Popen[str], until: str, deadline: float) -> list[str]:
-    """Read the child's lines until one starts with ``until`` (or fail at the deadline)."""
-    assert proc.stdout is not None
-    seen: list[str] = []
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([proc.stdout], [], [], max(0.0, deadline - time.monotonic()))
-        if not ready:
-            break
-        line = proc.stdout.readline()
-        if not line:
-            break
-        seen.append(line.strip())
-        if line.startswith(until):
-            return seen
-    proc.kill()
-    raise AssertionError(f"child never printed {until!r}; got {seen[-5:]}")
-
-
 def test_every_acknowledged_task_completes_once_after_kill_9(tmp_path: Path) -> None:
     db = str(tmp_path / "node.db")
-    node = _start(db, "produce", "400")
-    lines = _lines(node, "ACK t199", time.monotonic() + LIMIT)
+    node = start_node(NODE, db, "produce", "400")
+    lines = read_until(node, "ACK t199", time.monotonic() + LIMIT)
     node.send_signal(signal.SIGKILL)
     node.wait(timeout=LIMIT)
     acked = {line.split()[1] for line in lines if line.startswith("ACK")}
@@ -58,8 +29,8 @@ def test_every_acknowledged_task_completes_once_after_kill_9(tmp_path: Path) -> 
         ).fetchone()[0]
     assert left > 0
 
-    resumed = _start(db, "resume")
-    done = _lines(resumed, "DONE", time.monotonic() + LIMIT)[-1].split()
+    resumed = start_node(NODE, db, "resume")
+    done = read_until(resumed, "DONE", time.monotonic() + LIMIT)[-1].split()
     assert resumed.wait(timeout=LIMIT) == 0
 
     with sqlite3.connect(db) as conn:

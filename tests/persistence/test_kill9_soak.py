@@ -3,16 +3,14 @@ task and records every outcome once (the full-size soak is ``bench/bench_store_s
 
 from __future__ import annotations
 
-import os
-import select
 import signal
 import sqlite3
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import msgspec
+
+from tests._child import read_until, start_node
 
 NODE = Path(__file__).with_name("_soak_node.py")
 LIMIT = 120.0  # real seconds per child phase; a passing phase takes about a second
@@ -20,37 +18,10 @@ KILLS = 4
 PER_PHASE = 600
 
 
-def _start(*args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, str(NODE), *args],
-        stdout=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-
-
-def _lines(proc: subprocess.Popen[str], until: str, deadline: float) -> list[str]:
-    """Read the child's lines until one starts with ``until`` (or fail at the deadline)."""
-    assert proc.stdout is not None
-    seen: list[str] = []
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([proc.stdout], [], [], max(0.0, deadline - time.monotonic()))
-        if not ready:
-            break
-        line = proc.stdout.readline()
-        if not line:
-            break
-        seen.append(line.strip())
-        if line.startswith(until):
-            return seen
-    proc.kill()
-    raise AssertionError(f"child never printed {until!r}; got {seen[-5:]}")
-
-
 def _kill_at(db: str, phase: int, at: int) -> set[str]:
     """Run one producing phase, kill -9 it after ``at`` acknowledgements; the acked ids."""
-    node = _start(db, "produce", str(phase), str(PER_PHASE))
-    lines = _lines(node, f"ACK p{phase}-{at}", time.monotonic() + LIMIT)
+    node = start_node(NODE, db, "produce", str(phase), str(PER_PHASE))
+    lines = read_until(node, f"ACK p{phase}-{at}", time.monotonic() + LIMIT)
     node.send_signal(signal.SIGKILL)
     node.wait(timeout=LIMIT)
     return {line.split()[1] for line in lines if line.startswith("ACK")}
@@ -61,8 +32,8 @@ def test_repeated_kill_9_loses_no_acknowledged_task(tmp_path: Path) -> None:
     acked: set[str] = set()
     for phase in range(KILLS):
         acked |= _kill_at(db, phase, PER_PHASE // 2 + 37 * phase)
-    resumed = _start(db, "drain")
-    done = _lines(resumed, "DONE", time.monotonic() + LIMIT)[-1].split()
+    resumed = start_node(NODE, db, "drain")
+    done = read_until(resumed, "DONE", time.monotonic() + LIMIT)[-1].split()
     assert resumed.wait(timeout=LIMIT) == 0
 
     outcomes: dict[str, dict[str, object]] = {}
