@@ -1,0 +1,29 @@
+"""What every console endpoint needs: the runtime, the sampler, the journal, the token."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from bastion._core._runtime import Runtime
+from bastion.console._audit import AuditJournal
+from bastion.console._sampler import Sampler
+
+__all__ = ["ConsoleContext"]
+
+
+@dataclass(slots=True)
+class ConsoleContext:
+    """The state one console app serves from (one per ``console_app`` call)."""
+
+    runtime: Runtime
+    sampler: Sampler
+    journal: AuditJournal
+    token: str
+    reads_need_token: bool
+    started: float = field(default_factory=time.time)
+    frames: dict[int, bytes] = field(default_factory=dict)  # the encoded SSE frame per sample
+
+    def extras_event(self) -> dict[str, object]:
+        """Extra parts of a live event (flags and rollouts, when the console has them)."""
+        return {}

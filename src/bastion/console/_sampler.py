@@ -1,0 +1,158 @@
+"""The sampler: one shared reading of the runtime per interval, however many clients look.
+
+A request or a Server-Sent-Events client asks for :meth:`Sampler.current`; the first one
+after ``interval`` takes a new sample (actors, supervisors, health, a chart point) and the
+others reuse it, so 20 dashboards cost one sample per interval, not 20. Per-actor
+activity is the change of ``processed`` between two samples (etop's reductions delta).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from bastion._core._errors import NoSuchActor
+from bastion._core._runtime import Runtime
+from bastion._core._stats import RuntimeStatistics
+from bastion.console._rows import ActorRow, SeriesPoint, SupervisorRow
+from bastion.console._tree import read_supervisors
+from bastion.telemetry import DEFAULT_SLOS, SLO, HealthMonitor, HealthReport
+
+__all__ = ["Sample", "Sampler"]
+
+_FAILED = ("crash", "timeout", "not_alive")
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """Everything the console shows at one instant (runtime clock ``at``, wall ``wall``)."""
+
+    seq: int
+    at: float
+    wall: float
+    actors: tuple[ActorRow, ...]
+    supervisors: dict[str, SupervisorRow]
+    runtime: RuntimeStatistics
+    health: HealthReport | None
+    point: SeriesPoint
+
+
+class Sampler:
+    """Takes and caches samples of ``runtime``; keeps the chart series (``history`` points)."""
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        *,
+        interval: float = 1.0,
+        history: int = 300,
+        slos: Sequence[SLO] = DEFAULT_SLOS,
+        chart_window: float = 10.0,
+    ) -> None:
+        if not 0 < interval <= 60:
+            raise ValueError(f"interval must be within (0, 60] seconds, got {interval!r}")
+        if not 1 <= history <= 100_000:
+            raise ValueError(f"history must be within 1..100000 points, got {history!r}")
+        self.runtime = runtime
+        self.interval = interval
+        self.chart_window = chart_window
+        self.series: deque[SeriesPoint] = deque(maxlen=history)
+        self._monitor = HealthMonitor(runtime.metrics, slos) if runtime.metrics.enabled else None
+        self._previous: dict[int, int] = {}
+        self._previous_at = runtime.clock.now()
+        self._sample: Sample | None = None
+        self._lock = asyncio.Lock()
+        self._seq = 0
+
+    async def current(self, *, max_age: float | None = None) -> Sample:
+        """The latest sample, taken anew if it is older than ``max_age`` (default: interval)."""
+        age = self.interval if max_age is None else max_age
+        sample = self._sample
+        if sample is not None and self.runtime.clock.now() - sample.at < age:
+            return sample
+        async with self._lock:
+            sample = self._sample  # another client may have sampled while we waited
+            if sample is not None and self.runtime.clock.now() - sample.at < age:
+                return sample
+            sample = await self._take()
+            self._sample = sample
+            self.series.append(sample.point)
+            return sample
+
+    async def _take(self) -> Sample:
+        rt = self.runtime
+        now = rt.clock.now()
+        supervisors, placement = await read_supervisors(rt, self._restart_counts())
+        actors = self._actors(now, placement)
+        stats = rt.statistics()
+        health = self._monitor.evaluate() if self._monitor is not None else None
+        self._seq += 1
+        point = self._point(stats, actors)
+        return Sample(self._seq, now, time.time(), actors, supervisors, stats, health, point)
+
+    def _actors(self, now: float, placement: dict[int, tuple[str, str]]) -> tuple[ActorRow, ...]:
+        elapsed = max(now - self._previous_at, 1e-9)
+        previous, current = self._previous, {}
+        rows = []
+        for ref in self.runtime.actors():
+            try:
+                s = ref.statistics()
+            except NoSuchActor:
+                continue
+            current[s.id] = s.processed
+            rate = (s.processed - previous[s.id]) / elapsed if s.id in previous else 0.0
+            state = "stopped" if not s.alive else ("idle" if s.parked else "busy")
+            sup, child = placement.get(s.id, (None, None))
+            rows.append(
+                ActorRow(s.id, s.name, s.actor_class, state, s.mailbox_depth,
+                         s.mailbox_capacity, s.processed, round(rate, 3), sup, child)
+            )  # fmt: skip
+        self._previous, self._previous_at = current, now
+        return tuple(rows)
+
+    def _restart_counts(self) -> dict[tuple[str, str], int]:
+        """Restarts per (supervisor label, child id), from ``bastion_restarts``."""
+        metrics = self.runtime.metrics
+        if not metrics.enabled:
+            return {}
+        counts: dict[tuple[str, str], int] = {}
+        for sample in metrics.family("bastion_restarts").samples:
+            supervisor, child, _reason = sample.label_values
+            key = (supervisor, child)
+            counts[key] = counts.get(key, 0) + int(sample.value)
+        return counts
+
+    def _point(self, stats: RuntimeStatistics, actors: tuple[ActorRow, ...]) -> SeriesPoint:
+        metrics = self.runtime.metrics
+        calls_rate = error_rate = 0.0
+        p50 = p99 = None
+        queue = 0
+        if metrics.enabled:
+            window = self.chart_window
+            calls = metrics.window("bastion_calls", window)
+            failed = sum(
+                metrics.window("bastion_calls", window, {"outcome": o}).delta for o in _FAILED
+            )
+            calls_rate = calls.rate
+            error_rate = failed / calls.delta if calls.delta else 0.0
+            latency = metrics.window("bastion_call_duration_seconds", window).histogram
+            if latency is not None and latency.count:
+                p50, p99 = latency.percentile(50), latency.percentile(99)
+            queue = int(
+                sum(s.value for s in metrics.family("bastion_task_agent_queue_length").samples)
+            )
+        return SeriesPoint(
+            at=round(time.time(), 3),
+            calls_per_second=round(calls_rate, 3),
+            error_rate=round(error_rate, 6),
+            latency_p50=p50,
+            latency_p99=p99,
+            restarts=stats.restarts,
+            dead_letters=stats.dead_letters.total,
+            mailbox_depth=sum(a.mailbox_depth for a in actors),
+            task_queue=queue,
+            actors=stats.actors,
+        )

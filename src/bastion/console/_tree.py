@@ -1,0 +1,116 @@
+"""Reading the supervision tree: every supervisor, its children and where each actor sits.
+
+Supervisors are found among the live actors (their class is ``Supervisor``) and asked
+``which_children`` through a :class:`~bastion.SupervisorHandle` with a short deadline; a
+supervisor that does not answer in time (it is restarting a child, say) is shown with
+the statistics it has and no child list until the next sample.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from bastion._core._errors import ActorNotAlive, CallTimeout, NoSuchActor
+from bastion._core._ref import ActorRef
+from bastion._core._runtime import Runtime
+from bastion._core._supervisor import ChildInfo, SupervisorHandle
+from bastion.console._rows import ChildRow, SupervisorRow
+
+__all__ = ["READ_TIMEOUT", "find_supervisor", "read_supervisors", "supervisor_handle"]
+
+#: How long the console waits for a supervisor's ``which_children``.
+READ_TIMEOUT = 1.0
+_SUPERVISOR_CLASS = "Supervisor"
+_UNAVAILABLE = (ActorNotAlive, CallTimeout, NoSuchActor)
+
+
+def supervisor_handle(ref: ActorRef) -> SupervisorHandle:
+    """The handle of the supervisor behind ``ref``.
+
+    A handle is what ``rt.start_supervisor`` returns; the console finds supervisors by
+    their refs, so it wraps one the way the runtime does.
+    """
+    return SupervisorHandle._create(ref)
+
+
+def _supervisor_refs(rt: Runtime) -> list[tuple[ActorRef, int, str | None]]:
+    found = []
+    for ref in rt.actors():
+        try:
+            stats = ref.statistics()
+        except NoSuchActor:
+            continue
+        if stats.actor_class == _SUPERVISOR_CLASS and stats.alive:
+            found.append((ref, stats.id, stats.name))
+    return found
+
+
+def find_supervisor(rt: Runtime, supervisor_id: str) -> SupervisorHandle | None:
+    """The supervisor with this API id (its registered name, else its actor id), or None."""
+    for ref, actor_id, name in _supervisor_refs(rt):
+        if supervisor_id == (name if name is not None else str(actor_id)):
+            return supervisor_handle(ref)
+    return None
+
+
+async def _children(handle: SupervisorHandle) -> list[ChildInfo] | None:
+    try:
+        return await handle.which_children(timeout=READ_TIMEOUT)
+    except _UNAVAILABLE:
+        return None
+
+
+def _actor_id(info: ChildInfo) -> int | None:
+    if info.ref is None or not info.alive:
+        return None
+    try:
+        return info.ref.statistics().id
+    except NoSuchActor:
+        return None
+
+
+async def read_supervisors(
+    rt: Runtime, restarts: dict[tuple[str, str], int]
+) -> tuple[dict[str, SupervisorRow], dict[int, tuple[str, str]]]:
+    """Every supervisor by API id, and each supervised actor's (supervisor id, child id).
+
+    ``restarts`` maps (supervisor label, child id) to a restart count, as the
+    ``bastion_restarts`` metric labels them (the supervisor's name, else its class).
+    """
+    found = _supervisor_refs(rt)
+    sid_of = {
+        actor_id: (name if name is not None else str(actor_id)) for _, actor_id, name in found
+    }
+    handles = [supervisor_handle(ref) for ref, _, _ in found]
+    listings = await asyncio.gather(*(_children(h) for h in handles))
+    placement: dict[int, tuple[str, str]] = {}
+    rows: dict[str, list[ChildRow]] = {}
+    for (_, actor_id, name), listing in zip(found, listings, strict=True):
+        sid = sid_of[actor_id]
+        label = name if name is not None else _SUPERVISOR_CLASS
+        children = []
+        for info in listing or ():
+            child_actor = _actor_id(info)
+            if child_actor is not None:
+                placement[child_actor] = (sid, info.id)
+            nested = sid_of.get(child_actor) if child_actor is not None else None
+            children.append(
+                ChildRow(info.id, info.actor_class, info.restart.value, info.alive, child_actor,
+                         restarts.get((label, info.id), 0), nested)
+            )  # fmt: skip
+        rows[sid] = children
+    result: dict[str, SupervisorRow] = {}
+    for (_, actor_id, name), handle in zip(found, handles, strict=True):
+        sid = sid_of[actor_id]
+        try:
+            s = handle.statistics()
+        except ActorNotAlive:
+            continue
+        parent, child_id = placement.get(actor_id, (None, None))
+        used = s.restarts_in_window / s.max_restarts if s.max_restarts else 0.0
+        result[sid] = SupervisorRow(
+            sid, actor_id, name, s.strategy, s.children, s.alive_children, s.restarts,
+            s.restarts_in_window, s.max_restarts, s.max_seconds, round(used, 4),
+            s.pending_restarts, parent, child_id, tuple(rows[sid]),
+        )  # fmt: skip
+    return result, placement
