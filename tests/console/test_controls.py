@@ -46,10 +46,13 @@ async def test_restart_replaces_the_child_and_is_audited(rt: bastion.Runtime) ->
         audit = (await http.get("/api/audit")).json()["entries"]
     assert answer.status_code == 200
     body = answer.json()
-    assert body["child"]["alive"] and body["child"]["actor_id"] != old["actor_id"]
+    assert body["child"]["alive"]
+    assert body["child"]["actor_id"] != old["actor_id"]
     assert body["audit"]["who"] == "ada@127.0.0.1"
-    assert body["audit"]["action"] == "child.restart" and body["audit"]["target"] == "pool/w1"
-    assert body["audit"]["why"] == "stuck" and body["audit"]["outcome"] == "ok"
+    assert body["audit"]["action"] == "child.restart"
+    assert body["audit"]["target"] == "pool/w1"
+    assert body["audit"]["why"] == "stuck"
+    assert body["audit"]["outcome"] == "ok"
     assert audit == [body["audit"]]
     await tree.stop()
 
@@ -67,8 +70,10 @@ async def test_terminate_keeps_the_child_down_until_restarted(rt: bastion.Runtim
         "id": "w2", "actor_class": "Worker", "restart": "permanent", "alive": False,
         "actor_id": None,
     }  # fmt: skip
-    assert again.status_code == 200 and again.json()["child"]["alive"] is False
-    assert up["child"]["alive"] and up["audit"]["detail"] == "started again"
+    assert again.status_code == 200
+    assert again.json()["child"]["alive"] is False
+    assert up["child"]["alive"]
+    assert up["audit"]["detail"] == "started again"
     actions = [e.action for e in app.journal.entries()]
     assert actions == ["child.restart", "child.terminate", "child.terminate"]
     await tree.stop()
@@ -82,8 +87,10 @@ async def test_unknown_supervisors_and_children_are_404_and_not_audited(
     async with client(app, app.token) as http:
         no_sup = await http.post("/api/supervisors/nope/children/w1/restart", json={"why": "x"})
         no_child = await http.post("/api/supervisors/pool/children/w9/restart", json={"why": "x"})
-    assert no_sup.status_code == 404 and no_sup.json()["error"]["code"] == "unknown_supervisor"
-    assert no_child.status_code == 404 and no_child.json()["error"]["code"] == "unknown_child"
+    assert no_sup.status_code == 404
+    assert no_sup.json()["error"]["code"] == "unknown_supervisor"
+    assert no_child.status_code == 404
+    assert no_child.json()["error"]["code"] == "unknown_child"
     assert len(app.journal) == 0
     await tree.stop()
 
@@ -105,8 +112,10 @@ async def test_a_restart_that_fails_is_409_audited_as_failed(rt: bastion.Runtime
         )
     assert answer.status_code == 409
     body = answer.json()
-    assert body["error"]["code"] == "action_failed" and "StartFailed" in body["error"]["message"]
-    assert body["audit"]["outcome"] == "failed" and body["child"]["alive"] is False
+    assert body["error"]["code"] == "action_failed"
+    assert "StartFailed" in body["error"]["message"]
+    assert body["audit"]["outcome"] == "failed"
+    assert body["child"]["alive"] is False
     await sup.stop()
 
 
@@ -128,7 +137,8 @@ async def test_bad_bodies_are_clear_4xx_errors(
     async with client(app, app.token) as http:
         answer = await http.post(RESTART, json=body)
     assert answer.status_code == status
-    assert answer.json()["error"]["code"] == code and answer.json()["error"]["message"]
+    assert answer.json()["error"]["code"] == code
+    assert answer.json()["error"]["message"]
     assert len(app.journal) == 0
     await tree.stop()
 
@@ -146,8 +156,10 @@ async def test_malformed_oversized_and_non_json_bodies_are_refused(rt: bastion.R
             headers={"Content-Type": "application/json"},
         )
         form = await http.post(RESTART, data={"why": "x"})
-    assert malformed.status_code == 400 and malformed.json()["error"]["code"] == "malformed_json"
-    assert huge.status_code == 413 and huge.json()["error"]["code"] == "body_too_large"
+    assert malformed.status_code == 400
+    assert malformed.json()["error"]["code"] == "malformed_json"
+    assert huge.status_code == 413
+    assert huge.json()["error"]["code"] == "body_too_large"
     assert form.status_code == 415
     assert len(app.journal) == 0
     await tree.stop()
@@ -174,8 +186,10 @@ async def test_replay_delivers_matching_dead_letters_and_reports_the_queue(
         rest = (await http.post(REPLAY, json={"why": "retry"})).json()
     await rt.wait_idle()
     assert none["result"] == {"delivered": 0, "failed": 0}
-    assert one["result"] == {"delivered": 1, "failed": 0} and one["statistics"]["size"] == 1
-    assert rest["result"] == {"delivered": 1, "failed": 0} and rest["statistics"]["replayed"] == 2
+    assert one["result"] == {"delivered": 1, "failed": 0}
+    assert one["statistics"]["size"] == 1
+    assert rest["result"] == {"delivered": 1, "failed": 0}
+    assert rest["statistics"]["replayed"] == 2
     assert received == ["a", "b"]
     assert one["audit"]["action"] == "dead_letters.replay"
     assert one["audit"]["detail"] == "delivered 1, failed 0"
@@ -189,7 +203,8 @@ async def test_a_journal_sink_gets_every_entry(rt: bastion.Runtime) -> None:
     async with client(app, app.token) as http:
         for _ in range(3):
             await http.post(REPLAY, json={"why": "sweep"})
-    assert len(written) == 3 and len(app.journal) == 2
+    assert len(written) == 3
+    assert len(app.journal) == 2
     assert [e.seq for e in app.journal.entries()] == [3, 2]
     await tree.stop()
 
@@ -200,6 +215,8 @@ async def test_unknown_paths_and_methods_are_json_errors(rt: bastion.Runtime) ->
         missing = await http.get("/api/nope")
         method = await http.delete("/api/tree")
         put = await http.put(RESTART, json={"why": "x"})
-    assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
-    assert method.status_code == 405 and method.json()["error"]["code"] == "method_not_allowed"
+    assert missing.status_code == 404
+    assert missing.json()["error"]["code"] == "not_found"
+    assert method.status_code == 405
+    assert method.json()["error"]["code"] == "method_not_allowed"
     assert put.status_code == 405

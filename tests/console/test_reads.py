@@ -25,16 +25,19 @@ async def test_the_tree_lists_supervisors_children_strategies_and_restarts(
     assert tree["roots"] == ["root"]
     by_id = {s["id"]: s for s in tree["supervisors"]}
     assert set(by_id) == {"root", "pool"}
-    assert by_id["pool"]["parent"] == "root" and by_id["pool"]["child_id"] == "pool"
+    assert by_id["pool"]["parent"] == "root"
+    assert by_id["pool"]["child_id"] == "pool"
     assert by_id["pool"]["strategy"] == "one_for_one"
     assert by_id["pool"]["restarts"] == 1
     assert by_id["pool"]["max_restarts"] == 10
     assert by_id["pool"]["intensity_used"] == pytest.approx(0.1)
     children = {c["id"]: c for c in by_id["pool"]["child_rows"]}
-    assert children["w1"]["restarts"] == 1 and children["w2"]["restarts"] == 0
+    assert children["w1"]["restarts"] == 1
+    assert children["w2"]["restarts"] == 0
     assert all(c["alive"] for c in children.values())
     nested = {c["id"]: c for c in by_id["root"]["child_rows"]}
-    assert nested["pool"]["supervisor"] == "pool" and nested["solo"]["supervisor"] is None
+    assert nested["pool"]["supervisor"] == "pool"
+    assert nested["solo"]["supervisor"] is None
     assert tree["unsupervised_actors"] == 1  # loner
     await root.stop()
 
@@ -59,7 +62,8 @@ async def test_a_supervisor_page_lists_its_children_and_unknown_ids_are_404(
     assert [c["id"] for c in page["children"]["items"]] == ["w2"]
     assert missing.status_code == 404
     assert missing.json()["error"]["code"] == "unknown_supervisor"
-    assert bad.status_code == 400 and "limit" in bad.json()["error"]["message"]
+    assert bad.status_code == 400
+    assert "limit" in bad.json()["error"]["message"]
     await root.stop()
 
 
@@ -77,9 +81,11 @@ async def test_actors_are_paginated_sorted_filtered_and_carry_their_place(
         workers = (await http.get("/api/actors", params={"class": "Worker", "sort": "id"})).json()
         pool = (await http.get("/api/actors", params={"supervisor": "pool"})).json()
         bad = await http.get("/api/actors", params={"sort": "cpu"})
-    assert page["total"] == 6 and len(page["items"]) == 2
+    assert page["total"] == 6
+    assert len(page["items"]) == 2
     busiest = page["items"][0]
-    assert busiest["name"] == "loner" and busiest["rate"] == pytest.approx(30.0)
+    assert busiest["name"] == "loner"
+    assert busiest["rate"] == pytest.approx(30.0)
     assert [a["actor_class"] for a in workers["items"]] == ["Worker"] * 4
     assert {a["child_id"] for a in pool["items"]} == {"w1", "w2"}
     assert bad.status_code == 400
@@ -93,9 +99,11 @@ async def test_the_summary_aggregates_by_class_and_by_supervisor(rt: bastion.Run
         by_sup = (await http.get("/api/actors/summary", params={"by": "supervisor"})).json()
     workers = next(g for g in by_class["groups"] if g["key"] == "Worker")
     assert workers["actors"] == 4
-    assert workers["latency_p99"] is not None and workers["calls_per_second"] is not None
+    assert workers["latency_p99"] is not None
+    assert workers["calls_per_second"] is not None
     pool = next(g for g in by_sup["groups"] if g["key"] == "pool")
-    assert pool["actors"] == 2 and pool["latency_p99"] is None
+    assert pool["actors"] == 2
+    assert pool["latency_p99"] is None
     await root.stop()
 
 
@@ -128,17 +136,21 @@ async def test_health_metrics_series_and_overview(rt: bastion.Runtime) -> None:
         await rt.clock.sleep(1.5)
         series = (await http.get("/api/series")).json()
         overview = (await http.get("/api/overview")).json()
-    assert health["available"] and health["status"] == "ok"
+    assert health["available"]
+    assert health["status"] == "ok"
     assert {s["signal"] for s in health["signals"]} >= {"error_rate", "latency_p99"}
     (family,) = one["families"]
-    assert family["kind"] == "counter" and family["label_names"] == [
+    assert family["kind"] == "counter"
+    assert family["label_names"] == [
         "actor_class",
         "outcome",
         "cohort",
     ]
     assert unknown.status_code == 404
-    assert len(series["points"]) == 2 and series["points"][-1]["actors"] == 6
-    assert overview["runtime"]["actors"] == 6 and overview["supervisors"] == 2
+    assert len(series["points"]) == 2
+    assert series["points"][-1]["actors"] == 6
+    assert overview["runtime"]["actors"] == 6
+    assert overview["supervisors"] == 2
     await root.stop()
 
 
@@ -152,10 +164,13 @@ async def test_agents_and_task_agent_queues(rt: bastion.Runtime) -> None:
         agents = (await http.get("/api/agents")).json()
         queues = (await http.get("/api/task-agents")).json()
     jobs = next(a for a in agents["items"] if a["name"] == "jobs")
-    assert jobs["actor_class"] == "TaskAgent" and jobs["health"] is not None
+    assert jobs["actor_class"] == "TaskAgent"
+    assert jobs["health"] is not None
     assert queues["total"] == 1
     (status,) = queues["items"]
-    assert status["name"] == "jobs" and status["available"] and status["queued"] == 0
+    assert status["name"] == "jobs"
+    assert status["available"]
+    assert status["queued"] == 0
     assert status["status"] == "idle"
     await agent.stop()
 
@@ -182,7 +197,8 @@ async def test_samples_are_shared_between_clients_within_an_interval(rt: bastion
         again = (await http.get("/api/tree")).json()["sample"]["seq"]
         await rt.clock.sleep(5.0)
         later = (await http.get("/api/tree")).json()["sample"]["seq"]
-    assert first == again == 1 and later == 2
+    assert first == again == 1
+    assert later == 2
     await root.stop()
 
 
@@ -209,6 +225,7 @@ async def test_a_runtime_without_metrics_is_still_shown(rt: bastion.Runtime) -> 
             health = (await http.get("/api/health")).json()
             series = (await http.get("/api/series")).json()
             actors = (await http.get("/api/actors")).json()
-    assert health["available"] is False and health["status"] is None
+    assert health["available"] is False
+    assert health["status"] is None
     assert series["points"][0]["latency_p99"] is None
     assert actors["total"] == 1
