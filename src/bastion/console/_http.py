@@ -75,7 +75,8 @@ def query_int(request: Request, name: str, default: int, low: int, high: int) ->
     raw = request.query_params.get(name)
     if raw is None:
         return default
-    if not raw.strip().lstrip("-").isdigit() or not low <= int(raw) <= high:
+    digits = raw[1:] if raw.startswith("-") else raw
+    if not digits.isascii() or not digits.isdigit() or not low <= int(raw) <= high:
         raise ApiError(400, "invalid_parameter", f"{name} must be an integer in {low}..{high}")
     return int(raw)
 
@@ -91,6 +92,6 @@ def query_choice(request: Request, name: str, choices: tuple[str, ...]) -> str:
 def query_text(request: Request, name: str, max_length: int = 200) -> str | None:
     """An optional text query parameter of at most ``max_length`` characters."""
     raw = request.query_params.get(name)
-    if raw is not None and len(raw) > max_length:
-        raise ApiError(400, "invalid_parameter", f"{name} is limited to {max_length} characters")
-    return raw or None
+    if raw is not None and not 1 <= len(raw) <= max_length:
+        raise ApiError(400, "invalid_parameter", f"{name} must be 1..{max_length} characters")
+    return raw

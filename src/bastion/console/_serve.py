@@ -98,7 +98,11 @@ class ConsoleService(Actor):
     def handle_info(self, message: Any) -> None:
         """Take a sample each tick (in a supervised task: a slow one never blocks us)."""
         if isinstance(message, _Tick):
-            self.runtime.tasks.start(self.app.sampler.current)
+            self.runtime.tasks.start(self._sample)
+
+    async def _sample(self) -> None:
+        sampler = self.app.sampler
+        await sampler.current(max_age=sampler.interval / 2)
 
     def handle_cast(self, message: Any) -> None:
         """The server stopped without being asked: crash, so the supervisor restarts us."""
