@@ -9,6 +9,7 @@ that child of the ``pool`` supervisor (a real crash, so the supervisor restarts 
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from typing import Any
 
@@ -37,10 +38,10 @@ class Traffic(bastion.Actor):
         for child in ("w1", "w2", "w3"):
             ref = self.runtime.whereis(f"pool-{child}")
             if ref is not None:
-                try:
+                with contextlib.suppress(
+                    bastion.ActorCrashed, bastion.ActorNotAlive, bastion.CallTimeout
+                ):
                     await ref.call("work", timeout=1.0)
-                except (bastion.ActorCrashed, bastion.ActorNotAlive, bastion.CallTimeout):
-                    pass
 
 
 def _tree() -> list[bastion.ChildSpec]:
