@@ -64,6 +64,16 @@ EXIT_INTERRUPTED = 130
     default=None,
     help="Serve Prometheus /metrics on 127.0.0.1:PORT while the demo runs (bastion[prometheus]).",
 )
+@click.option(
+    "--console",
+    "console_port",
+    type=click.IntRange(0, 65535),
+    default=None,
+    is_flag=False,
+    flag_value=8765,
+    help="Serve the operator console on 127.0.0.1:PORT (default 8765) and keep serving after "
+    "the run until Ctrl-C (bastion[console]).",
+)
 def demo_command(
     tasks: int,
     workers: int,
@@ -76,6 +86,7 @@ def demo_command(
     as_json: bool,
     verbose: bool,
     metrics_port: int | None,
+    console_port: int | None,
 ) -> None:
     """Document pipeline (fetch → parse → enrich → index) on a supervision tree with chaos.
 
@@ -105,10 +116,16 @@ def demo_command(
             _fail(f"error: cannot use --db {db}: {exc}")
             sys.exit(EXIT_ERROR)
     display = make_display(quiet=as_json)
+    finished: list[DemoSummary] = []  # the run's summary while the console keeps serving
 
     async def main() -> DemoSummary:
         with display.running():
             runtime = current_runtime()
+            if console_port is not None:
+                from bastion.cli._console import demo_with_console
+
+                run = lambda: run_demo(runtime, config, display.progress)  # noqa: E731
+                return await demo_with_console(runtime, console_port, run, finished)
             if metrics_port is None:
                 return await run_demo(runtime, config, display.progress)
             from bastion.telemetry.prometheus import serve_metrics
@@ -118,6 +135,8 @@ def demo_command(
                 return await run_demo(runtime, config, display.progress)
 
     summary = _run_or_explain(main, db, verbose=verbose)
+    if summary is None and finished:  # Ctrl-C stopped the console after a finished run
+        summary = finished[0]
     if summary is None:
         _fail(f"interrupted: run again with --db {db} to finish the remaining work")
         sys.exit(EXIT_INTERRUPTED)

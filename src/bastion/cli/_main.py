@@ -32,7 +32,15 @@ def _register_demo() -> None:
     cli.add_command(demo_command)
 
 
+def _register_console() -> None:
+    from bastion.cli._console import console_command, top_command
+
+    cli.add_command(console_command)
+    cli.add_command(top_command)
+
+
 def main() -> None:
     """Run the ``bastion`` command line."""
     _register_demo()
+    _register_console()
     cli()

@@ -63,7 +63,8 @@ def _task_agent_names(ctx: ConsoleContext) -> list[str]:
     if not metrics.enabled:
         return []
     family = metrics.family("bastion_task_agent_queue_length")
-    return sorted({s.label_values[0] for s in family.samples if s.label_values[0] != "other"})
+    registry = ctx.runtime.registry
+    return sorted({s.label_values[0] for s in family.samples if s.label_values[0] in registry})
 
 
 async def _status(ctx: ConsoleContext, name: str) -> dict[str, Any]:
