@@ -1,0 +1,139 @@
+"""The console's cost: a node under load, with and without 20 live dashboards.
+
+The node runs 8 caller tasks against 8 echo actors (each call does a little CPU work)
+for ``--seconds`` per round and counts completed calls. Rounds alternate (A/B/A/B...):
+
+* A: no console;
+* B: ``bastion.console.serve(rt)`` (uvicorn on 127.0.0.1, one sample per second) with
+  20 Server-Sent-Events clients connected from another process (as 20 browser tabs
+  would be), each reading every ``snapshot`` event.
+
+Headline: ``throughput_ratio`` = median B / median A (the target is >= 0.90, i.e. the
+console costs at most 10 % of the node's throughput). The clients' own CPU is in their
+process, as a browser's would be; on a 2-core machine they still compete for the cores.
+
+    python bench/bench_console.py [--rounds 4] [--seconds 3] [--clients 20] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import subprocess
+import sys
+import textwrap
+import time
+from typing import Any
+
+import bastion
+from bastion.console import serve
+
+TARGET_MIN_RATIO = 0.90
+
+CLIENTS = textwrap.dedent(
+    """
+    import asyncio, sys
+    async def one(host, port, ready):
+        reader, writer = await asyncio.open_connection(host, port)
+        writer.write(f"GET /api/events HTTP/1.1\\r\\nHost: {host}\\r\\n\\r\\n".encode())
+        await writer.drain()
+        seen = False
+        while True:
+            line = await reader.readline()
+            if not line:
+                return
+            if line.startswith(b"data: ") and not seen:
+                seen = True
+                ready.append(1)
+    async def main():
+        host, port, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+        ready = []
+        tasks = [asyncio.create_task(one(host, port, ready)) for _ in range(n)]
+        while len(ready) < n:
+            await asyncio.sleep(0.05)
+        print("connected", flush=True)
+        await asyncio.gather(*tasks)
+    asyncio.run(main())
+    """
+)
+
+
+class Echo(bastion.Actor):
+    """Answers after a little CPU work (a stand-in for a handler's real work)."""
+
+    def handle_call(self, message: int) -> int:
+        return sum(range(message))
+
+
+async def _caller(ref: bastion.ActorRef, stop_at: float, counts: list[int]) -> None:
+    done = 0
+    while time.perf_counter() < stop_at:
+        await ref.call(200, timeout=5.0)
+        done += 1
+    counts.append(done)
+
+
+async def _load(rt: bastion.Runtime, refs: list[bastion.ActorRef], seconds: float) -> float:
+    counts: list[int] = []
+    stop_at = time.perf_counter() + seconds
+    started = time.perf_counter()
+    await asyncio.gather(*(_caller(ref, stop_at, counts) for ref in refs))
+    return sum(counts) / (time.perf_counter() - started)
+
+
+async def _with_console(rt: bastion.Runtime, refs: list[bastion.ActorRef], seconds: float,
+                        clients: int) -> float:  # fmt: skip
+    server = await serve(rt, port=0)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", CLIENTS, server.host, str(server.port), str(clients),
+        stdout=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        line = await asyncio.wait_for(proc.stdout.readline(), timeout=60.0)
+        assert line.strip() == b"connected", line
+        return await _load(rt, refs, seconds)
+    finally:
+        proc.kill()
+        await asyncio.wait_for(proc.wait(), timeout=10.0)
+        await server.stop()
+
+
+async def main(rounds: int, seconds: float, clients: int) -> dict[str, Any]:
+    rt = bastion.current_runtime()
+    refs = [await rt.spawn(Echo) for _ in range(8)]
+    await _load(rt, refs, 1.0)  # warm up
+    a: list[float] = []
+    b: list[float] = []
+    for _ in range(rounds):
+        a.append(await _load(rt, refs, seconds))
+        b.append(await _with_console(rt, refs, seconds, clients))
+    ratio = statistics.median(b) / statistics.median(a)
+    return {
+        "rounds": rounds,
+        "seconds_per_round": seconds,
+        "sse_clients": clients,
+        "calls_per_second_without_console": [round(x) for x in a],
+        "calls_per_second_with_console": [round(x) for x in b],
+        "throughput_ratio": round(ratio, 3),
+        "console_cost_percent": round((1 - ratio) * 100, 1),
+        "target_min_ratio": TARGET_MIN_RATIO,
+        "met": ratio >= TARGET_MIN_RATIO,
+    }
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=4)
+    parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--clients", type=int, default=20)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    result = bastion.run(lambda: main(args.rounds, args.seconds, args.clients))
+    if args.json:
+        print(json.dumps(result))
+    else:
+        for key, value in (result or {}).items():
+            print(f"{key:36} {value}")
