@@ -100,8 +100,8 @@ def journal_item(seq: int) -> str:
 
 
 def _plain(value: Any) -> Any:
-    if isinstance(value, tuple) and value and isinstance(value[0], Rule):
-        return [_rule_to_dict(r) for r in value]
+    if isinstance(value, tuple):  # rules
+        return [_rule_to_dict(r) if isinstance(r, Rule) else r for r in value]
     if hasattr(value, "items"):
         return dict(value)
     return value
