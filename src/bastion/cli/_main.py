@@ -32,7 +32,14 @@ def _register_demo() -> None:
     cli.add_command(demo_command)
 
 
+def _register_flags() -> None:
+    from bastion.cli._flags import flags_group
+
+    cli.add_command(flags_group)
+
+
 def main() -> None:
     """Run the ``bastion`` command line."""
     _register_demo()
+    _register_flags()
     cli()
