@@ -38,7 +38,9 @@ _sha1 = _fastest_sha1()
 def bucket(salt: str, targeting_key: str) -> int:
     """The bucket of ``targeting_key`` under ``salt``: an int in ``[0, 2**60)``."""
     # The first 15 hex digits of the digest are its first 8 bytes without the last 4 bits.
-    return int.from_bytes(_sha1(f"{salt}.{targeting_key}".encode()).digest()[:8]) >> 4
+    # "surrogatepass": a key with a lone surrogate (from untrusted input) still hashes.
+    data = f"{salt}.{targeting_key}".encode("utf-8", "surrogatepass")
+    return int.from_bytes(_sha1(data).digest()[:8]) >> 4
 
 
 def bucket_fraction(salt: str, targeting_key: str) -> float:
