@@ -11,7 +11,10 @@ removes them.
 
 from __future__ import annotations
 
-from hashlib import sha1
+import hashlib
+import importlib
+from collections.abc import Callable
+from typing import Any
 
 __all__ = ["BUCKETS", "bucket", "bucket_fraction", "percentage_threshold"]
 
@@ -20,9 +23,24 @@ BUCKETS = 1 << 60
 _PER_PERCENT = BUCKETS / 100
 
 
+def _fastest_sha1() -> Callable[[bytes], Any]:
+    """CPython's built-in SHA-1 (HACL*): the same digest as OpenSSL's, finished faster."""
+    try:
+        builtin: Callable[[bytes], Any] = importlib.import_module("_sha1").sha1
+    except ImportError:  # pragma: no cover - a build without the built-in hashes
+        return hashlib.sha1
+    return builtin
+
+
+_sha1 = _fastest_sha1()
+
+
 def bucket(salt: str, targeting_key: str) -> int:
     """The bucket of ``targeting_key`` under ``salt``: an int in ``[0, 2**60)``."""
-    return int(sha1(f"{salt}.{targeting_key}".encode(), usedforsecurity=False).hexdigest()[:15], 16)
+    # The first 15 hex digits of the digest are its first 8 bytes without the last 4 bits.
+    # "surrogatepass": a key with a lone surrogate (from untrusted input) still hashes.
+    data = f"{salt}.{targeting_key}".encode("utf-8", "surrogatepass")
+    return int.from_bytes(_sha1(data).digest()[:8]) >> 4
 
 
 def bucket_fraction(salt: str, targeting_key: str) -> float:

@@ -32,6 +32,7 @@ __all__ = [
     "FlagValue",
     "Rule",
     "check_key",
+    "check_text",
     "check_percentage",
 ]
 
@@ -59,6 +60,15 @@ def _check_name(what: str, name: object, longest: int) -> str:
     return name
 
 
+def check_text(what: str, text: str) -> str:
+    """``text`` if it can be stored (UTF-8: no lone surrogates), else ``ValueError``."""
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        raise ValueError(f"{what} is not valid text (it holds a lone surrogate)") from None
+    return text
+
+
 def check_key(key: object) -> str:
     """``key`` if it is a valid flag key, else ``TypeError``/``ValueError``."""
     return _check_name("a flag key", key, MAX_KEY)
@@ -76,7 +86,10 @@ def check_percentage(percentage: object) -> float:
 def _check_value(value: object, where: str, depth: int = 0) -> None:
     if depth > 32:
         raise ValueError(f"{where} is nested more than 32 levels deep")
-    if isinstance(value, bool | int | str):
+    if isinstance(value, str):
+        check_text(where, value)
+        return
+    if isinstance(value, bool | int):
         return
     if isinstance(value, float):
         if not math.isfinite(value):
@@ -90,6 +103,7 @@ def _check_value(value: object, where: str, depth: int = 0) -> None:
         for k, item in value.items():
             if not isinstance(k, str):
                 raise TypeError(f"{where} has a non-str key {k!r} (JSON objects have str keys)")
+            check_text(f"{where}: a key", k)
             _check_value(item, f"{where}[{k!r}]", depth + 1)
         return
     raise TypeError(
@@ -103,6 +117,8 @@ def _check_attribute_value(value: object) -> AttributeValue:
         raise ValueError("a rule value must be finite")
     if not isinstance(value, bool | int | float | str):
         raise TypeError(f"a rule value must be a str, int, float or bool, got {value!r}")
+    if isinstance(value, str):
+        check_text("a rule value", value)
     return value
 
 
@@ -132,6 +148,7 @@ class Rule:
         for key in keys:
             if not isinstance(key, str) or not key:
                 raise TypeError(f"a rule's keys are non-empty str targeting keys, got {key!r}")
+            check_text("a rule's key", key)
         if len(keys) > MAX_RULE_KEYS:
             raise ValueError(f"a rule lists at most {MAX_RULE_KEYS} keys, got {len(keys)}")
         for value in values:
@@ -148,6 +165,7 @@ class Rule:
         else:
             if not isinstance(self.attribute, str) or not self.attribute:
                 raise TypeError(f"attribute must be a non-empty str, got {self.attribute!r}")
+            check_text("attribute", self.attribute)
             if not values:
                 raise ValueError(f"the rule on attribute {self.attribute!r} needs values=[...]")
         object.__setattr__(self, "keys", keys)
@@ -246,6 +264,7 @@ class Flag:
             text = getattr(self, name)
             if not isinstance(text, str) or len(text) > longest:
                 raise ValueError(f"flag {self.key!r}: {name} must be a str of <= {longest} chars")
+            check_text(f"flag {self.key!r}: {name}", text)
 
     def _checked_variants(self) -> dict[str, FlagValue]:
         if not isinstance(self.variants, Mapping) or not self.variants:

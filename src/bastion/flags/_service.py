@@ -20,7 +20,7 @@ from typing import Any, NoReturn, Self
 from bastion.flags._errors import FlagConflict, FlagError, FlagExists, FlagStoreCorrupt, UnknownFlag
 from bastion.flags._evaluate import CompiledFlag, Evaluation
 from bastion.flags._journal import ChangeAction, FlagChange
-from bastion.flags._model import Flag, check_key, check_percentage
+from bastion.flags._model import Flag, check_key, check_percentage, check_text
 from bastion.flags._storage import QuarantinedFlag, StoredFlag, load_flag, scan, write_change
 from bastion.persistence import StateStore, VersionConflict
 from bastion.telemetry import cohort as _cohort_block
@@ -55,7 +55,7 @@ def _check_text(what: str, text: object, longest: int) -> str:
         raise ValueError(f"{what} must be a non-empty str (the journal records who and why)")
     if len(text) > longest:
         raise ValueError(f"{what} must be at most {longest} characters")
-    return text
+    return check_text(what, text)
 
 
 class Flags:
