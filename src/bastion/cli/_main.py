@@ -39,8 +39,15 @@ def _register_console() -> None:
     cli.add_command(top_command)
 
 
+def _register_flags() -> None:
+    from bastion.cli._flags import flags_group
+
+    cli.add_command(flags_group)
+
+
 def main() -> None:
     """Run the ``bastion`` command line."""
     _register_demo()
     _register_console()
+    _register_flags()
     cli()

@@ -26,6 +26,7 @@ from bastion.agents import (
 from bastion.demo._alerts import AlertLog, FinishLine
 from bastion.demo._chaos import ChaosMonkey
 from bastion.demo._steps import STEPS, make_handlers
+from bastion.flags import DEMO_STEP_IMPL, Flags
 from bastion.persistence import SQLiteStore
 
 __all__ = ["DemoConfig", "DemoProgress", "DemoSummary", "run_demo"]
@@ -104,9 +105,9 @@ def _workflow(doc: int) -> list[dict[str, Any]]:
     return [{"name": s, "task_type": s, "payload": {"doc": doc}} for s in STEPS]
 
 
-def _tree(config: DemoConfig, store: SQLiteStore, bus: SignalBus) -> list[ChildSpec]:
+def _tree(config: DemoConfig, store: SQLiteStore, bus: SignalBus, flags: Flags) -> list[ChildSpec]:
     """Workers, the coordinator (announcing finished workflows on ``bus``), monitor, chaos."""
-    handlers = make_handlers(config.seed, config.chaos, config.io_seconds)
+    handlers = make_handlers(config.seed, config.chaos, config.io_seconds, flags)
     names = [f"worker-{i}" for i in range(config.workers)]
     workers = [
         ChildSpec(n, TaskAgent, kwargs={"store": store, "handlers": handlers}, name=n)
@@ -152,6 +153,8 @@ async def run_demo(
     """Run the pipeline in ``runtime`` until every document is finished or time is up."""
     started = time.monotonic()
     store = await SQLiteStore.open(config.db)
+    flags = await Flags.open(store, namespace="flags")
+    await flags.ensure(DEMO_STEP_IMPL, actor="bastion demo", reason="the demo's enrich step flag")
     bus = await SignalBus().start(runtime, name="signals")
     try:
         alerts = await runtime.spawn(AlertLog, name="alerts")
@@ -161,7 +164,7 @@ async def run_demo(
         # One buffered signal per document at least: a finish is never dropped.
         await bus.subscribe("workflow.*", finish_line, buffer=config.tasks + 64)
         sup = await runtime.start_supervisor(
-            _tree(config, store, bus),
+            _tree(config, store, bus, flags),
             intensity=RestartIntensity(1000, max_seconds=10.0),
             name="demo",
         )
@@ -185,6 +188,7 @@ async def run_demo(
         return replace(summary, timed_out=not finished and summary.unfinished > 0)
     finally:
         await bus.stop()
+        await flags.aclose()
         await store.close()
 
 

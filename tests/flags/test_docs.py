@@ -1,0 +1,54 @@
+"""Run the examples of the "Flags" section of docs/rollout.md."""
+
+from __future__ import annotations
+
+import re
+import sys
+import types
+from pathlib import Path
+
+import pytest
+
+PAGE = Path(__file__).resolve().parents[2] / "docs" / "rollout.md"
+TEXT = PAGE.read_text(encoding="utf-8")
+_SECTION = re.search(r"^## Flags\n(.*?)(?=^## |\Z)", TEXT, re.MULTILINE | re.DOTALL)
+assert _SECTION is not None, "docs/rollout.md has no '## Flags' section"
+_START = _SECTION.start(1)
+_BLOCK = re.compile(r"^```python\n(.*?)^```$", re.MULTILINE | re.DOTALL)
+EXAMPLES = [
+    (f"rollout.md:{TEXT.count(chr(10), 0, _START + m.start()) + 1}", m.group(1))
+    for m in _BLOCK.finditer(_SECTION.group(1))
+]
+
+
+def test_the_section_has_examples_and_the_page_is_linked() -> None:
+    assert len(EXAMPLES) >= 6
+    assert "(rollout.md)" in (PAGE.parent / "index.md").read_text(encoding="utf-8")
+    assert "## `bastion flags`" in (PAGE.parent / "cli.md").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(("where", "source"), EXAMPLES, ids=[w for w, _ in EXAMPLES])
+def test_doc_example_runs(where: str, source: str) -> None:
+    assert "asyncio.run(" in source, f"{where} runs nothing"
+    if "openfeature" in source:
+        pytest.importorskip("openfeature", reason="the extra bastion[openfeature]")
+    code = compile(source, where, "exec", dont_inherit=True)
+    module = types.ModuleType("docs_example")
+    sys.modules[module.__name__] = module
+    try:
+        exec(code, module.__dict__)  # our own docs examples
+    finally:
+        del sys.modules[module.__name__]
+
+
+def test_the_cli_page_documents_the_exit_statuses_of_bastion_flags() -> None:
+    from bastion.cli._flags import EXIT_CORRUPT, EXIT_NOT_FOUND, EXIT_STORE, EXIT_USAGE
+
+    cli_page = (PAGE.parent / "cli.md").read_text(encoding="utf-8")
+    section = cli_page[cli_page.index("## `bastion flags`") :]
+    rows = {int(m[1]): m[2] for m in re.finditer(r"^\| `(\d+)` \| (.*)$", section, re.MULTILINE)}
+    assert set(rows) == {0, EXIT_NOT_FOUND, EXIT_USAGE, EXIT_STORE, EXIT_CORRUPT}
+    assert "no flag" in rows[EXIT_NOT_FOUND]
+    assert "percentage" in rows[EXIT_USAGE]
+    assert "--db" in rows[EXIT_STORE]
+    assert "quarantined" in rows[EXIT_CORRUPT]
