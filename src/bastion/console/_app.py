@@ -16,7 +16,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from bastion._core._runtime import Runtime
-from bastion.console import _agents, _controls, _events, _reads
+from bastion.console import _agents, _controls, _events, _reads, _rollouts
 from bastion.console._audit import AuditJournal
 from bastion.console._context import ConsoleContext
 from bastion.console._guard import LOOPBACK_HOSTS, Guard
@@ -98,11 +98,17 @@ def _routes(ctx: ConsoleContext) -> list[BaseRoute]:
         ("/api/series", _reads.series),
         ("/api/audit", _audit),
         ("/api/events", _events.events),
+        ("/api/flags", _rollouts.flags),
+        ("/api/flags/{key}", _rollouts.flag),
+        ("/api/rollouts", _rollouts.rollouts),
+        ("/api/rollouts/{flag}", _rollouts.rollout),
     ]
     post: list[tuple[str, Handler]] = [
         ("/api/dead-letters/replay", _controls.replay_dead_letters),
         ("/api/supervisors/{supervisor}/children/{child}/restart", _controls.restart_child),
         ("/api/supervisors/{supervisor}/children/{child}/terminate", _controls.terminate_child),
+        ("/api/flags/{key}", _rollouts.set_flag),
+        ("/api/rollouts/{flag}/{action}", _rollouts.rollout_action),
     ]
     routes: list[BaseRoute] = [Route(p, _endpoint(ctx, h), methods=["GET"]) for p, h in get]
     routes += [Route(p, _endpoint(ctx, h), methods=["POST"]) for p, h in post]
@@ -173,6 +179,7 @@ def console_app(
     history: int = 300,
     slos: Sequence[SLO] = DEFAULT_SLOS,
     journal: AuditJournal | None = None,
+    flags: Any = None,
 ) -> ConsoleApp:
     """The console of ``runtime`` as an ASGI app, to serve or to mount.
 
@@ -181,6 +188,9 @@ def console_app(
     loopback names). ``reads_need_token``: require the token on reads too (``serve``
     sets it when listening beyond loopback). ``interval``: seconds between samples;
     ``history``: chart points kept; ``slos``: what health is judged against.
+    ``journal``: where control actions are audited; ``flags``: a
+    :class:`bastion.flags.Flags` service to show and set (rollout orchestrators, actors
+    registered as ``rollout:<flag>``, are found by name).
     """
     if token is not None and (not isinstance(token, str) or len(token) < 16):
         raise ValueError("the console token must be a string of at least 16 characters")
@@ -190,6 +200,7 @@ def console_app(
         journal=journal if journal is not None else AuditJournal(),
         token=token if token is not None else new_token(),
         reads_need_token=reads_need_token,
+        flags=flags,
     )
     app = Starlette(routes=_routes(context), exception_handlers={HTTPException: _http_error})
     return ConsoleApp(app, context, tuple(allowed_hosts))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from bastion._core._runtime import Runtime
 from bastion.console._audit import AuditJournal
@@ -21,9 +22,6 @@ class ConsoleContext:
     journal: AuditJournal
     token: str
     reads_need_token: bool
+    flags: Any = None  # a bastion.flags.Flags service, if the console shows flags
     started: float = field(default_factory=time.time)
     frames: dict[int, bytes] = field(default_factory=dict)  # the encoded SSE frame per sample
-
-    def extras_event(self) -> dict[str, object]:
-        """Extra parts of a live event (flags and rollouts, when the console has them)."""
-        return {}

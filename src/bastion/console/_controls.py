@@ -26,7 +26,16 @@ from bastion.console._context import ConsoleContext
 from bastion.console._http import ApiError, json_response, read_body
 from bastion.console._tree import READ_TIMEOUT, find_supervisor
 
-__all__ = ["ControlBody", "ReplayBody", "replay_dead_letters", "restart_child", "terminate_child"]
+__all__ = [
+    "ControlBody",
+    "Operator",
+    "ReplayBody",
+    "Why",
+    "replay_dead_letters",
+    "restart_child",
+    "terminate_child",
+    "who",
+]
 
 Why = Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
 Operator = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
@@ -55,7 +64,8 @@ class ReplayBody(msgspec.Struct, forbid_unknown_fields=True):
     limit: Limit | None = None
 
 
-def _who(request: Request, operator: str | None) -> str:
+def who(request: Request, operator: str | None) -> str:
+    """``operator@client-address`` (``console`` when the body names no operator)."""
     client = request.client.host if request.client is not None else "unknown"
     return f"{operator or 'console'}@{client}"
 
@@ -78,7 +88,7 @@ async def replay_dead_letters(ctx: ConsoleContext, request: Request) -> Response
     result = ctx.runtime.dead_letters.replay(wanted)
     target = f"dead-letters name={body.name or '*'} reason={body.reason or '*'}"
     entry = ctx.journal.record(
-        who=_who(request, body.operator),
+        who=who(request, body.operator),
         action="dead_letters.replay",
         target=target,
         why=body.why,
@@ -150,7 +160,7 @@ async def _control(ctx: ConsoleContext, request: Request, action: str) -> Respon
     except _CHILD_FAILURES as exc:
         outcome, detail, status = "failed", f"{type(exc).__name__}: {exc}", 409
     entry = ctx.journal.record(
-        who=_who(request, body.operator),
+        who=who(request, body.operator),
         action=f"child.{action}",
         target=f"{sid}/{child_id}",
         why=body.why,

@@ -52,8 +52,18 @@ def snapshot_event(ctx: ConsoleContext, sample: Sample) -> dict[str, Any]:
         "supervisors": supervisors,
         "busiest": busiest,
         "point": sample.point,
-        **ctx.extras_event(),
+        "rollouts": sample.rollouts,
+        "flags": _flags_summary(ctx),
     }
+
+
+def _flags_summary(ctx: ConsoleContext) -> list[dict[str, Any]]:
+    if ctx.flags is None:
+        return []
+    return [
+        {"key": f.key, "percentage": f.percentage, "enabled": f.enabled}
+        for f in ctx.flags.list()[:EVENT_SUPERVISORS]
+    ]
 
 
 def _frame(ctx: ConsoleContext, sample: Sample) -> bytes:

@@ -11,6 +11,7 @@ from typing import Any
 
 import bastion
 from bastion.console._schemas import SCHEMAS, ref
+from bastion.console._schemas_rollout import ROLLOUT_SCHEMAS
 
 __all__ = ["openapi_document"]
 
@@ -209,9 +210,49 @@ def _control_paths() -> dict[str, Any]:
     }
 
 
+def _rollout_paths() -> dict[str, Any]:
+    key = _path_param("key", "Flag key")
+    flag = _path_param("flag", "The flag the rollout drives")
+    action = {"name": "action", "in": "path", "required": True, "description": "What to do",
+              "schema": {"type": "string", "enum": ["pause", "resume", "promote", "rollback",
+                                                    "retry"]}}  # fmt: skip
+    body_errors = ("400", "401", "403", "413", "415", "422")
+    limit = _int_param("limit", 100, 1, 10_000, "Newest entries")
+    flag_read = _get("One flag and its change history, newest first", ref("FlagAnswer"),
+                     [key, limit], ("400", "404"), "flags")  # fmt: skip
+    flag_set = _post("Set a flag's canary percentage and/or its kill switch", "FlagBody",
+                     ref("FlagSetAnswer"), [key], (*body_errors, "404", "409"))  # fmt: skip
+    return {
+        "/api/flags": _get(
+            "Every flag: variants, rules, percentage, kill switch",
+            ref("Flags"),
+            errors=(),
+            tag="flags",
+        ),
+        "/api/flags/{key}": {**flag_read, **flag_set},
+        "/api/rollouts": _get(
+            "Every rollout: state, phase, exposure", ref("Rollouts"), errors=(), tag="rollouts"
+        ),
+        "/api/rollouts/{flag}": _get(
+            "One rollout: status, latest evidence per signal, its decision journal",
+            ref("RolloutAnswer"),
+            [flag, _int_param("limit", 200, 1, 10_000, "Newest journal entries")],
+            ("400", "404", "409"),
+            "rollouts",
+        ),
+        "/api/rollouts/{flag}/{action}": _post(
+            "Pause, resume, promote (force: past its gate), roll back or retry a rollout",
+            "RolloutBody",
+            ref("RolloutActionAnswer"),
+            [flag, action],
+            (*body_errors, "404", "409"),
+        ),
+    }
+
+
 def openapi_document(*, metrics: bool = True) -> dict[str, Any]:
     """The OpenAPI 3.0 document of the console (``metrics``: include ``/metrics``)."""
-    paths = {**_read_paths(), **_control_paths()}
+    paths = {**_read_paths(), **_control_paths(), **_rollout_paths()}
     if metrics:
         paths["/metrics"] = {
             "get": {
@@ -231,7 +272,7 @@ def openapi_document(*, metrics: bool = True) -> dict[str, Any]:
         },
         "paths": paths,
         "components": {
-            "schemas": SCHEMAS,
+            "schemas": {**SCHEMAS, **ROLLOUT_SCHEMAS},
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
     }

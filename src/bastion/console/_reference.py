@@ -68,7 +68,9 @@ def reference_markdown() -> str:
             )
     schemas = document["components"]["schemas"]
     lines += ["", "Request bodies (unknown fields are refused):", ""]
-    lines += [_body_fields(name, schemas[name]) for name in ("ControlBody", "ReplayBody")]
+    lines += [
+        _body_fields(name, schemas[name]) for name in sorted(schemas) if name.endswith("Body")
+    ]
     lines += [
         "",
         'Every error is `{"error": {"code", "message"}}`. The full schemas of every '

@@ -13,10 +13,12 @@ import time
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from bastion._core._errors import NoSuchActor
 from bastion._core._runtime import Runtime
 from bastion._core._stats import RuntimeStatistics
+from bastion.console._rollout_reads import rollout_statuses
 from bastion.console._rows import ActorRow, SeriesPoint, SupervisorRow
 from bastion.console._tree import read_supervisors
 from bastion.telemetry import DEFAULT_SLOS, SLO, HealthMonitor, HealthReport
@@ -38,6 +40,7 @@ class Sample:
     runtime: RuntimeStatistics
     health: HealthReport | None
     point: SeriesPoint
+    rollouts: list[dict[str, Any]]
 
 
 class Sampler:
@@ -89,9 +92,12 @@ class Sampler:
         actors = self._actors(now, placement)
         stats = rt.statistics()
         health = self._monitor.evaluate() if self._monitor is not None else None
+        rollouts = await rollout_statuses(rt)
         self._seq += 1
         point = self._point(stats, actors)
-        return Sample(self._seq, now, time.time(), actors, supervisors, stats, health, point)
+        return Sample(
+            self._seq, now, time.time(), actors, supervisors, stats, health, point, rollouts
+        )
 
     def _actors(self, now: float, placement: dict[int, tuple[str, str]]) -> tuple[ActorRow, ...]:
         elapsed = max(now - self._previous_at, 1e-9)
