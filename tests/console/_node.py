@@ -14,8 +14,15 @@ import sys
 from typing import Any
 
 import bastion
+from bastion.agents import act
 from bastion.console import serve
+from bastion.flags import Flag, Flags
 from bastion.lowlevel import send  # noqa: BAS001 -- the node leaves a few dead letters to show
+from bastion.persistence import MemoryStore
+from bastion.rollout import RolloutPlan
+from bastion.rollout._orchestrator import RolloutOrchestrator, orchestrator_name
+
+FLAG = "new-step"
 
 
 class Worker(bastion.Actor):
@@ -28,13 +35,32 @@ class Worker(bastion.Actor):
         return message
 
 
+class Step(bastion.Actor):
+    """The step behind the flag (both variants healthy)."""
+
+    async def handle_call(self, variant: Any) -> str:
+        await self.runtime.clock.sleep(0.001)
+        return f"done ({variant})"
+
+
 class Traffic(bastion.Actor):
-    """Calls each pool worker every 50 ms, so the charts have something to show."""
+    """Calls each pool worker every 50 ms, so the charts have something to show, and the
+    flagged step for a few users (the rollout's canary and baseline)."""
+
+    def __init__(self, flags: Flags) -> None:
+        self.flags = flags
+        self.users = 0
 
     def on_start(self) -> None:
         self.send_interval(0.05, "tick")
 
     async def handle_info(self, message: Any) -> None:
+        step = self.runtime.whereis("step")
+        for _ in range(4):
+            self.users += 1
+            with self.flags.scope(FLAG, f"user-{self.users}") as evaluation:
+                if step is not None:
+                    await step.call(evaluation.variant, timeout=1.0)
         for child in ("w1", "w2", "w3"):
             ref = self.runtime.whereis(f"pool-{child}")
             if ref is not None:
@@ -44,7 +70,7 @@ class Traffic(bastion.Actor):
                     await ref.call("work", timeout=1.0)
 
 
-def _tree() -> list[bastion.ChildSpec]:
+def _tree(flags: Flags, store: MemoryStore) -> list[bastion.ChildSpec]:
     workers = [bastion.ChildSpec(w, Worker, name=f"pool-{w}") for w in ("w1", "w2", "w3")]
     pool = bastion.ChildSpec(
         "pool",
@@ -52,17 +78,35 @@ def _tree() -> list[bastion.ChildSpec]:
         kwargs={"children": workers, "intensity": bastion.RestartIntensity(100, 60.0)},
         name="pool",
     )
-    return [pool, bastion.ChildSpec("traffic", Traffic, name="traffic")]
+    plan = RolloutPlan(flag=FLAG, min_dwell=30.0, min_canary_calls=50)
+    rollout = bastion.ChildSpec(
+        "rollout",
+        RolloutOrchestrator,
+        name=orchestrator_name(FLAG),
+        kwargs={"flags": flags, "plan": plan, "store": store},
+    )
+    return [
+        pool,
+        bastion.ChildSpec("step", Step, name="step"),
+        rollout,
+        bastion.ChildSpec("traffic", Traffic, (flags,), name="traffic"),
+    ]
 
 
 async def main(token: str) -> None:
     rt = bastion.current_runtime()
-    root = await rt.start_supervisor(_tree(), name="app")
+    store = MemoryStore()
+    flags = await Flags.open(store, clock=rt.clock.now)
+    await flags.ensure(Flag.boolean(FLAG), actor="node", reason="define")
+    root = await rt.start_supervisor(_tree(flags, store), name="app")
+    await act(
+        rt.ref(orchestrator_name(FLAG)), "start", actor="node", reason="demo", preflight=False
+    )
     gone = await rt.spawn(Worker, name="mailroom")
     await gone.stop()
     for n in range(3):
         send(gone, f"parcel {n}")  # noqa: BAS001
-    console = await serve(rt, port=0, token=token, interval=0.5)
+    console = await serve(rt, port=0, token=token, interval=0.5, flags=flags)
     print(f"console {console.url} {console.token}", flush=True)
     while True:
         line = await rt.tasks.run_blocking(sys.stdin.readline, timeout=3600.0)
@@ -78,6 +122,7 @@ async def main(token: str) -> None:
                     print(f"crashed {command[1]}", flush=True)
     await console.stop()
     await root.stop()
+    await flags.aclose()
 
 
 if __name__ == "__main__":

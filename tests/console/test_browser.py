@@ -122,3 +122,33 @@ def test_the_other_views_render(page_on_node: tuple[Any, LiveNode, Path]) -> Non
     page.click('nav button[data-view="dead"]')
     expect(page.locator("#dead tbody")).to_contain_text("parcel", timeout=WAIT_MS)
     page.screenshot(path=str(shots / "console-dead-letters.png"))
+
+
+def test_a_rollout_is_rolled_back_from_the_page_with_its_evidence(
+    page_on_node: tuple[Any, LiveNode, Path],
+) -> None:
+    from playwright.sync_api import expect
+
+    page, node, shots = page_on_node
+    page.evaluate("sessionStorage.removeItem('bastion-token')")
+    page.reload()
+    page.click('nav button[data-view="rollouts"]')
+    rollout = page.locator('.rollout[data-flag="new-step"]')
+    expect(rollout.locator(".state")).to_have_text("running", timeout=WAIT_MS)
+    expect(rollout.locator('table.evidence tr[data-signal="errors"]')).to_be_visible()
+    rollout.locator('button[data-action="rollback"]').click(timeout=WAIT_MS)
+    expect(page.locator("#action-result")).to_contain_text("refused (401)", timeout=WAIT_MS)
+    expect(rollout.locator(".state")).to_have_text("running")
+    page.fill("#token", node.token)
+    page.click("#token-form button")
+    rollout.locator('button[data-action="rollback"]').click(timeout=WAIT_MS)
+    expect(page.locator("#action-result")).to_contain_text(
+        "rollout.rollback new-step", timeout=WAIT_MS
+    )
+    rolled_back = page.locator('.rollout[data-flag="new-step"]')
+    expect(rolled_back.locator(".state")).to_have_text("rolled_back", timeout=WAIT_MS)
+    expect(rolled_back.locator(".decision")).to_contain_text("rollback by", timeout=WAIT_MS)
+    expect(rolled_back.locator(".decision")).to_contain_text("browser test")
+    expect(rolled_back.locator('table.evidence tr[data-signal="errors"]')).to_be_visible()
+    expect(page.locator('#flags tr[data-flag="new-step"]')).to_contain_text("0", timeout=WAIT_MS)
+    page.screenshot(path=str(shots / "console-rollout.png"), full_page=True)

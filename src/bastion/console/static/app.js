@@ -23,6 +23,7 @@ function headers(extra = {}) {
   if (state.token) h.Authorization = `Bearer ${state.token}`;
   return h;
 }
+window.consoleHeaders = headers;
 
 async function getJSON(path) {
   const response = await fetch(path, { headers: headers(), credentials: "omit" });
@@ -145,7 +146,11 @@ function applySnapshot(s) {
   state.points.push(s.point);
   if (state.points.length > 600) state.points.shift();
   liveTree(s);
-  if (s.rollouts) renderRollouts(s.rollouts, s.flags || []);
+  const signature = JSON.stringify([s.rollouts, s.flags]);
+  if (state.view === "rollouts" && signature !== state.rolloutSignature) {
+    state.rolloutSignature = signature;
+    renderRollouts(s.rollouts, s.flags);
+  }
   if (state.view === "charts") { drawCharts(); renderSignals(s.health); }
 }
 
@@ -203,14 +208,14 @@ async function refreshAudit() {
 async function refreshRollouts() {
   try {
     const [rollouts, flags] = await Promise.all([getJSON("/api/rollouts"), getJSON("/api/flags")]);
-    renderRollouts(rollouts.items, flags.items);
+    await renderRollouts(rollouts.items, flags.items);
   } catch (e) {
     $("#rollouts").replaceChildren(el("p", { class: "muted" }, "This node has no flags or rollouts."));
   }
 }
 
-function renderRollouts(rollouts, flags) {
-  if (window.renderRolloutView) window.renderRolloutView(rollouts, flags, { el, control, askWhy, fmt });
+async function renderRollouts(rollouts, flags) {
+  if (window.renderRolloutView) await window.renderRolloutView(rollouts, flags, { el, control, askWhy, fmt });
 }
 
 // ---------------------------------------------------------------- live events (fetch stream, so the token can ride in a header)
