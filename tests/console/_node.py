@@ -17,7 +17,7 @@ import bastion
 from bastion.agents import act
 from bastion.console import serve
 from bastion.flags import Flag, Flags
-from bastion.lowlevel import send  # noqa: BAS001 -- the node leaves a few dead letters to show
+from bastion.lowlevel import send
 from bastion.persistence import MemoryStore
 from bastion.rollout import RolloutPlan
 from bastion.rollout._orchestrator import RolloutOrchestrator, orchestrator_name
@@ -105,7 +105,7 @@ async def main(token: str) -> None:
     gone = await rt.spawn(Worker, name="mailroom")
     await gone.stop()
     for n in range(3):
-        send(gone, f"parcel {n}")  # noqa: BAS001
+        send(gone, f"parcel {n}")  # noqa: BAS101 -- an unchecked send to a stopped actor makes the dead letters under test
     console = await serve(rt, port=0, token=token, interval=0.5, flags=flags)
     print(f"console {console.url} {console.token}", flush=True)
     while True:

@@ -6,7 +6,7 @@ import pytest
 
 import bastion
 from bastion.console import AuditJournal, console_app
-from bastion.lowlevel import send  # noqa: BAS001 -- the unchecked send makes dead letters
+from bastion.lowlevel import send
 from tests.console._nodes import client, start_tree
 
 RESTART = "/api/supervisors/pool/children/w1/restart"
@@ -176,8 +176,8 @@ async def test_replay_delivers_matching_dead_letters_and_reports_the_queue(
 
     old = await rt.spawn(Sink, name="sink")
     await old.stop()
-    send(old, "a")  # noqa: BAS001
-    send(old, "b")  # noqa: BAS001
+    send(old, "a")  # noqa: BAS101 -- an unchecked send to a stopped actor makes the dead letters under test
+    send(old, "b")  # noqa: BAS101 -- an unchecked send to a stopped actor makes the dead letters under test
     new = await rt.spawn(Sink, name="sink")
     app = console_app(rt)
     async with client(app, app.token) as http:

@@ -110,14 +110,14 @@ async def test_the_summary_aggregates_by_class_and_by_supervisor(rt: bastion.Run
 async def test_dead_letters_show_newest_first_with_reason_and_statistics(
     rt: bastion.Runtime,
 ) -> None:
-    from bastion.lowlevel import send  # noqa: BAS001 -- the unchecked send makes dead letters
+    from bastion.lowlevel import send
 
     ref = await rt.spawn(Worker, name="gone")
     await ref.stop()
     first = await rt.spawn(Worker, name="target")
     await first.stop()
-    send(first, "lost-1")  # noqa: BAS001
-    send(first, "lost-2")  # noqa: BAS001
+    send(first, "lost-1")  # noqa: BAS101 -- an unchecked send to a stopped actor makes the dead letters under test
+    send(first, "lost-2")  # noqa: BAS101 -- an unchecked send to a stopped actor makes the dead letters under test
     async with client(console_app(rt)) as http:
         answer = (await http.get("/api/dead-letters", params={"limit": 1})).json()
         other = (await http.get("/api/dead-letters", params={"reason": "nope"})).json()
