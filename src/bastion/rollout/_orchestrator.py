@@ -67,7 +67,8 @@ class RolloutOrchestrator(PersistentAgent):
     """Drives ``flags``' flag through ``plan`` (see the module docstring).
 
     Spawn it under a supervisor with ``name=orchestrator_name(flag)`` and a
-    ``store``; ``source`` defaults to the runtime's metrics.
+    ``store``; ``source`` defaults to the runtime's metrics. ``ticking=False`` makes a
+    control-only incarnation (manual actions and reads, no counts), as the CLI uses.
     """
 
     persistent_fields = ("plan", "rollout", "journal", "next_seq", "cursor", "slow_above")
@@ -87,6 +88,7 @@ class RolloutOrchestrator(PersistentAgent):
         flags: Flags,
         plan: RolloutPlan | None = None,
         source: CountsSource | None = None,
+        ticking: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -94,7 +96,7 @@ class RolloutOrchestrator(PersistentAgent):
         self._offered_plan = plan
         self._source = source
         self._machine: RolloutMachine | None = None
-        self._ticking = False
+        self._ticking = not ticking  # ticking=False: control only (the CLI), never reads counts
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -105,6 +107,9 @@ class RolloutOrchestrator(PersistentAgent):
         if self.plan is None:
             self.plan = self._offered_plan
         if self.plan is not None:
+            now = self.clock.now()
+            if now < self.rollout.phase_started:  # a monotonic clock that began again (reboot)
+                self.rollout.phase_started = now  # the phase's dwell restarts, its data stays
             self._machine = RolloutMachine(self.plan, self.rollout)
             self._machine.next_seq = self.next_seq
             await self._apply_exposure("resume after restart")
@@ -220,7 +225,7 @@ class RolloutOrchestrator(PersistentAgent):
         chosen = plan or self.plan or self._offered_plan
         if chosen is None:
             raise PreflightFailed("start needs a RolloutPlan")
-        await self._check_flag(chosen)
+        chosen = await self._check_flag(chosen)
         if preflight:
             context = PreflightContext(chosen, self._flags, self.store, self.runtime.metrics)
             report = await run_preflight(context)
@@ -235,7 +240,8 @@ class RolloutOrchestrator(PersistentAgent):
         self.cursor = [0] * 8
         return await self._manual(lambda m, now: m.start(now, actor, reason))
 
-    async def _check_flag(self, plan: RolloutPlan) -> None:
+    async def _check_flag(self, plan: RolloutPlan) -> RolloutPlan:
+        """The plan, its cohorts named after the flag's variants unless it names them."""
         from bastion.flags import FlagError
 
         try:
@@ -247,6 +253,11 @@ class RolloutOrchestrator(PersistentAgent):
                 f"flag {plan.flag!r} has no canary variant; set one "
                 f"(flags.set(..., canary=<variant>)) before rolling it out"
             )
+        return msgspec.structs.replace(
+            plan,
+            canary_cohort=plan.canary_cohort or flag.cohort(flag.canary),
+            baseline_cohort=plan.baseline_cohort or flag.cohort(flag.default),
+        )
 
     @action
     async def pause(self, actor: str, reason: str = "") -> RolloutStatus:
