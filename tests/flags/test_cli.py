@@ -13,6 +13,7 @@ from click.testing import CliRunner, Result
 from bastion.cli import _flags_output
 from bastion.cli._flags import EXIT_CORRUPT, EXIT_NOT_FOUND, EXIT_STORE, EXIT_USAGE
 from bastion.cli._main import cli, main
+from bastion.flags import Flag, FlagChange, Flags
 from bastion.persistence import Put, SQLiteStore
 
 pytestmark = pytest.mark.usefixtures("registered")
@@ -180,3 +181,20 @@ def test_the_group_is_registered_by_main(monkeypatch: pytest.MonkeyPatch) -> Non
     with pytest.raises(SystemExit) as exit_info:
         main()
     assert exit_info.value.code == 0
+
+
+async def test_a_running_service_sees_cli_changes_after_refresh(tmp_path: Path) -> None:
+    path = tmp_path / "app.db"
+    async with await SQLiteStore.open(path, op_timeout=10.0) as store:
+        flags = await Flags.open(store)
+        await flags.define(Flag.boolean("np"), actor="app", reason="declared")
+        heard: list[FlagChange] = []
+        flags.subscribe(heard.append)
+        args = ["set", "np", "--percentage", "100", "--reason", "canary", "--actor", "ops"]
+        result = await asyncio.to_thread(run, path, *args)  # the CLI, on the same file
+        assert result.exit_code == 0, result.output
+        assert flags.evaluate("np", "user-1").value is False  # not yet refreshed
+        await flags.refresh()
+        assert flags.evaluate("np", "user-1").value is True
+        assert [(c.seq, c.actor, c.reason) for c in heard] == [(2, "ops", "canary")]
+        await flags.aclose()

@@ -12,6 +12,7 @@ from bastion.flags import (
     ChangeAction,
     Flag,
     FlagChange,
+    FlagConflict,
     FlagError,
     FlagExists,
     Flags,
@@ -236,3 +237,25 @@ async def test_multi_variant_flag_with_rules_and_statistics() -> None:
     assert flags.evaluate("ranker", "u").reason is Reason.DEFAULT
     stats = flags.statistics()
     assert (stats.namespace, stats.flags, stats.killed, stats.quarantined) == ("ops/flags", 1, 0, 0)
+
+
+async def test_expected_version_makes_a_change_compare_and_set(reopen: Reopen) -> None:
+    store = await reopen()
+    mine = await Flags.open(store)
+    theirs = await Flags.open(store)
+    await mine.define(Flag.boolean("f"), actor="rollout", reason="r")
+    await theirs.refresh()
+    change = await mine.set_percentage(
+        "f", 5, actor="rollout", reason="phase 1", expected_version=1
+    )
+    assert change.seq == 2
+    with pytest.raises(FlagConflict, match="version 2, not 1"):
+        await mine.set_percentage("f", 25, actor="rollout", reason="again", expected_version=1)
+    # another writer that has not seen phase 1 yet: it reloads, then refuses
+    with pytest.raises(FlagConflict, match="changed meanwhile") as info:
+        await theirs.kill("f", actor="ops", reason="stale view", expected_version=1)
+    assert info.value.context == {"flag": "f", "version": 2, "expected": 1}
+    await theirs.set("f", description="x", actor="ops", reason="r", expected_version=2)
+    with pytest.raises(TypeError, match="expected_version"):
+        await mine.kill("f", actor="a", reason="r", expected_version="2")  # type: ignore[arg-type]
+    assert [c.seq for c in (await Flags.open(store)).history("f")] == [1, 2, 3]

@@ -24,7 +24,8 @@ The public contract (``docs/rollout.md``, section "Flags"):
   (:func:`bastion.telemetry.set_cohort`; ``cohort=False`` to skip, ``scope()`` to limit
   it to a block). Changes are awaited and audited: ``define``, ``set``,
   ``set_percentage`` (the rollout's exposure knob: raising it only adds keys, ``0`` is
-  the rollback), ``kill``; each returns its :class:`FlagChange`. ``get``, ``list``,
+  the rollback), ``kill``; each returns its :class:`FlagChange`, and takes
+  ``expected_version=`` for a compare-and-set against ``flags.version(key)``. ``get``, ``list``,
   ``history``, ``quarantined`` read; ``subscribe(callback) -> unsubscribe`` announces
   changes; ``refresh()`` picks up other processes' changes.
 * Bucketing: ``sha1(f"{salt}.{targeting_key}")`` (first 60 bits; ``salt`` defaults to
@@ -58,8 +59,8 @@ from bastion.flags._errors import (
 from bastion.flags._evaluate import Evaluation, Reason
 from bastion.flags._journal import ChangeAction, FlagChange, flag_to_dict
 from bastion.flags._model import MAX_KEY, MAX_VARIANT, Flag, Rule
-from bastion.flags._service import Flags, FlagsStatistics, Subscriber
-from bastion.flags._storage import QuarantinedFlag
+from bastion.flags._service import Flags, Subscriber
+from bastion.flags._storage import FlagsStatistics, QuarantinedFlag
 
 __all__ = [
     "bucket",

@@ -19,11 +19,12 @@ from typing import Any
 
 import msgspec
 
-from bastion.flags._model import Flag, Rule
+from bastion.flags._model import Flag, Rule, check_text
 
 __all__ = [
     "FORMAT",
     "ChangeAction",
+    "check_audit_text",
     "FlagChange",
     "FlagDataError",
     "decode_change",
@@ -92,6 +93,15 @@ class FlagChange:
             "before": None if self.before is None else flag_to_dict(self.before),
             "after": flag_to_dict(self.after),
         }
+
+
+def check_audit_text(what: str, text: object, longest: int) -> str:
+    """``text`` if it is a usable actor or reason: non-empty, bounded, storable."""
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError(f"{what} must be a non-empty str (the journal records who and why)")
+    if len(text) > longest:
+        raise ValueError(f"{what} must be at most {longest} characters")
+    return check_text(what, text)
 
 
 def journal_item(seq: int) -> str:

@@ -14,14 +14,20 @@ import logging
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
 from typing import Any, NoReturn, Self
 
 from bastion.flags._errors import FlagConflict, FlagError, FlagExists, FlagStoreCorrupt, UnknownFlag
 from bastion.flags._evaluate import CompiledFlag, Evaluation
-from bastion.flags._journal import ChangeAction, FlagChange
-from bastion.flags._model import Flag, check_key, check_percentage, check_text
-from bastion.flags._storage import QuarantinedFlag, StoredFlag, load_flag, scan, write_change
+from bastion.flags._journal import ChangeAction, FlagChange, check_audit_text
+from bastion.flags._model import Flag, check_key, check_percentage
+from bastion.flags._storage import (
+    FlagsStatistics,
+    QuarantinedFlag,
+    StoredFlag,
+    load_flag,
+    scan,
+    write_change,
+)
 from bastion.persistence import StateStore, VersionConflict
 from bastion.telemetry import cohort as _cohort_block
 from bastion.telemetry import set_cohort
@@ -33,29 +39,6 @@ _log = logging.getLogger("bastion.flags")
 #: A change listener: called after each change is stored and in effect.
 Subscriber = Callable[[FlagChange], None]
 _WRITE_ATTEMPTS = 3
-
-
-@dataclass(frozen=True, slots=True)
-class FlagsStatistics:
-    """A snapshot of a flag service."""
-
-    namespace: str
-    flags: int
-    killed: int
-    quarantined: int
-    changes: int
-    conflicts: int
-    subscribers: int
-    failed_subscribers: int
-    closed: bool
-
-
-def _check_text(what: str, text: object, longest: int) -> str:
-    if not isinstance(text, str) or not text.strip():
-        raise ValueError(f"{what} must be a non-empty str (the journal records who and why)")
-    if len(text) > longest:
-        raise ValueError(f"{what} must be at most {longest} characters")
-    return check_text(what, text)
 
 
 class Flags:
@@ -247,17 +230,36 @@ class Flags:
             await self.define(flag, actor=actor, reason=reason)
         return self.get(flag.key)
 
-    async def set(self, key: str, *, actor: str, reason: str, **changes: Any) -> FlagChange:
+    async def set(
+        self,
+        key: str,
+        *,
+        actor: str,
+        reason: str,
+        expected_version: int | None = None,
+        **changes: Any,
+    ) -> FlagChange:
         """Change fields of flag ``key`` (``enabled``, ``percentage``, ``rules``,
-        ``variants``, ``default``, ``canary``, ``split``, ``salt``, ``description``)."""
+        ``variants``, ``default``, ``canary``, ``split``, ``salt``, ``description``).
+
+        Every change method takes ``expected_version``: apply the change only if the
+        flag still has that many changes (:meth:`version`), else :class:`FlagConflict`
+        and nothing is written — a compare-and-set for writers that must not act twice.
+        """
         if not changes:
             raise ValueError("set() needs at least one field to change")
         return await self._change(
-            key, ChangeAction.SET, actor, reason, lambda f: f.replace(**changes)
+            key, ChangeAction.SET, actor, reason, lambda f: f.replace(**changes), expected_version
         )
 
     async def set_percentage(
-        self, key: str, percentage: float, *, actor: str, reason: str
+        self,
+        key: str,
+        percentage: float,
+        *,
+        actor: str,
+        reason: str,
+        expected_version: int | None = None,
     ) -> FlagChange:
         """Serve the canary variant to ``percentage`` percent (0..100) of targeting keys.
 
@@ -271,15 +273,23 @@ class Flags:
             actor,
             reason,
             lambda f: f.replace(percentage=percentage),
+            expected_version,
         )
 
-    async def kill(self, key: str, *, actor: str, reason: str) -> FlagChange:
+    async def kill(
+        self, key: str, *, actor: str, reason: str, expected_version: int | None = None
+    ) -> FlagChange:
         """The kill switch: serve the default variant to everyone (``enabled=False``).
 
         Undo with ``set(key, enabled=True, ...)``.
         """
         return await self._change(
-            key, ChangeAction.KILL, actor, reason, lambda f: f.replace(enabled=False)
+            key,
+            ChangeAction.KILL,
+            actor,
+            reason,
+            lambda f: f.replace(enabled=False),
+            expected_version,
         )
 
     async def _change(
@@ -289,15 +299,26 @@ class Flags:
         actor: str,
         reason: str,
         apply: Callable[[Flag], Flag],
+        expected_version: int | None = None,
     ) -> FlagChange:
-        _check_text("actor", actor, 200)
-        _check_text("reason", reason, 2000)
+        if expected_version is not None and (
+            isinstance(expected_version, bool) or not isinstance(expected_version, int)
+        ):
+            raise TypeError(f"expected_version must be an int, got {expected_version!r}")
+        check_audit_text("actor", actor, 200)
+        check_audit_text("reason", reason, 2000)
         if self._closed:
             raise FlagError("the flag service is closed")
         async with self._lock:
             for _ in range(_WRITE_ATTEMPTS):
                 change = self._next_change(key, action, actor, reason, apply)
                 version = change.seq - 1
+                if expected_version is not None and version != expected_version:
+                    raise FlagConflict(
+                        f"flag {key!r} is at version {version}, not {expected_version}: "
+                        "it changed meanwhile; nothing written",
+                        context={"flag": key, "version": version, "expected": expected_version},
+                    )
                 try:
                     await write_change(self._store, self._root, version, change)
                 except VersionConflict:

@@ -23,10 +23,25 @@ from bastion.flags._journal import (
 from bastion.flags._model import Flag, check_key
 from bastion.persistence import NamespaceData, Put, PutItem, StateStore
 
-__all__ = ["QuarantinedFlag", "StoredFlag", "load_flag", "scan", "write_change"]
+__all__ = ["FlagsStatistics", "QuarantinedFlag", "StoredFlag", "load_flag", "scan", "write_change"]
 
 RECORD = "flag"
 JOURNAL = "journal"
+
+
+@dataclass(frozen=True, slots=True)
+class FlagsStatistics:
+    """A snapshot of a flag service."""
+
+    namespace: str
+    flags: int
+    killed: int
+    quarantined: int
+    changes: int
+    conflicts: int
+    subscribers: int
+    failed_subscribers: int
+    closed: bool
 
 
 @dataclass(frozen=True, slots=True)
