@@ -73,8 +73,12 @@ def _header(o: dict[str, Any]) -> str:
 
 
 def _rollout_line(rollout: dict[str, Any]) -> str:
-    return f"rollout {rollout.get('flag', rollout.get('id', '?'))}: " + ", ".join(
-        f"{k} {rollout[k]}" for k in ("state", "phase", "exposure") if k in rollout
+    phases = rollout.get("phases") or []
+    reason = f" ({rollout['reason']})" if rollout.get("reason") else ""
+    return (
+        f"rollout {rollout['flag']}: {rollout['status']}, phase {rollout['phase'] + 1}/"
+        f"{len(phases)}, {rollout['percent']:g} % exposed, canary calls "
+        f"{rollout['phase_canary_calls']}/{rollout['min_canary_calls']}{reason}"
     )
 
 

@@ -114,8 +114,10 @@ async def rollout_action(ctx: ConsoleContext, request: Request) -> Response:
         who=actor, action=f"rollout.{action}", target=key, why=body.why, outcome=outcome,
         detail=detail,
     )  # fmt: skip
-    payload: dict[str, Any] = {"status": await rollout_status(ctx.runtime, ROLLOUT_PREFIX + key),
-                               "audit": entry}  # fmt: skip
+    status = await rollout_status(ctx.runtime, ROLLOUT_PREFIX + key)
+    payload: dict[str, Any] = {"audit": entry}
+    if status is not None:  # the orchestrator may not answer (it is restarting, say)
+        payload["status"] = status
     if status_code != 200:
         payload["error"] = {"code": "action_failed", "message": detail}
     return json_response(payload, status_code)

@@ -137,8 +137,8 @@ ROLLOUT_SCHEMAS: dict[str, Any] = {
         }
     ),
     "RolloutActionAnswer": _answer(
-        {"status": nullable(ref("RolloutStatus")), "audit": ref("AuditEntry")},
-        ["status", "audit"],
+        {"status": ref("RolloutStatus"), "audit": ref("AuditEntry")},
+        ["audit"],
     ),
     "RolloutBody": {
         "type": "object",
