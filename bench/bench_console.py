@@ -14,7 +14,10 @@ costs at most 10 %). Only this process's CPU is counted, so other processes on a
 machine do not move it; ``throughput_ratio_wall`` (median calls per second B / A) is
 reported beside it. The clients' own CPU is in their process, as a browser's would be.
 
-    python bench/bench_console.py [--rounds 4] [--seconds 3] [--clients 20] [--json]
+Then, on a node of ``--actors`` idle actors (10,000), the milliseconds one sample takes
+(the work shared by every client per interval) and one page of ``/api/actors``.
+
+    python bench/bench_console.py [--rounds 4] [--seconds 3] [--clients 20] [--actors N] [--json]
 """
 
 from __future__ import annotations
@@ -113,7 +116,37 @@ async def _with_console(rt: bastion.Runtime, refs: list[bastion.ActorRef], secon
         await server.stop()
 
 
-async def main(rounds: int, seconds: float, clients: int) -> dict[str, Any]:
+async def _large_node(actors: int) -> dict[str, Any]:
+    """Milliseconds for one sample and for one page of /api/actors with ``actors`` idle actors."""
+    import httpx
+
+    from bastion.console import console_app
+
+    rt = bastion.current_runtime()
+    pool = await rt.start_dynamic_supervisor(name="large", max_children=actors + 1)
+    for n in range(actors):
+        await pool.start_child(bastion.ChildSpec(f"w{n}", Echo))
+    app = console_app(rt)
+    samples, pages = [], []
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as http:
+        for _ in range(5):
+            started = time.perf_counter()
+            await app.sampler.current(max_age=0.0)
+            samples.append(time.perf_counter() - started)
+            started = time.perf_counter()
+            response = await http.get("/api/actors", params={"limit": 50}, timeout=30.0)
+            pages.append(time.perf_counter() - started)
+            assert response.status_code == 200
+    await pool.stop(timeout=60.0)
+    return {
+        "large_node_actors": actors,
+        "large_node_sample_ms": round(statistics.median(samples) * 1000, 1),
+        "large_node_actors_page_ms": round(statistics.median(pages) * 1000, 1),
+    }
+
+
+async def main(rounds: int, seconds: float, clients: int, actors: int) -> dict[str, Any]:
     rt = bastion.current_runtime()
     refs = [await rt.spawn(Echo) for _ in range(8)]
     await _load(rt, refs, 1.0)  # warm up
@@ -141,6 +174,7 @@ async def main(rounds: int, seconds: float, clients: int) -> dict[str, Any]:
         "console_cost_percent": round((1 - cpu_ratio) * 100, 1),
         "target_min_ratio": TARGET_MIN_RATIO,
         "met": cpu_ratio >= TARGET_MIN_RATIO,
+        **(await _large_node(actors) if actors else {}),
     }
 
 
@@ -149,9 +183,10 @@ if __name__ == "__main__":
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--clients", type=int, default=20)
+    parser.add_argument("--actors", type=int, default=10_000, help="large-node check (0: skip)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    result = bastion.run(lambda: main(args.rounds, args.seconds, args.clients))
+    result = bastion.run(lambda: main(args.rounds, args.seconds, args.clients, args.actors))
     if args.json:
         print(json.dumps(result))
     else:

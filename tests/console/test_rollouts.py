@@ -133,3 +133,18 @@ async def test_a_refused_transition_is_409_and_audited_as_failed(rt: bastion.Run
     assert again.json()["status"]["status"] == "rolled_back"
     assert unknown.status_code == 404
     await sup.stop()
+
+
+async def test_a_key_no_flag_could_have_is_404_not_a_crash(rt: bastion.Runtime) -> None:
+    flags, sup, _ = await _started(rt)
+    app = console_app(rt, flags=flags)
+    weird = (
+        "H%C3%98%12%26w"  # schemathesis found this one (URL-encoded): Flags.get raises ValueError
+    )
+    async with client(app, app.token) as http:
+        read = await http.get(f"/api/flags/{weird}")
+        change = await http.post(f"/api/flags/{weird}", json={"why": "x", "percentage": 1})
+    assert read.status_code == 404
+    assert change.status_code == 404
+    assert read.json()["error"]["code"] == "unknown_flag"
+    await sup.stop()

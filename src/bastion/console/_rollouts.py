@@ -157,7 +157,7 @@ async def flag(ctx: ConsoleContext, request: Request) -> Response:
     try:
         current = service.get(key)
         history = list(reversed(service.history(key)))[:limit]
-    except UnknownFlag:
+    except (UnknownFlag, ValueError):  # ValueError: no flag can have this key
         raise ApiError(404, "unknown_flag", f"no flag {key!r}") from None
     return json_response(
         {"flag": _flag_json(service, current), "history": [c.as_dict() for c in history]}
@@ -175,7 +175,7 @@ async def set_flag(ctx: ConsoleContext, request: Request) -> Response:
         raise ApiError(422, "invalid_body", "give percentage and/or enabled")
     try:
         service.get(key)
-    except UnknownFlag:
+    except (UnknownFlag, ValueError):  # ValueError: no flag can have this key
         raise ApiError(404, "unknown_flag", f"no flag {key!r}") from None
     actor = who(request, body.operator)
     changes: list[Any] = []
