@@ -58,8 +58,8 @@ class FlagBody(msgspec.Struct, forbid_unknown_fields=True):
 
     why: Why
     operator: Operator | None = None
-    percentage: Annotated[float, msgspec.Meta(ge=0, le=100)] | None = None
-    enabled: bool | None = None
+    percentage: Annotated[float, msgspec.Meta(ge=0, le=100)] | msgspec.UnsetType = msgspec.UNSET
+    enabled: bool | msgspec.UnsetType = msgspec.UNSET
 
 
 def _orchestrator(ctx: ConsoleContext, flag_key: str) -> Any:
@@ -171,7 +171,7 @@ async def set_flag(ctx: ConsoleContext, request: Request) -> Response:
     service = _flags_service(ctx)
     key = request.path_params["key"]
     body = await read_body(request, FlagBody)
-    if body.percentage is None and body.enabled is None:
+    if body.percentage is msgspec.UNSET and body.enabled is msgspec.UNSET:
         raise ApiError(422, "invalid_body", "give percentage and/or enabled")
     try:
         service.get(key)
@@ -185,7 +185,7 @@ async def set_flag(ctx: ConsoleContext, request: Request) -> Response:
             changes.append(await service.kill(key, actor=actor, reason=body.why))
         elif body.enabled is True:
             changes.append(await service.set(key, enabled=True, actor=actor, reason=body.why))
-        if body.percentage is not None:
+        if body.percentage is not msgspec.UNSET:
             changes.append(
                 await service.set_percentage(key, body.percentage, actor=actor, reason=body.why)
             )

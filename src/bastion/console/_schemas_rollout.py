@@ -119,10 +119,11 @@ ROLLOUT_SCHEMAS: dict[str, Any] = {
         "properties": {
             "why": _WHY,
             "operator": _OPERATOR,
-            "percentage": nullable({"type": "number", "minimum": 0, "maximum": 100}),
-            "enabled": nullable(BOOL),
+            "percentage": {"type": "number", "minimum": 0, "maximum": 100},
+            "enabled": BOOL,
         },
         "required": ["why"],
+        "anyOf": [{"required": ["percentage"]}, {"required": ["enabled"]}],
         "additionalProperties": False,
     },
     "RolloutStatus": _STATUS,
