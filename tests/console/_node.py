@@ -19,8 +19,7 @@ from bastion.console import serve
 from bastion.flags import Flag, Flags
 from bastion.lowlevel import send
 from bastion.persistence import MemoryStore
-from bastion.rollout import RolloutPlan
-from bastion.rollout._orchestrator import RolloutOrchestrator, orchestrator_name
+from bastion.rollout import RolloutOrchestrator, RolloutPlan, orchestrator_name
 
 FLAG = "new-step"
 

@@ -15,17 +15,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bastion._core._errors import NoSuchActor
+from bastion._core._ref import ActorRef
 from bastion._core._runtime import Runtime
-from bastion._core._stats import RuntimeStatistics
+from bastion._core._stats import ActorStatistics, RuntimeStatistics
 from bastion.console._rollout_reads import rollout_statuses
 from bastion.console._rows import ActorRow, SeriesPoint, SupervisorRow
-from bastion.console._tree import read_supervisors
+from bastion.console._tree import live_statistics, read_supervisors
 from bastion.telemetry import DEFAULT_SLOS, SLO, HealthMonitor, HealthReport
 
-__all__ = ["Sample", "Sampler"]
+__all__ = ["COST_FACTOR", "Sample", "Sampler"]
 
 _FAILED = ("crash", "timeout", "not_alive")
+#: A sample waits at least this many times the previous one's duration (cost <= 1/10).
+COST_FACTOR = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,10 +71,15 @@ class Sampler:
         self._sample: Sample | None = None
         self._lock = asyncio.Lock()
         self._seq = 0
+        self.cost = 0.0  # seconds the last sample took (wall clock)
 
     async def current(self, *, max_age: float | None = None) -> Sample:
-        """The latest sample, taken anew if it is older than ``max_age`` (default: interval)."""
-        age = self.interval if max_age is None else max_age
+        """The latest sample, taken anew if it is older than ``max_age`` (default: interval).
+
+        A sample is never taken sooner than :data:`COST_FACTOR` times the last one's
+        duration after it, so sampling a large node costs at most a tenth of its loop.
+        """
+        age = max(self.interval if max_age is None else max_age, self.cost * COST_FACTOR)
         sample = self._sample
         if sample is not None and self.runtime.clock.now() - sample.at < age:
             return sample
@@ -80,7 +87,9 @@ class Sampler:
             sample = self._sample  # another client may have sampled while we waited
             if sample is not None and self.runtime.clock.now() - sample.at < age:
                 return sample
+            started = time.perf_counter()
             sample = await self._take()
+            self.cost = time.perf_counter() - started
             self._sample = sample
             self.series.append(sample.point)
             return sample
@@ -88,8 +97,9 @@ class Sampler:
     async def _take(self) -> Sample:
         rt = self.runtime
         now = rt.clock.now()
-        supervisors, placement = await read_supervisors(rt, self._restart_counts())
-        actors = self._actors(now, placement)
+        table = live_statistics(rt)
+        supervisors, placement = await read_supervisors(table, self._restart_counts())
+        actors = self._actors(now, table, placement)
         stats = rt.statistics()
         health = self._monitor.evaluate() if self._monitor is not None else None
         rollouts = await rollout_statuses(rt)
@@ -99,15 +109,16 @@ class Sampler:
             self._seq, now, time.time(), actors, supervisors, stats, health, point, rollouts
         )
 
-    def _actors(self, now: float, placement: dict[int, tuple[str, str]]) -> tuple[ActorRow, ...]:
+    def _actors(
+        self,
+        now: float,
+        table: dict[ActorRef, ActorStatistics],
+        placement: dict[int, tuple[str, str]],
+    ) -> tuple[ActorRow, ...]:
         elapsed = max(now - self._previous_at, 1e-9)
         previous, current = self._previous, {}
         rows = []
-        for ref in self.runtime.actors():
-            try:
-                s = ref.statistics()
-            except NoSuchActor:
-                continue
+        for s in table.values():
             current[s.id] = s.processed
             rate = (s.processed - previous[s.id]) / elapsed if s.id in previous else 0.0
             state = "stopped" if not s.alive else ("idle" if s.parked else "busy")

@@ -13,10 +13,17 @@ import asyncio
 from bastion._core._errors import ActorNotAlive, CallTimeout, NoSuchActor
 from bastion._core._ref import ActorRef
 from bastion._core._runtime import Runtime
+from bastion._core._stats import ActorStatistics
 from bastion._core._supervisor import ChildInfo, SupervisorHandle
 from bastion.console._rows import ChildRow, SupervisorRow
 
-__all__ = ["READ_TIMEOUT", "find_supervisor", "read_supervisors", "supervisor_handle"]
+__all__ = [
+    "READ_TIMEOUT",
+    "find_supervisor",
+    "live_statistics",
+    "read_supervisors",
+    "supervisor_handle",
+]
 
 #: How long the console waits for a supervisor's ``which_children``.
 READ_TIMEOUT = 1.0
@@ -33,21 +40,30 @@ def supervisor_handle(ref: ActorRef) -> SupervisorHandle:
     return SupervisorHandle._create(ref)
 
 
-def _supervisor_refs(rt: Runtime) -> list[tuple[ActorRef, int, str | None]]:
-    found = []
+def live_statistics(rt: Runtime) -> dict[ActorRef, ActorStatistics]:
+    """Every live actor's statistics, by its (incarnation) ref: one pass over the actors."""
+    table = {}
     for ref in rt.actors():
         try:
-            stats = ref.statistics()
+            table[ref] = ref.statistics()
         except NoSuchActor:
             continue
-        if stats.actor_class == _SUPERVISOR_CLASS and stats.alive:
-            found.append((ref, stats.id, stats.name))
-    return found
+    return table
+
+
+def _supervisor_refs(
+    table: dict[ActorRef, ActorStatistics],
+) -> list[tuple[ActorRef, int, str | None]]:
+    return [
+        (ref, s.id, s.name)
+        for ref, s in table.items()
+        if s.actor_class == _SUPERVISOR_CLASS and s.alive
+    ]
 
 
 def find_supervisor(rt: Runtime, supervisor_id: str) -> SupervisorHandle | None:
     """The supervisor with this API id (its registered name, else its actor id), or None."""
-    for ref, actor_id, name in _supervisor_refs(rt):
+    for ref, actor_id, name in _supervisor_refs(live_statistics(rt)):
         if supervisor_id == (name if name is not None else str(actor_id)):
             return supervisor_handle(ref)
     return None
@@ -60,24 +76,23 @@ async def _children(handle: SupervisorHandle) -> list[ChildInfo] | None:
         return None
 
 
-def _actor_id(info: ChildInfo) -> int | None:
+def _actor_id(info: ChildInfo, table: dict[ActorRef, ActorStatistics]) -> int | None:
     if info.ref is None or not info.alive:
         return None
-    try:
-        return info.ref.statistics().id
-    except NoSuchActor:
-        return None
+    stats = table.get(info.ref)  # a child's ref is its incarnation's ref, as in rt.actors()
+    return stats.id if stats is not None else None
 
 
 async def read_supervisors(
-    rt: Runtime, restarts: dict[tuple[str, str], int]
+    table: dict[ActorRef, ActorStatistics], restarts: dict[tuple[str, str], int]
 ) -> tuple[dict[str, SupervisorRow], dict[int, tuple[str, str]]]:
     """Every supervisor by API id, and each supervised actor's (supervisor id, child id).
 
+    ``table`` holds every live actor's statistics (:func:`live_statistics`).
     ``restarts`` maps (supervisor label, child id) to a restart count, as the
     ``bastion_restarts`` metric labels them (the supervisor's name, else its class).
     """
-    found = _supervisor_refs(rt)
+    found = _supervisor_refs(table)
     sid_of = {
         actor_id: (name if name is not None else str(actor_id)) for _, actor_id, name in found
     }
@@ -90,7 +105,7 @@ async def read_supervisors(
         label = name if name is not None else _SUPERVISOR_CLASS
         children = []
         for info in listing or ():
-            child_actor = _actor_id(info)
+            child_actor = _actor_id(info, table)
             if child_actor is not None:
                 placement[child_actor] = (sid, info.id)
             nested = sid_of.get(child_actor) if child_actor is not None else None
