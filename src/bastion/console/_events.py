@@ -84,13 +84,14 @@ async def events(ctx: ConsoleContext, request: Request) -> Response:
 
     async def stream() -> AsyncIterator[bytes]:
         yield b"retry: 3000\n\n"
-        sent = 0
+        sent = last = 0
         while True:
             sample = await ctx.sampler.current()
-            yield _frame(ctx, sample)
-            sent += 1
-            if sent == max_events:
-                return
+            if sample.seq != last:  # a sample is sent once, whoever took it
+                yield _frame(ctx, sample)
+                sent, last = sent + 1, sample.seq
+                if sent == max_events:
+                    return
             await clock.sleep(max(sample.at + interval - clock.now(), interval / 10))
 
     return StreamingResponse(stream(), media_type="text/event-stream", headers=_HEADERS)

@@ -21,7 +21,7 @@ from bastion._core._stats import ActorStatistics, RuntimeStatistics
 from bastion.console._rollout_reads import rollout_statuses
 from bastion.console._rows import ActorRow, SeriesPoint, SupervisorRow
 from bastion.console._tree import live_statistics, read_supervisors
-from bastion.telemetry import DEFAULT_SLOS, SLO, HealthMonitor, HealthReport
+from bastion.telemetry import DEFAULT_SLOS, SLO, HealthMonitor, HealthReport, MetricFamily
 
 __all__ = ["COST_FACTOR", "Sample", "Sampler"]
 
@@ -72,6 +72,9 @@ class Sampler:
         self._lock = asyncio.Lock()
         self._seq = 0
         self.cost = 0.0  # seconds the last sample took (wall clock)
+        self.health_every = max(interval, 5.0)
+        self._report: HealthReport | None = None
+        self._call_totals: deque[tuple[float, float, float]] = deque()
 
     async def current(self, *, max_age: float | None = None) -> Sample:
         """The latest sample, taken anew if it is older than ``max_age`` (default: interval).
@@ -101,7 +104,7 @@ class Sampler:
         supervisors, placement = await read_supervisors(table, self._restart_counts())
         actors = self._actors(now, table, placement)
         stats = rt.statistics()
-        health = self._monitor.evaluate() if self._monitor is not None else None
+        health = self._health(now)
         rollouts = await rollout_statuses(rt)
         self._seq += 1
         point = self._point(stats, actors)
@@ -142,6 +145,30 @@ class Sampler:
             counts[key] = counts.get(key, 0) + int(sample.value)
         return counts
 
+    def _call_rates(self, calls: MetricFamily) -> tuple[float, float]:
+        """Calls per second and the failed share over the chart window, from totals kept
+        per sample (one read of the counter instead of a window read per outcome)."""
+        now = self.runtime.clock.now()
+        total = calls.total()
+        failed = sum(calls.total(outcome=o) for o in _FAILED)
+        history = self._call_totals
+        history.append((now, total, failed))
+        while len(history) > 2 and now - history[1][0] >= self.chart_window:
+            history.popleft()
+        then, total_then, failed_then = history[0]
+        span, delta = now - then, total - total_then
+        rate = delta / span if span > 0 else 0.0
+        return rate, ((failed - failed_then) / delta if delta else 0.0)
+
+    def _health(self, now: float) -> HealthReport | None:
+        """The health report, evaluated at most every ``health_every`` seconds (its
+        windows are a minute or more: a fresher one would say the same, at a cost)."""
+        if self._monitor is None:
+            return None
+        if self._report is None or now - self._report.at >= self.health_every:
+            self._report = self._monitor.evaluate()
+        return self._report
+
     def _point(self, stats: RuntimeStatistics, actors: tuple[ActorRow, ...]) -> SeriesPoint:
         metrics = self.runtime.metrics
         calls_rate = error_rate = 0.0
@@ -149,12 +176,7 @@ class Sampler:
         queue = 0
         if metrics.enabled:
             window = self.chart_window
-            calls = metrics.window("bastion_calls", window)
-            failed = sum(
-                metrics.window("bastion_calls", window, {"outcome": o}).delta for o in _FAILED
-            )
-            calls_rate = calls.rate
-            error_rate = failed / calls.delta if calls.delta else 0.0
+            calls_rate, error_rate = self._call_rates(metrics.family("bastion_calls"))
             latency = metrics.window("bastion_call_duration_seconds", window).histogram
             if latency is not None and latency.count:
                 p50, p99 = latency.percentile(50), latency.percentile(99)
