@@ -197,6 +197,8 @@ def _changes(**options: Any) -> dict[str, Any]:
 @click.option("--canary", help="The variant --percentage serves.")
 @click.option("--variants", help='Variants as a JSON object, e.g. \'{"off": false, "on": true}\'.')
 @click.option("--rules", help='Targeting rules as JSON: [{"variant": "on", "keys": ["u1"]}, ...].')
+@click.option("--split", help='Weights of the remaining keys as JSON, e.g. \'{"a": 80, "b": 20}\'.')
+@click.option("--salt", help="Bucketing salt (flags with one salt share their canary keys).")
 @click.option("--description", help="What the flag is for.")
 @click.option("--create", is_flag=True, help="Define the flag (boolean unless --variants).")
 @click.option("--actor", default=None, help="Who makes the change (default: login name).")
@@ -212,6 +214,8 @@ def set_command(
     canary: str | None,
     variants: str | None,
     rules: str | None,
+    split: str | None,
+    salt: str | None,
     description: str | None,
     create: bool,
     actor: str | None,
@@ -227,6 +231,8 @@ def set_command(
             canary=canary,
             variants=_json_option(variants, "--variants"),
             rules=_json_option(rules, "--rules"),
+            split=_json_option(split, "--split"),
+            salt=salt,
             description=description,
         )
     except (ValueError, TypeError) as exc:
