@@ -237,7 +237,7 @@ def set_command(
         )
     except (ValueError, TypeError) as exc:
         _fail(str(exc), EXIT_USAGE)
-    who = actor or getpass.getuser()
+    who = actor or _login_name()
     if not create and not changes:
         raise click.UsageError("nothing to change: give --percentage, --disable, --rules, ...")
 
@@ -251,6 +251,13 @@ def set_command(
         return await flags.set(key, actor=who, reason=reason, **changes)
 
     Output(as_json).change(_run(db, namespace, work, create=create))
+
+
+def _login_name() -> str:
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # no login name in the environment nor the user database
+        return "unknown"
 
 
 def _new_flag(key: str, changes: dict[str, Any]) -> Flag:
