@@ -18,7 +18,7 @@ from bastion.rollout._model import JournalEntry
 
 BASE_ERRORS = 0.01
 BASE_SLOW = 0.05  # above the baseline's p95, by definition
-RESTARTS_PER_S = 1 / 300  # healthy background restarts, both cohorts by exposure
+RESTARTS_PER_S = 1 / 3600  # healthy background restarts, both cohorts by exposure
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,7 @@ class Outcome:
     fault_at: float | None
     canary_calls_since_fault: int
     entries: list[JournalEntry] = field(default_factory=list)
+    breach_at: float | None = None  # end of the tick in which restarts broke the intensity
 
     @property
     def rolled_back(self) -> bool:
@@ -112,6 +113,8 @@ def run_rollout(
     machine = RolloutMachine(plan)
     entries = [machine.start(0.0, "bench")]
     now, fault_at, since = 0.0, None, 0
+    restarts: list[float] = []
+    breach_at: float | None = None
     while True:
         phase = machine.state.phase
         if fault_at is None and phase >= work.fault_phase:
@@ -123,6 +126,10 @@ def run_rollout(
             b = CohortCounts(stream[4][i], stream[5][i], stream[6][i], stream[7][i])
             if fault_at is not None:
                 since += c.calls
+            if c.restarts and breach_at is None:
+                restarts += [now] * c.restarts
+                recent = [t for t in restarts if t > now - plan.restart_period]
+                breach_at = now if len(recent) > plan.restart_intensity else None
             if gate is not None and gate.tick(now, c.calls, c.errors):
                 return Outcome(Status.ROLLED_BACK, "static", phase, now, fault_at, since)
             new = machine.tick(TickCounts(now, c, b))
@@ -132,7 +139,7 @@ def run_rollout(
             status = machine.state.status
             if status in (Status.PROMOTED, Status.ROLLED_BACK):
                 reason = new[-1].reason
-                return Outcome(status, reason, phase, now, fault_at, since, entries)
+                return Outcome(status, reason, phase, now, fault_at, since, entries, breach_at)
             if machine.state.phase != phase:
                 break
         else:

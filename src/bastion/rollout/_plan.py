@@ -25,8 +25,8 @@ class RolloutPlan(msgspec.Struct, frozen=True, kw_only=True):
 
     * ``phases``: canary percentages, strictly increasing and ending at 100.
     * ``alpha``: the false-rollback budget of the whole rollout (all phases, all
-      signals, looked at continuously), split 40 % errors, 20 % restarts, 20 % latency,
-      20 % absolute SLO guard.
+      signals, looked at continuously), split 50 % errors, 10 % restarts (the hard
+      restart-intensity guard does most of that job), 20 % latency, 20 % absolute SLO guard.
     * A phase is promoted when the canary saw ``min_canary_calls`` calls in it, it lasted
       ``min_dwell`` seconds (``dwells`` per phase overrides it) and no test alarmed. A
       phase short of calls is INCONCLUSIVE after ``inconclusive_after`` dwells and rolled
@@ -106,8 +106,8 @@ class RolloutPlan(msgspec.Struct, frozen=True, kw_only=True):
     def alphas(self) -> dict[str, float]:
         """The budget of each signal; they add up to ``alpha`` (union bound)."""
         return {
-            "errors": self.alpha * 0.4,
-            "restarts": self.alpha * 0.2,
+            "errors": self.alpha * 0.5,
+            "restarts": self.alpha * 0.1,
             "latency": self.alpha * 0.2,
             "absolute": self.alpha * 0.2,
         }

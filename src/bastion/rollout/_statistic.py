@@ -35,7 +35,7 @@ __all__ = [
 ]
 
 #: Rate ratios (canary / baseline) the comparative mixture weighs equally.
-RATE_RATIOS: tuple[float, ...] = (1.5, 2.0, 3.0, 5.0, 10.0)
+RATE_RATIOS: tuple[float, ...] = (1.5, 2.0, 3.0, 5.0, 10.0, 30.0)
 #: Alternatives of the absolute guard, as multiples of the SLO error rate.
 ABSOLUTE_MULTIPLIERS: tuple[float, ...] = (2.5, 5.0, 15.0, 30.0)
 
