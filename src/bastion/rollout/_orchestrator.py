@@ -19,7 +19,7 @@ from bastion.agents import ItemMap, PersistentAgent, action
 from bastion.flags import Flags
 from bastion.rollout._errors import InvalidTransition, PreflightFailed
 from bastion.rollout._machine import RolloutMachine
-from bastion.rollout._model import JournalEntry, RolloutState, Status, TickCounts
+from bastion.rollout._model import Evidence, JournalEntry, RolloutState, Status, TickCounts
 from bastion.rollout._plan import RolloutPlan
 from bastion.rollout._source import CountsSource, MetricsSource, delta
 
@@ -262,6 +262,11 @@ class RolloutOrchestrator(PersistentAgent):
     def status(self) -> RolloutStatus:
         """Where the rollout is."""
         return self._status()
+
+    @action
+    def evidence(self) -> list[Evidence]:
+        """Every signal's test as it stands now (statistic, threshold, alpha, counts)."""
+        return list(self._machine.evidence()) if self._machine is not None else []
 
     @action
     def entries(self, since: int = 0) -> list[JournalEntry]:
