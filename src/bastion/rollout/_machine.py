@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import msgspec
 
+from bastion._core._errors import ValidationError
 from bastion.rollout._errors import InvalidTransition, RolloutError
 from bastion.rollout._model import (
     Evidence,
@@ -193,7 +194,7 @@ class RolloutMachine:
         if not s.status.active:
             raise InvalidTransition(f"only a live rollout can be promoted; it is {s.status}")
         if force and not reason.strip():
-            raise ValueError("promote --force needs a reason")
+            raise ValidationError("promote --force needs a reason")
         if not force and s.phase_canary_calls < plan.min_canary_calls:
             raise InvalidTransition(
                 f"phase {s.phase + 1} ({plan.phases[s.phase]:g} %) has {s.phase_canary_calls} "
@@ -248,7 +249,7 @@ class RolloutMachine:
         evidence: tuple[Evidence, ...] | None = None,
     ) -> JournalEntry:
         if not isinstance(actor, str) or not actor:
-            raise ValueError(f"actor must be a non-empty string, got {actor!r}")
+            raise ValidationError(f"actor must be a non-empty string, got {actor!r}")
         s = self.state
         entry = JournalEntry(
             seq=self.next_seq,
