@@ -40,7 +40,7 @@ async def main(db: str, mode: str) -> None:
         traffic.rate = 200.0
         ref = rt.ref(orchestrator_name(FLAG))
         if mode == "run":
-            await act(ref, "start", actor="node", reason="kill -9 test")
+            await act(ref, "start", actor="node", reason="kill -9 test", preflight=False)
         else:
             status, evidence = await act(ref, "status"), await act(ref, "evidence")
             print("STATE", msgspec.json.encode([status, evidence]).decode(), flush=True)

@@ -26,6 +26,7 @@ async def _run_until_done(rt: bastion.Runtime, traffic: Any, limit: float = 600.
 async def test_a_healthy_canary_is_promoted_phase_by_phase_to_100_percent(rt: Any) -> None:
     store = MemoryStore()
     flags, sup, traffic = await setup_rollout(rt, store, Behaviour())
+    await traffic.run_for(5.0)  # baseline traffic for the preflight
     await act(rt.ref(NAME), "start", actor="ana", reason="ship it")
     assert flags.get(FLAG).percentage == 1.0
     status = await _run_until_done(rt, traffic)
@@ -43,6 +44,7 @@ async def test_a_healthy_canary_is_promoted_phase_by_phase_to_100_percent(rt: An
 async def test_a_crashing_canary_is_rolled_back_to_zero_with_its_evidence(rt: Any) -> None:
     store = MemoryStore()
     flags, sup, traffic = await setup_rollout(rt, store, Behaviour(canary_errors=0.6))
+    await traffic.run_for(5.0)  # baseline traffic for the preflight
     await act(rt.ref(NAME), "start", actor="ana")
     status = await _run_until_done(rt, traffic)
     assert status.status == "rolled_back"
@@ -61,6 +63,7 @@ async def test_business_errors_of_the_canary_never_count_as_errors(rt: Any) -> N
     store = MemoryStore()
     behaviour = Behaviour(business_errors=0.5)
     _flags, sup, traffic = await setup_rollout(rt, store, behaviour)
+    await traffic.run_for(5.0)  # baseline traffic for the preflight
     await act(rt.ref(NAME), "start", actor="ana")
     status = await _run_until_done(rt, traffic)
     assert status.status == "promoted", status.reason
@@ -73,6 +76,7 @@ async def test_a_latency_regression_is_rolled_back_on_the_latency_signal(rt: Any
     behaviour = Behaviour(canary_delay=0.004, base_delay=0.001, canary_errors=0.0, base_errors=0.0)
     plan = small_plan(min_canary_calls=200)
     flags, sup, traffic = await setup_rollout(rt, store, behaviour, plan)
+    await traffic.run_for(5.0)  # baseline traffic for the preflight
     await act(rt.ref(NAME), "start", actor="ana")
     status = await _run_until_done(rt, traffic, limit=2000.0)
     assert (status.status, status.reason) == ("rolled_back", "latency alarm")

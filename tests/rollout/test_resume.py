@@ -43,6 +43,7 @@ async def _finish(rt: bastion.Runtime, traffic: Traffic) -> Any:
 async def test_a_crash_mid_phase_resumes_the_same_phase_with_the_same_statistics(rt: Any) -> None:
     store = MemoryStore()
     flags, sup, traffic = await setup_rollout(rt, store, Behaviour())
+    await traffic.run_for(5.0)  # baseline traffic for the preflight
     await act(rt.ref(NAME), "start", actor="ana")
     await _until_phase(rt, traffic, 2)
     await traffic.run_for(3.0)  # mid-phase: some calls into phase 3
@@ -68,6 +69,7 @@ async def test_an_exposure_not_applied_before_a_crash_is_applied_on_restart_not_
 ) -> None:
     store = MemoryStore()
     flags, sup, traffic = await setup_rollout(rt, store, Behaviour())
+    await traffic.run_for(5.0)  # baseline traffic for the preflight
     await act(rt.ref(NAME), "start", actor="ana")
     await _until_phase(rt, traffic, 1)
     # as if the process died between committing "promote to 5 %" and setting the flag

@@ -35,7 +35,8 @@ async def _start(rt: bastion.Runtime, plan: RolloutPlan | None = None, **behavio
             )
         ]
     )
-    await act(rt.ref(NAME), "start", actor="ana", reason="test")
+    # the counts are synthetic: rt.metrics has no baseline traffic for the preflight
+    await act(rt.ref(NAME), "start", actor="ana", reason="test", preflight=False)
     return flags, sup
 
 

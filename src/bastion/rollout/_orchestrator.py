@@ -16,11 +16,12 @@ from typing import Any
 import msgspec
 
 from bastion.agents import ItemMap, PersistentAgent, action
-from bastion.flags import Flags
+from bastion.flags import Flags, FlagStoreCorrupt
 from bastion.rollout._errors import InvalidTransition, PreflightFailed
 from bastion.rollout._machine import RolloutMachine
 from bastion.rollout._model import Evidence, JournalEntry, RolloutState, Status, TickCounts
 from bastion.rollout._plan import RolloutPlan
+from bastion.rollout._preflight import PreflightContext, run_preflight
 from bastion.rollout._source import CountsSource, MetricsSource, delta
 
 __all__ = ["RolloutOrchestrator", "RolloutStatus", "journal_key", "orchestrator_name"]
@@ -177,11 +178,17 @@ class RolloutOrchestrator(PersistentAgent):
         machine, plan = self._machine, self.plan
         if machine is None or plan is None:
             return
+        if self.rollout.status is Status.PENDING:
+            return  # nothing was exposed yet
         wanted = machine.percent
-        if self._flags.get(plan.flag).percentage != wanted:
-            await self._flags.set_percentage(
-                plan.flag, wanted, actor=f"rollout:{self.rollout.attempt}", reason=reason
-            )
+        try:
+            if self._flags.get(plan.flag).percentage != wanted:
+                await self._flags.set_percentage(
+                    plan.flag, wanted, actor=f"rollout:{self.rollout.attempt}", reason=reason
+                )
+        except FlagStoreCorrupt as exc:
+            # the flag serves nobody until it is defined again (then setup re-applies)
+            self.set_health("degraded", flag_error=str(exc))
 
     # -- manual control ------------------------------------------------------------------
 
@@ -197,10 +204,15 @@ class RolloutOrchestrator(PersistentAgent):
 
     @action
     async def start(
-        self, actor: str, reason: str = "", plan: RolloutPlan | None = None
+        self,
+        actor: str,
+        reason: str = "",
+        plan: RolloutPlan | None = None,
+        preflight: bool = True,
     ) -> RolloutStatus:
-        """Begin the rollout (``plan`` or the one given at spawn); refuses a flag that is
-        unknown or quarantined with :class:`PreflightFailed`."""
+        """Run the preflight report, then begin the rollout (``plan`` or the one given at
+        spawn). A failed check (or an unknown / quarantined flag) refuses the start with
+        :class:`PreflightFailed`, whose message is the report."""
         if self._machine is not None and self.rollout.status is not Status.PENDING:
             raise InvalidTransition(
                 f"a rollout of {self.plan.flag if self.plan else '?'} is {self.rollout.status}"
@@ -209,6 +221,14 @@ class RolloutOrchestrator(PersistentAgent):
         if chosen is None:
             raise PreflightFailed("start needs a RolloutPlan")
         await self._check_flag(chosen)
+        if preflight:
+            context = PreflightContext(chosen, self._flags, self.store, self.runtime.metrics)
+            report = await run_preflight(context)
+            if not report.ok:
+                raise PreflightFailed(
+                    "\n".join(["preflight failed: " + report.lines()[0], *report.lines()[1:]]),
+                    context={"report": [r.__dict__ for r in report.results]},
+                )
         self.plan = chosen
         self._machine = RolloutMachine(chosen, self.rollout)
         self._machine.next_seq = self.next_seq
