@@ -67,7 +67,8 @@ class RolloutOrchestrator(PersistentAgent):
     """Drives ``flags``' flag through ``plan`` (see the module docstring).
 
     Spawn it under a supervisor with ``name=orchestrator_name(flag)`` and a
-    ``store``; ``source`` defaults to the runtime's metrics.
+    ``store``; ``source`` defaults to the runtime's metrics. ``ticking=False`` makes a
+    control-only incarnation (manual actions and reads, no counts), as the CLI uses.
     """
 
     persistent_fields = ("plan", "rollout", "journal", "next_seq", "cursor", "slow_above")
@@ -87,6 +88,7 @@ class RolloutOrchestrator(PersistentAgent):
         flags: Flags,
         plan: RolloutPlan | None = None,
         source: CountsSource | None = None,
+        ticking: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -94,7 +96,7 @@ class RolloutOrchestrator(PersistentAgent):
         self._offered_plan = plan
         self._source = source
         self._machine: RolloutMachine | None = None
-        self._ticking = False
+        self._ticking = not ticking  # ticking=False: control only (the CLI), never reads counts
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -105,6 +107,9 @@ class RolloutOrchestrator(PersistentAgent):
         if self.plan is None:
             self.plan = self._offered_plan
         if self.plan is not None:
+            now = self.clock.now()
+            if now < self.rollout.phase_started:  # a monotonic clock that began again (reboot)
+                self.rollout.phase_started = now  # the phase's dwell restarts, its data stays
             self._machine = RolloutMachine(self.plan, self.rollout)
             self._machine.next_seq = self.next_seq
             await self._apply_exposure("resume after restart")
