@@ -76,7 +76,7 @@ def scenario(pool: ProcessPoolExecutor, kind: str, rate: float, runs: int, **fau
     hits = [r for r in rows if r["rolled_back"]]
     calls = [r["calls"] for r in hits]
     secs = [r["seconds"] for r in hits]
-    return {
+    summary = {
         "runs": runs,
         "rollback_rate": len(hits) / runs,
         "reasons": dict(Counter(r["reason"] for r in hits)),
@@ -91,6 +91,12 @@ def scenario(pool: ProcessPoolExecutor, kind: str, rate: float, runs: int, **fau
         "decisions": sum(r["entries"] for r in rows),
         "wall_seconds": round(time.perf_counter() - started, 1),
     }
+    print(
+        json.dumps({"scenario": f"{kind} {rate:g}/s {fault}", **summary}),
+        file=sys.stderr,
+        flush=True,
+    )
+    return summary
 
 
 def _pct(values: list[float], q: float) -> float | None:
@@ -188,9 +194,9 @@ def run(quick: bool = False) -> dict[str, Any]:
     """The whole table; ``quick`` runs 1/50 of the rollouts."""
     started = time.perf_counter()
     healthy = 200 if quick else 3_334  # x 3 traffic levels: >= 10,000 healthy rollouts
-    faulty = 100 if quick else 500
+    faulty = 100 if quick else 300
     result: dict[str, Any] = {}
-    workers = max(1, min(2, os.cpu_count() or 1))
+    workers = int(os.environ.get("BENCH_WORKERS", min(2, os.cpu_count() or 1)))
     with ProcessPoolExecutor(workers) as pool:
         for rate in RATES:
             key = f"{rate:g}/s"
