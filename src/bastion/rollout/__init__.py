@@ -1,12 +1,15 @@
 """Progressive rollout of a flag: phases, sequential tests, manual control, a journal.
 
-See ``docs/rollout.md``. :class:`RolloutPlan` says how; :class:`RolloutMachine` decides
-from per-tick counts (:class:`TickCounts`) and records every decision with its
-:class:`Evidence`.
+See ``docs/rollout.md``. :class:`RolloutPlan` says how; :class:`RolloutOrchestrator` (a
+supervised ``PersistentAgent``) drives the flag; :class:`RolloutMachine` decides from
+per-tick counts (:class:`TickCounts`) and records every decision with its
+:class:`Evidence`; :func:`run_preflight` answers the readiness report, extensible with
+:func:`register_check`.
 """
 
 from __future__ import annotations
 
+from bastion._public import publish
 from bastion.rollout._errors import InvalidTransition, PreflightFailed, RolloutError
 from bastion.rollout._machine import ORCHESTRATOR, RolloutMachine
 from bastion.rollout._model import (
@@ -17,20 +20,42 @@ from bastion.rollout._model import (
     Status,
     TickCounts,
 )
+from bastion.rollout._orchestrator import RolloutOrchestrator, RolloutStatus, orchestrator_name
 from bastion.rollout._plan import DEFAULT_PHASES, RolloutPlan
+from bastion.rollout._preflight import (
+    CheckResult,
+    PreflightContext,
+    PreflightReport,
+    check_names,
+    register_check,
+    run_preflight,
+    unregister_check,
+)
 
 __all__ = [
     "DEFAULT_PHASES",
     "ORCHESTRATOR",
+    "CheckResult",
     "CohortCounts",
     "Evidence",
     "InvalidTransition",
     "JournalEntry",
+    "PreflightContext",
     "PreflightFailed",
+    "PreflightReport",
     "RolloutError",
     "RolloutMachine",
+    "RolloutOrchestrator",
     "RolloutPlan",
     "RolloutState",
+    "RolloutStatus",
     "Status",
     "TickCounts",
+    "check_names",
+    "orchestrator_name",
+    "register_check",
+    "run_preflight",
+    "unregister_check",
 ]
+
+publish(globals(), "bastion.rollout")

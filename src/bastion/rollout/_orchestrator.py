@@ -225,7 +225,7 @@ class RolloutOrchestrator(PersistentAgent):
         chosen = plan or self.plan or self._offered_plan
         if chosen is None:
             raise PreflightFailed("start needs a RolloutPlan")
-        await self._check_flag(chosen)
+        chosen = await self._check_flag(chosen)
         if preflight:
             context = PreflightContext(chosen, self._flags, self.store, self.runtime.metrics)
             report = await run_preflight(context)
@@ -240,7 +240,8 @@ class RolloutOrchestrator(PersistentAgent):
         self.cursor = [0] * 8
         return await self._manual(lambda m, now: m.start(now, actor, reason))
 
-    async def _check_flag(self, plan: RolloutPlan) -> None:
+    async def _check_flag(self, plan: RolloutPlan) -> RolloutPlan:
+        """The plan, its cohorts named after the flag's variants unless it names them."""
         from bastion.flags import FlagError
 
         try:
@@ -252,6 +253,11 @@ class RolloutOrchestrator(PersistentAgent):
                 f"flag {plan.flag!r} has no canary variant; set one "
                 f"(flags.set(..., canary=<variant>)) before rolling it out"
             )
+        return msgspec.structs.replace(
+            plan,
+            canary_cohort=plan.canary_cohort or flag.cohort(flag.canary),
+            baseline_cohort=plan.baseline_cohort or flag.cohort(flag.default),
+        )
 
     @action
     async def pause(self, actor: str, reason: str = "") -> RolloutStatus:

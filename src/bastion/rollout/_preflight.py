@@ -192,20 +192,20 @@ async def _no_active(ctx: PreflightContext) -> CheckResult:
 
 
 def _baseline_counts(ctx: PreflightContext) -> tuple[float, float, float] | None:
-    if ctx.metrics is None:
-        return None
-    calls = errors = 0.0
+    """Baseline calls, errors and calls per second over the look-back window."""
     reading = getattr(ctx.metrics, "window", None)
     if reading is None:
         return None
-    for outcome in EXPOSURE_OUTCOMES:
+    calls = errors = span = 0.0
+    for outcome in sorted(EXPOSURE_OUTCOMES):
         got = reading(
             "bastion_calls", ctx.window, {"cohort": ctx.plan.baseline, "outcome": outcome}
         )
         calls += got.delta
         errors += got.delta if outcome in ERROR_OUTCOMES else 0.0
-    seconds = max(1.0, min(ctx.window, got.seconds)) if calls else ctx.window
-    return calls, errors, calls / seconds
+        if got.delta:
+            span = max(span, got.seconds)  # the time the readings really cover
+    return calls, errors, calls / max(1.0, min(ctx.window, span or ctx.window))
 
 
 @register_check("baseline traffic and metrics flowing")
