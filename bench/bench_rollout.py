@@ -38,6 +38,7 @@ from bastion.rollout import CohortCounts, RolloutMachine, RolloutPlan, TickCount
 
 RATES = {200.0: 1.0, 20.0: 5.0, 2.0: 30.0}  # calls/s -> tick (s)
 SIGMA_05, SIGMA_10 = 0.2018, 0.1076  # canary slow share when latency x1.5 (lognormal)
+WINDOW = 600.0  # seconds: "the first 10 minutes of a deployment"
 
 
 def plan_for(rate: float, *, quiet: bool = False) -> RolloutPlan:
@@ -204,16 +205,19 @@ def excess_error_rate(runs: int) -> dict[str, Any]:
     result = {}
     for rate in (200.0, 20.0):
         for name, errors in (("crash 50%", 0.5), ("5x", 0.05), ("2x", 0.02)):
-            shares = []
+            shares, per_window = [], []
             for seed in range(runs):
                 out = run_rollout(plan_for(rate), Workload(rate, RATES[rate], errors), seed)
                 if out.rolled_back and out.calls:
-                    excess = out.canary_errors - BASE_ERRORS * out.canary_calls_since_fault
-                    shares.append(100.0 * max(0.0, excess) / out.calls)
+                    expected = BASE_ERRORS * out.canary_calls_since_fault
+                    excess = max(0.0, out.canary_errors - expected)
+                    shares.append(100.0 * excess / out.calls)
+                    window = rate * max(WINDOW, out.at)  # the calls of the deployment's window
+                    per_window.append(100.0 * excess / window)
             result[f"{name} {rate:g}/s"] = {
-                "p50_percent": _pct(shares, 50),
-                "p95_percent": _pct(shares, 95),
-                "max_percent": round(max(shares), 3) if shares else None,
+                "until_rollback_p50_percent": _pct(shares, 50),
+                "until_rollback_p95_percent": _pct(shares, 95),
+                "first_10_min_p95_percent": _pct(per_window, 95),
             }
     return result
 
