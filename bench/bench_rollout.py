@@ -147,6 +147,50 @@ def manual_rollback_every_state() -> dict[str, float]:
     return result
 
 
+def manual_rollback_wall(repeats: int = 20) -> dict[str, float]:
+    """R8 on the real orchestrator and a SQLite store: wall seconds from the rollback
+    request until the flag evaluates to the baseline (median and worst of ``repeats``)."""
+    import asyncio
+    import tempfile
+
+    import bastion
+    from bastion.agents import act
+    from bastion.flags import Flag, Flags
+    from bastion.persistence import SQLiteStore
+    from bastion.rollout import RolloutOrchestrator, orchestrator_name
+
+    async def once(db: Path) -> float:
+        async with await SQLiteStore.open(db) as store, bastion.open_runtime() as rt:
+            flags = await Flags.open(store, clock=rt.clock.now)
+            await flags.define(Flag.boolean("f"), actor="bench", reason="r8")
+            ref = await rt.spawn(
+                RolloutOrchestrator,
+                name=orchestrator_name("f"),
+                store=store,
+                flags=flags,
+                plan=RolloutPlan(flag="f"),
+            )
+            await act(ref, "start", actor="bench", preflight=False)
+            await act(ref, "promote", actor="bench", reason="r8", force=True)
+            key = next(
+                k
+                for k in (f"u{i}" for i in range(10_000))
+                if flags.evaluate("f", k, cohort=False).variant == "on"
+            )
+            started = time.perf_counter()
+            await act(ref, "rollback", actor="bench", reason="r8")
+            assert flags.evaluate("f", key, cohort=False).variant == "off"
+            elapsed = time.perf_counter() - started
+            await ref.stop()
+            return elapsed
+
+    samples = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for i in range(repeats):
+            samples.append(asyncio.run(once(Path(tmp) / f"r{i}.db")))
+    return {"median_s": float(np.median(samples)), "max_s": max(samples)}
+
+
 def tick_cost(rate: float, ticks: int = 3000) -> dict[str, float]:
     """R12: seconds per tick of the machine and per call the tick summarises."""
     plan = RolloutPlan(flag="bench", min_dwell=1e9)
@@ -260,6 +304,7 @@ def run(quick: bool = False) -> dict[str, Any]:
         )
     result["R7 no canary traffic"] = no_canary_traffic()
     result["R8 manual rollback exposure"] = manual_rollback_every_state()
+    result["R8 manual rollback wall"] = manual_rollback_wall(5 if quick else 20)
     result["R12 cost"] = {f"{r:g}/s": tick_cost(r) for r in RATES}
     result["per-event vs per-tick"] = per_event_agreement(10 if quick else 50)
     result["excess error rate"] = excess_error_rate(20 if quick else 200)
