@@ -46,6 +46,8 @@ class Outcome:
     canary_calls_since_fault: int
     entries: list[JournalEntry] = field(default_factory=list)
     breach_at: float | None = None  # end of the tick in which restarts broke the intensity
+    calls: int = 0  # every call, both cohorts, from the start to the decision
+    canary_errors: int = 0  # canary errors from the fault to the decision
 
     @property
     def rolled_back(self) -> bool:
@@ -115,6 +117,7 @@ def run_rollout(
     now, fault_at, since = 0.0, None, 0
     restarts: list[float] = []
     breach_at: float | None = None
+    calls = canary_errors = 0
     while True:
         phase = machine.state.phase
         if fault_at is None and phase >= work.fault_phase:
@@ -124,8 +127,10 @@ def run_rollout(
             now += work.dt
             c = CohortCounts(stream[0][i], stream[1][i], stream[2][i], stream[3][i])
             b = CohortCounts(stream[4][i], stream[5][i], stream[6][i], stream[7][i])
+            calls += c.calls + b.calls
             if fault_at is not None:
                 since += c.calls
+                canary_errors += c.errors
             if c.restarts and breach_at is None:
                 restarts += [now] * c.restarts
                 recent = [t for t in restarts if t > now - plan.restart_period]
@@ -139,7 +144,18 @@ def run_rollout(
             status = machine.state.status
             if status in (Status.PROMOTED, Status.ROLLED_BACK):
                 reason = new[-1].reason
-                return Outcome(status, reason, phase, now, fault_at, since, entries, breach_at)
+                return Outcome(
+                    status,
+                    reason,
+                    phase,
+                    now,
+                    fault_at,
+                    since,
+                    entries,
+                    breach_at,
+                    calls,
+                    canary_errors,
+                )
             if machine.state.phase != phase:
                 break
         else:

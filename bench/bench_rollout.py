@@ -26,11 +26,19 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _rollout_sim import Outcome, StaticGate, Workload, run_per_event, run_rollout
+from _rollout_sim import (
+    BASE_ERRORS,
+    Outcome,
+    StaticGate,
+    Workload,
+    run_per_event,
+    run_rollout,
+)
 from bastion.rollout import CohortCounts, RolloutMachine, RolloutPlan, TickCounts
 
 RATES = {200.0: 1.0, 20.0: 5.0, 2.0: 30.0}  # calls/s -> tick (s)
 SIGMA_05, SIGMA_10 = 0.2018, 0.1076  # canary slow share when latency x1.5 (lognormal)
+WINDOW = 600.0  # seconds: "the first 10 minutes of a deployment"
 
 
 def plan_for(rate: float, *, quiet: bool = False) -> RolloutPlan:
@@ -101,7 +109,7 @@ def scenario(pool: ProcessPoolExecutor, kind: str, rate: float, runs: int, **fau
 
 def _pct(values: list[float], q: float) -> float | None:
     values = [v for v in values if not math.isnan(v)]
-    return round(float(np.percentile(values, q)), 1) if values else None
+    return round(float(np.percentile(values, q)), 3) if values else None
 
 
 def no_canary_traffic() -> dict[str, Any]:
@@ -137,6 +145,50 @@ def manual_rollback_every_state() -> dict[str, float]:
         machine.rollback(100.0, "oncall", "emergency")
         result[f"{state} ({before})"] = machine.percent
     return result
+
+
+def manual_rollback_wall(repeats: int = 20) -> dict[str, float]:
+    """R8 on the real orchestrator and a SQLite store: wall seconds from the rollback
+    request until the flag evaluates to the baseline (median and worst of ``repeats``)."""
+    import asyncio
+    import tempfile
+
+    import bastion
+    from bastion.agents import act
+    from bastion.flags import Flag, Flags
+    from bastion.persistence import SQLiteStore
+    from bastion.rollout import RolloutOrchestrator, orchestrator_name
+
+    async def once(db: Path) -> float:
+        async with await SQLiteStore.open(db) as store, bastion.open_runtime() as rt:
+            flags = await Flags.open(store, clock=rt.clock.now)
+            await flags.define(Flag.boolean("f"), actor="bench", reason="r8")
+            ref = await rt.spawn(
+                RolloutOrchestrator,
+                name=orchestrator_name("f"),
+                store=store,
+                flags=flags,
+                plan=RolloutPlan(flag="f"),
+            )
+            await act(ref, "start", actor="bench", preflight=False)
+            await act(ref, "promote", actor="bench", reason="r8", force=True)
+            key = next(
+                k
+                for k in (f"u{i}" for i in range(10_000))
+                if flags.evaluate("f", k, cohort=False).variant == "on"
+            )
+            started = time.perf_counter()
+            await act(ref, "rollback", actor="bench", reason="r8")
+            assert flags.evaluate("f", key, cohort=False).variant == "off"
+            elapsed = time.perf_counter() - started
+            await ref.stop()
+            return elapsed
+
+    samples = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for i in range(repeats):
+            samples.append(asyncio.run(once(Path(tmp) / f"r{i}.db")))
+    return {"median_s": float(np.median(samples)), "max_s": max(samples)}
 
 
 def tick_cost(rate: float, ticks: int = 3000) -> dict[str, float]:
@@ -190,6 +242,30 @@ def per_event_agreement(runs: int) -> dict[str, Any]:
     }
 
 
+def excess_error_rate(runs: int) -> dict[str, Any]:
+    """The seed's "< 1 % error rate": of every call made from the start of a rollout of
+    a bad version until its automatic rollback, the share that failed *because of* it
+    (canary errors above the 1 % every call has anyway), p95 over ``runs`` rollouts."""
+    result = {}
+    for rate in (200.0, 20.0):
+        for name, errors in (("crash 50%", 0.5), ("5x", 0.05), ("2x", 0.02)):
+            shares, per_window = [], []
+            for seed in range(runs):
+                out = run_rollout(plan_for(rate), Workload(rate, RATES[rate], errors), seed)
+                if out.rolled_back and out.calls:
+                    expected = BASE_ERRORS * out.canary_calls_since_fault
+                    excess = max(0.0, out.canary_errors - expected)
+                    shares.append(100.0 * excess / out.calls)
+                    window = rate * max(WINDOW, out.at)  # the calls of the deployment's window
+                    per_window.append(100.0 * excess / window)
+            result[f"{name} {rate:g}/s"] = {
+                "until_rollback_p50_percent": _pct(shares, 50),
+                "until_rollback_p95_percent": _pct(shares, 95),
+                "first_10_min_p95_percent": _pct(per_window, 95),
+            }
+    return result
+
+
 def run(quick: bool = False) -> dict[str, Any]:
     """The whole table; ``quick`` runs 1/50 of the rollouts."""
     started = time.perf_counter()
@@ -228,8 +304,10 @@ def run(quick: bool = False) -> dict[str, Any]:
         )
     result["R7 no canary traffic"] = no_canary_traffic()
     result["R8 manual rollback exposure"] = manual_rollback_every_state()
+    result["R8 manual rollback wall"] = manual_rollback_wall(5 if quick else 20)
     result["R12 cost"] = {f"{r:g}/s": tick_cost(r) for r in RATES}
     result["per-event vs per-tick"] = per_event_agreement(10 if quick else 50)
+    result["excess error rate"] = excess_error_rate(20 if quick else 200)
     result["wall_seconds"] = round(time.perf_counter() - started, 1)
     return {"rollout": result}
 

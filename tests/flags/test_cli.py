@@ -198,3 +198,16 @@ async def test_a_running_service_sees_cli_changes_after_refresh(tmp_path: Path) 
         assert flags.evaluate("np", "user-1").value is True
         assert [(c.seq, c.actor, c.reason) for c in heard] == [(2, "ops", "canary")]
         await flags.aclose()
+
+
+def test_split_and_salt(db: Path) -> None:
+    variants = '{"a": 1, "b": 2}'
+    run_json(db, "set", "ab", "--create", "--variants", variants, "--default", "a", "--reason", "r")
+    change = run_json(
+        db, "set", "ab", "--split", '{"a": 80, "b": 20}', "--salt", "grp", "--reason", "r"
+    )
+    assert change["after"]["split"] == {"a": 80.0, "b": 20.0}
+    assert change["after"]["salt"] == "grp"
+    bad = run(db, "set", "ab", "--split", '{"a": 50}', "--reason", "r")
+    assert bad.exit_code == EXIT_USAGE
+    assert "sum to 100" in bad.output

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import itertools
+
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bastion.flags import Flag, Flags, Rule, bucket
+from bastion.flags import Flag, FlagConflict, Flags, Rule, bucket
 from bastion.flags._evaluate import CompiledFlag
 from bastion.flags._journal import (
     ChangeAction,
@@ -69,11 +72,13 @@ def flags(draw: st.DrawFn) -> Flag:
     )
 
 
+@settings(deadline=None)  # timing is not under test; the machine is shared
 @given(flag=flags())
 def test_a_flag_round_trips_through_its_stored_form(flag: Flag) -> None:
     assert decode_flag(encode_flag(flag), flag.key) == flag
 
 
+@settings(deadline=None)  # timing is not under test; the machine is shared
 @given(flag=flags(), actor=text.filter(str.strip), at=st.floats(0, 4e9))
 def test_a_journal_entry_round_trips_through_its_stored_form(
     flag: Flag, actor: str, at: float
@@ -82,6 +87,7 @@ def test_a_journal_entry_round_trips_through_its_stored_form(
     assert decode_change(encode_change(change), flag.key, 2) == change
 
 
+@settings(deadline=None)  # timing is not under test; the machine is shared
 @given(flag=flags(), key=text, attributes=st.dictionaries(text, scalars, max_size=3))
 def test_the_same_context_always_gets_the_same_variant(
     flag: Flag, key: str, attributes: dict[str, object]
@@ -120,3 +126,44 @@ async def test_an_actor_or_reason_that_cannot_be_stored_is_refused() -> None:
     with pytest.raises(ValueError, match="lone surrogate"):
         await flags.define(Flag.boolean("f"), actor="a", reason="\ud800")
     assert flags.list() == ()
+
+
+operations = st.lists(
+    st.tuples(
+        st.integers(0, 1),  # which writer
+        st.sampled_from(["percentage", "kill", "enable", "refresh", "stale-cas"]),
+        st.floats(min_value=0, max_value=100),
+    ),
+    max_size=12,
+)
+
+
+@settings(deadline=None, max_examples=60)  # timing is not under test
+@given(ops=operations)
+def test_two_writers_never_lose_or_duplicate_a_journal_entry(
+    ops: list[tuple[int, str, float]],
+) -> None:
+    async def scenario() -> None:
+        store = MemoryStore()
+        writers = [await Flags.open(store), await Flags.open(store)]
+        written = [await writers[0].define(Flag.boolean("f"), actor="w0", reason="r")]
+        for who, op, percentage in ops:
+            flags, actor = writers[who], f"w{who}"
+            if op == "refresh":
+                await flags.refresh()
+            elif op == "percentage":
+                written.append(await flags.set_percentage("f", percentage, actor=actor, reason="r"))
+            elif op == "kill":
+                written.append(await flags.kill("f", actor=actor, reason="r"))
+            elif op == "enable":
+                written.append(await flags.set("f", enabled=True, actor=actor, reason="r"))
+            else:  # a compare-and-set against a version that is always stale
+                with pytest.raises(FlagConflict):
+                    await flags.kill("f", actor=actor, reason="r", expected_version=0)
+        history = (await Flags.open(store)).history("f")
+        assert list(history) == written
+        assert [c.seq for c in history] == list(range(1, len(written) + 1))
+        for before, after in itertools.pairwise(history):
+            assert after.before == before.after  # each change starts where the last ended
+
+    asyncio.run(scenario())

@@ -259,3 +259,15 @@ async def test_expected_version_makes_a_change_compare_and_set(reopen: Reopen) -
     with pytest.raises(TypeError, match="expected_version"):
         await mine.kill("f", actor="a", reason="r", expected_version="2")  # type: ignore[arg-type]
     assert [c.seq for c in (await Flags.open(store)).history("f")] == [1, 2, 3]
+
+
+async def test_a_service_changes_a_flag_another_process_defined_since_it_opened() -> None:
+    store = MemoryStore()
+    early = await Flags.open(store)
+    other = await Flags.open(store)
+    await other.define(Flag.boolean("f"), actor="other", reason="r")
+    change = await early.set_percentage("f", 30, actor="early", reason="no refresh needed")
+    assert change.seq == 2
+    assert early.get("f").percentage == 30
+    with pytest.raises(UnknownFlag):
+        await early.kill("never-defined", actor="a", reason="r")

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import random
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,7 +40,7 @@ class Step(bastion.Actor):
         canary = message == "on"
         delay = b.canary_delay if canary else b.base_delay
         if delay:
-            await asyncio.sleep(delay * (0.5 + self.rng.random()))
+            await self.runtime.clock.sleep(delay * (0.5 + self.rng.random()))  # the work
         if canary and self.rng.random() < b.business_errors:
             raise bastion.BusinessError("declined")
         if self.rng.random() < (b.canary_errors if canary else b.base_errors):
@@ -54,6 +54,7 @@ class Traffic:
 
     flags: Flags
     step: bastion.ActorRef
+    pause: Callable[[float], Awaitable[None]]  # lets time pass between requests
     rate: float = 50.0
     seed: int = 7
     sent: int = 0
@@ -72,7 +73,7 @@ class Traffic:
                 except (bastion.ActorCrashed, bastion.BusinessError, bastion.ActorNotAlive) as e:
                     self.errors.append(type(e).__name__)
             self.sent += 1
-            await asyncio.sleep(1.0 / self.rate)
+            await self.pause(1.0 / self.rate)
 
 
 def small_plan(rate: float = 50.0, **changes: Any) -> RolloutPlan:
@@ -104,4 +105,4 @@ async def setup_rollout(
         ],
         intensity=bastion.RestartIntensity(10_000, 1.0),
     )
-    return flags, sup, Traffic(flags, rt.ref("step"))
+    return flags, sup, Traffic(flags, rt.ref("step"), rt.clock.sleep)

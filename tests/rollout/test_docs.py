@@ -52,7 +52,7 @@ def test_the_cli_page_documents_the_exit_statuses_of_bastion_rollout() -> None:
     from bastion.cli import _rollout as cli
 
     page = (PAGE.parent / "cli.md").read_text(encoding="utf-8")
-    section = page[page.index("## `bastion rollout`") :]
+    section = page[page.index("## `bastion rollout`") :].split("\n## ")[0]
     rows = {int(m[1]): m[2] for m in re.finditer(r"^\| `(\d+)` \| (.*)$", section, re.MULTILINE)}
     assert set(rows) == {
         0,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import pytest
@@ -40,11 +39,11 @@ async def _start(rt: bastion.Runtime, plan: RolloutPlan | None = None, **behavio
     return flags, sup
 
 
-async def _wait_until_done(rt: bastion.Runtime, limit: float = 20_000.0) -> Any:
+async def _wait_until_done(rt: bastion.Runtime, clock: Any, limit: float = 20_000.0) -> Any:
     status = await act(rt.ref(NAME), "status")
     waited = 0.0
     while status.status in ("running", "inconclusive") and waited < limit:
-        await asyncio.sleep(10.0)
+        await clock.advance(10.0)  # ten ticks of traffic
         waited += 10.0
         status = await act(rt.ref(NAME), "status")
     return status
@@ -53,18 +52,22 @@ async def _wait_until_done(rt: bastion.Runtime, limit: float = 20_000.0) -> Any:
 @pytest.mark.parametrize(
     ("errors", "signal"), [(0.05, "errors alarm"), (0.02, "errors alarm"), (0.6, "errors alarm")]
 )
-async def test_error_regressions_are_rolled_back(rt: Any, errors: float, signal: str) -> None:
+async def test_error_regressions_are_rolled_back(
+    rt: Any, clock: Any, errors: float, signal: str
+) -> None:
     flags, sup = await _start(rt, canary_errors=errors)
-    status = await _wait_until_done(rt)
+    status = await _wait_until_done(rt, clock)
     assert status.status == "rolled_back"
     assert status.reason in (signal, "absolute alarm")
     assert flags.get(FLAG).percentage == 0.0
     await sup.stop()
 
 
-async def test_a_restart_storm_rolls_back_within_a_tick_of_breaching_the_intensity(rt: Any) -> None:
+async def test_a_restart_storm_rolls_back_within_a_tick_of_breaching_the_intensity(
+    rt: Any, clock: Any
+) -> None:
     flags, sup = await _start(rt, canary_restarts_per_s=2.0)
-    status = await _wait_until_done(rt)
+    status = await _wait_until_done(rt, clock)
     assert (status.status, status.reason) == ("rolled_back", "restart_intensity alarm")
     last = (await act(rt.ref(NAME), "entries"))[-1]
     guard = next(e for e in last.evidence if e.signal == "restart_intensity")
@@ -75,11 +78,11 @@ async def test_a_restart_storm_rolls_back_within_a_tick_of_breaching_the_intensi
 
 
 async def test_no_canary_traffic_is_inconclusive_then_rolled_back_for_insufficient_exposure(
-    rt: Any,
+    rt: Any, clock: Any
 ) -> None:
     plan = RolloutPlan(flag=FLAG, min_dwell=60.0)
     flags, sup = await _start(rt, plan, rate=0.0)
-    status = await _wait_until_done(rt)
+    status = await _wait_until_done(rt, clock)
     assert (status.status, status.reason) == ("rolled_back", "insufficient_exposure")
     entries = await act(rt.ref(NAME), "entries")
     assert [e.action for e in entries] == ["start", "inconclusive", "rollback"]
@@ -89,7 +92,7 @@ async def test_no_canary_traffic_is_inconclusive_then_rolled_back_for_insufficie
     await sup.stop()
 
 
-async def _reach(rt: bastion.Runtime, state: str) -> None:
+async def _reach(rt: bastion.Runtime, clock: Any, state: str) -> None:
     ref = rt.ref(NAME)
     if state == "paused":
         await act(ref, "pause", actor="bob", reason="look")
@@ -100,16 +103,18 @@ async def _reach(rt: bastion.Runtime, state: str) -> None:
         for _ in range(5):
             await act(ref, "promote", actor="bob", reason="hurry", force=True)
     elif state == "inconclusive":
-        await asyncio.sleep(700.0)  # rate 0: no canary calls
+        await clock.advance(700.0)  # rate 0: no canary calls
     status = await act(ref, "status")
     assert status.status == state.replace("phase 4", "running"), status
 
 
 @pytest.mark.parametrize("state", ["running", "paused", "inconclusive", "phase 4", "promoted"])
-async def test_manual_rollback_sets_exposure_to_zero_from_every_state(rt: Any, state: str) -> None:
+async def test_manual_rollback_sets_exposure_to_zero_from_every_state(
+    rt: Any, clock: Any, state: str
+) -> None:
     plan = RolloutPlan(flag=FLAG, min_dwell=300.0)
     flags, sup = await _start(rt, plan, rate=0.0 if state == "inconclusive" else 200.0)
-    await _reach(rt, state)
+    await _reach(rt, clock, state)
     status = await act(rt.ref(NAME), "rollback", actor="oncall", reason="pager")
     assert status.status == "rolled_back"
     assert flags.get(FLAG).percentage == 0.0

@@ -197,6 +197,8 @@ def _changes(**options: Any) -> dict[str, Any]:
 @click.option("--canary", help="The variant --percentage serves.")
 @click.option("--variants", help='Variants as a JSON object, e.g. \'{"off": false, "on": true}\'.')
 @click.option("--rules", help='Targeting rules as JSON: [{"variant": "on", "keys": ["u1"]}, ...].')
+@click.option("--split", help='Weights of the remaining keys as JSON, e.g. \'{"a": 80, "b": 20}\'.')
+@click.option("--salt", help="Bucketing salt (flags with one salt share their canary keys).")
 @click.option("--description", help="What the flag is for.")
 @click.option("--create", is_flag=True, help="Define the flag (boolean unless --variants).")
 @click.option("--actor", default=None, help="Who makes the change (default: login name).")
@@ -212,6 +214,8 @@ def set_command(
     canary: str | None,
     variants: str | None,
     rules: str | None,
+    split: str | None,
+    salt: str | None,
     description: str | None,
     create: bool,
     actor: str | None,
@@ -227,11 +231,13 @@ def set_command(
             canary=canary,
             variants=_json_option(variants, "--variants"),
             rules=_json_option(rules, "--rules"),
+            split=_json_option(split, "--split"),
+            salt=salt,
             description=description,
         )
     except (ValueError, TypeError) as exc:
         _fail(str(exc), EXIT_USAGE)
-    who = actor or getpass.getuser()
+    who = actor or _login_name()
     if not create and not changes:
         raise click.UsageError("nothing to change: give --percentage, --disable, --rules, ...")
 
@@ -245,6 +251,13 @@ def set_command(
         return await flags.set(key, actor=who, reason=reason, **changes)
 
     Output(as_json).change(_run(db, namespace, work, create=create))
+
+
+def _login_name() -> str:
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # no login name in the environment nor the user database
+        return "unknown"
 
 
 def _new_flag(key: str, changes: dict[str, Any]) -> Flag:

@@ -14,7 +14,6 @@ it; 2 usage error; 3 the store cannot be used; 4 the flag is quarantined (corrup
 from __future__ import annotations
 
 import asyncio
-import getpass
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -24,6 +23,7 @@ import click
 
 import bastion
 from bastion.agents import act
+from bastion.cli._flags import _login_name
 from bastion.cli._rollout_output import RolloutOutput
 from bastion.flags import Flags, FlagStoreCorrupt, UnknownFlag
 from bastion.persistence import SQLiteStore, StoreError
@@ -100,7 +100,7 @@ _namespace = click.option(
 )
 _json = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
 _actor = click.option(
-    "--actor", default=getpass.getuser, show_default="login name", help="Who acts (journaled)."
+    "--actor", default=_login_name, show_default="login name", help="Who acts (journaled)."
 )
 
 

@@ -310,6 +310,8 @@ class Flags:
         if self._closed:
             raise FlagError("the flag service is closed")
         async with self._lock:
+            if action is not ChangeAction.DEFINE and check_key(key) not in self._stored:
+                await self._reload(key)  # defined by another process since the last refresh?
             for _ in range(_WRITE_ATTEMPTS):
                 change = self._next_change(key, action, actor, reason, apply)
                 version = change.seq - 1

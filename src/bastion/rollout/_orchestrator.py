@@ -97,6 +97,7 @@ class RolloutOrchestrator(PersistentAgent):
         self._source = source
         self._machine: RolloutMachine | None = None
         self._ticking = not ticking  # ticking=False: control only (the CLI), never reads counts
+        self._ticking_wanted = ticking
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -237,7 +238,7 @@ class RolloutOrchestrator(PersistentAgent):
         self.plan = chosen
         self._machine = RolloutMachine(chosen, self.rollout)
         self._machine.next_seq = self.next_seq
-        self.cursor = [0] * 8
+        self._count_from_now()
         return await self._manual(lambda m, now: m.start(now, actor, reason))
 
     async def _check_flag(self, plan: RolloutPlan) -> RolloutPlan:
@@ -282,10 +283,21 @@ class RolloutOrchestrator(PersistentAgent):
     @action
     async def retry(self, actor: str, reason: str = "") -> RolloutStatus:
         """A new attempt with fresh statistics after a rollback."""
-        self.cursor = [0] * 8
+        self._count_from_now()
+        return await self._manual(lambda m, now: m.retry(now, actor, reason))
+
+    def _count_from_now(self) -> None:
+        """A new attempt counts the traffic from now on, not what the process saw before."""
         self.slow_above = -1.0
-        status = await self._manual(lambda m, now: m.retry(now, actor, reason))
-        return status
+        plan, source = self.plan, self._source
+        if not self._ticking_wanted:
+            return  # control only: the node that reads the counts keeps its own position
+        if plan is None or source is None:
+            self.cursor = [0] * 8
+            return
+        self.cursor = source.totals(plan, plan.canary, None) + source.totals(
+            plan, plan.baseline, None
+        )
 
     # -- reads -----------------------------------------------------------------------------
 

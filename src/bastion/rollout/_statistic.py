@@ -21,6 +21,7 @@ Feeding counts per tick gives the same statistic as feeding the same events one 
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 
@@ -167,22 +168,15 @@ class _Mixture:
         return math.exp(-max(0.0, self.statistic))
 
 
-_last_share = -1.0
-_last_ratios: tuple[float, ...] = ()
-_last_steps: list[tuple[float, float]] = []
-
-
-def _share_steps(q0: float, ratios: tuple[float, ...]) -> list[tuple[float, float]]:
+@functools.lru_cache(maxsize=8)
+def _share_steps(q0: float, ratios: tuple[float, ...]) -> tuple[tuple[float, float], ...]:
     """Log-likelihood increments (canary event, baseline event) per rate ratio at ``q0``;
-    the last result is kept, since the tests of one tick share the same ``q0``."""
-    global _last_share, _last_ratios, _last_steps
-    if q0 != _last_share or ratios is not _last_ratios:
-        steps = []
-        for theta in ratios:
-            q1 = theta * q0 / (theta * q0 + 1.0 - q0)
-            steps.append((math.log(q1 / q0), math.log((1.0 - q1) / (1.0 - q0))))
-        _last_share, _last_ratios, _last_steps = q0, ratios, steps
-    return _last_steps
+    memoised, since the tests of one tick share the same ``q0``."""
+    steps = []
+    for theta in ratios:
+        q1 = theta * q0 / (theta * q0 + 1.0 - q0)
+        steps.append((math.log(q1 / q0), math.log((1.0 - q1) / (1.0 - q0))))
+    return tuple(steps)
 
 
 class ComparativeTest(_Mixture):
