@@ -41,6 +41,7 @@ def test_top_once_shows_the_busiest_actors_supervisors_and_health() -> None:
     assert "busiest actors:" in lines
     assert sum(1 for line in lines if "Worker" in line or "Traffic" in line) >= 1
     assert any(line.strip().startswith("pool ") for line in lines)
+    assert any(line.startswith("rollout new-step: running, phase 1/5") for line in lines)
 
 
 def test_top_says_in_one_line_when_the_console_cannot_be_reached() -> None:
