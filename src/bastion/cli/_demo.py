@@ -64,6 +64,15 @@ EXIT_INTERRUPTED = 130
     default=None,
     help="Serve Prometheus /metrics on 127.0.0.1:PORT while the demo runs (bastion[prometheus]).",
 )
+@click.option(
+    "--rollout",
+    type=click.Choice(["bad", "good"]),
+    is_flag=False,
+    flag_value="bad",
+    default=None,
+    help="Instead: roll a worse (or, =good, a sound) enrich step out behind a flag while "
+    "chaos runs; the summary shows the automatic rollback (or promotion) and its evidence.",
+)
 def demo_command(
     tasks: int,
     workers: int,
@@ -76,6 +85,7 @@ def demo_command(
     as_json: bool,
     verbose: bool,
     metrics_port: int | None,
+    rollout: str | None,
 ) -> None:
     """Document pipeline (fetch → parse → enrich → index) on a supervision tree with chaos.
 
@@ -104,6 +114,11 @@ def demo_command(
         except StoreError as exc:
             _fail(f"error: cannot use --db {db}: {exc}")
             sys.exit(EXIT_ERROR)
+    if rollout is not None:
+        from bastion.cli._demo_rollout import rollout_demo
+
+        rollout_demo(config, good=rollout == "good", as_json=as_json, verbose=verbose)
+        return
     display = make_display(quiet=as_json)
 
     async def main() -> DemoSummary:

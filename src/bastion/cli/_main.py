@@ -38,8 +38,15 @@ def _register_flags() -> None:
     cli.add_command(flags_group)
 
 
+def _register_rollout() -> None:
+    from bastion.cli._rollout import rollout_group
+
+    cli.add_command(rollout_group)
+
+
 def main() -> None:
     """Run the ``bastion`` command line."""
     _register_demo()
     _register_flags()
+    _register_rollout()
     cli()
