@@ -38,8 +38,15 @@ def _register_flags() -> None:
     cli.add_command(flags_group)
 
 
+def _register_loadtest() -> None:
+    from bastion.cli._loadtest import loadtest_command
+
+    cli.add_command(loadtest_command)
+
+
 def main() -> None:
     """Run the ``bastion`` command line."""
     _register_demo()
     _register_flags()
+    _register_loadtest()
     cli()

@@ -11,10 +11,13 @@ from __future__ import annotations
 import math
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bastion._core._runtime import Runtime
 from bastion.loadtest._errors import ReturnedError
+
+if TYPE_CHECKING:
+    from bastion.loadtest._chaos import Chaos
 
 __all__ = [
     "LoadTest",
@@ -118,13 +121,15 @@ class LoadTest:
 
     ``setup`` runs once before the load (start the system under test there);
     ``teardown`` once after, whatever the ending. ``failure`` decides which returned
-    values are errors (default :func:`returned_error`).
+    values are errors (default :func:`returned_error`). ``chaos`` is what chaos mode
+    breaks in this system (``bastion loadtest --chaos`` turns it on).
     """
 
     scenarios: Sequence[Scenario]
     setup: Setup | None = None
     teardown: Teardown | None = None
     failure: Callable[[object], BaseException | None] = returned_error
+    chaos: Chaos | None = None
 
     def __post_init__(self) -> None:
         scenarios = tuple(self.scenarios)
