@@ -48,6 +48,7 @@ class ChaosLog:
     """Faults injected during one run, stamped relative to the start of recording."""
 
     def __init__(self) -> None:
+        self.restarts_before = 0
         self.events: list[ChaosEvent] = []
         self.origin: Callable[[], float] = lambda: 0.0
         self.counts: dict[str, int] = {}
@@ -111,8 +112,9 @@ class Chaos:
             )
         ]
 
-    def arm(self, context: Any, log: ChaosLog, seed: float) -> None:
+    def arm(self, rt: Runtime, context: Any, log: ChaosLog, seed: float) -> None:
         """Turn store faults on for the stores the system under test uses."""
+        log.restarts_before = rt.statistics().restarts
         stores = list(self.stores(context)) if self.stores is not None else []
         for number, store in enumerate(stores):
             if not isinstance(store, ChaosStore):
@@ -128,7 +130,10 @@ class Chaos:
 
     async def check(self, rt: Runtime, context: Any, log: ChaosLog) -> dict[str, Any]:
         """The fault counts plus what ``verify`` says (run after the load)."""
-        summary: dict[str, Any] = {"faults": dict(sorted(log.counts.items()))}
+        summary: dict[str, Any] = {
+            "faults": dict(sorted(log.counts.items())),
+            "restarts": rt.statistics().restarts - log.restarts_before,
+        }
         if self.verify is not None:
             summary.update(await self.verify(rt, context))
         return summary

@@ -169,7 +169,7 @@ def render_html(result: LoadTestResult, *, title: str) -> str:
             f"<tr><td>{html.escape(str(k))}</td><td>{html.escape(str(v))}</td></tr>"
             for k, v in result.chaos_summary.items()
         )
-        chaos = f"<h2>Chaos</h2><table>{items}</table>"
+        chaos = f"<h2>Chaos</h2><table>{items}</table>" + _around(result)
     workers = ""
     if result.workers:
         items = "".join(
@@ -197,6 +197,23 @@ def render_html(result: LoadTestResult, *, title: str) -> str:
         + chaos
         + workers
         + "</html>"
+    )
+
+
+def _around(result: LoadTestResult) -> str:
+    if not result.around_faults:
+        return ""
+    rows = "".join(
+        f"<tr><td>{f['at']:.2f}</td><td>{html.escape(f['kind'])}</td>"
+        f"<td>{html.escape(f['target'])}</td><td>{f['errors_before']:,}</td>"
+        f"<td>{f['errors_after']:,}</td><td>{f['p99_before_ms']:,.3f}</td>"
+        f"<td>{f['p99_after_ms']:,.3f}</td></tr>"
+        for f in result.around_faults
+    )
+    return (
+        "<h2>Around each fault</h2><table><tr><th>at (s)</th><th>fault</th><th>target</th>"
+        "<th>errors 2 s before</th><th>errors 2 s after</th><th>p99 before (ms)</th>"
+        f"<th>p99 after (ms)</th></tr>{rows}</table>"
     )
 
 

@@ -60,7 +60,7 @@ def _import(path: Path) -> object:
     sys.modules[module_name] = module
     try:
         spec.loader.exec_module(module)
-    except (Exception, SystemExit) as exc:  # noqa: BLE001 -- the user's file failed: said in one line, with the cause chained
+    except (Exception, SystemExit) as exc:  # the user's file failed: one line, cause chained
         del sys.modules[module_name]
         raise LoadTestError(f"cannot import {path}: {type(exc).__name__}: {exc}") from exc
     return module

@@ -122,6 +122,7 @@ class LoadTestResult:
     chaos: tuple[ChaosEvent, ...] = ()
     chaos_summary: dict[str, Any] = field(default_factory=dict)
     workers: tuple[WorkerReport, ...] = ()
+    around_faults: tuple[dict[str, Any], ...] = ()
 
     @property
     def passed(self) -> bool:
@@ -151,6 +152,7 @@ class LoadTestResult:
             "errors": list(self.errors),
             "chaos": [asdict(e) for e in self.chaos],
             "chaos_summary": self.chaos_summary,
+            "around_faults": list(self.around_faults),
             "workers": [asdict(w) for w in self.workers],
         }
         return out
@@ -255,7 +257,46 @@ def summarise(
         chaos=tuple(chaos),
         chaos_summary=dict(chaos_summary or {}),
         workers=tuple(workers),
+        around_faults=_around_faults(measurements.cells, chaos),
     )
+
+
+AROUND = 2  # seconds after a fault (and before it, for comparison) shown in the report
+MAX_FAULTS_SHOWN = 200
+
+
+def _around_faults(
+    cells: Sequence[Cell], events: Sequence[ChaosEvent]
+) -> tuple[dict[str, Any], ...]:
+    """Errors and latency in the seconds after each fault, against the seconds before."""
+    by_second: dict[int, list[Cell]] = {}
+    for cell in cells:
+        by_second.setdefault(cell.second, []).append(cell)
+
+    def window(first: int, last: int) -> tuple[int, int, float]:
+        group = [c for s in range(first, last) for c in by_second.get(s, [])]
+        histogram = merge([c.latency for c in group]) if group else EMPTY_SNAPSHOT
+        total = sum(c.ok + c.failed for c in group)
+        return total, sum(c.failed for c in group), round(histogram.percentile(99) * MS, 4)
+
+    out = []
+    for event in events[:MAX_FAULTS_SHOWN]:
+        second = int(event.at // 1)
+        _, errors_before, p99_before = window(second - AROUND, second)
+        iterations, errors_after, p99_after = window(second, second + AROUND)
+        out.append(
+            {
+                "at": event.at,
+                "kind": event.kind,
+                "target": event.target,
+                "iterations_after": iterations,
+                "errors_before": errors_before,
+                "errors_after": errors_after,
+                "p99_before_ms": p99_before,
+                "p99_after_ms": p99_after,
+            }
+        )
+    return tuple(out)
 
 
 def _series(cells: Sequence[Cell]) -> tuple[SecondStats, ...]:

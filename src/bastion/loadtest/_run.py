@@ -80,7 +80,7 @@ async def _run_in(
     log = ChaosLog()
     try:
         if chaos is not None:
-            chaos.arm(context, log, seed or 0)
+            chaos.arm(rt, context, log, seed or 0)
         try:
             measurements = await measure(
                 rt, test, plan, iterations, timeout, context, chaos, log, on_progress, seed
