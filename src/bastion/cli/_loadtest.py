@@ -243,7 +243,7 @@ def _execute(
             from bastion.loadtest._workers import run_workers
 
             return run_workers(
-                target=target, demo=demo, workers=workers, options=options,
+                target=target, demo=demo, workers=workers, options=options, test=test,
                 on_progress=display.progress,
             )  # fmt: skip
 

@@ -14,6 +14,7 @@ from bastion._public import publish
 from bastion.loadtest._chaos import Chaos, ChaosKill, ChaosStore, TaskLedger
 from bastion.loadtest._driver import Progress
 from bastion.loadtest._errors import (
+    ChaosFault,
     IterationTimeout,
     LoadTestError,
     ReturnedError,
@@ -45,6 +46,7 @@ __all__ = [
     "cast_actor",
     "Chaos",
     "ChaosEvent",
+    "ChaosFault",
     "ChaosKill",
     "ChaosStore",
     "ClosedModel",

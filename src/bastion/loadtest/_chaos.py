@@ -5,7 +5,7 @@
   on average (exponential gaps, seeded);
 * **store faults**: every :class:`ChaosStore` the system under test writes through
   makes a ``slow_writes`` fraction of writes wait ``write_delay`` seconds and a
-  ``failing_writes`` fraction raise :class:`~bastion.testing.InjectedFault`, only
+  ``failing_writes`` fraction raise :class:`~bastion.loadtest.ChaosFault`, only
   while the load runs;
 * **dropped casts**: :func:`~bastion.loadtest.cast_actor` scenarios silently drop a
   ``drop_casts`` fraction of their casts (a lossy link: the sender is not told).
@@ -30,6 +30,7 @@ from bastion._core._childspec import ChildSpec, Restart
 from bastion._core._errors import ActorError, BastionError
 from bastion._core._runtime import Runtime
 from bastion._core._supervisor_handle import SupervisorHandle
+from bastion.loadtest._errors import ChaosFault
 from bastion.loadtest._result import ChaosEvent
 
 if TYPE_CHECKING:
@@ -194,10 +195,8 @@ class _StoreFaults:
     async def before_write(self, store_name: str) -> None:
         chaos = self.chaos
         if chaos.failing_writes and self.random() < chaos.failing_writes:
-            from bastion.testing import InjectedFault
-
             self.log.add("store_fail", store_name)
-            raise InjectedFault("write failed (chaos mode)")
+            raise ChaosFault(f"{store_name}: write failed (chaos mode)")
         if chaos.slow_writes and self.random() < chaos.slow_writes:
             self.log.add("store_slow", store_name, f"{chaos.write_delay * 1000:g} ms")
             await asyncio.sleep(chaos.write_delay)

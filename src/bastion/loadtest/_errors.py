@@ -9,9 +9,16 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from bastion._core._errors import BastionError, BusinessError, Category
+from bastion._core._errors import BastionError, BusinessError, Category, InfrastructureError
 
-__all__ = ["IterationTimeout", "LoadTestError", "ReturnedError", "ScenarioNotFound", "WorkerLost"]
+__all__ = [
+    "ChaosFault",
+    "IterationTimeout",
+    "LoadTestError",
+    "ReturnedError",
+    "ScenarioNotFound",
+    "WorkerLost",
+]
 
 
 class LoadTestError(BastionError):
@@ -34,3 +41,7 @@ class IterationTimeout(BastionError):
     """An iteration ran past the per-iteration ``timeout`` and was cancelled."""
 
     category: ClassVar[Category] = Category.INFRASTRUCTURE
+
+
+class ChaosFault(InfrastructureError):
+    """A store write chaos mode made fail (retryable, as a real outage would be)."""

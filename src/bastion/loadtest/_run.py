@@ -8,10 +8,11 @@ from typing import Any
 
 from bastion._core._childspec import ChildSpec, Restart
 from bastion._core._intensity import RestartIntensity
+from bastion._core._ref import ActorRef
 from bastion._core._run import open_runtime
 from bastion._core._runtime import Runtime
 from bastion.loadtest._chaos import Chaos, ChaosLog
-from bastion.loadtest._driver import START, Driver, Plan, Progress
+from bastion.loadtest._driver import START, STOP, Driver, Plan, Progress
 from bastion.loadtest._engine import Engine
 from bastion.loadtest._models import ClosedModel, OpenModel
 from bastion.loadtest._recorder import Measurements, Recorder
@@ -19,7 +20,14 @@ from bastion.loadtest._result import LoadTestResult, summarise
 from bastion.loadtest._scenario import LoadTest, Scenario, ScenarioFn
 from bastion.loadtest._thresholds import Threshold, parse_threshold
 
-__all__ = ["describe_model", "measure", "prepare_thresholds", "run", "validate_plan"]
+__all__ = [
+    "RunControl",
+    "describe_model",
+    "measure",
+    "prepare_thresholds",
+    "run",
+    "validate_plan",
+]
 
 DRIVER_GRACE = 30.0  # beyond the plan's own length, for setup of users and shutdown
 
@@ -112,6 +120,7 @@ async def measure(
     log: ChaosLog,
     on_progress: Callable[[Progress], None] | None,
     seed: int | None,
+    control: RunControl | None = None,
 ) -> Measurements:
     """Run the load under a supervisor (driver + chaos actors); return the measurements."""
     recorder = Recorder(
@@ -135,11 +144,26 @@ async def measure(
     if chaos is not None:
         specs.extend(chaos.children(log, engine, seed))
     sup = await rt.start_supervisor(specs, intensity=RestartIntensity(max_restarts=0))
+    driver = sup.child("driver")
+    if control is not None:
+        control.driver = driver
     try:
-        await sup.child("driver").call(START, timeout=length + plan.cooldown + DRIVER_GRACE)
+        await driver.call(START, timeout=length + plan.cooldown + DRIVER_GRACE)
     finally:
         await sup.stop(timeout=plan.cooldown + DRIVER_GRACE)
     return recorder.measurements()
+
+
+class RunControl:
+    """Closes a running load test's window early (a worker process told to stop)."""
+
+    def __init__(self) -> None:
+        self.driver: ActorRef | None = None
+
+    def stop(self) -> None:
+        """Stop starting iterations now; in-flight ones drain as at the window's end."""
+        if self.driver is not None and self.driver.is_alive:
+            self.driver.cast_nowait(STOP)
 
 
 def validate_plan(
