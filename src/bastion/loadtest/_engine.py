@@ -22,7 +22,7 @@ from bastion.loadtest._models import ArrivalSchedule
 from bastion.loadtest._recorder import Recorder
 from bastion.loadtest._scenario import LoadTest, User
 
-__all__ = ["Engine", "closed_user", "open_slot"]
+__all__ = ["Arrivals", "Engine", "Pending", "closed_user", "open_slot"]
 
 YIELD_EVERY = 32  # iterations that never suspended before a user lets others run
 
@@ -54,6 +54,16 @@ class _Resumed:
                     step = coro.send(sent)
                 except StopIteration as done:
                     return done.value
+
+
+class Pending:
+    """An iteration that suspended after its first step: the coroutine and what it awaits."""
+
+    __slots__ = ("coro", "step")
+
+    def __init__(self, coro: Any, step: object) -> None:
+        self.coro = coro
+        self.step = step
 
 
 class Engine:
@@ -115,13 +125,39 @@ class Engine:
                 self.on_exhausted()
         return True
 
-    async def iterate(self, user: User, index: int, intended: float) -> None:
-        """Run scenario ``index`` once; latency counts from ``intended``."""
+    def begin(self, user: User, index: int, intended: float) -> Pending | None:
+        """Run scenario ``index``'s first step; latency counts from ``intended``.
+
+        An iteration that finished without suspending is recorded here and ``None``
+        returned (no coroutine frame, no timer: the fast path); otherwise the caller
+        awaits :meth:`finish` with what is returned.
+        """
+        try:
+            coro: Any = self.fns[index](user)
+            send = coro.send
+        except AttributeError:  # an awaitable that is not a coroutine
+            return Pending(coro, None)
+        except Exception as exc:  # noqa: BLE001 -- a scenario's failure is the measurement, counted by category
+            self._record(index, intended, exc)
+            return None
+        try:
+            step = send(None)
+        except StopIteration as done:
+            value = done.value
+            self._record(index, intended, None if value is None else self.failure(value))
+            return None
+        except Exception as exc:  # noqa: BLE001 -- a scenario's failure is the measurement, counted by category
+            self._record(index, intended, exc)
+            return None
+        return Pending(coro, step)
+
+    async def finish(self, user: User, index: int, intended: float, pending: Pending) -> None:
+        """Await the rest of a suspended iteration under its timeout, then record it."""
         self.in_flight += 1
         user.busy = True
         error: BaseException | None = None
         try:
-            value = await self._run(self.fns[index](user))
+            value = await self._rest(pending)
         except asyncio.CancelledError:
             if self.stopping:
                 self.recorder.interrupted += 1
@@ -134,29 +170,32 @@ class Engine:
         finally:
             self.in_flight -= 1
             user.busy = False
-        end = self.now()
+        self._record(index, intended, error)
+
+    async def iterate(self, user: User, index: int, intended: float) -> None:
+        """One whole iteration (:meth:`begin`, then :meth:`finish` if it suspended)."""
+        pending = self.begin(user, index, intended)
+        if pending is not None:
+            await self.finish(user, index, intended, pending)
+
+    def _record(self, index: int, intended: float, error: BaseException | None) -> None:
         recorder = self.recorder
         if intended < self.warm_end:
             recorder.warmup_iterations += 1
         elif error is None:
-            recorder.ok(index, intended, end - intended)
+            recorder.ok(index, intended, self.now() - intended)
         else:
             recorder.failed(index, intended, error)
 
-    async def _run(self, coro: Any) -> object:
-        try:
-            send = coro.send
-        except AttributeError:  # an awaitable that is not a coroutine
-            return await coro
-        try:
-            step = send(None)
-        except StopIteration as done:
-            return done.value
-        deadline = self.now() + self.timeout
-        timeout = asyncio.timeout_at(deadline)
+    async def _rest(self, pending: Pending) -> object:
+        if pending.step is None and not hasattr(pending.coro, "send"):
+            awaitable = pending.coro
+        else:
+            awaitable = _Resumed(pending.coro, pending.step)
+        timeout = asyncio.timeout_at(self.now() + self.timeout)
         try:
             async with timeout:
-                return await _Resumed(coro, step)
+                return await awaitable
         except TimeoutError:
             if timeout.expired():
                 raise IterationTimeout(
@@ -172,7 +211,10 @@ async def closed_user(engine: Engine, user: User, start_at: float, think: float)
         await asyncio.sleep(start_at - now())
     streak = 0
     while engine.admit(started := now()):
-        await engine.iterate(user, engine.pick(), started)
+        index = engine.pick()
+        pending = engine.begin(user, index, started)
+        if pending is not None:
+            await engine.finish(user, index, started, pending)
         if think > 0:
             await asyncio.sleep(think)
         else:
@@ -220,4 +262,7 @@ async def open_slot(engine: Engine, user: User, arrivals: Arrivals) -> None:
             if streak >= YIELD_EVERY:
                 streak = 0
                 await asyncio.sleep(0)
-        await engine.iterate(user, engine.pick(), intended)
+        index = engine.pick()
+        pending = engine.begin(user, index, intended)
+        if pending is not None:
+            await engine.finish(user, index, intended, pending)
