@@ -16,13 +16,19 @@ from typing import Any
 
 from bastion._core._actor import Actor
 from bastion._core._replies import NoReply, ReplyHandle
-from bastion.loadtest._engine import Arrivals, Engine, closed_user, open_slot
+from bastion.loadtest._engine import (
+    WATCH_RESOLUTION,
+    Arrivals,
+    Engine,
+    closed_user,
+    open_slot,
+)
 from bastion.loadtest._models import ClosedModel, OpenModel
 from bastion.loadtest._scenario import User
 
 __all__ = ["Driver", "Plan", "Progress"]
 
-START, STOP, DRAINED, TICK = "start", "stop", "drain-over", "tick"
+START, STOP, DRAINED, TICK, WATCH = "start", "stop", "drain-over", "tick", "watch"
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +96,8 @@ class Driver(Actor):
         elif message == DRAINED:
             for task in self.users:
                 task.cancel()
+        elif message == WATCH:
+            self.engine.expire(self.users.items())
         elif message == TICK and self.on_progress is not None:
             self.on_progress(self._progress())
 
@@ -115,6 +123,7 @@ class Driver(Actor):
             engine.on_exhausted = lambda: self.ref.cast_nowait(STOP)
         if self.on_progress is not None:
             self.send_interval(plan.progress_interval, TICK)
+        self.send_interval(engine.timeout / WATCH_RESOLUTION, WATCH)
         load = plan.load
         if isinstance(load, ClosedModel):
             for number in range(load.users):
@@ -182,5 +191,5 @@ class Driver(Actor):
             failed=recorder.failures,
             rate=recorder.completed / recorded if now > engine.warm_end else 0.0,
             p99_ms=round(recorder.recent().percentile(99) * 1000, 3),
-            in_flight=engine.in_flight,
+            in_flight=sum(user.busy for user in self.users.values()),
         )

@@ -1,12 +1,13 @@
-"""The hot path: pick a scenario, run one iteration under its deadline, record it.
+"""The hot path: pick a scenario, await one iteration, record it.
 
-An iteration's coroutine takes its first step inline (as Python 3.12's eager tasks
-do): a scenario that finishes without suspending costs no timer at all. Only one that
-suspends is resumed under ``asyncio.timeout_at(start + timeout)``.
+An iteration is a plain ``await fn(user)`` (no task, no timer: a scenario that never
+suspends costs a coroutine and two clock readings). The per-iteration timeout is kept
+by the driver's watchdog (:meth:`Engine.expire`), which cancels the user whose current
+iteration has run ``timeout`` seconds, at most 1/8 of ``timeout`` late; the user
+recognises its own expiry (``user.expired``) and counts an :class:`IterationTimeout`.
 
-Users (closed model) and in-flight slots (open model) are loops over
-:meth:`Engine.iterate`; they run as supervised tasks owned by the load test's driver
-actor (see ``_driver.py``), never as bare tasks.
+Users (closed model) and in-flight slots (open model) run as supervised tasks owned by
+the load test's driver actor (see ``_driver.py``), never as bare tasks.
 """
 
 from __future__ import annotations
@@ -14,56 +15,22 @@ from __future__ import annotations
 import asyncio
 import bisect
 import random
-from collections.abc import Callable, Coroutine, Generator
+from collections.abc import Callable, Iterable
 from typing import Any
 
+from bastion._core._histogram import LogLinearHistogram
 from bastion.loadtest._errors import IterationTimeout
 from bastion.loadtest._models import ArrivalSchedule
 from bastion.loadtest._recorder import Recorder
 from bastion.loadtest._scenario import LoadTest, User
 
-__all__ = ["Arrivals", "Engine", "Pending", "closed_user", "open_slot"]
+__all__ = ["Arrivals", "Engine", "closed_user", "open_slot"]
 
-YIELD_EVERY = 32  # iterations that never suspended before a user lets others run
-
-
-class _Resumed:
-    """Awaits the rest of a coroutine whose first step already ran (``yield from``, by hand)."""
-
-    __slots__ = ("coro", "step")
-
-    def __init__(self, coro: Coroutine[Any, Any, object], step: object) -> None:
-        self.coro = coro
-        self.step = step
-
-    def __await__(self) -> Generator[Any, Any, object]:
-        coro, step = self.coro, self.step
-        while True:
-            try:
-                sent = yield step
-            except GeneratorExit:
-                coro.close()
-                raise
-            except BaseException as exc:  # noqa: BLE001 -- forwarded into the coroutine, which re-raises or handles it
-                try:
-                    step = coro.throw(exc)
-                except StopIteration as done:
-                    return done.value
-            else:
-                try:
-                    step = coro.send(sent)
-                except StopIteration as done:
-                    return done.value
-
-
-class Pending:
-    """An iteration that suspended after its first step: the coroutine and what it awaits."""
-
-    __slots__ = ("coro", "step")
-
-    def __init__(self, coro: Any, step: object) -> None:
-        self.coro = coro
-        self.step = step
+# A user whose iterations never suspend lets the others (and the driver's timers) run
+# after this many iterations or this many seconds, whichever comes first.
+YIELD_EVERY = 256
+YIELD_AFTER = 0.002
+WATCH_RESOLUTION = 8  # the watchdog looks 8 times per timeout
 
 
 class Engine:
@@ -95,7 +62,6 @@ class Engine:
         self.warm_end = 0.0
         self.end = float("inf")  # no iteration intended at or after this starts
         self.stopping = False
-        self.in_flight = 0
         self.on_exhausted: Callable[[], object] = lambda: None
         self.drop_casts = 0.0  # chaos mode: fraction of cast_actor casts dropped
         self.chaos_log: Any = None
@@ -125,60 +91,38 @@ class Engine:
                 self.on_exhausted()
         return True
 
-    def begin(self, user: User, index: int, intended: float) -> Pending | None:
-        """Run scenario ``index``'s first step; latency counts from ``intended``.
+    def expire(self, users: Iterable[tuple[asyncio.Task[None], User]]) -> None:
+        """The watchdog: cancel each user whose iteration has run ``timeout`` seconds."""
+        limit = self.now() - self.timeout
+        for task, user in users:
+            if user.busy and not user.expired and user.started <= limit:
+                user.expired = True
+                task.cancel()
 
-        An iteration that finished without suspending is recorded here and ``None``
-        returned (no coroutine frame, no timer: the fast path); otherwise the caller
-        awaits :meth:`finish` with what is returned.
-        """
-        try:
-            coro: Any = self.fns[index](user)
-            send = coro.send
-        except AttributeError:  # an awaitable that is not a coroutine
-            return Pending(coro, None)
-        except Exception as exc:  # noqa: BLE001 -- a scenario's failure is the measurement, counted by category
-            self._record(index, intended, exc)
-            return None
-        try:
-            step = send(None)
-        except StopIteration as done:
-            value = done.value
-            self._record(index, intended, None if value is None else self.failure(value))
-            return None
-        except Exception as exc:  # noqa: BLE001 -- a scenario's failure is the measurement, counted by category
-            self._record(index, intended, exc)
-            return None
-        return Pending(coro, step)
-
-    async def finish(self, user: User, index: int, intended: float, pending: Pending) -> None:
-        """Await the rest of a suspended iteration under its timeout, then record it."""
-        self.in_flight += 1
+    async def iterate(self, user: User, index: int, intended: float) -> None:
+        """Run scenario ``index`` once; latency counts from ``intended``."""
+        user.started = self.now()
         user.busy = True
         error: BaseException | None = None
         try:
-            value = await self._rest(pending)
+            value = await self.fns[index](user)
         except asyncio.CancelledError:
-            if self.stopping:
-                self.recorder.interrupted += 1
-            raise
+            if not _own_expiry(user):
+                if self.stopping:
+                    self.recorder.interrupted += 1
+                raise
+            error = IterationTimeout(f"iteration ran past its {self.timeout:g} s timeout")
         except Exception as exc:  # noqa: BLE001 -- a scenario's failure is the measurement, counted by category
             error = exc
         else:
             if value is not None:
                 error = self.failure(value)
         finally:
-            self.in_flight -= 1
             user.busy = False
-        self._record(index, intended, error)
+        self.record(index, intended, error)
 
-    async def iterate(self, user: User, index: int, intended: float) -> None:
-        """One whole iteration (:meth:`begin`, then :meth:`finish` if it suspended)."""
-        pending = self.begin(user, index, intended)
-        if pending is not None:
-            await self.finish(user, index, intended, pending)
-
-    def _record(self, index: int, intended: float, error: BaseException | None) -> None:
+    def record(self, index: int, intended: float, error: BaseException | None) -> None:
+        """Count one finished iteration (warmup ones only as a number)."""
         recorder = self.recorder
         if intended < self.warm_end:
             recorder.warmup_iterations += 1
@@ -187,21 +131,26 @@ class Engine:
         else:
             recorder.failed(index, intended, error)
 
-    async def _rest(self, pending: Pending) -> object:
-        if pending.step is None and not hasattr(pending.coro, "send"):
-            awaitable = pending.coro
-        else:
-            awaitable = _Resumed(pending.coro, pending.step)
-        timeout = asyncio.timeout_at(self.now() + self.timeout)
+
+def _own_expiry(user: User) -> bool:
+    """Whether the cancellation being handled is the watchdog's (then it is absorbed)."""
+    if not user.expired:
+        return False
+    user.expired = False
+    task = asyncio.current_task()
+    return task is None or task.uncancel() == 0
+
+
+async def _absorbing_stray_expiry(user: User, body: Any) -> None:
+    """Run a user loop; a watchdog cancel that lands after its iteration ended (the
+    iteration finished in the same instant) is absorbed and the loop goes on."""
+    while True:
         try:
-            async with timeout:
-                return await awaitable
-        except TimeoutError:
-            if timeout.expired():
-                raise IterationTimeout(
-                    f"iteration ran past its {self.timeout:g} s timeout"
-                ) from None
-            raise
+            await body()
+            return
+        except asyncio.CancelledError:
+            if not _own_expiry(user):
+                raise
 
 
 async def closed_user(engine: Engine, user: User, start_at: float, think: float) -> None:
@@ -209,19 +158,71 @@ async def closed_user(engine: Engine, user: User, start_at: float, think: float)
     now = engine.now
     if start_at > now():
         await asyncio.sleep(start_at - now())
-    streak = 0
-    while engine.admit(started := now()):
-        index = engine.pick()
-        pending = engine.begin(user, index, started)
-        if pending is not None:
-            await engine.finish(user, index, started, pending)
+
+    async def body() -> None:
         if think > 0:
-            await asyncio.sleep(think)
+            while engine.admit(started := now()):
+                await engine.iterate(user, engine.pick(), started)
+                await asyncio.sleep(think)
         else:
+            await _busy_user(engine, user)
+
+    await _absorbing_stray_expiry(user, body)
+
+
+async def _busy_user(engine: Engine, user: User) -> None:
+    """A closed-model user without think time: :meth:`Engine.iterate` inlined for the
+    successful case, with the current second's histograms cached."""
+    now, admit, pick, fns = engine.now, engine.admit, engine.pick, engine.fns
+    recorder, failure = engine.recorder, engine.failure
+    single = len(fns) == 1
+    cache: list[LogLinearHistogram | None] = [None] * len(fns)
+    cache_second = -1
+    streak = counted = 0
+    last_yield = now()
+    try:
+        while admit(started := now()):
+            index = 0 if single else pick()
+            user.started = started
+            user.busy = True
+            error: BaseException | None = None
+            try:
+                value = await fns[index](user)
+            except asyncio.CancelledError:
+                user.busy = False
+                if not _own_expiry(user):
+                    if engine.stopping:
+                        recorder.interrupted += 1
+                    raise
+                value = error = IterationTimeout(
+                    f"iteration ran past its {engine.timeout:g} s timeout"
+                )
+            except Exception as exc:  # noqa: BLE001 -- a scenario's failure is the measurement, counted by category
+                value = error = exc
+            user.busy = False
+            if error is not None:
+                engine.record(index, started, error)
+            elif value is not None or started < engine.warm_end:
+                engine.record(index, started, None if value is None else failure(value))
+            else:
+                second = int(started - recorder.origin)
+                if second != cache_second:
+                    cache = [None] * len(fns)
+                    cache_second = second
+                histogram = cache[index]
+                if histogram is None:
+                    histogram = cache[index] = recorder.histogram(index, second)
+                histogram.record(now() - started)
+                counted += 1
             streak += 1
-            if streak >= YIELD_EVERY:
-                streak = 0
+            if streak >= YIELD_EVERY or started - last_yield >= YIELD_AFTER:
+                recorder.completed += counted
+                streak = counted = 0
                 await asyncio.sleep(0)
+                last_yield = now()
+                cache_second = -1  # the recorder may have settled the cached seconds
+    finally:
+        recorder.completed += counted
 
 
 class Arrivals:
@@ -243,6 +244,14 @@ class Arrivals:
 
 async def open_slot(engine: Engine, user: User, arrivals: Arrivals) -> None:
     """One open-model slot: take the next arrival, wait for its time, run it."""
+
+    async def body() -> None:
+        await _slot(engine, user, arrivals)
+
+    await _absorbing_stray_expiry(user, body)
+
+
+async def _slot(engine: Engine, user: User, arrivals: Arrivals) -> None:
     now = engine.now
     recorder = engine.recorder
     streak = 0
@@ -262,7 +271,4 @@ async def open_slot(engine: Engine, user: User, arrivals: Arrivals) -> None:
             if streak >= YIELD_EVERY:
                 streak = 0
                 await asyncio.sleep(0)
-        index = engine.pick()
-        pending = engine.begin(user, index, intended)
-        if pending is not None:
-            await engine.finish(user, index, intended, pending)
+        await engine.iterate(user, engine.pick(), intended)

@@ -103,6 +103,13 @@ class Recorder:
         self.max_start_lag = 0.0
         self.window = 0.0
 
+    def histogram(self, scenario: int, second: int) -> LogLinearHistogram:
+        """The histogram of ``scenario``'s successes in ``second`` (a user's fast path
+        caches it while the second lasts; count them into ``completed`` yourself)."""
+        key = (scenario, second)
+        histogram = self._live.get(key)
+        return histogram if histogram is not None else self._open(key)
+
     def ok(self, scenario: int, start: float, latency: float) -> None:
         """A successful iteration that started at loop time ``start``."""
         key = (scenario, int(start - self.origin))

@@ -47,6 +47,8 @@ class User:
     context: Any = None
     state: dict[str, Any] = field(default_factory=dict)
     busy: bool = field(default=False, init=False, repr=False)  # inside an iteration
+    started: float = field(default=0.0, init=False, repr=False)  # when it began
+    expired: bool = field(default=False, init=False, repr=False)  # the watchdog cancelled it
     drop_cast: Callable[[str], bool] = field(default=_never, init=False, repr=False)
 
 
