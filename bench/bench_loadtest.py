@@ -39,7 +39,7 @@ from _stats import percentile
 SRC = str(Path(__file__).resolve().parents[1] / "src")
 
 BASTION_NOOP = """
-import asyncio, json, sys
+import asyncio, json, sys, time
 from bastion import loadtest as lt
 
 async def noop(user):
@@ -47,9 +47,13 @@ async def noop(user):
 
 async def main():
     users, seconds = int(sys.argv[1]), float(sys.argv[2])
+    await lt.run(noop, load=lt.ClosedModel(users=users), duration=0.5, cooldown=1.0)  # warm
+    cpu = time.process_time()
     result = await lt.run(noop, load=lt.ClosedModel(users=users), duration=seconds,
-                          warmup=0.5, cooldown=1.0)
-    print(json.dumps({"rate": result.overall.throughput}))
+                          cooldown=1.0)
+    cpu = time.process_time() - cpu
+    print(json.dumps({"rate": result.overall.throughput,
+                      "cpu_rate": result.overall.iterations / cpu}))
 
 asyncio.run(main())
 """
@@ -75,11 +79,13 @@ env = Environment(user_classes=[Noop])
 runner = env.create_local_runner()
 runner.start(users, spawn_rate=users * 1000)
 gevent.sleep(0.5)  # warmup, as for Bastion
-start, before = time.perf_counter(), count
+start, cpu, before = time.perf_counter(), time.process_time(), count
 gevent.sleep(seconds)
-rate = (count - before) / (time.perf_counter() - start)
+done = count - before
+rate = done / (time.perf_counter() - start)
+cpu_rate = done / (time.process_time() - cpu)
 runner.quit()
-print(json.dumps({"rate": rate}))
+print(json.dumps({"rate": rate, "cpu_rate": cpu_rate}))
 """
 
 SCENARIO_FILE = """
@@ -118,17 +124,21 @@ def _cli_rate(scenarios: Path, users: int, seconds: float, workers: int) -> floa
 
 def noop_vs_locust(users: int, seconds: float, rounds: int) -> dict[str, Any]:
     """Interleaved: Bastion, Locust, Bastion, Locust, ..."""
-    bastion_rates, locust_rates = [], []
+    bastion, locust = [], []
     for _ in range(rounds):
-        bastion_rates.append(_python(BASTION_NOOP, str(users), str(seconds))["rate"])
-        locust_rates.append(_python(LOCUST_NOOP, str(users), str(seconds))["rate"])
-    ratios = [b / max(1e-9, loc) for b, loc in zip(bastion_rates, locust_rates, strict=True)]
+        bastion.append(_python(BASTION_NOOP, str(users), str(seconds)))
+        locust.append(_python(LOCUST_NOOP, str(users), str(seconds)))
+    ratios = [b["rate"] / loc["rate"] for b, loc in zip(bastion, locust, strict=True)]
+    cpu_ratios = [b["cpu_rate"] / loc["cpu_rate"] for b, loc in zip(bastion, locust, strict=True)]
     return {
         "users": users,
-        "bastion_per_s": [round(r) for r in bastion_rates],
-        "locust_per_s": [round(r) for r in locust_rates],
+        "bastion_per_s": [round(r["rate"]) for r in bastion],
+        "locust_per_s": [round(r["rate"]) for r in locust],
         "ratio_median": round(statistics.median(ratios), 2),
         "ratios": [round(r, 2) for r in ratios],
+        "bastion_per_cpu_s": [round(r["cpu_rate"]) for r in bastion],
+        "locust_per_cpu_s": [round(r["cpu_rate"]) for r in locust],
+        "cpu_ratio_median": round(statistics.median(cpu_ratios), 2),
         "target": ">= 5x",
     }
 

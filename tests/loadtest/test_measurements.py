@@ -186,13 +186,14 @@ async def test_nothing_starts_after_the_window_and_think_time_is_not_waited_out(
 
 async def test_open_model_reaches_its_arrival_rate(clock: VirtualClock) -> None:
     async def fast(user: lt.User) -> None:
-        await asyncio.sleep(0.001)  # noqa: BAS601 -- a fast target, virtual
+        await asyncio.sleep(0.0005)  # noqa: BAS601 -- a fast target, virtual
 
     result = await lt.run(fast, load=lt.OpenModel(rate=1000, max_in_flight=20), duration=10.0)
     assert result.overall.iterations == pytest.approx(10_000, rel=0.02)
     assert result.overall.throughput == pytest.approx(1000, rel=0.02)
     assert all(s.iterations == pytest.approx(1000, rel=0.02) for s in result.series)
     assert result.offered == result.overall.iterations
+    assert result.duration == 10.0  # the slots end with the last arrival; the window does not
 
 
 async def test_ramping_arrival_rate_follows_its_stages(clock: VirtualClock) -> None:

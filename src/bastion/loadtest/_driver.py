@@ -169,7 +169,9 @@ class Driver(Actor):
         if self.handle is None or not self.handle.pending:
             return
         engine = self.engine
-        stopped = self.stopped_at if self.stopped_at is not None else engine.now()
+        stopped = self.stopped_at
+        if stopped is None:  # every user ended by itself: the window still is the plan's
+            stopped = engine.end if self.plan.duration is not None else engine.now()
         engine.recorder.window = max(0.0, stopped - engine.warm_end)
         self.handle.reply(self.crashed_users)
 

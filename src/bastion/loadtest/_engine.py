@@ -180,8 +180,13 @@ async def _busy_user(engine: Engine, user: User) -> None:
     cache_second = -1
     streak = counted = 0
     last_yield = now()
+    timed = engine.remaining is None  # bounded by time only: admit() inlined
     try:
-        while admit(started := now()):
+        while (
+            (not engine.stopping and (started := now()) < engine.end)
+            if timed
+            else admit(started := now())
+        ):
             index = 0 if single else pick()
             user.started = started
             user.busy = True
