@@ -14,6 +14,7 @@ import threading
 import pytest
 
 import bastion
+import bastion.testing
 from bastion import loadtest as lt
 from bastion.testing._leaks import runtime_leaks, task_leaks
 
@@ -131,4 +132,30 @@ def test_ctrl_c_leaves_nothing() -> None:
     assert seen["leaks"] == []
     assert isinstance(seen["count"], int)
     assert seen["count"] >= 200
+    assert [t for t in threading.enumerate() if t not in threads_before] == []
+
+
+def test_what_a_scenario_leaks_is_stopped_and_counted() -> None:
+    class Orphan(bastion.Actor):
+        def handle_call(self, message: object) -> str:
+            return "still here"
+
+    forgotten: list[asyncio.Task[bool]] = []  # referenced, so asyncio cannot drop them
+
+    async def leaky(user: lt.User) -> None:
+        await user.runtime.spawn(Orphan)  # never stopped
+        forgotten.append(
+            asyncio.get_running_loop().create_task(  # noqa: BAS201 -- the leak under test
+                asyncio.Event().wait()
+            )
+        )
+
+    async def main() -> lt.LoadTestResult:
+        return await lt.run(leaky, load=lt.ClosedModel(users=2), iterations=6)
+
+    threads_before = set(threading.enumerate())
+    result = bastion.testing.run(main, virtual=True)  # fails on anything left pending
+    assert result.leaked == {"actors": 6, "tasks": 6}
+    assert result.overall.ok == 6
+    assert all(task.cancelled() for task in forgotten)
     assert [t for t in threading.enumerate() if t not in threads_before] == []

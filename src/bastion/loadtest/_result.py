@@ -123,6 +123,7 @@ class LoadTestResult:
     chaos_summary: dict[str, Any] = field(default_factory=dict)
     workers: tuple[WorkerReport, ...] = ()
     around_faults: tuple[dict[str, Any], ...] = ()
+    leaked: dict[str, int] = field(default_factory=dict)  # actors/tasks left, then stopped
 
     @property
     def passed(self) -> bool:
@@ -153,6 +154,7 @@ class LoadTestResult:
             "chaos": [asdict(e) for e in self.chaos],
             "chaos_summary": self.chaos_summary,
             "around_faults": list(self.around_faults),
+            "leaked": self.leaked,
             "workers": [asdict(w) for w in self.workers],
         }
         return out

@@ -6,6 +6,7 @@ import asyncio
 import math
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 from bastion._core._childspec import ChildSpec, Restart
@@ -60,7 +61,8 @@ async def run(
     the window) before they are cancelled (``interrupted``). Each iteration is
     cancelled after ``timeout`` seconds (at most 1/8 of it later) and counted as a
     failure (:class:`IterationTimeout`). ``runtime``: the
-    runtime the system under test lives in (default: a fresh one, closed afterwards).
+    runtime the system under test lives in (default: a fresh one, closed afterwards;
+    then what the scenarios left behind is stopped and counted in ``result.leaked``).
     Bad arguments raise ``ValueError``/``TypeError`` before anything starts.
     """
     test = LoadTest.of(target)
@@ -68,12 +70,29 @@ async def run(
         load, duration, iterations, warmup, cooldown, timeout, progress_interval, max_duration
     )
     parsed = prepare_thresholds(thresholds, test)
-    if runtime is None:
-        async with open_runtime() as owned:
-            return await _run_in(
-                owned, test, plan, iterations, timeout, parsed, chaos, on_progress, seed
-            )
-    return await _run_in(runtime, test, plan, iterations, timeout, parsed, chaos, on_progress, seed)
+    if runtime is not None:
+        return await _run_in(
+            runtime, test, plan, iterations, timeout, parsed, chaos, on_progress, seed
+        )
+    before = asyncio.all_tasks()
+    async with open_runtime() as owned:
+        result = await _run_in(
+            owned, test, plan, iterations, timeout, parsed, chaos, on_progress, seed
+        )
+        actors = len(owned.actors())  # after teardown: what the scenarios left running
+    tasks = await _cancel_leaked_tasks(before)
+    return replace(result, leaked={"actors": actors, "tasks": tasks})
+
+
+async def _cancel_leaked_tasks(before: set[asyncio.Task[Any]]) -> int:
+    """Cancel (and await, bounded) asyncio tasks the load test started and left pending."""
+    current = asyncio.current_task()
+    leaked = [t for t in asyncio.all_tasks() if t not in before and t is not current]
+    for task in leaked:
+        task.cancel()
+    if leaked:
+        await asyncio.wait(leaked, timeout=DRIVER_GRACE)
+    return len(leaked)
 
 
 async def _run_in(
