@@ -196,6 +196,36 @@ def added_latency(iterations: int) -> dict[str, Any]:
     return out
 
 
+def measure(
+    users: int, seconds: float, rounds: int, iterations: int, *, locust: bool = True
+) -> dict[str, Any]:
+    """Every figure of this benchmark, with the machine's load beside them."""
+    results: dict[str, Any] = {"cpus": os.cpu_count(), "load_1min_before": os.getloadavg()[0]}
+    if locust:
+        results["noop_vs_locust"] = noop_vs_locust(users, seconds, rounds)
+    results["workers"] = workers_scaling(users, seconds, rounds)
+    results["added"] = added_latency(iterations)
+    results["load_1min_after"] = os.getloadavg()[0]
+    return results
+
+
+def run(quick: bool) -> dict[str, Any]:
+    """Entry point for ``bench/run.py`` (Locust is skipped when it is not installed)."""
+    try:
+        import locust  # noqa: F401  -- only whether it is installed
+    except ImportError:
+        has_locust = False
+    else:
+        has_locust = True
+    results = measure(10, 1.0 if quick else 3.0, 1 if quick else 3,
+                      50_000 if quick else 200_000, locust=has_locust)  # fmt: skip
+    ratios = {"loadtest_workers2_vs_1": results["workers"]["ratio_median"]}
+    if has_locust:
+        ratios["loadtest_noop_vs_locust"] = results["noop_vs_locust"]["ratio_median"]
+        ratios["loadtest_noop_vs_locust_cpu"] = results["noop_vs_locust"]["cpu_ratio_median"]
+    return {"loadtest": results, "ratios": ratios}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--users", type=int, default=10)
@@ -205,13 +235,9 @@ def main() -> None:
     parser.add_argument("--skip-locust", action="store_true")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args()
-    load_before = os.getloadavg()[0]
-    results: dict[str, Any] = {"cpus": os.cpu_count(), "load_1min_before": load_before}
-    if not args.skip_locust:
-        results["noop_vs_locust"] = noop_vs_locust(args.users, args.seconds, args.rounds)
-    results["workers"] = workers_scaling(args.users, args.seconds, args.rounds)
-    results["added"] = added_latency(args.iterations)
-    results["load_1min_after"] = os.getloadavg()[0]
+    results = measure(
+        args.users, args.seconds, args.rounds, args.iterations, locust=not args.skip_locust
+    )
     if args.json:
         print(json.dumps(results, sort_keys=True))
         return

@@ -113,3 +113,16 @@ def test_measurements_merge_bucket_wise_exactly() -> None:
     one = summarise(merged, model="m")
     other = summarise(alone, model="m")
     assert one.overall.latency == other.overall.latency
+
+
+def test_record_many_equals_recording_one_by_one() -> None:
+    from bastion.telemetry import LogLinearHistogram
+
+    rng = random.Random(4)
+    values = [rng.expovariate(1000) for _ in range(1000)]
+    one, many = LogLinearHistogram(), LogLinearHistogram()
+    for value in values:
+        one.record(value)
+    for start in range(0, len(values), 37):  # batches that do not line up with the fold
+        many.record_many(values[start : start + 37])
+    assert many.snapshot() == one.snapshot()

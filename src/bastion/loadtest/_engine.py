@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import math
 import random
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from bastion._core._histogram import LogLinearHistogram
 from bastion.loadtest._errors import IterationTimeout
 from bastion.loadtest._models import ArrivalSchedule
 from bastion.loadtest._recorder import Recorder
@@ -31,6 +31,7 @@ __all__ = ["Arrivals", "Engine", "closed_user", "open_slot"]
 YIELD_EVERY = 256
 YIELD_AFTER = 0.002
 WATCH_RESOLUTION = 8  # the watchdog looks 8 times per timeout
+IDLE = math.inf  # user.started when no iteration runs
 
 
 class Engine:
@@ -95,14 +96,13 @@ class Engine:
         """The watchdog: cancel each user whose iteration has run ``timeout`` seconds."""
         limit = self.now() - self.timeout
         for task, user in users:
-            if user.busy and not user.expired and user.started <= limit:
+            if not user.expired and user.started <= limit:
                 user.expired = True
                 task.cancel()
 
     async def iterate(self, user: User, index: int, intended: float) -> None:
         """Run scenario ``index`` once; latency counts from ``intended``."""
         user.started = self.now()
-        user.busy = True
         error: BaseException | None = None
         try:
             value = await self.fns[index](user)
@@ -118,7 +118,7 @@ class Engine:
             if value is not None:
                 error = self.failure(value)
         finally:
-            user.busy = False
+            user.started = IDLE
         self.record(index, intended, error)
 
     def record(self, index: int, intended: float, error: BaseException | None) -> None:
@@ -172,15 +172,24 @@ async def closed_user(engine: Engine, user: User, start_at: float, think: float)
 
 async def _busy_user(engine: Engine, user: User) -> None:
     """A closed-model user without think time: :meth:`Engine.iterate` inlined for the
-    successful case, with the current second's histograms cached."""
+    successful case. Latencies gather in a list per second and go into that second's
+    histogram in one call when the second changes or the user yields."""
     now, admit, pick, fns = engine.now, engine.admit, engine.pick, engine.fns
     recorder, failure = engine.recorder, engine.failure
     single = len(fns) == 1
-    cache: list[LogLinearHistogram | None] = [None] * len(fns)
-    cache_second = -1
-    streak = counted = 0
-    last_yield = now()
     timed = engine.remaining is None  # bounded by time only: admit() inlined
+    batches: list[list[float]] = [[] for _ in fns]
+    second, second_ends = -1, -math.inf  # the second being gathered, and when it ends
+
+    def flush() -> None:
+        for index, batch in enumerate(batches):
+            if batch:
+                recorder.histogram(index, second).record_many(batch)
+                recorder.completed += len(batch)
+                batch.clear()
+
+    streak = 0
+    last_yield = now()
     try:
         while (
             (not engine.stopping and (started := now()) < engine.end)
@@ -188,13 +197,12 @@ async def _busy_user(engine: Engine, user: User) -> None:
             else admit(started := now())
         ):
             index = 0 if single else pick()
-            user.started = started
-            user.busy = True
+            user.started = started  # the watchdog's: an iteration is running
             error: BaseException | None = None
             try:
                 value = await fns[index](user)
             except asyncio.CancelledError:
-                user.busy = False
+                user.started = IDLE
                 if not _own_expiry(user):
                     if engine.stopping:
                         recorder.interrupted += 1
@@ -204,30 +212,25 @@ async def _busy_user(engine: Engine, user: User) -> None:
                 )
             except Exception as exc:  # noqa: BLE001 -- a scenario's failure is the measurement, counted by category
                 value = error = exc
-            user.busy = False
+            user.started = IDLE
             if error is not None:
                 engine.record(index, started, error)
             elif value is not None or started < engine.warm_end:
                 engine.record(index, started, None if value is None else failure(value))
             else:
-                second = int(started - recorder.origin)
-                if second != cache_second:
-                    cache = [None] * len(fns)
-                    cache_second = second
-                histogram = cache[index]
-                if histogram is None:
-                    histogram = cache[index] = recorder.histogram(index, second)
-                histogram.record(now() - started)
-                counted += 1
+                if started >= second_ends:
+                    flush()
+                    second = int(started - recorder.origin)
+                    second_ends = recorder.origin + second + 1
+                batches[index].append(now() - started)
             streak += 1
             if streak >= YIELD_EVERY or started - last_yield >= YIELD_AFTER:
-                recorder.completed += counted
-                streak = counted = 0
+                flush()  # the recorder may settle seconds while others run
+                streak = 0
                 await asyncio.sleep(0)
                 last_yield = now()
-                cache_second = -1  # the recorder may have settled the cached seconds
     finally:
-        recorder.completed += counted
+        flush()
 
 
 class Arrivals:

@@ -46,10 +46,14 @@ class User:
     number: int
     context: Any = None
     state: dict[str, Any] = field(default_factory=dict)
-    busy: bool = field(default=False, init=False, repr=False)  # inside an iteration
-    started: float = field(default=0.0, init=False, repr=False)  # when it began
+    started: float = field(default=math.inf, init=False, repr=False)  # inf: no iteration
     expired: bool = field(default=False, init=False, repr=False)  # the watchdog cancelled it
     drop_cast: Callable[[str], bool] = field(default=_never, init=False, repr=False)
+
+    @property
+    def busy(self) -> bool:
+        """Whether an iteration of this user is running now."""
+        return self.started != math.inf
 
 
 ScenarioFn = Callable[[User], Awaitable[object]]
