@@ -7,7 +7,9 @@
   monkey-patches the interpreter with gevent, so it cannot share one with asyncio.
   Target: Bastion >= 5x Locust.
 * ``workers``: ``bastion loadtest --workers 2`` against ``--workers 1`` (both through
-  the CLI, same scenario), interleaved. Target: >= 1.7x on 2 cores.
+  the CLI, same scenario), interleaved. Target: >= 1.7x on 2 cores. Beside it, the
+  iterations per CPU-second of each whole run (parent and workers): equal figures mean
+  the processes add no work of their own, so the rate scales with the free cores.
 * ``added``: the harness's added latency per iteration: the interval between two
   consecutive starts of a recording no-op scenario under the harness (one user) minus
   the same interval in a bare ``for`` loop awaiting it; p50 and p99 in microseconds.
@@ -24,6 +26,7 @@ import asyncio
 import itertools
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -111,7 +114,10 @@ def _python(code: str, *args: str) -> dict[str, Any]:
     return result
 
 
-def _cli_rate(scenarios: Path, users: int, seconds: float, workers: int) -> float:
+def _cli_run(scenarios: Path, users: int, seconds: float, workers: int) -> tuple[float, float]:
+    """Rate (iterations per second) and iterations per CPU-second of the whole run (the
+    CLI and its worker processes: their CPU time is the children's of this process)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     done = subprocess.run(
         [sys.executable, "-m", "bastion", "loadtest", str(scenarios), "--users", str(users),
          "--duration", str(seconds), "--warmup", "0.5", "--cooldown", "1", "--workers",
@@ -119,7 +125,10 @@ def _cli_rate(scenarios: Path, users: int, seconds: float, workers: int) -> floa
         capture_output=True, text=True, check=True, timeout=300,
         env={**os.environ, "PYTHONPATH": SRC},
     )  # fmt: skip
-    return float(json.loads(done.stdout)["overall"]["throughput"])
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    overall = json.loads(done.stdout)["overall"]
+    return float(overall["throughput"]), overall["iterations"] / cpu
 
 
 def noop_vs_locust(users: int, seconds: float, rounds: int) -> dict[str, Any]:
@@ -150,15 +159,19 @@ def workers_scaling(users: int, seconds: float, rounds: int) -> dict[str, Any]:
         scenarios.write_text(textwrap.dedent(SCENARIO_FILE), encoding="utf-8")
         one, two = [], []
         for _ in range(rounds):
-            one.append(_cli_rate(scenarios, users, seconds, 1))
-            two.append(_cli_rate(scenarios, users, seconds, 2))
-    ratios = [b / a for a, b in zip(one, two, strict=True)]
+            one.append(_cli_run(scenarios, users, seconds, 1))
+            two.append(_cli_run(scenarios, users, seconds, 2))
+    ratios = [b[0] / a[0] for a, b in zip(one, two, strict=True)]
+    per_cpu = [b[1] / a[1] for a, b in zip(one, two, strict=True)]
     return {
         "users": users,
-        "one_process_per_s": [round(r) for r in one],
-        "two_workers_per_s": [round(r) for r in two],
+        "one_process_per_s": [round(r[0]) for r in one],
+        "two_workers_per_s": [round(r[0]) for r in two],
         "ratio_median": round(statistics.median(ratios), 2),
         "ratios": [round(r, 2) for r in ratios],
+        "one_process_per_cpu_s": [round(r[1]) for r in one],
+        "two_workers_per_cpu_s": [round(r[1]) for r in two],
+        "per_cpu_ratio_median": round(statistics.median(per_cpu), 2),
         "target": ">= 1.7x",
     }
 
