@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import textwrap
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from bastion.cli._loadtest import EXIT_ERROR, EXIT_FAILED, EXIT_USAGE, loadtest_command
+from tests.cli._process import demo_stderr_line, start_bastion
 
 SCENARIOS = textwrap.dedent(
     """
@@ -132,3 +134,18 @@ def test_demo_with_chaos_loses_nothing() -> None:
     assert summary["lost"] == 0
     assert summary["faults"]["kill"] > 0
     assert {e["kind"] for e in data["chaos"]} >= {"kill"}
+
+
+def test_ctrl_c_exits_130_and_says_nothing_is_left(scenarios: Path) -> None:
+    proc = start_bastion("loadtest", f"{scenarios}:shop", "--users", "4", "--duration", "600")
+    try:
+        demo_stderr_line(proc, lambda line: line.startswith("progress:"), "progress")
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert "bastion loadtest: interrupted: nothing is left running" in stderr
+    assert "Traceback" not in stderr

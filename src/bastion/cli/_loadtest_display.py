@@ -79,7 +79,6 @@ class LoadDisplay:
         self.err = err or sys.stderr
         self.out = out or sys.stdout
         self._next_line = 0.0
-        self._live: object | None = None
         self._console: object | None = None
         if not quiet and has_rich() and self.err.isatty():
             from rich.console import Console

@@ -13,6 +13,7 @@ import asyncio
 import logging
 import os
 import sys
+import tempfile
 from pathlib import Path
 from typing import BinaryIO
 
@@ -133,8 +134,6 @@ def main() -> int:
     out = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # print() goes to stderr now
     channel = _Channel(out)
-    import tempfile
-
     with tempfile.TemporaryDirectory(prefix="bastion-loadtest-worker-") as scratch:
         try:
             run(_work, channel, Path(scratch))
