@@ -29,6 +29,7 @@ from bastion.agents import (
     act,
 )
 from bastion.demo._pipeline import DemoConfig, _tree, _workflow
+from bastion.flags import DEMO_STEP_IMPL, Flags
 from bastion.loadtest._chaos import Chaos, ChaosStore
 from bastion.loadtest._scenario import LoadTest, Scenario, User
 from bastion.persistence import SQLiteStore
@@ -43,6 +44,7 @@ class DemoSystem:
     """What the demo load test's setup started."""
 
     store: ChaosStore
+    flags: Flags
     bus: SignalBus
     supervisor: SupervisorHandle
     accepted: list[str] = field(default_factory=list)
@@ -51,19 +53,23 @@ class DemoSystem:
 
 async def _setup(db: Path, workers: int, rt: Runtime) -> DemoSystem:
     config = DemoConfig(tasks=100_000, workers=workers, chaos=0.0, db=db, io_seconds=0.002)
-    store = ChaosStore(await SQLiteStore.open(db), name="sqlite")
+    sqlite = await SQLiteStore.open(db)
+    store = ChaosStore(sqlite, name="sqlite")
+    flags = await Flags.open(sqlite, namespace="flags")  # the flag store is not chaos's target
+    await flags.ensure(DEMO_STEP_IMPL, actor="bastion loadtest", reason="the demo's step flag")
     bus = await SignalBus().start(rt, name="signals")
     try:
         supervisor = await rt.start_supervisor(
-            _tree(config, store, bus),  # type: ignore[arg-type]  # a ChaosStore is a store
+            _tree(config, store, bus, flags),  # type: ignore[arg-type]  # a ChaosStore is a store
             intensity=RestartIntensity(1000, max_seconds=10.0),
             name="demo",
         )
     except BaseException:
         await bus.stop()
+        await flags.aclose()
         await store.close()
         raise
-    return DemoSystem(store, bus, supervisor)
+    return DemoSystem(store, flags, bus, supervisor)
 
 
 async def _teardown(rt: Runtime, system: DemoSystem) -> None:
@@ -71,6 +77,7 @@ async def _teardown(rt: Runtime, system: DemoSystem) -> None:
         await system.supervisor.stop(timeout=30.0)
     finally:
         await system.bus.stop()
+        await system.flags.aclose()
         await system.store.close()
 
 
