@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import signal
 import textwrap
 from pathlib import Path
@@ -149,3 +150,15 @@ def test_ctrl_c_exits_130_and_says_nothing_is_left(scenarios: Path) -> None:
     assert proc.returncode == 130
     assert "bastion loadtest: interrupted: nothing is left running" in stderr
     assert "Traceback" not in stderr
+
+
+def test_the_cli_page_documents_every_exit_status_of_bastion_loadtest() -> None:
+    from bastion.cli._loadtest import EXIT_INTERRUPTED
+
+    page = (Path(__file__).resolve().parents[2] / "docs" / "cli.md").read_text(encoding="utf-8")
+    section = page[page.index("## `bastion loadtest`") :]
+    rows = {int(m[1]): m[2] for m in re.finditer(r"^\| \*\*(\d+)\*\* \| (.*)$", section, re.M)}
+    assert set(rows) == {0, EXIT_FAILED, EXIT_USAGE, EXIT_ERROR, EXIT_INTERRUPTED}
+    assert "threshold failed" in rows[EXIT_FAILED]
+    assert "bad threshold" in rows[EXIT_USAGE]
+    assert "could not run" in rows[EXIT_ERROR]
