@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from array import array
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import repeat
 from operator import rshift
@@ -164,6 +164,13 @@ class LogLinearHistogram:
         """Add one value (seconds). Negative or zero values count in the lowest bucket."""
         pending = self._pending
         pending.append(value)
+        if len(pending) >= BATCH:
+            self.fold()
+
+    def record_many(self, values: Iterable[float]) -> None:
+        """Add several values (seconds) at once: one call, folded in batches as usual."""
+        pending = self._pending
+        pending.extend(values)
         if len(pending) >= BATCH:
             self.fold()
 

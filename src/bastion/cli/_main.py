@@ -51,10 +51,17 @@ def _register_rollout() -> None:
     cli.add_command(rollout_group)
 
 
+def _register_loadtest() -> None:
+    from bastion.cli._loadtest import loadtest_command
+
+    cli.add_command(loadtest_command)
+
+
 def main() -> None:
     """Run the ``bastion`` command line."""
     _register_demo()
     _register_console()
     _register_flags()
     _register_rollout()
+    _register_loadtest()
     cli()
