@@ -261,6 +261,8 @@ async def test_cancel_pause_resume(db_path: Path) -> None:
         coord = await rt.spawn(CoordinatorAgent, name="coord", store=store)
         await act(coord, "start_workflow", workflow_id="p", steps=PIPELINE)
         await act(coord, "start_workflow", workflow_id="c", steps=PIPELINE)
+        # steps are offered without waiting: pause once "parse" (held) is on its agent
+        await wait_for(lambda: _step_is(coord, "p", "parse", "dispatched"), timeout=5.0)
         assert (await act(coord, "pause", workflow_id="p")).status == "paused"
         cancelled = await act(coord, "cancel", workflow_id="c")
         assert cancelled.status == "cancelled"
@@ -276,7 +278,11 @@ async def test_cancel_pause_resume(db_path: Path) -> None:
 
 
 async def _step_done(coord: bastion.ActorRef, wf: str, step: str) -> bool:
-    return bool((await act(coord, "workflow_status", workflow_id=wf)).steps[step] == "completed")
+    return await _step_is(coord, wf, step, "completed")
+
+
+async def _step_is(coord: bastion.ActorRef, wf: str, step: str, phase: str) -> bool:
+    return bool((await act(coord, "workflow_status", workflow_id=wf)).steps[step] == phase)
 
 
 @pytest.mark.bastion(real_time=False)  # a 60 s stall, in virtual time

@@ -27,13 +27,13 @@ from typing import Any
 
 from bastion._core import _event_names, _events
 from bastion._core._durations import positive_seconds
-from bastion._core._errors import BastionError
 from bastion._core._messages import Down, MonitorRef
 from bastion._core._ref import ActorRef
 from bastion._core._registry import RegistryEntry
 from bastion._core._timers import Timer
-from bastion.agents._actions import Act, action
+from bastion.agents._actions import action
 from bastion.agents._errors import UnknownWorkflow, WorkflowLimitExceeded
+from bastion.agents._offers import Offer, Offered, offer_step
 from bastion.agents._persistent import PersistentAgent
 from bastion.agents._state import ItemMap
 from bastion.agents._task_types import TaskAccepted, TaskFinished, TaskOutcome, TaskStatus
@@ -123,6 +123,7 @@ class CoordinatorAgent(PersistentAgent):
         self._monitors: dict[str, MonitorRef] = {}
         self._timer: Timer | None = None
         self._index = WorkflowIndex()
+        self._offers: dict[str, Offer] = {}  # task id -> the offer awaiting its answer
 
     # -- actions -----------------------------------------------------------------------
     @action
@@ -250,33 +251,74 @@ class CoordinatorAgent(PersistentAgent):
             await self._dispatch(wf, step)
 
     async def _dispatch(self, wf: Workflow, step: StepState) -> None:
-        inputs = {d: wf.step(d).result for d in step.depends_on}
+        self._offer(wf, step, self._candidates(step), step.agent)
+
+    def _offer(
+        self,
+        wf: Workflow,
+        step: StepState,
+        candidates: list[RegistryEntry],
+        previous_agent: str | None,
+    ) -> None:
+        """Mark ``step`` dispatched to the first candidate and offer it without waiting
+        (``_offers``); the answer comes back as an ``Offered`` message."""
+        if not candidates:
+            return  # stays pending: the periodic check offers it again
+        entry = candidates[0]
+        task_id = step.task_id(wf.id)
         params = {
             "type": step.task_type,
             "payload": step.payload,
-            "id": step.task_id(wf.id),
-            "inputs": inputs,
+            "id": task_id,
+            "inputs": {d: wf.step(d).result for d in step.depends_on},
             "reply_to": self.name,
             "timeout": step.timeout,
         }
-        for entry in self._candidates(step):
-            try:
-                accepted = await entry.ref.call(Act("queue", params), timeout=self.dispatch_timeout)
-            except BastionError as exc:
-                _events.emit(
-                    _event_names.WORKFLOW_DISPATCH_REFUSED,
-                    {"count": 1},
-                    {**self._meta(), "workflow": wf.id, "agent": entry.name, "error": exc},
-                )
-                continue
-            step.status, step.agent = StepPhase.DISPATCHED, entry.name
-            self._index.dispatched(entry.name)
-            self.dispatched_count += 1
-            self.workflows.touch(wf.id)
-            self._watch(entry.name, entry.ref)
-            if isinstance(accepted, TaskAccepted) and accepted.outcome is not None:
-                await self._apply_outcome(wf, step, accepted.outcome)
+        offer = Offer(wf.id, step.name, task_id, entry.name, previous_agent, candidates[1:])
+        step.status, step.agent = StepPhase.DISPATCHED, entry.name
+        self._index.dispatched(entry.name)
+        self.dispatched_count += 1  # taken back if the offer is refused
+        self.workflows.touch(wf.id)
+        self._watch(entry.name, entry.ref)
+        self._offers[task_id] = offer
+        self.runtime.tasks.start(
+            offer_step,
+            self.ref,
+            entry.ref,
+            params,
+            offer,
+            self.dispatch_timeout,
+            name=f"offer:{task_id}",
+        )
+
+    async def _on_offered(self, answer: Offered) -> None:
+        offer = answer.offer
+        if self._offers.get(offer.task_id) is not offer:
+            return  # a later offer of the same task replaced it
+        del self._offers[offer.task_id]
+        wf = self.workflows.get(offer.workflow)
+        step = None if wf is None else next((s for s in wf.steps if s.name == offer.step), None)
+        if wf is None or step is None or step.status is not StepPhase.DISPATCHED:
+            return  # finished, cancelled, or its outcome already arrived
+        if step.agent != offer.agent or step.task_id(wf.id) != offer.task_id:
             return
+        if answer.error is not None:
+            _events.emit(
+                _event_names.WORKFLOW_DISPATCH_REFUSED,
+                {"count": 1},
+                {**self._meta(), "workflow": wf.id, "agent": offer.agent, "error": answer.error},
+            )
+            self._index.release(step)
+            self.dispatched_count -= 1
+            step.status, step.agent = StepPhase.PENDING, offer.previous_agent
+            self.workflows.touch(wf.id)
+            if wf.status is WorkflowPhase.RUNNING:
+                rest = [e for e in offer.rest if e.ref.is_alive]
+                self._offer(wf, step, rest, offer.previous_agent)
+            return
+        accepted = answer.accepted
+        if isinstance(accepted, TaskAccepted) and accepted.outcome is not None:
+            await self._apply_outcome(wf, step, accepted.outcome)
 
     def _candidates(self, step: StepState) -> list[RegistryEntry]:
         wanted = step.capability or step.task_type
@@ -356,6 +398,8 @@ class CoordinatorAgent(PersistentAgent):
             await self._on_agent_down(message)
         elif isinstance(message, _Check):
             await self._check()
+        elif isinstance(message, Offered):
+            await self._on_offered(message)
         elif isinstance(message, _Resume):
             await self._resume_all()
         else:
