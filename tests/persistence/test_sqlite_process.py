@@ -30,7 +30,7 @@ def _group(
     *,
     sync: bool = False,
     checks: list[list[object]] | None = None,
-    items: list[tuple[str, str, str, bytes]] | None = None,
+    items: list[tuple[str, str, str, bytes, int | None]] | None = None,
 ) -> list[object]:
     return [gid, sync, checks or [], [], [], [], items or []]
 
@@ -78,10 +78,10 @@ def test_end_of_input_commits_the_complete_frames_and_exits(tmp_path: Path) -> N
         stdout=subprocess.PIPE,
     )
     assert proc.stdin is not None
-    partial = _frame(_group(3, items=[("a", "q", "3", b"z")]))
+    partial = _frame(_group(3, items=[("a", "q", "3", b"z", None)]))
     proc.stdin.write(
-        _frame(_group(1, items=[("a", "q", "1", b"x")]))
-        + _frame(_group(2, items=[("a", "q", "2", b"y")]))
+        _frame(_group(1, items=[("a", "q", "1", b"x", None)]))
+        + _frame(_group(2, items=[("a", "q", "2", b"y", None)]))
         + partial[:-3]
     )
     proc.stdin.close()  # what a kill -9 of the store's process looks like from here
@@ -102,7 +102,7 @@ def test_a_strict_group_is_fsynced_before_its_ack(
     monkeypatch.setattr(os, "fsync", synced.append)
     conn = _writer_proc._open(str(path))
     try:
-        acks = _writer_proc._commit(conn, [_group(1, items=[("a", "q", "1", b"x")])], str(path))
+        acks = _writer_proc._commit(conn, [_group(1, items=[("a", "q", "1", b"x", None)])], str(path))
         assert acks == [[1, 0, ""]]
         assert synced == []  # batched: no fsync
         acks = _writer_proc._commit(conn, [_group(2, sync=True)], str(path))
@@ -119,8 +119,8 @@ def test_a_group_planned_from_stale_versions_is_refused_whole(tmp_path: Path) ->
     try:
         with sqlite3.connect(path) as other:
             other.execute("INSERT INTO records VALUES ('a', 'k', 7, x'00')")
-        stale = _group(1, checks=[["a", "k", 0]], items=[("a", "q", "1", b"x")])
-        fresh = _group(2, checks=[["a", "k", 7]], items=[("a", "q", "2", b"y")])
+        stale = _group(1, checks=[["a", "k", 0]], items=[("a", "q", "1", b"x", None)])
+        fresh = _group(2, checks=[["a", "k", 7]], items=[("a", "q", "2", b"y", None)])
         acks = _writer_proc._commit(conn, [stale, fresh], str(path))
         assert [a[:2] for a in acks] == [[1, 1], [2, 0]]
         assert conn.execute("SELECT item FROM items").fetchall() == [("2",)]

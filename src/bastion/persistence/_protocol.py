@@ -80,12 +80,18 @@ class Delete:
 
 @dataclass(frozen=True, slots=True)
 class PutItem:
-    """Insert or replace one item of a collection."""
+    """Insert or replace one item of a collection.
+
+    ``order``: where the item sorts in its collection for a store that can read a
+    collection in pages in that order (SQLite: ``load_head`` / ``load_page``, used to
+    restore a large task queue highest priority first); None for unordered items.
+    """
 
     namespace: str
     collection: str
     item: str
     data: bytes
+    order: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

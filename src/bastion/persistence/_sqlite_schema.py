@@ -24,7 +24,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any, Literal
 
 APPLICATION_ID = 0x4253544E  # "BSTN" in the SQLite header: this file is a Bastion store
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: items.ord and its index (collections read in pages, in order)
 FORMAT = "1"  # meta.format, written by every version (how unstamped files are recognised)
 CHECKPOINT_EVERY = 64  # commits between maintenance rounds (see maintain)
 WAL_LIMIT_BYTES = 64 << 20  # journal_size_limit: a reset WAL is truncated to this size
@@ -38,7 +38,8 @@ TABLES: dict[str, str] = {
     "records": "CREATE TABLE records (ns TEXT NOT NULL, key TEXT NOT NULL,"
     " version INTEGER NOT NULL, data BLOB NOT NULL, PRIMARY KEY (ns, key)) WITHOUT ROWID",
     "items": "CREATE TABLE items (ns TEXT NOT NULL, coll TEXT NOT NULL,"
-    " item TEXT NOT NULL, data BLOB NOT NULL, PRIMARY KEY (ns, coll, item)) WITHOUT ROWID",
+    " item TEXT NOT NULL, data BLOB NOT NULL, ord INTEGER,"
+    " PRIMARY KEY (ns, coll, item)) WITHOUT ROWID",
     "quarantine": "CREATE TABLE quarantine (id INTEGER PRIMARY KEY, ns TEXT NOT NULL,"
     " reason TEXT NOT NULL, at REAL NOT NULL, records INTEGER NOT NULL, items INTEGER NOT NULL)",
     "quarantine_rows": "CREATE TABLE quarantine_rows (qid INTEGER NOT NULL, key TEXT,"
@@ -47,7 +48,7 @@ TABLES: dict[str, str] = {
 COLUMNS: dict[str, tuple[str, ...]] = {
     "meta": ("key", "value"),
     "records": ("ns", "key", "version", "data"),
-    "items": ("ns", "coll", "item", "data"),
+    "items": ("ns", "coll", "item", "data", "ord"),
     "quarantine": ("id", "ns", "reason", "at", "records", "items"),
     "quarantine_rows": ("qid", "key", "coll", "item", "version", "data"),
 }
@@ -56,7 +57,13 @@ SELECT_VERSION = "SELECT version FROM records WHERE ns = ? AND key = ?"
 PUT_RECORD = "INSERT OR REPLACE INTO records (ns, key, version, data) VALUES (?, ?, ?, ?)"
 DELETE_RECORD = "DELETE FROM records WHERE ns = ? AND key = ?"
 DELETE_ITEM = "DELETE FROM items WHERE ns = ? AND coll = ? AND item = ?"
-PUT_ITEM = "INSERT OR REPLACE INTO items (ns, coll, item, data) VALUES (?, ?, ?, ?)"
+PUT_ITEM = "INSERT OR REPLACE INTO items (ns, coll, item, data, ord) VALUES (?, ?, ?, ?, ?)"
+#: Items that carry an order (``PutItem.order``), in that order: only those pay for it.
+ORDER_INDEX = (
+    "CREATE INDEX IF NOT EXISTS items_ord ON items (ns, coll, ord, item) WHERE ord IS NOT NULL"
+)
+#: Schema 1 (before ``ord``): upgraded in place when opened (:func:`prepare`).
+ITEMS_V1 = ("ns", "coll", "item", "data")
 #: The statements of a planned group, in the order its four row lists are written:
 #: record puts, record deletes, item deletes, item puts (a row is in one list only).
 GROUP_STATEMENTS = (PUT_RECORD, DELETE_RECORD, DELETE_ITEM, PUT_ITEM)
@@ -176,20 +183,7 @@ def prepare(conn: sqlite3.Connection, path: str) -> None:
     kind = identify(conn, path)
     if kind == "new":  # must precede the first table; freed pages can then be returned
         conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
-    if kind != "ours":
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            if identify(conn, path) == "new":  # still empty now that we hold the lock
-                for stmt in TABLES.values():
-                    conn.execute(stmt)
-                conn.execute("INSERT INTO meta (key, value) VALUES ('format', ?)", (FORMAT,))
-            conn.execute(f"PRAGMA application_id={APPLICATION_ID}")
-            conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-    else:
+    if kind == "ours":
         fmt = _meta_format(conn)
         if fmt is None:
             raise SchemaError(
@@ -199,6 +193,20 @@ def prepare(conn: sqlite3.Connection, path: str) -> None:
             raise SchemaError(
                 "newer", f"{path}: unknown state database format {fmt!r} (this code knows {FORMAT})"
             )
+    if kind != "ours" or _version(conn) < SCHEMA_VERSION:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if identify(conn, path) == "new":  # still empty now that we hold the lock
+                for stmt in TABLES.values():
+                    conn.execute(stmt)
+                conn.execute("INSERT INTO meta (key, value) VALUES ('format', ?)", (FORMAT,))
+            _upgrade(conn)  # schema 1 (or unstamped) to this one
+            conn.execute(f"PRAGMA application_id={APPLICATION_ID}")
+            conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
     conn.execute("PRAGMA journal_mode=WAL")
 
 
@@ -277,12 +285,27 @@ def _check_tables(conn: sqlite3.Connection, path: str, tables: set[str]) -> None
         )
     for table, expected in COLUMNS.items():
         columns = tuple(r[1] for r in conn.execute(f"PRAGMA table_info({table})"))
+        if table == "items" and columns == ITEMS_V1 and _version(conn) < 2:
+            continue  # schema 1: upgraded when opened for writing
         if columns != expected:
             raise SchemaError(
                 "damaged",
                 f"{path}: damaged Bastion state database: table "
                 f"{table} has columns {', '.join(columns)}",
             )
+
+
+def _version(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+def _upgrade(conn: sqlite3.Connection) -> None:
+    """Schema 1 to 2 (inside the caller's write transaction): items get ``ord``. Rows
+    written before have none; readers in order fall back to reading them all."""
+    columns = tuple(r[1] for r in conn.execute("PRAGMA table_info(items)"))
+    if columns == ITEMS_V1:
+        conn.execute("ALTER TABLE items ADD COLUMN ord INTEGER")
+    conn.execute(ORDER_INDEX)
 
 
 def _meta_format(conn: sqlite3.Connection) -> str | None:

@@ -57,7 +57,7 @@ class Plan:
     bases: dict[RecordKey, int] = field(default_factory=dict)  # versions the group starts from
     record_puts: dict[RecordKey, tuple[str, str, int, bytes]] = field(default_factory=dict)
     record_dels: dict[RecordKey, RecordKey] = field(default_factory=dict)
-    item_puts: dict[ItemKey, tuple[str, str, str, bytes]] = field(default_factory=dict)
+    item_puts: dict[ItemKey, tuple[str, str, str, bytes, int | None]] = field(default_factory=dict)
     item_dels: dict[ItemKey, ItemKey] = field(default_factory=dict)
 
 
@@ -223,7 +223,7 @@ class Writer:
             if cls is PutItem:
                 ikey = (op.namespace, op.collection, op.item)  # type: ignore[union-attr]
                 item_dels.pop(ikey, None)
-                item_puts[ikey] = (*ikey, op.data)  # type: ignore[union-attr]
+                item_puts[ikey] = (*ikey, op.data, op.order)  # type: ignore[union-attr]
             elif cls is DeleteItem:
                 ikey = (op.namespace, op.collection, op.item)  # type: ignore[union-attr]
                 item_puts.pop(ikey, None)
