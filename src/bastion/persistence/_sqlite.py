@@ -31,13 +31,15 @@ import contextlib
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar, Unpack
 
 from bastion._core._durations import positive_seconds
+from bastion.persistence import _sqlite_pages as pages
 from bastion.persistence import _sqlite_schema as schema
 from bastion.persistence._errors import StoreClosed, StoreError, StoreTimeout, VersionConflict
+from bastion.persistence._paged import Cursor, NamespaceHead, PageRow
 from bastion.persistence._protocol import (
     NamespaceData,
     Op,
@@ -190,6 +192,30 @@ class SQLiteStore:
     async def load(self, namespace: str) -> NamespaceData:
         """Everything under ``namespace``: one read transaction, items in key order."""
         return await self._run(lambda c: load_namespace(c, namespace))
+
+    async def load_head(
+        self,
+        namespace: str,
+        ordered: str,
+        limit: int,
+        *,
+        shift: int = 0,
+        skip: Collection[str] = (),
+    ) -> NamespaceHead:
+        """The start of a namespace (:class:`~bastion.persistence._paged.PagedLoad`)."""
+        return await self._run(lambda c: pages.load_head(c, namespace, ordered, limit, shift, skip))
+
+    async def load_page(
+        self, namespace: str, collection: str, after: Cursor, limit: int
+    ) -> list[PageRow]:
+        """The next rows of an ordered collection (``PagedLoad``)."""
+        return await self._run(lambda c: pages.load_page(c, namespace, collection, after, limit))
+
+    async def load_items(
+        self, namespace: str, collection: str, after: str, limit: int
+    ) -> list[tuple[str, bytes]]:
+        """The next items of a collection by key (``PagedLoad``)."""
+        return await self._run(lambda c: pages.load_items(c, namespace, collection, after, limit))
 
     async def namespaces(self, prefix: str = "") -> list[str]:
         """Sorted namespaces starting with ``prefix``."""

@@ -62,6 +62,9 @@ PUT_ITEM = "INSERT OR REPLACE INTO items (ns, coll, item, data, ord) VALUES (?, 
 ORDER_INDEX = (
     "CREATE INDEX IF NOT EXISTS items_ord ON items (ns, coll, ord, item) WHERE ord IS NOT NULL"
 )
+#: A meta key present in files upgraded from schema 1 with items: rows without an order
+#: may exist, so an ordered read checks for them (files made at schema 2 skip the check).
+UNORDERED = "unordered_items"
 #: Schema 1 (before ``ord``): upgraded in place when opened (:func:`prepare`).
 ITEMS_V1 = ("ns", "coll", "item", "data")
 #: The statements of a planned group, in the order its four row lists are written:
@@ -305,6 +308,8 @@ def _upgrade(conn: sqlite3.Connection) -> None:
     columns = tuple(r[1] for r in conn.execute("PRAGMA table_info(items)"))
     if columns == ITEMS_V1:
         conn.execute("ALTER TABLE items ADD COLUMN ord INTEGER")
+        if conn.execute("SELECT 1 FROM items LIMIT 1").fetchone() is not None:
+            conn.execute(f"INSERT OR REPLACE INTO meta (key, value) VALUES ('{UNORDERED}', '1')")
     conn.execute(ORDER_INDEX)
 
 
