@@ -208,7 +208,7 @@ class PersistentAgent(Agent):
             raise TypeError(f"{type(self).__qualname__} needs store=<StateStore>")
         ns = self.namespace
         start = time.perf_counter_ns()
-        data = await self.store.load(ns)
+        data = await self._load_state()
         try:
             restored = self._decode(data)
         except CorruptState as exc:
@@ -229,6 +229,11 @@ class PersistentAgent(Agent):
             )
         self._last_record = self._encode_record()
         await self.after_restore()
+
+    async def _load_state(self) -> NamespaceData:
+        """What a restore decodes: the whole namespace (a TaskAgent reads a large queue
+        in pages, see ``_queue_stream``)."""
+        return await self.store.load(self.namespace)
 
     def _decode(self, data: Any) -> Restored:
         return decode_state(
@@ -326,9 +331,11 @@ class PersistentAgent(Agent):
                 continue
             dirty, deleted = items.drain_changes()
             self._drained[name] = [k for k, _ in dirty] + deleted
+            order_of = getattr(items, "order_of", None)  # stored order (a TaskQueue's)
             for key, value in dirty:
                 data = self._checked(value, f.item_type, f"{name}[{key!r}]", problems)
-                ops.append(PutItem(ns, name, key, data))
+                order = None if order_of is None else order_of(value)
+                ops.append(PutItem(ns, name, key, data, order))
             ops.extend(DeleteItem(ns, name, k) for k in deleted)
         ops.extend(self._staged)
         record = self._checked_record(problems)

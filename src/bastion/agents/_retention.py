@@ -65,6 +65,19 @@ class OutcomeIndex:
         self._finished = collections.OrderedDict((t, at) for at, t in found)
         return self.expired(now)
 
+    def merge(self, items: Iterable[tuple[str, bytes]], now: float) -> list[str]:
+        """Index outcomes stored before the start, read after it (a large agent's start
+        leaves them out): older than those recorded since. Returns the ids dropped at ``now``."""
+        since = self._finished
+        found = sorted(
+            (_decode_finished(data).finished_at, task_id)
+            for task_id, data in items
+            if task_id not in since
+        )
+        self._finished = collections.OrderedDict((t, at) for at, t in found)
+        self._finished.update(since)
+        return self.expired(now)
+
     def add(self, task_id: str, finished_at: float, now: float) -> list[str]:
         """A new outcome was recorded; returns the ids retention drops at ``now``."""
         self._finished.pop(task_id, None)

@@ -24,6 +24,7 @@ from bastion._core._errors import ActorNotAlive, MailboxFull
 from bastion.agents._actions import action
 from bastion.agents._errors import AgentPaused, InvalidTask, QueueFull
 from bastion.agents._persistent import PersistentAgent
+from bastion.agents._queue_stream import QueueStream, StreamQueue
 from bastion.agents._retention import OutcomeIndex, OutcomeRetention
 from bastion.agents._state import ItemMap
 from bastion.agents._task_support import (
@@ -131,6 +132,7 @@ class TaskAgent(PersistentAgent):
         self._notify_failures = 0
         self._handler_modes = HandlerModes()
         self._outcomes = None if retention is None else OutcomeIndex(retention)
+        self._stream = QueueStream()  # a large queue is restored page by page
 
     def agent_capabilities(self) -> tuple[str, ...]:
         """The class capabilities plus one per registered task type."""
@@ -275,6 +277,8 @@ class TaskAgent(PersistentAgent):
             if task_id == self.current_task:
                 return TaskAccepted(id=task_id, state="in_progress", queued=len(self.queue))
             return TaskAccepted(id=task_id, state="queued", queued=len(self.queue))
+        if await self._stream.holds(self, task_id):  # queued, its page not read yet
+            return TaskAccepted(id=task_id, state="queued", queued=len(self.queue))
         outcome = await self.read_item(DONE, task_id, TaskOutcome)
         if outcome is None:
             return None
@@ -319,6 +323,8 @@ class TaskAgent(PersistentAgent):
             await self._process_next()
         elif isinstance(message, TaskDone):
             await self._task_done(message)
+        elif isinstance(message, StreamQueue):
+            await self._stream.step(self)
         else:
             return False
         self._kick()
@@ -332,6 +338,8 @@ class TaskAgent(PersistentAgent):
     async def _process_next(self) -> None:
         if self.status is TaskAgentStatus.PAUSED or self.current_task is not None:
             return
+        if self._stream.cursor is not None:
+            await self._stream.fill(self)  # no unread task may come before the next one
         task = self._pop()
         if task is None:
             await self.persist(wait=False)
@@ -503,8 +511,13 @@ class TaskAgent(PersistentAgent):
             failed=self.failed_count,
         )
 
+    async def _load_state(self) -> Any:
+        self._stream = QueueStream()
+        return await self._stream.load(self)
+
     async def _prepare_state(self) -> None:
         await super()._prepare_state()
+        await self._stream.attach(self)
         self._heap = sorted((t.priority, t.seq, t.id) for t in self.queue.values())
         if self.current_task is not None:
             running = self.queue.get(self.current_task)

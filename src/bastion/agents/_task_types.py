@@ -11,6 +11,7 @@ import msgspec
 from bastion.agents._state import ItemMap
 
 __all__ = [
+    "ORDER_SHIFT",
     "PRIORITIES",
     "QueuedTask",
     "Task",
@@ -27,6 +28,8 @@ __all__ = [
 ]
 
 PRIORITIES: dict[str, int] = {"high": 0, "normal": 1, "low": 2}
+#: A queued task's stored order is ``priority << ORDER_SHIFT | seq``.
+ORDER_SHIFT = 48
 
 
 class TaskSpec(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -65,14 +68,26 @@ class TaskQueue(ItemMap[QueuedTask]):
 
     Every change goes through ``__setitem__``, ``__delitem__``, ``load`` or ``clear``
     (restore and roll-back included), so the counts stay right without a scan and
-    ``status`` costs the same with 10 or 100,000 tasks queued.
+    ``status`` costs the same with 10 or 100,000 tasks queued. Items are stored with
+    their place in the queue (:meth:`order_of`), so a large queue is restored highest
+    priority first, page by page; ``len`` and :meth:`by_priority` count the tasks still
+    in the store (:meth:`set_unloaded`) until their page is read (:meth:`add_restored`).
     """
 
-    __slots__ = ("_counts",)
+    __slots__ = ("_counts", "_unloaded")
 
     def __init__(self) -> None:
         super().__init__()
         self._counts: dict[int, int] = {}
+        self._unloaded: dict[int, int] = {}
+
+    def __len__(self) -> int:
+        return super().__len__() + (sum(self._unloaded.values()) if self._unloaded else 0)
+
+    @staticmethod
+    def order_of(task: QueuedTask) -> int:
+        """Where ``task`` sorts in the store: priority first, then queueing order."""
+        return (task.priority << ORDER_SHIFT) | task.seq
 
     def __setitem__(self, key: str, value: QueuedTask) -> None:
         old = self.get(key)
@@ -100,7 +115,37 @@ class TaskQueue(ItemMap[QueuedTask]):
 
     def by_priority(self) -> dict[str, int]:
         """Queued tasks per priority name (``high``, ``normal``, ``low``)."""
-        return {name: self._counts.get(level, 0) for name, level in PRIORITIES.items()}
+        counts, unloaded = self._counts, self._unloaded
+        return {
+            name: counts.get(level, 0) + unloaded.get(level, 0)
+            for name, level in PRIORITIES.items()
+        }
+
+    @property
+    def loaded(self) -> int:
+        """Tasks held in memory (``len`` also counts those still in the store)."""
+        return super().__len__()
+
+    def set_unloaded(self, per_priority: dict[int, int]) -> None:
+        """Count the tasks still in the store, per priority (restore)."""
+        self._unloaded = {p: n for p, n in per_priority.items() if n > 0}
+
+    def add_restored(self, tasks: dict[str, QueuedTask]) -> None:
+        """Add tasks read from the store after the restore, as unchanged (nothing to save)."""
+        data, counts, unloaded = self._data, self._counts, self._unloaded
+        for key, task in tasks.items():
+            data[key] = task
+            level = task.priority
+            counts[level] = counts.get(level, 0) + 1
+            left = unloaded.get(level, 0) - 1
+            if left > 0:
+                unloaded[level] = left
+            else:
+                unloaded.pop(level, None)
+
+    def unsaved_delete(self, key: str) -> bool:
+        """Whether ``key`` was deleted here and the deletion is not written yet."""
+        return key in self._deleted
 
 
 class TaskAgentStatus(enum.StrEnum):
