@@ -11,6 +11,7 @@ import pytest
 
 import bastion
 from bastion.agents import OutcomeRetention, Task, TaskAgent, _queue_stream, act
+from bastion.agents._task_types import TaskQueue
 from bastion.persistence import SQLiteStore
 from bastion.testing import actor_state, capture_events, crash, wait_for
 
@@ -141,8 +142,11 @@ async def test_a_crash_while_the_queue_streams_in_loses_nothing(
             ref = rt.ref("w")
             await act(ref, "resume")
             await wait_for(lambda: len(ran.ids) >= 10, timeout=10.0)
-            assert actor_state(ref).queue.loaded < 50  # pages still in the store
-            await crash(ref, "boom")  # mid-stream: most of the queue is still in the store
+            agent = actor_state(ref)
+            assert isinstance(agent, TaskAgent)
+            assert isinstance(agent.queue, TaskQueue)
+            assert agent.queue.loaded < 50  # pages still in the store: a crash mid-stream
+            await crash(ref, RuntimeError("boom"))
             await wait_for(lambda: _drained(rt.ref("w")), timeout=10.0)
             await sup.stop()
     assert sorted(set(ran.ids)) == [f"t{i:03d}" for i in range(60)]  # none lost
