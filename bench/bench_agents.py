@@ -24,7 +24,7 @@ import msgspec
 
 import bastion
 from bastion._core import _events
-from bastion.agents import TaskAgent, act
+from bastion.agents import Task, TaskAgent, act
 from bastion.persistence import (
     MemoryStore,
     Op,
@@ -226,12 +226,107 @@ async def _recovery(quick: bool) -> dict[str, float]:
     }
 
 
+async def _fill_large(path: Path, queued: int, finished: int) -> None:
+    """A store as a node leaves it: ``finished`` outcomes recorded, ``queued`` tasks
+    waiting, the first of them running when the agent stopped."""
+    gate, recorded = asyncio.Event(), asyncio.Event()
+    ran = 0
+
+    async def hold(task: Task) -> None:
+        await gate.wait()
+
+    def zero(task: Task) -> None:
+        nonlocal ran
+        ran += 1
+        if ran == finished:
+            recorded.set()
+
+    async with (
+        await SQLiteStore.open(path) as store,
+        bastion.open_runtime(call_timeout=120.0) as rt,
+    ):
+        ref = await rt.spawn(
+            TaskAgent,
+            name="r",
+            store=store,
+            handlers={"cpu": zero, "hold": hold},
+            max_queue_size=queued + finished + 1,
+            max_attempts=1000,
+        )
+        for start in range(0, finished, 1000):
+            count = min(1000, finished - start)
+            await act(ref, "queue_many", tasks=[{"type": "cpu", "payload": 0.0}] * count)
+        async with asyncio.timeout(600):
+            await recorded.wait()
+        for start in range(0, queued, 1000):
+            count = min(1000, queued - start)
+            await act(ref, "queue_many", tasks=[{"type": "hold"}] * count)
+        await ref.stop()  # the running task stays queued: it is recovered in flight
+
+
+async def _first_dispatch(path: Path, queued: int) -> dict[str, float]:
+    """Open the store, restore the agent, time its first task; then the whole queue."""
+    first: list[float] = []
+    dispatched, never = asyncio.Event(), asyncio.Event()
+
+    async def mark(task: Task) -> None:  # holds the first task, as at the last stop
+        first.append(time.perf_counter())
+        dispatched.set()
+        await never.wait()
+
+    start = time.perf_counter()
+    async with (
+        await SQLiteStore.open(path) as store,
+        bastion.open_runtime(call_timeout=120.0) as rt,
+    ):
+        opened = time.perf_counter()
+        ref = await rt.spawn(
+            TaskAgent,
+            name="r",
+            store=store,
+            handlers={"cpu": spin, "hold": mark},
+            max_queue_size=queued * 2,
+            max_attempts=1000,  # every round recovers the same task in flight
+        )
+        async with asyncio.timeout(120):
+            await dispatched.wait()
+        assert (await act(ref, "status")).queued == queued  # counted before it streams in
+        whole = time.perf_counter()
+        await ref.stop()
+    return {
+        "open_ms": (opened - start) * 1e3,
+        "first_dispatch_ms": (first[0] - opened) * 1e3,
+        "status_after_ms": (whole - opened) * 1e3,
+    }
+
+
+async def _recovery_large(quick: bool) -> dict[str, float]:
+    """Recovery of a large node: 100,000 queued tasks, 20,000 recorded outcomes (issue
+    15, target 6): the store opened, then the agent restored up to its first dispatch."""
+    queued, finished = (20_000, 5_000) if quick else (100_000, 20_000)
+    runs: list[dict[str, float]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "large.db"
+        await _fill_large(path, queued, finished)
+        for _ in range(3 if quick else 5):
+            runs.append(await _first_dispatch(path, queued))
+    return {
+        "queued": queued,
+        "outcomes": finished,
+        **{k: round(statistics.median(r[k] for r in runs), 1) for k in runs[0]},
+        "first_dispatch_ms_min": round(min(r["first_dispatch_ms"] for r in runs), 1),
+        "first_dispatch_ms_max": round(max(r["first_dispatch_ms"] for r in runs), 1),
+    }
+
+
 async def _main(quick: bool) -> dict[str, Any]:
     cpu = await _overhead(quick, 100e-6)
     zero = await _overhead(quick, 0.0)
     growth = await _growth(quick)
     recovery = await _recovery(quick)
+    large = await _recovery_large(quick)
     return {
+        "recovery_large": large,
         "persistence_overhead": {"cpu_100us": cpu, "zero_work": zero},
         "mutation_cost_growth": growth,
         "recovery_ms": recovery,
