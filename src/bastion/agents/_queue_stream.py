@@ -9,8 +9,9 @@ task) took seconds before the first task ran. On a store that reads in pages
    with the count of the tasks left in the store per priority (``len`` and ``status``
    count them from the start), and the row of the task that was running, if it is not
    in that page (its attempt is folded back as before);
-2. then, one :data:`PAGE` per :class:`StreamQueue` message to itself, the rest of the
-   queue, between its other messages: no task of its own, nothing unsupervised;
+2. then, one :data:`PAGE` per :class:`StreamQueue` message to itself (one per turn of
+   the event loop), the rest of the queue, between its other messages: no task of its
+   own, nothing unsupervised;
 3. then, with an ``OutcomeRetention``, the ids and finish times of its stored outcomes
    (without retention they are never read at start; ``result`` reads one from the store).
 
@@ -25,6 +26,7 @@ by streaming itself.
 
 from __future__ import annotations
 
+import asyncio
 import heapq
 import time
 from dataclasses import dataclass
@@ -41,7 +43,7 @@ if TYPE_CHECKING:
 __all__ = ["HEAD_PAGE", "PAGE", "QueueStream", "StreamQueue"]
 
 HEAD_PAGE = 256  # tasks restored before the first dispatch
-PAGE = 2_000  # tasks (or outcome ids) read per StreamQueue message
+PAGE = 1_000  # tasks (or outcome ids) read per StreamQueue message
 _QUEUE, _DONE = "queue", "done"
 _SEQ_MASK = (1 << ORDER_SHIFT) - 1
 
@@ -100,11 +102,15 @@ class QueueStream:
                 data = await agent.store.read_item(agent.namespace, _QUEUE, running)
                 if data is not None:
                     await self._add(agent, [(running, data)])
+
+    def begin(self, agent: TaskAgent) -> None:
+        """At the end of the restore (after the first task was asked for): stream the rest."""
         if self.active:
             agent.ref.cast_nowait(StreamQueue())
 
     async def step(self, agent: TaskAgent) -> None:
         """Handle a ``StreamQueue`` message: read one page; ask for the next if any."""
+        await asyncio.sleep(0)  # one page per turn of the loop: the node runs meanwhile
         if self.cursor is not None:
             await self._next_page(agent)
         elif self._outcomes_after is not None:

@@ -536,6 +536,7 @@ class TaskAgent(PersistentAgent):
         if self.status is TaskAgentStatus.PROCESSING:
             self.status = TaskAgentStatus.IDLE
         self._kick()
+        self._stream.begin(self)  # the rest of a large queue, after the first task
 
     def _register(self) -> None:
         super()._register()
