@@ -110,6 +110,7 @@ class SQLiteStore:
         self._version_fresh = False  # data_version was read in this very callback
         self._queued: list[Job] = []
         self._soon: asyncio.Handle | None = None
+        self._urgent = False  # a queued batch (or a read, a close) waits for the commit
         self._later: asyncio.TimerHandle | None = None
         self._helpers: set[asyncio.Future[Any]] = set()
         self._checkpointing, self._since_checkpoint = False, 0
@@ -169,6 +170,7 @@ class SQLiteStore:
         self._queued.append(job)
         self._pending_ops += size
         self._batches += 1
+        self._urgent = self._urgent or not defer
         _hooks.write_submitted(job.future, self._pending_ops, "sqlite")
         self._ops += len(ops)
         if self._pending_ops >= self._max_pending:
@@ -242,6 +244,7 @@ class SQLiteStore:
         """Commit what is queued, wait for the helper thread, close the connections."""
         if self._closed:
             return
+        self._urgent = True
         self._flush()
         self._closed = True
         if self._link is not None:
@@ -297,6 +300,7 @@ class SQLiteStore:
 
     async def _run(self, fn: Callable[[sqlite3.Connection], T], *, writes: bool = False) -> T:
         self._check_open()
+        self._urgent = True  # it must see every batch submitted before it
         self._flush()
         if self._link is not None:
             await self._drain()
@@ -325,6 +329,7 @@ class SQLiteStore:
             return  # group commit: the commit in flight collects the next group (_acked)
         jobs, self._queued = self._queued, []
         self._pending_ops = 0  # every queued job is in this group
+        self._urgent = False
         _hooks.group_committed(len(jobs), "sqlite")
         if link is not None:
             self._send(jobs)
@@ -396,7 +401,10 @@ class SQLiteStore:
             with contextlib.suppress(sqlite3.Error):  # absorb our own commits' change
                 self._data_version = self._read_data_version()
                 self._version_fresh = True  # for the group sent right now, if any
-            self._flush()  # what queued up while the commit was in flight: the next group
+            if self._urgent or self._pending_ops >= self._max_pending:
+                self._flush()  # what queued up while the commit was in flight: the next group
+            elif self._queued:
+                self._schedule(defer=True)  # nobody waits: let it grow for flush_interval
             self._version_fresh = False
 
     def _start_helper(
