@@ -16,7 +16,10 @@ step whose agent dies is reassigned; a failed step is retried (new task id) up t
 ``max_step_attempts`` if its failure is retryable (``TaskOutcome.retryable``: not after
 an ``ExpectedError`` such as ``ValidationError``, which fails the step at once).
 Finished workflows leave memory and the active set; their final state stays
-queryable (``workflow_status``) until ``forget``.
+queryable (``workflow_status``) until ``forget``. A step is *offered* without waiting
+for the TaskAgent's commit (``_offers``): it is marked dispatched at once and the
+answer comes back as a message, so the dispatches of concurrent workflows share group
+commits; ``start_workflow`` is still answered only after the coordinator's own commit.
 """
 
 from __future__ import annotations
@@ -33,10 +36,10 @@ from bastion._core._registry import RegistryEntry
 from bastion._core._timers import Timer
 from bastion.agents._actions import action
 from bastion.agents._errors import UnknownWorkflow, WorkflowLimitExceeded
-from bastion.agents._offers import Offer, Offered, offer_step
+from bastion.agents._offers import Offer, Offered, answered, offer
 from bastion.agents._persistent import PersistentAgent
 from bastion.agents._state import ItemMap
-from bastion.agents._task_types import TaskAccepted, TaskFinished, TaskOutcome, TaskStatus
+from bastion.agents._task_types import TaskFinished, TaskOutcome, TaskStatus
 from bastion.agents._workflow import (
     ACTIVE,
     CoordinatorStatistics,
@@ -251,74 +254,7 @@ class CoordinatorAgent(PersistentAgent):
             await self._dispatch(wf, step)
 
     async def _dispatch(self, wf: Workflow, step: StepState) -> None:
-        self._offer(wf, step, self._candidates(step), step.agent)
-
-    def _offer(
-        self,
-        wf: Workflow,
-        step: StepState,
-        candidates: list[RegistryEntry],
-        previous_agent: str | None,
-    ) -> None:
-        """Mark ``step`` dispatched to the first candidate and offer it without waiting
-        (``_offers``); the answer comes back as an ``Offered`` message."""
-        if not candidates:
-            return  # stays pending: the periodic check offers it again
-        entry = candidates[0]
-        task_id = step.task_id(wf.id)
-        params = {
-            "type": step.task_type,
-            "payload": step.payload,
-            "id": task_id,
-            "inputs": {d: wf.step(d).result for d in step.depends_on},
-            "reply_to": self.name,
-            "timeout": step.timeout,
-        }
-        offer = Offer(wf.id, step.name, task_id, entry.name, previous_agent, candidates[1:])
-        step.status, step.agent = StepPhase.DISPATCHED, entry.name
-        self._index.dispatched(entry.name)
-        self.dispatched_count += 1  # taken back if the offer is refused
-        self.workflows.touch(wf.id)
-        self._watch(entry.name, entry.ref)
-        self._offers[task_id] = offer
-        self.runtime.tasks.start(
-            offer_step,
-            self.ref,
-            entry.ref,
-            params,
-            offer,
-            self.dispatch_timeout,
-            name=f"offer:{task_id}",
-        )
-
-    async def _on_offered(self, answer: Offered) -> None:
-        offer = answer.offer
-        if self._offers.get(offer.task_id) is not offer:
-            return  # a later offer of the same task replaced it
-        del self._offers[offer.task_id]
-        wf = self.workflows.get(offer.workflow)
-        step = None if wf is None else next((s for s in wf.steps if s.name == offer.step), None)
-        if wf is None or step is None or step.status is not StepPhase.DISPATCHED:
-            return  # finished, cancelled, or its outcome already arrived
-        if step.agent != offer.agent or step.task_id(wf.id) != offer.task_id:
-            return
-        if answer.error is not None:
-            _events.emit(
-                _event_names.WORKFLOW_DISPATCH_REFUSED,
-                {"count": 1},
-                {**self._meta(), "workflow": wf.id, "agent": offer.agent, "error": answer.error},
-            )
-            self._index.release(step)
-            self.dispatched_count -= 1
-            step.status, step.agent = StepPhase.PENDING, offer.previous_agent
-            self.workflows.touch(wf.id)
-            if wf.status is WorkflowPhase.RUNNING:
-                rest = [e for e in offer.rest if e.ref.is_alive]
-                self._offer(wf, step, rest, offer.previous_agent)
-            return
-        accepted = answer.accepted
-        if isinstance(accepted, TaskAccepted) and accepted.outcome is not None:
-            await self._apply_outcome(wf, step, accepted.outcome)
+        offer(self, wf, step, self._candidates(step), step.agent)
 
     def _candidates(self, step: StepState) -> list[RegistryEntry]:
         wanted = step.capability or step.task_type
@@ -399,7 +335,7 @@ class CoordinatorAgent(PersistentAgent):
         elif isinstance(message, _Check):
             await self._check()
         elif isinstance(message, Offered):
-            await self._on_offered(message)
+            await answered(self, message)
         elif isinstance(message, _Resume):
             await self._resume_all()
         else:

@@ -19,14 +19,20 @@ not the agent's own commit of the task had landed.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from bastion._core import _event_names, _events
 from bastion._core._errors import ActorNotAlive, BastionError, MailboxFull
 from bastion._core._ref import ActorRef
 from bastion._core._registry import RegistryEntry
 from bastion.agents._actions import Act
+from bastion.agents._task_types import TaskAccepted
+from bastion.agents._workflow import StepPhase, StepState, Workflow, WorkflowPhase
 
-__all__ = ["Offer", "Offered", "offer_step"]
+if TYPE_CHECKING:
+    from bastion.agents._coordinator import CoordinatorAgent
+
+__all__ = ["Offer", "Offered", "answered", "offer", "offer_step"]
 
 
 @dataclass(slots=True, eq=False)
@@ -66,3 +72,74 @@ async def offer_step(
             return  # the coordinator stopped: its next incarnation re-offers the step
         except MailboxFull:
             continue  # alive but swamped: keep offering the answer
+
+
+def offer(
+    coord: CoordinatorAgent,
+    wf: Workflow,
+    step: StepState,
+    candidates: list[RegistryEntry],
+    previous_agent: str | None,
+) -> None:
+    """Mark ``step`` dispatched to the first candidate and offer it without waiting; the
+    answer comes back to ``coord`` as an :class:`Offered` message (:func:`answered`)."""
+    if not candidates:
+        return  # stays pending: the periodic check offers it again
+    entry = candidates[0]
+    task_id = step.task_id(wf.id)
+    params = {
+        "type": step.task_type,
+        "payload": step.payload,
+        "id": task_id,
+        "inputs": {d: wf.step(d).result for d in step.depends_on},
+        "reply_to": coord.name,
+        "timeout": step.timeout,
+    }
+    sent = Offer(wf.id, step.name, task_id, entry.name, previous_agent, candidates[1:])
+    step.status, step.agent = StepPhase.DISPATCHED, entry.name
+    coord._index.dispatched(entry.name)
+    coord.dispatched_count += 1  # taken back if the offer is refused
+    coord.workflows.touch(wf.id)
+    coord._watch(entry.name, entry.ref)
+    coord._offers[task_id] = sent
+    coord.runtime.tasks.start(
+        offer_step,
+        coord.ref,
+        entry.ref,
+        params,
+        sent,
+        coord.dispatch_timeout,
+        name=f"offer:{task_id}",
+    )
+
+
+async def answered(coord: CoordinatorAgent, answer: Offered) -> None:
+    """An offer's answer: nothing if the step moved on; the outcome if the task had
+    already run; a refusal puts the step back to pending and tries the next candidate."""
+    sent = answer.offer
+    if coord._offers.get(sent.task_id) is not sent:
+        return  # a later offer of the same task replaced it
+    del coord._offers[sent.task_id]
+    wf = coord.workflows.get(sent.workflow)
+    step = None if wf is None else next((s for s in wf.steps if s.name == sent.step), None)
+    if wf is None or step is None or step.status is not StepPhase.DISPATCHED:
+        return  # finished, cancelled, or its outcome already arrived
+    if step.agent != sent.agent or step.task_id(wf.id) != sent.task_id:
+        return
+    if answer.error is not None:
+        _events.emit(
+            _event_names.WORKFLOW_DISPATCH_REFUSED,
+            {"count": 1},
+            {**coord._meta(), "workflow": wf.id, "agent": sent.agent, "error": answer.error},
+        )
+        coord._index.release(step)
+        coord.dispatched_count -= 1
+        step.status, step.agent = StepPhase.PENDING, sent.previous_agent
+        coord.workflows.touch(wf.id)
+        if wf.status is WorkflowPhase.RUNNING:
+            rest = [e for e in sent.rest if e.ref.is_alive]
+            offer(coord, wf, step, rest, sent.previous_agent)
+        return
+    accepted = answer.accepted
+    if isinstance(accepted, TaskAccepted) and accepted.outcome is not None:
+        await coord._apply_outcome(wf, step, accepted.outcome)
