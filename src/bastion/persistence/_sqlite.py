@@ -27,6 +27,7 @@ is never written to (:class:`NotAStateStore`), a damaged one is reported
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import os
 import sqlite3
@@ -41,8 +42,10 @@ from bastion.persistence import _sqlite_schema as schema
 from bastion.persistence._errors import StoreClosed, StoreError, StoreTimeout, VersionConflict
 from bastion.persistence._paged import Cursor, NamespaceHead, PageRow
 from bastion.persistence._protocol import (
+    DeleteItem,
     NamespaceData,
     Op,
+    PutItem,
     QuarantineEntry,
     Record,
     StoreStatistics,
@@ -60,10 +63,12 @@ from bastion.persistence._sqlite_queries import (
     read_item,
     read_record,
 )
-from bastion.persistence._sqlite_writer import MAX_CACHED, Job, Writer, store_error
+from bastion.persistence._sqlite_writer import MAX_CACHED, Job, Plan, Writer, store_error
 from bastion.telemetry import _hooks
 
 __all__ = ["SQLiteStore"]
+
+_ITEM_OPS = (PutItem, DeleteItem)
 
 T = TypeVar("T")
 
@@ -111,6 +116,7 @@ class SQLiteStore:
         self._queued: list[Job] = []
         self._soon: asyncio.Handle | None = None
         self._urgent = False  # a queued batch (or a read, a close) waits for the commit
+        self._flight: collections.deque[Plan] = collections.deque()  # sent, not acked
         self._later: asyncio.TimerHandle | None = None
         self._helpers: set[asyncio.Future[Any]] = set()
         self._checkpointing, self._since_checkpoint = False, 0
@@ -188,7 +194,13 @@ class SQLiteStore:
         return await self._run(lambda c: read_record(c, namespace, key))
 
     async def read_item(self, namespace: str, collection: str, item: str) -> bytes | None:
-        """One collection item."""
+        """One collection item; sees every batch submitted before it. When no queued or
+        in-flight batch touches the item, it is read at once (no commit to wait for)."""
+        key = (namespace, collection, item)
+        if self._untouched(key):
+            self._check_open()
+            data: bytes | None = self._writer.call(lambda c: read_item(c, *key))
+            return data
         return await self._run(lambda c: read_item(c, namespace, collection, item))
 
     async def load(self, namespace: str) -> NamespaceData:
@@ -309,6 +321,23 @@ class SQLiteStore:
             self._data_version = self._read_data_version()
         return result
 
+    def _untouched(self, key: tuple[str, str, str]) -> bool:
+        """Whether no queued or in-flight batch writes or deletes item ``key``."""
+        for plan in self._flight:
+            if key in plan.item_puts or key in plan.item_dels:
+                return False
+        ns, coll, item = key
+        for job in self._queued:
+            for op in job.ops:
+                if (
+                    type(op) in _ITEM_OPS
+                    and op.item == item  # type: ignore[union-attr]
+                    and op.collection == coll  # type: ignore[union-attr]
+                    and op.namespace == ns
+                ):
+                    return False
+        return True
+
     def _schedule(self, defer: bool) -> None:
         loop = asyncio.get_running_loop()
         if not defer:
@@ -383,12 +412,14 @@ class SQLiteStore:
             self._resolve([r for r in results if r[2] is not None])
         if accepted:
             sync = any(job.sync for job, _, _ in accepted)
+            self._flight.append(plan)
             link.send(plan, sync, lambda status, text: self._acked(accepted, status, text))
 
     def _acked(
         self, accepted: list[tuple[Job, Any, BaseException | None]], status: int, text: str
     ) -> None:
         assert self._link is not None
+        self._flight.popleft()
         if status == 0:
             self._resolve(accepted)
         else:
