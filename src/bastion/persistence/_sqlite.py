@@ -6,12 +6,14 @@ agents) as one group: the group is **planned on the event loop**, in submission 
 batch rejected whole, only the last write of each row kept), then **committed** as one
 short transaction by one of two writers:
 
-* ``writer="process"`` (the default on POSIX): a child process
+* ``writer="loop"`` (the default): the statements and ``COMMIT`` run on the event loop
+  itself (lowest latency for one acknowledged write, no second process); a helper
+  thread runs maintenance and fsyncs.
+* ``writer="process"`` (POSIX): a child process
   (:mod:`~bastion.persistence._writer_proc`, driven by
   :class:`~bastion.persistence._sqlite_proc.ProcessLink`) executes the planned
-  statements off the loop's core and acknowledges each group; maintenance and fsyncs too.
-* ``writer="loop"``: the statements and ``COMMIT`` run on the event loop itself (lowest
-  latency for one acknowledged write); a helper thread runs maintenance and fsyncs.
+  statements off the loop's core and acknowledges each group; maintenance and fsyncs
+  too. It pays where a spare core runs the child (see ``docs/persistence.md``).
 
 A flush runs on the next loop turn for a batch someone waits for, within
 ``flush_interval`` (10 ms) for a deferred one, at once past ``max_pending_ops``; with
@@ -78,8 +80,9 @@ class SQLiteStore:
 
     ``max_pending_ops`` bounds the operations queued for the writer; ``op_timeout`` is the
     deadline of every operation (:class:`StoreTimeout` on expiry). ``writer="process"``
-    executes the planned groups in a child writer process instead of on the event loop;
-    the default (None) is ``"process"`` where supported (POSIX), else ``"loop"``.
+    executes the planned groups in a child writer process instead of on the event loop
+    (POSIX); the default (None) is ``"loop"``, chosen from measurements
+    (``docs/persistence.md``, *The default writer*).
     ``path`` must name a file (``":memory:"`` and ``""`` are refused: use MemoryStore).
     """
 
@@ -95,7 +98,7 @@ class SQLiteStore:
         if max_pending_ops < 1:
             raise ValueError("max_pending_ops must be >= 1")
         if writer is None:
-            writer = "process" if PROCESS_WRITER_SUPPORTED else "loop"
+            writer = "loop"
         if writer not in ("loop", "process"):
             raise ValueError(f"writer must be 'loop' or 'process', not {writer!r}")
         if writer == "process" and not PROCESS_WRITER_SUPPORTED:
