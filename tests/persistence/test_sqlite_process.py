@@ -102,7 +102,9 @@ def test_a_strict_group_is_fsynced_before_its_ack(
     monkeypatch.setattr(os, "fsync", synced.append)
     conn = _writer_proc._open(str(path))
     try:
-        acks = _writer_proc._commit(conn, [_group(1, items=[("a", "q", "1", b"x", None)])], str(path))
+        acks = _writer_proc._commit(
+            conn, [_group(1, items=[("a", "q", "1", b"x", None)])], str(path)
+        )
         assert acks == [[1, 0, ""]]
         assert synced == []  # batched: no fsync
         acks = _writer_proc._commit(conn, [_group(2, sync=True)], str(path))
