@@ -123,7 +123,9 @@ class QueueStream:
         while self.cursor is not None:
             order = self.cursor[0]
             frontier = (order >> ORDER_SHIFT, order & _SEQ_MASK)
-            heap = agent._heap
+            heap, queue = agent._heap, agent.queue
+            while heap and heap[0][2] not in queue:
+                heapq.heappop(heap)  # a task that already ran
             if heap and heap[0][:2] <= frontier:
                 return
             await self._next_page(agent)
