@@ -13,9 +13,12 @@ from bastion.agents import (
     CoordinatorAgent,
     StepPhase,
     Task,
+    TaskAccepted,
     TaskAgent,
+    TaskSpec,
     WorkflowPhase,
     act,
+    action,
 )
 from bastion.persistence import StateStore
 from bastion.testing import capture_events, crash, wait_for
@@ -360,3 +363,32 @@ async def test_a_finished_workflow_emits_its_phase_event_and_reports_enum_phases
         assert set(done.steps.values()) == {StepPhase.COMPLETED}
         await coord.stop()
         await workers.stop()
+
+
+class SlowToAccept(TaskAgent):
+    """A TaskAgent whose ``queue`` acknowledgement waits for ``accept`` (a slow commit)."""
+
+    accept: asyncio.Event
+
+    @action(name="queue")
+    async def queue_task(self, spec: TaskSpec) -> TaskAccepted:
+        await self.accept.wait()
+        return await super().queue_task(spec)
+
+
+async def test_the_coordinator_answers_while_a_step_waits_for_its_acknowledgement(
+    db_path: Path,
+) -> None:
+    SlowToAccept.accept = asyncio.Event()
+    work = Work()
+    async with open_store("sqlite", db_path) as store, bastion.open_runtime() as rt:
+        await rt.spawn(SlowToAccept, name="w1", store=store, handlers=work.handlers("w1"))
+        coord = await rt.spawn(CoordinatorAgent, name="coord", store=store)
+        started = await act(coord, "start_workflow", workflow_id="d", steps=PIPELINE[:2])
+        assert started.steps["fetch"] == "dispatched"  # offered, not yet acknowledged
+        status = await act(coord, "workflow_status", workflow_id="d", call_timeout=1.0)
+        assert status.steps == {"fetch": "dispatched", "parse": "pending"}
+        SlowToAccept.accept.set()
+        await _finished(coord, "d")
+        assert [task for _, task in work.calls] == ["d/fetch/1", "d/parse/1"]
+        await coord.stop()
