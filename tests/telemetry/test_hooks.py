@@ -144,3 +144,36 @@ def test_hooks_do_nothing_outside_a_runtime() -> None:
 async def test_hooks_do_nothing_when_metrics_are_off(rt: bastion.Runtime) -> None:
     _hooks.count("bastion_retry_attempts", "t", "retry")
     assert "bastion_retry_attempts" not in rt.metrics.names()
+
+
+async def test_a_hook_checks_the_metric_definition_once_per_label_set(
+    rt: bastion.Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Hooks on hot paths (one per TaskAgent task) keep the labelled child they found."""
+    registrations: list[str] = []
+    counter = type(rt.metrics).counter
+
+    def counting(self: object, name: str, *args: object, **kwargs: object) -> object:
+        registrations.append(name)
+        return counter(self, name, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(type(rt.metrics), "counter", counting)
+    for _ in range(50):
+        _hooks.count("bastion_retry_attempts", "t", "retry")
+        _hooks.count("bastion_retry_attempts", "t", "gave_up")
+    assert registrations == ["bastion_retry_attempts"] * 2
+    assert value(rt, "bastion_retry_attempts", target="t", outcome="retry") == 50
+    assert value(rt, "bastion_retry_attempts", target="t", outcome="gave_up") == 50
+
+
+async def test_hook_calls_past_the_label_budget_are_each_counted_as_folded(
+    rt: bastion.Runtime,
+) -> None:
+    _hooks.count("bastion_breaker_rejections", "first")
+    metric = _hooks._metric(rt.metrics, "bastion_breaker_rejections")
+    metric.max_series = 1  # the budget is full now
+    for _ in range(3):
+        _hooks.count("bastion_breaker_rejections", "second")  # over budget: "other"
+    folded = rt.metrics.family("bastion_metric_series_folded")
+    assert folded.sample(metric="bastion_breaker_rejections").value == 3
+    assert value(rt, "bastion_breaker_rejections", breaker="other") == 3

@@ -4,14 +4,20 @@ Each hook is one call at an outcome point. It records into the metrics of the ru
 running the code (``current_runtime().metrics``) and does nothing outside a runtime or
 when the runtime's metrics are off. Metric names and shapes come from :data:`CATALOG`,
 so the docs table and the code cannot drift apart.
+
+The labelled child of each (metric, label set) is looked up once per metrics registry
+and kept (:func:`_child`): a hook on a hot path (one TaskAgent task) costs a dict lookup,
+not a definition check and a registration per call. Children are never removed from a
+registry, so a kept one stays the one the registry reports.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+import weakref
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from bastion._core._catalog import CATALOG
 from bastion._core._metrics import Counter, Gauge, Histogram, MetricKind, MetricsRegistry
@@ -41,7 +47,43 @@ def registry() -> MetricsRegistry | None:
     return runtime.metrics
 
 
+#: At most this many (metric, label set) children are kept; past it the cache starts over.
+_MAX_KEPT = 4096
+
+
+class _Children:
+    """The children looked up in the metrics registry seen last (one runtime at a time)."""
+
+    owner: ClassVar[weakref.ref[MetricsRegistry] | None] = None
+    kept: ClassVar[dict[tuple[str, tuple[object, ...]], Any]] = {}
+
+
 def _child(target: MetricsRegistry, name: str, labels: tuple[object, ...]) -> Any:
+    """The child of metric ``name`` for ``labels`` in ``target``, kept after the first call.
+
+    A label set folded into ``other`` (the metric is over its budget) is not kept, so
+    every such call is still counted as a fold.
+    """
+    owner = _Children.owner
+    if owner is None or owner() is not target:
+        _Children.owner, _Children.kept = weakref.ref(target), {}
+    kept = _Children.kept
+    key = (name, labels)
+    try:
+        child = kept.get(key)
+    except TypeError:  # an unhashable label value: converted with str, looked up each time
+        return _metric(target, name).labels(*labels)
+    if child is None:
+        metric = _metric(target, name)
+        child = metric.labels(*labels)
+        if metric._children.get(tuple(str(v) for v in labels)) is child:
+            if len(kept) >= _MAX_KEPT:
+                kept.clear()
+            kept[key] = child
+    return child
+
+
+def _metric(target: MetricsRegistry, name: str) -> Counter | Gauge | Histogram:
     definition = CATALOG[name]
     description, unit, label_names = definition.description, definition.unit, definition.labels
     metric: Counter | Gauge | Histogram
@@ -51,7 +93,7 @@ def _child(target: MetricsRegistry, name: str, labels: tuple[object, ...]) -> An
         metric = target.gauge(name, description, unit=unit, labels=label_names)
     else:
         metric = target.histogram(name, description, unit=unit, labels=label_names)
-    return metric.labels(*labels)
+    return metric
 
 
 def count(name: str, *labels: object, amount: float = 1.0) -> None:
