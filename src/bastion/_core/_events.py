@@ -25,6 +25,7 @@ __all__ = [
     "attached_handlers",
     "detach",
     "emit",
+    "listened",
     "span",
     "statistics",
 ]
@@ -102,6 +103,14 @@ def emit(
             handler(event, measurements, metadata)
         except Exception:  # noqa: BLE001 -- a broken handler is detached, never allowed to break the emitter
             _detach_failed(handler_id, event)
+
+
+def listened(events: Iterable[EventName]) -> bool:
+    """Whether a handler is attached to one of ``events`` (one C-level set check).
+
+    Lets a hot path skip building the metadata of a span nobody listens to.
+    """
+    return not _routes.keys().isdisjoint(events)
 
 
 def _detach_failed(handler_id: str, event: EventName) -> None:

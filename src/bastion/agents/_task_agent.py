@@ -20,7 +20,8 @@ import msgspec
 
 from bastion._core import _event_names, _events
 from bastion._core._durations import positive_seconds
-from bastion._core._errors import ActorNotAlive, MailboxFull
+from bastion._core._errors import ActorNotAlive, ExpectedError, MailboxFull
+from bastion._core._ref import ActorRef
 from bastion.agents._actions import action
 from bastion.agents._errors import AgentPaused, InvalidTask, QueueFull
 from bastion.agents._persistent import PersistentAgent
@@ -58,7 +59,7 @@ from bastion.agents._task_types import (
     TaskStatus,
     TaskValidation,
 )
-from bastion.persistence import UnsupportedType
+from bastion.persistence import MemoryStore, UnsupportedType
 from bastion.telemetry import _hooks
 
 __all__ = ["DONE", "TaskAgent", "TaskHandler"]
@@ -67,6 +68,12 @@ TaskHandler = Callable[[Task], Any | Awaitable[Any]]
 """A task handler: called with the :class:`Task`, returns the result (or awaitable)."""
 DONE = "done"
 _ids = itertools.count(1)
+#: A batch of plain-function tasks handled in one message: at most this many tasks, and
+#: it ends at the first task finishing past this many seconds (the loop's clock).
+_BATCH_TASKS = 64
+_BATCH_SECONDS = 0.01
+_MAX_REPLY_REFS = 1024
+_TASK_SPAN = tuple((*_event_names.AGENT_TASK, end) for end in ("start", "stop", "exception"))
 
 
 class TaskAgent(PersistentAgent):
@@ -133,6 +140,9 @@ class TaskAgent(PersistentAgent):
         self._handler_modes = HandlerModes()
         self._outcomes = None if retention is None else OutcomeIndex(retention)
         self._stream = QueueStream()  # a large queue is restored page by page
+        #: Finished tasks (reply_to, outcome) whose notices wait for the save recording them.
+        self._finished: list[tuple[str | None, TaskOutcome]] = []
+        self._reply_refs: dict[str, ActorRef] = {}
 
     def agent_capabilities(self) -> tuple[str, ...]:
         """The class capabilities plus one per registered task type."""
@@ -332,56 +342,101 @@ class TaskAgent(PersistentAgent):
 
     async def _after_dispatch(self, name: str, error: BaseException | None) -> None:
         await super()._after_dispatch(name, error)
+        if error is None or isinstance(error, ExpectedError):  # its changes were saved
+            self._send_notices()
         self._publish_load()
         self._kick()
 
     async def _process_next(self) -> None:
-        if self.status is TaskAgentStatus.PAUSED or self.current_task is not None:
-            return
-        if self._stream.cursor is not None:
-            await self._stream.fill(self)  # no unread task may come before the next one
-        task = self._pop()
-        if task is None:
-            await self.persist(wait=False)
-            return
-        if task.attempts >= self.max_attempts:
-            self._record(
-                task,
-                task_outcome(
-                    task,
-                    TaskStatus.FAILED,
-                    self.name,
-                    error=(
-                        f"gave up after {task.attempts} attempts: "
-                        "the agent stopped while running it"
-                    ),
-                ),
-            )
-            await self.persist(wait=False)
-            return
-        # The attempt goes on record in the state record, before the handler runs; the
-        # queue row keeps its count until a restore folds the attempt back into it.
-        task.attempts += 1
-        self.current_task, self.current_attempt = task.id, task.attempts
-        self.status = TaskAgentStatus.PROCESSING
+        """Run a batch of queued tasks, then save their progress in one write.
+
+        Whatever ends the batch (its end, a handler's ``BaseException``, a kill at one of
+        its yields), the progress made is saved before the agent goes on or dies: what a
+        crash can observe is the same as with a save after every task.
+        """
+        try:
+            await self._run_batch()
+        finally:
+            await self._save_progress()
+
+    async def _run_batch(self) -> None:
+        """Start queued tasks until one runs in a task of its own, the queue is empty or
+        paused, a message waits, a stop is asked for, or the batch is full.
+
+        A plain-function handler runs here, one task per turn of the event loop. On a
+        store whose writes apply at once (``MemoryStore``: nothing survives the process
+        anyway) the attempts and outcomes of a batch share one write at its end; on any
+        other store each task's attempt goes out with the previous outcome before its
+        handler runs, as it always did.
+        """
+        cell = self._bastion_cell
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + _BATCH_SECONDS
+        save_each = not isinstance(self.store, MemoryStore)
+        for _ in range(_BATCH_TASKS):
+            if self._stream.cursor is not None and self._may_start():
+                await self._stream.fill(self)  # no unread task may come before the next one
+            task = self._next_task()
+            if task is None:
+                return
+            handler = self.handlers.get(task.type)
+            if handler is None or self._handler_modes.is_async(task.type, handler):
+                await self._save_progress()  # the attempt on record before the task starts
+                self._running = self.runtime.tasks.start(
+                    self._run_task, task, name=f"task:{task.id}"
+                )
+                return
+            if save_each:
+                await self._save_progress()
+            await asyncio.sleep(0)  # one task per turn of the loop, as in a task of its own
+            self._run_inline(task, handler)
+            if self._running is not None or cell.queue or cell.stop_reason is not None:
+                return  # the messages that arrived are answered before the next task
+            if loop.time() >= deadline:
+                return
+
+    def _next_task(self) -> QueuedTask | None:
+        """The next task to run, its attempt counted (tasks out of attempts are recorded
+        as failed on the way); None if none may start now."""
+        while self._may_start():
+            task = self._pop()
+            if task is None:
+                return None
+            if task.attempts >= self.max_attempts:
+                error = (
+                    f"gave up after {task.attempts} attempts: the agent stopped while running it"
+                )
+                self._record(task, task_outcome(task, TaskStatus.FAILED, self.name, error=error))
+                continue
+            # The attempt goes in the state record; the queue row keeps its count until a
+            # restore folds the attempt back into it.
+            task.attempts += 1
+            self.current_task, self.current_attempt = task.id, task.attempts
+            self.status = TaskAgentStatus.PROCESSING
+            return task
+        return None
+
+    def _may_start(self) -> bool:
+        return self.status is not TaskAgentStatus.PAUSED and self.current_task is None
+
+    async def _save_progress(self) -> None:
+        """Save what changed (no wait), then tell the requesters of the tasks it records."""
         await self.persist(wait=False)
-        handler = self.handlers.get(task.type)
-        if handler is None or self._handler_modes.is_async(task.type, handler):
-            self._running = self.runtime.tasks.start(self._run_task, task, name=f"task:{task.id}")
-            return
-        await asyncio.sleep(0)  # one task per turn of the loop, as in a task of its own
-        self._run_inline(task, handler)
+        self._send_notices()
+        self._publish_load()
 
     def _run_inline(self, task: QueuedTask, handler: TaskHandler) -> None:
         """A plain function cannot be interrupted, nor let the agent answer while it runs,
         in a task of its own either: it runs here, with no task and no message back."""
         limit = task.timeout or self.task_timeout
-        with _events.span(_event_names.AGENT_TASK, self._task_meta(task)):
-            start = self.clock.now()
+        start = self.clock.now()
+        if _events.listened(_TASK_SPAN):
+            with _events.span(_event_names.AGENT_TASK, self._task_meta(task)):
+                called = call_handler(handler, task_view(task), limit, self.clock)
+        else:
             called = call_handler(handler, task_view(task), limit, self.clock)
         if isinstance(called, HandlerResult):
             self._record(task, outcome_of(task, called, self.name))
-            self._publish_load()
             return
         self._handler_modes.mark_async(task.type, handler)  # it returned an awaitable
         self._running = self.runtime.tasks.start(
@@ -402,7 +457,6 @@ class TaskAgent(PersistentAgent):
         if task is None or self.current_task != done.task_id:
             return
         self._record(task, done.outcome)
-        self._publish_load()
         # Start the next task now: its start and this outcome share one write (ordered
         # after every earlier write; no acknowledgement waits on it).
         await self._process_next()
@@ -426,10 +480,12 @@ class TaskAgent(PersistentAgent):
         if handler is None:
             error = f"no handler for {task.type!r}"
             return task_outcome(task, TaskStatus.FAILED, self.name, error=error)
-        with _events.span(_event_names.AGENT_TASK, self._task_meta(task)):
-            run = await run_handler(
-                handler, task_view(task), task.timeout or self.task_timeout, self.clock
-            )
+        limit = task.timeout or self.task_timeout
+        if _events.listened(_TASK_SPAN):
+            with _events.span(_event_names.AGENT_TASK, self._task_meta(task)):
+                run = await run_handler(handler, task_view(task), limit, self.clock)
+        else:
+            run = await run_handler(handler, task_view(task), limit, self.clock)
         return outcome_of(task, run, self.name)
 
     def _task_meta(self, task: QueuedTask) -> dict[str, Any]:
@@ -456,7 +512,7 @@ class TaskAgent(PersistentAgent):
                 self.status = TaskAgentStatus.IDLE
         self._count(outcome)
         _hooks.task_finished(type(self).__qualname__, str(outcome.status), outcome.duration)
-        self._notify(task, outcome)
+        self._finished.append((task.reply_to, outcome))  # announced once saved
 
     def _retain(self, task_id: str, finished_at: float) -> None:
         """Retention: the outcomes it drops go out in the batch recording this one."""
@@ -492,14 +548,36 @@ class TaskAgent(PersistentAgent):
         )
         self.publish("task_agent.paused", {"agent": self.name, "reason": reason})
 
-    def _notify(self, task: QueuedTask, outcome: TaskOutcome) -> None:
-        self.publish(f"task.{outcome.status}", outcome)
-        if task.reply_to is None:
-            return
-        try:
-            self.runtime.ref(task.reply_to).cast_nowait(TaskFinished(outcome))
-        except (ActorNotAlive, MailboxFull):
-            self._notify_failures += 1  # the requester reads the outcome with `result`
+    def _send_notices(self) -> None:
+        """Tell each finished task's requester (and the signal bus); called once the write
+        recording the outcomes has been submitted, so a notice never precedes its save."""
+        finished, self._finished = self._finished, []
+        signals = self.signals
+        for reply_to, outcome in finished:
+            if signals is not None:
+                self.publish(f"task.{outcome.status}", outcome)
+            if reply_to is None:
+                continue
+            try:
+                self._reply_ref(reply_to).cast_nowait(TaskFinished(outcome))
+            except (ActorNotAlive, MailboxFull):
+                self._notify_failures += 1  # the requester reads the outcome with `result`
+
+    def _reply_ref(self, name: str) -> ActorRef:
+        """A ref by name (it resolves the name on every use, so it can be kept)."""
+        ref = self._reply_refs.get(name)
+        if ref is None:
+            if len(self._reply_refs) >= _MAX_REPLY_REFS:
+                self._reply_refs.clear()
+            ref = self._reply_refs[name] = self.runtime.ref(name)
+        return ref
+
+    async def _roll_back(self) -> None:
+        """Outcomes that were not saved are not announced; queue rows put back are
+        runnable again."""
+        self._finished = []
+        await super()._roll_back()
+        self._heap = sorted((t.priority, t.seq, t.id) for t in self.queue.values())
 
     def _publish_load(self) -> None:
         _hooks.set_gauge("bastion_task_agent_queue_length", len(self.queue), str(self.name))

@@ -80,7 +80,7 @@ def task_problems(spec: TaskSpec, handlers: Mapping[str, Handler], codec: Codec)
     return errors
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: one per task, and a frozen init costs a setattr per field
 class HandlerResult:
     """What one handler run produced."""
 
@@ -164,13 +164,15 @@ def count_priorities(tasks: Iterable[QueuedTask]) -> dict[str, int]:
 
 
 def with_duration(m: TaskMetrics, d: float) -> TaskMetrics:
-    """``m`` with one more finished task of ``d`` seconds."""
-    return TaskMetrics(
-        total_duration=m.total_duration + d,
-        timed=m.timed + 1,
-        fastest=d if m.fastest is None else min(m.fastest, d),
-        slowest=d if m.slowest is None else max(m.slowest, d),
-    )
+    """``m`` with one more finished task of ``d`` seconds (updated in place: each agent
+    owns its metrics; the saved state record is re-encoded from them)."""
+    m.total_duration += d
+    m.timed += 1
+    if m.fastest is None or d < m.fastest:
+        m.fastest = d
+    if m.slowest is None or d > m.slowest:
+        m.slowest = d
+    return m
 
 
 class HandlerModes:

@@ -119,8 +119,10 @@ def observe(name: str, value: float, *labels: object) -> None:
 
 def task_finished(agent_class: str, outcome: str, duration: float) -> None:
     """Count a TaskAgent task's outcome and record how long it ran."""
-    count("bastion_task_agent_tasks", agent_class, outcome)
-    observe("bastion_task_agent_task_seconds", duration, agent_class)
+    target = registry()
+    if target is not None:
+        _child(target, "bastion_task_agent_tasks", (agent_class, outcome)).inc()
+        _child(target, "bastion_task_agent_task_seconds", (agent_class,)).record(duration)
 
 
 def write_submitted(future: asyncio.Future[Any], pending_ops: int, store: str) -> None:
