@@ -70,8 +70,8 @@ DONE = "done"
 _ids = itertools.count(1)
 #: A batch of plain-function tasks handled in one message: at most this many tasks, and
 #: it ends at the first task finishing past this many seconds (the loop's clock).
-_BATCH_TASKS = 64
-_BATCH_SECONDS = 0.01
+_BATCH_TASKS = 128
+_BATCH_SECONDS = 0.02
 _MAX_REPLY_REFS = 1024
 _TASK_SPAN = tuple((*_event_names.AGENT_TASK, end) for end in ("start", "stop", "exception"))
 
@@ -143,6 +143,8 @@ class TaskAgent(PersistentAgent):
         #: Finished tasks (reply_to, outcome) whose notices wait for the save recording them.
         self._finished: list[tuple[str | None, TaskOutcome]] = []
         self._reply_refs: dict[str, ActorRef] = {}
+        self._agent_class = type(self).__qualname__
+        self._meter: _hooks.TaskMeter | None = None  # during a batch
 
     def agent_capabilities(self) -> tuple[str, ...]:
         """The class capabilities plus one per registered task type."""
@@ -354,9 +356,11 @@ class TaskAgent(PersistentAgent):
         its yields), the progress made is saved before the agent goes on or dies: what a
         crash can observe is the same as with a save after every task.
         """
+        self._meter = _hooks.task_meter(self._agent_class)
         try:
             await self._run_batch()
         finally:
+            self._meter = None
             await self._save_progress()
 
     async def _run_batch(self) -> None:
@@ -373,6 +377,7 @@ class TaskAgent(PersistentAgent):
         loop = asyncio.get_running_loop()
         deadline = loop.time() + _BATCH_SECONDS
         save_each = not isinstance(self.store, MemoryStore)
+        spans = _events.listened(_TASK_SPAN)  # (a handler attached meanwhile: next batch)
         for _ in range(_BATCH_TASKS):
             if self._stream.cursor is not None and self._may_start():
                 await self._stream.fill(self)  # no unread task may come before the next one
@@ -389,7 +394,7 @@ class TaskAgent(PersistentAgent):
             if save_each:
                 await self._save_progress()
             await asyncio.sleep(0)  # one task per turn of the loop, as in a task of its own
-            self._run_inline(task, handler)
+            self._run_inline(task, handler, spans)
             if self._running is not None or cell.queue or cell.stop_reason is not None:
                 return  # the messages that arrived are answered before the next task
             if loop.time() >= deadline:
@@ -425,12 +430,12 @@ class TaskAgent(PersistentAgent):
         self._send_notices()
         self._publish_load()
 
-    def _run_inline(self, task: QueuedTask, handler: TaskHandler) -> None:
+    def _run_inline(self, task: QueuedTask, handler: TaskHandler, spans: bool) -> None:
         """A plain function cannot be interrupted, nor let the agent answer while it runs,
         in a task of its own either: it runs here, with no task and no message back."""
         limit = task.timeout or self.task_timeout
         start = self.clock.now()
-        if _events.listened(_TASK_SPAN):
+        if spans:
             with _events.span(_event_names.AGENT_TASK, self._task_meta(task)):
                 called = call_handler(handler, task_view(task), limit, self.clock)
         else:
@@ -511,7 +516,10 @@ class TaskAgent(PersistentAgent):
             if self.status is TaskAgentStatus.PROCESSING:
                 self.status = TaskAgentStatus.IDLE
         self._count(outcome)
-        _hooks.task_finished(type(self).__qualname__, str(outcome.status), outcome.duration)
+        if self._meter is not None:
+            self._meter.finished(outcome.status, outcome.duration)
+        else:
+            _hooks.task_finished(self._agent_class, outcome.status, outcome.duration)
         self._finished.append((task.reply_to, outcome))  # announced once saved
 
     def _retain(self, task_id: str, finished_at: float) -> None:

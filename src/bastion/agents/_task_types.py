@@ -97,8 +97,9 @@ class TaskQueue(ItemMap[QueuedTask]):
         self._counts[value.priority] = self._counts.get(value.priority, 0) + 1
 
     def __delitem__(self, key: str) -> None:
-        old = self[key]
-        super().__delitem__(key)
+        old = self._data.pop(key)  # ItemMap.__delitem__, inlined: one per finished task
+        self._dirty.discard(key)
+        self._deleted.add(key)
         self._counts[old.priority] -= 1
 
     def load(self, items: dict[str, QueuedTask]) -> None:
@@ -163,8 +164,12 @@ class TaskStatus(enum.StrEnum):
     FAILED = "failed"
 
 
-class TaskOutcome(msgspec.Struct, kw_only=True):
+class TaskOutcome(msgspec.Struct, kw_only=True, omit_defaults=True):
     """How a task ended; stored once per task id in the agent's ``done`` collection.
+
+    Fields at their default are left out of the stored form (they decode to the same
+    value): the common outcome then holds no JSON ``null``, which spares the codec's
+    check for NaN and infinity on every task.
 
     ``retryable`` (failed tasks): whether running the task again may succeed, as
     :func:`bastion.resilience.is_retryable` decides (timeouts and retryable

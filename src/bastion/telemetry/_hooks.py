@@ -30,7 +30,9 @@ __all__ = [
     "observe",
     "registry",
     "set_gauge",
+    "TaskMeter",
     "task_finished",
+    "task_meter",
     "timed_checkpoint",
     "write_submitted",
 ]
@@ -115,6 +117,27 @@ def observe(name: str, value: float, *labels: object) -> None:
     target = registry()
     if target is not None:
         _child(target, name, labels).record(value)
+
+
+class TaskMeter:
+    """A TaskAgent class's task metrics, looked up once for a batch of tasks."""
+
+    __slots__ = ("_agent_class", "_seconds", "_target")
+
+    def __init__(self, target: MetricsRegistry, agent_class: str) -> None:
+        self._target, self._agent_class = target, agent_class
+        self._seconds = _child(target, "bastion_task_agent_task_seconds", (agent_class,))
+
+    def finished(self, outcome: str, duration: float) -> None:
+        """Count one task's outcome and record how long it ran."""
+        _child(self._target, "bastion_task_agent_tasks", (self._agent_class, outcome)).inc()
+        self._seconds.record(duration)
+
+
+def task_meter(agent_class: str) -> TaskMeter | None:
+    """The task metrics of ``agent_class`` in this runtime (None: metrics are off)."""
+    target = registry()
+    return None if target is None else TaskMeter(target, agent_class)
 
 
 def task_finished(agent_class: str, outcome: str, duration: float) -> None:
