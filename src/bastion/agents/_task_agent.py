@@ -360,7 +360,9 @@ class TaskAgent(PersistentAgent):
         try:
             await self._run_batch()
         finally:
-            self._meter = None
+            if self._meter is not None:
+                self._meter.close()
+                self._meter = None
             await self._save_progress()
 
     async def _run_batch(self) -> None:

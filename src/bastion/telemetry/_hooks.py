@@ -120,18 +120,26 @@ def observe(name: str, value: float, *labels: object) -> None:
 
 
 class TaskMeter:
-    """A TaskAgent class's task metrics, looked up once for a batch of tasks."""
+    """A TaskAgent class's task metrics for one batch of tasks: the histogram child is
+    looked up once, the outcomes are counted here and added at :meth:`close`."""
 
-    __slots__ = ("_agent_class", "_seconds", "_target")
+    __slots__ = ("_agent_class", "_counts", "_seconds", "_target")
 
     def __init__(self, target: MetricsRegistry, agent_class: str) -> None:
         self._target, self._agent_class = target, agent_class
         self._seconds = _child(target, "bastion_task_agent_task_seconds", (agent_class,))
+        self._counts: dict[str, int] = {}
 
     def finished(self, outcome: str, duration: float) -> None:
         """Count one task's outcome and record how long it ran."""
-        _child(self._target, "bastion_task_agent_tasks", (self._agent_class, outcome)).inc()
+        self._counts[outcome] = self._counts.get(outcome, 0) + 1
         self._seconds.record(duration)
+
+    def close(self) -> None:
+        """Add the counted outcomes to the outcome counter (end of the batch)."""
+        counts, self._counts = self._counts, {}
+        for outcome, n in counts.items():
+            _child(self._target, "bastion_task_agent_tasks", (self._agent_class, outcome)).inc(n)
 
 
 def task_meter(agent_class: str) -> TaskMeter | None:
