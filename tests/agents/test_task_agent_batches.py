@@ -6,6 +6,7 @@ messages cut a batch short without losing or repeating a recorded outcome."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 from pathlib import Path
 from typing import Any
 
@@ -74,7 +75,7 @@ async def test_on_a_durable_store_each_task_start_is_written_before_its_handler(
         await act(ref, "resume")
         await wait_for(lambda: _drained(ref, 20), timeout=10.0)
     assert len(seen) == 20
-    assert all(later > earlier for earlier, later in zip(seen, seen[1:], strict=False))
+    assert all(later > earlier for earlier, later in itertools.pairwise(seen))
 
 
 async def test_a_kill_between_two_tasks_of_a_batch_loses_and_repeats_no_outcome() -> None:
