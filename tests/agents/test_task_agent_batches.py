@@ -13,7 +13,7 @@ from typing import Any
 import msgspec
 
 import bastion
-from bastion.agents import Task, TaskAgent, TaskFinished, TaskOutcome, act
+from bastion.agents import Task, TaskAgent, TaskFinished, TaskOutcome, TaskStatus, act
 from bastion.persistence import MemoryStore, default_codec
 from bastion.testing import wait_for
 from tests.agents.conftest import open_store
@@ -35,9 +35,12 @@ class Requester(bastion.Actor):
                 self.unsaved.append(task_id)
 
 
-async def _drained(ref: bastion.ActorRef, total: int) -> bool:
-    status = await act(ref, "status")
-    return bool(status.processed + status.failed == total and status.current_task is None)
+async def _wait_drained(ref: bastion.ActorRef, total: int) -> None:
+    async def drained() -> bool:
+        status = await act(ref, "status")
+        return bool(status.processed + status.failed == total and status.current_task is None)
+
+    await wait_for(drained, timeout=10.0)
 
 
 async def test_a_run_of_plain_tasks_on_memory_store_is_saved_in_a_few_writes() -> None:
@@ -50,7 +53,7 @@ async def test_a_run_of_plain_tasks_on_memory_store_is_saved_in_a_few_writes() -
         await act(ref, "queue_many", tasks=tasks)
         before = store.statistics().batches
         await act(ref, "resume")
-        await wait_for(lambda: _drained(ref, 100), timeout=10.0)
+        await _wait_drained(ref, 100)
         writes = store.statistics().batches - before
         assert writes <= 5  # resume, one batch, status calls: not one write per task
         state = bastion.testing.actor_state(requester)
@@ -73,7 +76,7 @@ async def test_on_a_durable_store_each_task_start_is_written_before_its_handler(
         await act(ref, "pause")
         await act(ref, "queue_many", tasks=[{"type": "p"} for _ in range(20)])
         await act(ref, "resume")
-        await wait_for(lambda: _drained(ref, 20), timeout=10.0)
+        await _wait_drained(ref, 20)
     assert len(seen) == 20
     assert all(later > earlier for earlier, later in itertools.pairwise(seen))
 
@@ -101,7 +104,7 @@ async def test_a_kill_between_two_tasks_of_a_batch_loses_and_repeats_no_outcome(
         tasks = [{"type": "p", "id": f"t{i}", "reply_to": "requester"} for i in range(20)]
         await act(ref, "queue_many", tasks=tasks)
         await act(ref, "resume")
-        await wait_for(lambda: _drained(ref, 20), timeout=10.0)
+        await _wait_drained(ref, 20)
         state = bastion.testing.actor_state(requester)
         assert isinstance(state, Requester)
         await wait_for(lambda: len(state.notices) >= 20, timeout=5.0)
@@ -137,7 +140,9 @@ async def test_a_stop_ends_a_batch_after_the_task_running() -> None:
 
 def test_an_outcome_is_stored_without_its_defaults_and_old_rows_still_decode() -> None:
     codec = default_codec()
-    outcome = TaskOutcome(id="t", type="p", status="completed", result=None, finished_at=1.0)
+    outcome = TaskOutcome(
+        id="t", type="p", status=TaskStatus.COMPLETED, result=None, finished_at=1.0
+    )
     data = codec.encode(outcome, TaskOutcome)
     assert b"null" not in data  # nothing for the NaN check to look at
     assert codec.decode(data, TaskOutcome) == outcome
