@@ -4,7 +4,9 @@
   (a heap per worker, the handler called, the outcome kept in a dict, the requester
   notified through an ``asyncio.Queue``) doing the same tasks: zero-work tasks and tasks
   of ~100 µs CPU. Loop CPU per task is ``time.process_time`` over the run divided by the
-  number of tasks (the work itself included for the 100 µs tasks).
+  number of tasks (the work itself included for the 100 µs tasks); for zero-work tasks
+  also the marginal figure: the CPU of a run of N tasks minus that of a run of N/10,
+  divided by 0.9 N (the fixed costs of a run cancel out).
 * ``status_us``: the TaskAgent ``status`` action with an empty queue and with 100,000
   tasks queued (quick: 20,000).
 * ``spawn``: sequential spawn rate of an Agent subclass (its ``on_start`` runs ``setup``)
@@ -108,15 +110,27 @@ async def _pools(quick: bool) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for label, work_s in (("zero_work", 0.0), ("cpu_100us", 100e-6)):
         runs: dict[str, list[tuple[float, float]]] = {"agents": [], "asyncio": []}
+        marginal: list[float] = []
         for _ in range(rounds):
             runs["agents"].append(await _agent_pool(tasks, work_s))
             runs["asyncio"].append(await _asyncio_pool(tasks, work_s))
+            if work_s == 0.0:
+                marginal.append(await _marginal_cpu_us(tasks, runs["agents"][-1][1]))
         out[label] = {
             f"{side}_{what}": round(statistics.median(r[i] for r in samples), 1)
             for side, samples in runs.items()
             for i, what in enumerate(("tasks_per_s", "cpu_us_per_task"))
         }
+        if marginal:
+            out[label]["agents_marginal_cpu_us_per_task"] = round(statistics.median(marginal), 1)
     return out
+
+
+async def _marginal_cpu_us(tasks: int, cpu_us_per_task: float) -> float:
+    """Loop CPU per task of a run of ``tasks`` minus a run of a tenth as many."""
+    small = tasks // 10
+    _, small_us = await _agent_pool(small, 0.0)
+    return (cpu_us_per_task * tasks - small_us * small) / (tasks - small)
 
 
 async def _status_cost(queued: int, samples: int) -> float:
@@ -235,6 +249,7 @@ async def _main(quick: bool) -> dict[str, Any]:
                 zero["agents_tasks_per_s"] / zero["asyncio_tasks_per_s"], 3
             ),
             "agent_loop_cpu_us_per_zero_task": zero["agents_cpu_us_per_task"],
+            "agent_loop_marginal_cpu_us_per_zero_task": zero["agents_marginal_cpu_us_per_task"],
             "status_big_queue_vs_empty": round(status[f"queued_{big}_us"] / status["empty_us"], 2),
             "agent_spawn_vs_actor_spawn": round(spawns["agent_per_s"] / spawns["actor_per_s"], 3),
             "full_gc_after_vs_before_freeze": round(
