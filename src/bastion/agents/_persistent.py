@@ -124,6 +124,7 @@ class PersistentAgent(Agent):
         self.store = store
         self.durability = Durability(durability)
         self._key = persistence_key
+        self._namespace: str | None = None
         self._version = 0
         self._last_record = b""
         self._staged: list[Op] = []
@@ -152,10 +153,13 @@ class PersistentAgent(Agent):
     @property
     def namespace(self) -> str:
         """The store namespace of this agent's state."""
-        key = self._key or self.name
-        if key is None:
-            raise TypeError(f"{type(self).__qualname__} needs a name or a persistence_key")
-        return f"agent/{key}"
+        namespace = self._namespace
+        if namespace is None:  # (an incarnation's name never changes: computed once)
+            key = self._key or self.name
+            if key is None:
+                raise TypeError(f"{type(self).__qualname__} needs a name or a persistence_key")
+            namespace = self._namespace = f"agent/{key}"
+        return namespace
 
     def stage_item(self, collection: str, item: str, value: Any, type_: Any = Any) -> None:
         """Write one item of a write-only collection (e.g. results) with the next save."""

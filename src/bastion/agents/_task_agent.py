@@ -436,7 +436,6 @@ class TaskAgent(PersistentAgent):
         """A plain function cannot be interrupted, nor let the agent answer while it runs,
         in a task of its own either: it runs here, with no task and no message back."""
         limit = task.timeout or self.task_timeout
-        start = self.clock.now()
         if spans:
             with _events.span(_event_names.AGENT_TASK, self._task_meta(task)):
                 called = call_handler(handler, task_view(task), limit, self.clock)
@@ -446,6 +445,7 @@ class TaskAgent(PersistentAgent):
             self._record(task, outcome_of(task, called, self.name))
             return
         self._handler_modes.mark_async(task.type, handler)  # it returned an awaitable
+        start = self.clock.now()  # the limit applies to what it returned
         self._running = self.runtime.tasks.start(
             self._await_task, task, called, start, name=f"task:{task.id}"
         )
