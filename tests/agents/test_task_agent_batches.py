@@ -172,3 +172,21 @@ async def test_plain_tasks_still_yield_the_loop_between_two_tasks() -> None:
         await act(ref, "resume")
         await ticker()
     assert ticks >= 49  # the other coroutine ran between every two tasks
+
+
+async def test_a_result_that_cannot_be_stored_fails_the_task_and_the_agent_goes_on() -> None:
+    def nan(task: Task) -> float:
+        return float("nan")  # JSON has no NaN: refused at encode (UnstorableValue)
+
+    async with bastion.open_runtime() as rt:
+        ref = await rt.spawn(
+            TaskAgent, name="w", store=MemoryStore(), handlers={"nan": nan, "p": lambda t: 1}
+        )
+        await act(ref, "queue", type="nan", id="bad")
+        await act(ref, "queue", type="p", id="good")
+        await _wait_drained(ref, 2)
+        bad = await act(ref, "result", task_id="bad")
+        assert (bad.status, bad.retryable) == ("failed", False)
+        assert bad.error.startswith("result not storable")
+        assert (await act(ref, "result", task_id="good")).status == "completed"
+        assert (await act(ref, "status")).recovered_in_flight == 0  # no crash on the way

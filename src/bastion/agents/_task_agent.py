@@ -59,7 +59,7 @@ from bastion.agents._task_types import (
     TaskStatus,
     TaskValidation,
 )
-from bastion.persistence import MemoryStore, UnsupportedType
+from bastion.persistence import MemoryStore, UnstorableValue, UnsupportedType
 from bastion.telemetry import _hooks
 
 __all__ = ["DONE", "TaskAgent", "TaskHandler"]
@@ -380,19 +380,23 @@ class TaskAgent(PersistentAgent):
         deadline = loop.time() + _BATCH_SECONDS
         save_each = not isinstance(self.store, MemoryStore)
         spans = _events.listened(_TASK_SPAN)  # (a handler attached meanwhile: next batch)
+        plain: dict[str, TaskHandler] = {}  # task type -> its plain-function handler
         for _ in range(_BATCH_TASKS):
             if self._stream.cursor is not None and self._may_start():
                 await self._stream.fill(self)  # no unread task may come before the next one
             task = self._next_task()
             if task is None:
                 return
-            handler = self.handlers.get(task.type)
-            if handler is None or self._handler_modes.is_async(task.type, handler):
-                await self._save_progress()  # the attempt on record before the task starts
-                self._running = self.runtime.tasks.start(
-                    self._run_task, task, name=f"task:{task.id}"
-                )
-                return
+            handler = plain.get(task.type)
+            if handler is None:
+                handler = self.handlers.get(task.type)
+                if handler is None or self._handler_modes.is_async(task.type, handler):
+                    await self._save_progress()  # the attempt on record before it starts
+                    self._running = self.runtime.tasks.start(
+                        self._run_task, task, name=f"task:{task.id}"
+                    )
+                    return
+                plain[task.type] = handler
             if save_each:
                 await self._save_progress()
             await asyncio.sleep(0)  # one task per turn of the loop, as in a task of its own
@@ -501,7 +505,7 @@ class TaskAgent(PersistentAgent):
     def _record(self, task: QueuedTask, outcome: TaskOutcome) -> None:
         try:
             self.stage_item(DONE, task.id, outcome, TaskOutcome)
-        except UnsupportedType as exc:
+        except (UnsupportedType, UnstorableValue) as exc:  # the task fails, not the agent
             outcome = msgspec.structs.replace(
                 outcome,
                 status=TaskStatus.FAILED,
@@ -510,7 +514,8 @@ class TaskAgent(PersistentAgent):
                 retryable=False,
             )
             self.stage_item(DONE, task.id, outcome, TaskOutcome)
-        self._retain(task.id, outcome.finished_at)
+        if self._outcomes is not None:
+            self._retain(task.id, outcome.finished_at)
         if task.id in self.queue:
             del self.queue[task.id]
         if self.current_task == task.id:
