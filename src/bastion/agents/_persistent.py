@@ -42,6 +42,7 @@ from bastion._core._errors import ExpectedError
 from bastion._core._messages import ExitReason
 from bastion.agents._acks import reply_after_commit, submit_for_reply
 from bastion.agents._agent import Agent
+from bastion.agents._frozen import builder
 from bastion.agents._snapshot import (
     STATE_KEY,
     Restored,
@@ -71,6 +72,7 @@ from bastion.persistence import (
     default_codec,
 )
 
+_new_put_item = builder(PutItem)  # one per staged item (a TaskAgent: one per task)
 #: Prefix of the records that keep a field or item that did not decode at restore.
 QUARANTINED_PREFIX = "quarantined/"
 
@@ -166,7 +168,7 @@ class PersistentAgent(Agent):
         if collection in self._item_fields:
             raise ValueError(f"{collection!r} is an ItemMap field; assign to it instead")
         self._staged.append(
-            PutItem(self.namespace, collection, item, self.codec.encode(value, type_))
+            _new_put_item(self.namespace, collection, item, self.codec.encode(value, type_))
         )
 
     def unstage_item(self, collection: str, item: str) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 from bastion._core._clock import Clock
 from bastion._core._errors import ActorNotAlive, MailboxFull
 from bastion._core._ref import ActorRef
+from bastion.agents._frozen import builder
 from bastion.agents._task_types import (
     PRIORITIES,
     QueuedTask,
@@ -193,9 +194,12 @@ class HandlerModes:
         self._modes[task_type] = (handler, True)
 
 
+_new_task = builder(Task)
+
+
 def task_view(task: QueuedTask) -> Task:
-    """What a handler receives for ``task``."""
-    return Task(task.id, task.type, task.payload, task.attempts, dict(task.inputs))
+    """What a handler receives for ``task`` (equal to ``Task(...)``, built faster)."""
+    return _new_task(task.id, task.type, task.payload, task.attempts, dict(task.inputs))
 
 
 def task_outcome(
