@@ -17,7 +17,7 @@ def test_built_instances_equal_constructed_ones_and_stay_frozen() -> None:
     assert repr(task) == repr(Task("t1", "fetch", {"url": "u"}, 2, {"a": 1}))
     with pytest.raises(dataclasses.FrozenInstanceError):
         task.attempt = 3  # type: ignore[misc]
-    assert builder(PutItem)("ns", "c", "i", b"x") == PutItem("ns", "c", "i", b"x")
+    assert builder(PutItem)("ns", "c", "i", b"x", None) == PutItem("ns", "c", "i", b"x")
     assert builder(DeleteItem)("ns", "c", "i") == DeleteItem("ns", "c", "i")
     assert builder(Put)("ns", "k", b"x", 3) == Put("ns", "k", b"x", 3)
 

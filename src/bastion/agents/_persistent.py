@@ -168,7 +168,9 @@ class PersistentAgent(Agent):
         if collection in self._item_fields:
             raise ValueError(f"{collection!r} is an ItemMap field; assign to it instead")
         self._staged.append(
-            _new_put_item(self.namespace, collection, item, self.codec.encode(value, type_))
+            _new_put_item(
+                self.namespace, collection, item, self.codec.encode(value, type_), None
+            )  # order None: the constructor's default
         )
 
     def unstage_item(self, collection: str, item: str) -> None:
