@@ -17,21 +17,30 @@ from opentelemetry.context.contextvars_context import ContextVarsRuntimeContext
 from opentelemetry.trace import Span
 from opentelemetry.trace.propagation import _SPAN_KEY
 
-__all__ = ["EMPTY", "SPAN_KEY", "get_current", "restore", "set_current", "span_of", "with_span"]
+__all__ = [
+    "EMPTY",
+    "SPAN_KEY",
+    "get_current",
+    "reset_current",
+    "restore",
+    "set_current",
+    "span_of",
+    "with_span",
+]
 
 EMPTY = Context()
 SPAN_KEY = _SPAN_KEY  # the key of the current span in a Context
 
 get_current: Callable[[], Context]
 set_current: Callable[[Context], Any]
-_reset: Callable[[Any], None]
+reset_current: Callable[[Any], None]
 
 _runtime = getattr(otel_context, "_RUNTIME_CONTEXT", None)
 if isinstance(_runtime, ContextVarsRuntimeContext):
     _var = _runtime._current_context  # the ContextVar behind get_current()/attach()
-    get_current, set_current, _reset = _var.get, _var.set, _var.reset
+    get_current, set_current, reset_current = _var.get, _var.set, _var.reset
 else:  # pragma: no cover - another runtime context configured
-    get_current, set_current, _reset = (
+    get_current, set_current, reset_current = (
         otel_context.get_current,
         otel_context.attach,
         otel_context.detach,
@@ -41,7 +50,7 @@ else:  # pragma: no cover - another runtime context configured
 def restore(token: Any) -> None:
     """Make current again what was current before ``set_current`` returned ``token``."""
     try:
-        _reset(token)
+        reset_current(token)
     except (ValueError, RuntimeError):  # used already, or set in another task's context
         set_current(EMPTY)
 

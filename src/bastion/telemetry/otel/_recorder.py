@@ -44,7 +44,7 @@ from opentelemetry.trace.span import TraceState
 
 from bastion._core._cell import CALL, Cell
 from bastion._core._errors import ExpectedError
-from bastion.telemetry.otel._context import EMPTY, SPAN_KEY, restore, set_current, with_span
+from bastion.telemetry.otel._context import EMPTY, SPAN_KEY, set_current
 from bastion.telemetry.otel._sampling import NEVER, TRACE_ID_LIMIT, compile_sampler
 from bastion.telemetry.otel._spans import KINDS, MessageSpan, UnsampledSpan
 
@@ -55,12 +55,10 @@ __all__ = ["SpanRecorder", "message_attributes", "record_outcome"]
 
 _log = logging.getLogger("bastion.telemetry.otel")
 _SAMPLED, _RANDOM = TraceFlags.SAMPLED, TraceFlags.RANDOM_TRACE_ID
-#: Trace flags by (sampled, random trace id), made once.
-_FLAGS = {
-    (sampled, random): TraceFlags((_SAMPLED if sampled else 0) | (_RANDOM if random else 0))
-    for sampled in (False, True)
-    for random in (False, True)
-}
+#: Trace flags, made once, at ``2 * sampled + random_trace_id``.
+_FLAGS = tuple(
+    TraceFlags(_SAMPLED * sampled | _RANDOM * random) for sampled in (0, 1) for random in (0, 1)
+)
 
 
 def message_attributes(cell: Cell, error: ErrorContext | None) -> dict[str, Any]:
@@ -92,7 +90,6 @@ class SpanRecorder:
         self.limits: SpanLimits = tracer._span_limits
         self.scope: InstrumentationScope = tracer._instrumentation_scope
         self.info: InstrumentationInfo = tracer.instrumentation_info
-        self._enabled = tracer._is_enabled
         generator = tracer.id_generator
         self._fast_ids = type(generator) is RandomIdGenerator
         self.new_trace_id: Callable[[], int] = generator.generate_trace_id
@@ -132,10 +129,6 @@ class SpanRecorder:
         self._ends = tuple(p.on_end for p in processors)
         self._ends_sampled = tuple(_sampled_end(p) for p in processors)
 
-    def _current(self) -> None:
-        if self._flatten and self._active._span_processors is not self._seen:
-            self._refresh()
-
     def _failed(self, what: str) -> None:
         self.processor_errors += 1
         if self.processor_errors == 1:
@@ -143,7 +136,8 @@ class SpanRecorder:
 
     def finish(self, span: MessageSpan) -> None:
         """Hand an ended span to the processors (``MessageSpan.end`` calls this)."""
-        self._current()
+        if self._flatten and self._active._span_processors is not self._seen:
+            self._refresh()
         try:
             for ending in self._endings:
                 ending(span)
@@ -173,7 +167,11 @@ class SpanRecorder:
             slot = policy.local_sampled if parent.sampled else policy.local_not_sampled
             random = parent._flags.random_trace_id
         else:
-            context = parent.get_span_context() if isinstance(parent, trace_api.Span) else None
+            context = (
+                parent.get_span_context()
+                if parent is not None and isinstance(parent, trace_api.Span)
+                else None
+            )
             if context is None or not context.is_valid:
                 link = None
                 slot = policy.root
@@ -189,7 +187,7 @@ class SpanRecorder:
                     slot = policy.remote_sampled if flags.sampled else policy.remote_not_sampled
                 else:
                     slot = policy.local_sampled if flags.sampled else policy.local_not_sampled
-        if not self._enabled():  # a disabled tracer records nothing
+        if not self.tracer._tracer_config.is_enabled:  # a disabled tracer records nothing
             return set_current(parent_context or EMPTY)
         extra = None
         if isinstance(slot, int):
@@ -210,21 +208,25 @@ class SpanRecorder:
             trace_state = result.trace_state
             extra = result.attributes
         if not recording:
-            unsampled = UnsampledSpan(
-                trace_id, _FLAGS[False, random], trace_state, self.new_span_id
-            )
-            return set_current(with_span(parent_context, unsampled))
+            unsampled = UnsampledSpan(trace_id, _FLAGS[random], trace_state, self.new_span_id)
+            if parent_context:
+                return set_current(Context({**parent_context, SPAN_KEY: unsampled}))
+            return set_current(Context({SPAN_KEY: unsampled}))
         span_id = getrandbits(64) if self._fast_ids else 0
         span = MessageSpan(
-            self, trace_id, span_id or self.new_span_id(), _FLAGS[sampled, random], link, cell,
+            self, trace_id, span_id or self.new_span_id(), _FLAGS[2 * sampled + random], link, cell,
             kind, error,
         )  # fmt: skip
         if trace_state is not None:
             span._trace_state = trace_state
         if extra is not None:
             span._extra = extra
-        span.restore = set_current(with_span(parent_context, span))
-        self._current()
+        if parent_context:
+            span.restore = set_current(Context({**parent_context, SPAN_KEY: span}))
+        else:
+            span.restore = set_current(Context({SPAN_KEY: span}))
+        if self._flatten and self._active._span_processors is not self._seen:
+            self._refresh()
         if self._starts:
             try:
                 for on_start in self._starts:
@@ -232,14 +234,6 @@ class SpanRecorder:
             except Exception:  # noqa: BLE001 -- a processor's failure is counted, never raised into the actor
                 self._failed("on_start")
         return span
-
-    @staticmethod
-    def leave(span: MessageSpan, error: BaseException | None) -> None:
-        """The handler finished: record a failure, restore the context, end the span."""
-        if error is not None:
-            record_outcome(span, error)
-        restore(span.restore)
-        span.end()
 
 
 def _sampled_end(processor: SpanProcessor) -> Callable[[Any], None]:

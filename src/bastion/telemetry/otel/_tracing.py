@@ -32,7 +32,13 @@ from bastion.resilience import ErrorContext
 from bastion.resilience._carry import ERROR_CONTEXT_CARRIER
 from bastion.resilience._context import _current as _error_var
 from bastion.resilience._context import attach_context
-from bastion.telemetry.otel._context import EMPTY, get_current, restore, set_current
+from bastion.telemetry.otel._context import (
+    EMPTY,
+    get_current,
+    reset_current,
+    restore,
+    set_current,
+)
 from bastion.telemetry.otel._recorder import SpanRecorder, message_attributes, record_outcome
 from bastion.telemetry.otel._spans import KINDS, MessageSpan
 
@@ -135,12 +141,20 @@ class TraceCarrier:
         if token is None:
             return
         cls = type(token)
-        if cls is MessageSpan:
-            SpanRecorder.leave(token, error)
-        elif cls is _ApiSpanToken:
+        if cls is _ApiSpanToken:
             token.leave(error)
-        else:  # an unsampled message: restore the context it replaced
-            restore(token)
+            return
+        span = token if cls is MessageSpan else None
+        if span is not None:
+            if error is not None:
+                record_outcome(span, error)
+            token = span.restore
+        try:  # make current again what the message's span replaced
+            reset_current(token)
+        except (ValueError, RuntimeError):  # a token the handler used already, or
+            set_current(EMPTY)  # made in another task: nothing of the message stays current
+        if span is not None:
+            span.end()
 
     def reset(self) -> None:
         """An actor task starts (and idles) outside any error scope and any trace."""
