@@ -14,7 +14,6 @@ from typing import Any
 from opentelemetry import context as otel_context
 from opentelemetry.context import Context
 from opentelemetry.context.contextvars_context import ContextVarsRuntimeContext
-from opentelemetry.trace import Span
 from opentelemetry.trace.propagation import _SPAN_KEY
 
 __all__ = [
@@ -24,8 +23,6 @@ __all__ = [
     "reset_current",
     "restore",
     "set_current",
-    "span_of",
-    "with_span",
 ]
 
 EMPTY = Context()
@@ -54,17 +51,3 @@ def restore(token: Any) -> None:
     except (ValueError, RuntimeError):  # used already, or set in another task's context
         set_current(EMPTY)
 
-
-def with_span(parent: Context | None, span: Span) -> Context:
-    """``parent`` with ``span`` as its current span (``trace.set_span_in_context``)."""
-    if parent:
-        return Context({**parent, _SPAN_KEY: span})
-    return Context({_SPAN_KEY: span})
-
-
-def span_of(context: Context | None) -> Span | None:
-    """The span current in ``context`` (``None`` if none is)."""
-    if not context:
-        return None
-    span = context.get(_SPAN_KEY)
-    return span if isinstance(span, Span) else None
