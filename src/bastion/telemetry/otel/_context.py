@@ -50,4 +50,3 @@ def restore(token: Any) -> None:
         reset_current(token)
     except (ValueError, RuntimeError):  # used already, or set in another task's context
         set_current(EMPTY)
-

@@ -132,7 +132,7 @@ class SpanRecorder:
     def _failed(self, what: str) -> None:
         self.processor_errors += 1
         if self.processor_errors == 1:
-            _log.exception("a span processor raised in %s; the span is dropped", what)
+            _log.exception("a span processor raised in %s (counted; only this one is logged)", what)
 
     def finish(self, span: MessageSpan) -> None:
         """Hand an ended span to the processors (``MessageSpan.end`` calls this)."""

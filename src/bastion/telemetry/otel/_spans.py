@@ -87,7 +87,7 @@ class MessageSpan(trace_api.Span, ReadableSpan):
         self._cell = cell
         self._kind_index = kind
         self._error = error
-        self._extra: Mapping[str, Any] | None = None  # attributes a sampler added
+        self._extra: Mapping[str, Any] | None = None  # attributes a called sampler chose
         self._trace_state: TraceState | None = None
         self._span_context: SpanContext | None = None
         self._start_time = time_ns()
@@ -128,7 +128,10 @@ class MessageSpan(trace_api.Span, ReadableSpan):
         return parent.get_span_context()
 
     def base_attributes(self) -> dict[str, Any]:
-        """The attributes Bastion sets: the actor, the error context, the sampler's."""
+        """The attributes the span starts with: the actor and the error context, or, if
+        a sampler that is called (not compiled) decided, what it returned (as the SDK)."""
+        if self._extra is not None:
+            return dict(self._extra)
         attributes: dict[str, Any] = {
             "messaging.system": "bastion",
             "bastion.actor": repr(self._cell),
@@ -138,8 +141,6 @@ class MessageSpan(trace_api.Span, ReadableSpan):
             attributes["bastion.correlation_id"] = error.correlation_id
             attributes["bastion.operation_id"] = error.operation_id
             attributes["bastion.operation"] = error.operation
-        if self._extra:
-            attributes.update(self._extra)
         return attributes
 
     # -- the API span ------------------------------------------------------------------
