@@ -187,6 +187,9 @@ class SpanRecorder:
                     slot = policy.remote_sampled if flags.sampled else policy.remote_not_sampled
                 else:
                     slot = policy.local_sampled if flags.sampled else policy.local_not_sampled
+                if slot is NEVER and not flags.sampled and policy.local_not_sampled is NEVER:
+                    # its children would drop too: the parent stays current, as for ours
+                    return set_current(parent_context)  # type: ignore[arg-type]
         if not self.tracer._tracer_config.is_enabled:  # a disabled tracer records nothing
             return set_current(parent_context or EMPTY)
         extra = None
