@@ -189,15 +189,17 @@ async def test_an_unsampled_remote_parent_is_followed_as_the_sampler_says(
         handle = otel.instrument(rt, tracer_provider=provider)
         middle = await _chain(rt)
         with trace.use_span(_remote(sampled=False)):
-            (mid_trace, _, mid_sampled), (leaf_trace, _, leaf_sampled) = await middle.call(
-                "x", timeout=1.0
-            )
+            (
+                (mid_trace, mid_span, mid_sampled),
+                (leaf_trace, leaf_span, leaf_sampled),
+            ) = await middle.call("x", timeout=1.0)
         handle.uninstrument()
     assert mid_trace == leaf_trace == 0xABC
     assert mid_sampled is leaf_sampled is recorded
     spans = {s.name: s for s in exporter.get_finished_spans()}
     if not recorded:
         assert spans == {}
+        assert mid_span == leaf_span == 0xDEF  # nothing created: the parent stays current
         return
     assert spans["call Middle"].parent is not None
     assert spans["call Middle"].parent.span_id == 0xDEF
