@@ -30,7 +30,7 @@ from typing import Any
 
 from opentelemetry import metrics, trace
 
-import bastion.resilience  # noqa: F401 -- its carrier must come first (span attributes read it)
+import bastion.resilience  # noqa: F401 -- registers the error carrier tracing stands in for
 from bastion._core._runtime import Runtime
 from bastion._public import publish
 from bastion.telemetry.otel._export import BackoffSpanExporter, ExporterStatistics
