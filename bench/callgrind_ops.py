@@ -6,7 +6,7 @@ same loop calling a Python function that does nothing, so ``record - trivial`` i
 one histogram record adds to a call site. Values are log-normal latencies (1,024 of
 them, cycled). Needs ``valgrind`` (``apt-get install -y valgrind``); takes minutes.
 
-    python bench/bench_ops_callgrind.py [--quick]
+    python bench/callgrind_ops.py [--quick]  (not run by bench/run.py: it takes minutes)
 """
 
 from __future__ import annotations
