@@ -32,20 +32,21 @@ def test_every_percentile_is_within_one_percent(values: list[float], p: float) -
 
 def test_memory_is_fixed_whatever_the_number_of_samples() -> None:
     histogram = LogLinearHistogram()
-    assert histogram._counts is None  # nothing allocated before the first value
-    histogram.record(0.001)
-    histogram.snapshot()
-    assert histogram._counts is not None
-    counters = len(histogram._counts)
     rng = random.Random(7)
     for _ in range(50_000):
         histogram.record(rng.lognormvariate(-7, 2))
-    histogram.snapshot()
-    assert len(histogram._counts) == counters == 2048
-    assert len(histogram._pending) == 0  # the buffer is folded, never grows
+    # values far outside the range, each with its own key: merged, not kept one by one
+    for exponent in range(-126, 128):
+        histogram.record(math.ldexp(1.0, exponent))
+        histogram.record(-math.ldexp(1.5, exponent))
     snap = histogram.snapshot()
-    assert snap.count == 50_001
-    assert len(snap.counts) <= counters
+    assert len(histogram._pending) == 0  # the buffer is counted, never grows
+    assert len(histogram._keys) <= 2 * 2048 + 256
+    assert snap.count == 50_000 + 2 * 254
+    assert len(snap.counts) <= len(histogram.counts()) == 2048
+    low, high = histogram.bucket_bounds(0), histogram.bucket_bounds(2047)
+    assert snap.bounds[0] == low[1]
+    assert snap.bounds[-1] == high[1]
 
 
 def test_zero_negative_and_huge_values_are_clamped_but_summed() -> None:
@@ -87,3 +88,19 @@ def test_a_bad_percentile_is_a_value_error(bad: object) -> None:
 def test_empty_snapshot_reads_zero() -> None:
     snap = LogLinearHistogram().snapshot()
     assert (snap.count, snap.percentile(99), snap.mean, snap.max) == (0, 0.0, 0.0, 0.0)
+
+
+def test_values_beyond_single_precision_are_counted_in_the_last_bucket() -> None:
+    histogram = LogLinearHistogram()
+    for value in (1e300, math.inf, math.nan, -1e300, 5e-324):
+        histogram.record(value)
+    counts = histogram.counts()
+    assert counts[-1] == 3  # 1e300, inf, nan
+    assert counts[0] == 2  # negative, and a value below the range
+    assert sum(counts) == 5
+
+
+@pytest.mark.parametrize(("lowest", "highest"), [(-127, 12), (-20, 128), (5, 5)])
+def test_a_range_outside_single_precision_is_refused(lowest: int, highest: int) -> None:
+    with pytest.raises(ValueError, match="lowest_exponent"):
+        LogLinearHistogram(lowest, highest)

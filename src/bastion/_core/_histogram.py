@@ -7,22 +7,27 @@ wide; reporting the bucket's midpoint bounds the relative error of every percent
 2,048 counters, whatever the number of samples. Values outside the range are clamped
 into the first or last bucket (and still added to the exact ``sum``).
 
-Recording appends to a buffer of at most :data:`BATCH` values. Folding them in runs in
-C: the buffer becomes an array of IEEE doubles whose top bits *are* the bucket key
-(sign, 11 exponent bits, then the 6 highest mantissa bits: the octave and the
-sub-bucket), shifted and counted by ``collections.Counter``; only the distinct keys are
-visited in Python. Snapshots fold first and are taken off the hot path.
+Recording appends to a buffer of at most :data:`BATCH` values; counting them runs in
+C, one call per batch: the buffer is packed as IEEE *single-precision* floats, whose
+high 16-bit halves are *keys* (sign, 8 exponent bits, the 7 highest mantissa bits: the
+octave and twice the sub-bucket), read through a ``memoryview`` and counted into a
+dict by the C loop behind ``collections.Counter``. Keys become buckets (dropping their
+last bit, clamping) only when a snapshot is taken, off the hot path; keys of values
+outside the range are merged into the first and last buckets' once they number more
+than a few hundred, so memory stays bounded. Rounding a value to single precision
+moves it by at most 2**-24 of itself, so a value that close to a bucket bound may be
+counted in the neighbour bucket; the error bound above still holds (the exact ``sum``
+is kept in double precision).
 """
 
 from __future__ import annotations
 
+import collections
 import math
-from array import array
-from collections import Counter
-from collections.abc import Iterable, Sequence
+import struct
+import sys
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from itertools import repeat
-from operator import rshift
 
 __all__ = [
     "BATCH",
@@ -38,10 +43,36 @@ __all__ = [
 SUB_BUCKETS = 64
 DEFAULT_LOWEST_EXPONENT = -20  # 2**-20 s ≈ 0.95 µs
 DEFAULT_HIGHEST_EXPONENT = 12  # 2**12 s ≈ 68 min
-BATCH = 64  # values buffered before they are folded into the buckets
-_SHIFT = 52 - 6  # keep the exponent and the top log2(SUB_BUCKETS) mantissa bits
-_SIGN_KEY = 1 << (63 - _SHIFT)  # a key with the sign bit set: a negative value (or -0.0)
-_EXPONENT_BIAS = 1023
+BATCH = 128  # values buffered before they are counted
+_BATCH_PACK = struct.Struct(f"{BATCH}f")  # native single-precision floats
+
+
+def _pack(values: list[float]) -> bytes:
+    return struct.pack(f"{len(values)}f", *values)
+
+
+_FLOAT32_MAX = 3.4028234663852886e38
+_KEY_SLACK = 256  # keys of out-of-range values kept before they are merged
+_EXPONENT_BIAS = 127  # of a single-precision float: the keys' exponent field
+_LOWEST_SUPPORTED, _HIGHEST_SUPPORTED = -126, 127  # normal single-precision exponents
+_SIGN_KEY = 0x8000  # a key with the sign bit set: a negative value (or -0.0)
+_HIGH_HALF = 1 if sys.byteorder == "little" else 0  # where a float's high 16 bits are
+
+
+def _counter() -> Callable[[dict[int, int], Iterable[int]], None]:
+    """``collections``' C counting loop (what ``Counter.update`` calls), else Python."""
+    found = getattr(collections, "_count_elements", None)
+    if callable(found):
+        return found  # type: ignore[no-any-return]
+
+    def count(mapping: dict[int, int], keys: Iterable[int]) -> None:  # pragma: no cover
+        for key in keys:
+            mapping[key] = mapping.get(key, 0) + 1
+
+    return count
+
+
+_count = _counter()
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,23 +171,29 @@ class LogLinearHistogram:
     """Counts of values in log-linear buckets; fixed memory, for one event loop.
 
     ``record`` appends to a small buffer (at most :data:`BATCH` values) that is folded
-    into the buckets when full and before every snapshot: the per-value work runs in
-    one tight loop instead of one method call per value.
+    into the counts when full and before every snapshot: the per-value work runs in C,
+    in one call per batch, instead of Python code per value. Counts are kept per
+    *key* (twice the bucket resolution, see the module docstring) and merged into
+    buckets when a snapshot is taken.
     """
 
-    __slots__ = ("_base", "_counts", "_highest", "_lowest", "_pending", "_sum")
+    __slots__ = ("_base", "_highest", "_keys", "_lowest", "_max_keys", "_pending", "_sum")
 
     def __init__(
         self,
         lowest_exponent: int = DEFAULT_LOWEST_EXPONENT,
         highest_exponent: int = DEFAULT_HIGHEST_EXPONENT,
     ) -> None:
-        if not lowest_exponent < highest_exponent:
-            raise ValueError("lowest_exponent must be below highest_exponent")
+        if not _LOWEST_SUPPORTED <= lowest_exponent < highest_exponent <= _HIGHEST_SUPPORTED:
+            raise ValueError(
+                f"need {_LOWEST_SUPPORTED} <= lowest_exponent < highest_exponent <= "
+                f"{_HIGHEST_SUPPORTED}, got {lowest_exponent}, {highest_exponent}"
+            )
         self._lowest = lowest_exponent
         self._highest = (highest_exponent - lowest_exponent) * SUB_BUCKETS - 1
-        self._base = (_EXPONENT_BIAS + lowest_exponent) * SUB_BUCKETS  # key of bucket 0
-        self._counts: list[int] | None = None  # allocated at the first value
+        self._base = (_EXPONENT_BIAS + lowest_exponent) * SUB_BUCKETS  # key >> 1 of bucket 0
+        self._keys: dict[int, int] = {}  # count per key (a single-precision float's top half)
+        self._max_keys = 2 * (self._highest + 1) + _KEY_SLACK  # in range, clamped, slack
         self._pending: list[float] = []
         self._sum = 0.0
 
@@ -168,31 +205,52 @@ class LogLinearHistogram:
             self.fold()
 
     def record_many(self, values: Iterable[float]) -> None:
-        """Add several values (seconds) at once: one call, folded in batches as usual."""
+        """Add several values (seconds) at once: one call, counted in batches as usual."""
         pending = self._pending
         pending.extend(values)
         if len(pending) >= BATCH:
             self.fold()
 
     def fold(self) -> None:
-        """Move the buffered values into the buckets (in C: bits, shift, count)."""
+        """Count the buffered values (in C: pack as floats, read the top halves, count)."""
         pending = self._pending
         if not pending:
             return
         self._pending = []
-        counts, highest = self._counts, self._highest
-        if counts is None:
-            counts = self._counts = [0] * (highest + 1)
         self._sum += sum(pending)
-        bits = memoryview(array("d", pending)).cast("B").cast("Q")
-        base = self._base
-        for key, seen in Counter(map(rshift, bits, repeat(_SHIFT, len(pending)))).items():
-            index = 0 if key >= _SIGN_KEY else key - base  # negative values: the lowest
-            if index < 0:
-                index = 0
-            elif index > highest:
-                index = highest  # also inf and nan (exponent all ones)
-            counts[index] += seen
+        try:
+            packed = _BATCH_PACK.pack(*pending) if len(pending) == BATCH else _pack(pending)
+        except OverflowError:  # a finite value beyond single precision (Python >= 3.12)
+            packed = _pack([min(max(v, -_FLOAT32_MAX), _FLOAT32_MAX) for v in pending])
+        keys = self._keys
+        _count(keys, memoryview(packed).cast("H")[_HIGH_HALF::2])
+        if len(keys) > self._max_keys:
+            self._clamp_keys()
+
+    def _index(self, key: int) -> int:
+        """The bucket of a key (values outside the range: the first or last bucket)."""
+        index = 0 if key >= _SIGN_KEY else (key >> 1) - self._base  # negative: the first
+        if index < 0:
+            return 0  # also 0.0 and values below the range
+        return min(index, self._highest)  # also inf and nan (exponent all ones)
+
+    def _clamp_keys(self) -> None:
+        """Merge the keys of out-of-range values into the first and last buckets' keys,
+        so at most two keys per bucket and a few more are ever kept (fixed memory)."""
+        keys = self._keys
+        first, last = self._base << 1, (self._base + self._highest) << 1
+        for key in [k for k in keys if not first <= k <= last + 1]:
+            target = first if self._index(key) == 0 else last
+            keys[target] = keys.get(target, 0) + keys.pop(key)
+
+    def counts(self) -> list[int]:
+        """The count of each bucket (a new list; 2,048 buckets by default)."""
+        self.fold()
+        counts = [0] * (self._highest + 1)
+        index = self._index
+        for key, seen in self._keys.items():
+            counts[index(key)] += seen
+        return counts
 
     @property
     def sum(self) -> float:
@@ -209,10 +267,9 @@ class LogLinearHistogram:
 
     def snapshot(self) -> HistogramSnapshot:
         """An immutable copy of the non-empty buckets."""
-        self.fold()
         lows, highs, counts = [], [], []
         total = 0
-        for index, count in enumerate(self._counts or ()):
+        for index, count in enumerate(self.counts()):
             if count:
                 low, high = self.bucket_bounds(index)
                 lows.append(low)

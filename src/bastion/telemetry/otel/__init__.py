@@ -30,13 +30,18 @@ from typing import Any
 
 from opentelemetry import metrics, trace
 
-import bastion.resilience  # noqa: F401 -- its carrier must come first (span attributes read it)
-from bastion._core import _carry
+import bastion.resilience  # noqa: F401 -- registers the error carrier tracing stands in for
 from bastion._core._runtime import Runtime
 from bastion._public import publish
 from bastion.telemetry.otel._export import BackoffSpanExporter, ExporterStatistics
 from bastion.telemetry.otel._metrics import QUANTILES, bridge_metrics
-from bastion.telemetry.otel._tracing import TraceCarrier
+from bastion.telemetry.otel._tracing import (
+    CARRIER,
+    TraceCarrier,
+    trace_runtime,
+    tracing_for,
+    untrace_runtime,
+)
 
 __all__ = [
     "BackoffSpanExporter",
@@ -61,7 +66,7 @@ class Instrumentation:
         """Stop tracing this runtime's messages (metric instruments stay until the
         meter provider shuts down: the OTel API cannot remove them)."""
         if self.carrier is not None:
-            _carry.unregister(self.carrier)
+            untrace_runtime(self.runtime)
             self.carrier = None
         _INSTRUMENTED.pop(id(self.runtime), None)
 
@@ -86,8 +91,8 @@ def instrument(
     carrier = None
     if traces:
         provider = tracer_provider or trace.get_tracer_provider()
-        carrier = TraceCarrier(provider.get_tracer("bastion"), runtime)
-        _carry.register(carrier)
+        trace_runtime(runtime, tracing_for(provider.get_tracer("bastion")))
+        carrier = CARRIER
     handle = Instrumentation(runtime, carrier)
     if meter_provider is not None:
         handle.instruments = bridge_metrics(runtime, meter_provider.get_meter("bastion"))
