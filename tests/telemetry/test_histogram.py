@@ -104,3 +104,16 @@ def test_values_beyond_single_precision_are_counted_in_the_last_bucket() -> None
 def test_a_range_outside_single_precision_is_refused(lowest: int, highest: int) -> None:
     with pytest.raises(ValueError, match="lowest_exponent"):
         LogLinearHistogram(lowest, highest)
+
+
+def test_a_non_number_is_refused_by_name_and_the_rest_of_its_batch_is_kept() -> None:
+    histogram = LogLinearHistogram()
+    for _ in range(10):
+        histogram.record(0.001)
+    histogram.record("slow")  # type: ignore[arg-type]
+    histogram.record(0.002)
+    with pytest.raises(TypeError, match="real numbers.*'slow'"):
+        histogram.fold()
+    snapshot = histogram.snapshot()
+    assert snapshot.count == 11
+    assert snapshot.sum == pytest.approx(0.012)

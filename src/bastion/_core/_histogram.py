@@ -27,6 +27,7 @@ import math
 import struct
 import sys
 from collections.abc import Callable, Iterable, Sequence
+from typing import NoReturn
 from dataclasses import dataclass
 
 __all__ = [
@@ -217,15 +218,28 @@ class LogLinearHistogram:
         if not pending:
             return
         self._pending = []
-        self._sum += sum(pending)
         try:
+            total = sum(pending)
             packed = _BATCH_PACK.pack(*pending) if len(pending) == BATCH else _pack(pending)
         except OverflowError:  # a finite value beyond single precision (Python >= 3.12)
             packed = _pack([min(max(v, -_FLOAT32_MAX), _FLOAT32_MAX) for v in pending])
+        except (TypeError, struct.error):
+            self._refuse_non_numbers(pending)
+        self._sum += total
         keys = self._keys
         _count(keys, memoryview(packed).cast("H")[_HIGH_HALF::2])
         if len(keys) > self._max_keys:
             self._clamp_keys()
+
+    def _refuse_non_numbers(self, pending: list[float]) -> NoReturn:
+        """Count the batch's numbers, then name what was not one (nothing else is lost)."""
+        bad = [v for v in pending if not isinstance(v, int | float)]
+        self._pending = [v for v in pending if isinstance(v, int | float)]
+        self.fold()
+        shown = ", ".join(repr(v) for v in bad[:3])
+        raise TypeError(
+            f"histogram values must be real numbers (seconds); refused {len(bad)}: {shown}"
+        )
 
     def _index(self, key: int) -> int:
         """The bucket of a key (values outside the range: the first or last bucket)."""
