@@ -112,7 +112,7 @@ def test_a_non_number_is_refused_by_name_and_the_rest_of_its_batch_is_kept() -> 
         histogram.record(0.001)
     histogram.record("slow")  # type: ignore[arg-type]
     histogram.record(0.002)
-    with pytest.raises(TypeError, match="real numbers.*'slow'"):
+    with pytest.raises(TypeError, match=r"real numbers.*'slow'"):
         histogram.fold()
     snapshot = histogram.snapshot()
     assert snapshot.count == 11

@@ -27,8 +27,8 @@ import math
 import struct
 import sys
 from collections.abc import Callable, Iterable, Sequence
-from typing import NoReturn
 from dataclasses import dataclass
+from typing import NoReturn
 
 __all__ = [
     "BATCH",
