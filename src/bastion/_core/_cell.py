@@ -18,7 +18,6 @@ import asyncio
 import functools
 import inspect
 import logging
-import sys
 from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -59,6 +58,7 @@ __all__ = ["CALL", "CAST", "CONTINUE", "INFO", "RUNNING", "Cell", "handler_table
 _log = logging.getLogger("bastion.actor")
 
 _KIND_NAMES = ("call", "cast", "info", "continue")
+_CARRYING = object()  # the actor loop's marker: a carried context may be current
 HandlerTable = tuple[tuple[Callable[..., Any], ...], tuple[bool, ...]]
 
 
@@ -99,6 +99,7 @@ class Cell:
         "in_flight",
         "kill_reason",
         "late_replies",
+        "limit",
         "links",
         "loop",
         "metadata",
@@ -126,6 +127,9 @@ class Cell:
         self.id = cell_id
         self.name = name
         self.capacity = capacity
+        # The mailbox depth at which try_post leaves its fast path: the capacity, or the
+        # class's mailbox high-water mark if lower (metrics). 0: not computed yet.
+        self.limit = 0
         self.queue: deque[Envelope] = deque()
         self.waiter: asyncio.Future[None] | None = None
         self.in_flight: asyncio.Future[Any] | None = None
@@ -168,17 +172,37 @@ class Cell:
         """Append to the mailbox unless full. Raises ActorNotAlive if stopping or dead."""
         if self.state >= STOPPING:
             raise ActorNotAlive(f"{self!r} is not alive")
-        if len(self.queue) >= self.capacity:
+        if len(self.queue) >= self.limit and not self._room_at_limit():
             return False
         self.queue.append(envelope)
         if self.parked:
             self.wake()
         return True
 
+    def _room_at_limit(self) -> bool:
+        """The mailbox reached ``limit``: False if it is full; else note the new depth."""
+        depth = len(self.queue) + 1  # after the append
+        if depth > self.capacity:
+            return False
+        self._note_depth(depth)
+        return True
+
+    def _note_depth(self, depth: int) -> None:
+        """Raise the class's mailbox high-water mark to ``depth``; recompute ``limit``."""
+        meter = self.meter
+        if meter is None:
+            self.limit = self.capacity
+            return
+        if depth > meter.high_water:
+            meter.high_water = depth
+        self.limit = min(self.capacity, meter.high_water)
+
     def post_system(self, envelope: Envelope) -> None:
         """Append a kernel notice, ignoring capacity. Dropped if the actor is stopping."""
         if self.state >= STOPPING:
             return
+        if len(self.queue) >= self.limit:
+            self._note_depth(len(self.queue) + 1)
         self.queue.append(envelope)
         if self.parked:
             self.wake()
@@ -186,7 +210,7 @@ class Cell:
     def wake(self) -> None:
         """Resume a parked actor and count it busy again; give a dormant one its task."""
         self.parked = False
-        self.runtime._unpark()
+        self.runtime._busy += 1  # inlined Runtime._unpark: once per wake-up
         if self.task is None:
             self.start_task()
             return
@@ -255,41 +279,45 @@ class Cell:
         queue = self.queue
         actor = self.actor
         loop = self.loop
+        runtime = self.runtime
         functions, is_async = self.handlers
         handled = self.handled
         if handled is None:
             handled = self.handled = [0, 0, 0, 0]  # CALL, CAST, INFO, CONTINUE
-        meter = self.meter  # metrics: the class's mailbox high-water, kept in a local
-        high = meter.high_water if meter is not None else sys.maxsize
         no_reply = NoReply
-        carrying = False  # a message's carried context is (or may be) current
+        # Carried context (see _carry). ``carrying`` is None while nothing carried is
+        # current, else _CARRYING (never a carried value): a message that carries nothing
+        # and finds nothing current costs one identity test. ``token`` is not None only
+        # between an ``enter`` that returned one and its ``leave``.
+        carrying: object = None
+        entered: _carry.Carrier | None = None
+        token: Any = None
         while True:
             if self.stop_reason is not None:
                 return self.stop_reason
             if not queue:  # parked: the task runs nothing until the next message,
                 self.parked = True  # which brings its own context (or none: reset below)
-                self.runtime._park()
+                runtime._busy -= 1  # inlined Runtime._park: once per wake-up
+                if runtime._busy == 0:
+                    runtime._notify_idle()
                 self.waiter = loop.create_future()
                 await self.waiter
                 continue
-            if len(queue) > high:  # the depth just before a pop is the depth's peak
-                high = self._raise_high_water(len(queue))
             kind, message, reply, carried = queue.popleft()
             if self.senders:
                 wake_sender(self.senders)
             handled[kind] += 1
             self.in_flight = reply
-            entered: _carry.Carrier | None = None
-            token: Any = None
-            if carried is not None:  # the sender's context: current while the handler runs
-                carrying = True
-                current = _carry.current  # C-level read of what is current, if the carrier has one
-                if current is None or carried is not current():  # else: already current
-                    entered = _carry.active
-                    token = entered.enter(carried, self, kind, message)
-            elif carrying:  # a message sent outside any context, after one sent inside
-                _carry.reset()
-                carrying = False
+            if carried is not carrying:  # a context to make current, or one to clear
+                if carried is None:  # sent outside any context, after one sent inside
+                    _carry.reset()
+                    carrying = None
+                else:
+                    carrying = _CARRYING
+                    current = _carry.current  # C-level read of what is current, if any
+                    if current is None or carried is not current():  # else: already current
+                        entered = _carry.active
+                        token = entered.enter(carried, self, kind, message)
             try:
                 result = functions[kind](actor, message)
                 if is_async[kind]:
@@ -297,11 +325,12 @@ class Cell:
             except ExpectedError as exc:
                 self._expected_error(kind, message, reply, exc)
                 if carried is not None:
-                    _carry.leave_failed(entered, token, exc)
+                    _carry.leave_failed(entered if token is not None else None, token, exc)
+                    token = None
                 continue
             except Exception as exc:  # noqa: BLE001 -- failure routing: the actor crashes, the caller is told
                 if carried is not None:
-                    _carry.leave_failed(entered, token, exc)
+                    _carry.leave_failed(entered if token is not None else None, token, exc)
                 if reply is not None and not reply.done():
                     crashed = ActorCrashed(
                         f"{self!r} crashed handling {type(message).__name__}: {exc!r}"
@@ -311,10 +340,12 @@ class Cell:
                 return exc
             except BaseException as exc:  # cancelled (killed) mid-handler: restore, re-raise
                 if carried is not None:
-                    _carry.leave_failed(entered, token, exc)
+                    _carry.leave_failed(entered if token is not None else None, token, exc)
                 raise
-            if entered is not None and token is not None:
+            if token is not None:
+                assert entered is not None
                 entered.leave(token, None)
+                token = None
             if reply is not None:
                 if result is no_reply:
                     if self.in_flight is reply:  # no reply handle was taken
@@ -325,13 +356,6 @@ class Cell:
                     self.runtime._note_late_reply()
                 else:
                     reply.set_result(result)
-
-    def _raise_high_water(self, depth: int) -> int:
-        meter = self.meter
-        assert meter is not None
-        if depth > meter.high_water:
-            meter.high_water = depth
-        return meter.high_water
 
     def _no_reply_without_handle(self, message: Any, reply: asyncio.Future[Any]) -> ActorError:
         error = ActorError(

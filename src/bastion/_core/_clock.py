@@ -15,7 +15,7 @@ from typing import Protocol, runtime_checkable
 
 from bastion._core._durations import non_negative_seconds
 
-__all__ = ["Clock", "LoopClock", "MonotonicClock", "current_clock"]
+__all__ = ["Clock", "LoopClock", "MonotonicClock", "current_clock", "loop_time"]
 
 
 @runtime_checkable
@@ -87,3 +87,16 @@ def current_clock() -> Clock:
     except RuntimeError:
         return _MONOTONIC
     return LoopClock(loop)
+
+
+def loop_time(loop: asyncio.AbstractEventLoop) -> Callable[[], float]:
+    """``loop.time`` as the cheapest callable that returns the same values.
+
+    asyncio's own ``BaseEventLoop.time`` is a Python method returning
+    ``time.monotonic()``; for a loop that keeps it, the C function itself is returned
+    (no Python frame per read, for the kernel's hot paths). A loop with a time of its
+    own (virtual time, uvloop) gets its ``loop.time``.
+    """
+    if getattr(loop.time, "__func__", None) is asyncio.BaseEventLoop.time:
+        return time.monotonic
+    return loop.time

@@ -131,10 +131,11 @@ class ActorRef(metaclass=NoPublicConstructor):
         if runtime._in_actor(cell):
             raise ActorError(f"{cell!r} called itself: it would wait for its own reply")
         loop = cell.loop
+        now = runtime._now  # loop.time, as a C function where it can be
         reply = loop.create_future()
-        started = loop.time()
+        started = now()
         deadline = started + timeout
-        envelope = (0, message, reply, _carry.capture())
+        envelope = (0, message, reply, _carry.capture() if _carry.registered else None)
         meter = cell.meter
         try:
             if not cell.try_post(envelope):
@@ -146,12 +147,12 @@ class ActorRef(metaclass=NoPublicConstructor):
                 handle.cancel()
         except BaseException as exc:
             if meter is not None:
-                meter.current().call_failed(loop.time() - started, exc)
+                meter.current().call_failed(now() - started, exc)
             raise
         if meter is not None:  # inlined: the cost of metrics on every call
             if _cohort_get():
                 meter = meter.current()
-            meter.durations.record(loop.time() - started)  # ok = recorded - failed
+            meter.durations.record(now() - started)  # ok = recorded - failed
         return result
 
     async def cast(self, message: Any, *, timeout: float | UseDefault = DEFAULT) -> None:
@@ -166,7 +167,7 @@ class ActorRef(metaclass=NoPublicConstructor):
         cell = self._cell
         if cell is None:
             cell = self._resolve()
-        envelope = (1, message, None, _carry.capture())
+        envelope = (1, message, None, _carry.capture() if _carry.registered else None)
         if cell.try_post(envelope):
             return
         if timeout is DEFAULT:
@@ -178,7 +179,8 @@ class ActorRef(metaclass=NoPublicConstructor):
         cell = self._cell
         if cell is None:
             cell = self._resolve()
-        if not cell.try_post((1, message, None, _carry.capture())):
+        carried = _carry.capture() if _carry.registered else None
+        if not cell.try_post((1, message, None, carried)):
             cell.runtime._note_mailbox_full(cell)
             raise MailboxFull(f"mailbox of {cell!r} is full ({cell.capacity} messages)")
 
