@@ -15,6 +15,7 @@ The actor loop (:meth:`Cell.run`) is the one place where failure routing lives:
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 import inspect
 import logging
@@ -89,6 +90,7 @@ class Cell:
         "actor",
         "brutal",
         "capacity",
+        "context",
         "deferred",
         "done",
         "entered",
@@ -155,6 +157,9 @@ class Cell:
         self.ref = incarnation_ref(self)
         self.actor: Actor
         self.task: asyncio.Task[None] | None = None  # None until the actor first runs
+        # The context on_start left (a started actor goes dormant: its next task runs in
+        # it); None: a task runs in a copy of whoever woke the actor.
+        self.context: contextvars.Context | None = None
         self.entered = False
         self.handlers: HandlerTable
 
@@ -249,18 +254,28 @@ class Cell:
             self.runtime.dead_letters._add(self, message, "mailbox_full")
 
     # -- the actor loop ----------------------------------------------------------------
-    def start_task(self) -> None:
-        """Create the actor's task: at spawn, or on a dormant actor's first use."""
-        self.task = self.loop.create_task(self.run(), name=f"bastion:{self!r}")
+    def start_task(self, start_timeout: float = 0.0) -> None:
+        """Create the actor's task: at spawn (to run ``on_start`` within ``start_timeout``
+        seconds), or on a dormant actor's first use."""
+        label = self.name if self.name is not None else f"#{self.id}"  # repr, inlined
+        self.task = self.loop.create_task(
+            self.run(start_timeout),
+            name=f"bastion:{type(self.actor).__name__}({label})",
+            context=self.context,
+        )
 
-    async def run(self) -> None:
+    async def run(self, start_timeout: float = 0.0) -> None:
         """The task body: start handshake, message loop, termination."""
         self.entered = True
         if self.kill_reason is not None:  # killed before the task ever ran
             await self._killed_before_running(self.kill_reason)
             return
-        if self.state == STARTING and not await self._start():
-            return
+        if self.state == STARTING:
+            if not await self._start(start_timeout):
+                return
+            if not self.queue and self.stop_reason is None:
+                self._go_dormant()  # nothing to handle yet: no task until a message comes
+                return
         foreign = False
         try:
             _carry.reset()  # messages bring their own context, not the task creator's
@@ -274,6 +289,15 @@ class Cell:
         await self.terminate(reason)
         if foreign:
             raise asyncio.CancelledError
+
+    def _go_dormant(self) -> None:
+        """End the task after a start with nothing to handle: the actor waits, parked, as
+        a never-started one does, and holds no task, coroutine or waiter meanwhile."""
+        self.context = contextvars.copy_context()  # what on_start set stays current
+        self.task = None
+        self.entered = False
+        self.parked = True
+        self.runtime._park()
 
     async def _loop(self) -> ExitReason:
         queue = self.queue
