@@ -88,6 +88,7 @@ class Cell:
     __slots__ = (
         "__weakref__",
         "actor",
+        "attention",
         "brutal",
         "capacity",
         "context",
@@ -136,6 +137,7 @@ class Cell:
         self.waiter: asyncio.Future[None] | None = None
         self.in_flight: asyncio.Future[Any] | None = None
         self.deferred: set[asyncio.Future[Any]] | None = None  # allocated on first use
+        self.attention = False  # the loop must look: a stop requested or senders waiting
         self.brutal = False  # killed without on_stop (a supervisor's brutal_kill)
         self.senders: deque[asyncio.Future[None]] | None = None  # allocated on first use
         self.state = STARTING
@@ -237,6 +239,7 @@ class Cell:
             if self.senders is None:
                 self.senders = deque()
             self.senders.append(room)
+            self.attention = True
             handle = self.loop.call_at(deadline, _expire_room, room, self, on_expiry)
             try:
                 await room
@@ -317,8 +320,12 @@ class Cell:
         entered: _carry.Carrier | None = None
         token: Any = None
         while True:
-            if self.stop_reason is not None:
-                return self.stop_reason
+            if self.attention:  # one test per message for both: stop, or senders to wake
+                if self.stop_reason is not None:
+                    return self.stop_reason
+                if queue and self.senders:  # the message popped below makes the room
+                    wake_sender(self.senders)
+                self.attention = bool(self.senders)
             if not queue:  # parked: the task runs nothing until the next message,
                 self.parked = True  # which brings its own context (or none: reset below)
                 runtime._busy -= 1  # inlined Runtime._park: once per wake-up
@@ -328,8 +335,6 @@ class Cell:
                 await self.waiter
                 continue
             kind, message, reply, carried = queue.popleft()
-            if self.senders:
-                wake_sender(self.senders)
             handled[kind] += 1
             self.in_flight = reply
             if carried is not carrying:  # a context to make current, or one to clear

@@ -279,6 +279,7 @@ def kill_brutally(cell: Cell, reason: ExitReason) -> None:
     cell.brutal = True
     if cell.stop_reason is None:  # a handler that swallows the kill ends the loop then
         cell.stop_reason = reason
+        cell.attention = True
     cell.kill(reason)
 
 
@@ -287,6 +288,7 @@ def request_stop(cell: Cell, reason: ExitReason) -> None:
     if cell.state >= STOPPING or cell.stop_reason is not None:
         return
     cell.stop_reason = reason
+    cell.attention = True
     if cell.parked:
         cell.wake()
 
