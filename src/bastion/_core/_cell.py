@@ -153,7 +153,7 @@ class Cell:
         self.metadata: dict[str, Any] = {}
         self.meter: ActorClassMeter | None = None  # shared per actor class; None: metrics off
         self.parent: Cell | None = None
-        self.started: asyncio.Future[None] | None = self.loop.create_future()
+        self.started: asyncio.Future[None] | None = None  # the spawn's, while on_start runs
         self.done: asyncio.Future[ExitReason] | None = None  # created when someone waits
         self.exit_reason: ExitReason | None = None
         self.ref = incarnation_ref(self)

@@ -80,13 +80,14 @@ async def spawn_cell(
         # Nothing to start: the actor is running and dormant; it gets its task with
         # its first message, so idle actors cost no task and spawn needs no round trip.
         cell.state = RUNNING
-        cell.started = None
         cell.parked = True
     else:
         self._busy += 1
+        cell.started = self.loop.create_future()
         cell.start_task(timeout)
         await await_start(self, cell)
-    _events.emit(_event_names.ACTOR_START, {"count": 1}, {"actor": repr(cell)})
+    if _events.routed(_event_names.ACTOR_START):  # repr only if someone listens
+        _events.emit(_event_names.ACTOR_START, {"count": 1}, {"actor": repr(cell)})
     return cell.ref
 
 
