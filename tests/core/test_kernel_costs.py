@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import gc
 import time
 from typing import Any
 
@@ -18,6 +19,7 @@ import pytest
 import bastion
 from bastion._core import _carry
 from bastion._core._clock import loop_time
+from bastion.testing import actor_state
 
 _request: contextvars.ContextVar[str] = contextvars.ContextVar("request", default="none")
 
@@ -197,3 +199,27 @@ async def test_loop_time_follows_a_virtual_clock(rt: bastion.Runtime, clock: Any
     await clock.advance(5)
     assert now() - before == pytest.approx(5.0)
     assert now() == loop.time()
+
+
+class Counter(bastion.Actor):
+    """Counts casts in an attribute (the access every handler makes)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def handle_cast(self, message: Any) -> None:
+        self.count += 1
+
+
+async def test_spawn_checks_reserved_names_without_making_an_instance_dict(
+    rt: bastion.Runtime,
+) -> None:
+    # Reading actor.__dict__ makes CPython keep the attributes in a dict object from
+    # then on (attribute access in handlers loses its fast path): spawn must not.
+    ref = await rt.spawn(Counter)
+    await ref.cast("one")
+    await rt.wait_idle()
+    actor = actor_state(ref)
+    assert actor.count == 1
+    assert not any(type(r) is dict for r in gc.get_referents(actor))
+    await ref.stop()
