@@ -220,6 +220,7 @@ async def test_spawn_checks_reserved_names_without_making_an_instance_dict(
     await ref.cast("one")
     await rt.wait_idle()
     actor = actor_state(ref)
+    assert isinstance(actor, Counter)
     assert actor.count == 1
     assert not any(type(r) is dict for r in gc.get_referents(actor))
     await ref.stop()
