@@ -23,7 +23,6 @@ __all__ = [
     "Handler",
     "attach",
     "attached_handlers",
-    "routed",
     "detach",
     "emit",
     "listened",
@@ -88,11 +87,6 @@ def detach(handler_id: str) -> bool:
 def attached_handlers() -> dict[str, tuple[EventName, ...]]:
     """Handler ids and the events each listens to."""
     return dict(_ids)
-
-
-def routed(event: EventName) -> bool:
-    """True if a handler is attached to ``event`` (skip building metadata otherwise)."""
-    return event in _routes
 
 
 def emit(

@@ -86,7 +86,7 @@ async def spawn_cell(
         cell.started = self.loop.create_future()
         cell.start_task(timeout)
         await await_start(self, cell)
-    if _events.routed(_event_names.ACTOR_START):  # repr only if someone listens
+    if _event_names.ACTOR_START in _events._routes:  # build the metadata only if routed
         _events.emit(_event_names.ACTOR_START, {"count": 1}, {"actor": repr(cell)})
     return cell.ref
 
