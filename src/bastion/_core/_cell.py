@@ -329,7 +329,7 @@ class Cell:
             if not queue:  # parked: the task runs nothing until the next message,
                 self.parked = True  # which brings its own context (or none: reset below)
                 runtime._busy -= 1  # inlined Runtime._park: once per wake-up
-                if runtime._busy == 0:
+                if runtime._busy == 0 and runtime._idle_waiters:
                     runtime._notify_idle()
                 self.waiter = loop.create_future()
                 await self.waiter

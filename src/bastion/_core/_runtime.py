@@ -13,7 +13,7 @@ from bastion._core import _event_names, _events
 from bastion._core._actor import Actor
 from bastion._core._cell import Cell
 from bastion._core._childspec import Backoff, ChildSpec, Strategy
-from bastion._core._clock import Clock, LoopClock, loop_time
+from bastion._core._clock import Clock, LoopClock, current_task, loop_time
 from bastion._core._deadletters import DeadLetters
 from bastion._core._errors import CallTimeout, RuntimeClosed
 from bastion._core._intensity import DEFAULT_INTENSITY, RestartIntensity
@@ -184,7 +184,7 @@ class Runtime(metaclass=NoPublicConstructor):
 
     def _in_actor(self, cell: Cell) -> bool:
         """True if the running code is ``cell``'s own task (not a task it started)."""
-        return cell.task is not None and cell.task is asyncio.current_task(self.loop)
+        return cell.task is not None and cell.task is current_task(self.loop)
 
     def _cells_now(self) -> list[Cell]:
         return list(self._cells.values())
