@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from bastion._core import _carry, _event_names, _events
 from bastion._core import _cell_exit as _exit
+from bastion._core import _cell_mailbox as _mailbox
 from bastion._core import _cell_services as _services
 from bastion._core._actor import Actor
 from bastion._core._envelope import (
@@ -43,7 +44,6 @@ from bastion._core._errors import (
     ActorError,
     ActorNotAlive,
     ExpectedError,
-    MailboxFull,
 )
 from bastion._core._messages import ExitReason, MonitorRef
 from bastion._core._ref import incarnation_ref
@@ -186,24 +186,6 @@ class Cell:
             self.wake()
         return True
 
-    def _room_at_limit(self) -> bool:
-        """The mailbox reached ``limit``: False if it is full; else note the new depth."""
-        depth = len(self.queue) + 1  # after the append
-        if depth > self.capacity:
-            return False
-        self._note_depth(depth)
-        return True
-
-    def _note_depth(self, depth: int) -> None:
-        """Raise the class's mailbox high-water mark to ``depth``; recompute ``limit``."""
-        meter = self.meter
-        if meter is None:
-            self.limit = self.capacity
-            return
-        if depth > meter.high_water:
-            meter.high_water = depth
-        self.limit = min(self.capacity, meter.high_water)
-
     def post_system(self, envelope: Envelope) -> None:
         """Append a kernel notice, ignoring capacity. Dropped if the actor is stopping."""
         if self.state >= STOPPING:
@@ -226,35 +208,6 @@ class Cell:
             self.waiter = None
             if not waiter.done():
                 waiter.set_result(None)
-
-    async def post(
-        self, envelope: Envelope, deadline: float, on_expiry: type[Exception] = MailboxFull
-    ) -> None:
-        """Append under backpressure, waiting for room until ``deadline`` (loop time).
-
-        Raises ``on_expiry`` if the mailbox is still full at the deadline.
-        """
-        while not self.try_post(envelope):
-            room: asyncio.Future[None] = self.loop.create_future()
-            if self.senders is None:
-                self.senders = deque()
-            self.senders.append(room)
-            self.attention = True
-            handle = self.loop.call_at(deadline, _expire_room, room, self, on_expiry)
-            try:
-                await room
-            finally:
-                handle.cancel()
-            if self.state >= STOPPING:
-                raise ActorNotAlive(f"{self!r} stopped while the sender waited for room")
-
-    def deliver_timer(self, message: Any, carried: _carry.Snapshot | None = None) -> None:
-        """Deliver a timer message (with the context it was set in); full mailbox: dead letter."""
-        if self.state >= STOPPING:
-            return
-        if not self.try_post((INFO, message, None, carried)):
-            self.runtime._note_mailbox_full(self)
-            self.runtime.dead_letters._add(self, message, "mailbox_full")
 
     # -- the actor loop ----------------------------------------------------------------
     def start_task(self, start_timeout: float = 0.0) -> None:
@@ -292,15 +245,6 @@ class Cell:
         await self.terminate(reason)
         if foreign:
             raise asyncio.CancelledError
-
-    def _go_dormant(self) -> None:
-        """End the task after a start with nothing to handle: the actor waits, parked, as
-        a never-started one does, and holds no task, coroutine or waiter meanwhile."""
-        self.context = contextvars.copy_context()  # what on_start set stays current
-        self.task = None
-        self.entered = False
-        self.parked = True
-        self.runtime._park()
 
     async def _loop(self) -> ExitReason:
         queue = self.queue
@@ -433,9 +377,8 @@ class Cell:
     link_cell = _services.link_cell
     unlink_cell = _services.unlink_cell
     statistics = _services.statistics
-
-
-def _expire_room(room: asyncio.Future[None], cell: Cell, error: type[Exception]) -> None:
-    if not room.done():
-        cell.runtime._note_mailbox_full(cell)
-        room.set_exception(error(f"mailbox of {cell!r} still full at the deadline"))
+    post = _mailbox.post  # the mailbox's slow paths: _cell_mailbox
+    deliver_timer = _mailbox.deliver_timer
+    _room_at_limit = _mailbox.room_at_limit
+    _note_depth = _mailbox.note_depth
+    _go_dormant = _exit.go_dormant

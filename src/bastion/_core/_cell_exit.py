@@ -8,6 +8,7 @@ call costs what a method defined there costs) kept apart from the actor loop.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import types
 from collections.abc import Awaitable, Generator
@@ -38,6 +39,7 @@ __all__ = [
     "exit_signal",
     "expire_start",
     "fail_start",
+    "go_dormant",
     "kill",
     "kill_brutally",
     "killed_before_running",
@@ -137,6 +139,16 @@ def expire_start(started: asyncio.Future[None], timeout: float) -> None:
     """The start timeout's timer: fail the spawn's ``started`` future."""
     if not started.done():
         started.set_exception(StartTimeout(f"on_start did not finish within {timeout}s"))
+
+
+def go_dormant(cell: Cell) -> None:
+    """End the task after a start with nothing to handle: the actor waits, parked, as
+    a never-started one does, and holds no task, coroutine or waiter meanwhile."""
+    cell.context = contextvars.copy_context()  # what on_start set stays current
+    cell.task = None
+    cell.entered = False
+    cell.parked = True
+    cell.runtime._park()
 
 
 def consume_kill(cell: Cell) -> bool:
