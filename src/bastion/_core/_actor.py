@@ -18,7 +18,10 @@ Reads and calls cost what they cost before (a property or a plain method).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+import itertools
+import operator
+import types
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
 
 from bastion._core._messages import ExitReason, MonitorRef
@@ -72,33 +75,61 @@ def check_instance(actor: Actor) -> None:
     It never reads ``actor.__dict__``: on CPython 3.11 that turns the instance's inline
     attribute values into a dict object for good, and every later ``self.x`` read or
     write in a handler then takes the generic, unspecialized path (≈ 500 CPU
-    instructions per message for one ``self.count += 1``). Each reserved method is read
-    through ``getattr`` instead and must still be the class's own.
+    instructions per message for one ``self.count += 1``). The reserved methods are
+    read through one ``attrgetter`` call and must still bind the class's functions
+    (compared in C); an actor without its own ``__init__`` set nothing to check.
     """
-    for name, expected in actor._bastion_shadow_checks:
-        value = getattr(actor, name, _MISSING)
-        if value is expected or (
-            value is not _MISSING and getattr(value, "__func__", None) is expected
-        ):
-            continue
-        refuse_reserved(actor, name)
+    if type(actor).__init__ is object.__init__:
+        return
+    read, functions, others = actor._bastion_shadow_checks
+    if read is not None and tuple(map(getattr, read(actor), _FUNC, _NONE)) != functions:
+        names = sorted(actor._bastion_members)
+        refuse_reserved(actor, next(n for n in names if _shadowed(actor, n)))
+    for name, expected in others:
+        if getattr(actor, name, _MISSING) is not expected:
+            refuse_reserved(actor, name)
 
 
 _MISSING = object()
+_FUNC = itertools.repeat("__func__")
+_NONE = itertools.repeat(None)
+ShadowChecks = tuple[
+    "Callable[[object], tuple[Any, ...]] | None", tuple[object, ...], tuple[tuple[str, object], ...]
+]
 
 
-def shadow_checks(cls: type[Actor]) -> tuple[tuple[str, object], ...]:
-    """(name, what ``getattr(instance, name)`` is, or binds) per reserved member of ``cls``
-    an instance attribute could shadow; properties refuse assignment themselves."""
-    checks = []
+def _static(cls: type, name: str) -> object:
+    return next((k.__dict__[name] for k in cls.__mro__ if name in k.__dict__), _MISSING)
+
+
+def _shadowed(actor: Actor, name: str) -> bool:
+    static = _static(type(actor), name)
+    value = getattr(actor, name, _MISSING)
+    if hasattr(type(static), "__set__") or value is static:
+        return False
+    if isinstance(static, classmethod):
+        static = static.__func__
+    return getattr(value, "__func__", None) is not static
+
+
+def shadow_checks(cls: type[Actor]) -> ShadowChecks:
+    """What :func:`check_instance` reads for ``cls``: a getter of the reserved methods,
+    the functions they must bind, and (name, value) for other reserved attributes.
+    Properties are left out: their setters refuse assignment themselves."""
+    names: list[str] = []
+    functions: list[object] = []
+    others: list[tuple[str, object]] = []
     for name in sorted(cls._bastion_members):
-        static = next((k.__dict__[name] for k in cls.__mro__ if name in k.__dict__), _MISSING)
+        static = _static(cls, name)
         if hasattr(type(static), "__set__"):
-            continue  # a data descriptor (a property): its setter refuses
-        if isinstance(static, staticmethod | classmethod):
-            static = static.__func__
-        checks.append((name, static))
-    return tuple(checks)
+            continue
+        if isinstance(static, types.FunctionType | classmethod):
+            names.append(name)
+            functions.append(static.__func__ if isinstance(static, classmethod) else static)
+        else:
+            others.append((name, static.__func__ if isinstance(static, staticmethod) else static))
+    getter = operator.attrgetter(*names, names[0]) if names else None  # always a tuple
+    return getter, (*functions, *functions[:1]), tuple(others)
 
 
 class Actor:
@@ -127,8 +158,8 @@ class Actor:
 
     #: Every reserved member along the MRO, computed once per class.
     _bastion_members: ClassVar[frozenset[str]] = _bastion_reserved
-    #: What :func:`check_instance` reads per reserved member, computed once per class.
-    _bastion_shadow_checks: ClassVar[tuple[tuple[str, object], ...]] = ()
+    #: What :func:`check_instance` reads, computed once per class.
+    _bastion_shadow_checks: ClassVar[ShadowChecks] = (None, (), ())
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
