@@ -21,9 +21,10 @@ An envelope carries ``None`` or the captured value; the actor loop passes it to 
 carrier in effect (several registered carriers act as one composite). A message sent
 just before a carrier is registered or removed may reach a different carrier than the
 one that captured it, so ``enter`` ignores a value that is not its own (a type test).
-Cost: with nothing captured (no error scope, no tracing) a send costs one C-level call
-(``ContextVar.get``, or ``NoneType()`` with no carrier) and the envelope one ``None``;
-the handler side costs one ``is None`` test.
+Cost: with no carrier registered a send costs one test of :data:`registered` and
+carries ``None``; with one (the error context) and nothing to carry, one C-level
+``ContextVar.get``. The actor loop pays one identity test per message while nothing is
+carried.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ __all__ = [
     "current",
     "leave_failed",
     "register",
+    "registered",
     "reset",
     "unregister",
 ]
@@ -135,11 +137,15 @@ current: Callable[[], Any] | None = None
 #: carrier's own ``capture`` (a C-level ``ContextVar.get`` for the error context), or
 #: ``NoneType`` (calling it returns ``None`` without a Python frame) when none is.
 capture: Callable[[], Any] = type(None)
+#: True while a carrier is registered. Senders test it before calling :data:`capture`
+#: (``capture() if registered else None``): with none registered a send makes no call.
+registered = False
 
 
 def _rebuild() -> None:
-    global active, capture, current
+    global active, capture, current, registered
     current = None
+    registered = bool(_carriers)
     if not _carriers:
         active, capture = _Nothing(), type(None)
     elif len(_carriers) == 1:

@@ -15,16 +15,17 @@ The actor loop (:meth:`Cell.run`) is the one place where failure routing lives:
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 import inspect
 import logging
-import sys
 from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from bastion._core import _carry, _event_names, _events
 from bastion._core import _cell_exit as _exit
+from bastion._core import _cell_mailbox as _mailbox
 from bastion._core import _cell_services as _services
 from bastion._core._actor import Actor
 from bastion._core._envelope import (
@@ -43,7 +44,6 @@ from bastion._core._errors import (
     ActorError,
     ActorNotAlive,
     ExpectedError,
-    MailboxFull,
 )
 from bastion._core._messages import ExitReason, MonitorRef
 from bastion._core._ref import incarnation_ref
@@ -59,6 +59,7 @@ __all__ = ["CALL", "CAST", "CONTINUE", "INFO", "RUNNING", "Cell", "handler_table
 _log = logging.getLogger("bastion.actor")
 
 _KIND_NAMES = ("call", "cast", "info", "continue")
+_CARRYING = object()  # the actor loop's marker: a carried context may be current
 HandlerTable = tuple[tuple[Callable[..., Any], ...], tuple[bool, ...]]
 
 
@@ -87,8 +88,10 @@ class Cell:
     __slots__ = (
         "__weakref__",
         "actor",
+        "attention",
         "brutal",
         "capacity",
+        "context",
         "deferred",
         "done",
         "entered",
@@ -99,6 +102,7 @@ class Cell:
         "in_flight",
         "kill_reason",
         "late_replies",
+        "limit",
         "links",
         "loop",
         "metadata",
@@ -126,10 +130,14 @@ class Cell:
         self.id = cell_id
         self.name = name
         self.capacity = capacity
+        # The mailbox depth at which try_post leaves its fast path: the capacity, or the
+        # class's mailbox high-water mark if lower (metrics). 0: not computed yet.
+        self.limit = 0
         self.queue: deque[Envelope] = deque()
         self.waiter: asyncio.Future[None] | None = None
         self.in_flight: asyncio.Future[Any] | None = None
         self.deferred: set[asyncio.Future[Any]] | None = None  # allocated on first use
+        self.attention = False  # the loop must look: a stop requested or senders waiting
         self.brutal = False  # killed without on_stop (a supervisor's brutal_kill)
         self.senders: deque[asyncio.Future[None]] | None = None  # allocated on first use
         self.state = STARTING
@@ -145,12 +153,15 @@ class Cell:
         self.metadata: dict[str, Any] = {}
         self.meter: ActorClassMeter | None = None  # shared per actor class; None: metrics off
         self.parent: Cell | None = None
-        self.started: asyncio.Future[None] | None = self.loop.create_future()
+        self.started: asyncio.Future[None] | None = None  # the spawn's, while on_start runs
         self.done: asyncio.Future[ExitReason] | None = None  # created when someone waits
         self.exit_reason: ExitReason | None = None
         self.ref = incarnation_ref(self)
         self.actor: Actor
         self.task: asyncio.Task[None] | None = None  # None until the actor first runs
+        # The context on_start left (a started actor goes dormant: its next task runs in
+        # it); None: a task runs in a copy of whoever woke the actor.
+        self.context: contextvars.Context | None = None
         self.entered = False
         self.handlers: HandlerTable
 
@@ -168,7 +179,7 @@ class Cell:
         """Append to the mailbox unless full. Raises ActorNotAlive if stopping or dead."""
         if self.state >= STOPPING:
             raise ActorNotAlive(f"{self!r} is not alive")
-        if len(self.queue) >= self.capacity:
+        if len(self.queue) >= self.limit and not self._room_at_limit():
             return False
         self.queue.append(envelope)
         if self.parked:
@@ -179,6 +190,8 @@ class Cell:
         """Append a kernel notice, ignoring capacity. Dropped if the actor is stopping."""
         if self.state >= STOPPING:
             return
+        if len(self.queue) >= self.limit:
+            self._note_depth(len(self.queue) + 1)
         self.queue.append(envelope)
         if self.parked:
             self.wake()
@@ -186,7 +199,7 @@ class Cell:
     def wake(self) -> None:
         """Resume a parked actor and count it busy again; give a dormant one its task."""
         self.parked = False
-        self.runtime._unpark()
+        self.runtime._busy += 1  # inlined Runtime._unpark: once per wake-up
         if self.task is None:
             self.start_task()
             return
@@ -196,47 +209,29 @@ class Cell:
             if not waiter.done():
                 waiter.set_result(None)
 
-    async def post(
-        self, envelope: Envelope, deadline: float, on_expiry: type[Exception] = MailboxFull
-    ) -> None:
-        """Append under backpressure, waiting for room until ``deadline`` (loop time).
-
-        Raises ``on_expiry`` if the mailbox is still full at the deadline.
-        """
-        while not self.try_post(envelope):
-            room: asyncio.Future[None] = self.loop.create_future()
-            if self.senders is None:
-                self.senders = deque()
-            self.senders.append(room)
-            handle = self.loop.call_at(deadline, _expire_room, room, self, on_expiry)
-            try:
-                await room
-            finally:
-                handle.cancel()
-            if self.state >= STOPPING:
-                raise ActorNotAlive(f"{self!r} stopped while the sender waited for room")
-
-    def deliver_timer(self, message: Any, carried: _carry.Snapshot | None = None) -> None:
-        """Deliver a timer message (with the context it was set in); full mailbox: dead letter."""
-        if self.state >= STOPPING:
-            return
-        if not self.try_post((INFO, message, None, carried)):
-            self.runtime._note_mailbox_full(self)
-            self.runtime.dead_letters._add(self, message, "mailbox_full")
-
     # -- the actor loop ----------------------------------------------------------------
-    def start_task(self) -> None:
-        """Create the actor's task: at spawn, or on a dormant actor's first use."""
-        self.task = self.loop.create_task(self.run(), name=f"bastion:{self!r}")
+    def start_task(self, start_timeout: float = 0.0) -> None:
+        """Create the actor's task: at spawn (to run ``on_start`` within ``start_timeout``
+        seconds), or on a dormant actor's first use."""
+        label = self.name if self.name is not None else f"#{self.id}"  # repr, inlined
+        self.task = self.loop.create_task(
+            self.run(start_timeout),
+            name=f"bastion:{type(self.actor).__name__}({label})",
+            context=self.context,
+        )
 
-    async def run(self) -> None:
+    async def run(self, start_timeout: float = 0.0) -> None:
         """The task body: start handshake, message loop, termination."""
         self.entered = True
         if self.kill_reason is not None:  # killed before the task ever ran
             await self._killed_before_running(self.kill_reason)
             return
-        if self.state == STARTING and not await self._start():
-            return
+        if self.state == STARTING:
+            if not await self._start(start_timeout):
+                return
+            if not self.queue and self.stop_reason is None:
+                self._go_dormant()  # nothing to handle yet: no task until a message comes
+                return
         foreign = False
         try:
             _carry.reset()  # messages bring their own context, not the task creator's
@@ -255,41 +250,47 @@ class Cell:
         queue = self.queue
         actor = self.actor
         loop = self.loop
+        runtime = self.runtime
         functions, is_async = self.handlers
         handled = self.handled
         if handled is None:
             handled = self.handled = [0, 0, 0, 0]  # CALL, CAST, INFO, CONTINUE
-        meter = self.meter  # metrics: the class's mailbox high-water, kept in a local
-        high = meter.high_water if meter is not None else sys.maxsize
         no_reply = NoReply
-        carrying = False  # a message's carried context is (or may be) current
+        # Carried context (see _carry). ``carrying`` is None while nothing carried is
+        # current, else _CARRYING (never a carried value): a message that carries nothing
+        # and finds nothing current costs one identity test. ``token`` is not None only
+        # between an ``enter`` that returned one and its ``leave``.
+        carrying: object = None
+        entered: _carry.Carrier | None = None
+        token: Any = None
         while True:
-            if self.stop_reason is not None:
-                return self.stop_reason
+            if self.attention:  # one test per message for both: stop, or senders to wake
+                if self.stop_reason is not None:
+                    return self.stop_reason
+                if queue and self.senders:  # the message popped below makes the room
+                    wake_sender(self.senders)
+                self.attention = bool(self.senders)
             if not queue:  # parked: the task runs nothing until the next message,
                 self.parked = True  # which brings its own context (or none: reset below)
-                self.runtime._park()
+                runtime._busy -= 1  # inlined Runtime._park: once per wake-up
+                if runtime._busy == 0 and runtime._idle_waiters:
+                    runtime._notify_idle()
                 self.waiter = loop.create_future()
                 await self.waiter
                 continue
-            if len(queue) > high:  # the depth just before a pop is the depth's peak
-                high = self._raise_high_water(len(queue))
             kind, message, reply, carried = queue.popleft()
-            if self.senders:
-                wake_sender(self.senders)
             handled[kind] += 1
             self.in_flight = reply
-            entered: _carry.Carrier | None = None
-            token: Any = None
-            if carried is not None:  # the sender's context: current while the handler runs
-                carrying = True
-                current = _carry.current  # C-level read of what is current, if the carrier has one
-                if current is None or carried is not current():  # else: already current
-                    entered = _carry.active
-                    token = entered.enter(carried, self, kind, message)
-            elif carrying:  # a message sent outside any context, after one sent inside
-                _carry.reset()
-                carrying = False
+            if carried is not carrying:  # a context to make current, or one to clear
+                if carried is None:  # sent outside any context, after one sent inside
+                    _carry.reset()
+                    carrying = None
+                else:
+                    carrying = _CARRYING
+                    current = _carry.current  # C-level read of what is current, if any
+                    if current is None or carried is not current():  # else: already current
+                        entered = _carry.active
+                        token = entered.enter(carried, self, kind, message)
             try:
                 result = functions[kind](actor, message)
                 if is_async[kind]:
@@ -297,11 +298,12 @@ class Cell:
             except ExpectedError as exc:
                 self._expected_error(kind, message, reply, exc)
                 if carried is not None:
-                    _carry.leave_failed(entered, token, exc)
+                    _carry.leave_failed(entered if token is not None else None, token, exc)
+                    token = None
                 continue
             except Exception as exc:  # noqa: BLE001 -- failure routing: the actor crashes, the caller is told
                 if carried is not None:
-                    _carry.leave_failed(entered, token, exc)
+                    _carry.leave_failed(entered if token is not None else None, token, exc)
                 if reply is not None and not reply.done():
                     crashed = ActorCrashed(
                         f"{self!r} crashed handling {type(message).__name__}: {exc!r}"
@@ -311,10 +313,12 @@ class Cell:
                 return exc
             except BaseException as exc:  # cancelled (killed) mid-handler: restore, re-raise
                 if carried is not None:
-                    _carry.leave_failed(entered, token, exc)
+                    _carry.leave_failed(entered if token is not None else None, token, exc)
                 raise
-            if entered is not None and token is not None:
+            if token is not None:
+                assert entered is not None
                 entered.leave(token, None)
+                token = None
             if reply is not None:
                 if result is no_reply:
                     if self.in_flight is reply:  # no reply handle was taken
@@ -325,13 +329,6 @@ class Cell:
                     self.runtime._note_late_reply()
                 else:
                     reply.set_result(result)
-
-    def _raise_high_water(self, depth: int) -> int:
-        meter = self.meter
-        assert meter is not None
-        if depth > meter.high_water:
-            meter.high_water = depth
-        return meter.high_water
 
     def _no_reply_without_handle(self, message: Any, reply: asyncio.Future[Any]) -> ActorError:
         error = ActorError(
@@ -380,9 +377,8 @@ class Cell:
     link_cell = _services.link_cell
     unlink_cell = _services.unlink_cell
     statistics = _services.statistics
-
-
-def _expire_room(room: asyncio.Future[None], cell: Cell, error: type[Exception]) -> None:
-    if not room.done():
-        cell.runtime._note_mailbox_full(cell)
-        room.set_exception(error(f"mailbox of {cell!r} still full at the deadline"))
+    post = _mailbox.post  # the mailbox's slow paths: _cell_mailbox
+    deliver_timer = _mailbox.deliver_timer
+    _room_at_limit = _mailbox.room_at_limit
+    _note_depth = _mailbox.note_depth
+    _go_dormant = _exit.go_dormant

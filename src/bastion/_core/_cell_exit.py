@@ -8,8 +8,11 @@ call costs what a method defined there costs) kept apart from the actor loop.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
-from typing import TYPE_CHECKING
+import types
+from collections.abc import Awaitable, Generator
+from typing import TYPE_CHECKING, Any
 
 from bastion._core import _carry
 from bastion._core._envelope import (
@@ -22,7 +25,7 @@ from bastion._core._envelope import (
     STOPPING,
     wake_sender,
 )
-from bastion._core._errors import ActorNotAlive, LinkedExit
+from bastion._core._errors import ActorNotAlive, CallTimeout, LinkedExit
 from bastion._core._messages import Down, Exit, ExitReason, is_abnormal
 from bastion._core._replies import fail_deferred
 
@@ -30,10 +33,13 @@ if TYPE_CHECKING:
     from bastion._core._cell import Cell
 
 __all__ = [
+    "StartTimeout",
     "consume_kill",
     "done_future",
     "exit_signal",
+    "expire_start",
     "fail_start",
+    "go_dormant",
     "kill",
     "kill_brutally",
     "killed_before_running",
@@ -46,8 +52,9 @@ __all__ = [
 _log = logging.getLogger("bastion.actor")
 
 
-async def start(cell: Cell) -> bool:
-    """Run ``on_start``; False if the start failed (the cell is then released).
+async def start(cell: Cell, timeout: float) -> bool:
+    """Run ``on_start`` within ``timeout`` seconds; False if the start failed (the cell
+    is then released).
 
     A kill during ``on_start`` is a failed start like an exception: the spawner gets
     a typed error, the supervisor an exit. Only cancellation that is not this actor's
@@ -56,7 +63,7 @@ async def start(cell: Cell) -> bool:
     try:
         result = cell.actor.on_start()
         if result is not None:
-            await result
+            await _within_start_timeout(cell, result, timeout)
     except asyncio.CancelledError:
         foreign = not cell._consume_kill()
         cell._fail_start(cell.kill_reason if cell.kill_reason is not None else "killed")
@@ -75,6 +82,73 @@ async def start(cell: Cell) -> bool:
     if started is not None and not started.done():
         started.set_result(None)
     return True
+
+
+async def _within_start_timeout(cell: Cell, awaitable: Awaitable[None], timeout: float) -> None:
+    """Await ``on_start``'s awaitable; arm the start timeout only if it suspends.
+
+    Its first step runs here by hand: most ``on_start`` methods finish without waiting
+    for anything, and then no timer is armed or cancelled. One that suspends is
+    resumed through :func:`_resume` with the deadline armed on the spawn's ``started``
+    future (the spawner kills the actor when it expires).
+    """
+    steps = awaitable.__await__()
+    try:
+        yielded = steps.send(None)
+    except StopIteration:
+        return
+    started = cell.started
+    if started is None:  # not a spawn's start: nobody to time it out
+        await _resume(steps, yielded)
+        return
+    loop = cell.loop
+    handle = loop.call_at(loop.time() + timeout, expire_start, started, timeout)
+    try:
+        await _resume(steps, yielded)
+    finally:
+        handle.cancel()
+
+
+@types.coroutine
+def _resume(steps: Generator[Any, Any, Any], yielded: Any) -> Generator[Any, Any, None]:
+    """Go on with an awaitable whose first step yielded ``yielded``: pass what it yields
+    to the task, and what the task sends or throws (cancellation) back into it."""
+    while True:
+        try:
+            sent = yield yielded
+        except GeneratorExit:
+            steps.close()
+            raise
+        except BaseException as exc:  # noqa: BLE001 -- thrown into the awaitable, as an await would
+            try:
+                yielded = steps.throw(exc)
+            except StopIteration:
+                return
+        else:
+            try:
+                yielded = steps.send(sent)
+            except StopIteration:
+                return
+
+
+class StartTimeout(CallTimeout):
+    """``on_start`` ran past the start timeout (told apart from a CallTimeout it raised)."""
+
+
+def expire_start(started: asyncio.Future[None], timeout: float) -> None:
+    """The start timeout's timer: fail the spawn's ``started`` future."""
+    if not started.done():
+        started.set_exception(StartTimeout(f"on_start did not finish within {timeout}s"))
+
+
+def go_dormant(cell: Cell) -> None:
+    """End the task after a start with nothing to handle: the actor waits, parked, as
+    a never-started one does, and holds no task, coroutine or waiter meanwhile."""
+    cell.context = contextvars.copy_context()  # what on_start set stays current
+    cell.task = None
+    cell.entered = False
+    cell.parked = True
+    cell.runtime._park()
 
 
 def consume_kill(cell: Cell) -> bool:
@@ -217,6 +291,7 @@ def kill_brutally(cell: Cell, reason: ExitReason) -> None:
     cell.brutal = True
     if cell.stop_reason is None:  # a handler that swallows the kill ends the loop then
         cell.stop_reason = reason
+        cell.attention = True
     cell.kill(reason)
 
 
@@ -225,6 +300,7 @@ def request_stop(cell: Cell, reason: ExitReason) -> None:
     if cell.state >= STOPPING or cell.stop_reason is not None:
         return
     cell.stop_reason = reason
+    cell.attention = True
     if cell.parked:
         cell.wake()
 

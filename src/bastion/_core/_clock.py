@@ -9,13 +9,14 @@ the kernel has one code path for real and virtual time.
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 from collections.abc import Callable
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from bastion._core._durations import non_negative_seconds
 
-__all__ = ["Clock", "LoopClock", "MonotonicClock", "current_clock"]
+__all__ = ["Clock", "LoopClock", "MonotonicClock", "current_clock", "current_task", "loop_time"]
 
 
 @runtime_checkable
@@ -87,3 +88,33 @@ def current_clock() -> Clock:
     except RuntimeError:
         return _MONOTONIC
     return LoopClock(loop)
+
+
+def loop_time(loop: asyncio.AbstractEventLoop) -> Callable[[], float]:
+    """``loop.time`` as the cheapest callable that returns the same values.
+
+    asyncio's own ``BaseEventLoop.time`` is a Python method returning
+    ``time.monotonic()``; for a loop that keeps it, the C function itself is returned
+    (no Python frame per read, for the kernel's hot paths). A loop with a time of its
+    own (virtual time, uvloop) gets its ``loop.time``.
+    """
+    if getattr(loop.time, "__func__", None) is asyncio.BaseEventLoop.time:
+        return time.monotonic
+    return loop.time
+
+
+def _c_current_task() -> Callable[[asyncio.AbstractEventLoop], asyncio.Task[Any] | None]:
+    """``asyncio.current_task(loop)`` as a C-level callable where there is one.
+
+    On CPython 3.11 ``asyncio.current_task`` is a Python function around the C dict of
+    running tasks per loop (a frame per call on the kernel's call path); from 3.12 it is
+    C itself.
+    """
+    running = getattr(asyncio.tasks, "_current_tasks", None)
+    if sys.version_info < (3, 12) and type(running) is dict:
+        return running.get
+    return asyncio.current_task
+
+
+#: The task running on ``loop`` now (``asyncio.current_task(loop)``), cheapest form.
+current_task = _c_current_task()

@@ -7,6 +7,7 @@ import enum
 from typing import TYPE_CHECKING, Any, Final, final
 
 from bastion._core import _carry
+from bastion._core._clock import current_task as _current_task
 from bastion._core._durations import check_timeout
 from bastion._core._errors import (
     ActorError,
@@ -15,6 +16,7 @@ from bastion._core._errors import (
     MailboxFull,
     NoSuchActor,
 )
+from bastion._core._histogram import BATCH as _BATCH
 from bastion._core._meters import cohort_get as _cohort_get
 from bastion._core._sealed import NoPublicConstructor
 
@@ -128,13 +130,14 @@ class ActorRef(metaclass=NoPublicConstructor):
         runtime = cell.runtime
         if timeout is DEFAULT:
             timeout = runtime.call_timeout
-        if runtime._in_actor(cell):
-            raise ActorError(f"{cell!r} called itself: it would wait for its own reply")
         loop = cell.loop
+        if cell.task is not None and cell.task is _current_task(loop):  # Runtime._in_actor
+            raise ActorError(f"{cell!r} called itself: it would wait for its own reply")
+        now = runtime._now  # loop.time, as a C function where it can be
         reply = loop.create_future()
-        started = loop.time()
+        started = now()
         deadline = started + timeout
-        envelope = (0, message, reply, _carry.capture())
+        envelope = (0, message, reply, _carry.capture() if _carry.registered else None)
         meter = cell.meter
         try:
             if not cell.try_post(envelope):
@@ -146,12 +149,16 @@ class ActorRef(metaclass=NoPublicConstructor):
                 handle.cancel()
         except BaseException as exc:
             if meter is not None:
-                meter.current().call_failed(loop.time() - started, exc)
+                meter.current().call_failed(now() - started, exc)
             raise
         if meter is not None:  # inlined: the cost of metrics on every call
             if _cohort_get():
                 meter = meter.current()
-            meter.durations.record(loop.time() - started)  # ok = recorded - failed
+            durations = meter.durations  # ok = recorded - failed; record() inlined:
+            pending = durations._pending
+            pending.append(now() - started)
+            if len(pending) >= _BATCH:
+                durations.fold()
         return result
 
     async def cast(self, message: Any, *, timeout: float | UseDefault = DEFAULT) -> None:
@@ -166,7 +173,7 @@ class ActorRef(metaclass=NoPublicConstructor):
         cell = self._cell
         if cell is None:
             cell = self._resolve()
-        envelope = (1, message, None, _carry.capture())
+        envelope = (1, message, None, _carry.capture() if _carry.registered else None)
         if cell.try_post(envelope):
             return
         if timeout is DEFAULT:
@@ -178,7 +185,8 @@ class ActorRef(metaclass=NoPublicConstructor):
         cell = self._cell
         if cell is None:
             cell = self._resolve()
-        if not cell.try_post((1, message, None, _carry.capture())):
+        carried = _carry.capture() if _carry.registered else None
+        if not cell.try_post((1, message, None, carried)):
             cell.runtime._note_mailbox_full(cell)
             raise MailboxFull(f"mailbox of {cell!r} is full ({cell.capacity} messages)")
 

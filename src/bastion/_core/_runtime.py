@@ -13,7 +13,7 @@ from bastion._core import _event_names, _events
 from bastion._core._actor import Actor
 from bastion._core._cell import Cell
 from bastion._core._childspec import Backoff, ChildSpec, Strategy
-from bastion._core._clock import Clock, LoopClock
+from bastion._core._clock import Clock, LoopClock, current_task, loop_time
 from bastion._core._deadletters import DeadLetters
 from bastion._core._errors import CallTimeout, RuntimeClosed
 from bastion._core._intensity import DEFAULT_INTENSITY, RestartIntensity
@@ -55,6 +55,9 @@ class Runtime(metaclass=NoPublicConstructor):
         self.options = options
         self.loop = asyncio.get_running_loop()
         self.clock: Clock = LoopClock(self.loop)
+        #: The loop's time as the cheapest callable (kernel interface): ``time.monotonic``
+        #: itself while the loop keeps asyncio's own ``time`` (no Python frame per read).
+        self._now = loop_time(self.loop)
         self.call_timeout = options.call_timeout
         self.shutdown_timeout = options.shutdown_timeout
         self.mailbox_capacity = options.mailbox_capacity
@@ -181,7 +184,7 @@ class Runtime(metaclass=NoPublicConstructor):
 
     def _in_actor(self, cell: Cell) -> bool:
         """True if the running code is ``cell``'s own task (not a task it started)."""
-        return cell.task is not None and cell.task is asyncio.current_task(self.loop)
+        return cell.task is not None and cell.task is current_task(self.loop)
 
     def _cells_now(self) -> list[Cell]:
         return list(self._cells.values())

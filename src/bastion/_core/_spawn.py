@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING, Any
 from bastion._core import _event_names, _events
 from bastion._core._actor import Actor, check_instance
 from bastion._core._cell import RUNNING, Cell, handler_table
+from bastion._core._cell_exit import StartTimeout
 from bastion._core._durations import positive_seconds
-from bastion._core._errors import CallTimeout, RuntimeClosed, StartFailed, SupervisorError
+from bastion._core._errors import RuntimeClosed, StartFailed, SupervisorError
 from bastion._core._options import check_capacity
 from bastion._core._ref import DEFAULT, ActorRef, UseDefault
 from bastion._core._registry import check_name
@@ -79,13 +80,14 @@ async def spawn_cell(
         # Nothing to start: the actor is running and dormant; it gets its task with
         # its first message, so idle actors cost no task and spawn needs no round trip.
         cell.state = RUNNING
-        cell.started = None
         cell.parked = True
     else:
         self._busy += 1
-        cell.start_task()
-        await await_start(self, cell, timeout)
-    _events.emit(_event_names.ACTOR_START, {"count": 1}, {"actor": repr(cell)})
+        cell.started = self.loop.create_future()
+        cell.start_task(timeout)
+        await await_start(self, cell)
+    if _event_names.ACTOR_START in _events._routes:  # build the metadata only if routed
+        _events.emit(_event_names.ACTOR_START, {"count": 1}, {"actor": repr(cell)})
     return cell.ref
 
 
@@ -108,17 +110,24 @@ def construct_actor(
         raise StartFailed(f"{actor_class.__qualname__}(...) raised {exc!r}") from exc
 
 
-async def await_start(self: Runtime, cell: Cell, timeout: float) -> None:
-    """Wait for ``on_start`` of a started cell; ``StartFailed`` if it fails or times out."""
+async def await_start(self: Runtime, cell: Cell) -> None:
+    """Wait for ``on_start`` of a started cell; ``StartFailed`` if it fails or times out.
+
+    The cell's task times ``on_start`` itself, and only if it suspends
+    (:func:`~bastion._core._cell_exit.start`). The spawner first yields once: the
+    actor's task, scheduled before it, runs in the same loop iteration, so an
+    ``on_start`` that does not wait has finished when the spawner resumes (one loop
+    iteration per spawn, no timer, no wake-up callback).
+    """
     started = cell.started
     assert started is not None
-    handle = self.loop.call_at(self.loop.time() + timeout, _expire_start, started, timeout)
     try:
-        await started
-    except _StartTimeout as exc:
+        await asyncio.sleep(0)  # the actor's task runs first (scheduled first)
+        await started  # done already unless on_start waits for something
+    except StartTimeout as exc:
         cell.kill(exc)
         await asyncio.wait((cell.done_future(),), timeout=self.call_timeout)
-        raise StartFailed(f"{cell!r}: on_start did not finish within {timeout}s") from exc
+        raise StartFailed(f"{cell!r}: {exc}") from exc
     except asyncio.CancelledError:
         cell.kill("killed")
         raise
@@ -127,14 +136,4 @@ async def await_start(self: Runtime, cell: Cell, timeout: float) -> None:
         what = f"raised {exc!r}" if killed is None else f"was cut short by kill({killed!r})"
         raise StartFailed(f"{cell!r}: on_start {what}") from exc
     finally:
-        handle.cancel()
         cell.started = None
-
-
-class _StartTimeout(CallTimeout):
-    """``on_start`` ran past the start timeout (told apart from a CallTimeout it raised)."""
-
-
-def _expire_start(started: asyncio.Future[None], timeout: float) -> None:
-    if not started.done():
-        started.set_exception(_StartTimeout(f"on_start did not finish within {timeout}s"))
