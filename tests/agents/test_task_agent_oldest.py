@@ -17,7 +17,7 @@ from bastion.testing import wait_for
 
 _ops = st.lists(
     st.tuples(
-        st.sampled_from(["add", "update", "del", "load", "clear", "oldest"]),
+        st.sampled_from(["add", "update", "del", "load", "page", "clear", "oldest"]),
         st.integers(0, 9),
         st.integers(0, 2),
     ),
@@ -51,6 +51,9 @@ def test_oldest_is_the_lowest_seq_not_running_under_any_changes(
             seq += key
             items = {f"t{i}": QueuedTask(id=f"t{i}", type="x", seq=seq - i) for i in range(key)}
             queue.load(items)
+        elif op == "page" and task_id not in queue:  # a page of a restore: by priority
+            old = QueuedTask(id=task_id, type="x", priority=level, seq=-key)
+            queue.add_restored({task_id: old})
         elif op == "clear":
             queue.clear()
         assert queue.oldest(exclude) is _expected(queue, exclude)
