@@ -14,10 +14,13 @@ costs at most 10 %). Only this process's CPU is counted, so other processes on a
 machine do not move it; ``throughput_ratio_wall`` (median calls per second B / A) is
 reported beside it. The clients' own CPU is in their process, as a browser's would be.
 
-Then, on a node of ``--actors`` idle actors (10,000), the milliseconds one sample takes
-(the work shared by every client per interval) and one page of ``/api/actors``.
+Then, on a node of ``--actors`` idle actors (10,000): the work one sample takes (shared
+by every client per interval), how many turns of the event loop it is spread over, the
+longest of them, the longest loop turn a ticker saw meanwhile (medians over the 7
+samples after the first), and one page of ``/api/actors``.
 
-    python bench/bench_console.py [--rounds 4] [--seconds 3] [--clients 20] [--actors N] [--json]
+    python bench/bench_console.py [--rounds 4] [--seconds 3] [--clients 20] [--actors N]
+                                  [--large-only [--no-gc]] [--json]
 """
 
 from __future__ import annotations
@@ -116,8 +119,36 @@ async def _with_console(rt: bastion.Runtime, refs: list[bastion.ActorRef], secon
         await server.stop()
 
 
+async def _longest_turn(work: Any) -> tuple[Any, float]:
+    """Run ``work`` while a ticker measures the longest gap between its turns of the loop
+    (what any actor on the loop may have waited for while ``work`` ran)."""
+    gaps = [0.0]
+    done = asyncio.Event()
+
+    async def ticker() -> None:
+        last = time.perf_counter()
+        while not done.is_set():
+            await asyncio.sleep(0)
+            now = time.perf_counter()
+            gaps.append(now - last)
+            last = now
+
+    task = asyncio.create_task(ticker())
+    await asyncio.sleep(0)
+    try:
+        return await work, max(gaps)
+    finally:
+        done.set()
+        await task
+
+
+def _ms(values: list[float]) -> float:
+    return round(statistics.median(values) * 1000, 1)
+
+
 async def _large_node(actors: int) -> dict[str, Any]:
-    """Milliseconds for one sample and for one page of /api/actors with ``actors`` idle actors."""
+    """One sample and one page of /api/actors on a node of ``actors`` idle actors: the
+    work (ms), the turns of the loop it was spread over and the longest loop turn."""
     import httpx
 
     from bastion.console import console_app
@@ -127,14 +158,29 @@ async def _large_node(actors: int) -> dict[str, Any]:
     for n in range(actors):
         await pool.start_child(bastion.ChildSpec(f"w{n}", Echo))
     app = console_app(rt)
-    samples, pages = [], []
+    sampler = app.sampler
+    work: list[float] = []
+    walls: list[float] = []
+    turns: list[float] = []
+    slices: list[int] = []
+    longest: list[float] = []
+    pages: list[float] = []
+    first: dict[str, float] = {}
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as http:
-        for _ in range(5):
-            app.sampler.cost = 0.0  # take one now, whatever the last one cost
+        for n in range(8):
+            sampler.cost = 0.0  # take one now, whatever the last one cost
             started = time.perf_counter()
-            await app.sampler.current(max_age=0.0)
-            samples.append(time.perf_counter() - started)
+            _, turn = await _longest_turn(sampler.current(max_age=0.0))
+            wall = time.perf_counter() - started
+            if n == 0:  # it also lists the supervisor's 10,000 children and rates health
+                first = {"wall": wall, "turn": turn}
+            else:
+                walls.append(wall)
+                work.append(sampler.cost)
+                turns.append(turn)
+                slices.append(getattr(sampler, "slices", 1))
+                longest.append(getattr(sampler, "longest_slice", sampler.cost))
             started = time.perf_counter()
             response = await http.get("/api/actors", params={"limit": 50}, timeout=30.0)
             pages.append(time.perf_counter() - started)
@@ -142,9 +188,31 @@ async def _large_node(actors: int) -> dict[str, Any]:
     await pool.stop(timeout=60.0)
     return {
         "large_node_actors": actors,
-        "large_node_sample_ms": round(statistics.median(samples) * 1000, 1),
-        "large_node_actors_page_ms": round(statistics.median(pages) * 1000, 1),
+        "large_node_first_sample_wall_ms": round(first["wall"] * 1000, 1),
+        "large_node_first_sample_longest_loop_turn_ms": round(first["turn"] * 1000, 1),
+        "large_node_sample_work_ms": _ms(work),
+        "large_node_sample_wall_ms": _ms(walls),
+        "large_node_sample_slices": statistics.median(slices),
+        "large_node_longest_slice_ms": _ms(longest),
+        "large_node_longest_loop_turn_ms": _ms(turns),
+        "large_node_longest_loop_turn_ms_max": round(max(turns) * 1000, 1),
+        "large_node_actors_page_ms": _ms(pages),
     }
+
+
+async def large_only(actors: int, no_gc: bool = False) -> dict[str, Any]:
+    """Only the large-node check (``--large-only``); ``--no-gc`` turns the cyclic garbage
+    collector off meanwhile, to tell the console's own turns from the collector's passes
+    (a full pass over a heap of 10,000 actors takes 100-200 ms, whoever allocated)."""
+    import gc
+
+    if no_gc:
+        gc.collect()
+        gc.disable()
+    try:
+        return {"gc": not no_gc, **(await _large_node(actors))}
+    finally:
+        gc.enable()
 
 
 async def main(rounds: int, seconds: float, clients: int, actors: int) -> dict[str, Any]:
@@ -185,9 +253,14 @@ if __name__ == "__main__":
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--actors", type=int, default=10_000, help="large-node check (0: skip)")
+    parser.add_argument("--large-only", action="store_true", help="only the large-node check")
+    parser.add_argument("--no-gc", action="store_true", help="large-node check without the GC")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    result = bastion.run(lambda: main(args.rounds, args.seconds, args.clients, args.actors))
+    if args.large_only:
+        result = bastion.run(lambda: large_only(args.actors, args.no_gc))
+    else:
+        result = bastion.run(lambda: main(args.rounds, args.seconds, args.clients, args.actors))
     if args.json:
         print(json.dumps(result))
     else:

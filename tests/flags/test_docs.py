@@ -43,11 +43,12 @@ def test_doc_example_runs(where: str, source: str) -> None:
 
 def test_the_cli_page_documents_the_exit_statuses_of_bastion_flags() -> None:
     from bastion.cli._flags import EXIT_CORRUPT, EXIT_NOT_FOUND, EXIT_STORE, EXIT_USAGE
+    from bastion.cli._remote import EXIT_REMOTE
 
     cli_page = (PAGE.parent / "cli.md").read_text(encoding="utf-8")
     section = cli_page[cli_page.index("## `bastion flags`") :].split("\n## ")[0]
     rows = {int(m[1]): m[2] for m in re.finditer(r"^\| `(\d+)` \| (.*)$", section, re.MULTILINE)}
-    assert set(rows) == {0, EXIT_NOT_FOUND, EXIT_USAGE, EXIT_STORE, EXIT_CORRUPT}
+    assert set(rows) == {0, EXIT_NOT_FOUND, EXIT_USAGE, EXIT_STORE, EXIT_CORRUPT, EXIT_REMOTE}
     assert "no flag" in rows[EXIT_NOT_FOUND]
     assert "percentage" in rows[EXIT_USAGE]
     assert "--db" in rows[EXIT_STORE]

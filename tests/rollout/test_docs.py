@@ -50,6 +50,7 @@ def test_doc_example_runs(where: str, source: str, capsys: pytest.CaptureFixture
 
 def test_the_cli_page_documents_the_exit_statuses_of_bastion_rollout() -> None:
     from bastion.cli import _rollout as cli
+    from bastion.cli._remote import EXIT_REMOTE
 
     page = (PAGE.parent / "cli.md").read_text(encoding="utf-8")
     section = page[page.index("## `bastion rollout`") :].split("\n## ")[0]
@@ -62,6 +63,7 @@ def test_the_cli_page_documents_the_exit_statuses_of_bastion_rollout() -> None:
         cli.EXIT_CORRUPT,
         cli.EXIT_PREFLIGHT,
         cli.EXIT_REFUSED,
+        EXIT_REMOTE,
     }
     assert "preflight failed" in rows[cli.EXIT_PREFLIGHT]
     assert "quarantined" in rows[cli.EXIT_CORRUPT]

@@ -12,6 +12,7 @@ clock, so windows work under virtual time, and nothing here schedules a timer.
 
 from __future__ import annotations
 
+import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -29,6 +30,9 @@ DENSE_SPAN = 15.0
 SPARSE_SPACING = 10.0
 HORIZON = 330.0
 _MIN_REFRESH = 0.05  # reads closer together than this share a snapshot
+#: ... or closer than this many times the last collection took (a large registry: one
+#: health report's window reads then share one collection instead of each collecting).
+_COST_FACTOR = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +59,7 @@ class SnapshotRing:
 
     def __init__(self, created: float) -> None:
         self._entries: deque[tuple[float, dict[str, MetricFamily]]] = deque([(created, {})])
+        self._cost = 0.0  # wall seconds the last collection took
 
     def refresh(self, now: float, collect: Callable[[], tuple[MetricFamily, ...]]) -> None:
         """Record the state at ``now`` if it moves the ring forward.
@@ -64,9 +69,11 @@ class SnapshotRing:
         entries are at least a second apart whatever the read rate.
         """
         entries = self._entries
-        if len(entries) > 1 and now - entries[-1][0] < _MIN_REFRESH:
+        if len(entries) > 1 and now - entries[-1][0] < max(_MIN_REFRESH, _COST_FACTOR * self._cost):
             return
+        started = time.perf_counter()
         snapshot = (now, {f.name: f for f in collect()})
+        self._cost = time.perf_counter() - started
         if len(entries) > 2 and entries[-1][0] - entries[-2][0] < RESOLUTION:
             entries[-1] = snapshot
         else:

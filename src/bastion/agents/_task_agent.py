@@ -256,6 +256,7 @@ class TaskAgent(PersistentAgent):
             else count_priorities(queue.values())
         )
         m = self.metrics
+        oldest = queue.oldest(self.current_task) if isinstance(queue, TaskQueue) else None
         return TaskAgentStatistics(
             name=self.name,
             status=self.status,
@@ -272,6 +273,7 @@ class TaskAgent(PersistentAgent):
             slowest=m.slowest,
             max_queue_size=self.max_queue_size,
             notify_failures=self._notify_failures,
+            oldest_queued_at=None if oldest is None else oldest.enqueued_at,
         )
 
     def _problems(self, spec: TaskSpec) -> list[str]:

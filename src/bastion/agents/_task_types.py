@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import enum
+import heapq
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -72,14 +74,21 @@ class TaskQueue(ItemMap[QueuedTask]):
     their place in the queue (:meth:`order_of`), so a large queue is restored highest
     priority first, page by page; ``len`` and :meth:`by_priority` count the tasks still
     in the store (:meth:`set_unloaded`) until their page is read (:meth:`add_restored`).
+
+    The order of arrival, for :meth:`oldest`, is a deque of ``(seq, id)`` for tasks
+    queued here (they arrive in ``seq`` order) and a heap for tasks read back page by
+    page (they arrive by priority); both with lazy deletion: a removed task's entry is
+    dropped when it reaches the front, so :meth:`oldest` costs O(1) amortized.
     """
 
-    __slots__ = ("_counts", "_unloaded")
+    __slots__ = ("_arrivals", "_counts", "_restored", "_unloaded")
 
     def __init__(self) -> None:
         super().__init__()
         self._counts: dict[int, int] = {}
         self._unloaded: dict[int, int] = {}
+        self._arrivals: deque[tuple[int, str]] = deque()
+        self._restored: list[tuple[int, str]] = []
 
     def __len__(self) -> int:
         return super().__len__() + (sum(self._unloaded.values()) if self._unloaded else 0)
@@ -94,6 +103,10 @@ class TaskQueue(ItemMap[QueuedTask]):
         super().__setitem__(key, value)
         if old is not None:
             self._counts[old.priority] -= 1
+        if old is None or old.seq != value.seq:
+            self._arrivals.append((value.seq, key))
+            if len(self._arrivals) > 2 * self.loaded + 64:  # removed tasks behind the front
+                self._arrivals = deque(e for e in self._arrivals if self._live(e) is not None)
         self._counts[value.priority] = self._counts.get(value.priority, 0) + 1
 
     def __delitem__(self, key: str) -> None:
@@ -108,11 +121,15 @@ class TaskQueue(ItemMap[QueuedTask]):
         self._counts = {}
         for task in items.values():
             self._counts[task.priority] = self._counts.get(task.priority, 0) + 1
+        self._arrivals = deque(sorted((task.seq, key) for key, task in items.items()))
+        self._restored = []
 
     def clear(self) -> None:
         """Remove every item."""
         super().clear()
         self._counts = {}
+        self._arrivals = deque()
+        self._restored = []
 
     def by_priority(self) -> dict[str, int]:
         """Queued tasks per priority name (``high``, ``normal``, ``low``)."""
@@ -134,8 +151,10 @@ class TaskQueue(ItemMap[QueuedTask]):
     def add_restored(self, tasks: dict[str, QueuedTask]) -> None:
         """Add tasks read from the store after the restore, as unchanged (nothing to save)."""
         data, counts, unloaded = self._data, self._counts, self._unloaded
+        restored = self._restored
         for key, task in tasks.items():
             data[key] = task
+            heapq.heappush(restored, (task.seq, key))
             level = task.priority
             counts[level] = counts.get(level, 0) + 1
             left = unloaded.get(level, 0) - 1
@@ -147,6 +166,51 @@ class TaskQueue(ItemMap[QueuedTask]):
     def unsaved_delete(self, key: str) -> bool:
         """Whether ``key`` was deleted here and the deletion is not written yet."""
         return key in self._deleted
+
+    def _live(self, entry: tuple[int, str]) -> QueuedTask | None:
+        task = self.get(entry[1])
+        return task if task is not None and task.seq == entry[0] else None
+
+    def _oldest_queued_here(self, exclude: str | None) -> QueuedTask | None:
+        arrivals = self._arrivals
+        while arrivals and self._live(arrivals[0]) is None:
+            arrivals.popleft()
+        if not arrivals:
+            return None
+        first = self._live(arrivals[0])
+        if first is not None and first.id != exclude:
+            return first
+        while len(arrivals) > 1:  # the front runs: the next live one waits longest
+            second = self._live(arrivals[1])
+            if second is not None:
+                return second
+            del arrivals[1]  # O(1) next to the front
+        return None
+
+    def _oldest_restored(self, exclude: str | None) -> QueuedTask | None:
+        heap, held, found = self._restored, None, None
+        while heap:
+            task = self._live(heap[0])
+            if task is None:
+                heapq.heappop(heap)
+            elif task.id == exclude:
+                held = heapq.heappop(heap)  # put back below
+            else:
+                found = task
+                break
+        if held is not None:
+            heapq.heappush(heap, held)
+        return found
+
+    def oldest(self, exclude: str | None = None) -> QueuedTask | None:
+        """The task queued longest (lowest ``seq``) other than ``exclude`` (the running
+        one), whatever its priority; None if there is none. While a restore still has
+        pages in the store, among the tasks read so far."""
+        here = self._oldest_queued_here(exclude)
+        restored = self._oldest_restored(exclude)
+        if here is None or (restored is not None and restored.seq < here.seq):
+            return restored
+        return here
 
 
 class TaskAgentStatus(enum.StrEnum):
@@ -252,3 +316,6 @@ class TaskAgentStatistics:
     slowest: float | None
     max_queue_size: int
     notify_failures: int
+    #: When the task queued longest (and not running) was queued (wall clock, seconds
+    #: since the epoch), or None when nothing waits.
+    oldest_queued_at: float | None = None

@@ -64,7 +64,7 @@ async def serve_with_demo(
     await server.stop()
 
 
-@click.command("console")
+@click.group("console", invoke_without_command=True)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True,
               help="Port (0: a free one).")  # fmt: skip
@@ -73,15 +73,19 @@ async def serve_with_demo(
 @click.option("--workers", default=4, show_default=True, help="TaskAgent workers.")
 @click.option("--chaos", default=0.05, show_default=True, help="Fault rate of the demo.")
 @click.option("--verbose", is_flag=True, help="Log every crash of the demo.")
+@click.pass_context
 def console_command(
-    host: str, port: int, token: str | None, tasks: int, workers: int, chaos: float,
-    verbose: bool,
+    ctx: click.Context, host: str, port: int, token: str | None, tasks: int, workers: int,
+    chaos: float, verbose: bool,
 ) -> None:  # fmt: skip
     """Start a demo node (the document pipeline with chaos) with the operator console.
 
     Prints the console's URL and token on stderr and serves until Ctrl-C. Listening
-    beyond 127.0.0.1 needs --token (or $BASTION_CONSOLE_TOKEN).
+    beyond 127.0.0.1 needs --token (or $BASTION_CONSOLE_TOKEN). `bastion console audit`
+    reads the console's audit journal from a state store.
     """
+    if ctx.invoked_subcommand is not None:
+        return
     token = token or os.environ.get(TOKEN_ENV) or None
     if not is_loopback(host) and token is None:
         raise click.BadParameter(

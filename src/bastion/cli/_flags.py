@@ -2,14 +2,17 @@
 
 The commands work on the store file directly (``--db``, or ``$BASTION_DB``), the same
 one the application opens with ``Flags.open(SQLiteStore)``; a running process sees the
-changes after ``flags.refresh()``. Every change needs ``--reason`` and is journaled with
+changes after ``flags.refresh()``. With ``--url`` (``$BASTION_CONSOLE_URL``) and
+``--token`` they work on a running node through its console API instead
+(:mod:`bastion.cli._remote`). Every change needs ``--reason`` and is journaled with
 ``--actor`` (default: the login name).
 
 Exit status (docs/cli.md, "bastion flags"): 0 done; 1 no such flag (or ``--create`` of
 one that exists); 2 usage error (bad option, percentage, variant, rule JSON); 3 the
 store cannot be used (missing file, not a state database, damaged, a write failed or
-kept conflicting); 4 the flag's stored data is corrupt and was quarantined (``list``:
-some flag is). Errors are one line on stderr.
+kept conflicting; ``--url``: the node refused the change); 4 the flag's stored data is
+corrupt and was quarantined (``list``: some flag is); 7 (``--url``) the console cannot
+be reached or refused the token. Errors are one line on stderr.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from typing import Any, NoReturn, TypeVar
 import click
 
 from bastion.cli._flags_output import Output
+from bastion.cli._remote import remote_or_db, token_option, url_option
 from bastion.flags import (
     Flag,
     FlagChange,
@@ -91,10 +95,10 @@ def _run(db: Path, namespace: str, work: Callable[[Flags], Awaitable[T]], *, cre
 
 _db = click.option(
     "--db",
-    required=True,
+    default=None,
     envvar="BASTION_DB",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="The SQLite state store file (default: $BASTION_DB).",
+    help="The SQLite state store file (default: $BASTION_DB); or --url.",
 )
 _namespace = click.option(
     "--namespace", default="flags", show_default=True, help="Store namespace of the flags."
@@ -109,10 +113,16 @@ def flags_group() -> None:
 
 @flags_group.command("list")
 @_db
+@url_option
+@token_option
 @_namespace
 @_json
-def list_command(db: Path, namespace: str, as_json: bool) -> None:
+def list_command(
+    db: Path | None, url: str | None, token: str | None, namespace: str, as_json: bool
+) -> None:
     """Every flag with its state; quarantined (corrupt) flags too, then exit status 4."""
+    if (db := _remote(db, url, token, as_json, "list")) is None:
+        return
 
     async def work(flags: Flags) -> tuple[list[tuple[Flag, int]], list[Any]]:
         return [(f, flags.version(f.key)) for f in flags.list()], list(flags.quarantined())
@@ -126,10 +136,16 @@ def list_command(db: Path, namespace: str, as_json: bool) -> None:
 @flags_group.command("get")
 @click.argument("key")
 @_db
+@url_option
+@token_option
 @_namespace
 @_json
-def get_command(key: str, db: Path, namespace: str, as_json: bool) -> None:
+def get_command(
+    key: str, db: Path | None, url: str | None, token: str | None, namespace: str, as_json: bool
+) -> None:
     """One flag's definition and version."""
+    if (db := _remote(db, url, token, as_json, "get", key)) is None:
+        return
 
     async def work(flags: Flags) -> tuple[Flag, int]:
         return flags.get(key), flags.version(key)
@@ -141,15 +157,34 @@ def get_command(key: str, db: Path, namespace: str, as_json: bool) -> None:
 @flags_group.command("history")
 @click.argument("key")
 @_db
+@url_option
+@token_option
 @_namespace
 @_json
-def history_command(key: str, db: Path, namespace: str, as_json: bool) -> None:
+def history_command(
+    key: str, db: Path | None, url: str | None, token: str | None, namespace: str, as_json: bool
+) -> None:
     """One flag's change journal: who, when, why, what changed."""
+    if (db := _remote(db, url, token, as_json, "history", key)) is None:
+        return
 
     async def work(flags: Flags) -> tuple[FlagChange, ...]:
         return flags.history(key)
 
     Output(as_json).history(key, _run(db, namespace, work, create=False))
+
+
+def _remote(
+    db: Path | None, url: str | None, token: str | None, as_json: bool, command: str, *args: str
+) -> Path | None:
+    """Run ``command`` through the console API if ``--url`` is given (then None), else
+    return the ``--db`` path to use."""
+    if (url := remote_or_db(db, url)) is None:
+        return db
+    from bastion.cli._remote_commands import FlagsRemote
+
+    getattr(FlagsRemote(url, token, as_json), command)(*args)
+    return None
 
 
 def _json_option(value: str | None, what: str) -> Any:
@@ -190,6 +225,8 @@ def _changes(**options: Any) -> dict[str, Any]:
 @flags_group.command("set")
 @click.argument("key")
 @_db
+@url_option
+@token_option
 @_namespace
 @click.option("--percentage", type=float, help="Serve the canary variant to this % (0..100).")
 @click.option("--enable/--disable", "enabled", default=None, help="--disable is the kill switch.")
@@ -206,7 +243,9 @@ def _changes(**options: Any) -> dict[str, Any]:
 @_json
 def set_command(
     key: str,
-    db: Path,
+    db: Path | None,
+    url: str | None,
+    token: str | None,
     namespace: str,
     percentage: float | None,
     enabled: bool | None,
@@ -240,6 +279,14 @@ def set_command(
     who = actor or _login_name()
     if not create and not changes:
         raise click.UsageError("nothing to change: give --percentage, --disable, --rules, ...")
+    if (url := remote_or_db(db, url)) is not None:
+        if create:
+            raise click.UsageError("--create needs --db (the console API does not define flags)")
+        from bastion.cli._remote_commands import FlagsRemote
+
+        FlagsRemote(url, token, as_json).set(key, changes, who, reason)
+        return
+    assert db is not None
 
     async def work(flags: Flags) -> FlagChange:
         if create:

@@ -33,7 +33,10 @@ def _register_demo() -> None:
 
 
 def _register_console() -> None:
+    from bastion.cli._audit import audit_command
     from bastion.cli._console import console_command, top_command
+
+    console_command.add_command(audit_command)
 
     cli.add_command(console_command)
     cli.add_command(top_command)

@@ -1,6 +1,9 @@
 """``bastion rollout preflight|start|status|why|pause|resume|promote|rollback|retry|history``.
 
-Until the console API exists the commands work on the SQLite state store file (``--db``
+With ``--url`` (``$BASTION_CONSOLE_URL``) and ``--token``, ``status``, ``why``,
+``history`` and the actions go through a running node's console API: its own
+orchestrator acts, and the console audits the request. Otherwise (and always for
+``preflight`` and ``start``) the commands work on the SQLite state store file (``--db``
 or ``$BASTION_DB``) the application's orchestrator persists to: each command restores
 the rollout in a control-only orchestrator (it never reads counts), acts, journals with
 ``--actor`` (default: the login name) and ``--reason``, and sets the flag's exposure.
@@ -8,7 +11,8 @@ the rollout in a control-only orchestrator (it never reads counts), acts, journa
 Exit status (docs/cli.md, "bastion rollout"): 0 done; 1 no such flag or no rollout of
 it; 2 usage error; 3 the store cannot be used; 4 the flag is quarantined (corrupt);
 5 preflight failed (``preflight``, ``start``); 6 the rollout's state refuses the action
-(e.g. ``resume`` of a running rollout). Errors are one line on stderr.
+(e.g. ``resume`` of a running rollout); 7 (``--url``) the console cannot be reached or
+refused the token. Errors are one line on stderr.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import click
 import bastion
 from bastion.agents import act
 from bastion.cli._flags import _login_name
+from bastion.cli._remote import remote_or_db, token_option, url_option
 from bastion.cli._rollout_output import RolloutOutput
 from bastion.flags import Flags, FlagStoreCorrupt, UnknownFlag
 from bastion.persistence import SQLiteStore, StoreError
@@ -94,6 +99,13 @@ _db = click.option(
     envvar="BASTION_DB",
     type=click.Path(dir_okay=False, path_type=Path),
     help="The SQLite state store file (default: $BASTION_DB).",
+)
+_db_or_url = click.option(
+    "--db",
+    default=None,
+    envvar="BASTION_DB",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The SQLite state store file (default: $BASTION_DB); or --url.",
 )
 _namespace = click.option(
     "--namespace", default="flags", show_default=True, help="Store namespace of the flags."
@@ -250,11 +262,21 @@ def _started(status: Any, flag: str) -> Any:
 
 @rollout_group.command("status")
 @click.argument("flag")
-@_db
+@_db_or_url
+@url_option
+@token_option
 @_namespace
 @_json
-def status_command(flag: str, db: Path, namespace: str, as_json: bool) -> None:
+def status_command(
+    flag: str, db: Path | None, url: str | None, token: str | None, namespace: str, as_json: bool
+) -> None:
     """Where the rollout is: status, phase, exposure, canary calls in the phase."""
+    if (url := remote_or_db(db, url)) is not None:
+        from bastion.cli._remote_commands import RolloutRemote
+
+        RolloutRemote(url, token, as_json).status(flag)
+        return
+    assert db is not None
 
     async def work(rt: Any, flags: Flags, store: SQLiteStore, ref: Any) -> Any:
         return _started(await act(ref, "status"), flag)
@@ -264,11 +286,21 @@ def status_command(flag: str, db: Path, namespace: str, as_json: bool) -> None:
 
 @rollout_group.command("why")
 @click.argument("flag")
-@_db
+@_db_or_url
+@url_option
+@token_option
 @_namespace
 @_json
-def why_command(flag: str, db: Path, namespace: str, as_json: bool) -> None:
+def why_command(
+    flag: str, db: Path | None, url: str | None, token: str | None, namespace: str, as_json: bool
+) -> None:
     """The last decision and every signal's evidence (statistic, threshold, alpha, counts)."""
+    if (url := remote_or_db(db, url)) is not None:
+        from bastion.cli._remote_commands import RolloutRemote
+
+        RolloutRemote(url, token, as_json).why(flag)
+        return
+    assert db is not None
 
     async def work(rt: Any, flags: Flags, store: SQLiteStore, ref: Any) -> Any:
         _started(await act(ref, "status"), flag)
@@ -282,11 +314,21 @@ def why_command(flag: str, db: Path, namespace: str, as_json: bool) -> None:
 
 @rollout_group.command("history")
 @click.argument("flag")
-@_db
+@_db_or_url
+@url_option
+@token_option
 @_namespace
 @_json
-def history_command(flag: str, db: Path, namespace: str, as_json: bool) -> None:
+def history_command(
+    flag: str, db: Path | None, url: str | None, token: str | None, namespace: str, as_json: bool
+) -> None:
     """The rollout's journal: every decision and manual action, oldest first."""
+    if (url := remote_or_db(db, url)) is not None:
+        from bastion.cli._remote_commands import RolloutRemote
+
+        RolloutRemote(url, token, as_json).history(flag)
+        return
+    assert db is not None
 
     async def work(rt: Any, flags: Flags, store: SQLiteStore, ref: Any) -> Any:
         _started(await act(ref, "status"), flag)
@@ -298,7 +340,9 @@ def history_command(flag: str, db: Path, namespace: str, as_json: bool) -> None:
 def _control(name: str, doc: str, *, force: bool = False, needs_reason: bool = False) -> None:
     @rollout_group.command(name, help=doc)
     @click.argument("flag")
-    @_db
+    @_db_or_url
+    @url_option
+    @token_option
     @_namespace
     @_json
     @_actor
@@ -315,8 +359,16 @@ def _control(name: str, doc: str, *, force: bool = False, needs_reason: bool = F
         help="Promote without the phase's evidence (needs --reason).",
     )
     def command(
-        flag: str, db: Path, namespace: str, as_json: bool, actor: str, reason: str, force: bool
-    ) -> None:
+        flag: str, db: Path | None, url: str | None, token: str | None, namespace: str,
+        as_json: bool, actor: str, reason: str, force: bool,
+    ) -> None:  # fmt: skip
+        if (url := remote_or_db(db, url)) is not None:
+            from bastion.cli._remote_commands import RolloutRemote
+
+            RolloutRemote(url, token, as_json).act(flag, name, actor, reason, force)
+            return
+        assert db is not None
+
         async def work(rt: Any, flags: Flags, store: SQLiteStore, ref: Any) -> Any:
             _started(await act(ref, "status"), flag)
             extra = {"force": True} if force else {}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import asdict
 from typing import Any
 
@@ -77,11 +78,16 @@ async def _status(ctx: ConsoleContext, name: str) -> dict[str, Any]:
         return {"name": name, "available": False, "error": f"{type(exc).__name__}: {exc}"}
     data = asdict(stats)
     data["status"] = stats.status.value
+    oldest = stats.oldest_queued_at
+    data["oldest_waiting_seconds"] = (
+        None if oldest is None else round(max(time.time() - oldest, 0.0), 3)
+    )
     return {"name": name, "available": True, "error": None, **data}
 
 
 async def task_agents(ctx: ConsoleContext, request: Request) -> Response:
-    """Each TaskAgent's queue (counts by priority), status and counters."""
+    """Each TaskAgent's queue (counts by priority, how long the oldest task has waited),
+    status and counters."""
     offset = query_int(request, "offset", 0, 0, 1_000_000)
     limit = query_int(request, "limit", 50, 1, 200)
     names = _task_agent_names(ctx)

@@ -23,6 +23,7 @@ from bastion.console._guard import LOOPBACK_HOSTS, Guard
 from bastion.console._http import ApiError, error_response, json_response, query_int
 from bastion.console._openapi import openapi_document
 from bastion.console._sampler import Sampler
+from bastion.persistence import StateStore
 from bastion.telemetry import DEFAULT_SLOS, SLO
 
 __all__ = ["ConsoleApp", "console_app", "new_token"]
@@ -134,9 +135,15 @@ class _AsgiEndpoint:
 
 
 async def _audit(ctx: ConsoleContext, request: Request) -> Response:
-    """The audit journal, newest first."""
+    """The audit journal, newest first (from the state store when the journal has one)."""
+    from bastion.persistence import StoreError
+
     limit = query_int(request, "limit", 100, 1, 1000)
-    return json_response({"entries": ctx.journal.entries(limit)})
+    try:
+        entries = await ctx.journal.read(limit)
+    except StoreError as exc:
+        raise ApiError(503, "audit_unavailable", f"{type(exc).__name__}: {exc}") from None
+    return json_response({"entries": entries})
 
 
 async def _openapi(ctx: ConsoleContext, request: Request) -> Response:
@@ -180,6 +187,7 @@ def console_app(
     slos: Sequence[SLO] = DEFAULT_SLOS,
     journal: AuditJournal | None = None,
     flags: Any = None,
+    store: StateStore | None = None,
 ) -> ConsoleApp:
     """The console of ``runtime`` as an ASGI app, to serve or to mount.
 
@@ -188,7 +196,9 @@ def console_app(
     loopback names). ``reads_need_token``: require the token on reads too (``serve``
     sets it when listening beyond loopback). ``interval``: seconds between samples;
     ``history``: chart points kept; ``slos``: what health is judged against.
-    ``journal``: where control actions are audited; ``flags``: a
+    ``journal``: where control actions are audited (default: an :class:`AuditJournal`
+    on ``store``, the node's state store, so the journal outlives the process and
+    ``bastion console audit --db`` reads it; in memory only without one); ``flags``: a
     :class:`bastion.flags.Flags` service to show and set (rollout orchestrators, actors
     registered as ``rollout:<flag>``, are found by name).
     """
@@ -197,7 +207,7 @@ def console_app(
     context = ConsoleContext(
         runtime=runtime,
         sampler=Sampler(runtime, interval=interval, history=history, slos=slos),
-        journal=journal if journal is not None else AuditJournal(),
+        journal=journal if journal is not None else AuditJournal(store=store),
         token=token if token is not None else new_token(),
         reads_need_token=reads_need_token,
         flags=flags,

@@ -22,11 +22,13 @@ from bastion._core._errors import (
     SupervisorError,
 )
 from bastion._core._supervisor import ChildInfo, SupervisorHandle
+from bastion.console._audit import AuditEntry
 from bastion.console._context import ConsoleContext
 from bastion.console._http import ApiError, json_response, read_body
 from bastion.console._tree import READ_TIMEOUT, find_supervisor
 
 __all__ = [
+    "audited",
     "ControlBody",
     "Operator",
     "ReplayBody",
@@ -64,6 +66,27 @@ class ReplayBody(msgspec.Struct, forbid_unknown_fields=True):
     limit: Limit | None = None
 
 
+async def audited(
+    ctx: ConsoleContext, *, who: str, action: str, target: str, why: str, outcome: str, detail: str
+) -> AuditEntry:
+    """Append the action to the audit journal (persisted when it has a store).
+
+    A store that refuses the write is a 503 that says the action itself was done.
+    """
+    from bastion.persistence import StoreError
+
+    try:
+        return await ctx.journal.append(
+            who=who, action=action, target=target, why=why, outcome=outcome, detail=detail
+        )
+    except StoreError as exc:
+        message = (
+            f"{action} on {target} was done ({outcome}: {detail}) but its audit entry "
+            f"could not be stored: {type(exc).__name__}: {exc}"
+        )
+        raise ApiError(503, "audit_failed", message) from None
+
+
 def who(request: Request, operator: str | None) -> str:
     """``operator@client-address`` (``console`` when the body names no operator)."""
     client = request.client.host if request.client is not None else "unknown"
@@ -87,7 +110,8 @@ async def replay_dead_letters(ctx: ConsoleContext, request: Request) -> Response
 
     result = ctx.runtime.dead_letters.replay(wanted)
     target = f"dead-letters name={body.name or '*'} reason={body.reason or '*'}"
-    entry = ctx.journal.record(
+    entry = await audited(
+        ctx,
         who=who(request, body.operator),
         action="dead_letters.replay",
         target=target,
@@ -159,7 +183,8 @@ async def _control(ctx: ConsoleContext, request: Request, action: str) -> Respon
             detail = "restarted" if running else "started again"
     except _CHILD_FAILURES as exc:
         outcome, detail, status = "failed", f"{type(exc).__name__}: {exc}", 409
-    entry = ctx.journal.record(
+    entry = await audited(
+        ctx,
         who=who(request, body.operator),
         action=f"child.{action}",
         target=f"{sid}/{child_id}",

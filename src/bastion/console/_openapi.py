@@ -132,7 +132,9 @@ def _read_paths() -> dict[str, Any]:
             "Registered actors: capabilities, health, metadata", ref("AgentPage"), _page(50, 500)
         ),
         "/api/task-agents": _get(
-            "TaskAgent queues and counters", ref("TaskAgentPage"), _page(50, 200, 1_000_000)
+            "TaskAgent queues (by priority, oldest waiting) and counters",
+            ref("TaskAgentPage"),
+            _page(50, 200, 1_000_000),
         ),
         "/api/dead-letters": _get(
             "Newest dead letters and the queue's statistics",

@@ -19,7 +19,7 @@ from starlette.responses import Response
 from bastion._core._errors import ExpectedError
 from bastion.agents import act
 from bastion.console._context import ConsoleContext
-from bastion.console._controls import Operator, Why, who
+from bastion.console._controls import Operator, Why, audited, who
 from bastion.console._http import ApiError, json_response, query_int, read_body
 from bastion.console._rollout_reads import (
     READ_TIMEOUT,
@@ -110,7 +110,8 @@ async def rollout_action(ctx: ConsoleContext, request: Request) -> Response:
         detail = f"now {result.status} at {result.percent:g} %"
     except (*UNAVAILABLE, ExpectedError) as exc:  # ExpectedError: a refused transition
         outcome, detail, status_code = "failed", f"{type(exc).__name__}: {exc}", 409
-    entry = ctx.journal.record(
+    entry = await audited(
+        ctx,
         who=actor, action=f"rollout.{action}", target=key, why=body.why, outcome=outcome,
         detail=detail,
     )  # fmt: skip
@@ -193,8 +194,8 @@ async def set_flag(ctx: ConsoleContext, request: Request) -> Response:
         detail = f"percentage {current.percentage:g}, enabled {current.enabled}"
     except FlagError as exc:
         outcome, detail, status_code = "failed", f"{type(exc).__name__}: {exc}", 409
-    entry = ctx.journal.record(
-        who=actor, action="flag.set", target=key, why=body.why, outcome=outcome, detail=detail
+    entry = await audited(
+        ctx, who=actor, action="flag.set", target=key, why=body.why, outcome=outcome, detail=detail
     )
     payload: dict[str, Any] = {
         "flag": _flag_json(service, service.get(key)),

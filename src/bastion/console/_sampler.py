@@ -15,12 +15,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from bastion._core._histogram import EMPTY_SNAPSHOT, HistogramSnapshot, merge
 from bastion._core._ref import ActorRef
 from bastion._core._runtime import Runtime
 from bastion._core._stats import ActorStatistics, RuntimeStatistics
 from bastion.console._rollout_reads import rollout_statuses
 from bastion.console._rows import ActorRow, SeriesPoint, SupervisorRow
-from bastion.console._tree import live_statistics, read_supervisors
+from bastion.console._slices import CHECK_EVERY, Slicer
+from bastion.console._tree import Listings, read_statistics, read_supervisors
 from bastion.telemetry import DEFAULT_SLOS, SLO, HealthMonitor, HealthReport, MetricFamily
 
 __all__ = ["COST_FACTOR", "Sample", "Sampler"]
@@ -71,7 +73,11 @@ class Sampler:
         self._sample: Sample | None = None
         self._lock = asyncio.Lock()
         self._seq = 0
-        self.cost = 0.0  # seconds the last sample took (wall clock)
+        self.cost = 0.0  # seconds of work the last sample took (others' turns excluded)
+        self.slices = 0  # turns of the loop the last sample's work was spread over
+        self.longest_slice = 0.0  # seconds of the longest of them
+        self._listings: Listings = {}
+        self._latencies: deque[tuple[float, dict[tuple[str, ...], HistogramSnapshot]]] = deque()
         self.health_every = max(interval, 5.0)
         self._report: HealthReport | None = None
         self._call_totals: deque[tuple[float, float, float]] = deque()
@@ -90,38 +96,44 @@ class Sampler:
             sample = self._sample  # another client may have sampled while we waited
             if sample is not None and self.runtime.clock.now() - sample.at < age:
                 return sample
-            started = time.perf_counter()
-            sample = await self._take()
-            self.cost = time.perf_counter() - started
+            slicer = Slicer()
+            sample = await self._take(slicer)
+            self.cost = slicer.finish()
+            self.slices, self.longest_slice = slicer.slices, slicer.longest
             self._sample = sample
             self.series.append(sample.point)
             return sample
 
-    async def _take(self) -> Sample:
+    async def _take(self, slicer: Slicer) -> Sample:
         rt = self.runtime
         now = rt.clock.now()
-        table = live_statistics(rt)
-        supervisors, placement = await read_supervisors(table, self._restart_counts())
-        actors = self._actors(now, table, placement)
+        table = await read_statistics(rt, slicer)
+        supervisors, placement = await read_supervisors(
+            table, self._restart_counts(), cache=self._listings, slicer=slicer
+        )
+        actors = await self._actors(now, table, placement, slicer)
         stats = rt.statistics()
         health = self._health(now)
-        rollouts = await rollout_statuses(rt)
+        rollouts = await slicer.wait(rollout_statuses(rt))
         self._seq += 1
         point = self._point(stats, actors)
         return Sample(
             self._seq, now, time.time(), actors, supervisors, stats, health, point, rollouts
         )
 
-    def _actors(
+    async def _actors(
         self,
         now: float,
         table: dict[ActorRef, ActorStatistics],
         placement: dict[int, tuple[str, str]],
+        slicer: Slicer,
     ) -> tuple[ActorRow, ...]:
         elapsed = max(now - self._previous_at, 1e-9)
         previous, current = self._previous, {}
         rows = []
-        for s in table.values():
+        for n, s in enumerate(table.values()):
+            if n % CHECK_EVERY == 0:
+                await slicer.pause()
             current[s.id] = s.processed
             rate = (s.processed - previous[s.id]) / elapsed if s.id in previous else 0.0
             state = "stopped" if not s.alive else ("idle" if s.parked else "busy")
@@ -160,6 +172,19 @@ class Sampler:
         rate = delta / span if span > 0 else 0.0
         return rate, ((failed - failed_then) / delta if delta else 0.0)
 
+    def _latency(self, durations: MetricFamily) -> HistogramSnapshot:
+        """Call durations over the chart window, from the histograms kept per sample (a
+        window read of the registry would collect every metric: a walk of every actor)."""
+        now = self.runtime.clock.now()
+        current = {s.label_values: s.histogram for s in durations.samples if s.histogram}
+        history = self._latencies
+        history.append((now, current))
+        while len(history) > 2 and now - history[1][0] >= self.chart_window:
+            history.popleft()
+        then = history[0][1] if len(history) > 1 else {}
+        parts = [h.minus(then[k]) if k in then else h for k, h in current.items()]
+        return merge(parts) if parts else EMPTY_SNAPSHOT
+
     def _health(self, now: float) -> HealthReport | None:
         """The health report, evaluated at most every ``health_every`` seconds (its
         windows are a minute or more: a fresher one would say the same, at a cost)."""
@@ -175,10 +200,9 @@ class Sampler:
         p50 = p99 = None
         queue = 0
         if metrics.enabled:
-            window = self.chart_window
             calls_rate, error_rate = self._call_rates(metrics.family("bastion_calls"))
-            latency = metrics.window("bastion_call_duration_seconds", window).histogram
-            if latency is not None and latency.count:
+            latency = self._latency(metrics.family("bastion_call_duration_seconds"))
+            if latency.count:
                 p50, p99 = latency.percentile(50), latency.percentile(99)
             queue = int(
                 sum(s.value for s in metrics.family("bastion_task_agent_queue_length").samples)

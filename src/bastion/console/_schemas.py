@@ -64,6 +64,7 @@ _TASK_AGENT_STATS = {
     "current_task": nullable(STR), "processed": INT, "failed": INT, "consecutive_errors": INT,
     "recovered_in_flight": INT, "average_duration": nullable(NUM), "fastest": nullable(NUM),
     "slowest": nullable(NUM), "max_queue_size": INT, "notify_failures": INT,
+    "oldest_queued_at": nullable(NUM), "oldest_waiting_seconds": nullable(NUM),
 }  # fmt: skip
 
 SCHEMAS: dict[str, Any] = {

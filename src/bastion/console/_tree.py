@@ -13,14 +13,17 @@ import asyncio
 from bastion._core._errors import ActorNotAlive, CallTimeout, NoSuchActor
 from bastion._core._ref import ActorRef
 from bastion._core._runtime import Runtime
-from bastion._core._stats import ActorStatistics
+from bastion._core._stats import ActorStatistics, SupervisorStatistics
 from bastion._core._supervisor import ChildInfo, SupervisorHandle
 from bastion.console._rows import ChildRow, SupervisorRow
+from bastion.console._slices import CHECK_EVERY, Slicer
 
 __all__ = [
     "READ_TIMEOUT",
+    "Listings",
     "find_supervisor",
     "live_statistics",
+    "read_statistics",
     "read_supervisors",
     "supervisor_handle",
 ]
@@ -49,6 +52,27 @@ def live_statistics(rt: Runtime) -> dict[ActorRef, ActorStatistics]:
         except NoSuchActor:
             continue
     return table
+
+
+async def read_statistics(rt: Runtime, slicer: Slicer) -> dict[ActorRef, ActorStatistics]:
+    """:func:`live_statistics`, walked in slices (the loop runs between them)."""
+    table = {}
+    for n, ref in enumerate(rt.actors()):
+        if n % CHECK_EVERY == 0:
+            await slicer.pause()
+        try:
+            table[ref] = ref.statistics()
+        except NoSuchActor:
+            continue
+    return table
+
+
+#: A supervisor's last child listing and the statistics it was read at, by actor id.
+Listings = dict[int, tuple[tuple[int, int, int, int], list[ChildInfo] | None]]
+
+
+def _signature(s: SupervisorStatistics) -> tuple[int, int, int, int]:
+    return (s.children, s.alive_children, s.restarts, s.pending_restarts)
 
 
 def _supervisor_refs(
@@ -83,28 +107,72 @@ def _actor_id(info: ChildInfo, table: dict[ActorRef, ActorStatistics]) -> int | 
     return stats.id if stats is not None else None
 
 
+async def _listings(
+    found: list[tuple[ActorRef, int, str | None]],
+    handles: list[SupervisorHandle],
+    cache: Listings | None,
+    slicer: Slicer,
+) -> list[list[ChildInfo] | None]:
+    """Each supervisor's children: asked again only if its counts moved since the last
+    listing in ``cache`` (a 10,000-child listing is one long turn of the supervisor)."""
+    if cache is None:
+        return list(await slicer.wait(asyncio.gather(*(_children(h) for h in handles))))
+    signatures: list[tuple[int, int, int, int] | None] = []
+    for handle in handles:
+        try:
+            signatures.append(_signature(handle.statistics()))
+        except ActorNotAlive:
+            signatures.append(None)
+    stale = [
+        i for i, (_, actor_id, _) in enumerate(found)
+        if signatures[i] is None or cache.get(actor_id, (None, None))[0] != signatures[i]
+    ]  # fmt: skip
+    fresh = await slicer.wait(asyncio.gather(*(_children(handles[i]) for i in stale)))
+    for i, listing in zip(stale, fresh, strict=True):
+        signature = signatures[i]
+        if listing is not None and signature is not None:
+            cache[found[i][1]] = (signature, listing)
+    live = {actor_id for _, actor_id, _ in found}
+    for gone in [k for k in cache if k not in live]:
+        del cache[gone]
+    answers = dict(zip(stale, fresh, strict=True))
+    return [
+        answers[i] if i in answers else cache[actor_id][1]
+        for i, (_, actor_id, _) in enumerate(found)
+    ]
+
+
 async def read_supervisors(
-    table: dict[ActorRef, ActorStatistics], restarts: dict[tuple[str, str], int]
+    table: dict[ActorRef, ActorStatistics],
+    restarts: dict[tuple[str, str], int],
+    *,
+    cache: Listings | None = None,
+    slicer: Slicer | None = None,
 ) -> tuple[dict[str, SupervisorRow], dict[int, tuple[str, str]]]:
     """Every supervisor by API id, and each supervised actor's (supervisor id, child id).
 
     ``table`` holds every live actor's statistics (:func:`live_statistics`).
     ``restarts`` maps (supervisor label, child id) to a restart count, as the
     ``bastion_restarts`` metric labels them (the supervisor's name, else its class).
+    ``cache`` keeps child listings between calls (see :func:`_listings`); ``slicer``
+    spreads the walk over turns of the loop.
     """
+    slicer = slicer if slicer is not None else Slicer()
     found = _supervisor_refs(table)
     sid_of = {
         actor_id: (name if name is not None else str(actor_id)) for _, actor_id, name in found
     }
     handles = [supervisor_handle(ref) for ref, _, _ in found]
-    listings = await asyncio.gather(*(_children(h) for h in handles))
+    listings = await _listings(found, handles, cache, slicer)
     placement: dict[int, tuple[str, str]] = {}
     rows: dict[str, list[ChildRow]] = {}
     for (_, actor_id, name), listing in zip(found, listings, strict=True):
         sid = sid_of[actor_id]
         label = name if name is not None else _SUPERVISOR_CLASS
         children = []
-        for info in listing or ():
+        for n, info in enumerate(listing or ()):
+            if n % CHECK_EVERY == 0:
+                await slicer.pause()
             child_actor = _actor_id(info, table)
             if child_actor is not None:
                 placement[child_actor] = (sid, info.id)

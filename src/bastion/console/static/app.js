@@ -152,6 +152,7 @@ function applySnapshot(s) {
     renderRollouts(s.rollouts, s.flags);
   }
   if (state.view === "charts") { drawCharts(); renderSignals(s.health); }
+  if (state.view === "charts" && s.seq % 5 === 0) refreshTaskQueues().catch(() => {});
 }
 
 function drawCharts() {
@@ -168,6 +169,15 @@ function renderSignals(health) {
   $("#signals tbody").replaceChildren(...health.signals.map((r) => el("tr", {},
     el("td", {}, r.signal), el("td", {}, fmt(r.value, 4)), el("td", {}, r.degraded), el("td", {}, r.failing),
     el("td", {}, `${r.window}s`), el("td", {}, r.samples), el("td", {}, r.status))));
+}
+
+async function refreshTaskQueues() {
+  const q = await getJSON("/api/task-agents?limit=50");
+  $("#task-queues tbody").replaceChildren(...q.items.map((a) => el("tr", {},
+    el("td", {}, a.name), el("td", {}, a.available ? a.status : "unavailable"), el("td", {}, a.available ? a.queued : "–"),
+    el("td", {}, a.available ? ["high", "normal", "low"].map((p) => a.queued_by_priority[p] || 0).join(" / ") : "–"),
+    el("td", {}, a.oldest_waiting_seconds == null ? "–" : `${fmt(a.oldest_waiting_seconds)} s`),
+    el("td", {}, a.current_task || "–"), el("td", {}, a.available ? a.processed : "–"), el("td", {}, a.available ? a.failed : "–"))));
 }
 
 // ---------------------------------------------------------------- actors
@@ -252,7 +262,7 @@ function show(view) {
   for (const b of document.querySelectorAll("nav button")) b.classList.toggle("active", b.dataset.view === view);
   for (const s of document.querySelectorAll(".view")) s.classList.toggle("active", s.id === `view-${view}`);
   const loaders = { actors: refreshActors, dead: refreshDead, audit: refreshAudit, rollouts: refreshRollouts,
-    charts: async () => drawCharts(), tree: refreshTree };
+    charts: async () => { drawCharts(); await refreshTaskQueues(); }, tree: refreshTree };
   loaders[view]().catch(() => {});
 }
 
