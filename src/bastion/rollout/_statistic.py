@@ -7,7 +7,8 @@ inequality ``P(ever alarm | H0) <= alpha`` however often it is looked at:
   of a tick: under H0 (equal rates per call) an event is a canary event with probability
   ``q0`` = the canary's share of the tick's exposure; under a rate ratio ``theta`` with
   ``q1 = theta*q0 / (theta*q0 + 1 - q0)``. The log-likelihood ratio of each ``theta`` in
-  a fixed grid is summed; the statistic is the log of their mean (a discrete mixture).
+  a fixed grid is summed; the statistic is the log of their weighted mean (a discrete
+  mixture with fixed prior weights, most of them on the sizes worth catching fast).
   A tick with no events changes nothing, so silence is never evidence.
 * :class:`AbsoluteGuard` — the canary's own error rate against a declared SLO ``p0``
   (Bernoulli mixture over alternatives above ``p0``): catches a fault when the baseline
@@ -23,28 +24,45 @@ from __future__ import annotations
 
 import functools
 import math
+import operator
 from collections.abc import Sequence
 
 __all__ = [
     "ABSOLUTE_MULTIPLIERS",
     "RATE_RATIOS",
+    "RATE_WEIGHTS",
     "AbsoluteGuard",
+    "FIRST_SEGMENT_WEIGHT",
     "ComparativeTest",
     "IntensityGuard",
     "log_mean_exp",
     "segment_weights",
 ]
 
-#: Rate ratios (canary / baseline) the comparative mixture weighs equally.
+#: Rate ratios (canary / baseline) the comparative mixture weighs.
 RATE_RATIOS: tuple[float, ...] = (1.5, 2.0, 3.0, 5.0, 10.0, 30.0)
+#: Their prior weights: most of the mass on the three kinds of regression a rollout must
+#: catch within its exposure -- a subtle one (2x), a clear one (5x) and a crash (30x);
+#: the neighbours (1.5, 3, 10) keep the sizes in between covered.
+RATE_WEIGHTS: tuple[float, ...] = (0.10, 0.25, 0.10, 0.30, 0.05, 0.20)
 #: Alternatives of the absolute guard, as multiples of the SLO error rate.
 ABSOLUTE_MULTIPLIERS: tuple[float, ...] = (2.5, 5.0, 15.0, 30.0)
 
 
-def log_mean_exp(values: Sequence[float]) -> float:
-    """``log(mean(exp(v)))`` computed without overflow."""
+def log_mean_exp(values: Sequence[float], weights: Sequence[float] | None = None) -> float:
+    """``log(mean(exp(v)))`` computed without overflow; with ``weights`` (adding up to
+    1), the weighted mean."""
     top = max(values)
-    return top + math.log(sum(math.exp(v - top) for v in values) / len(values))
+    if weights is None:
+        return top + math.log(sum(math.exp(v - top) for v in values) / len(values))
+    return top + math.log(sum(w * math.exp(v - top) for v, w in zip(values, weights, strict=True)))
+
+
+def _check_weights(name: str, weights: Sequence[float], size: int) -> tuple[float, ...]:
+    values = tuple(float(w) for w in weights)
+    if len(values) != size or any(not w > 0 for w in values) or abs(sum(values) - 1.0) > 1e-9:
+        raise ValueError(f"{name} must be {size} positive numbers adding up to 1, got {weights!r}")
+    return values
 
 
 def _check_alpha(alpha: float) -> float:
@@ -53,14 +71,21 @@ def _check_alpha(alpha: float) -> float:
     return float(alpha)
 
 
+#: Prior weight of the first phase's segment: a regression is usually in the new code
+#: from its first call, so that is where most of the mass goes; the later segments only
+#: have to catch what appears with more exposure (load, other subjects).
+FIRST_SEGMENT_WEIGHT = 0.75
+
+
 def segment_weights(count: int) -> tuple[float, ...]:
-    """Prior weights of the segments (one per phase): half on the first, the rest even."""
+    """Prior weights of the segments (one per phase): ``FIRST_SEGMENT_WEIGHT`` on the
+    first, the rest shared evenly."""
     if count < 1:
         raise ValueError(f"need at least one segment, got {count!r}")
     if count == 1:
         return (1.0,)
-    rest = 0.5 / (count - 1)
-    return (0.5,) + (rest,) * (count - 1)
+    rest = (1.0 - FIRST_SEGMENT_WEIGHT) / (count - 1)
+    return (FIRST_SEGMENT_WEIGHT,) + (rest,) * (count - 1)
 
 
 class _Mixture:
@@ -68,22 +93,26 @@ class _Mixture:
 
     Each phase starts a fresh *segment* (a likelihood ratio that was 1 until then); the
     statistic mixes the segments with fixed prior weights summing to 1 (unstarted ones
-    count as 1). Every segment is a martingale under H0, so the mixture is one and
-    Ville's inequality holds across all phases; a fault that starts in a late phase is
-    not slowed down by the evidence *for* H0 that earlier phases piled up.
+    count as 1), and within a segment the alternatives with their own fixed prior
+    weights (``priors``). Every segment and alternative is a martingale under H0, so the
+    mixture is one and Ville's inequality holds across all phases; a fault that starts
+    in a late phase is not slowed down by the evidence *for* H0 that earlier phases
+    piled up.
 
     Every segment gets the same increments, so the state is the cumulative log-likelihood
     ratio per alternative (``cumulative``) and its value at each segment's start
-    (``offsets``): an update costs one addition per alternative.
+    (``offsets``): an update costs one multiply-add per alternative.
     """
 
     __slots__ = (
+        "_hit",
         "_hot",
         "_limits",
-        "_steps",
+        "_miss",
         "alpha",
         "cumulative",
         "offsets",
+        "priors",
         "threshold",
         "weights",
     )
@@ -91,17 +120,20 @@ class _Mixture:
     def __init__(
         self,
         alpha: float,
-        steps: list[tuple[float, float]],
+        steps: Sequence[tuple[float, float]],
         weights: Sequence[float],
         cumulative: Sequence[float] | None,
         offsets: Sequence[Sequence[float]] | None,
+        priors: Sequence[float] | None = None,
     ) -> None:
         self.alpha = _check_alpha(alpha)
         self.weights = tuple(float(w) for w in weights)
         if abs(sum(self.weights) - 1.0) > 1e-9:
             raise ValueError(f"segment weights must add up to 1, got {weights!r}")
-        self._steps = steps
         size = len(steps)
+        self.priors = _check_weights("priors", priors or [1.0 / size] * size, size)
+        self._hit = tuple(hit for hit, _ in steps)
+        self._miss = tuple(miss for _, miss in steps)
         self.cumulative = [float(v) for v in cumulative] if cumulative else [0.0] * size
         self.offsets = [[float(v) for v in seg] for seg in offsets or ()]
         if (
@@ -120,7 +152,7 @@ class _Mixture:
         if self.offsets:
             floors = [min(column) for column in zip(*self.offsets, strict=True)]
         else:
-            floors = [math.inf] * len(self._steps)
+            floors = [math.inf] * len(self.cumulative)
         self._limits = [floor + self.threshold for floor in floors]
         self._hot = any(c >= lim for c, lim in zip(self.cumulative, self._limits, strict=True))
 
@@ -130,15 +162,13 @@ class _Mixture:
             self.offsets.append(list(self.cumulative))
             self._set_limits()
 
-    def _add(self, steps: Sequence[tuple[float, float]], hits: int, misses: int) -> None:
-        cumulative, limits = self.cumulative, self._limits
-        hot = False
-        for index, (hit, miss) in enumerate(steps):
-            value = cumulative[index] + hits * hit + misses * miss
-            cumulative[index] = value
-            if value >= limits[index]:
-                hot = True
-        self._hot = hot
+    def _add(self, hit: Sequence[float], miss: Sequence[float], hits: int, misses: int) -> None:
+        # the list object stays the same: the rollout's state shares it
+        cumulative = self.cumulative
+        cumulative[:] = [
+            c + hits * h + misses * m for c, h, m in zip(cumulative, hit, miss, strict=True)
+        ]
+        self._hot = any(map(operator.ge, cumulative, self._limits))
 
     @property
     def segments(self) -> list[list[float]]:
@@ -149,7 +179,7 @@ class _Mixture:
     def statistic(self) -> float:
         """``log`` of the mixture likelihood ratio (0.0 at the start)."""
         terms = [
-            math.log(w) + log_mean_exp(seg)
+            math.log(w) + log_mean_exp(seg, self.priors)
             for w, seg in zip(self.weights, self.segments, strict=False)
         ]
         unstarted = sum(self.weights[len(self.offsets) :])
@@ -168,15 +198,17 @@ class _Mixture:
         return math.exp(-max(0.0, self.statistic))
 
 
-@functools.lru_cache(maxsize=8)
-def _share_steps(q0: float, ratios: tuple[float, ...]) -> tuple[tuple[float, float], ...]:
-    """Log-likelihood increments (canary event, baseline event) per rate ratio at ``q0``;
-    memoised, since the tests of one tick share the same ``q0``."""
-    steps = []
-    for theta in ratios:
-        q1 = theta * q0 / (theta * q0 + 1.0 - q0)
-        steps.append((math.log(q1 / q0), math.log((1.0 - q1) / (1.0 - q0))))
-    return tuple(steps)
+@functools.lru_cache(maxsize=64)
+def _share_steps(
+    q0: float, ratios: tuple[float, ...]
+) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Log-likelihood increments per rate ratio at ``q0``: for a canary event
+    ``log(q1/q0)``, for a baseline event ``log((1-q1)/(1-q0))``; both reduce to
+    ``log(theta) - d`` and ``-d`` with ``d = log(1 + (theta-1)*q0)``. Memoised, since the
+    tests of one tick share the same ``q0``."""
+    miss = tuple(-math.log1p((theta - 1.0) * q0) for theta in ratios)
+    hit = tuple(math.log(theta) + m for theta, m in zip(ratios, miss, strict=True))
+    return hit, miss
 
 
 class ComparativeTest(_Mixture):
@@ -192,11 +224,15 @@ class ComparativeTest(_Mixture):
         *,
         weights: Sequence[float] = (1.0,),
         ratios: Sequence[float] = RATE_RATIOS,
+        priors: Sequence[float] | None = None,
     ) -> None:
         self.ratios = tuple(float(r) for r in ratios) if ratios is not RATE_RATIOS else ratios
         if not self.ratios or any(r <= 1.0 for r in self.ratios):
             raise ValueError(f"rate ratios must all be > 1, got {ratios!r}")
-        super().__init__(alpha, [(0.0, 0.0)] * len(self.ratios), weights, cumulative, offsets)
+        if priors is None and self.ratios == RATE_RATIOS:
+            priors = RATE_WEIGHTS
+        steps = [(0.0, 0.0)] * len(self.ratios)
+        super().__init__(alpha, steps, weights, cumulative, offsets, priors)
         if not offsets:
             self.start_segment()
 
@@ -206,7 +242,8 @@ class ComparativeTest(_Mixture):
             return
         if not 0.0 < canary_share < 1.0:
             return  # one cohort had no exposure: the tick carries no comparison
-        self._add(_share_steps(canary_share, self.ratios), canary_events, baseline_events)
+        hit, miss = _share_steps(canary_share, self.ratios)
+        self._add(hit, miss, canary_events, baseline_events)
 
 
 class AbsoluteGuard(_Mixture):
@@ -242,7 +279,7 @@ class AbsoluteGuard(_Mixture):
         if calls <= 0:
             return
         errors = min(errors, calls)
-        self._add(self._steps, errors, calls - errors)
+        self._add(self._hit, self._miss, errors, calls - errors)
 
 
 class IntensityGuard:
