@@ -93,6 +93,14 @@ class HeldOpen:
         await self.opened.wait()
         return await self.inner.load_head(*args, **kwargs)
 
+    # Spelled out, not left to __getattr__: from Python 3.12 on, isinstance() against a
+    # runtime-checkable protocol (PagedLoad) looks members up statically.
+    async def load_page(self, *args: Any, **kwargs: Any) -> Any:
+        return await self.inner.load_page(*args, **kwargs)
+
+    async def load_items(self, *args: Any, **kwargs: Any) -> Any:
+        return await self.inner.load_items(*args, **kwargs)
+
 
 async def test_an_unread_task_offered_again_is_not_queued_twice(db_path: Path) -> None:
     async with await SQLiteStore.open(db_path) as sqlite:
