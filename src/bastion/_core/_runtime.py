@@ -330,10 +330,15 @@ class Runtime(metaclass=NoPublicConstructor):
 
     def statistics(self) -> RuntimeStatistics:
         """A snapshot of the whole runtime."""
-        cells = list(self._cells.values())
+        return self._statistics(per_actor=True)
+
+    def _statistics(self, *, per_actor: bool) -> RuntimeStatistics:
+        """The snapshot; without ``per_actor`` the sums that walk every actor (timers,
+        monitors, links) are 0 — what the runtime's metrics read at each collection."""
+        cells = list(self._cells.values()) if per_actor else []
         counts = self._counts
         return RuntimeStatistics(
-            actors=len(cells),
+            actors=len(self._cells),
             busy_actors=self._busy,
             spawned=counts["spawned"],
             stopped=counts["stopped"],

@@ -114,25 +114,7 @@ def _counters(runtime: Runtime) -> RuntimeStatistics:
     once: with ``statistics()`` (which walks every actor) a collection cost a walk of all
     actors per metric, so a window read on a node of 10,000 actors took about a second.
     """
-    counts = runtime._counts
-    return RuntimeStatistics(
-        actors=len(runtime._cells),
-        busy_actors=runtime._busy,
-        spawned=counts["spawned"],
-        stopped=counts["stopped"],
-        crashed=counts["crashed"],
-        restarts=counts["restarts"],
-        escalations=counts["escalations"],
-        call_timeouts=counts["call_timeouts"],
-        late_replies=runtime._late_replies,
-        mailbox_full=counts["mailbox_full"],
-        registered_names=len(runtime.registry),
-        timers=0,
-        monitors=0,
-        links=0,
-        dead_letters=runtime.dead_letters.statistics(),
-        tasks=runtime.tasks.statistics(),
-    )
+    return runtime._statistics(per_actor=False)
 
 
 def _intensity(runtime: Runtime) -> Iterator[Sample]:
