@@ -10,16 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from tests._docs import section_examples
+
 PAGE = Path(__file__).resolve().parents[2] / "docs" / "rollout.md"
-TEXT = PAGE.read_text(encoding="utf-8")
-_SECTION = re.search(r"^## Progressive rollout\n(.*?)(?=^## |\Z)", TEXT, re.MULTILINE | re.DOTALL)
-assert _SECTION is not None, "docs/rollout.md has no '## Progressive rollout' section"
-_START = _SECTION.start(1)
-_BLOCK = re.compile(r"^```python\n(.*?)^```$", re.MULTILINE | re.DOTALL)
-EXAMPLES = [
-    (f"rollout.md:{TEXT.count(chr(10), 0, _START + m.start()) + 1}", m.group(1))
-    for m in _BLOCK.finditer(_SECTION.group(1))
-]
+EXAMPLES = section_examples("rollout.md", "Progressive rollout")
 
 
 def test_the_section_has_its_examples() -> None:
