@@ -6,6 +6,8 @@
   group commit; acknowledged state survives ``kill -9`` of the process. It never writes
   to a file that is not a Bastion state database; :func:`delete_store_file` deletes one
   only if it is.
+* :class:`PostgresStore` (the ``postgres`` extra) keeps state in PostgreSQL tables, so
+  several processes or machines can share it; same group commits and compare-and-set.
 * :class:`Codec` encodes state as JSON with msgspec (no pickle), with hooks for deque,
   sets, tuples, datetimes, ``Decimal``, ``UUID``, dataclasses and registered classes.
 
@@ -31,6 +33,7 @@ from bastion.persistence._errors import (
     VersionConflict,
 )
 from bastion.persistence._memory import MemoryStore
+from bastion.persistence._postgres import PostgresStore
 from bastion.persistence._protocol import (
     Delete,
     DeleteItem,
@@ -62,6 +65,7 @@ __all__ = [
     "NamespaceData",
     "NotAStateStore",
     "Op",
+    "PostgresStore",
     "Put",
     "PutItem",
     "QuarantineEntry",
