@@ -1,12 +1,12 @@
 """What each psycopg error means for the PostgreSQL store: retry, or give up.
 
 The same SQLSTATE reading as :func:`bastion.resilience.normalize` (a test keeps the two
-in step): connection exceptions (class ``08``), operator intervention (``57``: the
-server shutting down, a backend terminated), system errors (``58``), serialization
-failures, deadlocks, too many connections and lock timeouts are *transient*: the store
-reconnects and retries them until its deadline. Everything else (a constraint, bad
-data, a bug in a statement) is not. A psycopg ``OperationalError`` without a SQLSTATE
-(the socket closed under it) is transient.
+in step): connection exceptions (class ``08``), operator intervention (``57``: the server
+shutting down, a backend terminated, a statement cancelled by its timeout), system errors
+(``58``), serialization failures, deadlocks, too many connections and lock timeouts are
+*transient*: the store reconnects and retries them until its deadline. Everything else
+(a constraint, bad data, a bug in a statement) is not. A psycopg ``OperationalError``
+without a SQLSTATE (the socket closed under it) is transient.
 """
 
 from __future__ import annotations
@@ -19,8 +19,6 @@ __all__ = ["TRANSIENT_SQLSTATE_CLASSES", "TRANSIENT_SQLSTATES", "is_transient", 
 TRANSIENT_SQLSTATE_CLASSES = frozenset({"08", "57", "58"})
 #: Full SQLSTATE codes of transient conditions in otherwise permanent classes.
 TRANSIENT_SQLSTATES = frozenset({"40001", "40P01", "53300", "55P03"})
-#: Query canceled (our own statement timeout): the operation missed its deadline.
-QUERY_CANCELED = "57014"
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -28,7 +26,7 @@ def is_transient(exc: BaseException) -> bool:
     import psycopg
 
     sqlstate = getattr(exc, "sqlstate", None)
-    if isinstance(sqlstate, str) and sqlstate != QUERY_CANCELED:
+    if isinstance(sqlstate, str):
         return sqlstate in TRANSIENT_SQLSTATES or sqlstate[:2] in TRANSIENT_SQLSTATE_CLASSES
     return isinstance(exc, psycopg.OperationalError | psycopg.errors.PipelineAborted)
 

@@ -82,13 +82,42 @@ class Link:
         self._doubt: tuple[int, list[Outcome]] | None = None  # (group, its outcomes)
 
     async def open(self) -> None:
-        """Connect, create or migrate the tables, register this writer, open the pool."""
+        """Connect (retrying transient failures until the deadline), create or migrate
+        the tables, register this writer, open the pool."""
         s = self.settings
-        async with asyncio.timeout(s.timeout):
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + s.timeout
+        backoff = _FIRST_BACKOFF
+        while True:
+            try:
+                async with asyncio.timeout_at(deadline):
+                    await self._open_once()
+                return
+            except psycopg.Error as exc:
+                await self._drop_writer()
+                err = store_error(exc, f"postgres: cannot open the store ({s.schema!r})")
+                if not err.retryable or loop.time() + backoff >= deadline:
+                    raise err from exc
+            except TimeoutError:
+                await self._drop_writer()
+                raise StoreTimeout(
+                    f"postgres: the store did not open within {s.timeout}s"
+                ) from None
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, _MAX_BACKOFF)
+
+    async def _open_once(self) -> None:
+        s = self.settings
+        if self._conn is None:
             conn = await self._connect()
-            await prepare(conn, s.schema)
-            await conn.execute(self.sql.register_writer, (self.writer_id,))
+            try:
+                await prepare(conn, s.schema)
+                await conn.execute(self.sql.register_writer, (self.writer_id,))
+            except BaseException:
+                await conn.close()
+                raise
             self._conn = conn
+        if self._pool is None:
             pool: psycopg_pool.AsyncConnectionPool[Conn] = psycopg_pool.AsyncConnectionPool(
                 s.dsn,
                 min_size=1,
@@ -99,8 +128,12 @@ class Link:
                 timeout=s.timeout,
                 name=f"bastion-{s.schema}",
             )
+            try:
+                await pool.open(wait=True, timeout=s.timeout)
+            except BaseException:
+                await pool.close(timeout=s.timeout)
+                raise
             self._pool = pool
-            await pool.open(wait=True, timeout=s.timeout)
 
     def _connect_kwargs(self) -> dict[str, Any]:
         s = self.settings

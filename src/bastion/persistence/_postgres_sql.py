@@ -48,8 +48,13 @@ class Statements:
             " unnest(%s::text[], %s::text[], %s::text[], %s::bytea[], %s::bigint[])"
             " ON CONFLICT (ns, coll, item) DO UPDATE SET data = excluded.data, ord = excluded.ord"
         )
-        self.register_writer = f"INSERT INTO {q}bastion_writers (id, seq) VALUES (%s, 0)"
-        self.mark_group = f"UPDATE {q}bastion_writers SET seq = %s WHERE id = %s"
+        self.register_writer = (
+            f"INSERT INTO {q}bastion_writers (id, seq) VALUES (%s, 0) ON CONFLICT DO NOTHING"
+        )
+        self.mark_group = (
+            f"INSERT INTO {q}bastion_writers (seq, id) VALUES (%s, %s)"
+            " ON CONFLICT (id) DO UPDATE SET seq = excluded.seq"
+        )
         self.group_mark = f"SELECT seq FROM {q}bastion_writers WHERE id = %s"
         self.forget_writer = f"DELETE FROM {q}bastion_writers WHERE id = %s"
         self.read_record = f"SELECT data, version FROM {r} WHERE ns = %s AND key = %s"
