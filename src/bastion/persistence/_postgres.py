@@ -337,6 +337,7 @@ class PostgresStore:
 
     async def drop(self, namespace: str) -> None:
         """Delete everything under ``namespace`` (one transaction)."""
+        self._forget_versions()
         await self._run(lambda c: queries.drop_namespace(c, self._sql, namespace), transaction=True)
 
     async def quarantine(self, namespace: str, reason: str) -> QuarantineEntry:
@@ -346,6 +347,7 @@ class PostgresStore:
             lambda c: queries.quarantine_namespace(c, self._sql, namespace, reason, now),
             transaction=True,
         )
+        self._forget_versions()
         self._quarantined += 1
         _hooks.count("bastion_persistence_quarantines", "postgres")
         return entry
@@ -380,6 +382,10 @@ class PostgresStore:
             link, self._link = self._link, None
             if link is not None:
                 await link.close()
+
+    def _forget_versions(self) -> None:
+        if self._link is not None:
+            self._link.forget_versions()
 
     def _check_open(self) -> None:
         if self._link is None or self._closing:

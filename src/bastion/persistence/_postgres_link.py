@@ -27,9 +27,9 @@ import psycopg_pool
 
 from bastion.persistence._errors import StoreError, StoreTimeout
 from bastion.persistence._postgres_errors import store_error
-from bastion.persistence._postgres_plan import Job, Outcome, plan_group, record_keys
+from bastion.persistence._postgres_plan import GroupPlan, Job, Outcome, plan_group, record_keys
 from bastion.persistence._postgres_schema import prepare
-from bastion.persistence._postgres_sql import Statements, group_statements
+from bastion.persistence._postgres_sql import Statements, group_params
 
 __all__ = ["Link", "Settings"]
 
@@ -38,9 +38,12 @@ Conn = psycopg.AsyncConnection[Any]
 #: First pause before a retry after a transient failure; doubled up to ``_MAX_BACKOFF``.
 _FIRST_BACKOFF = 0.02
 _MAX_BACKOFF = 0.5
-#: Unique violations (another writer created a record this group read as absent) retried
-#: at once this many times before the group fails.
+#: Groups planned on versions another writer changed meanwhile (a unique violation, or a
+#: record no longer at the version the plan started from): retried at once, from fresh
+#: versions, this many times before the group fails.
 _MAX_RACES = 20
+#: Record versions cached before the cache is dropped.
+MAX_CACHED = 50_000
 
 
 class Settings:
@@ -65,7 +68,7 @@ class Settings:
 
 
 class _Raced(Exception):
-    """A record read as absent was created by another writer during the group."""
+    """Another writer changed a record of the group after its versions were read."""
 
 
 class Link:
@@ -79,7 +82,8 @@ class Link:
         self.reconnects = 0
         self._conn: Conn | None = None
         self._pool: psycopg_pool.AsyncConnectionPool[Conn] | None = None
-        self._doubt: tuple[int, list[Outcome]] | None = None  # (group, its outcomes)
+        self._doubt: tuple[int, list[Outcome], GroupPlan] | None = None  # a group in doubt
+        self._versions: dict[tuple[str, str], int] = {}  # record versions as last written
 
     async def open(self) -> None:
         """Connect (retrying transient failures until the deadline), create or migrate
@@ -245,51 +249,70 @@ class Link:
         """The outcomes of the group whose commit was in flight at a connection loss, if
         it landed; None (and the group is planned again) if it did not."""
         assert self._doubt is not None
-        group, outcomes = self._doubt
+        group, outcomes, plan = self._doubt
         cur = await conn.execute(self.sql.group_mark, (self.writer_id,))
         row = await cur.fetchone()
         self._doubt = None
         if row is not None and int(row[0]) == group:
-            self.commits += 1
+            self._landed(plan)
             return outcomes
         return None
 
     async def _commit_once(
         self, conn: Conn, jobs: list[Job], group: int, sync: bool
     ) -> list[Outcome]:
-        sql = self.sql
+        """One attempt: plan against the cached versions (records not cached are read
+        first), then one statement writes the group and checks the versions it started
+        from; a mismatch (another writer) fails it whole and the group is planned again."""
         keys = record_keys(jobs)
-        await conn.execute("BEGIN")
+        missing = [k for k in keys if k not in self._versions]
+        if missing:
+            cur = await conn.execute(
+                self.sql.read_versions, ([k[0] for k in missing], [k[1] for k in missing])
+            )
+            found = {(r[0], r[1]): int(r[2]) for r in await cur.fetchall()}
+            for key in missing:
+                self._versions[key] = found.get(key, 0)
+        plan, outcomes = plan_group(jobs, {k: self._versions[k] for k in keys})
+        if plan.empty:
+            return outcomes
+        params = group_params(plan, self.writer_id, group)
+        self._doubt = (group, outcomes, plan)  # from here on, it may commit unseen
         try:
-            current: dict[tuple[str, str], int] = {}
-            if keys:
-                cur = await conn.execute(
-                    sql.lock_versions, ([k[0] for k in keys], [k[1] for k in keys])
-                )
-                current = {(r[0], r[1]): int(r[2]) for r in await cur.fetchall()}
-            plan, outcomes = plan_group(jobs, current)
-            if not plan.empty:
-                if sync:
-                    await conn.execute("SET LOCAL synchronous_commit = on")
-                for statement, params in group_statements(sql, plan):
-                    await conn.execute(statement, params)
-                await conn.execute(sql.mark_group, (group, self.writer_id))
-        except psycopg.errors.UniqueViolation:
-            await conn.execute("ROLLBACK")
+            if sync:
+                async with conn.pipeline():
+                    await conn.execute("SET synchronous_commit = on")
+                    await conn.execute(self.sql.write_group, params)
+                    await conn.execute(f"SET synchronous_commit = {self.settings.batched_commit}")
+            else:
+                await conn.execute(self.sql.write_group, params)
+        except (psycopg.errors.UniqueViolation, psycopg.errors.DivisionByZero):
+            self._doubt = None  # the statement failed whole: nothing landed
+            self._versions.clear()
+            if sync:  # a failed pipeline may leave psycopg's prepared statements out of step
+                await self._drop_writer()
             raise _Raced() from None
         except BaseException:
-            if not conn.broken and not conn.closed:
-                try:
-                    async with asyncio.timeout(1.0):
-                        await conn.execute("ROLLBACK")
-                except (psycopg.Error, TimeoutError):
-                    await self._drop_writer()
+            self._versions.clear()
+            await self._drop_writer()
             raise
-        self._doubt = (group, outcomes)
-        await conn.execute("COMMIT")
         self._doubt = None
-        self.commits += 1
+        self._landed(plan)
         return outcomes
+
+    def _landed(self, plan: GroupPlan) -> None:
+        """A group committed: remember its records' versions, count the commit."""
+        if len(self._versions) > MAX_CACHED:
+            self._versions.clear()
+        for key, (version, _) in plan.record_puts.items():
+            self._versions[key] = version
+        for key in plan.record_dels:
+            self._versions[key] = 0
+        self.commits += 1
+
+    def forget_versions(self) -> None:
+        """Drop the version cache (records were changed outside a group: drop, quarantine)."""
+        self._versions.clear()
 
     # -- reads and maintenance ---------------------------------------------------------
 

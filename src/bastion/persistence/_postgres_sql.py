@@ -2,8 +2,8 @@
 
 Every statement names its tables through ``{s}`` (see
 :func:`~bastion.persistence._postgres_schema.qualify`); the store qualifies them once
-when it opens. Groups are written with set-based statements over ``unnest`` arrays, so a
-group of any size is a fixed number of statements.
+when it opens. A group is written by one statement (data-modifying CTEs over ``unnest``
+arrays, committed on its own): one round trip however many batches it carries.
 """
 
 from __future__ import annotations
@@ -12,7 +12,9 @@ from typing import Any
 
 from bastion.persistence._postgres_plan import GroupPlan
 
-__all__ = ["Statements", "group_statements"]
+RecordKey = tuple[str, str]
+
+__all__ = ["Statements", "group_params"]
 
 _UNNEST_KEYS = "unnest(%s::text[], %s::text[]) AS u(ns, key)"
 
@@ -23,37 +25,36 @@ class Statements:
     def __init__(self, schema: str) -> None:
         q = f'"{schema}".'
         r, i = q + "bastion_records", q + "bastion_items"
-        self.lock_versions = (
+        w = q + "bastion_writers"
+        self.read_versions = (
             f"SELECT r.ns, r.key, r.version FROM {r} AS r JOIN {_UNNEST_KEYS}"
-            " ON r.ns = u.ns AND r.key = u.key FOR UPDATE OF r"
+            " ON r.ns = u.ns AND r.key = u.key"
         )
-        self.insert_records = (
-            f"INSERT INTO {r} (ns, key, version, data)"
-            " SELECT * FROM unnest(%s::text[], %s::text[], %s::bigint[], %s::bytea[])"
-        )
-        self.update_records = (
-            f"UPDATE {r} AS r SET version = u.version, data = u.data"
-            " FROM unnest(%s::text[], %s::text[], %s::bigint[], %s::bytea[])"
-            " AS u(ns, key, version, data) WHERE r.ns = u.ns AND r.key = u.key"
-        )
-        self.delete_records = (
-            f"DELETE FROM {r} AS r USING {_UNNEST_KEYS} WHERE r.ns = u.ns AND r.key = u.key"
-        )
-        self.delete_items = (
-            f"DELETE FROM {i} AS i USING unnest(%s::text[], %s::text[], %s::text[])"
-            " AS u(ns, coll, item) WHERE i.ns = u.ns AND i.coll = u.coll AND i.item = u.item"
-        )
-        self.put_items = (
-            f"INSERT INTO {i} (ns, coll, item, data, ord) SELECT * FROM"
+        self.write_group = (
+            f"WITH ins AS (INSERT INTO {r} (ns, key, version, data)"
+            " SELECT * FROM unnest(%s::text[], %s::text[], %s::bigint[], %s::bytea[])),"
+            f" upd AS (UPDATE {r} AS r SET version = u.version, data = u.data"
+            " FROM unnest(%s::text[], %s::text[], %s::bigint[], %s::bytea[], %s::bigint[])"
+            " AS u(ns, key, version, data, base)"
+            " WHERE r.ns = u.ns AND r.key = u.key AND r.version = u.base RETURNING 1),"
+            f" rdel AS (DELETE FROM {r} AS r"
+            " USING unnest(%s::text[], %s::text[], %s::bigint[]) AS u(ns, key, base)"
+            " WHERE r.ns = u.ns AND r.key = u.key AND r.version = u.base RETURNING 1),"
+            f" idel AS (DELETE FROM {i} AS i"
+            " USING unnest(%s::text[], %s::text[], %s::text[]) AS u(ns, coll, item)"
+            " WHERE i.ns = u.ns AND i.coll = u.coll AND i.item = u.item),"
+            f" iput AS (INSERT INTO {i} (ns, coll, item, data, ord) SELECT * FROM"
             " unnest(%s::text[], %s::text[], %s::text[], %s::bytea[], %s::bigint[])"
-            " ON CONFLICT (ns, coll, item) DO UPDATE SET data = excluded.data, ord = excluded.ord"
+            " ON CONFLICT (ns, coll, item) DO UPDATE SET data = excluded.data, ord = excluded.ord),"
+            f" mark AS (INSERT INTO {w} (id, seq) VALUES (%s, %s)"
+            " ON CONFLICT (id) DO UPDATE SET seq = excluded.seq)"
+            # a record that is not at the version the plan started from fails the whole
+            # statement (division by zero: STALE_VERSIONS), so nothing of the group lands
+            " SELECT 1 / (CASE WHEN (SELECT count(*) FROM upd) = %s"
+            " AND (SELECT count(*) FROM rdel) = %s THEN 1 ELSE 0 END)"
         )
         self.register_writer = (
             f"INSERT INTO {q}bastion_writers (id, seq) VALUES (%s, 0) ON CONFLICT DO NOTHING"
-        )
-        self.mark_group = (
-            f"INSERT INTO {q}bastion_writers (seq, id) VALUES (%s, %s)"
-            " ON CONFLICT (id) DO UPDATE SET seq = excluded.seq"
         )
         self.group_mark = f"SELECT seq FROM {q}bastion_writers WHERE id = %s"
         self.forget_writer = f"DELETE FROM {q}bastion_writers WHERE id = %s"
@@ -110,52 +111,45 @@ class Statements:
         )
 
 
-def group_statements(sql: Statements, plan: GroupPlan) -> list[tuple[str, tuple[Any, ...]]]:
-    """The write statements of a planned group, with their array parameters.
+def group_params(plan: GroupPlan, writer: object, group: int) -> tuple[Any, ...]:
+    """The parameters of :attr:`Statements.write_group` for a planned group.
 
-    Inserts are plain ``INSERT``: a record absent when the group read the versions and
-    created meanwhile by another writer fails the group with a unique violation, which
-    the store retries from a fresh read (compare-and-set stays exact across processes).
+    Inserts are plain ``INSERT``: a record absent when the group was planned and created
+    meanwhile by another writer fails the statement with a unique violation; updates and
+    deletes apply only at the version the plan started from, and the statement fails if
+    one did not. Either way nothing of the group lands and the store plans it again from
+    fresh versions (compare-and-set stays exact across processes).
     """
-    out: list[tuple[str, tuple[Any, ...]]] = []
-    inserts = [(k, v) for k, v in plan.record_puts.items() if plan.bases.get(k, 0) == 0]
-    updates = [(k, v) for k, v in plan.record_puts.items() if plan.bases.get(k, 0) != 0]
-    for statement, rows in ((sql.insert_records, inserts), (sql.update_records, updates)):
-        if rows:
-            out.append(
-                (
-                    statement,
-                    (
-                        [k[0] for k, _ in rows],
-                        [k[1] for k, _ in rows],
-                        [v[0] for _, v in rows],
-                        [v[1] for _, v in rows],
-                    ),
-                )
-            )
-    if plan.record_dels:
-        dels = list(plan.record_dels)
-        out.append((sql.delete_records, ([k[0] for k in dels], [k[1] for k in dels])))
-    if plan.item_dels:
-        idels = list(plan.item_dels)
-        out.append(
-            (
-                sql.delete_items,
-                ([k[0] for k in idels], [k[1] for k in idels], [k[2] for k in idels]),
-            )
-        )
-    if plan.item_puts:
-        puts = list(plan.item_puts.items())
-        out.append(
-            (
-                sql.put_items,
-                (
-                    [k[0] for k, _ in puts],
-                    [k[1] for k, _ in puts],
-                    [k[2] for k, _ in puts],
-                    [v[0] for _, v in puts],
-                    [v[1] for _, v in puts],
-                ),
-            )
-        )
-    return out
+    inserts: list[tuple[RecordKey, tuple[int, bytes]]] = []
+    updates: list[tuple[RecordKey, tuple[int, bytes]]] = []
+    for key, value in plan.record_puts.items():
+        (updates if plan.bases.get(key, 0) else inserts).append((key, value))
+    dels = [k for k in plan.record_dels if plan.bases.get(k, 0)]
+    idels = list(plan.item_dels)
+    puts = list(plan.item_puts.items())
+    return (
+        [k[0] for k, _ in inserts],
+        [k[1] for k, _ in inserts],
+        [v[0] for _, v in inserts],
+        [v[1] for _, v in inserts],
+        [k[0] for k, _ in updates],
+        [k[1] for k, _ in updates],
+        [v[0] for _, v in updates],
+        [v[1] for _, v in updates],
+        [plan.bases[k] for k, _ in updates],
+        [k[0] for k in dels],
+        [k[1] for k in dels],
+        [plan.bases[k] for k in dels],
+        [k[0] for k in idels],
+        [k[1] for k in idels],
+        [k[2] for k in idels],
+        [k[0] for k, _ in puts],
+        [k[1] for k, _ in puts],
+        [k[2] for k, _ in puts],
+        [v[0] for _, v in puts],
+        [v[1] for _, v in puts],
+        writer,
+        group,
+        len(updates),
+        len(dels),
+    )
