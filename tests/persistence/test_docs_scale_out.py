@@ -1,0 +1,38 @@
+"""The python examples of docs/scale-out.md run as written, against the test server."""
+
+from __future__ import annotations
+
+import sys
+import types
+
+import psycopg
+import pytest
+
+from tests._docs import DOCS, section_examples
+
+EXAMPLES = section_examples("scale-out.md", "PostgresStore")
+
+
+def test_the_page_has_examples_and_is_linked_from_the_index() -> None:
+    assert EXAMPLES
+    assert "(scale-out.md)" in (DOCS / "index.md").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(("where", "source"), EXAMPLES, ids=[w for w, _ in EXAMPLES])
+def test_example_runs(
+    where: str,
+    source: str,
+    pg_dsn: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("BASTION_PG_DSN", pg_dsn)
+    module = types.ModuleType("doc_example_scale_out")
+    sys.modules[module.__name__] = module  # as for a script: annotations resolve here
+    try:
+        exec(compile(source, where, "exec"), module.__dict__)
+    finally:
+        del sys.modules[module.__name__]
+        with psycopg.connect(pg_dsn, autocommit=True, connect_timeout=10) as conn:
+            conn.execute("DROP SCHEMA IF EXISTS docs_counter CASCADE")
+    assert capsys.readouterr().out.split() == ["1"]
