@@ -221,9 +221,9 @@ class PostgresStore:
                 _hooks.group_committed(len(jobs), "postgres")
                 try:
                     outcomes = await link.commit(jobs, self._groups, any(j.sync for j in jobs))
-                except asyncio.CancelledError:
-                    closed = StoreClosed("the postgres store's committer was cancelled")
-                    self._resolve([(job, None, closed) for job in jobs])
+                except BaseException as exc:  # cancelled, or a bug: nobody may wait forever
+                    failed = StoreClosed(f"the postgres store's committer stopped: {exc!r}")
+                    self._resolve([(job, None, failed) for job in jobs])
                     raise
                 self._commits = link.commits
                 self._resolve(outcomes)

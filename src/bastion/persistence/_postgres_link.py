@@ -326,12 +326,10 @@ class Link:
             try:
                 async with asyncio.timeout_at(deadline):
                     return await self._run_once(fn, transaction)
-            except psycopg.Error as exc:
+            except psycopg.Error as exc:  # PoolTimeout included: no connection in time
                 last = store_error(exc)
                 if not last.retryable:
                     raise last from exc
-            except psycopg_pool.PoolTimeout as exc:
-                last = store_error(exc)
             except TimeoutError:
                 pass
             if loop.time() + backoff >= deadline:
