@@ -12,6 +12,7 @@ import asyncio
 import inspect
 import typing
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import psycopg.errors
@@ -238,3 +239,31 @@ def test_retrying_agrees_with_the_error_model(sqlstate: str) -> None:
     exc = psycopg.errors.lookup(sqlstate)("boom")
     assert is_transient(exc) == normalize(exc).retryable
     assert is_transient(psycopg.OperationalError("the connection is lost"))
+
+
+async def _setting(conn: psycopg.AsyncConnection[Any]) -> str:
+    cur = await conn.execute("SHOW synchronous_commit")
+    row = await cur.fetchone()
+    assert row is not None
+    return str(row[0])
+
+
+async def test_strict_writes_commit_synchronously_and_batched_ones_as_configured(
+    pg_dsn: str, pg_schema: str
+) -> None:
+    store = await PostgresStore.open(pg_dsn, schema=pg_schema, batched_commit="local")
+    link = store._link
+    assert link is not None
+    assert await link.run(_setting) == "local"  # the pool's connections
+    await store.write([Put("a", "k", b"1")], sync=True)
+    strict = await store.submit([Put("a", "k", b"2", expected_version=1)], sync=True)
+    stale = await store.submit([Put("a", "k", b"x", expected_version=1)], sync=True)
+    assert (await strict).versions[("a", "k")] == 2
+    with pytest.raises(VersionConflict):
+        await stale
+    assert link._conn is not None
+    assert await _setting(link._conn) == "local"  # strict only for its own commits
+    record = await store.read("a", "k")
+    assert record is not None
+    assert (record.data, record.version) == (b"2", 2)
+    await store.close()
