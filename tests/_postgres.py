@@ -13,9 +13,9 @@ several seconds on a busy machine).
 ``BASTION_TEST_PG_DSN`` points the tests at an existing server instead (nothing is
 started; every test works in its own PostgreSQL schema, dropped at the end).
 
-When no server binaries are found (``BASTION_PG_BINDIR``, ``pg_config --bindir``,
-``/usr/lib/postgresql/*/bin``) the tests that need a server skip with the reason, or
-fail when ``CI=true`` (``scripts/ci-postgres`` installs them there).
+When no server binaries are found (in ``BASTION_PG_BINDIR`` when set, else
+``pg_config --bindir`` or ``/usr/lib/postgresql/*/bin``) the tests that need a server
+skip with the reason, or fail when ``CI=true`` (``scripts/ci-postgres`` installs them).
 
 Every step is bounded: a command that does not finish within its timeout fails the
 fixture with the server's log.
@@ -56,9 +56,10 @@ SERVER_SETTINGS = (
 
 def find_bindir() -> Path | None:
     """The directory of ``initdb``/``pg_ctl``, or None when PostgreSQL is not installed."""
+    if os.environ.get(BINDIR_ENV):  # this directory, or none at all
+        chosen = Path(os.environ[BINDIR_ENV])
+        return chosen if (chosen / "initdb").is_file() and (chosen / "pg_ctl").is_file() else None
     candidates: list[Path] = []
-    if os.environ.get(BINDIR_ENV):
-        candidates.append(Path(os.environ[BINDIR_ENV]))
     pg_config = shutil.which("pg_config")
     if pg_config is not None:
         with contextlib.suppress(OSError, subprocess.SubprocessError):
