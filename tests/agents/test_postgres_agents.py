@@ -14,7 +14,7 @@ import pytest
 
 import bastion
 from bastion.agents import Task, TaskAgent, TaskAgentStatus, act
-from bastion.persistence import PostgresStore
+from bastion.persistence import PostgresStore, Put
 from bastion.testing import crash, wait_for
 from tests._child import read_until, start_node
 from tests.agents.test_persistent_agent import Shop
@@ -140,3 +140,24 @@ def test_every_acknowledged_task_completes_once_after_kill_9_on_postgres(
     assert fields["processed_count"] == len(outcomes)  # each completion counted once
     assert int(done[1]) == len(outcomes)
     assert _rows(pg_dsn, queued)[0][0] == 0
+
+
+@pytest.mark.bastion(real_time=True)
+async def test_corrupt_state_in_postgres_is_quarantined_and_the_agent_starts_fresh(
+    pg_dsn: str, pg_schema: str
+) -> None:
+    async with (
+        await PostgresStore.open(pg_dsn, schema=pg_schema) as store,
+        bastion.open_runtime() as rt,
+    ):
+        await store.write([Put("agent/shop", "state", b"\x00garbage")])
+        ref = await rt.spawn(Shop, name="shop", store=store)
+        snap = await act(ref, "snapshot")
+        assert (snap["sales"], snap["restored"]) == (0, False)
+        await act(ref, "sell", sku="fresh")
+        [entry] = await store.quarantined("agent/shop")
+        assert (entry.namespace, entry.records) == ("agent/shop", 1)
+        assert "CorruptState" in entry.reason or "decode" in entry.reason.lower()
+        await ref.stop()
+    rows = _rows(pg_dsn, f"SELECT data FROM {pg_schema}.bastion_quarantine_rows")
+    assert rows == [(b"\x00garbage",)]  # kept for inspection
