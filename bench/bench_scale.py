@@ -21,7 +21,8 @@ batched mode (the store's default) and in the baseline alike; ``--commit on`` co
 both with ``on`` (the store's strict mode).
 
 The server: ``BASTION_TEST_PG_DSN``, or a throwaway one started like the tests' fixture
-(``tests/_postgres.py``) with the binaries found on the machine.
+(``tests/_postgres.py``) with the binaries found on the machine, but with ``fsync`` on
+(the tests' server runs without it), so that strict commits pay for their flush.
 
     python bench/bench_scale.py                      # everything
     python bench/bench_scale.py --only pg_latency --quick
@@ -253,7 +254,7 @@ def postgres_server() -> Iterator[str | None]:
     if bindir is None:
         yield None
         return
-    server = PostgresServer(bindir)
+    server = PostgresServer(bindir, durable=True)  # fsync on: strict commits are real
     try:
         server.init()
         server.start()

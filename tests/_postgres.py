@@ -45,13 +45,9 @@ COMMAND_TIMEOUT = 30.0
 READY_MARK = "bastion-template-ready"
 #: Seconds ``pg_ctl`` waits for the server to accept connections.
 START_WAIT = 15
-SERVER_SETTINGS = (
-    "fsync=off",
-    "full_page_writes=off",
-    "max_connections=200",
-    "shared_buffers=32MB",
-    "log_min_messages=warning",
-)
+SERVER_SETTINGS = ("max_connections=200", "shared_buffers=32MB", "log_min_messages=warning")
+#: A test server needs no crash safety; a benchmark's server keeps it (``durable=True``).
+UNSAFE_SETTINGS = ("fsync=off", "full_page_writes=off")
 
 
 def find_bindir() -> Path | None:
@@ -89,13 +85,18 @@ def _free_port() -> int:
 class PostgresServer:
     """One PostgreSQL server in a temporary directory (or an external one by DSN).
 
+    ``durable=False`` (tests) runs it with ``fsync=off``; a benchmark passes True.
+
     ``dsn`` connects to its ``postgres`` database as the superuser ``bastion``.
     :meth:`stop` / :meth:`start` / :meth:`restart` let a test take the database away
     (only for a server this class started: ``owned``).
     """
 
-    def __init__(self, bindir: Path | None, dsn: str | None = None) -> None:
+    def __init__(
+        self, bindir: Path | None, dsn: str | None = None, *, durable: bool = False
+    ) -> None:
         self.bindir = bindir
+        self.settings = SERVER_SETTINGS if durable else SERVER_SETTINGS + UNSAFE_SETTINGS
         self.owned = dsn is None
         self.root = Path(tempfile.mkdtemp(prefix="bastion-pg-")) if self.owned else None
         self.port = _free_port() if self.owned else 0
@@ -187,7 +188,7 @@ class PostgresServer:
                 "-c listen_addresses=127.0.0.1",
                 f"-p {self.port}",
                 f"-k {self.root}",
-                *(f"-c {setting}" for setting in SERVER_SETTINGS),
+                *(f"-c {setting}" for setting in self.settings),
             ]
         )
         self._run(
