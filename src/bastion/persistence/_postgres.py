@@ -19,11 +19,10 @@ import time
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar, Unpack
 
-from bastion._core._durations import positive_seconds
 from bastion.persistence import _postgres_queries as queries
 from bastion.persistence._errors import StoreClosed, StoreTimeout, VersionConflict
 from bastion.persistence._paged import Cursor, NamespaceHead, PageRow
-from bastion.persistence._postgres_options import BatchedCommit
+from bastion.persistence._postgres_options import BatchedCommit, check_options
 from bastion.persistence._postgres_options import PostgresStoreOptions as Options
 from bastion.persistence._postgres_plan import Job, Outcome
 from bastion.persistence._postgres_schema import check_schema_name
@@ -46,7 +45,6 @@ if TYPE_CHECKING:
 __all__ = ["PostgresStore"]
 
 T = TypeVar("T")
-_COMMIT_MODES = ("off", "local", "on")
 
 
 class PostgresStore:
@@ -73,18 +71,7 @@ class PostgresStore:
         batched_commit: BatchedCommit = "off",
         application_name: str = "bastion",
     ) -> None:
-        if not isinstance(dsn, str) or not dsn.strip():
-            raise ValueError(f"dsn must be a PostgreSQL connection string, not {dsn!r}")
-        if max_pending_ops < 1:
-            raise ValueError("max_pending_ops must be >= 1")
-        if pool_size < 1:
-            raise ValueError("pool_size must be >= 1")
-        if batched_commit not in _COMMIT_MODES:
-            raise ValueError(
-                f"batched_commit must be one of {_COMMIT_MODES}, not {batched_commit!r}"
-            )
-        for label, value in (("op_timeout", op_timeout), ("flush_interval", flush_interval)):
-            positive_seconds(label, value)
+        check_options(dsn, max_pending_ops, pool_size, batched_commit, op_timeout, flush_interval)
         self.dsn = dsn
         self.schema = check_schema_name(schema)
         self._options = (op_timeout, pool_size, batched_commit, application_name)
