@@ -1,7 +1,10 @@
 """A node for the kill -9 test: a TaskAgent on SQLite, run as a child process.
 
 ``python _kill_node.py DB produce N``: queue N tasks, printing ``ACK <id>`` after each
-acknowledged one (then processing goes on until the parent kills the process).
+acknowledged one. Tasks run meanwhile, but the task numbered :data:`GATE` never
+finishes in this mode: it prints ``GATE <id>`` and waits until the parent kills the
+process, so the kill always lands with that task in flight and the tasks after it still
+queued, however slow or fast the machine is.
 ``python _kill_node.py DB resume``: restart the agent from DB, print ``DONE`` when its
 queue is empty, and exit.
 """
@@ -18,16 +21,33 @@ from bastion.agents import Task, TaskAgent, act
 from bastion.persistence import SQLiteStore
 from bastion.testing import wait_for
 
+#: In ``produce`` mode the task with this payload blocks until the process is killed.
+GATE = 100
+
 
 async def work(task: Task) -> dict[str, int]:
-    await current_clock().sleep(0.002)  # a node doing real work; the parent kills it mid-stream
+    await current_clock().sleep(0.002)  # a node doing real work
     return {"n": int(task.payload)}
 
 
+async def gated(task: Task) -> dict[str, int]:
+    """``work``, except that task GATE waits for the kill (``produce`` mode)."""
+    if int(task.payload) == GATE:
+        print(f"GATE {task.id}", flush=True)
+        await asyncio.Event().wait()  # released only by SIGKILL
+    return await work(task)
+
+
 async def main(db: str, mode: str, count: int) -> None:
+    handler = gated if mode == "produce" else work
     async with await SQLiteStore.open(db) as store, bastion.open_runtime() as rt:
         ref = await rt.spawn(
-            TaskAgent, name="w", store=store, handlers={"work": work}, max_queue_size=10_000
+            TaskAgent,
+            name="w",
+            store=store,
+            handlers={"work": handler},
+            max_queue_size=10_000,
+            task_timeout=3600.0,  # the gated task is killed, never timed out
         )
         print("READY", flush=True)
         if mode == "produce":
