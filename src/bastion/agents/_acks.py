@@ -4,9 +4,11 @@ After an action that a caller waits for, the agent submits its changes and moves
 next message; the caller's reply is sent when that write commits (the kernel's deferred
 reply: ``reply_handle()`` and ``NoReply``). Writes commit in submission order, so
 replies leave in order, and the store's group commit takes the changes of every message
-handled meanwhile in its next group instead of one commit per acknowledgement. A failed
-write fails the reply (``ActorCrashed``) and kills the agent, which restores from the
-store as after any failed write.
+handled meanwhile in its next group instead of one commit per acknowledgement. A store
+with ``submit_then`` (SQLite) calls the :class:`PendingReply` in the pass that resolves
+the group, so the reply leaves with its commit; with any other store it is called from
+the write's future. A failed write fails the reply (``ActorCrashed``) and kills the
+agent, which restores from the store as after any failed write.
 """
 
 from __future__ import annotations
@@ -15,13 +17,53 @@ import asyncio
 from typing import TYPE_CHECKING, Any
 
 from bastion._core._errors import ActorCrashed
-from bastion._core._replies import NoReply
+from bastion._core._replies import NoReply, ReplyHandle
 from bastion.persistence import Durability, InvalidState, StoreError, WriteResult
 
 if TYPE_CHECKING:
     from bastion.agents._persistent import PersistentAgent
 
-__all__ = ["reply_after_commit", "submit_for_reply"]
+__all__ = ["PendingReply", "reply_after_commit", "submit_for_reply"]
+
+
+class PendingReply:
+    """The reply of one acknowledged action, released when its write commits or fails.
+
+    Called once with the write's error (None: committed). The reply itself is known only
+    after the action returned (:meth:`release`); whichever comes second sends it.
+    """
+
+    __slots__ = ("_agent", "_answer", "_error", "_settled")
+
+    def __init__(self, agent: PersistentAgent) -> None:
+        self._agent = agent
+        self._answer: tuple[ReplyHandle, Any] | None = None
+        self._error: BaseException | None = None
+        self._settled = False
+
+    def __call__(self, error: BaseException | None) -> None:
+        if self._settled:
+            return
+        self._settled, self._error = True, error
+        answer, self._answer = self._answer, None
+        if answer is not None:
+            _send(self._agent, *answer, error)
+        if error is not None:
+            self._agent.ref.kill(error)  # a no-op if it is already gone; it restores
+
+    def settle_from(self, future: asyncio.Future[WriteResult]) -> None:
+        """Settle from the write's future (stores without ``submit_then``)."""
+        self(future.exception() if not future.cancelled() else StoreError("write cancelled"))
+
+    def release(self, result: Any) -> Any:
+        """``result`` if the write is already committed (its error if it failed), else
+        ``NoReply``: the reply goes out when the write settles."""
+        if self._settled:
+            if self._error is not None:
+                raise self._error
+            return result
+        self._answer = (self._agent.reply_handle(), result)
+        return NoReply
 
 
 async def submit_for_reply(agent: PersistentAgent) -> None:
@@ -35,37 +77,32 @@ async def submit_for_reply(agent: PersistentAgent) -> None:
         raise
     last = agent._last_write
     if ops or (last is not None and not last.done()):
-        fut = await agent.store.submit(ops, sync=agent.durability is Durability.STRICT, defer=False)
-        fut.add_done_callback(lambda f: _crash_on_failure(agent, f))
-        agent._last_write = agent._reply_after = fut
+        pending = PendingReply(agent)
+        store, sync = agent.store, agent.durability is Durability.STRICT
+        submit_then = getattr(store, "submit_then", None)  # an optional store method
+        if submit_then is not None:
+            fut: asyncio.Future[WriteResult] = await submit_then(ops, pending, sync=sync)
+        else:
+            fut = await store.submit(ops, sync=sync, defer=False)
+            if fut.done():
+                pending.settle_from(fut)
+            else:
+                fut.add_done_callback(pending.settle_from)
+        agent._last_write, agent._reply_after = fut, pending
 
 
 def reply_after_commit(agent: PersistentAgent, result: Any) -> Any:
     """``result``, or ``NoReply`` (answered on commit) while the action's write is pending."""
     pending, agent._reply_after = agent._reply_after, None
-    if pending is None:
-        return result
-    if not pending.done():
-        handle = agent.reply_handle()
-
-        def answer(fut: asyncio.Future[WriteResult]) -> None:
-            error = fut.exception() if not fut.cancelled() else StoreError("write cancelled")
-            if error is None:
-                handle.reply(result)
-            else:
-                crashed = ActorCrashed(f"{agent!r}: the write of this action failed: {error!r}")
-                crashed.__cause__ = error
-                handle.fail(crashed)
-
-        pending.add_done_callback(answer)
-        return NoReply
-    error = None if pending.cancelled() else pending.exception()
-    if error is not None:
-        raise error
-    return result
+    return result if pending is None else pending.release(result)
 
 
-def _crash_on_failure(agent: PersistentAgent, fut: asyncio.Future[WriteResult]) -> None:
-    error = None if fut.cancelled() else fut.exception()
-    if error is not None:
-        agent.ref.kill(error)  # a no-op if it is already gone; it restores from the store
+def _send(
+    agent: PersistentAgent, handle: ReplyHandle, result: Any, error: BaseException | None
+) -> None:
+    if error is None:
+        handle.reply(result)
+    else:
+        crashed = ActorCrashed(f"{agent!r}: the write of this action failed: {error!r}")
+        crashed.__cause__ = error
+        handle.fail(crashed)

@@ -40,7 +40,7 @@ from typing import Any, ClassVar
 from bastion._core import _event_names, _events
 from bastion._core._errors import ExpectedError
 from bastion._core._messages import ExitReason
-from bastion.agents._acks import reply_after_commit, submit_for_reply
+from bastion.agents._acks import PendingReply, reply_after_commit, submit_for_reply
 from bastion.agents._agent import Agent
 from bastion.agents._frozen import builder
 from bastion.agents._snapshot import (
@@ -132,7 +132,7 @@ class PersistentAgent(Agent):
         self._staged: list[Op] = []
         self._drained: dict[str, list[str]] = {}
         self._last_write: asyncio.Future[WriteResult] | None = None
-        self._reply_after: asyncio.Future[WriteResult] | None = None  # see handle_call
+        self._reply_after: PendingReply | None = None  # see handle_call
         self._calling = False
         self.restore_error: CorruptState | None = None
         self.restored = False

@@ -59,7 +59,7 @@ from bastion.agents._task_types import (
     TaskStatus,
     TaskValidation,
 )
-from bastion.persistence import MemoryStore, UnstorableValue, UnsupportedType
+from bastion.persistence import UnstorableValue, UnsupportedType
 from bastion.telemetry import _hooks
 
 __all__ = ["DONE", "TaskAgent", "TaskHandler"]
@@ -371,16 +371,14 @@ class TaskAgent(PersistentAgent):
         """Start queued tasks until one runs in a task of its own, the queue is empty or
         paused, a message waits, a stop is asked for, or the batch is full.
 
-        A plain-function handler runs here, one task per turn of the event loop. On a
-        store whose writes apply at once (``MemoryStore``: nothing survives the process
-        anyway) the attempts and outcomes of a batch share one write at its end; on any
-        other store each task's attempt goes out with the previous outcome before its
-        handler runs, as it always did.
+        A plain-function handler runs here, one task per turn of the event loop; the
+        attempts and outcomes of a batch share one write at its end, on every store (a
+        per-task save was deferred too, so it was never reliably on file before the next
+        handler ran; after a kill -9 the batch's unsaved tasks run again either way).
         """
         cell = self._bastion_cell
         loop = asyncio.get_running_loop()
         deadline = loop.time() + _BATCH_SECONDS
-        save_each = not isinstance(self.store, MemoryStore)
         spans = _events.listened(_TASK_SPAN)  # (a handler attached meanwhile: next batch)
         plain: dict[str, TaskHandler] = {}  # task type -> its plain-function handler
         for _ in range(_BATCH_TASKS):
@@ -399,8 +397,6 @@ class TaskAgent(PersistentAgent):
                     )
                     return
                 plain[task.type] = handler
-            if save_each:
-                await self._save_progress()
             await asyncio.sleep(0)  # one task per turn of the loop, as in a task of its own
             self._run_inline(task, handler, spans)
             if self._running is not None or cell.queue or cell.stop_reason is not None:

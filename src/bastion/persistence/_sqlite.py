@@ -15,10 +15,9 @@ short transaction by one of two writers:
   statements off the loop's core and acknowledges each group; maintenance and fsyncs
   too. It pays where a spare core runs the child (see ``docs/persistence.md``).
 
-A flush runs on the next loop turn for a batch someone waits for, within
-``flush_interval`` (10 ms) for a deferred one, at once past ``max_pending_ops``; with
-the writer process, a flush while a group is in flight waits for its ack (group commit).
-Reads run in this process after every group before them is committed.
+When groups are taken and how their replies leave: :mod:`._sqlite_groups` (one commit
+per loop turn for every batch someone waits for, replies released in one pass). Reads
+run in this process after every group before them is committed.
 
 The file's schema, statements and identity checks live in
 :mod:`~bastion.persistence._sqlite_schema`: a file that is not a Bastion state database
@@ -29,30 +28,27 @@ is never written to (:class:`NotAStateStore`), a damaged one is reported
 from __future__ import annotations
 
 import asyncio
-import collections
-import contextlib
 import os
 import sqlite3
 import time
 from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar, Unpack
+from typing import TypeVar, Unpack
 
 from bastion._core._durations import positive_seconds
 from bastion.persistence import _sqlite_pages as pages
 from bastion.persistence import _sqlite_schema as schema
-from bastion.persistence._errors import StoreClosed, StoreError, StoreTimeout, VersionConflict
+from bastion.persistence._errors import StoreClosed, StoreTimeout
 from bastion.persistence._paged import Cursor, NamespaceHead, PageRow
 from bastion.persistence._protocol import (
-    DeleteItem,
     NamespaceData,
     Op,
-    PutItem,
     QuarantineEntry,
     Record,
     StoreStatistics,
     WriteResult,
 )
+from bastion.persistence._sqlite_groups import GroupCommit
 from bastion.persistence._sqlite_options import PROCESS_WRITER_SUPPORTED, WriterKind
 from bastion.persistence._sqlite_options import SQLiteStoreOptions as Options
 from bastion.persistence._sqlite_proc import ProcessLink
@@ -65,12 +61,10 @@ from bastion.persistence._sqlite_queries import (
     read_item,
     read_record,
 )
-from bastion.persistence._sqlite_writer import MAX_CACHED, Job, Plan, Writer, store_error
+from bastion.persistence._sqlite_writer import Job, Writer
 from bastion.telemetry import _hooks
 
 __all__ = ["SQLiteStore"]
-
-_ITEM_OPS = (PutItem, DeleteItem)
 
 T = TypeVar("T")
 
@@ -107,27 +101,20 @@ class SQLiteStore:
             positive_seconds(label, value)
         self.path = os.fspath(path)
         schema.refuse_in_memory(self.path)
-        self._max_pending = max_pending_ops
         self._timeout = op_timeout
-        self._interval = flush_interval
         self._writer = Writer(self.path)
-        self._executor: ThreadPoolExecutor | None = None
         self._link = ProcessLink(self.path) if writer == "process" else None
+        self._groups = GroupCommit(
+            self._writer,
+            self._link,
+            max_pending=max_pending_ops,
+            interval=flush_interval,
+            timeout=op_timeout,
+        )
         self._opened = False
-        self._data_version: int | None = None
-        self._version_fresh = False  # data_version was read in this very callback
-        self._queued: list[Job] = []
-        self._soon: asyncio.Handle | None = None
-        self._urgent = False  # a queued batch (or a read, a close) waits for the commit
-        self._flight: collections.deque[Plan] = collections.deque()  # sent, not acked
-        self._later: asyncio.TimerHandle | None = None
-        self._helpers: set[asyncio.Future[Any]] = set()
-        self._checkpointing, self._since_checkpoint = False, 0
-        self._pending_ops = 0
         self._closed = False
         self._batches = 0
         self._ops = 0
-        self._conflicts = 0
         self._quarantined = 0
 
     @classmethod
@@ -146,7 +133,8 @@ class SQLiteStore:
         store._opened = True
         try:
             if store._link is None:
-                store._executor = ThreadPoolExecutor(1, thread_name_prefix="bastion-sqlite")
+                executor = ThreadPoolExecutor(1, thread_name_prefix="bastion-sqlite")
+                store._groups.executor = executor
             await store._run(lambda conn: None)
             if store._link is not None:
                 await store._link.start(store._timeout)
@@ -173,20 +161,36 @@ class SQLiteStore:
 
         ``defer=True``: nobody waits for it now, commit it within ``flush_interval``.
         """
+        return self._add(ops, sync, defer, None)
+
+    async def submit_then(
+        self,
+        ops: Sequence[Op],
+        then: Callable[[BaseException | None], None],
+        *,
+        sync: bool = False,
+    ) -> asyncio.Future[WriteResult]:
+        """:meth:`submit` a batch someone waits for, and call ``then(error)`` as soon as
+        it is committed (``error`` None) or has failed, in the same pass that resolves
+        its group, before the loop turns (an optional method of the store protocol: an
+        acknowledgement leaves with its commit). ``then`` must not raise.
+        """
+        return self._add(ops, sync, False, then)
+
+    def _add(
+        self,
+        ops: Sequence[Op],
+        sync: bool,
+        defer: bool,
+        then: Callable[[BaseException | None], None] | None,
+    ) -> asyncio.Future[WriteResult]:
         self._check_open()
-        size = max(1, len(ops))
-        job = Job(asyncio.get_running_loop().create_future(), ops, sync, size=size)
-        self._queued.append(job)
-        self._pending_ops += size
+        future: asyncio.Future[WriteResult] = asyncio.get_running_loop().create_future()
+        count = len(ops)
         self._batches += 1
-        self._urgent = self._urgent or not defer
-        _hooks.write_submitted(job.future, self._pending_ops, "sqlite")
-        self._ops += len(ops)
-        if self._pending_ops >= self._max_pending:
-            self._flush()
-        else:
-            self._schedule(defer)
-        return job.future
+        self._ops += count
+        self._groups.add(Job(future, ops, sync, count or 1, then), defer=defer)
+        return future
 
     async def write(self, ops: Sequence[Op], *, sync: bool = False) -> WriteResult:
         """Submit a batch and wait for its commit (``StoreTimeout`` after ``op_timeout``)."""
@@ -200,7 +204,7 @@ class SQLiteStore:
         """One collection item; sees every batch submitted before it. When no queued or
         in-flight batch touches the item, it is read at once (no commit to wait for)."""
         key = (namespace, collection, item)
-        if self._untouched(key):
+        if self._groups.untouched(key):
             self._check_open()
             data: bytes | None = self._writer.call(lambda c: read_item(c, *key))
             return data
@@ -259,8 +263,7 @@ class SQLiteStore:
         """Commit what is queued, wait for the helper thread, close the connections."""
         if self._closed:
             return
-        self._urgent = True
-        self._flush()
+        self._groups.flush_now()
         self._closed = True
         if self._link is not None:
             try:
@@ -271,15 +274,14 @@ class SQLiteStore:
                 ) from None
             finally:
                 self._writer.close()
-        executor, self._executor = self._executor, None
+        executor, self._groups.executor = self._groups.executor, None
         if executor is None:
             self._writer.close()
             return
         loop = asyncio.get_running_loop()
         try:
             async with asyncio.timeout(self._timeout):
-                while self._helpers:
-                    await asyncio.gather(*self._helpers, return_exceptions=True)
+                await self._groups.stop_helpers()
                 await loop.run_in_executor(executor, self._writer.close_helper)
                 await loop.run_in_executor(executor, self._writer.close)
         except TimeoutError:
@@ -300,8 +302,8 @@ class SQLiteStore:
             batches=self._batches,
             ops=self._ops,
             commits=w.commits if self._link is None else self._link.commits,
-            conflicts=self._conflicts,
-            pending_ops=self._pending_ops,
+            conflicts=self._groups.conflicts,
+            pending_ops=self._groups.pending_ops,
             max_group=w.max_group,
             quarantined=self._quarantined,
             closed=self._closed,
@@ -315,153 +317,13 @@ class SQLiteStore:
 
     async def _run(self, fn: Callable[[sqlite3.Connection], T], *, writes: bool = False) -> T:
         self._check_open()
-        self._urgent = True  # it must see every batch submitted before it
-        self._flush()
+        self._groups.flush_now()  # it must see every batch submitted before it
         if self._link is not None:
-            await self._drain()
+            await self._groups.drain()
         result: T = self._writer.call(fn, writes=writes)
         if self._link is not None and writes:
-            self._data_version = self._read_data_version()
+            self._groups.wrote_elsewhere()
         return result
-
-    def _untouched(self, key: tuple[str, str, str]) -> bool:
-        """Whether no queued or in-flight batch writes or deletes item ``key``."""
-        for plan in self._flight:
-            if key in plan.item_puts or key in plan.item_dels:
-                return False
-        ns, coll, item = key
-        for job in self._queued:
-            for op in job.ops:
-                if (
-                    type(op) in _ITEM_OPS
-                    and op.item == item  # type: ignore[union-attr]
-                    and op.collection == coll  # type: ignore[union-attr]
-                    and op.namespace == ns
-                ):
-                    return False
-        return True
-
-    def _schedule(self, defer: bool) -> None:
-        loop = asyncio.get_running_loop()
-        if not defer:
-            if self._soon is None:
-                self._soon = loop.call_soon(self._flush)
-        elif self._soon is None and self._later is None:
-            self._later = loop.call_later(self._interval, self._flush)
-
-    def _flush(self) -> None:
-        for handle in (self._soon, self._later):
-            if handle is not None:
-                handle.cancel()
-        self._soon = self._later = None
-        if not self._queued:
-            return
-        link = self._link
-        if link is not None and link.in_flight and self._pending_ops < self._max_pending:
-            return  # group commit: the commit in flight collects the next group (_acked)
-        jobs, self._queued = self._queued, []
-        self._pending_ops = 0  # every queued job is in this group
-        self._urgent = False
-        _hooks.group_committed(len(jobs), "sqlite")
-        if link is not None:
-            self._send(jobs)
-            return
-        results = self._writer.commit(jobs)
-        synced = [(job, value) for job, value, error in results if error is None and job.sync]
-        if synced:
-            self._resolve([r for r in results if r[2] is not None or not r[0].sync])
-            self._start_helper(self._writer.sync_wal, lambda f: self._synced(f, synced))
-        else:
-            self._resolve(results)
-        self._since_checkpoint += 1
-        if self._since_checkpoint >= schema.CHECKPOINT_EVERY and not self._checkpointing:
-            self._since_checkpoint = 0
-            self._checkpointing = True
-            self._start_helper(_hooks.timed_checkpoint(self._writer.checkpoint), self._checkpointed)
-
-    # -- the writer process ----------------------------------------------------------
-
-    async def _drain(self) -> None:
-        assert self._link is not None
-        try:
-            await self._link.drain(self._timeout)
-        except TimeoutError:
-            raise StoreTimeout(f"sqlite store operation exceeded {self._timeout}s") from None
-
-    def _read_data_version(self) -> int:
-        return int(self._writer.connection().execute("PRAGMA data_version").fetchone()[0])
-
-    def _send(self, jobs: list[Job]) -> None:
-        """Plan ``jobs`` here, send the plan to the writer process, resolve on its ack."""
-        link, writer = self._link, self._writer
-        assert link is not None
-        if link.broken is not None:
-            self._resolve([(job, None, link.broken) for job in jobs])
-            return
-        try:
-            if not link.in_flight and not self._version_fresh:  # only then can a changed
-                data_version = self._read_data_version()  # file mean another writer
-                if data_version != self._data_version or writer.cached_versions() > MAX_CACHED:
-                    writer.forget_versions()
-                    self._data_version = data_version
-            self._version_fresh = False
-            plan, results = writer.plan(writer.connection(), jobs)
-        except sqlite3.Error as exc:
-            writer.forget_versions()
-            self._resolve([(job, None, store_error(exc)) for job in jobs])
-            return
-        accepted = [r for r in results if r[2] is None]
-        if len(accepted) < len(results):
-            self._resolve([r for r in results if r[2] is not None])
-        if accepted:
-            sync = any(job.sync for job, _, _ in accepted)
-            self._flight.append(plan)
-            link.send(plan, sync, lambda status, text: self._acked(accepted, status, text))
-
-    def _acked(
-        self, accepted: list[tuple[Job, Any, BaseException | None]], status: int, text: str
-    ) -> None:
-        assert self._link is not None
-        self._flight.popleft()
-        if status == 0:
-            self._resolve(accepted)
-        else:
-            self._writer.forget_versions()
-            error: StoreError = (
-                VersionConflict(f"sqlite: {text}") if status == 1 else StoreError(text)
-            )
-            self._resolve([(job, None, error) for job, _, _ in accepted])
-        if not self._link.in_flight and self._link.broken is None:
-            with contextlib.suppress(sqlite3.Error):  # absorb our own commits' change
-                self._data_version = self._read_data_version()
-                self._version_fresh = True  # for the group sent right now, if any
-            if self._urgent or self._pending_ops >= self._max_pending:
-                self._flush()  # what queued up while the commit was in flight: the next group
-            elif self._queued:
-                self._schedule(defer=True)  # nobody waits: let it grow for flush_interval
-            self._version_fresh = False
-
-    def _start_helper(
-        self, fn: Callable[[], Any], done: Callable[[asyncio.Future[Any]], None]
-    ) -> None:
-        assert self._executor is not None
-        fut = asyncio.get_running_loop().run_in_executor(self._executor, fn)
-        self._helpers.add(fut)
-        fut.add_done_callback(self._helpers.discard)
-        fut.add_done_callback(done)
-
-    def _checkpointed(self, fut: asyncio.Future[Any]) -> None:
-        self._checkpointing = False
-        if not fut.cancelled():
-            fut.exception()  # a failed checkpoint is retried after the next commits
-
-    def _synced(self, fut: asyncio.Future[Any], synced: list[tuple[Job, Any]]) -> None:
-        error = None if fut.cancelled() else fut.exception()
-        if fut.cancelled() or error is not None:
-            err = StoreError(f"fsync of the WAL failed: {error!r}")
-            self._resolve([(job, None, err) for job, _ in synced])
-        else:
-            self._resolve([(job, value, None) for job, value in synced])
 
     async def _await(self, fut: asyncio.Future[T]) -> T:
         try:
@@ -469,13 +331,3 @@ class SQLiteStore:
                 return await asyncio.shield(fut)
         except TimeoutError:
             raise StoreTimeout(f"sqlite store operation exceeded {self._timeout}s") from None
-
-    def _resolve(self, results: Sequence[tuple[Job, Any, BaseException | None]]) -> None:
-        for job, value, error in results:
-            if job.future.done():
-                continue
-            if error is None:
-                job.future.set_result(value)
-            else:
-                self._conflicts += isinstance(error, VersionConflict)
-                job.future.set_exception(error)

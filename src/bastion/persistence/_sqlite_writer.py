@@ -37,12 +37,18 @@ ItemKey = tuple[str, str, str]
 
 @dataclass(slots=True)
 class Job:
-    """One write batch waiting for its group commit."""
+    """One write batch waiting for its group commit.
+
+    ``then`` is called with the batch's error (None: committed) right after its future
+    is resolved; ``submitted`` is its ``perf_counter`` time when write latency is timed.
+    """
 
     future: asyncio.Future[Any]
     ops: Sequence[Op] = ()
     sync: bool = False
     size: int = field(default=0)
+    then: Callable[[BaseException | None], None] | None = None
+    submitted: float = 0.0
 
 
 @dataclass(slots=True)

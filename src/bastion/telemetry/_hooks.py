@@ -34,6 +34,7 @@ __all__ = [
     "task_finished",
     "task_meter",
     "timed_checkpoint",
+    "write_meters",
     "write_submitted",
 ]
 
@@ -165,6 +166,18 @@ def write_submitted(future: asyncio.Future[Any], pending_ops: int, store: str) -
     latency = _child(target, "bastion_persistence_write_seconds", (store,))
     submitted = time.perf_counter()
     future.add_done_callback(lambda _: latency.record(time.perf_counter() - submitted))
+
+
+def write_meters(store: str) -> tuple[Any, Any] | None:
+    """The writer-lag gauge and the write-latency histogram of ``store`` (None: metrics
+    off), for a store that times its writes itself instead of a callback per write."""
+    target = registry()
+    if target is None:
+        return None
+    return (
+        _child(target, "bastion_persistence_writer_lag", (store,)),
+        _child(target, "bastion_persistence_write_seconds", (store,)),
+    )
 
 
 def group_committed(size: int, store: str) -> None:
