@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
+
+import pytest
 
 import bastion
 from bastion.agents import Task, TaskAgent, act
-from bastion.persistence import SQLiteStore
+from bastion.persistence import Put, PutItem, SQLiteStore, VersionConflict
 from bastion.testing import wait_for
 
 
@@ -33,3 +36,33 @@ async def test_a_batch_of_plain_tasks_is_saved_in_one_write_on_sqlite(tmp_path: 
         assert store.statistics().batches - before <= 4
         outcomes = (await store.load("agent/w")).collections["done"]
         assert len(outcomes) == 60
+
+
+async def test_submit_then_answers_in_the_pass_that_resolves_the_group(tmp_path: Path) -> None:
+    async with await SQLiteStore.open(tmp_path / "s.db") as store:
+        seen: list[object] = []
+        futures = []
+        for n in range(3):
+            fut = await store.submit_then([PutItem("a", "q", f"{n}", b"x")], seen.append)
+            fut.add_done_callback(lambda f: seen.append("a future's callback"))
+            futures.append(fut)
+        await asyncio.wait_for(asyncio.gather(*futures), timeout=10.0)
+        # the three callbacks ran before any loop turn could run a future's callback
+        assert seen == [None, None, None, *["a future's callback"] * 3]
+        assert store.statistics().commits == 1
+        assert len((await store.load("a")).collections["q"]) == 3
+
+
+async def test_a_failed_write_reaches_submit_then_with_its_error(tmp_path: Path) -> None:
+    async with await SQLiteStore.open(tmp_path / "s.db") as store:
+        seen: list[BaseException | None] = []
+        ok = await store.submit_then([Put("a", "k", b"1")], seen.append)
+        stale = await store.submit_then([Put("a", "k", b"2", expected_version=7)], seen.append)
+        await asyncio.wait_for(ok, timeout=10.0)
+        with pytest.raises(VersionConflict):
+            await asyncio.wait_for(stale, timeout=10.0)
+        assert seen[0] is None
+        assert isinstance(seen[1], VersionConflict)
+        record = await store.read("a", "k")
+        assert record is not None
+        assert record.data == b"1"

@@ -74,12 +74,16 @@ class GroupCommit:
         self._checkpointing, self._since_checkpoint = False, 0
         self._data_version: int | None = None
         self._version_fresh = False  # data_version was read in this very callback
+        self._meters: tuple[Any, Any] | None = None
+        self._metered = False  # _meters looked up for the group being collected
 
     def add(self, job: Job, *, defer: bool) -> None:
         """Queue ``job`` for the next group (``defer``: nobody waits for it now)."""
         self._queued.append(job)
         self.pending_ops += job.size
-        meters = _hooks.write_meters(_STORE)
+        if not self._metered:  # looked up once per group, not per batch
+            self._meters, self._metered = _hooks.write_meters(_STORE), True
+        meters = self._meters
         if meters is not None:
             meters[0].set(self.pending_ops)
             job.submitted = time.perf_counter()
@@ -111,6 +115,7 @@ class GroupCommit:
             return  # group commit: the commit in flight collects the next group (_acked)
         jobs, self._queued = self._queued, []
         self.pending_ops = 0  # every queued job is in this group
+        self._metered = False
         self._urgent = False
         _hooks.group_committed(len(jobs), _STORE)
         if link is not None:
@@ -263,4 +268,6 @@ class GroupCommit:
             if meters is not None and job.submitted:
                 meters[1].record(now - job.submitted)
             if job.then is not None:
+                if error is not None:
+                    future.exception()  # handed to ``then``: not an unretrieved exception
                 job.then(error)
