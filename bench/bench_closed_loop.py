@@ -7,7 +7,9 @@ finished. Workloads: ``cpu`` (100 us of CPU per task), ``io`` (1 ms ``asyncio.sl
 and ``mixed`` (alternating). The stores run interleaved, round by round, in one process,
 so machine drift hits all alike; ratios are SQLite throughput / MemoryStore throughput
 (1.0: persistence is free). ``bulk_queued``: the same pool with every task queued in bulk
-while paused (the ``bench_agents`` case) for reference.
+while paused (the ``bench_agents`` case) for reference. Next to each rate: the process
+CPU time per task (``time.process_time``, the loop and the store's helper thread), which
+other jobs on the machine move far less than wall-clock rates.
 """
 
 from __future__ import annotations
@@ -107,13 +109,16 @@ async def _bulk(store: StateStore, agents: int, tasks: int) -> float:
     return tasks / elapsed
 
 
-async def _measure(tmp: Path, kind: str, tag: str, fn: Any) -> float:
+async def _measure(tmp: Path, kind: str, tag: str, fn: Any) -> tuple[float, float]:
+    """(tasks per second, process CPU seconds) of ``fn`` on a fresh store of ``kind``."""
     if kind == "memory":
+        started = time.process_time()
         result: float = await fn(MemoryStore())
-        return result
+        return result, time.process_time() - started
     async with await SQLiteStore.open(tmp / f"{tag}-{kind}.db", writer=kind) as store:  # type: ignore[arg-type]
+        started = time.process_time()
         result = await fn(store)
-        return result
+        return result, time.process_time() - started
 
 
 async def _main(quick: bool) -> dict[str, Any]:
@@ -121,29 +126,35 @@ async def _main(quick: bool) -> dict[str, Any]:
     cases = [(c, w) for c in (16, 64) for w in ("cpu", "io", "mixed")]
     agents, tasks = 8, 1600 if quick else 4000
     runs: dict[str, dict[str, list[float]]] = {}
+    cpu: dict[str, dict[str, list[float]]] = {}
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         for r in range(rounds):
             for clients, workload in cases:
                 case = f"{workload}_{clients}_clients"
                 for kind in STORES:
-                    rate = await _measure(
+                    rate, seconds = await _measure(
                         tmp,
                         kind,
                         f"{case}-{r}",
                         lambda s, c=clients, w=workload: _closed_loop(s, agents, c, tasks, w),
                     )
                     runs.setdefault(case, {}).setdefault(kind, []).append(rate)
+                    cpu.setdefault(case, {}).setdefault(kind, []).append(seconds / tasks)
             for kind in STORES:
-                rate = await _measure(tmp, kind, f"bulk-{r}", lambda s: _bulk(s, 4, tasks))
+                rate, seconds = await _measure(tmp, kind, f"bulk-{r}", lambda s: _bulk(s, 4, tasks))
                 runs.setdefault("bulk_queued", {}).setdefault(kind, []).append(rate)
+                cpu.setdefault("bulk_queued", {}).setdefault(kind, []).append(seconds / tasks)
     table: dict[str, dict[str, float]] = {}
     ratios: dict[str, float] = {}
     for case, by_kind in runs.items():
         med = {kind: statistics.median(v) for kind, v in by_kind.items()}
+        us = {kind: statistics.median(v) * 1e6 for kind, v in cpu[case].items()}
         table[case] = {f"{kind}_tasks_per_s": round(v) for kind, v in med.items()}
+        table[case].update({f"{kind}_cpu_us_per_task": round(v, 1) for kind, v in us.items()})
         for kind in ("process", "loop"):
             ratios[f"closed_loop_{case}_{kind}_vs_memory"] = round(med[kind] / med["memory"], 3)
+            ratios[f"cpu_{case}_{kind}_vs_memory"] = round(us[kind] / us["memory"], 3)
     return {
         "closed_loop": {"agents": agents, "tasks": tasks, "rounds": rounds, **table},
         "ratios": ratios,
