@@ -258,7 +258,9 @@ class GroupCommit:
         now = time.perf_counter()
         for job, value, error in results:
             future = job.future
-            if future.done():
+            if future.done():  # cancelled by its waiter: the callback still hears of it
+                if job.then is not None:
+                    job.then(StoreError("write cancelled") if future.cancelled() else error)
                 continue
             if error is None:
                 future.set_result(value)
