@@ -295,6 +295,8 @@ class CoordinatorAgent(PersistentAgent):
 
     async def _finish(self, wf: Workflow, status: WorkflowPhase, error: str | None) -> None:
         self._index.remove(wf)
+        for step in wf.steps:
+            self._offers.pop(step.task_id(wf.id), None)
         wf.status, wf.error, wf.finished_at = status, error, time.time()
         del self.workflows[wf.id]
         self._progress.pop(wf.id, None)
@@ -355,6 +357,7 @@ class CoordinatorAgent(PersistentAgent):
             return
         for step in wf.steps:
             if step.task_id(wf.id) == outcome.id and step.status is StepPhase.DISPATCHED:
+                self._offers.pop(outcome.id, None)  # an offer taken answers only a refusal
                 await self._apply_outcome(wf, step, outcome)
                 return
 

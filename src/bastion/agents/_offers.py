@@ -10,6 +10,14 @@ back as an :class:`Offered` message. A refused offer (the agent is full, gone, s
 puts the step back to pending and offers it to the next candidate, as a refused call
 did before; an answer that arrives after the step moved on is ignored.
 
+A TaskAgent that takes offers (registry metadata ``takes_offers``: its ``queue`` action and
+hooks are the built-in ones) gets the step as a :class:`QueueOffer` message straight in its
+mailbox instead: no task, no call, and no commit to wait for — the agent queues the task,
+saves it with the write that also records the task's start, and answers only a refusal or
+an outcome it already holds. A refusal of the mailbox itself (full, or the agent gone) is
+known at once. Any other agent with the capability is offered the step through its
+``queue`` action (a call under ``dispatch_timeout``).
+
 Nothing is acknowledged too early: a user's ``start_workflow`` is answered after the
 coordinator's write commits, and after a crash the coordinator re-offers every
 dispatched step under the same task id (TaskAgents queue by id idempotently), whether or
@@ -26,13 +34,16 @@ from bastion._core._errors import ActorNotAlive, BastionError, MailboxFull
 from bastion._core._ref import ActorRef
 from bastion._core._registry import RegistryEntry
 from bastion.agents._actions import Act
-from bastion.agents._task_types import TaskAccepted
+from bastion.agents._task_types import TaskAccepted, TaskSpec
 from bastion.agents._workflow import StepPhase, StepState, Workflow, WorkflowPhase
 
 if TYPE_CHECKING:
     from bastion.agents._coordinator import CoordinatorAgent
 
-__all__ = ["Offer", "Offered", "answered", "offer", "offer_step"]
+__all__ = ["TAKES_OFFERS", "Offer", "Offered", "QueueOffer", "answered", "offer", "offer_step"]
+
+#: Registry metadata key of agents that take :class:`QueueOffer` messages.
+TAKES_OFFERS = "takes_offers"
 
 
 @dataclass(slots=True, eq=False)
@@ -54,6 +65,16 @@ class Offered:
     offer: Offer
     accepted: Any = None
     error: BastionError | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class QueueOffer:
+    """A step's task offered straight to a TaskAgent's mailbox; the agent answers
+    ``coordinator`` with :class:`Offered` only to refuse it or to give its known outcome."""
+
+    spec: TaskSpec
+    offer: Offer
+    coordinator: ActorRef
 
 
 async def offer_step(
@@ -87,14 +108,7 @@ def offer(
         return  # stays pending: the periodic check offers it again
     entry = candidates[0]
     task_id = step.task_id(wf.id)
-    params = {
-        "type": step.task_type,
-        "payload": step.payload,
-        "id": task_id,
-        "inputs": {d: wf.step(d).result for d in step.depends_on},
-        "reply_to": coord.name,
-        "timeout": step.timeout,
-    }
+    inputs = {d: wf.step(d).result for d in step.depends_on}
     sent = Offer(wf.id, step.name, task_id, entry.name, previous_agent, candidates[1:])
     step.status, step.agent = StepPhase.DISPATCHED, entry.name
     coord._index.dispatched(entry.name)
@@ -102,6 +116,29 @@ def offer(
     coord.workflows.touch(wf.id)
     coord._watch(entry.name, entry.ref)
     coord._offers[task_id] = sent
+    if entry.metadata.get(TAKES_OFFERS):
+        spec = TaskSpec(
+            type=step.task_type,
+            payload=step.payload,
+            id=task_id,
+            inputs=inputs,
+            reply_to=coord.name,
+            timeout=step.timeout,
+        )
+        try:
+            entry.ref.cast_nowait(QueueOffer(spec, sent, coord.ref))
+        except (ActorNotAlive, MailboxFull) as exc:
+            del coord._offers[task_id]
+            _refused(coord, wf, step, sent, exc)
+        return
+    params = {
+        "type": step.task_type,
+        "payload": step.payload,
+        "id": task_id,
+        "inputs": inputs,
+        "reply_to": coord.name,
+        "timeout": step.timeout,
+    }
     coord.runtime.tasks.start(
         offer_step,
         coord.ref,
@@ -127,19 +164,26 @@ async def answered(coord: CoordinatorAgent, answer: Offered) -> None:
     if step.agent != sent.agent or step.task_id(wf.id) != sent.task_id:
         return
     if answer.error is not None:
-        _events.emit(
-            _event_names.WORKFLOW_DISPATCH_REFUSED,
-            {"count": 1},
-            {**coord._meta(), "workflow": wf.id, "agent": sent.agent, "error": answer.error},
-        )
-        coord._index.release(step)
-        coord.dispatched_count -= 1
-        step.status, step.agent = StepPhase.PENDING, sent.previous_agent
-        coord.workflows.touch(wf.id)
-        if wf.status is WorkflowPhase.RUNNING:
-            rest = [e for e in sent.rest if e.ref.is_alive]
-            offer(coord, wf, step, rest, sent.previous_agent)
+        _refused(coord, wf, step, sent, answer.error)
         return
     accepted = answer.accepted
     if isinstance(accepted, TaskAccepted) and accepted.outcome is not None:
         await coord._apply_outcome(wf, step, accepted.outcome)
+
+
+def _refused(
+    coord: CoordinatorAgent, wf: Workflow, step: StepState, sent: Offer, error: BastionError
+) -> None:
+    """An offer was refused: the step goes back to pending and to the next candidate."""
+    _events.emit(
+        _event_names.WORKFLOW_DISPATCH_REFUSED,
+        {"count": 1},
+        {**coord._meta(), "workflow": wf.id, "agent": sent.agent, "error": error},
+    )
+    coord._index.release(step)
+    coord.dispatched_count -= 1
+    step.status, step.agent = StepPhase.PENDING, sent.previous_agent
+    coord.workflows.touch(wf.id)
+    if wf.status is WorkflowPhase.RUNNING:
+        rest = [e for e in sent.rest if e.ref.is_alive]
+        offer(coord, wf, step, rest, sent.previous_agent)

@@ -20,10 +20,11 @@ import msgspec
 
 from bastion._core import _event_names, _events
 from bastion._core._durations import positive_seconds
-from bastion._core._errors import ActorNotAlive, ExpectedError, MailboxFull
+from bastion._core._errors import ActorNotAlive, BastionError, ExpectedError, MailboxFull
 from bastion._core._ref import ActorRef
 from bastion.agents._actions import action
 from bastion.agents._errors import AgentPaused, InvalidTask, QueueFull
+from bastion.agents._offers import TAKES_OFFERS, Offered, QueueOffer
 from bastion.agents._persistent import PersistentAgent
 from bastion.agents._queue_stream import QueueStream, StreamQueue
 from bastion.agents._retention import OutcomeIndex, OutcomeRetention
@@ -59,7 +60,7 @@ from bastion.agents._task_types import (
     TaskStatus,
     TaskValidation,
 )
-from bastion.persistence import MemoryStore, UnstorableValue, UnsupportedType
+from bastion.persistence import UnstorableValue, UnsupportedType
 from bastion.telemetry import _hooks
 
 __all__ = ["DONE", "TaskAgent", "TaskHandler"]
@@ -337,12 +338,37 @@ class TaskAgent(PersistentAgent):
             await self._process_next()
         elif isinstance(message, TaskDone):
             await self._task_done(message)
+        elif isinstance(message, QueueOffer):
+            await self._take_offer(message)
         elif isinstance(message, StreamQueue):
             await self._stream.step(self)
         else:
             return False
         self._kick()
         return True
+
+    async def _take_offer(self, message: QueueOffer) -> None:
+        """A coordinator's step: queued as by ``queue``, without a reply waiting for its
+        commit (``_offers``); only a refusal or a known outcome is answered."""
+        try:
+            accepted = await self.queue_task(message.spec)
+        except BastionError as exc:
+            answer = Offered(message.offer, error=exc)
+        else:
+            if accepted.outcome is None:
+                if not self._kicked:  # else the run of the task saves it with its start
+                    await self.persist(wait=False)
+                self._publish_load()
+                return
+            answer = Offered(message.offer, accepted=accepted)
+        try:
+            message.coordinator.cast_nowait(answer)
+        except MailboxFull:
+            self.runtime.tasks.start(
+                send_done, message.coordinator, answer, name=f"offered:{message.spec.id}"
+            )
+        except ActorNotAlive:
+            return  # its next incarnation offers the step again
 
     async def _after_dispatch(self, name: str, error: BaseException | None) -> None:
         await super()._after_dispatch(name, error)
@@ -371,16 +397,19 @@ class TaskAgent(PersistentAgent):
         """Start queued tasks until one runs in a task of its own, the queue is empty or
         paused, a message waits, a stop is asked for, or the batch is full.
 
-        A plain-function handler runs here, one task per turn of the event loop. On a
-        store whose writes apply at once (``MemoryStore``: nothing survives the process
-        anyway) the attempts and outcomes of a batch share one write at its end; on any
-        other store each task's attempt goes out with the previous outcome before its
-        handler runs, as it always did.
+        A plain-function handler runs here, one task per turn of the event loop, and the
+        attempts and outcomes of a batch share one write at its end (any store). An
+        ``async`` handler's attempt goes out with the previous outcomes before it starts.
+
+        A write submitted before a plain handler would not be committed before it runs
+        either (nobody waits for it, and the handler holds the loop that commits): the
+        handler's attempt on SQLite reached the file only with the writes after it, so one
+        write per batch changes no state a ``kill -9`` can observe, only how many tasks
+        of a batch run again after one (none was announced: notices follow the write).
         """
         cell = self._bastion_cell
         loop = asyncio.get_running_loop()
         deadline = loop.time() + _BATCH_SECONDS
-        save_each = not isinstance(self.store, MemoryStore)
         spans = _events.listened(_TASK_SPAN)  # (a handler attached meanwhile: next batch)
         plain: dict[str, TaskHandler] = {}  # task type -> its plain-function handler
         for _ in range(_BATCH_TASKS):
@@ -399,8 +428,6 @@ class TaskAgent(PersistentAgent):
                     )
                     return
                 plain[task.type] = handler
-            if save_each:
-                await self._save_progress()
             await asyncio.sleep(0)  # one task per turn of the loop, as in a task of its own
             self._run_inline(task, handler, spans)
             if self._running is not None or cell.queue or cell.stop_reason is not None:
@@ -635,4 +662,20 @@ class TaskAgent(PersistentAgent):
 
     def _register(self) -> None:
         super()._register()
+        if self._takes_offers():
+            self.set_health("ok", **{TAKES_OFFERS: True})
         self._publish_load()
+
+    def _takes_offers(self) -> bool:
+        """Whether a coordinator may offer steps as messages: only when ``queue`` and the
+        action hooks are the built-in ones (a subclass's own would be bypassed)."""
+        cls = type(self)
+        spec = self._actions.get("queue")
+        return (
+            spec is not None
+            and spec.method is TaskAgent.queue_task
+            and all(
+                getattr(cls, hook) is getattr(TaskAgent, hook)
+                for hook in ("before_action", "after_action", "on_action_error")
+            )
+        )
