@@ -30,13 +30,14 @@ from typing import Any
 
 from bastion._core import _event_names, _events
 from bastion._core._durations import positive_seconds
+from bastion._core._errors import ExpectedError
 from bastion._core._messages import Down, MonitorRef
 from bastion._core._ref import ActorRef
 from bastion._core._registry import RegistryEntry
 from bastion._core._timers import Timer
 from bastion.agents._actions import action
 from bastion.agents._errors import UnknownWorkflow, WorkflowLimitExceeded
-from bastion.agents._offers import Offer, Offered, answered, offer
+from bastion.agents._offers import Offer, Offered, QueueOffer, answered, offer, send_offers
 from bastion.agents._persistent import PersistentAgent
 from bastion.agents._state import ItemMap
 from bastion.agents._task_types import TaskFinished, TaskOutcome, TaskStatus
@@ -127,6 +128,10 @@ class CoordinatorAgent(PersistentAgent):
         self._timer: Timer | None = None
         self._index = WorkflowIndex()
         self._offers: dict[str, Offer] = {}  # task id -> the offer awaiting its answer
+        #: Task ids of step attempts created by this incarnation and not offered yet.
+        self._new_ids: set[str] = set()
+        #: Offers made while handling a message; they leave once its write is submitted.
+        self._outbox: list[tuple[ActorRef, QueueOffer]] = []
 
     # -- actions -----------------------------------------------------------------------
     @action
@@ -149,6 +154,7 @@ class CoordinatorAgent(PersistentAgent):
         )
         wf = Workflow(id=wf_id, status=status, steps=built, created_at=time.time())
         self.workflows[wf_id] = wf
+        self._new_ids.update(s.task_id(wf_id) for s in built)
         self._index.add(wf)
         self._progress[wf_id] = self.clock.now()
         _events.emit(
@@ -286,6 +292,7 @@ class CoordinatorAgent(PersistentAgent):
         elif outcome.retryable and step.attempts < self.max_step_attempts:
             step.attempts += 1
             step.status, step.agent = StepPhase.PENDING, None
+            self._new_ids.add(step.task_id(wf.id))
             self.retried_count += 1
         else:
             step.status, step.error = StepPhase.FAILED, outcome.error
@@ -296,7 +303,9 @@ class CoordinatorAgent(PersistentAgent):
     async def _finish(self, wf: Workflow, status: WorkflowPhase, error: str | None) -> None:
         self._index.remove(wf)
         for step in wf.steps:
-            self._offers.pop(step.task_id(wf.id), None)
+            task_id = step.task_id(wf.id)
+            self._offers.pop(task_id, None)
+            self._new_ids.discard(task_id)
         wf.status, wf.error, wf.finished_at = status, error, time.time()
         del self.workflows[wf.id]
         self._progress.pop(wf.id, None)
@@ -343,12 +352,22 @@ class CoordinatorAgent(PersistentAgent):
         else:
             return False
         self._unwatch_idle()
-        await self.persist(wait=False)
+        submitted = False
+        try:
+            await self.persist(wait=False)
+            submitted = True
+        finally:
+            await send_offers(self, submitted=submitted)
         return True
 
     async def _after_dispatch(self, name: str, error: BaseException | None) -> None:
         self._unwatch_idle()
-        await super()._after_dispatch(name, error)
+        submitted = False
+        try:
+            await super()._after_dispatch(name, error)
+            submitted = error is None or isinstance(error, ExpectedError)  # its changes saved
+        finally:
+            await send_offers(self, submitted=submitted)
 
     async def _on_outcome(self, outcome: TaskOutcome) -> None:
         wf_id, _, _step = outcome.id.partition("/")

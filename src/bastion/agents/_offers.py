@@ -26,6 +26,7 @@ not the agent's own commit of the task had landed.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -36,11 +37,21 @@ from bastion._core._registry import RegistryEntry
 from bastion.agents._actions import Act
 from bastion.agents._task_types import TaskAccepted, TaskSpec
 from bastion.agents._workflow import StepPhase, StepState, Workflow, WorkflowPhase
+from bastion.persistence import StateStore
 
 if TYPE_CHECKING:
     from bastion.agents._coordinator import CoordinatorAgent
 
-__all__ = ["TAKES_OFFERS", "Offer", "Offered", "QueueOffer", "answered", "offer", "offer_step"]
+__all__ = [
+    "TAKES_OFFERS",
+    "Offer",
+    "Offered",
+    "QueueOffer",
+    "answered",
+    "offer",
+    "offer_step",
+    "send_offers",
+]
 
 #: Registry metadata key of agents that take :class:`QueueOffer` messages.
 TAKES_OFFERS = "takes_offers"
@@ -70,11 +81,17 @@ class Offered:
 @dataclass(frozen=True, slots=True)
 class QueueOffer:
     """A step's task offered straight to a TaskAgent's mailbox; the agent answers
-    ``coordinator`` with :class:`Offered` only to refuse it or to give its known outcome."""
+    ``coordinator`` with :class:`Offered` only to refuse it or to give its known outcome.
+
+    ``new_on``: the coordinator's store when the task id is new — its step attempt was
+    created by this coordinator incarnation and never offered before. A TaskAgent on
+    that same store cannot hold its outcome (see :func:`offer`) and skips reading it.
+    """
 
     spec: TaskSpec
     offer: Offer
     coordinator: ActorRef
+    new_on: StateStore | None = None
 
 
 async def offer_step(
@@ -103,7 +120,16 @@ def offer(
     previous_agent: str | None,
 ) -> None:
     """Mark ``step`` dispatched to the first candidate and offer it without waiting; the
-    answer comes back to ``coord`` as an :class:`Offered` message (:func:`answered`)."""
+    answer comes back to ``coord`` as an :class:`Offered` message (:func:`answered`).
+
+    A :class:`QueueOffer` waits in ``coord._outbox`` until the write recording the
+    dispatch is submitted (:func:`send_offers`). A task id new to this incarnation
+    (``coord._new_ids``) is then offered as new on the coordinator's store: a store
+    applies batches in submission order, so if the agent's outcome of the task was ever
+    stored, the dispatch was too, and a later incarnation restores the step as
+    dispatched and re-offers it as not new (every re-offer, refusal and reassignment is
+    not new).
+    """
     if not candidates:
         return  # stays pending: the periodic check offers it again
     entry = candidates[0]
@@ -116,6 +142,9 @@ def offer(
     coord.workflows.touch(wf.id)
     coord._watch(entry.name, entry.ref)
     coord._offers[task_id] = sent
+    new = task_id in coord._new_ids
+    if new:
+        coord._new_ids.discard(task_id)
     if entry.metadata.get(TAKES_OFFERS):
         spec = TaskSpec(
             type=step.task_type,
@@ -125,11 +154,8 @@ def offer(
             reply_to=coord.name,
             timeout=step.timeout,
         )
-        try:
-            entry.ref.cast_nowait(QueueOffer(spec, sent, coord.ref))
-        except (ActorNotAlive, MailboxFull) as exc:
-            del coord._offers[task_id]
-            _refused(coord, wf, step, sent, exc)
+        message = QueueOffer(spec, sent, coord.ref, coord.store if new else None)
+        coord._outbox.append((entry.ref, message))
         return
     params = {
         "type": step.task_type,
@@ -148,6 +174,27 @@ def offer(
         coord.dispatch_timeout,
         name=f"offer:{task_id}",
     )
+
+
+async def send_offers(coord: CoordinatorAgent, *, submitted: bool) -> None:
+    """Deliver the offers made while handling a message, after the write recording their
+    dispatch was submitted (``submitted=False``: it was not, and none is offered as new).
+    A mailbox that refuses one (full, or its agent gone) sends the step to the next
+    candidate, whose offer leaves after that change is submitted in turn."""
+    while coord._outbox:
+        outbox, coord._outbox = coord._outbox, []
+        refused = False
+        for ref, message in outbox:
+            if not submitted and message.new_on is not None:
+                message = dataclasses.replace(message, new_on=None)
+            try:
+                ref.cast_nowait(message)
+            except (ActorNotAlive, MailboxFull) as exc:
+                await answered(coord, Offered(message.offer, error=exc))
+                refused = True
+        if refused:
+            await coord.persist(wait=False)
+            submitted = True
 
 
 async def answered(coord: CoordinatorAgent, answer: Offered) -> None:

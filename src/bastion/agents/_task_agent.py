@@ -155,9 +155,14 @@ class TaskAgent(PersistentAgent):
     @action(name="queue")
     async def queue_task(self, spec: TaskSpec) -> TaskAccepted:
         """Queue a task (idempotent by ``id``); QueueFull if the queue is full."""
+        return await self._queue(spec, outcome_possible=True)
+
+    async def _queue(self, spec: TaskSpec, *, outcome_possible: bool) -> TaskAccepted:
+        """``queue``; ``outcome_possible=False``: the id is known to have no outcome
+        here (a step new on this agent's store), so its outcome is not read."""
         self._check(spec)
         if spec.id is not None:
-            known = await self._known(spec.id)
+            known = await self._known(spec.id, outcome_possible)
             if known is not None:
                 return known
         if len(self.queue) >= self.max_queue_size:
@@ -287,13 +292,15 @@ class TaskAgent(PersistentAgent):
                 f"{self.name}: invalid task: {'; '.join(errors)}", context={"errors": errors}
             )
 
-    async def _known(self, task_id: str) -> TaskAccepted | None:
+    async def _known(self, task_id: str, outcome_possible: bool = True) -> TaskAccepted | None:
         if task_id in self.queue:
             if task_id == self.current_task:
                 return TaskAccepted(id=task_id, state="in_progress", queued=len(self.queue))
             return TaskAccepted(id=task_id, state="queued", queued=len(self.queue))
         if await self._stream.holds(self, task_id):  # queued, its page not read yet
             return TaskAccepted(id=task_id, state="queued", queued=len(self.queue))
+        if not outcome_possible:
+            return None
         outcome = await self.read_item(DONE, task_id, TaskOutcome)
         if outcome is None:
             return None
@@ -317,7 +324,11 @@ class TaskAgent(PersistentAgent):
 
     def _enqueue(self, spec: TaskSpec) -> QueuedTask:
         task = self._make(spec)
-        self.queue[task.id] = task
+        queue = self.queue
+        if isinstance(queue, TaskQueue):
+            queue.add_new(task.id, task)
+        else:
+            queue[task.id] = task
         heapq.heappush(self._heap, (task.priority, task.seq, task.id))
         self._kick()
         return task
@@ -351,7 +362,8 @@ class TaskAgent(PersistentAgent):
         """A coordinator's step: queued as by ``queue``, without a reply waiting for its
         commit (``_offers``); only a refusal or a known outcome is answered."""
         try:
-            accepted = await self.queue_task(message.spec)
+            new = message.new_on is not None and message.new_on is self.store
+            accepted = await self._queue(message.spec, outcome_possible=not new)
         except BastionError as exc:
             answer = Offered(message.offer, error=exc)
         else:
