@@ -35,12 +35,14 @@ from bastion._core._errors import ActorNotAlive, BastionError, MailboxFull
 from bastion._core._ref import ActorRef
 from bastion._core._registry import RegistryEntry
 from bastion.agents._actions import Act
+from bastion.agents._task_support import send_done
 from bastion.agents._task_types import TaskAccepted, TaskSpec
 from bastion.agents._workflow import StepPhase, StepState, Workflow, WorkflowPhase
 from bastion.persistence import StateStore
 
 if TYPE_CHECKING:
     from bastion.agents._coordinator import CoordinatorAgent
+    from bastion.agents._task_agent import TaskAgent
 
 __all__ = [
     "TAKES_OFFERS",
@@ -51,6 +53,8 @@ __all__ = [
     "offer",
     "offer_step",
     "send_offers",
+    "take_offer",
+    "takes_offers",
 ]
 
 #: Registry metadata key of agents that take :class:`QueueOffer` messages.
@@ -234,3 +238,44 @@ def _refused(
     if wf.status is WorkflowPhase.RUNNING:
         rest = [e for e in sent.rest if e.ref.is_alive]
         offer(coord, wf, step, rest, sent.previous_agent)
+
+
+# -- the TaskAgent's side ------------------------------------------------------------------
+async def take_offer(agent: TaskAgent, message: QueueOffer) -> None:
+    """A coordinator's step: queued as by ``queue``, without a reply waiting for its commit;
+    only a refusal or a known outcome is answered."""
+    try:
+        new = message.new_on is not None and message.new_on is agent.store
+        accepted = await agent._queue(message.spec, outcome_possible=not new)
+    except BastionError as exc:
+        answer = Offered(message.offer, error=exc)
+    else:
+        if accepted.outcome is None:
+            if not agent._kicked:  # else the run of the task saves it with its start
+                await agent.persist(wait=False)
+            agent._publish_load()
+            return
+        answer = Offered(message.offer, accepted=accepted)
+    try:
+        message.coordinator.cast_nowait(answer)
+    except MailboxFull:
+        agent.runtime.tasks.start(
+            send_done, message.coordinator, answer, name=f"offered:{message.spec.id}"
+        )
+    except ActorNotAlive:
+        return  # its next incarnation offers the step again
+
+
+def takes_offers(agent: TaskAgent, base: type[TaskAgent]) -> bool:
+    """Whether a coordinator may offer steps to ``agent`` as messages: only when its
+    ``queue`` action and action hooks are those of ``base`` (its own would be bypassed)."""
+    cls = type(agent)
+    spec = agent._actions.get("queue")
+    return (
+        spec is not None
+        and spec.method is base.queue_task
+        and all(
+            getattr(cls, hook) is getattr(base, hook)
+            for hook in ("before_action", "after_action", "on_action_error")
+        )
+    )
