@@ -41,8 +41,8 @@ from bastion.agents._workflow import StepPhase, StepState, Workflow, WorkflowPha
 from bastion.persistence import StateStore
 
 if TYPE_CHECKING:
-    from bastion.agents._coordinator import CoordinatorAgent
     from bastion.agents._task_agent import TaskAgent
+    from bastion.agents._workflow_engine import WorkflowEngine
 
 __all__ = [
     "TAKES_OFFERS",
@@ -117,7 +117,7 @@ async def offer_step(
 
 
 def offer(
-    coord: CoordinatorAgent,
+    coord: WorkflowEngine,
     wf: Workflow,
     step: StepState,
     candidates: list[RegistryEntry],
@@ -180,7 +180,7 @@ def offer(
     )
 
 
-async def send_offers(coord: CoordinatorAgent, *, submitted: bool) -> None:
+async def send_offers(coord: WorkflowEngine, *, submitted: bool) -> None:
     """Deliver the offers made while handling a message, after the write recording their
     dispatch was submitted (``submitted=False``: it was not, and none is offered as new).
     A mailbox that refuses one (full, or its agent gone) sends the step to the next
@@ -201,7 +201,7 @@ async def send_offers(coord: CoordinatorAgent, *, submitted: bool) -> None:
             submitted = True
 
 
-async def answered(coord: CoordinatorAgent, answer: Offered) -> None:
+async def answered(coord: WorkflowEngine, answer: Offered) -> None:
     """An offer's answer: nothing if the step moved on; the outcome if the task had
     already run; a refusal puts the step back to pending and tries the next candidate."""
     sent = answer.offer
@@ -223,7 +223,7 @@ async def answered(coord: CoordinatorAgent, answer: Offered) -> None:
 
 
 def _refused(
-    coord: CoordinatorAgent, wf: Workflow, step: StepState, sent: Offer, error: BastionError
+    coord: WorkflowEngine, wf: Workflow, step: StepState, sent: Offer, error: BastionError
 ) -> None:
     """An offer was refused: the step goes back to pending and to the next candidate."""
     _events.emit(
