@@ -17,9 +17,11 @@ step whose agent dies is reassigned; a failed step is retried (new task id) up t
 an ``ExpectedError`` such as ``ValidationError``, which fails the step at once).
 Finished workflows leave memory and the active set; their final state stays
 queryable (``workflow_status``) until ``forget``. A step is *offered* without waiting
-for the TaskAgent's commit (``_offers``): it is marked dispatched at once and the
-answer comes back as a message, so the dispatches of concurrent workflows share group
-commits; ``start_workflow`` is still answered only after the coordinator's own commit.
+for the TaskAgent's commit (``_offers``): it is marked dispatched at once and goes to
+the agent's mailbox once the coordinator's write recording it is submitted; only a
+refusal or an outcome the agent already holds comes back. ``start_workflow`` is still
+answered only after the coordinator's own commit. The engine (dispatch, outcomes,
+deaths, stalls, resume) is :class:`~bastion.agents._workflow_engine.WorkflowEngine`.
 """
 
 from __future__ import annotations
