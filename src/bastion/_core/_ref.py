@@ -228,7 +228,8 @@ class ActorRef(metaclass=NoPublicConstructor):
         return self._resolve().statistics()
 
     async def wait_stopped(self, *, timeout: float | UseDefault = DEFAULT) -> Any:
-        """Wait until the actor stops; returns its exit reason. ``CallTimeout`` at expiry."""
+        """Wait until the actor stops; returns its exit reason. :class:`Timeout` at expiry
+        (a wait, not a call: no ``CallTimeout``)."""
         if timeout is not DEFAULT:
             timeout = check_timeout(timeout)
         cell = self._resolve()
