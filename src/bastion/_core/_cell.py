@@ -51,6 +51,7 @@ from bastion._core._replies import NoReply
 from bastion._core._timers import Timer
 
 if TYPE_CHECKING:
+    from bastion._core._cell_start import Starting
     from bastion._core._meters import ActorClassMeter
     from bastion._core._runtime import Runtime
 
@@ -116,7 +117,7 @@ class Cell:
         "ref",
         "runtime",
         "senders",
-        "started",
+        "starting",
         "state",
         "stop_reason",
         "task",
@@ -153,7 +154,7 @@ class Cell:
         self.metadata: dict[str, Any] = {}
         self.meter: ActorClassMeter | None = None  # shared per actor class; None: metrics off
         self.parent: Cell | None = None
-        self.started: asyncio.Future[None] | None = None  # the spawn's, while on_start runs
+        self.starting: Starting | None = None  # drives an on_start that waits (_cell_start)
         self.done: asyncio.Future[ExitReason] | None = None  # created when someone waits
         self.exit_reason: ExitReason | None = None
         self.ref = incarnation_ref(self)
@@ -210,28 +211,22 @@ class Cell:
                 waiter.set_result(None)
 
     # -- the actor loop ----------------------------------------------------------------
-    def start_task(self, start_timeout: float = 0.0) -> None:
-        """Create the actor's task: at spawn (to run ``on_start`` within ``start_timeout``
-        seconds), or on a dormant actor's first use."""
+    def start_task(self) -> None:
+        """Create the actor's task: on a dormant actor's first use (or kill), or after
+        ``on_start`` if messages came meanwhile."""
         label = self.name if self.name is not None else f"#{self.id}"  # repr, inlined
         self.task = self.loop.create_task(
-            self.run(start_timeout),
+            self.run(),
             name=f"bastion:{type(self.actor).__name__}({label})",
             context=self.context,
         )
 
-    async def run(self, start_timeout: float = 0.0) -> None:
-        """The task body: start handshake, message loop, termination."""
+    async def run(self) -> None:
+        """The task body: message loop, termination (``on_start`` ran at spawn)."""
         self.entered = True
         if self.kill_reason is not None:  # killed before the task ever ran
             await self._killed_before_running(self.kill_reason)
             return
-        if self.state == STARTING:
-            if not await self._start(start_timeout):
-                return
-            if not self.queue and self.stop_reason is None:
-                self._go_dormant()  # nothing to handle yet: no task until a message comes
-                return
         foreign = False
         try:
             _carry.reset()  # messages bring their own context, not the task creator's
@@ -355,10 +350,8 @@ class Cell:
         )
 
     # -- the rest of the kernel interface, defined apart (bound here: no extra call) ---
-    _start = _exit.start  # the start handshake and how a cell ends: _cell_exit
-    _consume_kill = _exit.consume_kill
+    _consume_kill = _exit.consume_kill  # how a cell ends: _cell_exit
     _killed_before_running = _exit.killed_before_running
-    _fail_start = _exit.fail_start
     terminate = _exit.terminate
     release = _exit.release
     exit_signal = _exit.exit_signal
@@ -381,4 +374,3 @@ class Cell:
     deliver_timer = _mailbox.deliver_timer
     _room_at_limit = _mailbox.room_at_limit
     _note_depth = _mailbox.note_depth
-    _go_dormant = _exit.go_dormant
