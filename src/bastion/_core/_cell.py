@@ -42,7 +42,6 @@ from bastion._core._envelope import (
 from bastion._core._errors import (
     ActorCrashed,
     ActorError,
-    ActorNotAlive,
     ExpectedError,
 )
 from bastion._core._messages import ExitReason, MonitorRef
@@ -132,7 +131,8 @@ class Cell:
         self.name = name
         self.capacity = capacity
         # The mailbox depth at which try_post leaves its fast path: the capacity, or the
-        # class's mailbox high-water mark if lower (metrics). 0: not computed yet.
+        # class's mailbox high-water mark if lower (metrics); 0 while the actor is parked,
+        # stopping or dead (or not computed yet): every send then takes the slow path.
         self.limit = 0
         self.queue: deque[Envelope] = deque()
         self.waiter: asyncio.Future[None] | None = None
@@ -177,25 +177,26 @@ class Cell:
 
     # -- sending ---------------------------------------------------------------------
     def try_post(self, envelope: Envelope) -> bool:
-        """Append to the mailbox unless full. Raises ActorNotAlive if stopping or dead."""
-        if self.state >= STOPPING:
-            raise ActorNotAlive(f"{self!r} is not alive")
-        if len(self.queue) >= self.limit and not self._room_at_limit():
-            return False
-        self.queue.append(envelope)
-        if self.parked:
-            self.wake()
-        return True
+        """Append to the mailbox unless full. Raises ActorNotAlive if stopping or dead.
+
+        One test on the fast path: below ``limit`` the actor is running and has room.
+        A parked, stopping or dead actor, a full mailbox and a new high-water mark are
+        the slow path (:func:`~bastion._core._cell_mailbox.post_at_limit`).
+        """
+        if len(self.queue) < self.limit:
+            self.queue.append(envelope)
+            return True
+        return self._post_at_limit(envelope)
 
     def post_system(self, envelope: Envelope) -> None:
         """Append a kernel notice, ignoring capacity. Dropped if the actor is stopping."""
         if self.state >= STOPPING:
             return
-        if len(self.queue) >= self.limit:
-            self._note_depth(len(self.queue) + 1)
         self.queue.append(envelope)
         if self.parked:
             self.wake()
+        if len(self.queue) >= self.limit:
+            self._note_depth(len(self.queue))
 
     def wake(self) -> None:
         """Resume a parked actor and count it busy again; give a dormant one its task."""
@@ -267,6 +268,7 @@ class Cell:
                 self.attention = bool(self.senders)
             if not queue:  # parked: the task runs nothing until the next message,
                 self.parked = True  # which brings its own context (or none: reset below)
+                self.limit = 0  # the next send takes the slow path, which wakes the actor
                 runtime._busy -= 1  # inlined Runtime._park: once per wake-up
                 if runtime._busy == 0 and runtime._idle_waiters:
                     runtime._notify_idle()
@@ -372,5 +374,5 @@ class Cell:
     statistics = _services.statistics
     post = _mailbox.post  # the mailbox's slow paths: _cell_mailbox
     deliver_timer = _mailbox.deliver_timer
-    _room_at_limit = _mailbox.room_at_limit
+    _post_at_limit = _mailbox.post_at_limit
     _note_depth = _mailbox.note_depth

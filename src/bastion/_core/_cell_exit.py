@@ -69,6 +69,7 @@ async def terminate(cell: Cell, reason: ExitReason) -> None:
     if cell.exit_reason is not None:  # released already (abandoned by _stop_cell)
         return
     cell.state = STOPPING
+    cell.limit = 0  # sends take the slow path, which refuses them
     _carry.reset()  # on_stop runs in no message's context
     if cell.brutal:  # a supervisor's brutal_kill: on_stop does not run
         cell.release(reason)
@@ -93,6 +94,7 @@ def release(cell: Cell, reason: ExitReason) -> None:
     if cell.exit_reason is not None:
         return
     cell.state = DEAD
+    cell.limit = 0
     runtime = cell.runtime
     if cell.meter is not None and cell.handled is not None:
         cell.meter.casts += cell.handled[CAST]  # the class keeps what this actor handled

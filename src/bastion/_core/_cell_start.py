@@ -95,6 +95,7 @@ def _started(cell: Cell) -> None:
         cell.start_task()  # messages (or a stop) came while on_start ran
     else:
         cell.parked = True  # dormant: its task comes with its first message
+        cell.limit = 0  # (so the first send takes the slow path, which wakes it)
         cell.runtime._park()
 
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Final, final
 from bastion._core import _carry
 from bastion._core._clock import current_task as _current_task
 from bastion._core._durations import check_timeout
+from bastion._core._envelope import CALL, CAST
 from bastion._core._errors import (
     ActorError,
     ActorNotAlive,
@@ -137,7 +138,7 @@ class ActorRef(metaclass=NoPublicConstructor):
         reply = loop.create_future()
         started = now()
         deadline = started + timeout
-        envelope = (0, message, reply, _carry.capture() if _carry.registered else None)
+        envelope = (CALL, message, reply, _carry.capture() if _carry.registered else None)
         meter = cell.meter
         try:
             if not cell.try_post(envelope):
@@ -173,11 +174,11 @@ class ActorRef(metaclass=NoPublicConstructor):
         cell = self._cell
         if cell is None:
             cell = self._resolve()
-        envelope = (1, message, None, _carry.capture() if _carry.registered else None)
-        if cell.try_post(envelope):
+        if cell.try_post((CAST, message, None, _carry.capture() if _carry.registered else None)):
             return
         if timeout is DEFAULT:
             timeout = cell.runtime.call_timeout
+        envelope = (CAST, message, None, _carry.capture() if _carry.registered else None)
         await cell.post(envelope, cell.loop.time() + timeout, MailboxFull)
 
     def cast_nowait(self, message: Any) -> None:
@@ -186,7 +187,7 @@ class ActorRef(metaclass=NoPublicConstructor):
         if cell is None:
             cell = self._resolve()
         carried = _carry.capture() if _carry.registered else None
-        if not cell.try_post((1, message, None, carried)):
+        if not cell.try_post((CAST, message, None, carried)):
             cell.runtime._note_mailbox_full(cell)
             raise MailboxFull(f"mailbox of {cell!r} is full ({cell.capacity} messages)")
 

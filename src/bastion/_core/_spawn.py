@@ -79,7 +79,7 @@ async def spawn_cell(
         # Nothing to start: the actor is running and dormant; it gets its task with
         # its first message, so idle actors cost no task and spawn needs no round trip.
         cell.state = RUNNING
-        cell.parked = True
+        cell.parked = True  # (its limit is 0: the first send takes the slow path, and wakes it)
     else:
         self._busy += 1
         await start(cell, timeout)  # on_start runs here, then the actor is dormant the same way
