@@ -49,9 +49,7 @@ async def test_a_spawn_whose_on_start_does_not_wait_takes_no_turn_of_the_loop(ki
         assert ran == ["a loop turn"]
 
 
-async def test_on_start_keeps_its_context_for_the_actor_and_never_leaks_it_to_the_spawner() -> (
-    None
-):
+async def test_on_start_keeps_its_context_for_the_actor_and_never_leaks_it_to_the_spawner() -> None:
     async with bastion.open_runtime() as rt:
         _var.set("the spawner's")
         ref = await rt.spawn(SetsVar)
@@ -78,7 +76,8 @@ async def test_a_kill_from_within_on_start_lands_where_it_next_waits(clock: Virt
         assert isinstance(info.value.__cause__, Boom)
         assert reached == ["after the kill", "cancelled where it waited"]
         task = asyncio.current_task()
-        assert task is not None and task.cancelling() == 0  # the spawner is not left cancelled
+        assert task is not None
+        assert task.cancelling() == 0
         await asyncio.sleep(0.001)  # and goes on waiting normally
         assert rt.statistics().actors == 0
 
@@ -100,7 +99,8 @@ async def test_a_kill_while_on_start_waits_fails_the_spawn_and_spares_the_spawne
                 await rt.spawn(Slow)
             assert isinstance(info.value.__cause__, Boom)
             task = asyncio.current_task()
-            assert task is not None and task.cancelling() == 0
+            assert task is not None
+            assert task.cancelling() == 0
             await rt.clock.sleep(0.5)  # not cancelled by the kill meant for the actor
             return "spawner done"
 
