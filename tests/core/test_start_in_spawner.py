@@ -192,3 +192,25 @@ async def test_an_actor_killed_in_its_own_constructor_fails_its_spawn() -> None:
         assert isinstance(info.value.__cause__, Boom)
         assert rt.whereis("doomed") is None
         assert rt.statistics().actors == 0
+
+
+async def test_a_call_from_on_start_to_the_actor_spawning_it_fails_at_once() -> None:
+    class Child(bastion.Actor):
+        def __init__(self, parent: bastion.ActorRef) -> None:
+            self.parent = parent
+
+        async def on_start(self) -> None:
+            await self.parent.call("hello", timeout=30.0)  # the parent waits for this spawn
+
+    class Parent(bastion.Actor):
+        async def handle_call(self, message: Any) -> Any:
+            if message == "spawn":
+                try:
+                    await self.runtime.spawn(Child, self.ref)
+                except bastion.StartFailed as exc:
+                    return repr(exc.__cause__)
+            return message
+
+    async with bastion.open_runtime() as rt:
+        parent = await rt.spawn(Parent)
+        assert "from its own task" in await parent.call("spawn")

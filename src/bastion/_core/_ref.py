@@ -133,7 +133,9 @@ class ActorRef(metaclass=NoPublicConstructor):
             timeout = runtime.call_timeout
         loop = cell.loop
         if cell.task is not None and cell.task is _current_task(loop):  # Runtime._in_actor
-            raise ActorError(f"{cell!r} called itself: it would wait for its own reply")
+            raise ActorError(  # its handler, or an on_start running in its task
+                f"{cell!r} called from its own task: it would wait for its own reply"
+            )
         now = runtime._now  # loop.time, as a C function where it can be
         reply = loop.create_future()
         started = now()
