@@ -12,7 +12,8 @@ its first message, as a plain one does). What ``on_start`` sees is the actor's:
   checks hold (``continue_with`` works, a call to itself is refused at once).
 
 An ``on_start`` that waits is driven step by step by :class:`Starting` (each step in
-the actor's context), under the start timeout, armed only once it suspends. A kill
+the actor's context), under the start timeout, armed only once it suspends (its first
+step runs directly: most ``on_start`` methods finish without waiting). A kill
 (or the timeout, which is a kill with :class:`StartTimeout`) reaches it as a
 ``CancelledError`` at the point where it waits, as in a task of its own: while it is
 suspended the spawner's task is cancelled (and uncancelled once the kill is
@@ -29,7 +30,7 @@ import asyncio
 import contextvars
 import logging
 import types
-from collections.abc import Awaitable, Generator
+from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
 from bastion._core._clock import current_task
@@ -64,9 +65,15 @@ async def start(cell: Cell, timeout: float) -> None:
     failure: BaseException | None = None
     try:
         result = context.run(cell.actor.on_start)
-        if result is not None:
-            starting = cell.starting = Starting(cell, task, context, timeout)
-            await starting.run(result)
+        if result is not None:  # an awaitable: its first step runs here, like a call
+            steps = result.__await__()
+            try:
+                yielded = context.run(steps.send, None)
+            except StopIteration:
+                pass  # finished without waiting: nothing is timed, nothing to drive
+            else:
+                starting = cell.starting = Starting(cell, task, context, timeout)
+                await starting.run(steps, yielded)
     except (Exception, asyncio.CancelledError) as exc:  # noqa: BLE001 -- raised below, as StartFailed
         failure = exc
     if starting is not None and starting.uncancel_own():  # the spawner was cancelled
@@ -154,7 +161,8 @@ class Starting:
         self.timeout = timeout
         self.base = task.cancelling()  # cancellations the spawner had before (not ours)
         self.suspended = False  # waiting at a yield: a kill cancels the task
-        self.pending = False  # a kill arrived while on_start ran: throw it in when it waits
+        # A kill arrived while on_start ran (its first step included): thrown in where it waits.
+        self.pending = cell.kill_reason is not None
         self.cancels = 0  # cancellations of the spawner's task that were kills (taken back)
         self.abandon = False  # the deadline passed after a kill: close on_start
         self.handle: asyncio.TimerHandle | None = None
@@ -191,15 +199,11 @@ class Starting:
             self.task.cancel()
 
     @types.coroutine
-    def run(self, awaitable: Awaitable[None]) -> Generator[Any, Any, None]:
-        """Drive ``awaitable`` to its end: pass what it yields to the task, and what the
-        task sends or throws (cancellation) back into it, each step in the actor's context."""
-        steps = awaitable.__await__()
+    def run(self, steps: Generator[Any, Any, Any], yielded: Any) -> Generator[Any, Any, None]:
+        """Drive ``on_start``'s awaitable, whose first step yielded ``yielded``, to its
+        end: pass what it yields to the task, and what the task sends or throws
+        (cancellation) back into it, each step in the actor's context."""
         step = self.context.run
-        try:
-            yielded = step(steps.send, None)
-        except StopIteration:
-            return  # finished without waiting: no timer armed
         loop = self.cell.loop
         self.handle = loop.call_at(loop.time() + self.timeout, self.expire)
         while True:

@@ -252,7 +252,7 @@ class Runtime(metaclass=NoPublicConstructor):
     def _park(self) -> None:
         """An actor waits for a message or is gone (kernel interface); idle at zero."""
         self._busy -= 1
-        if self._busy == 0:
+        if self._busy == 0 and self._idle_waiters:
             self._notify_idle()
 
     def _note_late_reply(self) -> None:
