@@ -78,7 +78,7 @@ async def test_a_kill_from_within_on_start_lands_where_it_next_waits(clock: Virt
         task = asyncio.current_task()
         assert task is not None
         assert task.cancelling() == 0
-        await asyncio.sleep(0.001)  # and goes on waiting normally
+        await rt.clock.sleep(0.001)  # and goes on waiting normally
         assert rt.statistics().actors == 0
 
 
