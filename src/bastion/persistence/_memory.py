@@ -16,6 +16,7 @@ from bastion.persistence._errors import StoreClosed, VersionConflict
 from bastion.persistence._protocol import (
     Delete,
     DeleteItem,
+    Fence,
     NamespaceData,
     Op,
     Put,
@@ -87,7 +88,7 @@ class MemoryStore:
                 versions[(op.namespace, op.key)] = 0
             elif isinstance(op, PutItem):
                 space.collections.setdefault(op.collection, {})[op.item] = op.data
-            else:
+            elif isinstance(op, DeleteItem):
                 self._delete_item(space, op)
             if not space.records and not space.collections:
                 del spaces[op.namespace]
@@ -107,21 +108,22 @@ class MemoryStore:
     def _check_versions(self, ops: Sequence[Op]) -> None:
         seen: dict[tuple[str, str], int] = {}
         for op in ops:
-            if not isinstance(op, Put | Delete):
+            if not isinstance(op, Put | Delete | Fence):
                 continue
             key = (op.namespace, op.key)
             if key not in seen:
                 space = self._spaces.get(op.namespace)
                 rec = space.records.get(op.key) if space else None
                 seen[key] = rec.version if rec else 0
-            if op.expected_version is not None and op.expected_version != seen[key]:
+            expected = op.token if isinstance(op, Fence) else op.expected_version
+            if expected is not None and expected != seen[key]:
                 self._conflicts += 1
                 raise VersionConflict(
-                    f"{op.namespace}/{op.key}: expected version {op.expected_version}, "
-                    f"found {seen[key]}",
+                    f"{op.namespace}/{op.key}: expected version {expected}, found {seen[key]}",
                     context={"namespace": op.namespace, "key": op.key},
                 )
-            seen[key] = seen[key] + 1 if isinstance(op, Put) else 0
+            if not isinstance(op, Fence):
+                seen[key] = seen[key] + 1 if isinstance(op, Put) else 0
 
     async def read(self, namespace: str, key: str) -> Record | None:
         """One record, or None."""

@@ -10,7 +10,9 @@ A store holds *namespaces* (one per agent, e.g. ``"agent/task-1"``). A namespace
   collection (no whole-state rewrite).
 
 Writes come in batches that commit atomically; a batch whose compare-and-set fails is
-rejected whole with :class:`VersionConflict`. Backends may commit many batches, from many
+rejected whole with :class:`VersionConflict`. A :class:`Fence` op writes nothing: it makes
+its batch conditional on a record's version (the fencing token of a lease, see
+``bastion.cluster``), checked in the same transaction as the batch's writes. Backends may commit many batches, from many
 agents, in one transaction (group commit) but keep each batch atomic and apply batches in
 submission order, so a read issued after a write sees it.
 """
@@ -27,6 +29,7 @@ __all__ = [
     "Delete",
     "DeleteItem",
     "Durability",
+    "Fence",
     "NamespaceData",
     "Op",
     "Put",
@@ -103,7 +106,23 @@ class DeleteItem:
     item: str
 
 
-Op: TypeAlias = Put | Delete | PutItem | DeleteItem
+@dataclass(frozen=True, slots=True)
+class Fence:
+    """Commit the batch only if record ``key`` of ``namespace`` is at version ``token``.
+
+    Writes nothing. A lease holder puts one in each of its batches, naming its lease's
+    holder record and the version it acquired (its fencing token): once another node
+    takes the lease over (a write that bumps that version), the old holder's batches are
+    rejected whole with :class:`VersionConflict`, atomically with their writes. ``0``
+    means the record must not exist.
+    """
+
+    namespace: str
+    key: str
+    token: int
+
+
+Op: TypeAlias = Put | Delete | PutItem | DeleteItem | Fence
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,15 @@ from typing import Any
 
 from bastion.persistence import _sqlite_schema as schema
 from bastion.persistence._errors import StoreError, VersionConflict
-from bastion.persistence._protocol import Delete, DeleteItem, Op, Put, PutItem, WriteResult
+from bastion.persistence._protocol import (
+    Delete,
+    DeleteItem,
+    Fence,
+    Op,
+    Put,
+    PutItem,
+    WriteResult,
+)
 from bastion.persistence._sqlite_errors import store_error
 from bastion.persistence._sqlite_files import open_error
 
@@ -221,6 +229,17 @@ class Writer:
                         context={"namespace": key[0], "key": key[1]},
                     )
                 versions[key] = current + 1 if cls is Put else 0
+            elif cls is Fence:
+                key = (op.namespace, op.key)  # type: ignore[union-attr]
+                current = versions.get(key)
+                if current is None:
+                    current = self._version(conn, plan, key)  # (a base the commit rechecks)
+                if op.token != current:  # type: ignore[union-attr]
+                    raise VersionConflict(
+                        f"{key[0]}/{key[1]}: fenced at version {op.token}, "  # type: ignore[union-attr]
+                        f"found {current}",
+                        context={"namespace": key[0], "key": key[1]},
+                    )
             elif cls is not PutItem and cls is not DeleteItem:
                 raise StoreError(f"not a store operation: {op!r}", retryable=False)
         item_puts, item_dels = plan.item_puts, plan.item_dels
@@ -234,7 +253,7 @@ class Writer:
                 ikey = (op.namespace, op.collection, op.item)  # type: ignore[union-attr]
                 item_puts.pop(ikey, None)
                 item_dels[ikey] = ikey
-            else:
+            elif cls is not Fence:
                 self._plan_record(plan, op, versions)
         plan.versions.update(versions)
         return WriteResult(versions)
