@@ -12,9 +12,10 @@ A store holds *namespaces* (one per agent, e.g. ``"agent/task-1"``). A namespace
 Writes come in batches that commit atomically; a batch whose compare-and-set fails is
 rejected whole with :class:`VersionConflict`. A :class:`Fence` op writes nothing: it makes
 its batch conditional on a record's version (the fencing token of a lease, see
-``bastion.cluster``), checked in the same transaction as the batch's writes. Backends may commit many batches, from many
-agents, in one transaction (group commit) but keep each batch atomic and apply batches in
-submission order, so a read issued after a write sees it.
+``bastion.cluster``), checked in the same transaction as the batch's writes. Backends may
+commit many batches, from many agents, in one transaction (group commit) but keep each
+batch atomic and apply batches in submission order, so a read issued after a write sees
+it.
 """
 
 from __future__ import annotations
