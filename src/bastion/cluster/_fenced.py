@@ -1,0 +1,217 @@
+"""``FencedStore``: the store as a lease holder's agents see it.
+
+Every batch submitted through it carries the lease's :class:`~bastion.persistence.Fence`,
+so the shared store commits it only while the lease's token is unchanged. Before a
+batch leaves the process, the holder's own deadline is checked too: past it, the batch is
+refused with :class:`LeaseLost` at once (a node whose lease ran out never writes, even
+before anyone took over). Reads pass through. An agent written for one process runs on a
+node unchanged: the node hands it a ``FencedStore`` instead of the shared store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Collection, Sequence
+
+from bastion.cluster._errors import LeaseLost
+from bastion.cluster._lease import fence_for
+from bastion.persistence import (
+    NamespaceData,
+    Op,
+    QuarantineEntry,
+    Record,
+    StateStore,
+    StoreStatistics,
+    VersionConflict,
+    WriteResult,
+)
+from bastion.persistence._paged import Cursor, NamespaceHead, PagedLoad, PageRow
+
+__all__ = ["FencedStore", "fenced_store"]
+
+
+class FencedStore:
+    """A :class:`~bastion.persistence.StateStore` whose writes are fenced by one lease.
+
+    ``valid`` says whether the holder's lease still runs by its own clock; ``on_lost`` is
+    called (once) when a write is refused because the lease was lost.
+    """
+
+    def __init__(
+        self,
+        store: StateStore,
+        owner: str,
+        token: int,
+        *,
+        valid: Callable[[], bool],
+        on_lost: Callable[[], None],
+    ) -> None:
+        self._store = store
+        self.owner = owner
+        self.token = token
+        self._fence = fence_for(owner, token)
+        self._valid = valid
+        self._on_lost = on_lost
+        self._lost = False
+
+    @property
+    def backend(self) -> str:
+        """The shared store's backend name."""
+        return self._store.backend
+
+    @property
+    def lost(self) -> bool:
+        """Whether a write was refused because the lease was lost (or :meth:`revoke`)."""
+        return self._lost
+
+    def revoke(self) -> None:
+        """Refuse every later write (the node stepped down from this lease)."""
+        self._lost = True
+
+    def _check(self) -> None:
+        if not self._lost and not self._valid():
+            self._lose()
+        if self._lost:
+            raise LeaseLost(
+                f"{self.owner}: this node's lease (token {self.token}) is over; "
+                "the write was not sent",
+                context={"owner": self.owner, "token": self.token},
+            )
+
+    def _lose(self) -> None:
+        if not self._lost:
+            self._lost = True
+            self._on_lost()
+
+    async def submit(
+        self, ops: Sequence[Op], *, sync: bool = False, defer: bool = False
+    ) -> asyncio.Future[WriteResult]:
+        """Submit the batch with the lease's fence; LeaseLost if the lease is over."""
+        self._check()
+        inner = await self._store.submit([self._fence, *ops], sync=sync, defer=defer)
+        outer: asyncio.Future[WriteResult] = asyncio.get_running_loop().create_future()
+        if inner.done():
+            self._settle(inner, outer)
+        else:
+            inner.add_done_callback(lambda f: self._settle(f, outer))
+        return outer
+
+    def _settle(
+        self, inner: asyncio.Future[WriteResult], outer: asyncio.Future[WriteResult]
+    ) -> None:
+        if outer.done():
+            return
+        if inner.cancelled():
+            outer.cancel()
+            return
+        error = inner.exception()
+        if error is None:
+            outer.set_result(inner.result())
+        elif isinstance(error, VersionConflict) and self._is_fence(error):
+            self._lose()
+            lost = LeaseLost(
+                f"{self.owner}: another node took the lease over (token {self.token} is "
+                "stale); the batch was rejected whole",
+                context={"owner": self.owner, "token": self.token},
+            )
+            lost.__cause__ = error
+            outer.set_exception(lost)
+        else:
+            outer.set_exception(error)
+
+    def _is_fence(self, error: VersionConflict) -> bool:
+        context = error.context or {}
+        return (
+            context.get("namespace") == self._fence.namespace
+            and context.get("key") == self._fence.key
+        )
+
+    async def write(self, ops: Sequence[Op], *, sync: bool = False) -> WriteResult:
+        """Submit the fenced batch and wait until it is committed."""
+        return await (await self.submit(ops, sync=sync))
+
+    async def read(self, namespace: str, key: str) -> Record | None:
+        """One record (reads are not fenced)."""
+        return await self._store.read(namespace, key)
+
+    async def read_item(self, namespace: str, collection: str, item: str) -> bytes | None:
+        """One collection item."""
+        return await self._store.read_item(namespace, collection, item)
+
+    async def load(self, namespace: str) -> NamespaceData:
+        """A namespace; LeaseLost if the lease is over (a restore would be pointless)."""
+        self._check()
+        return await self._store.load(namespace)
+
+    async def namespaces(self, prefix: str = "") -> list[str]:
+        """Namespaces with data."""
+        return await self._store.namespaces(prefix)
+
+    async def drop(self, namespace: str) -> None:
+        """Drop a namespace (only while the lease runs; not atomic with the fence)."""
+        self._check()
+        await self._store.drop(namespace)
+
+    async def quarantine(self, namespace: str, reason: str) -> QuarantineEntry:
+        """Quarantine a namespace (only while the lease runs; not atomic with the fence)."""
+        self._check()
+        return await self._store.quarantine(namespace, reason)
+
+    async def quarantined(self, prefix: str = "") -> list[QuarantineEntry]:
+        """Quarantined namespaces."""
+        return await self._store.quarantined(prefix)
+
+    async def close(self) -> None:
+        """Refuse later writes; the shared store stays open (the node owns it)."""
+        self._lost = True
+
+    def statistics(self) -> StoreStatistics:
+        """The shared store's statistics."""
+        return self._store.statistics()
+
+
+class FencedPagedStore(FencedStore):
+    """A :class:`FencedStore` over a store that reads namespaces in pages."""
+
+    def _paged(self) -> PagedLoad:
+        store = self._store
+        assert isinstance(store, PagedLoad)
+        return store
+
+    async def load_head(
+        self,
+        namespace: str,
+        ordered: str,
+        limit: int,
+        *,
+        shift: int = 0,
+        skip: Collection[str] = (),
+    ) -> NamespaceHead:
+        """The first page of a namespace (a TaskAgent's restore)."""
+        self._check()
+        return await self._paged().load_head(namespace, ordered, limit, shift=shift, skip=skip)
+
+    async def load_page(
+        self, namespace: str, collection: str, after: Cursor, limit: int
+    ) -> list[PageRow]:
+        """The next page of an ordered collection."""
+        return await self._paged().load_page(namespace, collection, after, limit)
+
+    async def load_items(
+        self, namespace: str, collection: str, after: str, limit: int
+    ) -> list[tuple[str, bytes]]:
+        """The next items of a collection by key."""
+        return await self._paged().load_items(namespace, collection, after, limit)
+
+
+def fenced_store(
+    store: StateStore,
+    owner: str,
+    token: int,
+    *,
+    valid: Callable[[], bool],
+    on_lost: Callable[[], None],
+) -> FencedStore:
+    """A fenced view of ``store`` (paged if ``store`` reads in pages)."""
+    cls = FencedPagedStore if isinstance(store, PagedLoad) else FencedStore
+    return cls(store, owner, token, valid=valid, on_lost=on_lost)

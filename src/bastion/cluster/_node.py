@@ -1,0 +1,344 @@
+"""``Node``: one process's share of the agents of a cluster on one shared store.
+
+Every node of a cluster is started with the same list of :class:`Hosted` agents and a
+unique ``node_id``. Each node renews its heartbeat, and every ``check_every`` it looks at
+the agents' leases: it acquires free ones and the ones of nodes whose heartbeat it saw
+dead, up to its fair share (``ceil(agents / live nodes)``), and releases one when it
+holds more (a node joined). For each lease it holds it runs the agent under its own
+one-child supervisor, with a :class:`~bastion.cluster.FencedStore` as its store: the
+agent restores from the shared store (the ordinary ``PersistentAgent`` restore) and
+every write it makes carries the lease's token.
+
+When the node cannot renew its heartbeat before its own deadline (``duration - margin``
+after the last renewal it sent), it stops every agent and writes nothing more under the
+old tokens; it keeps renewing and claims leases again once the store answers. A write
+refused for a lost lease (the node was paused while another took over) stops that agent
+at the next check. The node's process dying needs nothing: its heartbeat stops changing
+and the other nodes take its agents over after ``duration``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import zlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from bastion._core._actor import Actor
+from bastion._core._childspec import ChildSpec
+from bastion._core._errors import StartFailed
+from bastion._core._intensity import RestartIntensity
+from bastion._core._messages import Down, MonitorRef
+from bastion._core._supervisor_handle import SupervisorHandle
+from bastion.cluster._errors import NodeIdTaken
+from bastion.cluster._fenced import FencedStore, fenced_store
+from bastion.cluster._lease import (
+    BEAT,
+    NODES,
+    Beat,
+    BeatWatch,
+    Holder,
+    LeaseOptions,
+    acquire_ops,
+    beat_data,
+    node_namespace,
+    read_beat,
+    read_holder,
+    release_ops,
+)
+from bastion.persistence import Put, StateStore, StoreError, VersionConflict
+
+__all__ = ["Hosted", "Node", "NodeStatistics"]
+
+
+@dataclass(frozen=True, slots=True)
+class Hosted:
+    """An agent the cluster runs on exactly one node at a time.
+
+    ``key`` names it: its actor name on the node that holds it, its persistence key
+    (state in ``agent/<key>``) and its lease (``lease/agent/<key>``). ``kwargs`` go to
+    the agent's constructor; the node adds ``store`` and ``persistence_key``.
+    """
+
+    key: str
+    actor: type[Actor]
+    kwargs: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.key, str) or not self.key or "/" in self.key:
+            raise ValueError(
+                f"a hosted agent's key must be a non-empty str without '/': {self.key!r}"
+            )
+        if not (isinstance(self.actor, type) and issubclass(self.actor, Actor)):
+            raise TypeError(f"hosted agent {self.key!r}: actor must be an Actor subclass")
+        if "store" in self.kwargs or "persistence_key" in self.kwargs:
+            raise ValueError(
+                f"hosted agent {self.key!r}: the node passes store and persistence_key itself"
+            )
+
+    @property
+    def owner(self) -> str:
+        """The lease's owner key."""
+        return f"agent/{self.key}"
+
+
+@dataclass(frozen=True, slots=True)
+class NodeStatistics:
+    """A snapshot of a node: what it holds and what its lease machinery did."""
+
+    node_id: str
+    owned: tuple[str, ...]
+    live_nodes: int
+    lease_valid: bool
+    renewals: int
+    renew_failures: int
+    check_failures: int
+    acquired: int
+    released: int
+    stepped_down: int
+    lost: int
+
+
+@dataclass(slots=True)
+class _Owned:
+    spec: Hosted
+    store: FencedStore
+    supervisor: SupervisorHandle
+    monitor: MonitorRef
+
+
+@dataclass(frozen=True, slots=True)
+class _Tick:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class _Deadline:
+    """The node's lease runs out at ``at`` unless a renewal came after the timer was set."""
+
+    at: float
+
+
+#: A hosted agent's supervisor: a few restarts for crashes, then the node decides.
+_AGENT_INTENSITY = RestartIntensity(3, 5.0)
+
+
+class Node(Actor):
+    """The cluster runtime of one process (see the module docstring)."""
+
+    def __init__(
+        self,
+        *,
+        store: StateStore,
+        node_id: str,
+        agents: Sequence[Hosted] = (),
+        lease: LeaseOptions | None = None,
+    ) -> None:
+        if not isinstance(node_id, str) or not node_id or "/" in node_id:
+            raise ValueError(f"node_id must be a non-empty str without '/': {node_id!r}")
+        keys = [a.key for a in agents]
+        if len(set(keys)) != len(keys):
+            raise ValueError(f"hosted agent keys must be unique: {keys}")
+        self.store = store
+        self.node_id = node_id
+        self.options = lease if lease is not None else LeaseOptions()
+        self._specs = sorted(agents, key=lambda a: zlib.crc32(f"{node_id}/{a.key}".encode()))
+        self._watch = BeatWatch(self.options.duration)
+        self._owned: dict[str, _Owned] = {}
+        self._cooling: dict[str, float] = {}  # key -> until when this node leaves it alone
+        self._beat_version = 0
+        self._valid_until: float | None = None
+        self._last_renewal: float | None = None
+        self._live = 1
+        self._counts = dict.fromkeys(
+            (
+                "renewals",
+                "renew_failures",
+                "check_failures",
+                "acquired",
+                "released",
+                "stepped_down",
+                "lost",
+            ),
+            0,
+        )
+
+    # -- lifecycle -----------------------------------------------------------------------
+    async def on_start(self) -> None:
+        """Read this node's heartbeat version, renew it once, start the checks."""
+        beat = await self._io(read_beat(self.store, self.node_id))
+        self._beat_version = beat.version
+        await self._renew()
+        self.send_interval(self.options.check, _Tick())
+        await self._balance()
+
+    async def on_stop(self, reason: Any) -> None:
+        """Stop every agent, release their leases, mark the heartbeat stopped."""
+        for key in list(self._owned):
+            await self._let_go(key, release=True)
+        if self._valid():
+            data = beat_data(self.node_id, self.options.duration, stopped=True)
+            ns = node_namespace(self.node_id)
+            with contextlib.suppress(StoreError, TimeoutError):  # else: others see it stop
+                await self._io(self.store.write([Put(ns, BEAT, data, self._beat_version)]))
+
+    async def handle_info(self, message: Any) -> None:
+        """Periodic checks and the end of a hosted agent's supervisor."""
+        if isinstance(message, _Tick):
+            await self._tick()
+        elif isinstance(message, _Deadline):
+            if message.at == self._valid_until and self._owned:
+                await self._step_down("its heartbeat was not renewed before its deadline")
+        elif isinstance(message, Down):
+            await self._agent_down(message)
+
+    def statistics(self) -> NodeStatistics:
+        """What this node holds and counted."""
+        return NodeStatistics(
+            node_id=self.node_id,
+            owned=tuple(sorted(self._owned)),
+            live_nodes=self._live,
+            lease_valid=self._valid(),
+            **self._counts,
+        )
+
+    # -- time and the node's own lease -----------------------------------------------------
+    def _now(self) -> float:
+        return self.runtime.clock.now()
+
+    def _valid(self) -> bool:
+        return self._valid_until is not None and self._now() < self._valid_until
+
+    async def _io(self, awaitable: Any) -> Any:
+        async with asyncio.timeout(self.options.timeout):
+            return await awaitable
+
+    async def _tick(self) -> None:
+        if self._owned and not self._valid():
+            await self._step_down("its heartbeat was not renewed before its deadline")
+        last = self._last_renewal
+        if last is None or self._now() - last >= self.options.renew:
+            await self._renew()
+        for key in [k for k, o in self._owned.items() if o.store.lost]:
+            self._counts["lost"] += 1
+            await self._let_go(key, release=False)
+        if self._valid():
+            try:
+                await self._balance()
+            except (StoreError, TimeoutError):
+                self._counts["check_failures"] += 1  # the store is away: the next check
+
+    async def _renew(self) -> None:
+        sent = self._now()
+        self._last_renewal = sent
+        ns = node_namespace(self.node_id)
+        data = beat_data(self.node_id, self.options.duration)
+        try:
+            result = await self._io(self.store.write([Put(ns, BEAT, data, self._beat_version)]))
+        except VersionConflict as exc:
+            raise NodeIdTaken(
+                f"another process renews the heartbeat of node {self.node_id!r}",
+                context={"node_id": self.node_id},
+            ) from exc
+        except (StoreError, TimeoutError):
+            self._counts["renew_failures"] += 1
+            return
+        self._beat_version = result.versions[(ns, BEAT)]
+        self._valid_until = until = sent + self.options.duration - self.options.safety_margin
+        self.send_after(max(0.0, until - self._now()), _Deadline(until))
+        self._counts["renewals"] += 1
+
+    async def _step_down(self, why: str) -> None:
+        """Stop every agent without writing: the leases may belong to others by now."""
+        self._counts["stepped_down"] += 1
+        for owned in self._owned.values():
+            owned.store.revoke()
+        for key in list(self._owned):
+            await self._let_go(key, release=False)
+
+    # -- claiming and releasing --------------------------------------------------------------
+    async def _balance(self) -> None:
+        now = self._now()
+        for name in await self._io(self.store.namespaces(NODES)):
+            node = name[len(NODES) :]
+            if node != self.node_id:
+                self._watch.observe(await self._io(read_beat(self.store, node)), now)
+        self._live = len(set(self._watch.alive(now)) | {self.node_id})
+        share = math.ceil(len(self._specs) / self._live)
+        if len(self._owned) > share:
+            await self._let_go(next(reversed(self._owned)), release=True)
+            return
+        for spec in self._specs:
+            if len(self._owned) >= share or not self._valid():
+                return
+            if spec.key in self._owned or self._cooling.get(spec.key, 0.0) > now:
+                continue
+            holder = await self._io(read_holder(self.store, spec.owner))
+            dead = self._claimable(holder, now)
+            if dead is not False:
+                await self._acquire(spec, holder, dead)
+
+    def _claimable(self, holder: Holder, now: float) -> int | bool | None:
+        """False if ``holder`` still holds; else the dead heartbeat version to fence on."""
+        if holder.free or holder.node == self.node_id:
+            return None
+        assert holder.node is not None
+        dead = self._watch.dead_version(holder.node, now)
+        if dead is None and holder.node not in self._watch.alive(now):
+            self._watch.observe(Beat(holder.node, 0, None, False), now)  # never seen: watch it
+        return False if dead is None else dead
+
+    async def _acquire(self, spec: Hosted, holder: Holder, dead: int | None) -> None:
+        ops = acquire_ops(spec.owner, self.node_id, holder, dead)
+        try:
+            result = await self._io(self.store.write(ops))
+        except (StoreError, TimeoutError):
+            return  # another node was faster, or the store is away: next check
+        token = result.versions[(f"lease/{spec.owner}", "holder")]
+        store = fenced_store(self.store, spec.owner, token, valid=self._valid, on_lost=lambda: None)
+        child = ChildSpec(
+            id=spec.key,
+            actor=spec.actor,
+            kwargs={**spec.kwargs, "store": store, "persistence_key": spec.key},
+            name=spec.key,
+        )
+        try:
+            handle = await self.runtime.start_supervisor([child], intensity=_AGENT_INTENSITY)
+        except StartFailed:
+            self._cooling[spec.key] = self._now() + self.options.duration
+            store.revoke()
+            await self._release(spec.owner, token)
+            return
+        self._owned[spec.key] = _Owned(spec, store, handle, self.monitor(handle.ref))
+        self._counts["acquired"] += 1
+
+    async def _let_go(self, key: str, *, release: bool) -> None:
+        """Stop a hosted agent; with ``release``, hand its lease back after its last save."""
+        owned = self._owned.pop(key)
+        self.demonitor(owned.monitor)
+        try:
+            await owned.supervisor.stop()
+        finally:
+            owned.store.revoke()
+            if release and self._valid():
+                await self._release(owned.spec.owner, owned.store.token)
+
+    async def _release(self, owner: str, token: int) -> None:
+        try:
+            await self._io(self.store.write(release_ops(owner, self.node_id, token)))
+        except (StoreError, TimeoutError):
+            return  # the lease runs out with this node's heartbeat, or was taken over
+        self._counts["released"] += 1
+
+    async def _agent_down(self, message: Down) -> None:
+        """A hosted agent's supervisor gave up: let the lease go, leave the key a while."""
+        for key, owned in list(self._owned.items()):
+            if owned.monitor == message.monitor:
+                del self._owned[key]
+                owned.store.revoke()
+                self._cooling[key] = self._now() + self.options.duration
+                if self._valid():
+                    await self._release(owned.spec.owner, owned.store.token)
