@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 import bastion
 from bastion.agents import act
-from bastion.cluster import FencedStore, LeaseLost
+from bastion.cluster import FencedStore, LeaseLost, Node, SharedQueue, TaskHandler
 from bastion.persistence import MemoryStore, Put
 from bastion.testing import wait_for
 from tests.cluster._support import (
@@ -120,3 +122,43 @@ async def test_writes_of_a_replaced_holder_are_rejected_whole(rt: bastion.Runtim
     assert stale_store.lost
     assert await act(rt.ref("c1"), "get") == 4
     await b.stop()
+
+
+async def test_a_shared_queue_records_each_outcome_once_across_nodes(
+    rt: bastion.Runtime,
+) -> None:
+    store = MemoryStore()
+    ran: list[tuple[str, bytes]] = []
+
+    def handler_of(node: str) -> TaskHandler:
+        async def handle(payload: bytes) -> bytes:
+            ran.append((node, payload))
+            await asyncio.sleep(0.01)  # virtual time: a task takes a while
+            return payload.upper()
+
+        return handle
+
+    queue = SharedQueue(store, "jobs")
+    for i in range(40):
+        await queue.put(f"t{i}", f"job{i}".encode())
+    nodes = [
+        await rt.spawn(Node, store=store, node_id=n, queues={"jobs": handler_of(n)}, lease=LEASE)
+        for n in ("a", "b")
+    ]
+    await wait_for(lambda: len(ran) >= 40, timeout=20.0)
+
+    async def all_done() -> bool:
+        return not await queue.pending()
+
+    await wait_for(all_done, timeout=20.0, what="the queue to drain")
+    outcomes = {f"t{i}": await queue.outcome(f"t{i}") for i in range(40)}
+    assert all(o is not None and o.ok for o in outcomes.values())
+    assert outcomes["t7"] is not None
+    assert outcomes["t7"].result == b"JOB7"
+    assert {o.node for o in outcomes.values() if o is not None} == {"a", "b"}
+    for i in range(40):  # each outcome written once (compare-and-set from absent)
+        record = await store.read(queue.done_namespace, f"t{i}")
+        assert record is not None
+        assert record.version == 1
+    for node in nodes:
+        await node.stop()

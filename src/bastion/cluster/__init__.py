@@ -7,6 +7,8 @@
 * :class:`FencedStore`: the store an owned agent writes through; each batch carries the
   lease's :class:`~bastion.persistence.Fence`, so the store rejects a stale owner's
   writes (:class:`LeaseLost`) instead of interleaving them.
+* :class:`SharedQueue`: tasks any node takes (a per-task claim lease); each outcome is
+  recorded once, fenced by the claim.
 * :class:`LeaseOptions`: lease timing. No clocks are compared across machines: each node
   measures durations on its own monotonic clock (see ``docs/scale-out.md``).
 
@@ -21,6 +23,7 @@ from bastion.cluster._errors import LeaseLost, NodeIdTaken
 from bastion.cluster._fenced import FencedStore
 from bastion.cluster._lease import LeaseOptions
 from bastion.cluster._node import Hosted, Node, NodeStatistics
+from bastion.cluster._queue import Outcome, SharedQueue, TaskHandler
 
 __all__ = [
     "FencedStore",
@@ -30,6 +33,9 @@ __all__ = [
     "Node",
     "NodeIdTaken",
     "NodeStatistics",
+    "Outcome",
+    "SharedQueue",
+    "TaskHandler",
 ]
 
 publish(globals(), "bastion.cluster")

@@ -1,10 +1,11 @@
 """``Node``: one process's share of the agents of a cluster on one shared store.
 
-Every node of a cluster is started with the same list of :class:`Hosted` agents and a
-unique ``node_id``. Each node renews its heartbeat, and every ``check_every`` it looks at
-the agents' leases: it acquires free ones and the ones of nodes whose heartbeat it saw
-dead, up to its fair share (``ceil(agents / live nodes)``), and releases one when it
-holds more (a node joined). For each lease it holds it runs the agent under its own
+Every node of a cluster is started with the same list of :class:`Hosted` agents (and
+of shared queues, see ``_queue``) and a unique ``node_id``. Each node renews its
+heartbeat, and every ``check_every`` it looks at the agents' leases: it acquires free
+ones and the ones of nodes whose heartbeat it saw dead, up to its fair share
+(``ceil(agents / live nodes)``), and releases one when it holds more (a node joined).
+For each lease it holds it runs the agent under its own
 one-child supervisor, with a :class:`~bastion.cluster.FencedStore` as its store: the
 agent restores from the shared store (the ordinary ``PersistentAgent`` restore) and
 every write it makes carries the lease's token.
@@ -49,6 +50,7 @@ from bastion.cluster._lease import (
     read_holder,
     release_ops,
 )
+from bastion.cluster._queue import Membership, QueueWorker, SharedQueue, TaskHandler
 from bastion.persistence import Put, StateStore, StoreError, VersionConflict
 
 __all__ = ["Hosted", "Node", "NodeStatistics"]
@@ -135,6 +137,7 @@ class Node(Actor):
         store: StateStore,
         node_id: str,
         agents: Sequence[Hosted] = (),
+        queues: Mapping[str, TaskHandler] | None = None,
         lease: LeaseOptions | None = None,
     ) -> None:
         if not isinstance(node_id, str) or not node_id or "/" in node_id:
@@ -147,6 +150,8 @@ class Node(Actor):
         self.options = lease if lease is not None else LeaseOptions()
         self._specs = sorted(agents, key=lambda a: zlib.crc32(f"{node_id}/{a.key}".encode()))
         self._watch = BeatWatch(self.options.duration)
+        self._queues = dict(queues or {})
+        self._workers: SupervisorHandle | None = None
         self._owned: dict[str, _Owned] = {}
         self._cooling: dict[str, float] = {}  # key -> until when this node leaves it alone
         self._beat_version = 0
@@ -174,9 +179,31 @@ class Node(Actor):
         await self._renew()
         self.send_interval(self.options.check, _Tick())
         await self._balance()
+        if self._queues:
+            await self._start_workers()
+
+    async def _start_workers(self) -> None:
+        membership = Membership(self.node_id, self._valid, self._watch, self._now)
+        children = [
+            ChildSpec(
+                id=f"queue:{name}",
+                actor=QueueWorker,
+                kwargs={
+                    "queue": SharedQueue(self.store, name),
+                    "handler": handler,
+                    "membership": membership,
+                    "poll": self.options.check,
+                    "io_timeout": self.options.timeout,
+                },
+            )
+            for name, handler in self._queues.items()
+        ]
+        self._workers = await self.runtime.start_supervisor(children)
 
     async def on_stop(self, reason: Any) -> None:
         """Stop every agent, release their leases, mark the heartbeat stopped."""
+        if self._workers is not None:
+            await self._workers.stop()
         for key in list(self._owned):
             await self._let_go(key, release=True)
         if self._valid():

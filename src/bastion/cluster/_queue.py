@@ -1,0 +1,221 @@
+"""A shared task queue that every node of a cluster takes work from.
+
+A task is put once (``SharedQueue.put``: acknowledged when committed) as an item of the
+``pending`` collection of ``queue/<name>``. A node *claims* a task with a lease on
+``task/<name>/<id>`` (compare-and-set: one claimer wins), runs the handler, and records
+the outcome in one fenced batch::
+
+    Fence(task lease, token)  Put(queue/<name>/done, id, outcome, expected_version=0)
+    DeleteItem(pending, id)   Delete(task lease)
+
+so the outcome is recorded **once**: a claimer replaced after its node's heartbeat died
+has its batch rejected whole, and ``expected_version=0`` refuses a second outcome. A
+task whose node dies mid-run is claimed again once that node's heartbeat is seen dead:
+execution is at-least-once, completion exactly-once. Nodes visit pending tasks in an
+order of their own (a hash of node and task id), so they rarely contend for one task.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import zlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+
+from bastion._core._actor import Actor
+from bastion.cluster._lease import (
+    HOLDER,
+    BeatWatch,
+    Holder,
+    acquire_ops,
+    fence_for,
+    lease_namespace,
+    read_holder,
+)
+from bastion.persistence import (
+    Delete,
+    DeleteItem,
+    Op,
+    Put,
+    PutItem,
+    StateStore,
+    StoreError,
+)
+from bastion.persistence._paged import PagedLoad
+
+__all__ = ["Outcome", "SharedQueue", "TaskHandler"]
+
+#: Runs one task: its payload in, its result out (bytes both ways).
+TaskHandler = Callable[[bytes], Awaitable[bytes]]
+PENDING = "pending"
+
+
+class Outcome(msgspec.Struct, frozen=True):
+    """The recorded outcome of a task: which node ran it, its result or its error."""
+
+    node: str
+    ok: bool
+    result: bytes = b""
+    error: str = ""
+
+
+class SharedQueue:
+    """Put tasks and read outcomes of a shared queue (any process on the store)."""
+
+    def __init__(self, store: StateStore, name: str) -> None:
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"a queue name must be a non-empty str: {name!r}")
+        self.store = store
+        self.name = name
+        self.namespace = f"queue/{name}"
+        self.done_namespace = f"queue/{name}/done"
+
+    async def put(self, task_id: str, payload: bytes) -> None:
+        """Queue a task; returns once it is committed (acknowledged)."""
+        if not isinstance(task_id, str) or not task_id:
+            raise ValueError(f"a task id must be a non-empty str: {task_id!r}")
+        if not isinstance(payload, bytes):
+            raise TypeError(f"a task payload is bytes, got {type(payload).__name__}")
+        await self.store.write([PutItem(self.namespace, PENDING, task_id, payload)])
+
+    async def outcome(self, task_id: str) -> Outcome | None:
+        """The outcome of a task, or None while it is not done."""
+        record = await self.store.read(self.done_namespace, task_id)
+        return None if record is None else msgspec.json.decode(record.data, type=Outcome)
+
+    async def pending(self, limit: int = 1000) -> list[tuple[str, bytes]]:
+        """Up to ``limit`` pending tasks, by id."""
+        store = self.store
+        if isinstance(store, PagedLoad):
+            return await store.load_items(self.namespace, PENDING, "", limit)
+        data = await store.load(self.namespace)
+        return data.collections.get(PENDING, [])[:limit]
+
+    def owner(self, task_id: str) -> str:
+        """The lease owner key of a task's claim."""
+        return f"task/{self.name}/{task_id}"
+
+    def completion_ops(self, task_id: str, token: int, outcome: Outcome) -> list[Op]:
+        """The fenced batch that records ``outcome`` once and retires the task."""
+        owner = self.owner(task_id)
+        return [
+            fence_for(owner, token),
+            Put(self.done_namespace, task_id, msgspec.json.encode(outcome), expected_version=0),
+            DeleteItem(self.namespace, PENDING, task_id),
+            Delete(lease_namespace(owner), HOLDER, expected_version=token),
+        ]
+
+
+@dataclass(slots=True)
+class Membership:
+    """What a node shares with its queue workers: its id, lease and view of others."""
+
+    node_id: str
+    valid: Callable[[], bool]
+    watch: BeatWatch
+    now: Callable[[], float]
+
+
+@dataclass(frozen=True, slots=True)
+class _Poll:
+    pass
+
+
+class QueueWorker(Actor):
+    """Takes tasks from one shared queue on behalf of a node, one at a time."""
+
+    def __init__(
+        self,
+        *,
+        queue: SharedQueue,
+        handler: TaskHandler,
+        membership: Membership,
+        poll: float,
+        io_timeout: float,
+        batch: int = 64,
+    ) -> None:
+        self.queue = queue
+        self.handler = handler
+        self.membership = membership
+        self.poll = poll
+        self.io_timeout = io_timeout
+        self.batch = batch
+        self.completed = 0
+        self.rejected = 0
+
+    async def on_start(self) -> None:
+        """Start polling."""
+        self.send_after(0.0, _Poll())
+
+    async def handle_info(self, message: Any) -> None:
+        """Run the claimable tasks seen, then poll again (at once if there were some)."""
+        if not isinstance(message, _Poll):
+            return
+        ran = 0
+        if self.membership.valid():
+            try:
+                ran = await self._round()
+            except (StoreError, TimeoutError):
+                ran = 0  # the store is away: the next poll
+        self.send_after(0.0 if ran else self.poll, _Poll())
+
+    async def _io(self, awaitable: Awaitable[Any]) -> Any:
+        async with asyncio.timeout(self.io_timeout):
+            return await awaitable
+
+    async def _round(self) -> int:
+        node = self.membership.node_id
+        tasks = await self._io(self.queue.pending(self.batch))
+        tasks.sort(key=lambda t: zlib.crc32(f"{node}/{t[0]}".encode()))
+        ran = 0
+        for task_id, payload in tasks:
+            if not self.membership.valid():
+                break
+            token = await self._claim(task_id)
+            if token is not None:
+                await self._run(task_id, payload, token)
+                ran += 1
+        return ran
+
+    async def _claim(self, task_id: str) -> int | None:
+        holder: Holder = await self._io(read_holder(self.queue.store, self.queue.owner(task_id)))
+        dead: int | None = None
+        # A claim of this node's earlier life is taken back at once: this worker, the
+        # node's only one on this queue, is not running it.
+        if not holder.free and holder.node != self.membership.node_id:
+            assert holder.node is not None
+            dead = self.membership.watch.dead_version(holder.node, self.membership.now())
+            if dead is None:
+                return None
+        ops = acquire_ops(self.queue.owner(task_id), self.membership.node_id, holder, dead)
+        try:
+            result = await self._io(self.queue.store.write(ops))
+        except StoreError:
+            return None  # another node claimed it first
+        token: int = result.versions[(lease_namespace(self.queue.owner(task_id)), HOLDER)]
+        return token
+
+    async def _run(self, task_id: str, payload: bytes, token: int) -> None:
+        node = self.membership.node_id
+        if await self._io(self.queue.outcome(task_id)) is not None:
+            outcome = None  # done already (a claim raced a completion): only retire it
+        else:
+            try:
+                outcome = Outcome(node, True, await self.handler(payload))
+            except Exception as exc:  # noqa: BLE001 -- a handler's failure is the task's outcome, recorded, not swallowed
+                outcome = Outcome(node, False, error=f"{type(exc).__name__}: {exc}")
+        if not self.membership.valid():
+            self.rejected += 1
+            return  # the lease ran out meanwhile: write nothing, the task moves on
+        ops = self.queue.completion_ops(task_id, token, outcome or Outcome(node, True))
+        if outcome is None:
+            ops = [op for op in ops if not isinstance(op, Put)]
+        try:
+            await self._io(self.queue.store.write(ops))
+        except StoreError:
+            self.rejected += 1  # fenced out: another node owns the task now
+            return
+        self.completed += 1
