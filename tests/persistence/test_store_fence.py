@@ -16,6 +16,7 @@ import pytest
 from bastion.persistence import (
     Fence,
     Op,
+    PostgresStore,
     Put,
     PutItem,
     SQLiteStore,
@@ -85,6 +86,28 @@ async def test_a_fence_sees_a_takeover_by_another_store_on_the_same_file(
     path = tmp_path / "shared.db"
     old = await SQLiteStore.open(path, op_timeout=10.0, writer=writer)  # type: ignore[arg-type]
     new = await SQLiteStore.open(path, op_timeout=10.0, writer=writer)  # type: ignore[arg-type]
+    try:
+        await old.write([Put("lease/a", "holder", b"old")])
+        await old.write([Fence("lease/a", "holder", 1), Put("agent/a", "state", b"1")])
+        await new.write([Put("lease/a", "holder", b"new", expected_version=1)])
+        with pytest.raises(VersionConflict):
+            await old.write([Fence("lease/a", "holder", 1), Put("agent/a", "state", b"2")])
+        record = await new.read("agent/a", "state")
+        assert record is not None
+        assert record.data == b"1"
+    finally:
+        await old.close()
+        await new.close()
+
+
+@pytest.mark.bastion(real_time=True)
+async def test_a_fence_sees_a_takeover_through_another_postgres_connection_pool(
+    pg_dsn: str, pg_schema: str
+) -> None:
+    """Two nodes on one PostgreSQL database: the fence is checked against the row locked
+    in the old holder's own transaction, so the takeover by the other pool wins cleanly."""
+    old = await PostgresStore.open(pg_dsn, schema=pg_schema, op_timeout=10.0)
+    new = await PostgresStore.open(pg_dsn, schema=pg_schema, op_timeout=10.0)
     try:
         await old.write([Put("lease/a", "holder", b"old")])
         await old.write([Fence("lease/a", "holder", 1), Put("agent/a", "state", b"1")])

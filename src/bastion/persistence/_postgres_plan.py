@@ -16,7 +16,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bastion.persistence._errors import StoreError, VersionConflict
-from bastion.persistence._protocol import Delete, DeleteItem, Op, Put, PutItem, WriteResult
+from bastion.persistence._protocol import (
+    Delete,
+    DeleteItem,
+    Fence,
+    Op,
+    Put,
+    PutItem,
+    WriteResult,
+)
 
 __all__ = ["GroupPlan", "Job", "Outcome", "plan_group", "record_keys"]
 
@@ -56,11 +64,12 @@ class GroupPlan:
 
 
 def record_keys(jobs: Iterable[Job]) -> list[RecordKey]:
-    """The records the jobs' ``Put``/``Delete`` ops touch (each once)."""
+    """The records the jobs' ``Put``/``Delete``/``Fence`` ops touch (each once): read and
+    locked at the start of the group's transaction, so a fence holds until its commit."""
     seen: dict[RecordKey, None] = {}
     for job in jobs:
         for op in job.ops:
-            if type(op) is Put or type(op) is Delete:
+            if type(op) is Put or type(op) is Delete or type(op) is Fence:
                 seen[(op.namespace, op.key)] = None
     return list(seen)
 
@@ -113,6 +122,15 @@ def _plan_batch(
                     context={"namespace": key[0], "key": key[1]},
                 )
             mine[key] = now + 1 if isinstance(op, Put) else 0
+        elif isinstance(op, Fence):
+            _check_text(op.namespace, op.key)
+            key = (op.namespace, op.key)
+            now = mine.get(key, versions.get(key, current.get(key, 0)))
+            if op.token != now:
+                raise VersionConflict(
+                    f"{key[0]}/{key[1]}: fenced at version {op.token}, found {now}",
+                    context={"namespace": key[0], "key": key[1]},
+                )
         elif isinstance(op, PutItem | DeleteItem):
             _check_text(op.namespace, op.collection, op.item)
             if isinstance(op, PutItem):
@@ -130,7 +148,7 @@ def _plan_batch(
             ikey = (op.namespace, op.collection, op.item)
             plan.item_puts.pop(ikey, None)
             plan.item_dels.add(ikey)
-        else:
+        elif not isinstance(op, Fence):
             key = (op.namespace, op.key)
             plan.bases.setdefault(key, current.get(key, 0))
             if isinstance(op, Put):
