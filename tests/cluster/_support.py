@@ -71,6 +71,7 @@ class PartitionableStore:
     def __init__(self, store: StateStore) -> None:
         self._store = store
         self.cut = False
+        self.lose_answers = 0  # this many writes commit, then time out as if lost
 
     @property
     def backend(self) -> str:
@@ -88,7 +89,11 @@ class PartitionableStore:
 
     async def write(self, ops: Sequence[Op], *, sync: bool = False) -> WriteResult:
         await self._gate()
-        return await self._store.write(ops, sync=sync)
+        result = await self._store.write(ops, sync=sync)
+        if self.lose_answers:
+            self.lose_answers -= 1
+            raise StoreTimeout("the commit's answer was lost (test)")
+        return result
 
     async def read(self, namespace: str, key: str) -> Record | None:
         await self._gate()

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 
 import bastion
 from bastion.agents import act
-from bastion.cluster import FencedStore, LeaseLost, Node, SharedQueue, TaskHandler
+from bastion.cluster import FencedStore, LeaseLost, Node, NodeIdTaken, SharedQueue, TaskHandler
 from bastion.persistence import MemoryStore, Put
-from bastion.testing import wait_for
+from bastion.testing import capture_events, wait_for
 from tests.cluster._support import (
     LEASE,
     PartitionableStore,
@@ -147,7 +148,7 @@ async def test_a_shared_queue_records_each_outcome_once_across_nodes(
     ]
     await wait_for(lambda: len(ran) >= 40, timeout=20.0)
 
-    async def all_done() -> bool:
+    async def all_done() -> Any:
         return not await queue.pending()
 
     await wait_for(all_done, timeout=20.0, what="the queue to drain")
@@ -162,3 +163,29 @@ async def test_a_shared_queue_records_each_outcome_once_across_nodes(
         assert record.version == 1
     for node in nodes:
         await node.stop()
+
+
+async def test_a_renewal_whose_answer_was_lost_is_adopted_not_taken_for_a_twin(
+    rt: bastion.Runtime,
+) -> None:
+    shared = MemoryStore()
+    flaky = PartitionableStore(shared)
+    a = await start_node(rt, flaky, "a", hosted("c1"))
+    flaky.lose_answers = 1  # the next renewal commits, its answer times out
+    renewals = node_stats(a).renewals
+    await wait_for(lambda: node_stats(a).renewals >= renewals + 2, timeout=10.0)
+    assert node_stats(a).renew_failures >= 2  # the lost answer, then the conflict it caused
+    assert node_stats(a).owned == ("c1",)
+    await a.stop()
+
+
+async def test_a_second_process_with_the_same_node_id_is_refused(rt: bastion.Runtime) -> None:
+    store = MemoryStore()
+    a = await start_node(rt, store, "a", [])
+    with capture_events(("bastion", "actor", "crash")) as events:
+        twin = await rt.spawn(Node, store=store, node_id="a", lease=LEASE)
+        await wait_for(lambda: not (a.is_alive and twin.is_alive), timeout=10.0, what="a crash")
+    errors = [e.metadata.get("reason") for e in events.named("bastion", "actor", "crash")]
+    assert any(isinstance(error, NodeIdTaken) for error in errors), errors
+    survivor = a if a.is_alive else twin
+    await survivor.stop()

@@ -116,6 +116,7 @@ class _BeatData(msgspec.Struct, frozen=True):
     node: str
     duration: float
     stopped: bool = False
+    incarnation: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,19 +180,21 @@ def release_ops(owner: str, node_id: str, token: int) -> list[Op]:
     return [Put(lease_namespace(owner), HOLDER, data, expected_version=token)]
 
 
-def beat_data(node_id: str, duration: float, *, stopped: bool = False) -> bytes:
-    """The heartbeat record of a node."""
-    return msgspec.json.encode(_BeatData(node_id, duration, stopped))
+def beat_data(node_id: str, duration: float, incarnation: str, *, stopped: bool = False) -> bytes:
+    """The heartbeat record of a node (``incarnation``: unique per process)."""
+    return msgspec.json.encode(_BeatData(node_id, duration, stopped, incarnation))
 
 
 @dataclass(frozen=True, slots=True)
 class Beat:
-    """A node's heartbeat as read: version (0: none), duration, whether it stopped."""
+    """A node's heartbeat as read: version (0: none), duration, whether it stopped, and
+    the process incarnation that wrote it."""
 
     node: str
     version: int
     duration: float | None
     stopped: bool
+    incarnation: str = ""
 
 
 async def read_beat(store: StateStore, node_id: str) -> Beat:
@@ -203,7 +206,7 @@ async def read_beat(store: StateStore, node_id: str) -> Beat:
         data = msgspec.json.decode(record.data, type=_BeatData)
     except (msgspec.DecodeError, msgspec.ValidationError):
         return Beat(node_id, record.version, None, False)
-    return Beat(node_id, record.version, data.duration, data.stopped)
+    return Beat(node_id, record.version, data.duration, data.stopped, data.incarnation)
 
 
 @dataclass(slots=True)

@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
+import uuid
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -155,6 +156,7 @@ class Node(Actor):
         self._owned: dict[str, _Owned] = {}
         self._cooling: dict[str, float] = {}  # key -> until when this node leaves it alone
         self._beat_version = 0
+        self._incarnation = uuid.uuid4().hex
         self._valid_until: float | None = None
         self._last_renewal: float | None = None
         self._live = 1
@@ -207,7 +209,7 @@ class Node(Actor):
         for key in list(self._owned):
             await self._let_go(key, release=True)
         if self._valid():
-            data = beat_data(self.node_id, self.options.duration, stopped=True)
+            data = beat_data(self.node_id, self.options.duration, self._incarnation, stopped=True)
             ns = node_namespace(self.node_id)
             with contextlib.suppress(StoreError, TimeoutError):  # else: others see it stop
                 await self._io(self.store.write([Put(ns, BEAT, data, self._beat_version)]))
@@ -262,14 +264,12 @@ class Node(Actor):
         sent = self._now()
         self._last_renewal = sent
         ns = node_namespace(self.node_id)
-        data = beat_data(self.node_id, self.options.duration)
+        data = beat_data(self.node_id, self.options.duration, self._incarnation)
         try:
             result = await self._io(self.store.write([Put(ns, BEAT, data, self._beat_version)]))
         except VersionConflict as exc:
-            raise NodeIdTaken(
-                f"another process renews the heartbeat of node {self.node_id!r}",
-                context={"node_id": self.node_id},
-            ) from exc
+            await self._adopt_own_beat(exc)
+            return
         except (StoreError, TimeoutError):
             self._counts["renew_failures"] += 1
             return
@@ -277,6 +277,22 @@ class Node(Actor):
         self._valid_until = until = sent + self.options.duration - self.options.safety_margin
         self.send_after(max(0.0, until - self._now()), _Deadline(until))
         self._counts["renewals"] += 1
+
+    async def _adopt_own_beat(self, conflict: VersionConflict) -> None:
+        """A renewal found a newer heartbeat: one of ours whose answer timed out after it
+        committed (take its version, renew next time), or another process's."""
+        self._counts["renew_failures"] += 1
+        try:
+            beat = await self._io(read_beat(self.store, self.node_id))
+        except (StoreError, TimeoutError):
+            return
+        if beat.incarnation != self._incarnation:
+            raise NodeIdTaken(
+                f"another process renews the heartbeat of node {self.node_id!r}",
+                context={"node_id": self.node_id},
+            ) from conflict
+        self._beat_version = beat.version
+        self._last_renewal = None  # renew at the next check
 
     async def _step_down(self, why: str) -> None:
         """Stop every agent without writing: the leases may belong to others by now."""

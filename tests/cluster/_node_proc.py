@@ -1,0 +1,177 @@
+"""A cluster node (or a client of it) as a child process, for the multi-process tests.
+
+``python _node_proc.py STORE node ID``: a :class:`~bastion.cluster.Node` hosting the
+counters ``c0``..``c3`` and taking tasks of the shared queue ``jobs``. It prints
+``READY``, then ``OWNED <keys>`` whenever what it holds changes and ``STEPPED <n>`` when
+it stepped down; it adds 1 to every counter it holds, over and over, printing
+``ACK <key> <value>`` for each acknowledged add. SIGTERM stops it cleanly (exit 0).
+
+``python _node_proc.py STORE produce N``: queue tasks ``t0``..``t<N-1>``, printing
+``ACK <id>`` after each acknowledged one (retrying while the database is away), then
+``PRODUCED``.
+
+``python _node_proc.py STORE await N``: wait until the tasks ``t0``..``t<N-1>`` all have
+an outcome, then print ``DONE <json summary>``.
+
+``STORE`` is ``sqlite:<path>`` or ``postgres:<schema>:<dsn>``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+from typing import Any
+
+import msgspec
+
+import bastion
+from bastion._core._clock import current_clock
+from bastion.agents import PersistentAgent, act, action
+from bastion.cluster import Hosted, LeaseOptions, Node, SharedQueue
+from bastion.persistence import PostgresStore, SQLiteStore, StateStore, StoreError
+from bastion.testing import wait_for
+
+#: Real-time leases for the process tests: a dead node's work moves after about 1 s.
+LEASE = LeaseOptions(duration=1.0, renew_every=0.2, margin=0.3, check_every=0.05, io_timeout=0.4)
+KEYS = ("c0", "c1", "c2", "c3")
+LIMIT = 60.0
+
+
+class Counter(PersistentAgent):
+    """A persistent counter: ``add`` is acknowledged once its write committed."""
+
+    persistent_fields = ("count",)
+    count: int = 0
+
+    @action
+    def add(self, n: int = 1) -> int:
+        self.count += n
+        return self.count
+
+
+async def open_store(spec: str) -> StateStore:
+    kind, _, rest = spec.partition(":")
+    if kind == "sqlite":
+        return await SQLiteStore.open(rest, op_timeout=10.0)
+    schema, _, dsn = rest.partition(":")
+    return await PostgresStore.open(dsn, schema=schema, op_timeout=10.0)
+
+
+async def work(payload: bytes) -> bytes:
+    total = sum(i * i for i in range(2_000))  # a little CPU, as a real task would use
+    await current_clock().sleep(0.002)
+    return payload + f":{total}".encode()
+
+
+async def run_node(store: StateStore, node_id: str) -> None:
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    async with bastion.open_runtime() as rt:
+        node = await rt.spawn(
+            Node,
+            store=store,
+            node_id=node_id,
+            agents=[Hosted(k, Counter) for k in KEYS],
+            queues={"jobs": work},
+            lease=LEASE,
+        )
+        print("READY", flush=True)
+        owned: tuple[str, ...] = ()
+        stepped = 0
+        while not stop.is_set():
+            cell = node._resolve_or_none()
+            if cell is None:
+                raise SystemExit("the node stopped")
+            stats = cell.actor.statistics()  # type: ignore[attr-defined]
+            if stats.owned != owned:
+                owned = stats.owned
+                print(f"OWNED {','.join(owned)}", flush=True)
+            if stats.stepped_down != stepped:
+                stepped = stats.stepped_down
+                print(f"STEPPED {stepped}", flush=True)
+            await add_to_each(rt, owned)
+            await current_clock().sleep(0.005)
+        await node.stop(timeout=10.0)
+
+
+async def add_to_each(rt: bastion.Runtime, keys: tuple[str, ...]) -> None:
+    for key in keys:
+        try:
+            value = await act(rt.ref(key), "add", n=1, call_timeout=1.0)
+        except (bastion.ActorError, bastion.CallTimeout, StoreError):
+            continue  # stepping down, moved, or the store is away: nothing acknowledged
+        print(f"ACK {key} {value}", flush=True)
+
+
+async def produce(store: StateStore, count: int) -> None:
+    queue = SharedQueue(store, "jobs")
+    for i in range(count):
+        while True:
+            try:
+                await queue.put(f"t{i}", f"job{i}".encode())
+                break
+            except StoreError:
+                await current_clock().sleep(0.05)  # the database restarts: try again
+        print(f"ACK t{i}", flush=True)
+    print("PRODUCED", flush=True)
+
+
+async def await_outcomes(store: StateStore, count: int) -> None:
+    queue = SharedQueue(store, "jobs")
+    ids = [f"t{i}" for i in range(count)]
+
+    async def all_done() -> Any:
+        try:
+            pending = await queue.pending(10)
+            return not pending and all([await queue.outcome(i) is not None for i in ids])
+        except StoreError:
+            return False
+
+    await wait_for(all_done, timeout=LIMIT, what="every task's outcome")
+    nodes: dict[str, int] = {}
+    versions: set[int] = set()
+    for task_id in ids:
+        outcome = await queue.outcome(task_id)
+        record = await store.read(queue.done_namespace, task_id)
+        assert outcome is not None
+        assert record is not None
+        nodes[outcome.node] = nodes.get(outcome.node, 0) + 1
+        versions.add(record.version)
+    summary = {"nodes": nodes, "versions": sorted(versions), "count": len(ids)}
+    print(f"DONE {msgspec.json.encode(summary).decode()}", flush=True)
+
+
+async def main(spec: str, mode: str, arg: str) -> None:
+    store = await open_store(spec)
+    try:
+        if mode == "node":
+            await run_node(store, arg)
+        elif mode == "produce":
+            await produce(store, int(arg))
+        else:
+            await await_outcomes(store, int(arg))
+    finally:
+        await store.close()
+
+
+def read_state(spec: str) -> dict[str, Any]:
+    """Each counter's stored count (for the parent, after the nodes stopped)."""
+
+    async def read() -> dict[str, Any]:
+        store = await open_store(spec)
+        try:
+            counts = {}
+            for key in KEYS:
+                record = await store.read(f"agent/{key}", "state")
+                fields = msgspec.json.decode(record.data)["fields"] if record else {}
+                counts[key] = fields.get("count", 0)
+            return counts
+        finally:
+            await store.close()
+
+    return asyncio.run(read())
+
+
+if __name__ == "__main__":
+    asyncio.run(main(sys.argv[1], sys.argv[2], sys.argv[3]))
