@@ -1,19 +1,13 @@
-"""A cluster node (or a client of it) as a child process, for the multi-process tests.
+"""A cluster node as a child process, and its clients, for the multi-process tests.
 
-``python _node_proc.py STORE node ID``: a :class:`~bastion.cluster.Node` hosting the
+``python _node_proc.py STORE ID``: a :class:`~bastion.cluster.Node` hosting the
 counters ``c0``..``c3`` and taking tasks of the shared queue ``jobs``. It prints
 ``READY``, then ``OWNED <keys>`` whenever what it holds changes and ``STEPPED <n>`` when
 it stepped down; it adds 1 to every counter it holds, over and over, printing
 ``ACK <key> <value>`` for each acknowledged add. SIGTERM stops it cleanly (exit 0).
 
-``python _node_proc.py STORE produce N``: queue tasks ``t0``..``t<N-1>``, printing
-``ACK <id>`` after each acknowledged one (retrying while the database is away), then
-``PRODUCED``.
-
-``python _node_proc.py STORE await N``: wait until the tasks ``t0``..``t<N-1>`` all have
-an outcome, then print ``DONE <json summary>``.
-
-``STORE`` is ``sqlite:<path>`` or ``postgres:<schema>:<dsn>``.
+The test process itself queues the tasks (:func:`produce`) and waits for their
+outcomes (:func:`await_outcomes`) through :func:`in_parent`. ``STORE`` is ``sqlite:<path>`` or ``postgres:<schema>:<dsn>``.
 """
 
 from __future__ import annotations
@@ -21,7 +15,8 @@ from __future__ import annotations
 import asyncio
 import signal
 import sys
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import msgspec
 
@@ -35,7 +30,8 @@ from bastion.testing import wait_for
 #: Real-time leases for the process tests: a dead node's work moves after about 1 s.
 LEASE = LeaseOptions(duration=1.0, renew_every=0.2, margin=0.3, check_every=0.05, io_timeout=0.4)
 KEYS = ("c0", "c1", "c2", "c3")
-LIMIT = 60.0
+LIMIT = 30.0
+T = TypeVar("T")
 
 
 class Counter(PersistentAgent):
@@ -104,20 +100,23 @@ async def add_to_each(rt: bastion.Runtime, keys: tuple[str, ...]) -> None:
         print(f"ACK {key} {value}", flush=True)
 
 
-async def produce(store: StateStore, count: int) -> None:
+async def produce(store: StateStore, first: int, count: int) -> list[str]:
+    """Queue tasks ``t<first>``.. (retrying while the database is away); the acknowledged."""
     queue = SharedQueue(store, "jobs")
-    for i in range(count):
+    acked = []
+    for i in range(first, first + count):
         while True:
             try:
                 await queue.put(f"t{i}", f"job{i}".encode())
                 break
             except StoreError:
                 await current_clock().sleep(0.05)  # the database restarts: try again
-        print(f"ACK t{i}", flush=True)
-    print("PRODUCED", flush=True)
+        acked.append(f"t{i}")
+    return acked
 
 
-async def await_outcomes(store: StateStore, count: int) -> None:
+async def await_outcomes(store: StateStore, count: int) -> dict[str, Any]:
+    """Wait (bounded) until tasks ``t0``.. all have an outcome; a summary of them."""
     queue = SharedQueue(store, "jobs")
     ids = [f"t{i}" for i in range(count)]
 
@@ -138,40 +137,39 @@ async def await_outcomes(store: StateStore, count: int) -> None:
         assert record is not None
         nodes[outcome.node] = nodes.get(outcome.node, 0) + 1
         versions.add(record.version)
-    summary = {"nodes": nodes, "versions": sorted(versions), "count": len(ids)}
-    print(f"DONE {msgspec.json.encode(summary).decode()}", flush=True)
+    return {"nodes": nodes, "versions": sorted(versions), "count": len(ids)}
 
 
-async def main(spec: str, mode: str, arg: str) -> None:
+async def read_counts(store: StateStore) -> dict[str, int]:
+    """Each counter's stored count."""
+    counts = {}
+    for key in KEYS:
+        record = await store.read(f"agent/{key}", "state")
+        fields = msgspec.json.decode(record.data)["fields"] if record else {}
+        counts[key] = int(fields.get("count", 0))
+    return counts
+
+
+def in_parent(spec: str, job: Callable[[StateStore], Awaitable[T]]) -> T:
+    """Run ``job`` on a store of ``spec`` in the calling (test) process."""
+
+    async def run() -> T:
+        store = await open_store(spec)
+        try:
+            return await job(store)
+        finally:
+            await store.close()
+
+    return asyncio.run(run())
+
+
+async def main(spec: str, node_id: str) -> None:
     store = await open_store(spec)
     try:
-        if mode == "node":
-            await run_node(store, arg)
-        elif mode == "produce":
-            await produce(store, int(arg))
-        else:
-            await await_outcomes(store, int(arg))
+        await run_node(store, node_id)
     finally:
         await store.close()
 
 
-def read_state(spec: str) -> dict[str, Any]:
-    """Each counter's stored count (for the parent, after the nodes stopped)."""
-
-    async def read() -> dict[str, Any]:
-        store = await open_store(spec)
-        try:
-            counts = {}
-            for key in KEYS:
-                record = await store.read(f"agent/{key}", "state")
-                fields = msgspec.json.decode(record.data)["fields"] if record else {}
-                counts[key] = fields.get("count", 0)
-            return counts
-        finally:
-            await store.close()
-
-    return asyncio.run(read())
-
-
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1], sys.argv[2], sys.argv[3]))
+    asyncio.run(main(sys.argv[1], sys.argv[2]))

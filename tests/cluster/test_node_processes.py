@@ -1,7 +1,8 @@
-"""Several node processes on one database: kill -9 under load, a frozen node, a restart.
+"""Node processes on one database: kill -9 under load, a frozen node, a database restart.
 
-Each node is a child process (``_node_proc.py``) on the real clock with 1 s leases. The
-tests wait on what the children print (bounded by deadlines), never by sleeping.
+Each node is a child process (``_node_proc.py``) on the real clock with 1 s leases; the
+test process queues the tasks and checks the outcomes itself. The tests wait on what the
+children print and on the database (bounded by deadlines), never by sleeping.
 """
 
 from __future__ import annotations
@@ -11,30 +12,30 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
-import msgspec
 import pytest
 
+from bastion.cluster import SharedQueue
+from bastion.persistence import StateStore
+from bastion.testing import wait_for
 from tests._child import read_until, start_node
-from tests.cluster._node_proc import KEYS, read_state
+from tests._postgres import PostgresServer
+from tests.cluster._node_proc import KEYS, await_outcomes, in_parent, produce, read_counts
 
 SCRIPT = Path(__file__).with_name("_node_proc.py")
 LIMIT = 30.0  # real seconds for any one phase; a passing run takes a few seconds
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def store_spec(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """Where the nodes keep their shared state: one SQLite file, or a PostgreSQL schema."""
-    if request.param == "sqlite":
-        return f"sqlite:{tmp_path / 'cluster.db'}"
-    dsn = request.getfixturevalue("pg_dsn")
-    schema = request.getfixturevalue("pg_schema")
-    return f"postgres:{schema}:{dsn}"
+@pytest.fixture
+def store_spec(pg_dsn: str, pg_schema: str) -> str:
+    """The nodes' shared database: a fresh schema of the session's PostgreSQL server."""
+    return f"postgres:{pg_schema}:{pg_dsn}"
 
 
 @pytest.fixture
 def children() -> Iterator[list[subprocess.Popen[str]]]:
-    """Child processes to kill at the end whatever happened."""
+    """Child processes, killed at the end whatever happened."""
     procs: list[subprocess.Popen[str]] = []
     yield procs
     for proc in procs:
@@ -45,9 +46,10 @@ def children() -> Iterator[list[subprocess.Popen[str]]]:
             proc.stdout.close()
 
 
-def spawn(procs: list[subprocess.Popen[str]], *args: str) -> subprocess.Popen[str]:
-    proc = start_node(SCRIPT, *args)
+def spawn(procs: list[subprocess.Popen[str]], spec: str, node_id: str) -> subprocess.Popen[str]:
+    proc = start_node(SCRIPT, spec, node_id)
     procs.append(proc)
+    read_until(proc, "READY", deadline())
     return proc
 
 
@@ -55,60 +57,93 @@ def deadline() -> float:
     return time.monotonic() + LIMIT
 
 
+def ran_some(node_id: str) -> Any:
+    """A job: wait until ``node_id`` recorded the outcome of a task."""
+
+    async def job(store: StateStore) -> Any:
+        queue = SharedQueue(store, "jobs")
+
+        async def seen() -> bool:
+            names = await store.namespaces(queue.done_namespace)
+            for ns in names:
+                data = await store.load(ns)
+                if any(b'"node":"' + node_id.encode() in r.data for r in data.records.values()):
+                    return True
+            return False
+
+        return await wait_for(seen, timeout=LIMIT, what=f"a task done by node {node_id}")
+
+    return job
+
+
+def stop_cleanly(*nodes: subprocess.Popen[str]) -> list[str]:
+    """SIGTERM each node; their remaining output (each must exit 0)."""
+    for node in nodes:
+        node.send_signal(signal.SIGTERM)
+    lines: list[str] = []
+    for node in nodes:
+        out, _ = node.communicate(timeout=LIMIT)
+        assert node.returncode == 0
+        lines.extend(out.splitlines())
+    return lines
+
+
 def test_kill_9_of_one_of_three_nodes_loses_no_acknowledged_task(
     store_spec: str, children: list[subprocess.Popen[str]]
 ) -> None:
-    nodes = [spawn(children, store_spec, "node", n) for n in ("a", "b", "c")]
-    for node in nodes:
-        read_until(node, "READY", deadline())
-    producer = spawn(children, store_spec, "produce", "300")
-    read_until(producer, "ACK t99", deadline())
-    victim = nodes[1]
-    victim.send_signal(signal.SIGKILL)  # mid-run: it holds counters and claimed tasks
-    victim.wait(timeout=LIMIT)
-    read_until(producer, "PRODUCED", deadline())
+    a, b, c = (spawn(children, store_spec, n) for n in ("a", "b", "c"))
+    acked = in_parent(store_spec, lambda s: produce(s, 0, 150))
+    in_parent(store_spec, ran_some("b"))
+    b.send_signal(signal.SIGKILL)  # mid-run: it holds claims, maybe counters
+    b.wait(timeout=LIMIT)
+    acked += in_parent(store_spec, lambda s: produce(s, 150, 150))
 
-    waiter = spawn(children, store_spec, "await", "300")
-    done = read_until(waiter, "DONE", deadline())[-1]
-    summary = msgspec.json.decode(done.split(" ", 1)[1])
-    assert summary["count"] == 300  # every acknowledged task has an outcome
+    summary = in_parent(store_spec, lambda s: await_outcomes(s, 300))
+    assert len(acked) == summary["count"] == 300  # every acknowledged task has an outcome
     assert summary["versions"] == [1]  # each outcome written once, never overwritten
-    assert set(summary["nodes"]) >= {"a", "c"}
-    # the survivors took the dead node's counters over
-    for node in (nodes[0], nodes[2]):
-        node.send_signal(signal.SIGTERM)
-    for node in (nodes[0], nodes[2]):
-        assert node.wait(timeout=LIMIT) == 0
+    assert {"a", "b", "c"} <= set(summary["nodes"])
+    stop_cleanly(a, c)
 
 
 def test_a_node_frozen_past_its_lease_is_fenced_out_and_steps_down(
     store_spec: str, children: list[subprocess.Popen[str]]
 ) -> None:
-    a = spawn(children, store_spec, "node", "a")
-    read_until(a, "OWNED c", deadline())
-    b = spawn(children, store_spec, "node", "b")
-    seen_b = read_until(b, "READY", deadline())
-    seen_a = read_until(a, "ACK", deadline())
-    a.send_signal(signal.SIGSTOP)  # a pause (GC, swap, a VM migration) past the lease
-    seen_b += read_until(b, f"OWNED {','.join(sorted(KEYS))}", deadline())
+    a = spawn(children, store_spec, "a")
+    seen_a = read_until(a, "ACK", deadline())  # it holds counters and adds to them
+    b = spawn(children, store_spec, "b")
+    a.send_signal(signal.SIGSTOP)  # a pause (GC, swap, VM migration) past the lease
+    seen_b = read_until(b, f"OWNED {','.join(KEYS)}", deadline())
     a.send_signal(signal.SIGCONT)
     seen_a += read_until(a, "STEPPED 1", deadline())
     seen_b += read_until(b, "ACK", deadline())
-    for node in (a, b):
-        node.send_signal(signal.SIGTERM)
-    for node, seen in ((a, seen_a), (b, seen_b)):
-        out, _ = node.communicate(timeout=LIMIT)
-        assert node.returncode == 0
-        seen.extend(out.splitlines())
+    rest = stop_cleanly(a, b)
 
     acks: dict[str, list[int]] = {k: [] for k in KEYS}
-    for line in seen_a + seen_b:
+    for line in seen_a + seen_b + rest:
         if line.startswith("ACK "):
             _, key, value = line.split()
             acks[key].append(int(value))
-    final = read_state(store_spec)
+    final = in_parent(store_spec, read_counts)
     for key in KEYS:
-        # no value acknowledged twice: the frozen node's stale adds were never committed
+        # no count acknowledged twice: the frozen node's stale adds were never committed
         assert len(acks[key]) == len(set(acks[key])), key
         assert final[key] >= max(acks[key], default=0)
-    assert any(acks[k] for k in KEYS)
+    assert all(acks[k] for k in KEYS)
+
+
+def test_the_nodes_ride_out_a_database_restart(
+    store_spec: str, pg_server: PostgresServer, children: list[subprocess.Popen[str]]
+) -> None:
+    if not pg_server.owned:
+        pytest.skip("the database is external (BASTION_TEST_PG_DSN): not restarting it")
+    a, b = (spawn(children, store_spec, n) for n in ("a", "b"))
+    acked = in_parent(store_spec, lambda s: produce(s, 0, 60))
+    in_parent(store_spec, ran_some("a"))
+    pg_server.restart("fast")  # every connection of the nodes is cut
+    acked += in_parent(store_spec, lambda s: produce(s, 60, 60))
+    summary = in_parent(store_spec, lambda s: await_outcomes(s, 120))
+    assert len(acked) == summary["count"] == 120
+    assert summary["versions"] == [1]
+    assert a.poll() is None
+    assert b.poll() is None  # nobody restarted them
+    stop_cleanly(a, b)
