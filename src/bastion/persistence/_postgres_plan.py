@@ -56,11 +56,16 @@ class GroupPlan:
     record_dels: set[RecordKey] = field(default_factory=set)
     item_puts: dict[ItemKey, tuple[bytes, int | None]] = field(default_factory=dict)
     item_dels: set[ItemKey] = field(default_factory=set)
+    #: ``Fence`` ops of accepted batches on records the group does not write: the version
+    #: each must still have when the group's statement runs (checked there, row-locked)
+    fences: dict[RecordKey, int] = field(default_factory=dict)
 
     @property
     def empty(self) -> bool:
         """True if the plan writes nothing."""
-        return not (self.record_puts or self.record_dels or self.item_puts or self.item_dels)
+        return not (
+            self.record_puts or self.record_dels or self.item_puts or self.item_dels or self.fences
+        )
 
 
 def record_keys(jobs: Iterable[Job]) -> list[RecordKey]:
@@ -148,7 +153,11 @@ def _plan_batch(
             ikey = (op.namespace, op.collection, op.item)
             plan.item_puts.pop(ikey, None)
             plan.item_dels.add(ikey)
-        elif not isinstance(op, Fence):
+        elif isinstance(op, Fence):
+            key = (op.namespace, op.key)
+            if key not in versions and key not in mine:  # (else a write's base checks it)
+                plan.fences.setdefault(key, op.token)
+        else:
             key = (op.namespace, op.key)
             plan.bases.setdefault(key, current.get(key, 0))
             if isinstance(op, Put):

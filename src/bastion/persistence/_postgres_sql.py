@@ -47,11 +47,21 @@ class Statements:
             " unnest(%s::text[], %s::text[], %s::text[], %s::bytea[], %s::bigint[])"
             " ON CONFLICT (ns, coll, item) DO UPDATE SET data = excluded.data, ord = excluded.ord),"
             f" mark AS (INSERT INTO {w} (id, seq) VALUES (%s, %s)"
-            " ON CONFLICT (id) DO UPDATE SET seq = excluded.seq)"
+            " ON CONFLICT (id) DO UPDATE SET seq = excluded.seq),"
+            # fences: records the group only reads, locked until the commit so that a
+            # takeover by another node cannot commit between the check and the writes
+            f" fen AS (SELECT 1 FROM {r} AS r"
+            " JOIN unnest(%s::text[], %s::text[], %s::bigint[]) AS u(ns, key, ver)"
+            " ON r.ns = u.ns AND r.key = u.key WHERE r.version = u.ver FOR SHARE OF r),"
+            f" fen0 AS (SELECT 1 FROM {r} AS r"
+            " JOIN unnest(%s::text[], %s::text[]) AS u(ns, key)"
+            " ON r.ns = u.ns AND r.key = u.key)"
             # a record that is not at the version the plan started from fails the whole
             # statement (division by zero: STALE_VERSIONS), so nothing of the group lands
             " SELECT 1 / (CASE WHEN (SELECT count(*) FROM upd) = %s"
-            " AND (SELECT count(*) FROM rdel) = %s THEN 1 ELSE 0 END)"
+            " AND (SELECT count(*) FROM rdel) = %s"
+            " AND (SELECT count(*) FROM fen) = %s"
+            " AND NOT EXISTS (SELECT 1 FROM fen0) THEN 1 ELSE 0 END)"
         )
         self.register_writer = (
             f"INSERT INTO {q}bastion_writers (id, seq) VALUES (%s, 0) ON CONFLICT DO NOTHING"
@@ -127,6 +137,8 @@ def group_params(plan: GroupPlan, writer: object, group: int) -> tuple[Any, ...]
     dels = [k for k in plan.record_dels if plan.bases.get(k, 0)]
     idels = list(plan.item_dels)
     puts = list(plan.item_puts.items())
+    fences = [(k, v) for k, v in plan.fences.items() if v]
+    absent = [k for k, v in plan.fences.items() if not v]
     return (
         [k[0] for k, _ in inserts],
         [k[1] for k, _ in inserts],
@@ -150,6 +162,12 @@ def group_params(plan: GroupPlan, writer: object, group: int) -> tuple[Any, ...]
         [v[1] for _, v in puts],
         writer,
         group,
+        [k[0] for k, _ in fences],
+        [k[1] for k, _ in fences],
+        [v for _, v in fences],
+        [k[0] for k in absent],
+        [k[1] for k in absent],
         len(updates),
         len(dels),
+        len(fences),
     )
