@@ -7,7 +7,8 @@ it stepped down; it adds 1 to every counter it holds, over and over, printing
 ``ACK <key> <value>`` for each acknowledged add. SIGTERM stops it cleanly (exit 0).
 
 The test process itself queues the tasks (:func:`produce`) and waits for their
-outcomes (:func:`await_outcomes`) through :func:`in_parent`. ``STORE`` is ``sqlite:<path>`` or ``postgres:<schema>:<dsn>``.
+outcomes (:func:`await_outcomes`) through :func:`in_parent`. ``STORE`` is
+``sqlite:<path>`` or ``postgres:<schema>:<dsn>``.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import msgspec
 import bastion
 from bastion._core._clock import current_clock
 from bastion.agents import PersistentAgent, act, action
-from bastion.cluster import Hosted, LeaseOptions, Node, SharedQueue
+from bastion.cluster import Hosted, LeaseOptions, Node, Outcome, SharedQueue
 from bastion.persistence import PostgresStore, SQLiteStore, StateStore, StoreError
 from bastion.testing import wait_for
 
@@ -101,43 +102,42 @@ async def add_to_each(rt: bastion.Runtime, keys: tuple[str, ...]) -> None:
 
 
 async def produce(store: StateStore, first: int, count: int) -> list[str]:
-    """Queue tasks ``t<first>``.. (retrying while the database is away); the acknowledged."""
+    """Queue tasks ``t<first>``.. concurrently (retrying each while the database is
+    away); the ids acknowledged."""
     queue = SharedQueue(store, "jobs")
-    acked = []
-    for i in range(first, first + count):
+
+    async def put(i: int) -> str:
         while True:
             try:
                 await queue.put(f"t{i}", f"job{i}".encode())
-                break
+                return f"t{i}"
             except StoreError:
                 await current_clock().sleep(0.05)  # the database restarts: try again
-        acked.append(f"t{i}")
-    return acked
+
+    return list(await asyncio.gather(*(put(i) for i in range(first, first + count))))
 
 
 async def await_outcomes(store: StateStore, count: int) -> dict[str, Any]:
-    """Wait (bounded) until tasks ``t0``.. all have an outcome; a summary of them."""
+    """Wait (bounded) until no task is pending (a task leaves ``pending`` only in the batch
+    that records its outcome); a summary of the outcomes of ``t0``.. (KeyError if one
+    has none)."""
     queue = SharedQueue(store, "jobs")
     ids = [f"t{i}" for i in range(count)]
 
     async def all_done() -> Any:
         try:
-            pending = await queue.pending(10)
-            return not pending and all([await queue.outcome(i) is not None for i in ids])
+            return not await queue.pending(1)
         except StoreError:
             return False
 
     await wait_for(all_done, timeout=LIMIT, what="every task's outcome")
+    done = (await store.load(queue.done_namespace)).records
     nodes: dict[str, int] = {}
-    versions: set[int] = set()
     for task_id in ids:
-        outcome = await queue.outcome(task_id)
-        record = await store.read(queue.done_namespace, task_id)
-        assert outcome is not None
-        assert record is not None
+        outcome = msgspec.json.decode(done[task_id].data, type=Outcome)
         nodes[outcome.node] = nodes.get(outcome.node, 0) + 1
-        versions.add(record.version)
-    return {"nodes": nodes, "versions": sorted(versions), "count": len(ids)}
+    versions = sorted({done[task_id].version for task_id in ids})
+    return {"nodes": nodes, "versions": versions, "count": len(ids)}
 
 
 async def read_counts(store: StateStore) -> dict[str, int]:

@@ -8,7 +8,6 @@ children print and on the database (bounded by deadlines), never by sleeping.
 from __future__ import annotations
 
 import signal
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,8 +18,8 @@ import pytest
 from bastion.cluster import SharedQueue
 from bastion.persistence import StateStore
 from bastion.testing import wait_for
-from tests._child import read_until, start_node
 from tests._postgres import PostgresServer
+from tests.cluster._lines import Child
 from tests.cluster._node_proc import KEYS, await_outcomes, in_parent, produce, read_counts
 
 SCRIPT = Path(__file__).with_name("_node_proc.py")
@@ -34,23 +33,21 @@ def store_spec(pg_dsn: str, pg_schema: str) -> str:
 
 
 @pytest.fixture
-def children() -> Iterator[list[subprocess.Popen[str]]]:
+def children() -> Iterator[list[Child]]:
     """Child processes, killed at the end whatever happened."""
-    procs: list[subprocess.Popen[str]] = []
+    procs: list[Child] = []
     yield procs
-    for proc in procs:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait(timeout=LIMIT)
-        if proc.stdout is not None:
-            proc.stdout.close()
+    for child in procs:
+        child.close(timeout=LIMIT)
 
 
-def spawn(procs: list[subprocess.Popen[str]], spec: str, node_id: str) -> subprocess.Popen[str]:
-    proc = start_node(SCRIPT, spec, node_id)
-    procs.append(proc)
-    read_until(proc, "READY", deadline())
-    return proc
+def spawn(procs: list[Child], spec: str, *node_ids: str) -> list[Child]:
+    """Start a node process per id (all at once), then wait until each is READY."""
+    started = [Child(SCRIPT, spec, node_id) for node_id in node_ids]
+    procs.extend(started)
+    for child in started:
+        child.read_until("READY", deadline())
+    return started
 
 
 def deadline() -> float:
@@ -64,62 +61,56 @@ def ran_some(node_id: str) -> Any:
         queue = SharedQueue(store, "jobs")
 
         async def seen() -> bool:
-            names = await store.namespaces(queue.done_namespace)
-            for ns in names:
-                data = await store.load(ns)
-                if any(b'"node":"' + node_id.encode() in r.data for r in data.records.values()):
-                    return True
-            return False
+            done = await store.load(queue.done_namespace)
+            mark = b'"node":"' + node_id.encode() + b'"'
+            return any(mark in record.data for record in done.records.values())
 
         return await wait_for(seen, timeout=LIMIT, what=f"a task done by node {node_id}")
 
     return job
 
 
-def stop_cleanly(*nodes: subprocess.Popen[str]) -> list[str]:
-    """SIGTERM each node; their remaining output (each must exit 0)."""
+def stop_cleanly(*nodes: Child) -> None:
+    """SIGTERM each node; each must read to its end and exit 0."""
     for node in nodes:
-        node.send_signal(signal.SIGTERM)
-    lines: list[str] = []
+        node.proc.send_signal(signal.SIGTERM)
     for node in nodes:
-        out, _ = node.communicate(timeout=LIMIT)
-        assert node.returncode == 0
-        lines.extend(out.splitlines())
-    return lines
+        node.read_rest(deadline())
+        assert node.proc.wait(timeout=LIMIT) == 0
 
 
 def test_kill_9_of_one_of_three_nodes_loses_no_acknowledged_task(
-    store_spec: str, children: list[subprocess.Popen[str]]
+    store_spec: str, children: list[Child]
 ) -> None:
-    a, b, c = (spawn(children, store_spec, n) for n in ("a", "b", "c"))
-    acked = in_parent(store_spec, lambda s: produce(s, 0, 150))
+    a, b, c = spawn(children, store_spec, "a", "b", "c")
+    acked = in_parent(store_spec, lambda s: produce(s, 0, 100))
     in_parent(store_spec, ran_some("b"))
-    b.send_signal(signal.SIGKILL)  # mid-run: it holds claims, maybe counters
-    b.wait(timeout=LIMIT)
-    acked += in_parent(store_spec, lambda s: produce(s, 150, 150))
+    b.proc.send_signal(signal.SIGKILL)  # mid-run: it holds claims, maybe counters
+    b.proc.wait(timeout=LIMIT)
+    acked += in_parent(store_spec, lambda s: produce(s, 100, 100))
 
-    summary = in_parent(store_spec, lambda s: await_outcomes(s, 300))
-    assert len(acked) == summary["count"] == 300  # every acknowledged task has an outcome
+    summary = in_parent(store_spec, lambda s: await_outcomes(s, 200))
+    assert len(acked) == summary["count"] == 200  # every acknowledged task has an outcome
     assert summary["versions"] == [1]  # each outcome written once, never overwritten
     assert {"a", "b", "c"} <= set(summary["nodes"])
     stop_cleanly(a, c)
 
 
 def test_a_node_frozen_past_its_lease_is_fenced_out_and_steps_down(
-    store_spec: str, children: list[subprocess.Popen[str]]
+    store_spec: str, children: list[Child]
 ) -> None:
-    a = spawn(children, store_spec, "a")
-    seen_a = read_until(a, "ACK", deadline())  # it holds counters and adds to them
-    b = spawn(children, store_spec, "b")
-    a.send_signal(signal.SIGSTOP)  # a pause (GC, swap, VM migration) past the lease
-    seen_b = read_until(b, f"OWNED {','.join(KEYS)}", deadline())
-    a.send_signal(signal.SIGCONT)
-    seen_a += read_until(a, "STEPPED 1", deadline())
-    seen_b += read_until(b, "ACK", deadline())
-    rest = stop_cleanly(a, b)
+    (a,) = spawn(children, store_spec, "a")
+    a.read_until("ACK", deadline())  # it holds counters and adds to them
+    (b,) = spawn(children, store_spec, "b")
+    a.proc.send_signal(signal.SIGSTOP)  # a pause (GC, swap, VM migration) past the lease
+    b.read_until(f"OWNED {','.join(KEYS)}", deadline())
+    a.proc.send_signal(signal.SIGCONT)
+    a.read_until("STEPPED 1", deadline())
+    b.read_until("ACK", deadline())
+    stop_cleanly(a, b)
 
     acks: dict[str, list[int]] = {k: [] for k in KEYS}
-    for line in seen_a + seen_b + rest:
+    for line in a.lines + b.lines:
         if line.startswith("ACK "):
             _, key, value = line.split()
             acks[key].append(int(value))
@@ -132,18 +123,18 @@ def test_a_node_frozen_past_its_lease_is_fenced_out_and_steps_down(
 
 
 def test_the_nodes_ride_out_a_database_restart(
-    store_spec: str, pg_server: PostgresServer, children: list[subprocess.Popen[str]]
+    store_spec: str, pg_server: PostgresServer, children: list[Child]
 ) -> None:
     if not pg_server.owned:
         pytest.skip("the database is external (BASTION_TEST_PG_DSN): not restarting it")
-    a, b = (spawn(children, store_spec, n) for n in ("a", "b"))
-    acked = in_parent(store_spec, lambda s: produce(s, 0, 60))
+    a, b = spawn(children, store_spec, "a", "b")
+    acked = in_parent(store_spec, lambda s: produce(s, 0, 40))
     in_parent(store_spec, ran_some("a"))
     pg_server.restart("fast")  # every connection of the nodes is cut
-    acked += in_parent(store_spec, lambda s: produce(s, 60, 60))
-    summary = in_parent(store_spec, lambda s: await_outcomes(s, 120))
-    assert len(acked) == summary["count"] == 120
+    acked += in_parent(store_spec, lambda s: produce(s, 40, 40))
+    summary = in_parent(store_spec, lambda s: await_outcomes(s, 80))
+    assert len(acked) == summary["count"] == 80
     assert summary["versions"] == [1]
-    assert a.poll() is None
-    assert b.poll() is None  # nobody restarted them
+    assert a.proc.poll() is None
+    assert b.proc.poll() is None  # nobody restarted them
     stop_cleanly(a, b)

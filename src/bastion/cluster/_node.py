@@ -158,6 +158,7 @@ class Node(Actor):
         self._beat_version = 0
         self._incarnation = uuid.uuid4().hex
         self._valid_until: float | None = None
+        self._stepped_down = False
         self._last_renewal: float | None = None
         self._live = 1
         self._counts = dict.fromkeys(
@@ -246,7 +247,7 @@ class Node(Actor):
             return await awaitable
 
     async def _tick(self) -> None:
-        if self._owned and not self._valid():
+        if self._valid_until is not None and not self._valid():
             await self._step_down("its heartbeat was not renewed before its deadline")
         last = self._last_renewal
         if last is None or self._now() - last >= self.options.renew:
@@ -274,6 +275,7 @@ class Node(Actor):
             self._counts["renew_failures"] += 1
             return
         self._beat_version = result.versions[(ns, BEAT)]
+        self._stepped_down = False
         self._valid_until = until = sent + self.options.duration - self.options.safety_margin
         self.send_after(max(0.0, until - self._now()), _Deadline(until))
         self._counts["renewals"] += 1
@@ -295,8 +297,14 @@ class Node(Actor):
         self._last_renewal = None  # renew at the next check
 
     async def _step_down(self, why: str) -> None:
-        """Stop every agent without writing: the leases may belong to others by now."""
-        self._counts["stepped_down"] += 1
+        """Stop every agent without writing: the leases may belong to others by now.
+
+        Counted once per lapse of the node's lease (until its next renewal), however it
+        was noticed: the deadline, a check, or an agent's refused write.
+        """
+        if not self._stepped_down:
+            self._stepped_down = True
+            self._counts["stepped_down"] += 1
         for owned in self._owned.values():
             owned.store.revoke()
         for key in list(self._owned):

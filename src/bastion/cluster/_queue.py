@@ -43,6 +43,7 @@ from bastion.persistence import (
     PutItem,
     StateStore,
     StoreError,
+    VersionConflict,
 )
 from bastion.persistence._paged import PagedLoad
 
@@ -125,7 +126,7 @@ class _Poll:
 
 
 class QueueWorker(Actor):
-    """Takes tasks from one shared queue on behalf of a node, one at a time."""
+    """Takes tasks from one shared queue on behalf of a node, ``concurrency`` at a time."""
 
     def __init__(
         self,
@@ -135,14 +136,16 @@ class QueueWorker(Actor):
         membership: Membership,
         poll: float,
         io_timeout: float,
-        batch: int = 64,
+        concurrency: int = 8,
     ) -> None:
+        if concurrency < 1:
+            raise ValueError(f"concurrency must be at least 1, got {concurrency}")
         self.queue = queue
         self.handler = handler
         self.membership = membership
         self.poll = poll
         self.io_timeout = io_timeout
-        self.batch = batch
+        self.concurrency = concurrency
         self.completed = 0
         self.rejected = 0
 
@@ -167,55 +170,67 @@ class QueueWorker(Actor):
             return await awaitable
 
     async def _round(self) -> int:
+        """Claim and run up to ``concurrency`` of the pending tasks, concurrently."""
         node = self.membership.node_id
-        tasks = await self._io(self.queue.pending(self.batch))
+        tasks = await self._io(self.queue.pending(self.concurrency * 4))
         tasks.sort(key=lambda t: zlib.crc32(f"{node}/{t[0]}".encode()))
-        ran = 0
+        claimed: list[tuple[str, bytes, int]] = []
         for task_id, payload in tasks:
-            if not self.membership.valid():
+            if len(claimed) >= self.concurrency or not self.membership.valid():
                 break
             token = await self._claim(task_id)
             if token is not None:
-                await self._run(task_id, payload, token)
-                ran += 1
-        return ran
+                claimed.append((task_id, payload, token))
+        async with asyncio.TaskGroup() as group:  # all awaited here: no task outlives it
+            for task_id, payload, token in claimed:
+                group.create_task(self._run(task_id, payload, token))
+        return len(claimed)
 
     async def _claim(self, task_id: str) -> int | None:
-        holder: Holder = await self._io(read_holder(self.queue.store, self.queue.owner(task_id)))
-        dead: int | None = None
-        # A claim of this node's earlier life is taken back at once: this worker, the
-        # node's only one on this queue, is not running it.
-        if not holder.free and holder.node != self.membership.node_id:
-            assert holder.node is not None
-            dead = self.membership.watch.dead_version(holder.node, self.membership.now())
-            if dead is None:
+        """Claim a task: at once if never claimed, else only from a node seen dead (or
+        from this node's earlier life: this worker, its only one on this queue, is not
+        running it). The token, or None."""
+        owner = self.queue.owner(task_id)
+        holder = Holder(owner, None, 0, False)  # optimistic: most tasks were never claimed
+        for _ in range(2):
+            dead: int | None = None
+            if not holder.free and holder.node != self.membership.node_id:
+                assert holder.node is not None
+                dead = self.membership.watch.dead_version(holder.node, self.membership.now())
+                if dead is None:
+                    return None
+            ops = acquire_ops(owner, self.membership.node_id, holder, dead)
+            try:
+                result = await self._io(self.queue.store.write(ops))
+            except VersionConflict:
+                holder = await self._io(read_holder(self.queue.store, owner))
+                continue
+            except StoreError:
                 return None
-        ops = acquire_ops(self.queue.owner(task_id), self.membership.node_id, holder, dead)
-        try:
-            result = await self._io(self.queue.store.write(ops))
-        except StoreError:
-            return None  # another node claimed it first
-        token: int = result.versions[(lease_namespace(self.queue.owner(task_id)), HOLDER)]
-        return token
+            token: int = result.versions[(lease_namespace(owner), HOLDER)]
+            return token
+        return None
 
     async def _run(self, task_id: str, payload: bytes, token: int) -> None:
         node = self.membership.node_id
-        if await self._io(self.queue.outcome(task_id)) is not None:
-            outcome = None  # done already (a claim raced a completion): only retire it
-        else:
-            try:
-                outcome = Outcome(node, True, await self.handler(payload))
-            except Exception as exc:  # noqa: BLE001 -- a handler's failure is the task's outcome, recorded, not swallowed
-                outcome = Outcome(node, False, error=f"{type(exc).__name__}: {exc}")
+        try:
+            outcome = Outcome(node, True, await self.handler(payload))
+        except Exception as exc:  # noqa: BLE001 -- a handler's failure is the task's outcome, recorded, not swallowed
+            outcome = Outcome(node, False, error=f"{type(exc).__name__}: {exc}")
         if not self.membership.valid():
             self.rejected += 1
             return  # the lease ran out meanwhile: write nothing, the task moves on
-        ops = self.queue.completion_ops(task_id, token, outcome or Outcome(node, True))
-        if outcome is None:
-            ops = [op for op in ops if not isinstance(op, Put)]
+        ops = self.queue.completion_ops(task_id, token, outcome)
         try:
             await self._io(self.queue.store.write(ops))
-        except StoreError:
-            self.rejected += 1  # fenced out: another node owns the task now
+        except VersionConflict as exc:
+            if exc.context.get("namespace") != self.queue.done_namespace:
+                self.rejected += 1  # fenced out: another node owns the task now
+                return
+            # done already (a claim raced a completion): only retire it
+            retire = [op for op in ops if not isinstance(op, Put)]
+            await self._io(self.queue.store.write(retire))
+        except (StoreError, TimeoutError):
+            self.rejected += 1  # unknown: the claim lapses with this node, or completes
             return
         self.completed += 1
