@@ -50,6 +50,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # tests._postgres: the throwaway server
 sys.path.insert(0, str(HERE))
 
+from _scale_nodes import nodes_failover, nodes_throughput  # noqa: E402
 from _stats import summary_us  # noqa: E402
 from bastion.persistence import PostgresStore, Put, PutItem, SQLiteStore, StateStore  # noqa: E402
 
@@ -236,6 +237,8 @@ async def pg_throughput(ctx: Context) -> dict[str, Any]:
 MEASUREMENTS: dict[str, Callable[[Context], Awaitable[dict[str, Any]]]] = {
     "pg_latency": pg_latency,
     "pg_throughput": pg_throughput,
+    "nodes_throughput": nodes_throughput,
+    "nodes_failover": nodes_failover,
 }
 
 

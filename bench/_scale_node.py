@@ -1,0 +1,88 @@
+"""One cluster node as a process, for ``bench/_scale_nodes.py``.
+
+``python bench/_scale_node.py DSN SCHEMA NODE_ID WORK LEASE``: a Node on PostgreSQL
+hosting the counters ``c0``..``c7`` and taking tasks of the shared queue ``jobs``, each
+task ``WORK`` rounds of CPU-bound work; leases of ``LEASE`` seconds. It prints
+``READY``, then ``SERVED <key> <monotonic time>`` the first time each counter it holds
+answers an acknowledged ``add`` (again after it moved away and back). On SIGTERM it
+prints ``CPU <process seconds>`` and exits.
+``time.monotonic`` is system-wide on Linux, so the parent compares its times with its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+import time
+
+import bastion
+from bastion.agents import PersistentAgent, act, action
+from bastion.cluster import Hosted, LeaseOptions, Node
+from bastion.persistence import PostgresStore, StoreError
+
+KEYS = tuple(f"c{i}" for i in range(8))
+
+
+class Counter(PersistentAgent):
+    """A persistent counter."""
+
+    persistent_fields = ("count",)
+    count: int = 0
+
+    @action
+    def add(self, n: int = 1) -> int:
+        self.count += n
+        return self.count
+
+
+def cpu_work(rounds: int) -> int:
+    """Pure-Python CPU work (no I/O, holds the GIL): what a CPU-bound task does."""
+    total = 0
+    for i in range(rounds):
+        total = (total + i * i) % 1_000_003
+    return total
+
+
+async def main(dsn: str, schema: str, node_id: str, work: int, lease: float) -> None:
+    async def handle(payload: bytes) -> bytes:
+        return str(cpu_work(work)).encode()
+
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    options = LeaseOptions(duration=lease, check_every=min(0.1, lease / 10))
+    async with (
+        await PostgresStore.open(dsn, schema=schema, op_timeout=10.0) as store,
+        bastion.open_runtime() as rt,
+    ):
+        node = await rt.spawn(
+            Node,
+            store=store,
+            node_id=node_id,
+            agents=[Hosted(k, Counter) for k in KEYS],
+            queues={"jobs": handle},
+            lease=options,
+        )
+        print("READY", flush=True)
+        served: set[str] = set()
+        while not stop.is_set():
+            for key in KEYS:
+                if rt.whereis(key) is None:
+                    served.discard(key)  # moved away: print again when it comes back
+                    continue
+                if key in served:
+                    continue
+                try:
+                    await act(rt.ref(key), "add", call_timeout=1.0)
+                except (bastion.ActorError, bastion.CallTimeout, StoreError):
+                    continue
+                served.add(key)
+                print(f"SERVED {key} {time.monotonic()}", flush=True)
+            await asyncio.sleep(0.002)
+        await node.stop(timeout=10.0)
+    print(f"CPU {time.process_time()}", flush=True)
+
+
+if __name__ == "__main__":
+    dsn, schema, node_id, work, lease = sys.argv[1:6]
+    asyncio.run(main(dsn, schema, node_id, int(work), float(lease)))
