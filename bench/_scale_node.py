@@ -1,8 +1,9 @@
 """One cluster node as a process, for ``bench/_scale_nodes.py``.
 
 ``python bench/_scale_node.py DSN SCHEMA NODE_ID WORK LEASE``: a Node on PostgreSQL
-hosting the counters ``c0``..``c7`` and taking tasks of the shared queue ``jobs``, each
-task ``WORK`` rounds of CPU-bound work; leases of ``LEASE`` seconds. It prints
+with leases of ``LEASE`` seconds. With ``WORK`` 0 it hosts the counters ``c0``..``c7``;
+otherwise it takes tasks of the shared queue ``jobs``, each ``WORK`` rounds of
+CPU-bound work (and hosts nothing, so that it spends its CPU on the tasks). It prints
 ``READY``, then ``SERVED <key> <monotonic time>`` the first time each counter it holds
 answers an acknowledged ``add`` (again after it moved away and back). On SIGTERM it
 prints ``CPU <process seconds>`` and exits.
@@ -59,12 +60,14 @@ async def main(dsn: str, schema: str, node_id: str, work: int, lease: float) -> 
             Node,
             store=store,
             node_id=node_id,
-            agents=[Hosted(k, Counter) for k in KEYS],
-            queues={"jobs": handle},
+            agents=[] if work else [Hosted(k, Counter) for k in KEYS],
+            queues={"jobs": handle} if work else {},
             lease=options,
         )
         print("READY", flush=True)
         served: set[str] = set()
+        if work:
+            await stop.wait()
         while not stop.is_set():
             for key in KEYS:
                 if rt.whereis(key) is None:

@@ -160,8 +160,8 @@ async def nodes_throughput(ctx: _Context) -> dict[str, Any]:
 
 async def _failover_round(ctx: _Context, lease: float) -> float:
     schema = f"bench_failover_{uuid.uuid4().hex[:10]}"
-    a = _Node(ctx.dsn, schema, "a", 1, lease)
-    b = _Node(ctx.dsn, schema, "b", 1, lease)
+    a = _Node(ctx.dsn, schema, "a", 0, lease)
+    b = _Node(ctx.dsn, schema, "b", 0, lease)
     try:
         a.read_until("READY", time.monotonic() + LIMIT)
         b.read_until("READY", time.monotonic() + LIMIT)

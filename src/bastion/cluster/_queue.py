@@ -170,19 +170,29 @@ class QueueWorker(Actor):
             return await awaitable
 
     async def _round(self) -> int:
-        """Claim and run up to ``concurrency`` of the pending tasks, concurrently."""
+        """Claim up to ``concurrency`` pending tasks and run them, all concurrently.
+
+        Nodes list the same pending tasks but try them in orders of their own (a hash of
+        node and task id) out of a window 16 times ``concurrency`` wide, so two nodes
+        rarely try the same task.
+        """
         node = self.membership.node_id
-        tasks = await self._io(self.queue.pending(self.concurrency * 4))
+        tasks = await self._io(self.queue.pending(self.concurrency * 16))
         tasks.sort(key=lambda t: zlib.crc32(f"{node}/{t[0]}".encode()))
-        claimed: list[tuple[str, bytes, int]] = []
-        for task_id, payload in tasks:
-            if len(claimed) >= self.concurrency or not self.membership.valid():
-                break
-            token = await self._claim(task_id)
-            if token is not None:
-                claimed.append((task_id, payload, token))
+        tokens: dict[str, int | None] = {}
+
+        async def claim(task_id: str) -> None:
+            tokens[task_id] = await self._claim(task_id)
+
         async with asyncio.TaskGroup() as group:  # all awaited here: no task outlives it
+            for task_id, _ in tasks[: self.concurrency]:
+                group.create_task(claim(task_id))
+        claimed = [(t, p, tokens[t]) for t, p in tasks[: self.concurrency] if tokens[t]]
+        if not self.membership.valid():
+            return 0  # claimed but not run: the claims lapse with this node's lease
+        async with asyncio.TaskGroup() as group:
             for task_id, payload, token in claimed:
+                assert token is not None
                 group.create_task(self._run(task_id, payload, token))
         return len(claimed)
 
