@@ -142,6 +142,7 @@ FORBIDDEN = {
     "persistence": ("bastion.agents", "bastion.cli", "bastion.testing", "bastion.resilience"),
     "resilience": ("bastion.agents", "bastion.cli", "bastion.testing"),
     "agents": ("bastion.cli", "bastion.testing"),
+    "cluster": ("bastion.cli", "bastion.testing", "bastion.console", "bastion.rollout"),
     "loadtest": ("bastion.cli", "bastion.testing"),
     "checks": (
         "bastion._core",

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import pytest
 
 import bastion
+from bastion._core._clock import current_clock
 from bastion.agents import act
 from bastion.cluster import FencedStore, LeaseLost, Node, NodeIdTaken, SharedQueue, TaskHandler
 from bastion.persistence import MemoryStore, Put
@@ -134,7 +134,7 @@ async def test_a_shared_queue_records_each_outcome_once_across_nodes(
     def handler_of(node: str) -> TaskHandler:
         async def handle(payload: bytes) -> bytes:
             ran.append((node, payload))
-            await asyncio.sleep(0.01)  # virtual time: a task takes a while
+            await current_clock().sleep(0.01)  # simulated work (virtual time in this test)
             return payload.upper()
 
         return handle
