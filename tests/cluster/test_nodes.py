@@ -10,6 +10,7 @@ import bastion
 from bastion._core._clock import current_clock
 from bastion.agents import act
 from bastion.cluster import FencedStore, LeaseLost, Node, NodeIdTaken, SharedQueue, TaskHandler
+from bastion.cluster._lease import Holder, acquire_ops
 from bastion.persistence import MemoryStore, Put
 from bastion.testing import capture_events, wait_for
 from tests.cluster._support import (
@@ -189,3 +190,21 @@ async def test_a_second_process_with_the_same_node_id_is_refused(rt: bastion.Run
     assert any(isinstance(error, NodeIdTaken) for error in errors), errors
     survivor = a if a.is_alive else twin
     await survivor.stop()
+
+
+async def test_a_lease_held_in_a_nodes_name_but_not_run_there_is_handed_back(
+    rt: bastion.Runtime,
+) -> None:
+    """Leases left in a node's name (a release that failed, the node's earlier life): the
+    node runs them while under its share and releases the rest, so none is left unrun."""
+    store = MemoryStore()
+    for key in KEYS:  # all recorded for node a, run nowhere
+        owner = f"agent/{key}"
+        await store.write(acquire_ops(owner, "a", Holder(owner, None, 0, False), None))
+    b = await start_node(rt, store, "b", hosted(*KEYS))
+    a = await start_node(rt, store, "a", hosted(*KEYS))  # sees b: its share is 2 of 4
+    await wait_for(lambda: len(holders(a, b)) == 4, timeout=10.0, what="every agent run")
+    assert len(node_stats(a).owned) == 2
+    assert len(node_stats(b).owned) == 2
+    await a.stop()
+    await b.stop()

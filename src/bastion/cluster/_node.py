@@ -125,6 +125,9 @@ class _Deadline:
     at: float
 
 
+#: The counters of :class:`NodeStatistics`.
+_COUNTS: tuple[str, ...] = ("renewals", "renew_failures", "check_failures", "acquired")
+_COUNTS += ("released", "stepped_down", "lost")
 #: A hosted agent's supervisor: a few restarts for crashes, then the node decides.
 _AGENT_INTENSITY = RestartIntensity(3, 5.0)
 
@@ -161,18 +164,7 @@ class Node(Actor):
         self._stepped_down = False
         self._last_renewal: float | None = None
         self._live = 1
-        self._counts = dict.fromkeys(
-            (
-                "renewals",
-                "renew_failures",
-                "check_failures",
-                "acquired",
-                "released",
-                "stepped_down",
-                "lost",
-            ),
-            0,
-        )
+        self._counts = dict.fromkeys(_COUNTS, 0)
 
     # -- lifecycle -----------------------------------------------------------------------
     async def on_start(self) -> None:
@@ -323,11 +315,18 @@ class Node(Actor):
             await self._let_go(next(reversed(self._owned)), release=True)
             return
         for spec in self._specs:
-            if len(self._owned) >= share or not self._valid():
+            if not self._valid():
                 return
             if spec.key in self._owned or self._cooling.get(spec.key, 0.0) > now:
                 continue
             holder = await self._io(read_holder(self.store, spec.owner))
+            if holder.node == self.node_id and not holder.free and len(self._owned) >= share:
+                # held in this node's name but not run here (a release that failed, an
+                # earlier life of this node): hand it back, or nobody would run it
+                await self._release(spec.owner, holder.token)
+                continue
+            if len(self._owned) >= share:
+                continue
             dead = self._claimable(holder, now)
             if dead is not False:
                 await self._acquire(spec, holder, dead)
