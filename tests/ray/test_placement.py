@@ -1,0 +1,155 @@
+"""Actors placed on a Ray cluster: calls, casts, deadlines, failure routing, node death.
+
+One cluster (head + 2 one-CPU workers) for the module; every placed actor reserves one
+CPU, so each worker hosts at most one and a restart after a node's death must land on
+the other. The node-death test runs last: it leaves one worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+
+import pytest
+
+import bastion
+from bastion.agents import Act
+from bastion.persistence import SQLiteStore
+from bastion.ray import (
+    RemoteCrash,
+    StoreRecipe,
+    WireError,
+    ray_placement,
+    where,
+)
+from bastion.testing import capture_events, wait_for
+from tests.ray._agents import (
+    MESSAGES,
+    AskChild,
+    Explode,
+    Get,
+    Ledger,
+    Parent,
+    Put,
+    Refuse,
+    Slow,
+    Table,
+)
+from tests.ray.conftest import RayCluster
+
+# Ray starts a worker process per placed actor: seconds on a busy machine, real time.
+pytestmark = pytest.mark.bastion(runtime={"call_timeout": 30.0}, limit=60.0)
+
+RESTART = ("bastion", "supervisor", "restart")
+PLACEMENT = ray_placement(num_cpus=1, messages=MESSAGES, call_timeout=10.0)
+
+
+async def test_a_call_and_a_cast_cross_to_a_node(
+    rt: bastion.Runtime, ray_cluster: RayCluster
+) -> None:
+    ref = await rt.spawn(Table, {"a": 1}, name="table", placement=PLACEMENT)
+    here = await where(ref)
+    assert here.node_id in ray_cluster.node_ids()
+    assert here.pid != os.getpid()
+    await ref.cast(Put("b", 2))
+    assert await ref.call(Get("a"), timeout=5.0) == 1
+    assert await ref.call(Get("b"), timeout=5.0) == 2  # the cast arrived first: order kept
+    assert await rt.ref("table").call(Get("a"), timeout=5.0) == 1  # by name, as locally
+    await ref.stop()
+
+
+async def test_an_expected_error_returns_and_a_crash_crashes(
+    rt: bastion.Runtime, ray_cluster: RayCluster
+) -> None:
+    sup = await rt.start_supervisor(
+        [bastion.ChildSpec("table", Table, args=({"a": 1},), placement=PLACEMENT)]
+    )
+    ref = sup.child("table")
+    with pytest.raises(bastion.BusinessError, match="over the limit") as refused:
+        await ref.call(Refuse("over the limit"), timeout=5.0)
+    assert refused.value.context == {"key": "'k'"}  # context values cross as their repr
+    assert await ref.call(Get("a"), timeout=5.0) == 1  # still the same incarnation
+
+    with capture_events(RESTART) as events:
+        with pytest.raises(bastion.ActorCrashed) as crashed:
+            await ref.call(Explode("bad state"), timeout=5.0)
+        cause = crashed.value.__cause__
+        assert isinstance(cause, RemoteCrash)
+        assert cause.remote_type == "builtins:RuntimeError"
+        assert "bad state" in cause.remote_traceback
+        await wait_for(lambda: events.named(*RESTART), timeout=20.0)
+    assert await ref.call(Get("a"), timeout=5.0) == 1  # a fresh host, started again
+    await sup.stop()
+
+
+async def test_a_deadline_on_the_node_is_a_call_timeout(
+    rt: bastion.Runtime, ray_cluster: RayCluster
+) -> None:
+    ref = await rt.spawn(Table, {"a": 1}, placement=PLACEMENT)
+    with pytest.raises(bastion.CallTimeout):
+        await ref.call(Slow(1.5), timeout=0.3)
+    assert await ref.call(Get("a"), timeout=5.0) == 1  # a slow handler is no crash
+    await ref.stop()
+
+
+async def test_bad_input_is_refused_at_the_call_site(
+    rt: bastion.Runtime, ray_cluster: RayCluster
+) -> None:
+    ref = await rt.spawn(Table, {"a": 1}, placement=PLACEMENT)
+    with pytest.raises(WireError, match="cannot cross Ray"):
+        await ref.call(object(), timeout=5.0)
+    assert await ref.call(Get("a"), timeout=5.0) == 1
+    await ref.stop()
+
+
+async def test_actors_on_one_node_call_each_other_in_process(
+    rt: bastion.Runtime, ray_cluster: RayCluster
+) -> None:
+    ref = await rt.spawn(Parent, placement=PLACEMENT)
+    value, child_ref_type, pid = await ref.call(AskChild("a"), timeout=5.0)
+    assert value == 1
+    assert child_ref_type == "ActorRef"
+    assert pid == (await where(ref)).pid
+    await ref.stop()
+
+
+async def test_a_dead_node_restarts_the_agent_on_another_with_its_state(
+    rt: bastion.Runtime, ray_cluster: RayCluster, tmp_path: Path
+) -> None:
+    store = StoreRecipe(SQLiteStore.open, {"path": str(tmp_path / "ledger.db")})
+    placement = ray_placement(num_cpus=1, store=store, call_timeout=10.0)
+    spec = bastion.ChildSpec("ledger", Ledger, name="ledger", placement=placement)
+    sup = await rt.start_supervisor([spec])
+    ref = sup.child("ledger")
+    first = await where(ref)
+    acknowledged: list[str] = []
+
+    async def record(task: str) -> None:
+        """Record ``task``, retrying (same id: idempotent) until it is acknowledged."""
+        while True:
+            try:
+                await ref.call(Act("record", {"task": task}), timeout=10.0)
+            except (bastion.ActorCrashed, bastion.ActorNotAlive):
+                await wait_for(lambda: ref.is_alive, timeout=30.0)
+                continue
+            acknowledged.append(task)
+            return
+
+    with capture_events(RESTART) as events:
+        for i in range(5):
+            await record(f"t{i}")
+        loop = asyncio.get_running_loop()
+        killing = loop.run_in_executor(None, ray_cluster.remove, first.node_id)
+        for i in range(5, 15):
+            await record(f"t{i}")
+        await killing
+        await wait_for(lambda: events.named(*RESTART), timeout=30.0)
+
+    second = await where(ref)
+    assert second.node_id != first.node_id
+    assert second.node_id in ray_cluster.node_ids()
+    stored = await ref.call(Act("ids"), timeout=10.0)
+    assert set(acknowledged) <= set(stored)  # 0 acknowledged tasks lost
+    assert len(acknowledged) == 15
+    await sup.stop()
