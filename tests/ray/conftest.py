@@ -1,4 +1,4 @@
-"""A small Ray cluster on this machine (head + 2 worker raylets), once per test module.
+"""A small Ray cluster on this machine (two raylets), once per test module.
 
 Ray's start is slow (seconds per raylet), so one module-scoped cluster serves every test
 of a module; it is shut down even when a test fails. Without Ray (the ``ray`` extra)
@@ -15,8 +15,9 @@ from typing import Any
 import pytest
 
 try:
-    import ray
     from ray.cluster_utils import Cluster
+
+    import ray
 except ImportError:
     if os.environ.get("CI") == "true":
         raise  # CI installs the dev extra, which has Ray: its absence is a failure
@@ -32,40 +33,41 @@ _FAST_FAILURE_DETECTION = {
 
 @dataclass
 class RayCluster:
-    """The running test cluster: the Ray ``Cluster`` and its two worker nodes."""
+    """The running test cluster: the Ray ``Cluster``, its head and its worker node."""
 
     cluster: Any
-    workers: list[Any]
+    head: Any
+    worker: Any
 
     def node_ids(self) -> set[str]:
-        """The ids of the worker nodes still in the cluster."""
-        return {node.node_id for node in self.workers}
+        """The ids of the nodes still in the cluster."""
+        nodes = [self.head] if self.worker is None else [self.head, self.worker]
+        return {node.node_id for node in nodes}
 
-    def remove(self, node_id: str) -> None:
-        """Kill the raylet (and every worker process) of one node, as a crash would."""
-        node = next(n for n in self.workers if n.node_id == node_id)
-        self.workers.remove(node)
+    def remove_worker(self) -> None:
+        """Kill the worker node's raylet and worker processes, as a crash would."""
+        node, self.worker = self.worker, None
         self.cluster.remove_node(node, allow_graceful=False)
 
 
 @pytest.fixture(scope="module")
 def ray_cluster() -> Iterator[RayCluster]:
-    """Head (no CPUs: it hosts no actor) and two workers with one CPU each."""
+    """A head and a worker node with one CPU each (placed actors reserve one CPU)."""
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     cluster = Cluster(
         initialize_head=True,
         head_node_args={
-            "num_cpus": 0,
+            "num_cpus": 1,
             "include_dashboard": False,
             "object_store_memory": _STORE,
             "_system_config": _FAST_FAILURE_DETECTION,
         },
     )
     try:
-        workers = [cluster.add_node(num_cpus=1, object_store_memory=_STORE) for _ in range(2)]
+        worker = cluster.add_node(num_cpus=1, object_store_memory=_STORE)
         ray.init(address=cluster.address, logging_level="WARNING", log_to_driver=False)
         cluster.wait_for_nodes()
-        yield RayCluster(cluster, workers)
+        yield RayCluster(cluster, cluster.head_node, worker)
     finally:
         ray.shutdown()
         cluster.shutdown()

@@ -49,8 +49,9 @@ class ChildSpec:
 
     ``shutdown`` is the seconds a child gets to stop gracefully before it is killed, or
     ``"brutal_kill"`` to kill it at once without running its ``on_stop`` (OTP's
-    ``brutal_kill``). ``placement`` runs the child elsewhere behind a local stand-in
-    (see :meth:`Runtime.spawn <bastion._core._runtime.Runtime.spawn>`). Invalid specs raise ``ValueError``/``TypeError`` when constructed.
+    ``brutal_kill``). ``placement`` runs the child elsewhere behind a local stand-in, placed
+    again at every restart (``bastion.ray``). Invalid specs raise
+    ``ValueError``/``TypeError`` when constructed.
     """
 
     id: str

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Placement", "place"]
 
+
 @runtime_checkable
 class Placement(Protocol):
     """Where an actor runs; see the module docstring."""

@@ -107,17 +107,19 @@ class Runtime(metaclass=NoPublicConstructor):
         """Start an actor and return its ref once ``on_start`` succeeded.
 
         ``args``/``kwargs`` go to the actor's constructor. ``placement`` runs the actor
-        elsewhere behind a local stand-in with an ordinary ref (``bastion.ray``). Raises :class:`StartFailed`
-        (cause chained) if the constructor or ``on_start`` raises or does not finish
-        within ``start_timeout``, :class:`NameTaken` if ``name`` is taken, ``TypeError``
-        if ``actor_class`` is not an :class:`Actor` subclass.
+        elsewhere behind a local stand-in with an ordinary ref (``bastion.ray``).
+        Raises :class:`StartFailed` (cause chained) if the constructor or ``on_start``
+        raises or does not finish within ``start_timeout``, :class:`NameTaken` if
+        ``name`` is taken, ``TypeError`` if ``actor_class`` is not an :class:`Actor`
+        subclass.
         """
+        placed: Mapping[str, Any] = kwargs
         if placement is not None:
-            actor_class, args, kwargs = place(placement, actor_class, args, kwargs)
+            actor_class, args, placed = place(placement, actor_class, args, kwargs)
         return await self._spawn_cell(
             actor_class,
             args,
-            kwargs,
+            placed,
             name=name,
             mailbox_capacity=mailbox_capacity,
             metadata=metadata,

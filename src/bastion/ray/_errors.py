@@ -1,4 +1,4 @@
-"""Errors of Ray placement, rooted in :class:`bastion.ActorError` / :class:`bastion.ExpectedError`."""
+"""Errors of Ray placement: rooted in ``bastion.ActorError`` (and ``ExpectedError``)."""
 
 from __future__ import annotations
 

@@ -17,8 +17,8 @@ import os
 from typing import Any
 
 import msgspec
-import ray
 
+import ray
 from bastion._core._errors import (
     ActorCrashed,
     ActorError,
@@ -36,8 +36,8 @@ from bastion.persistence import StateStore
 from bastion.ray._errors import WireError
 from bastion.ray._wire import (
     OK,
-    StartSpec,
     Started,
+    StartSpec,
     build_codec,
     decode_value,
     encode_failure,

@@ -26,9 +26,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 import msgspec
-import ray
 from ray.exceptions import RayActorError, RayError
 
+import ray
 from bastion._core._actor import Actor
 from bastion._core._errors import ActorNotAlive, CallTimeout, MailboxFull
 from bastion._core._messages import ExitReason, is_abnormal
@@ -40,8 +40,8 @@ from bastion.ray._host import RemoteHost
 from bastion.ray._wire import (
     OK,
     Failure,
-    StartSpec,
     Started,
+    StartSpec,
     decode_failure,
     decode_value,
     encode_value,
@@ -124,8 +124,9 @@ class RayProxy(Actor):
             messages=[f"{c.__module__}:{c.__qualname__}" for c in placement.messages],
             payload=self._payload,
             name=self.name,
-            store_opener=None if store is None else f"{store.opener.__module__}:"
-            f"{store.opener.__qualname__}",
+            store_opener=None
+            if store is None
+            else f"{store.opener.__module__}:{store.opener.__qualname__}",
             store_kwargs=encode_value(self._codec, dict(store.kwargs) if store else {}),
             store_argument="store" if store is None else store.argument,
             call_timeout=self._timeout,
@@ -241,7 +242,7 @@ class RayProxy(Actor):
         if not self._finish(pending):
             return  # expired, or this incarnation stopped
         try:
-            reply = future.result()
+            reply = future.result(timeout=0)  # done already: Ray called us back
             if reply[:1] == OK:
                 pending.handle.reply(decode_value(self._codec, reply[1:]))
                 return
@@ -266,7 +267,7 @@ class RayProxy(Actor):
         if host is not self._host:
             return  # this incarnation stopped (or placed a new host)
         try:
-            reply = future.result()
+            reply = future.result(timeout=0)  # done already: Ray called us back
         except RayError as exc:
             self._crash(exc)
             return

@@ -18,6 +18,7 @@ from typing import Any
 import msgspec
 
 from bastion._core._errors import BastionError, ExpectedError, Severity
+from bastion.agents import Act
 from bastion.persistence import Codec, CorruptState, UnstorableValue, UnsupportedType
 from bastion.ray._errors import RemoteExpectedError, WireError
 
@@ -110,9 +111,13 @@ def _loaded_name(name: str) -> Any:
 
 
 def build_codec(message_types: Iterable[type[Any]]) -> Codec:
-    """A codec that knows the declared message classes (dataclasses, msgspec Structs)."""
+    """A codec that knows the declared message classes (dataclasses, msgspec Structs).
+
+    :class:`bastion.agents.Act` (how ``act(ref, ...)`` calls an agent) is always known.
+    """
     codec = Codec()
-    for cls in message_types:
+    classes: tuple[type[Any], ...] = (Act, *message_types)
+    for cls in classes:
         codec.register_struct(cls, name=qualified_name(cls))
     return codec
 
