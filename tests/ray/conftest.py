@@ -8,8 +8,10 @@ the tests skip, except under ``CI=true``, where a missing Ray fails them.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -33,11 +35,16 @@ _FAST_FAILURE_DETECTION = {
 
 @dataclass
 class RayCluster:
-    """The running test cluster: the Ray ``Cluster``, its head and its worker node."""
+    """The running test cluster: the Ray ``Cluster``, its head and its worker node.
+
+    ``app_dir`` is on the ``sys.path`` of the driver and (``PYTHONPATH``) of every Ray
+    worker: a module written there is importable everywhere, as an installed one is.
+    """
 
     cluster: Any
     head: Any
     worker: Any
+    app_dir: Path
 
     def node_ids(self) -> set[str]:
         """The ids of the nodes still in the cluster."""
@@ -51,9 +58,11 @@ class RayCluster:
 
 
 @pytest.fixture(scope="module")
-def ray_cluster() -> Iterator[RayCluster]:
+def ray_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RayCluster]:
     """A head and a worker node with one CPU each (placed actors reserve one CPU)."""
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    app_dir = tmp_path_factory.mktemp("ray-app")
+    sys.path.insert(0, str(app_dir))
     cluster = Cluster(
         initialize_head=True,
         head_node_args={
@@ -65,9 +74,15 @@ def ray_cluster() -> Iterator[RayCluster]:
     )
     try:
         worker = cluster.add_node(num_cpus=1, object_store_memory=_STORE)
-        ray.init(address=cluster.address, logging_level="WARNING", log_to_driver=False)
+        ray.init(
+            address=cluster.address,
+            logging_level="WARNING",
+            log_to_driver=False,
+            runtime_env={"env_vars": {"PYTHONPATH": str(app_dir)}},
+        )
         cluster.wait_for_nodes()
-        yield RayCluster(cluster, cluster.head_node, worker)
+        yield RayCluster(cluster, cluster.head_node, worker, app_dir)
     finally:
         ray.shutdown()
         cluster.shutdown()
+        sys.path.remove(str(app_dir))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -24,6 +25,7 @@ from bastion.ray import (
     where,
 )
 from bastion.testing import capture_events, wait_for
+from tests._docs import section_examples
 from tests.ray._agents import (
     MESSAGES,
     AskChild,
@@ -99,6 +101,17 @@ async def test_actors_on_one_node_call_each_other_in_process(
     assert child_ref_type == "ActorRef"
     assert pid == (await where(ref)).pid
     await ref.stop()
+
+
+async def test_the_docs_ray_placement_example_runs(
+    rt: bastion.Runtime, ray_cluster: RayCluster, tmp_path: Path
+) -> None:
+    (_, module), (where_, main) = section_examples("scale-out.md", "Ray placement")
+    assert module.startswith("# ledgers.py"), "the first example is the module ledgers.py"
+    (ray_cluster.app_dir / "ledgers.py").write_text(module, encoding="utf-8")
+    namespace: dict[str, Any] = {}
+    exec(compile(main, where_, "exec"), namespace)
+    assert await namespace["run_ledger"](rt, str(tmp_path / "ledgers.db")) == 1
 
 
 async def test_a_dead_node_restarts_the_agent_on_another_with_its_state(
