@@ -65,7 +65,7 @@ class RayPlacement:
     def place(
         self, actor_class: type[Actor], args: tuple[Any, ...], kwargs: Mapping[str, Any]
     ) -> tuple[type[RayProxy], tuple[Any, ...], Mapping[str, Any]]:
-        """The local stand-in for ``actor_class`` (kernel :class:`Placement` protocol).
+        """The local stand-in for ``actor_class``: what ``spawn`` starts in its place.
 
         Checks now that the class is importable by name and the arguments encode.
         """
