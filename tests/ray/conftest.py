@@ -57,6 +57,11 @@ class RayCluster:
         self.cluster.remove_node(node, allow_graceful=False)
 
 
+def _python_path(first: Path) -> str:
+    """``first``, then the ``PYTHONPATH`` the driver has (the workers' would replace it)."""
+    return os.pathsep.join(p for p in (str(first), os.environ.get("PYTHONPATH", "")) if p)
+
+
 @pytest.fixture(scope="module")
 def ray_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RayCluster]:
     """A head and a worker node with one CPU each (placed actors reserve one CPU)."""
@@ -78,7 +83,7 @@ def ray_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RayCluster
             address=cluster.address,
             logging_level="WARNING",
             log_to_driver=False,
-            runtime_env={"env_vars": {"PYTHONPATH": str(app_dir)}},
+            runtime_env={"env_vars": {"PYTHONPATH": _python_path(app_dir)}},
         )
         cluster.wait_for_nodes()
         yield RayCluster(cluster, cluster.head_node, worker, app_dir)

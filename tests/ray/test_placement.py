@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 import bastion
+import bastion.persistence
 from bastion.agents import Act
 from bastion.persistence import SQLiteStore
 from bastion.ray import (
@@ -112,6 +114,30 @@ async def test_the_docs_ray_placement_example_runs(
     namespace: dict[str, Any] = {}
     exec(compile(main, where_, "exec"), namespace)
     assert await namespace["run_ledger"](rt, str(tmp_path / "ledgers.db")) == 1
+
+
+async def test_a_killed_host_restores_its_agent_from_postgres(
+    rt: bastion.Runtime, ray_cluster: RayCluster, request: pytest.FixtureRequest
+) -> None:
+    postgres_store = getattr(bastion.persistence, "PostgresStore", None)
+    if postgres_store is None:
+        pytest.skip("this tree has no PostgresStore yet (issue 17, helper wp-pg)")
+    dsn, schema = request.getfixturevalue("pg_dsn"), request.getfixturevalue("pg_schema")
+    store = StoreRecipe(postgres_store.open, {"dsn": dsn, "schema": schema, "op_timeout": 10.0})
+    spec = bastion.ChildSpec(
+        "ledger", Ledger, name="pg-ledger", placement=ray_placement(store=store)
+    )
+    sup = await rt.start_supervisor([spec])
+    ref = sup.child("ledger")
+    for i in range(3):
+        await ref.call(Act("record", {"task": f"t{i}"}), timeout=10.0)
+    first = await where(ref)
+    with capture_events(RESTART) as events:
+        os.kill(first.pid, signal.SIGKILL)  # the host's process dies, as on an OOM kill
+        await wait_for(lambda: events.named(*RESTART) and ref.is_alive, timeout=30.0)
+    assert (await where(ref)).pid != first.pid
+    assert await ref.call(Act("ids"), timeout=10.0) == ["t0", "t1", "t2"]
+    await sup.stop()
 
 
 async def test_a_dead_node_restarts_the_agent_on_another_with_its_state(

@@ -307,6 +307,12 @@ class RayProxy(Actor):
                 return ActorNotAlive(text)
             case "wire":
                 return WireError(text)
+            case "start":
+                return RemoteCrash(
+                    f"{self._actor} could not start on Ray: {failure.type}: {failure.message}",
+                    remote_type=failure.type,
+                    remote_traceback=failure.traceback,
+                )
         return RemoteCrash(
             f"{self._actor} crashed on Ray: {failure.type}: {failure.message}",
             remote_type=failure.type,
