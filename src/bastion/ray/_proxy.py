@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import functools
+import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
@@ -53,6 +54,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Location", "RayProxy", "where"]
 
+_log = logging.getLogger("bastion.ray")
 #: Extra seconds the stand-in waits for Ray beyond the node-side deadline.
 GRACE: Final = 1.0
 _ALIVE: Final = b"a"
@@ -108,6 +110,7 @@ class RayProxy(Actor):
         self._pending: set[_Pending] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._work: RealWork | None = None
+        self._watching = False
         self._timeout = placement.call_timeout or 0.0
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -151,6 +154,7 @@ class RayProxy(Actor):
 
     async def on_stop(self, reason: ExitReason) -> None:
         host, self._host = self._host, None
+        self._unwatch()
         for pending in list(self._pending):
             self._finish(pending)  # the kernel answers their callers
         if host is None:
@@ -159,6 +163,8 @@ class RayProxy(Actor):
             if not is_abnormal(reason):  # a clean stop: the placed actor's on_stop runs
                 budget = self._timeout
                 await self._wait(host.stop.remote(budget), budget + GRACE, "the stop")
+        except (PlacementError, CallTimeout) as exc:  # the host is dead or stuck: killed below
+            _log.warning("%s: the placed actor did not stop cleanly: %s", self._actor, exc)
         finally:
             ray.kill(host, no_restart=True)
 
@@ -260,12 +266,23 @@ class RayProxy(Actor):
 
     # -- watching the host ---------------------------------------------------------------
     def _arm_watch(self) -> None:
+        """Keep one ``watch`` open on the host: an answer owed from outside (real work)."""
+        self._watching = True
+        if self._work is not None:
+            self._work.real_work_started()
         future = self._host.watch.remote(self._placement.watch_period).future()
         future.add_done_callback(functools.partial(self._hop, self._watched, self._host))
 
+    def _unwatch(self) -> None:
+        if self._watching:
+            self._watching = False
+            if self._work is not None:
+                self._work.real_work_finished()
+
     def _watched(self, host: Any, future: concurrent.futures.Future[bytes]) -> None:
         if host is not self._host:
-            return  # this incarnation stopped (or placed a new host)
+            return  # this incarnation stopped (and closed its watch)
+        self._unwatch()
         try:
             reply = future.result(timeout=0)  # done already: Ray called us back
         except RayError as exc:
