@@ -27,6 +27,7 @@ from bastion._core._errors import (
     ExpectedError,
     MailboxFull,
     StartFailed,
+    Timeout,
 )
 from bastion._core._messages import is_abnormal
 from bastion._core._options import RuntimeOptions
@@ -114,7 +115,7 @@ class RayHost:
         """Reply when the placed actor exits (its reason), or ``a`` after ``period`` s."""
         try:
             reason = await self._placed().wait_stopped(timeout=period)
-        except CallTimeout:
+        except Timeout:  # (a CallTimeout in kernels before wait_stopped raised Timeout)
             return _ALIVE
         kind = "crash" if is_abnormal(reason) else "exit"
         return encode_failure(kind, reason if isinstance(reason, BaseException) else str(reason))
