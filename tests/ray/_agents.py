@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 from dataclasses import dataclass
 
@@ -58,10 +57,15 @@ class Table(bastion.Actor):
                 raise bastion.BusinessError(why, context={"key": "k"})
             case Explode(why):
                 raise RuntimeError(why)
-            case Slow(seconds):
-                await asyncio.sleep(seconds)  # real work on the node (it runs in real time)
-                return seconds
+            case Slow(seconds):  # answered by a timer: a handler that takes `seconds`
+                self.send_after(seconds, (self.reply_handle(), seconds))
+                return bastion.NoReply
         raise bastion.ValidationError(f"unknown message {message!r}")
+
+    def handle_info(self, message: object) -> None:
+        if isinstance(message, tuple):
+            handle, seconds = message
+            handle.reply(seconds)
 
     def handle_cast(self, message: object) -> None:
         if isinstance(message, Put):
