@@ -11,6 +11,7 @@ from bastion._core._actor import Actor
 from bastion._core._backoff import Backoff
 from bastion._core._durations import positive_seconds
 from bastion._core._messages import ExitReason, is_abnormal
+from bastion._core._placement import Placement
 
 __all__ = ["BRUTAL_KILL", "Backoff", "ChildSpec", "Restart", "Strategy", "shutdown_budget"]
 
@@ -48,7 +49,9 @@ class ChildSpec:
 
     ``shutdown`` is the seconds a child gets to stop gracefully before it is killed, or
     ``"brutal_kill"`` to kill it at once without running its ``on_stop`` (OTP's
-    ``brutal_kill``). Invalid specs raise ``ValueError``/``TypeError`` when constructed.
+    ``brutal_kill``). ``placement`` runs the child elsewhere behind a local stand-in, placed
+    again at every restart (``bastion.ray``). Invalid specs raise
+    ``ValueError``/``TypeError`` when constructed.
     """
 
     id: str
@@ -60,6 +63,7 @@ class ChildSpec:
     shutdown: float | Literal["brutal_kill"] = 5.0
     mailbox_capacity: int | None = None
     metadata: Mapping[str, Any] | None = None
+    placement: Placement | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.id, str) or not self.id:
@@ -77,6 +81,10 @@ class ChildSpec:
             raise ValueError(
                 f"child {self.id!r}: restart must be one of {choices}, got {self.restart!r}"
             ) from None
+        if self.placement is not None and not isinstance(self.placement, Placement):
+            raise TypeError(
+                f"child {self.id!r}: placement must have a place() method, got {self.placement!r}"
+            )
         if self.shutdown != BRUTAL_KILL:  # any other string is a TypeError, as for durations
             positive_seconds(f"child {self.id!r}: shutdown (or 'brutal_kill')", self.shutdown)
 

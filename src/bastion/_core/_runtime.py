@@ -21,6 +21,7 @@ from bastion._core._messages import ExitReason, is_abnormal
 from bastion._core._meters import KernelMeters
 from bastion._core._metrics import MetricsRegistry
 from bastion._core._options import RuntimeOptions
+from bastion._core._placement import Placement, place
 from bastion._core._ref import DEFAULT, ActorRef, UseDefault, check_timeout
 from bastion._core._registry import Registry, check_name
 from bastion._core._runtime_metrics import register_runtime_metrics
@@ -100,19 +101,25 @@ class Runtime(metaclass=NoPublicConstructor):
         mailbox_capacity: int | None = None,
         metadata: Mapping[str, Any] | None = None,
         start_timeout: float | UseDefault = DEFAULT,
+        placement: Placement | None = None,
         **kwargs: Any,
     ) -> ActorRef:
         """Start an actor and return its ref once ``on_start`` succeeded.
 
-        ``args``/``kwargs`` go to the actor's constructor. Raises :class:`StartFailed`
-        (cause chained) if the constructor or ``on_start`` raises or does not finish
-        within ``start_timeout``, :class:`NameTaken` if ``name`` is taken, ``TypeError``
-        if ``actor_class`` is not an :class:`Actor` subclass.
+        ``args``/``kwargs`` go to the actor's constructor. ``placement`` runs the actor
+        elsewhere behind a local stand-in with an ordinary ref (``bastion.ray``).
+        Raises :class:`StartFailed` (cause chained) if the constructor or ``on_start``
+        raises or does not finish within ``start_timeout``, :class:`NameTaken` if
+        ``name`` is taken, ``TypeError`` if ``actor_class`` is not an :class:`Actor`
+        subclass.
         """
+        placed: Mapping[str, Any] = kwargs
+        if placement is not None:
+            actor_class, args, placed = place(placement, actor_class, args, kwargs)
         return await self._spawn_cell(
             actor_class,
             args,
-            kwargs,
+            placed,
             name=name,
             mailbox_capacity=mailbox_capacity,
             metadata=metadata,

@@ -41,6 +41,7 @@ from bastion._core._errors import (
 )
 from bastion._core._intensity import DEFAULT_INTENSITY, RestartIntensity
 from bastion._core._messages import Exit, ExitReason
+from bastion._core._placement import place
 from bastion._core._ref import DEFAULT, ActorRef
 from bastion._core._stats import SupervisorStatistics
 from bastion._core._supervisor_handle import (
@@ -236,10 +237,11 @@ class Supervisor(Actor):
 
     async def _start(self, child: _Child) -> None:
         spec = child.spec
+        actor, args, kwargs = place(spec.placement, spec.actor, spec.args, spec.kwargs)
         ref = await self.runtime._spawn_cell(
-            spec.actor,
-            spec.args,
-            spec.kwargs,
+            actor,
+            args,
+            kwargs,
             name=spec.name,
             mailbox_capacity=spec.mailbox_capacity,
             metadata=spec.metadata,
