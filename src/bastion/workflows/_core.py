@@ -30,7 +30,7 @@ from bastion.persistence import (
     PutItem,
     StateStore,
 )
-from bastion.workflows._definitions import find_definition, versions_of
+from bastion.workflows._definitions import WorkflowDefinition, find_definition, versions_of
 from bastion.workflows._errors import CorruptWorkflow, IncompatibleWorkflow
 from bastion.workflows._records import (
     ACTIVE_COLLECTION,
@@ -85,8 +85,10 @@ class EngineCore(Signals):
         write_timeout: float,
         max_inbox: int,
         max_running: int,
+        local: dict[str, dict[str, WorkflowDefinition]],
     ) -> None:
         super().__init__()
+        self.local = local
         self.runtime = runtime
         self.store = store
         self.codec = codec
@@ -98,6 +100,7 @@ class EngineCore(Signals):
         self.active: dict[str, Run | None] = {}  # None: queued, not loaded yet
         self.tasks: dict[str, asyncio.Task[None]] = {}
         self.queue: deque[str] = deque()
+        self.relaunch: set[str] = set()  # queued again while the old run still ends
         self.refused: dict[str, BaseException] = {}
         self.owner: ActorRef | None = None
         self.accepting = False
@@ -147,6 +150,7 @@ class EngineCore(Signals):
         self.tasks.clear()
         self.active.clear()
         self.queue.clear()
+        self.relaunch.clear()
 
     # -- launching -----------------------------------------------------------------------------
     def enqueue(self, run: Run) -> None:
@@ -161,7 +165,10 @@ class EngineCore(Signals):
         """Start queued runs while fewer than ``max_running`` run."""
         while self.queue and len(self.tasks) < self.max_running:
             workflow_id = self.queue.popleft()
-            if workflow_id not in self.active or workflow_id in self.tasks:
+            if workflow_id not in self.active:
+                continue
+            if workflow_id in self.tasks:  # its old run is still ending (a cancel, a resume)
+                self.relaunch.add(workflow_id)
                 continue
             task = self.runtime.tasks.start(
                 self._drive, workflow_id, name=f"workflow {workflow_id}"
@@ -170,9 +177,15 @@ class EngineCore(Signals):
             task.add_done_callback(functools.partial(self._task_done, workflow_id))
 
     def _task_done(self, workflow_id: str, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:  # a bug of the engine
+            self.fault(None, EngineFault(task.exception()), workflow_id)
         if self.tasks.get(workflow_id) is task:
             del self.tasks[workflow_id]
-            self.active.pop(workflow_id, None)
+            if workflow_id in self.relaunch:
+                self.relaunch.discard(workflow_id)
+                self.queue.append(workflow_id)
+            else:
+                self.active.pop(workflow_id, None)
         self.launch_more()
 
     async def _drive(self, workflow_id: str) -> None:
@@ -216,11 +229,10 @@ class EngineCore(Signals):
         meta = decode_meta(meta_record.data, workflow_id)
         if meta.status.finished:
             return None
-        definition = find_definition(meta.name, meta.version)
+        definition = find_definition(meta.name, meta.version, self.local)
         if definition is None:
-            raise IncompatibleWorkflow(
-                _incompatible(workflow_id, meta), context={"workflow_id": workflow_id}
-            )
+            message = _incompatible(workflow_id, meta, versions_of(meta.name, self.local))
+            raise IncompatibleWorkflow(message, context={"workflow_id": workflow_id})
         input_record = data.records.get(INPUT)
         if input_record is None:
             raise CorruptState(f"workflow {workflow_id!r} has no input record")
@@ -299,8 +311,7 @@ class EngineCore(Signals):
             owner.cast_nowait(Fault(wid, f"{type(cause).__name__}: {cause}"))
 
 
-def _incompatible(workflow_id: str, meta: Meta) -> str:
-    known = versions_of(meta.name)
+def _incompatible(workflow_id: str, meta: Meta, known: list[str]) -> str:
     if not known:
         return (
             f"workflow {workflow_id!r} runs {meta.name!r} version {meta.version}, and no "

@@ -21,8 +21,8 @@ from bastion.workflows._current import current_context
 __all__ = [
     "StepOptions",
     "WorkflowDefinition",
-    "definitions",
     "find_definition",
+    "local_table",
     "step",
     "step_options",
     "versions_of",
@@ -131,15 +131,26 @@ def step(
 
 @dataclass(eq=False)
 class WorkflowDefinition:
-    """A registered workflow function: ``fn(ctx, *args, **kwargs)``, by name and version.
+    """A workflow function ``fn(ctx, *args, **kwargs)`` with its name and version.
 
-    ``timeout``: the default deadline of a run (seconds from its start, stored).
+    ``@workflow`` makes one and registers it for the process; one made directly and
+    passed to ``open_workflows(workflows=[...])`` is known to that engine only (and
+    found there first). ``timeout``: the default deadline of a run (seconds, stored).
     """
 
     fn: Callable[..., Awaitable[Any]]
     name: str
     version: str
     timeout: float | None = None
+
+    def __post_init__(self) -> None:
+        if not inspect.iscoroutinefunction(self.fn):
+            raise TypeError(f"a workflow needs an async function, got {self.fn!r}")
+        for label, value in (("name", self.name), ("version", self.version)):
+            if not isinstance(value, str) or not value:
+                raise ValueError(f"a workflow {label} must be a non-empty string, got {value!r}")
+        if self.timeout is not None:
+            positive_seconds("workflow timeout", self.timeout)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """Workflows are started by an engine, not called."""
@@ -209,25 +220,38 @@ def _origin(fn: Callable[..., Any]) -> str:
     return f"{fn.__module__}.{fn.__qualname__}"
 
 
-def definitions(extra: Collection[WorkflowDefinition] = ()) -> dict[str, list[WorkflowDefinition]]:
-    """Registered definitions by name, oldest version first (``extra`` registered too)."""
+def local_table(extra: Collection[WorkflowDefinition]) -> dict[str, dict[str, WorkflowDefinition]]:
+    """``extra`` by name and version (an engine's own definitions, ahead of the registry)."""
+    table: dict[str, dict[str, WorkflowDefinition]] = {}
     for d in extra:
         if not isinstance(d, WorkflowDefinition):
-            raise TypeError(f"expected a @workflow function, got {d!r}")
-        _register(d)
-    return {name: list(versions.values()) for name, versions in _registry.items()}
+            raise TypeError(f"expected a @workflow function or a WorkflowDefinition, got {d!r}")
+        table.setdefault(d.name, {})[d.version] = d
+    return table
 
 
-def find_definition(name: str, version: str | None) -> WorkflowDefinition | None:
-    """The definition of ``name`` at ``version`` (None: the newest), or None."""
-    versions = _registry.get(name)
-    if not versions:
-        return None
-    if version is None:
-        return next(reversed(versions.values()))
-    return versions.get(version)
+def find_definition(
+    name: str, version: str | None, local: dict[str, dict[str, WorkflowDefinition]] | None = None
+) -> WorkflowDefinition | None:
+    """The definition of ``name`` at ``version`` (None: the newest), or None.
+
+    ``local`` (an engine's own definitions) is searched before the process registry.
+    """
+    for table in (local or {}, _registry):
+        versions = table.get(name)
+        if not versions:
+            continue
+        if version is None:
+            return next(reversed(versions.values()))
+        found = versions.get(version)
+        if found is not None:
+            return found
+    return None
 
 
-def versions_of(name: str) -> list[str]:
-    """The registered versions of workflow ``name``, oldest first."""
-    return list(_registry.get(name, {}))
+def versions_of(
+    name: str, local: dict[str, dict[str, WorkflowDefinition]] | None = None
+) -> list[str]:
+    """The versions of workflow ``name`` known here (``local`` ones first)."""
+    known = list((local or {}).get(name, {}))
+    return known + [v for v in _registry.get(name, {}) if v not in known]

@@ -39,7 +39,7 @@ from bastion.persistence import (
 )
 from bastion.workflows._actor import EngineActor
 from bastion.workflows._core import EngineCore
-from bastion.workflows._definitions import WorkflowDefinition, definitions, find_definition
+from bastion.workflows._definitions import WorkflowDefinition, find_definition, local_table
 from bastion.workflows._errors import (
     WorkflowCancelled,
     WorkflowFailed,
@@ -103,7 +103,7 @@ async def open_workflows(
     before the workflow goes on; ``memory`` does not (a crash may then re-run a step
     whose successor already ran). ``max_running``: workflows running at once (the rest
     wait in order). ``max_inbox``: unread messages per workflow before ``send`` refuses.
-    ``workflows``: definitions to register besides those of imported modules.
+    ``workflows``: definitions this engine finds before those registered by ``@workflow``.
     """
     if not isinstance(runtime, Runtime):
         raise TypeError(f"open_workflows needs a bastion Runtime, got {runtime!r}")
@@ -113,7 +113,7 @@ async def open_workflows(
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"{label} must be an int >= 1, got {value!r}")
     positive_seconds("write_timeout", write_timeout)
-    definitions(workflows)
+    local = local_table(workflows)
     core = EngineCore(
         runtime,
         store,
@@ -122,6 +122,7 @@ async def open_workflows(
         write_timeout=write_timeout,
         max_inbox=max_inbox,
         max_running=max_running,
+        local=local,
     )
     core.wall = wall_clock(runtime.loop)
     spec = ChildSpec("engine", EngineActor, kwargs={"core": core}, name=name)
@@ -162,7 +163,7 @@ class WorkflowEngine:
         ``timeout``: seconds the workflow may run (default: the definition's), stored
         as a deadline.
         """
-        definition = _definition(workflow)
+        definition = _definition(workflow, self._core.local)
         wid = uuid.uuid4().hex if workflow_id is None else check_workflow_id(workflow_id)
         limit = definition.timeout if timeout is None else timeout
         if limit is not None:
@@ -370,11 +371,13 @@ class WorkflowEngine:
         return f"<WorkflowEngine {self.name!r} active={len(self._core.active)}>"
 
 
-def _definition(workflow: WorkflowDefinition | str) -> WorkflowDefinition:
+def _definition(
+    workflow: WorkflowDefinition | str, local: dict[str, dict[str, WorkflowDefinition]]
+) -> WorkflowDefinition:
     if isinstance(workflow, WorkflowDefinition):
         return workflow
     if isinstance(workflow, str):
-        found = find_definition(workflow, None)
+        found = find_definition(workflow, None, local)
         if found is None:
             raise ValueError(f"no workflow named {workflow!r} is registered")
         return found
