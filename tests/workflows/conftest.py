@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -45,10 +46,23 @@ async def engine_on(
 
 
 class Journal:
-    """What the steps of a test module did, in order (steps are module-level functions)."""
+    """What the steps of a test module did, in order (steps are module-level functions),
+    with the gates and switches the steps obey."""
 
     def __init__(self) -> None:
         self.entries: list[str] = []
+        self._gates: dict[str, asyncio.Event] = {}
+        self._switches: dict[str, int] = {}
+
+    def gate(self, name: str) -> asyncio.Event:
+        """The gate ``name`` (closed until set; a new one after ``clear``)."""
+        return self._gates.setdefault(name, asyncio.Event())
+
+    def switch(self, name: str, value: int | None = None) -> int:
+        """The switch ``name`` (0 until set); with ``value``: set it first."""
+        if value is not None:
+            self._switches[name] = value
+        return self._switches.get(name, 0)
 
     def add(self, entry: str) -> None:
         """Note one side effect."""
@@ -57,3 +71,5 @@ class Journal:
     def clear(self) -> None:
         """Forget everything (at the start of a test)."""
         self.entries = []
+        self._gates = {}
+        self._switches = {}

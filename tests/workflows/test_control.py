@@ -21,8 +21,6 @@ from bastion.workflows import (
 from tests.workflows.conftest import Journal, engine_on
 
 LOG = Journal()
-GATES: dict[str, asyncio.Event] = {}
-BREAK = {"on": True}
 
 
 @bastion.step
@@ -35,7 +33,7 @@ async def prepare(x: int) -> int:
 async def slow_tool(x: int) -> int:
     LOG.add(f"tool {x} started")
     try:
-        await GATES["tool"].wait()
+        await LOG.gate("tool").wait()
     except asyncio.CancelledError:
         LOG.add(f"tool {x} cancelled")
         raise
@@ -46,7 +44,7 @@ async def slow_tool(x: int) -> int:
 @bastion.step
 async def maybe_break(x: int) -> int:
     LOG.add(f"maybe_break {x}")
-    if BREAK["on"]:
+    if LOG.switch("break"):
         raise ValueError("broken input")
     return x + 100
 
@@ -65,7 +63,6 @@ async def fragile(ctx: bastion.WorkflowContext, x: int) -> int:
 
 async def test_cancel_cancels_the_step_in_flight(rt: bastion.Runtime) -> None:
     LOG.clear()
-    GATES["tool"] = asyncio.Event()
     store = MemoryStore()
     async with engine_on(rt, store) as engine:
         handle = await engine.start(job, 1, workflow_id="c1")
@@ -85,13 +82,12 @@ async def test_a_cancellation_from_the_store_fences_a_late_step_result(
     """A cancellation made elsewhere (the CLI, another process) reaches this run only
     through the store: the step's result, produced after it, is rejected by the fence."""
     LOG.clear()
-    GATES["tool"] = asyncio.Event()
     store = MemoryStore()
     async with engine_on(rt, store) as engine:
         await engine.start(job, 2, workflow_id="c2")
         await wait_for(lambda: "tool 2 started" in LOG.entries)
         await inspect(store).cancel("c2")
-        GATES["tool"].set()
+        LOG.gate("tool").set()
         await wait_for(lambda: engine.statistics().fenced == 1)
         assert "tool 2 finished" in LOG.entries
         info = await engine.get("c2")
@@ -103,12 +99,11 @@ async def test_resume_runs_a_cancelled_workflow_from_its_recorded_steps(
     rt: bastion.Runtime,
 ) -> None:
     LOG.clear()
-    GATES["tool"] = asyncio.Event()
     async with engine_on(rt, MemoryStore()) as engine:
         handle = await engine.start(job, 3, workflow_id="c3")
         await wait_for(lambda: "tool 3 started" in LOG.entries)
         await handle.cancel()
-        GATES["tool"].set()
+        LOG.gate("tool").set()
         info = await engine.resume("c3")
         assert info.status is WorkflowStatus.RUNNING
         assert await handle.result(timeout=5.0) == 6
@@ -119,12 +114,12 @@ async def test_resume_retries_a_failed_workflow_from_its_failed_step(
     rt: bastion.Runtime,
 ) -> None:
     LOG.clear()
-    BREAK["on"] = True
+    LOG.switch("break", 1)
     async with engine_on(rt, MemoryStore()) as engine:
         handle = await engine.start(fragile, 4, workflow_id="f1")
         with pytest.raises(WorkflowFailed):
             await handle.result(timeout=5.0)
-        BREAK["on"] = False  # the fix is deployed
+        LOG.switch("break", 0)  # the fix is deployed
         await engine.resume("f1")
         assert await handle.result(timeout=5.0) == 104
         steps = await handle.steps()
@@ -134,7 +129,7 @@ async def test_resume_retries_a_failed_workflow_from_its_failed_step(
 
 async def test_fork_reuses_the_steps_before_the_fork_point(rt: bastion.Runtime) -> None:
     LOG.clear()
-    BREAK["on"] = False
+    LOG.switch("break", 0)
     async with engine_on(rt, MemoryStore()) as engine:
         original = await engine.start(fragile, 5, workflow_id="o1")
         assert await original.result(timeout=5.0) == 105

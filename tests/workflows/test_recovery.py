@@ -13,7 +13,6 @@ from bastion.workflows import StepStatus, WorkflowStatus, inspect
 from tests.workflows.conftest import Journal, engine_on, open_store
 
 DONE = Journal()
-GATE: dict[str, asyncio.Event] = {}
 
 
 @bastion.step
@@ -25,7 +24,7 @@ async def first(x: int) -> int:
 @bastion.step
 async def held(x: int) -> int:
     DONE.add(f"held {x}")
-    await GATE.setdefault("held", asyncio.Event()).wait()
+    await DONE.gate("held").wait()
     return x * 10
 
 
@@ -40,7 +39,6 @@ async def test_a_reopened_engine_resumes_without_rerunning_recorded_steps(
     rt: bastion.Runtime, store_kind: str, tmp_path: Path
 ) -> None:
     DONE.clear()
-    GATE["held"] = asyncio.Event()
     async with open_store(store_kind, tmp_path) as store:
         async with engine_on(rt, store) as engine:
             await engine.start(pipeline, 1, workflow_id="p1")
@@ -48,7 +46,7 @@ async def test_a_reopened_engine_resumes_without_rerunning_recorded_steps(
         # the engine is closed with "held" in flight: nothing of it was recorded
         steps = await inspect(store).steps("p1")
         assert [(s.name, s.status) for s in steps] == [("first", StepStatus.COMPLETED)]
-        GATE["held"].set()
+        DONE.gate("held").set()
         async with engine_on(rt, store) as engine:
             assert await engine.handle("p1").result(timeout=5.0) == 21
             assert engine.statistics().resumed == 1
@@ -124,7 +122,6 @@ async def test_a_recv_times_out_at_its_stored_deadline(
 
 async def test_an_engine_actor_crash_resumes_its_workflows(rt: bastion.Runtime) -> None:
     DONE.clear()
-    GATE["held"] = asyncio.Event()
     store = MemoryStore()
     async with engine_on(rt, store, name="wf-crash") as engine:
         handle = await engine.start(pipeline, 5, workflow_id="c1")
@@ -133,7 +130,7 @@ async def test_an_engine_actor_crash_resumes_its_workflows(rt: bastion.Runtime) 
         assert old is not None
         await crash(old)
         await wait_for(lambda: DONE.entries == ["first 5", "held 6", "held 6"])
-        GATE["held"].set()
+        DONE.gate("held").set()
         assert await handle.result(timeout=5.0) == 61
         info = await handle.status()
         assert info.status is WorkflowStatus.COMPLETED

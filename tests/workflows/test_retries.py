@@ -21,14 +21,13 @@ from bastion.workflows import (
 from tests.workflows.conftest import Journal, engine_on
 
 TRIES = Journal()
-FLAKY_FAILURES: dict[str, int] = {"left": 0}
 
 
 @bastion.step(max_attempts=4, backoff=bastion.Backoff(initial=10.0, maximum=100.0, jitter=0.0))
 async def flaky(doc: str) -> str:
     TRIES.add(f"{asyncio.get_running_loop().time():.0f}")
-    if FLAKY_FAILURES["left"] > 0:
-        FLAKY_FAILURES["left"] -= 1
+    if TRIES.switch("failures") > 0:
+        TRIES.switch("failures", TRIES.switch("failures") - 1)
         raise ConnectionError("the tool is down")  # a NetworkError: retryable
     return doc.upper()
 
@@ -42,7 +41,7 @@ async def test_a_retryable_failure_is_retried_with_backoff(
     rt: bastion.Runtime, clock: VirtualClock
 ) -> None:
     TRIES.clear()
-    FLAKY_FAILURES["left"] = 2
+    TRIES.switch("failures", 2)
     t0 = clock.now()
     async with engine_on(rt, MemoryStore()) as engine:
         handle = await engine.start(uses_flaky, "ok", workflow_id="r1")
@@ -56,7 +55,7 @@ async def test_a_retry_delay_is_stored_and_survives_a_restart(
     rt: bastion.Runtime, clock: VirtualClock
 ) -> None:
     TRIES.clear()
-    FLAKY_FAILURES["left"] = 1
+    TRIES.switch("failures", 1)
     store = MemoryStore()
     t0 = clock.now()
     async with engine_on(rt, store) as engine:

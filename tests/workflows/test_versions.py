@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
 import bastion
@@ -20,7 +18,6 @@ from bastion.workflows import (
 from tests.workflows.conftest import Journal, engine_on
 
 LOG = Journal()
-GATES: dict[str, asyncio.Event] = {}
 
 
 @bastion.step
@@ -38,7 +35,7 @@ async def enrich(x: int) -> int:
 @bastion.step
 async def wait_gate(x: int) -> int:
     LOG.add("gate")
-    await GATES["gate"].wait()
+    await LOG.gate("gate").wait()
     return x
 
 
@@ -56,7 +53,6 @@ async def test_a_changed_step_at_a_recorded_number_is_reported_by_name(
     rt: bastion.Runtime,
 ) -> None:
     LOG.clear()
-    GATES["gate"] = asyncio.Event()
     store = MemoryStore()
     original = WorkflowDefinition(_changed_v1, "tests.versions.changed", "1")
     async with engine_on(rt, store, workflows=[original]) as engine:
@@ -85,14 +81,13 @@ async def _versioned_v2(ctx: bastion.WorkflowContext, x: int) -> str:
 
 async def test_a_workflow_is_resumed_by_the_code_of_its_version(rt: bastion.Runtime) -> None:
     LOG.clear()
-    GATES["gate"] = asyncio.Event()
     store = MemoryStore()
     v1 = WorkflowDefinition(_versioned_v1, "tests.versions.routed", "1")
     async with engine_on(rt, store, workflows=[v1]) as engine:
         await engine.start(v1, 1, workflow_id="old")
         await wait_for(lambda: LOG.entries == ["load", "gate"])
     v2 = WorkflowDefinition(_versioned_v2, "tests.versions.routed", "2")
-    GATES["gate"].set()
+    LOG.gate("gate").set()
     async with engine_on(rt, store, workflows=[v1, v2]) as engine:
         new = await engine.start("tests.versions.routed", 2, workflow_id="new")  # newest
         assert await new.result(timeout=5.0) == "v2"
@@ -105,7 +100,6 @@ async def test_a_workflow_of_an_unknown_version_is_refused_with_a_clear_error(
     rt: bastion.Runtime,
 ) -> None:
     LOG.clear()
-    GATES["gate"] = asyncio.Event()
     store = MemoryStore()
     v9 = WorkflowDefinition(_versioned_v1, "tests.versions.refused", "9")
     async with engine_on(rt, store, workflows=[v9]) as engine:
@@ -141,12 +135,11 @@ async def _after_patch(ctx: bastion.WorkflowContext, x: int) -> str:
 
 async def test_patched_keeps_the_old_path_for_old_histories(rt: bastion.Runtime) -> None:
     LOG.clear()
-    GATES["gate"] = asyncio.Event()
     store = MemoryStore()
     async with engine_on(rt, store) as engine:
         await engine.start(before_patch, 1, workflow_id="p-old")
         await wait_for(lambda: LOG.entries == ["load", "enrich", "gate"])
-    GATES["gate"].set()
+    LOG.gate("gate").set()
     patched = WorkflowDefinition(_after_patch, "tests.versions.patched_old", "1")
     async with engine_on(rt, store, workflows=[patched]) as engine:
         assert await engine.handle("p-old").result(timeout=5.0) == "old path"
