@@ -8,6 +8,7 @@ code of the version it started on.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
 from collections.abc import Awaitable, Callable, Collection
@@ -103,18 +104,20 @@ def step(
     time stored so the delay survives a restart; ``timeout`` bounds one attempt.
     """
 
+    checked = StepOptions(
+        name=name or "step",
+        max_attempts=max_attempts,
+        backoff=backoff if backoff is not None else DEFAULT_STEP_BACKOFF,
+        timeout=timeout,
+        retry_on=retry_on,
+    )
+
     def decorate(func: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
         if not inspect.iscoroutinefunction(func):
             raise TypeError(
                 f"@step needs an async function, got {func!r}; run sync code with ctx.step(fn)"
             )
-        options = StepOptions(
-            name=name or func.__qualname__,
-            max_attempts=max_attempts,
-            backoff=backoff if backoff is not None else DEFAULT_STEP_BACKOFF,
-            timeout=timeout,
-            retry_on=retry_on,
-        )
+        options = dataclasses.replace(checked, name=name or func.__qualname__)
 
         @functools.wraps(func)
         def recorded(*args: P.args, **kwargs: P.kwargs) -> Awaitable[R]:

@@ -226,10 +226,10 @@ class WorkflowEngine:
         core = self._core
         waiter = core.watch_result(workflow_id)
         try:
-            meta = await self.store._meta(workflow_id)
             refused = core.refused.get(workflow_id)
             if refused is not None:
                 raise refused
+            meta = await self.store._meta(workflow_id)
             if meta.status.finished:
                 return self._outcome(workflow_id, meta, None)
             done, _ = await asyncio.wait((waiter,), timeout=timeout)

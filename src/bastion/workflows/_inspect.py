@@ -252,18 +252,28 @@ class WorkflowStore:
         check_workflow_id(workflow_id)
         data = await self.store.load(namespace_of(workflow_id))
         if META not in data.records:
-            raise UnknownWorkflow(f"no workflow {workflow_id!r}")
+            raise await self._missing(workflow_id)
         return data
 
     async def _meta(self, workflow_id: str) -> Meta:
         check_workflow_id(workflow_id)
         record = await self.store.read(namespace_of(workflow_id), META)
         if record is None:
-            raise UnknownWorkflow(f"no workflow {workflow_id!r}")
+            raise await self._missing(workflow_id)
         try:
             return decode_meta(record.data, workflow_id)
         except CorruptState as exc:
             raise await self._quarantine(workflow_id, exc) from exc
+
+    async def _missing(self, workflow_id: str) -> UnknownWorkflow | CorruptWorkflow:
+        namespace = namespace_of(workflow_id)
+        for entry in await self.store.quarantined(namespace):
+            if entry.namespace == namespace:
+                return CorruptWorkflow(
+                    f"workflow {workflow_id!r} was quarantined: {entry.reason}",
+                    context={"workflow_id": workflow_id},
+                )
+        return UnknownWorkflow(f"no workflow {workflow_id!r}")
 
     def _decode_meta(self, workflow_id: str, data: NamespaceData) -> Meta:
         return decode_meta(data.records[META].data, workflow_id)
