@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import bastion
 from bastion.persistence import MemoryStore
 from bastion.testing import capture_events
@@ -31,10 +33,8 @@ async def test_workflows_and_steps_are_counted_and_traced(rt: bastion.Runtime) -
         async with engine_on(rt, MemoryStore()) as engine:
             assert await (await engine.start(measured, 3)).result(timeout=5.0) == 3
             failing = await engine.start(measured, -1)
-            try:
+            with pytest.raises(bastion.workflows.WorkflowFailed):
                 await failing.result(timeout=50.0)
-            except bastion.workflows.WorkflowFailed:
-                pass
     assert value(rt, "bastion_workflows", workflow="tests.telemetry.measured") == 2
     assert value(rt, "bastion_workflows", status="completed") == 1
     assert value(rt, "bastion_workflows", status="failed") == 1

@@ -72,7 +72,7 @@ async def test_engine_calls_validate_their_arguments(rt: bastion.Runtime) -> Non
             await engine.start(simple, 1, timeout=-1.0)
         with pytest.raises(ValueError, match="no workflow named"):
             await engine.start("tests.validation.unknown")
-        with pytest.raises(TypeError, match="no codec hook for builtins.object"):
+        with pytest.raises(TypeError, match=r"no codec hook for builtins\.object"):
             await engine.start(simple, object())
         with pytest.raises(ValueError, match="timeout"):
             await engine.result("w", timeout=0)
@@ -96,7 +96,7 @@ async def test_a_corrupt_workflow_is_quarantined_with_a_clear_error(
     await store.write([PutItem("workflow/bad", "steps", "00000000", b"{not json")])
     with capture_events(("bastion", "workflow", "quarantined")) as quarantined:
         async with engine_on(rt, store) as engine:
-            with pytest.raises(CorruptWorkflow, match="'bad'.*quarantined"):
+            with pytest.raises(CorruptWorkflow, match=r"'bad'.*quarantined"):
                 await engine.handle("bad").result(timeout=20.0)
             assert await engine.handle("good").result(timeout=20.0) == 6
     assert [q.namespace for q in await store.quarantined()] == ["workflow/bad"]
