@@ -206,8 +206,10 @@ class WorkflowEngine:
     async def _commit(self, ops: list[Any]) -> None:
         core = self._core
         fut = await core.store.submit(ops, sync=core.durability is Durability.STRICT)
-        async with asyncio.timeout(core.write_timeout):
-            await asyncio.shield(fut)
+        if not fut.done():
+            async with asyncio.timeout(core.write_timeout):
+                await asyncio.shield(fut)
+        fut.result()
 
     def handle(self, workflow_id: str) -> WorkflowHandle:
         """A handle to an existing workflow (no check that it exists)."""

@@ -132,9 +132,13 @@ class Run:
             fut = await core.store.submit(ops, sync=core.durability is Durability.STRICT)
         except StoreError as exc:
             raise EngineFault(exc) from exc
-        self.last_write = fut
-        if core.durability is not Durability.MEMORY or fut.done():
-            await self._wait(fut)
+        if fut.done():  # (a memory store, or a store that committed at once)
+            self.last_write = None
+            self._check(fut.exception())
+        else:
+            self.last_write = fut
+            if core.durability is not Durability.MEMORY:
+                await self._wait(fut)
 
     def _raise_failed_write(self) -> None:
         last = self.last_write
