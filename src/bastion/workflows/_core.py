@@ -9,11 +9,9 @@ active index again and resumes each workflow from its history.
 from __future__ import annotations
 
 import asyncio
-import functools
 import itertools
 import logging
 import time
-from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +30,7 @@ from bastion.persistence import (
 )
 from bastion.workflows._definitions import WorkflowDefinition, find_definition, versions_of
 from bastion.workflows._errors import CorruptWorkflow, IncompatibleWorkflow
+from bastion.workflows._launcher import Launcher
 from bastion.workflows._records import (
     ACTIVE_COLLECTION,
     FENCE,
@@ -53,7 +52,7 @@ from bastion.workflows._run import EngineFault, Run
 from bastion.workflows._signals import Signals
 
 if TYPE_CHECKING:
-    from bastion._core._ref import ActorRef
+    pass
 
 __all__ = ["EngineCore", "Fault"]
 
@@ -70,7 +69,7 @@ class Fault(msgspec.Struct, frozen=True):
     error: str
 
 
-class EngineCore(Signals):
+class EngineCore(Signals, Launcher):
     """State shared by an engine and the incarnations of its actor."""
 
     span_events = _SPAN_EVENTS
@@ -87,7 +86,8 @@ class EngineCore(Signals):
         max_running: int,
         local: dict[str, dict[str, WorkflowDefinition]],
     ) -> None:
-        super().__init__()
+        Signals.__init__(self)
+        Launcher.__init__(self)
         self.local = local
         self.runtime = runtime
         self.store = store
@@ -97,13 +97,7 @@ class EngineCore(Signals):
         self.max_inbox = max_inbox
         self.max_running = max_running
         self.wall: Callable[[], float] = time.time
-        self.active: dict[str, Run | None] = {}  # None: queued, not loaded yet
-        self.tasks: dict[str, asyncio.Task[None]] = {}
-        self.queue: deque[str] = deque()
-        self.relaunch: set[str] = set()  # queued again while the old run still ends
         self.refused: dict[str, BaseException] = {}
-        self.owner: ActorRef | None = None
-        self.accepting = False
         self._sequence = itertools.count()
         self._last_sequence = 0
         self.counts = {"started": 0, "resumed": 0, "finished": 0, "fenced": 0, "faults": 0}
@@ -130,79 +124,6 @@ class EngineCore(Signals):
         self._last_sequence = value
         return value
 
-    # -- incarnations ------------------------------------------------------------------------
-    async def attach(self, owner: ActorRef) -> None:
-        """A new engine actor owns the runs: queue every active workflow of the store."""
-        self.owner, self.accepting = owner, True
-        data = await self.store.load(INDEX_NAMESPACE)
-        for workflow_id, _ in data.collections.get(ACTIVE_COLLECTION, []):
-            if workflow_id not in self.active:
-                self.active[workflow_id] = None
-                self.queue.append(workflow_id)
-        self.launch_more()
-
-    def detach(self) -> None:
-        """The engine actor stops: cancel every run (their state is in the store)."""
-        self.accepting, self.owner = False, None
-        tasks = list(self.tasks.values())
-        for task in tasks:
-            task.cancel()
-        self.tasks.clear()
-        self.active.clear()
-        self.queue.clear()
-        self.relaunch.clear()
-
-    # -- launching -----------------------------------------------------------------------------
-    def enqueue(self, run: Run) -> None:
-        """Run a workflow just started (or resumed) in this process."""
-        if not self.accepting or run.id in self.active:
-            return  # the next incarnation finds it in the active index
-        self.active[run.id] = run
-        self.queue.append(run.id)
-        self.launch_more()
-
-    def launch_more(self) -> None:
-        """Start queued runs while fewer than ``max_running`` run."""
-        while self.queue and len(self.tasks) < self.max_running:
-            workflow_id = self.queue.popleft()
-            if workflow_id not in self.active:
-                continue
-            if workflow_id in self.tasks:  # its old run is still ending (a cancel, a resume)
-                self.relaunch.add(workflow_id)
-                continue
-            task = self.runtime.tasks.start(
-                self._drive, workflow_id, name=f"workflow {workflow_id}"
-            )
-            self.tasks[workflow_id] = task
-            task.add_done_callback(functools.partial(self._task_done, workflow_id))
-
-    def _task_done(self, workflow_id: str, task: asyncio.Task[None]) -> None:
-        if not task.cancelled() and task.exception() is not None:  # a bug of the engine
-            self.fault(None, EngineFault(task.exception()), workflow_id)
-        if self.tasks.get(workflow_id) is task:
-            del self.tasks[workflow_id]
-            if workflow_id in self.relaunch:
-                self.relaunch.discard(workflow_id)
-                self.queue.append(workflow_id)
-            else:
-                self.active.pop(workflow_id, None)
-        self.launch_more()
-
-    async def _drive(self, workflow_id: str) -> None:
-        run = self.active.get(workflow_id)
-        if run is None:
-            try:
-                run = await self._load(workflow_id)
-            except EngineFault as fault:
-                self.fault(None, fault, workflow_id)
-                return
-            if run is None:
-                return
-            self.active[workflow_id] = run
-            self.counts["resumed"] += 1
-        run.task = self.tasks.get(workflow_id)
-        await run.execute()
-
     # -- loading ---------------------------------------------------------------------------------
     async def _load(self, workflow_id: str) -> Run | None:
         """The run of a stored active workflow, claimed (fence bumped); None if refused."""
@@ -219,7 +140,7 @@ class EngineCore(Signals):
         if run is None:  # finished or gone: a stale index entry
             await self.store.submit([DeleteItem(INDEX_NAMESPACE, ACTIVE_COLLECTION, workflow_id)])
             return None
-        await run.write([])  # claims the workflow: a stale run's next write is fenced
+        await run.claim()
         return run
 
     def _decode(self, workflow_id: str, data: NamespaceData) -> Run | None:

@@ -284,7 +284,7 @@ class WorkflowEngine:
             return info
         info = await self.store.resume(workflow_id)
         self._core.refused.pop(workflow_id, None)
-        self._requeue(workflow_id)
+        self._core.requeue(workflow_id)
         return info
 
     async def fork(
@@ -293,15 +293,8 @@ class WorkflowEngine:
         """Start a copy of a workflow that reuses its recorded steps before ``from_step``."""
         new = uuid.uuid4().hex if new_id is None else new_id
         await self.store.fork(workflow_id, from_step=from_step, new_id=new)
-        self._requeue(new)
+        self._core.requeue(new)
         return WorkflowHandle(self, new)
-
-    def _requeue(self, workflow_id: str) -> None:
-        core = self._core
-        if core.accepting and workflow_id not in core.active:
-            core.active[workflow_id] = None
-            core.queue.append(workflow_id)
-            core.launch_more()
 
     # -- messages and events ---------------------------------------------------------------------
     async def send(self, workflow_id: str, topic: str, value: Any) -> None:
@@ -347,7 +340,7 @@ class WorkflowEngine:
             name=self.name,
             active=len(core.active),
             running=len(core.tasks),
-            queued=len(core.queue),
+            queued=len(core.ready) + len(core.to_load),
             refused=len(core.refused),
             started=c["started"],
             resumed=c["resumed"],

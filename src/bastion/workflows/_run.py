@@ -140,6 +140,21 @@ class Run:
             if core.durability is not Durability.MEMORY:
                 await self._wait(fut)
 
+    async def claim(self) -> None:
+        """Bump the fence without waiting for the commit: a stale run's next write fails;
+        this run's next write, applied after it, still checks it."""
+        put = Put(self.namespace, FENCE, b"", self.fence)
+        self.fence += 1
+        try:
+            fut = await self.core.store.submit([put])
+        except StoreError as exc:
+            raise EngineFault(exc) from exc
+        if fut.done():
+            self._check(fut.exception())
+        else:
+            self.last_write = fut
+            fut.add_done_callback(_retrieve)
+
     def _raise_failed_write(self) -> None:
         last = self.last_write
         if last is not None and last.done() and not last.cancelled():
@@ -233,3 +248,9 @@ class Run:
         self.meta = meta
         _hooks.count("bastion_workflows", self.definition.name, status.value)
         core.finished(self, error)
+
+
+def _retrieve(fut: asyncio.Future[WriteResult]) -> None:
+    """Mark an unawaited write's error as seen (the run's next write raises it)."""
+    if not fut.cancelled():
+        fut.exception()
