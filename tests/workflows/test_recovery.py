@@ -134,3 +134,28 @@ async def test_an_engine_actor_crash_resumes_its_workflows(rt: bastion.Runtime) 
         assert await handle.result(timeout=5.0) == 61
         info = await handle.status()
         assert info.status is WorkflowStatus.COMPLETED
+
+
+@bastion.workflow(name="tests.recovery.many")
+async def many(ctx: bastion.WorkflowContext, x: int) -> int:
+    a = await first(x)
+    await ctx.sleep(5)
+    return a
+
+
+async def test_a_large_backlog_is_resumed_in_pages_with_bounded_concurrency(
+    rt: bastion.Runtime, store_kind: str, tmp_path: Path
+) -> None:
+    DONE.clear()
+    n = 300  # more than one page of the active index
+    async with open_store(store_kind, tmp_path) as store:
+        async with engine_on(rt, store, max_running=50) as engine:
+            for i in range(n):
+                await engine.start(many, i, workflow_id=f"m{i:03d}")
+            await wait_for(lambda: len(DONE.entries) == 50)
+        async with engine_on(rt, store, max_running=7) as engine:
+            results = [await engine.handle(f"m{i:03d}").result(timeout=600.0) for i in range(n)]
+            assert engine.statistics().resumed == n
+            assert engine.statistics().running == 0
+        assert results == [i + 1 for i in range(n)]
+        assert sorted(DONE.entries) == sorted(f"first {i}" for i in range(n))  # once each
