@@ -142,3 +142,21 @@ async def test_fork_reuses_the_steps_before_the_fork_point(rt: bastion.Runtime) 
         with pytest.raises(UnknownWorkflow):
             await engine.fork("nope", from_step=0)
     assert LOG.entries == ["prepare 5", "maybe_break 5", "maybe_break 5"]
+
+
+async def test_cancelling_or_resuming_never_rewrites_a_final_or_running_status(
+    rt: bastion.Runtime,
+) -> None:
+    LOG.clear()
+    store = MemoryStore()
+    async with engine_on(rt, store) as engine:
+        done = await engine.start(fragile, 6, workflow_id="done")
+        assert await done.result(timeout=5.0) == 106
+        assert (await engine.cancel("done")).status is WorkflowStatus.COMPLETED
+        assert await done.result(timeout=5.0) == 106
+        running = await engine.start(job, 7, workflow_id="running")
+        await wait_for(lambda: "tool 7 started" in LOG.entries)
+        assert (await inspect(store).resume("running")).status is WorkflowStatus.RUNNING
+        LOG.gate("tool").set()
+        assert await running.result(timeout=5.0) == 14  # not fenced by the resume
+    assert engine.statistics().fenced == 0

@@ -279,9 +279,6 @@ class WorkflowEngine:
     async def resume(self, workflow_id: str) -> WorkflowInfo:
         """Run a cancelled or failed workflow again from its recorded steps (a failed step
         runs again); a running one is left alone."""
-        info = await self.store.get(workflow_id)
-        if info.status is WorkflowStatus.RUNNING:
-            return info
         info = await self.store.resume(workflow_id)
         self._core.refused.pop(workflow_id, None)
         self._core.requeue(workflow_id)

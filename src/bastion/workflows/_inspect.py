@@ -27,6 +27,7 @@ from bastion.persistence import (
     Put,
     PutItem,
     StateStore,
+    VersionConflict,
     default_codec,
 )
 from bastion.workflows._errors import CorruptWorkflow, WorkflowFinished
@@ -162,31 +163,36 @@ class WorkflowStore:
     async def cancel(self, workflow_id: str) -> WorkflowInfo:
         """Mark the workflow cancelled and bump its fence (a running step's result is
         then rejected). Cancelling a finished workflow changes nothing."""
-        meta = await self._meta(workflow_id)
-        if meta.status.finished:
-            return self._info(workflow_id, meta)
-        now = self._wall()
-        meta = msgspec.structs.replace(
-            meta, status=WorkflowStatus.CANCELLED, updated_at=now, error="cancelled"
-        )
         namespace = namespace_of(workflow_id)
-        await self.store.write(
-            [
-                Put(namespace, META, encode(meta)),
+        while True:  # compare-and-set on the meta record: never overwrite a final status
+            version, meta = await self._versioned_meta(workflow_id)
+            if meta.status.finished:
+                return self._info(workflow_id, meta)
+            meta = msgspec.structs.replace(
+                meta, status=WorkflowStatus.CANCELLED, updated_at=self._wall(), error="cancelled"
+            )
+            ops: list[Op] = [
+                Put(namespace, META, encode(meta), expected_version=version),
                 Put(namespace, FENCE, b""),  # unconditional: fences the running run
                 DeleteItem(INDEX_NAMESPACE, ACTIVE_COLLECTION, workflow_id),
             ]
-        )
-        return self._info(workflow_id, meta)
+            try:
+                await self.store.write(ops)
+            except VersionConflict:
+                continue  # it changed meanwhile (finished?): look again
+            return self._info(workflow_id, meta)
 
     async def resume(self, workflow_id: str) -> WorkflowInfo:
         """Make a cancelled or failed workflow active again, from its recorded steps.
 
         A step recorded as failed runs again (all its attempts); the deadline is
-        dropped. An engine on this store runs it (at once if it is this process's).
+        dropped. An engine on this store runs it (at once if it is this process's). A
+        running workflow is left alone; a completed one raises WorkflowFinished (fork it).
         """
         data = await self._data(workflow_id)
         meta = self._decode_meta(workflow_id, data)
+        if meta.status is WorkflowStatus.RUNNING:
+            return self._info(workflow_id, meta)
         if meta.status is WorkflowStatus.COMPLETED:
             raise WorkflowFinished(f"workflow {workflow_id!r} completed; fork it to run it again")
         namespace = namespace_of(workflow_id)
@@ -203,7 +209,7 @@ class WorkflowStore:
             forked_from=meta.forked_from,
         )
         ops += [
-            Put(namespace, META, encode(meta)),
+            Put(namespace, META, encode(meta), expected_version=data.records[META].version),
             Put(namespace, FENCE, b""),
             PutItem(INDEX_NAMESPACE, ACTIVE_COLLECTION, workflow_id, meta.name.encode()),
         ]
@@ -256,12 +262,15 @@ class WorkflowStore:
         return data
 
     async def _meta(self, workflow_id: str) -> Meta:
+        return (await self._versioned_meta(workflow_id))[1]
+
+    async def _versioned_meta(self, workflow_id: str) -> tuple[int, Meta]:
         check_workflow_id(workflow_id)
         record = await self.store.read(namespace_of(workflow_id), META)
         if record is None:
             raise await self._missing(workflow_id)
         try:
-            return decode_meta(record.data, workflow_id)
+            return record.version, decode_meta(record.data, workflow_id)
         except CorruptState as exc:
             raise await self._quarantine(workflow_id, exc) from exc
 
