@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 import bastion
-from bastion.persistence import MemoryStore
-from bastion.testing import wait_for
+from bastion.persistence import MemoryStore, NamespaceData
+from bastion.testing import VirtualClock, wait_for
 from bastion.workflows import (
     InboxFull,
     StepKind,
@@ -87,3 +89,43 @@ async def test_messages_to_unknown_or_finished_workflows_are_refused(
             await engine.send("fails", "approval", True)
         with pytest.raises(ValueError, match="topic"):
             await engine.send("fails", "", True)
+
+
+class SlowLoads(MemoryStore):
+    """A memory store whose next workflow read, once armed, returns only when ``gate``
+    opens (what it returns was read before)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = asyncio.Event()
+        self.armed = False
+        self.held = 0
+
+    async def load(self, namespace: str) -> NamespaceData:
+        data = await super().load(namespace)
+        if self.armed and namespace.startswith("workflow/"):
+            self.armed = False
+            self.held += 1
+            await self.gate.wait()
+        return data
+
+
+@bastion.workflow(name="tests.messages.one")
+async def one(ctx: bastion.WorkflowContext) -> object:
+    return await ctx.recv("in", timeout=1000.0)
+
+
+async def test_a_message_sent_while_its_workflow_is_being_loaded_is_not_missed(
+    rt: bastion.Runtime, clock: VirtualClock
+) -> None:
+    store = SlowLoads()
+    async with engine_on(rt, store) as engine:
+        await engine.start(one, workflow_id="late")
+    store.armed = True
+    async with engine_on(rt, store) as engine:
+        await wait_for(lambda: store.held == 1)  # its inbox was read, the run not yet set up
+        await engine.send("late", "in", "hello")
+        store.gate.set()
+        t0 = clock.now()
+        assert await engine.handle("late").result(timeout=2000.0) == "hello"
+        assert clock.now() - t0 < 1.0  # not after the recv timeout

@@ -138,7 +138,6 @@ class WorkflowEngine:
         self.name = name
         self._core = core
         self._supervisor = supervisor
-        self._starting: set[str] = set()
         self.store = WorkflowStore(core.store, codec=core.codec, wall=core.wall)
         self.closed = False
 
@@ -170,7 +169,7 @@ class WorkflowEngine:
             positive_seconds("workflow timeout", limit)
         core = self._core
         handle = WorkflowHandle(self, wid)
-        if wid in core.active or wid in self._starting:
+        if wid in core.active or wid in core.starting:
             return handle
         now = core.wall()
         meta = Meta(
@@ -192,13 +191,13 @@ class WorkflowEngine:
             Put(namespace, FENCE, b"", expected_version=0),
             PutItem(INDEX_NAMESPACE, ACTIVE_COLLECTION, wid, definition.name.encode()),
         ]
-        self._starting.add(wid)
+        core.starting.add(wid)
         try:
             await self._commit(ops)
         except VersionConflict:
             return handle  # it exists already: idempotent start
         finally:
-            self._starting.discard(wid)
+            core.starting.discard(wid)
         core.counts["started"] += 1
         core.enqueue(Run(core, wid, namespace, definition, meta, 1, {}, {}, args, kwargs))
         return handle

@@ -53,6 +53,14 @@ class Launcher:
     async def _load(self, workflow_id: str) -> Run | None:
         raise NotImplementedError
 
+    def take_early(self, run: Run) -> None:
+        """Merge messages delivered while the run was loaded (see Signals)."""
+        raise NotImplementedError
+
+    def drop_early(self, workflow_id: str) -> None:
+        """Forget messages held for a workflow (see Signals)."""
+        raise NotImplementedError
+
     def fault(self, run: Run | None, fault: EngineFault, workflow_id: str = "") -> None:
         """Report a store failure (see EngineCore)."""
         raise NotImplementedError
@@ -101,6 +109,7 @@ class Launcher:
         if not self.accepting or run.id in self.active:
             return  # the next incarnation finds it in the active index
         self.active[run.id] = run
+        self.take_early(run)
         self.ready.append(run)
         self.launch_more()
 
@@ -172,9 +181,11 @@ class Launcher:
             for workflow_id, run in zip(ids, runs, strict=True):
                 if run is None or workflow_id not in self.active:
                     self.active.pop(workflow_id, None)
+                    self.drop_early(workflow_id)
                     continue
                 self.counts["resumed"] += 1
                 self.active[workflow_id] = run
+                self.take_early(run)
                 self.ready.append(run)
             self.launch_more()
             await asyncio.sleep(0)  # let the runs just started take their first steps

@@ -40,6 +40,8 @@ class Signals:
             str, list[asyncio.Future[tuple[Meta | None, BaseException | None]]]
         ] = {}
         self._events: dict[tuple[str, str], list[asyncio.Future[bytes]]] = {}
+        self.starting: set[str] = set()  # being started here: not in ``active`` yet
+        self._early: dict[str, dict[str, tuple[str, bytes]]] = {}  # see ``deliver``
 
     # -- results -------------------------------------------------------------------------------
     def resolve(self, workflow_id: str, meta: Meta | None, error: BaseException | None) -> None:
@@ -94,12 +96,21 @@ class Signals:
     def deliver(self, workflow_id: str, topic: str, key: str, data: bytes) -> None:
         """A message to ``workflow_id`` was committed: hand it to its run, if in memory."""
         run = self.active.get(workflow_id)
-        if run is None:
-            return  # loaded with the rest of its inbox when the workflow runs
-        run.inbox.setdefault(topic, {})[key] = data
-        waiter = run.waiters.pop(topic, None)
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
+        if run is not None:
+            _hand_over(run, topic, key, data)
+        elif workflow_id in self.active or workflow_id in self.starting:
+            # being loaded or started: its read of the inbox may have missed this one
+            self._early.setdefault(workflow_id, {})[key] = (topic, data)
+        # (otherwise it is read with the rest of the inbox when the workflow is loaded)
+
+    def take_early(self, run: Run) -> None:
+        """Give a run just registered the messages delivered while it was being loaded."""
+        for key, (topic, data) in self._early.pop(run.id, {}).items():
+            _hand_over(run, topic, key, data)
+
+    def drop_early(self, workflow_id: str) -> None:
+        """Forget messages held for a workflow this engine will not run."""
+        self._early.pop(workflow_id, None)
 
     # -- events --------------------------------------------------------------------------------
     def event_set(self, workflow_id: str, key: str, data: bytes) -> None:
@@ -130,3 +141,10 @@ class Signals:
     def decode_value(self, data: bytes | None) -> Any:
         """A stored message or event value."""
         return None if data is None else self.codec.decode(data)
+
+
+def _hand_over(run: Run, topic: str, key: str, data: bytes) -> None:
+    run.inbox.setdefault(topic, {})[key] = data
+    waiter = run.waiters.pop(topic, None)
+    if waiter is not None and not waiter.done():
+        waiter.set_result(None)
