@@ -121,13 +121,13 @@ class Signals:
 
     async def wait_event(self, workflow_id: str, key: str, timeout: float) -> bytes | None:
         """The stored bytes of an event, waiting up to ``timeout`` s for it; None after."""
-        data = await self.store.read_item(namespace_of(workflow_id), EVENTS, key)
-        if data is not None:
-            return data
         fut: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
         waiters = self._events.setdefault((workflow_id, key), [])
-        waiters.append(fut)
+        waiters.append(fut)  # before the read: a value set meanwhile wakes it
         try:
+            data = await self.store.read_item(namespace_of(workflow_id), EVENTS, key)
+            if data is not None:
+                return data
             done, _ = await asyncio.wait((fut,), timeout=timeout)
         finally:
             if fut in waiters:
