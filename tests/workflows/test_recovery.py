@@ -3,7 +3,6 @@ stored times, messages are delivered once, an engine crash resumes its workflows
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import bastion
@@ -70,8 +69,8 @@ async def test_a_durable_sleep_wakes_at_its_stored_time_after_a_restart(
     async with engine_on(rt, store) as engine:
         await engine.start(sleeper, workflow_id="s1")
         await wait_for(lambda: DONE.entries == ["first 0"])
-        await asyncio.sleep(1000)  # virtual: a third of the sleep, then the engine stops
-    await asyncio.sleep(1000)  # nobody runs it for a while
+        await clock.advance(1000)  # a third of the sleep, then the engine stops
+    await clock.advance(1000)  # nobody runs it for a while
     async with engine_on(rt, store) as engine:
         await engine.handle("s1").result(timeout=4000.0)
         woke = clock.now() - start
@@ -114,7 +113,7 @@ async def test_a_recv_times_out_at_its_stored_deadline(
     start = clock.now()
     async with engine_on(rt, store) as engine:
         await engine.start(listener, workflow_id="l2")
-        await asyncio.sleep(60)
+        await clock.advance(60)
     async with engine_on(rt, store) as engine:
         assert await engine.handle("l2").result(timeout=500.0) == [None, None]
         assert 200 <= clock.now() - start < 201

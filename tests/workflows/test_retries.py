@@ -65,7 +65,7 @@ async def test_a_retry_delay_is_stored_and_survives_a_restart(
         assert step.status is StepStatus.RETRYING
         assert step.not_before is not None
         assert step.error_type == "ConnectionError"
-    await asyncio.sleep(3)
+    await clock.advance(3)
     async with engine_on(rt, store) as engine:
         assert await engine.handle("r2").result(timeout=100.0) == "X"
     assert [float(t) - t0 for t in TRIES.entries] == [0.0, 10.0]  # not retried at reopen
@@ -117,7 +117,7 @@ async def test_an_uncaught_step_failure_fails_the_workflow(rt: bastion.Runtime) 
 @bastion.step(timeout=5.0, max_attempts=2, backoff=bastion.Backoff(initial=1.0, jitter=0.0))
 async def slow() -> str:
     TRIES.add("slow")
-    await asyncio.sleep(60)
+    await TRIES.gate("never").wait()  # until the step timeout cancels it
     return "late"
 
 
@@ -152,7 +152,7 @@ async def test_a_workflow_deadline_is_stored_and_fails_it(
     t0 = clock.now()
     async with engine_on(rt, store) as engine:
         await engine.start(long, workflow_id="d1")
-        await asyncio.sleep(40)
+        await clock.advance(40)
     async with engine_on(rt, store) as engine:
         with pytest.raises(WorkflowTimedOut, match="ran past its 100s"):
             await engine.handle("d1").result(timeout=1000.0)
