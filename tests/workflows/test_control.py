@@ -8,7 +8,7 @@ import pytest
 
 import bastion
 from bastion.persistence import MemoryStore
-from bastion.testing import wait_for
+from bastion.testing import VirtualClock, wait_for
 from bastion.workflows import (
     StepStatus,
     UnknownWorkflow,
@@ -77,7 +77,7 @@ async def test_cancel_cancels_the_step_in_flight(rt: bastion.Runtime) -> None:
 
 
 async def test_a_cancellation_from_the_store_fences_a_late_step_result(
-    rt: bastion.Runtime,
+    rt: bastion.Runtime, clock: VirtualClock
 ) -> None:
     """A cancellation made elsewhere (the CLI, another process) reaches this run only
     through the store: the step's result, produced after it, is rejected by the fence."""
@@ -88,7 +88,11 @@ async def test_a_cancellation_from_the_store_fences_a_late_step_result(
         await wait_for(lambda: "tool 2 started" in LOG.entries)
         await inspect(store).cancel("c2")
         LOG.gate("tool").set()
-        await wait_for(lambda: engine.statistics().fenced == 1)
+        t0 = clock.now()
+        with pytest.raises(WorkflowCancelled):
+            await engine.handle("c2").result(timeout=5.0)  # woken by the fenced run
+        assert clock.now() - t0 < 1.0
+        assert engine.statistics().fenced == 1
         assert "tool 2 finished" in LOG.entries
         info = await engine.get("c2")
         assert info.status is WorkflowStatus.CANCELLED

@@ -218,9 +218,19 @@ class EngineCore(Signals, Launcher):
         self.counts["finished"] += 1
         self.resolve(run.id, run.meta, error)
 
-    def fenced(self, run: Run) -> None:
-        """The run's write was rejected: someone else (a cancellation) owns the workflow."""
+    async def fenced(self, run: Run) -> None:
+        """The run's write was rejected: someone else (a cancellation) owns the workflow.
+        Its waiters get what the store says now."""
         self.counts["fenced"] += 1
+        record = await self.store.read(run.namespace, META)
+        if record is not None:
+            try:
+                meta = decode_meta(record.data, run.id)
+            except CorruptState:
+                return  # (quarantined when something reads it next)
+            run.meta = meta
+            if meta.status.finished:
+                self.resolve(run.id, meta, None)
 
     def fault(self, run: Run | None, fault: EngineFault, workflow_id: str = "") -> None:
         """A store failure under a run: crash the engine actor, which resumes everything."""

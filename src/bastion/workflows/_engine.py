@@ -230,8 +230,9 @@ class WorkflowEngine:
             refused = core.refused.get(workflow_id)
             if refused is not None:
                 raise refused
-            meta = await self.store._meta(workflow_id)
-            if meta.status.finished:
+            run = core.active.get(workflow_id)
+            meta = run.meta if run is not None else await self.store._meta(workflow_id)
+            if meta.status.finished:  # (a run in memory: no store read to wait for)
                 return self._outcome(workflow_id, meta, None)
             done, _ = await asyncio.wait((waiter,), timeout=timeout)
             got = waiter.result() if done else None

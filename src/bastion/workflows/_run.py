@@ -192,7 +192,7 @@ class Run:
             with _events.span(_WORKFLOW_SPAN, meta) if traced else contextlib.nullcontext():
                 await self._run_to_end()
         except Fenced:
-            self.core.fenced(self)
+            await self.core.fenced(self)
         except EngineFault as fault:
             self.core.fault(self, fault)
 
