@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import functools
 from collections import deque
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from bastion._core._runtime import Runtime
@@ -97,8 +98,8 @@ class Launcher:
         self._index_after = page[-1][0] if len(page) == INDEX_PAGE else None
         self._queue_ids(i for i, _ in page)
 
-    def _queue_ids(self, ids: object) -> None:
-        for workflow_id in ids:  # type: ignore[attr-defined]
+    def _queue_ids(self, ids: Iterable[str]) -> None:
+        for workflow_id in ids:
             if workflow_id not in self.active:
                 self.active[workflow_id] = None
                 self.to_load.append(workflow_id)

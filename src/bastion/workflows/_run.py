@@ -29,6 +29,7 @@ from bastion.persistence import (
     WriteResult,
 )
 from bastion.telemetry import _hooks
+from bastion.workflows._context import WorkflowContext
 from bastion.workflows._current import CURRENT
 from bastion.workflows._definitions import WorkflowDefinition
 from bastion.workflows._errors import WorkflowTimedOut
@@ -99,8 +100,6 @@ class Run:
         args: Sequence[Any],
         kwargs: dict[str, Any],
     ) -> None:
-        from bastion.workflows._context import WorkflowContext  # (the context drives the run)
-
         self.core = core
         self.id = workflow_id
         self.namespace = namespace
