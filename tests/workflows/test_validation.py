@@ -11,6 +11,7 @@ from bastion.workflows import (
     CorruptWorkflow,
     UnknownWorkflow,
     WorkflowDefinition,
+    WorkflowFailed,
     WorkflowWaitTimeout,
     inspect,
 )
@@ -83,6 +84,11 @@ async def test_engine_calls_validate_their_arguments(rt: bastion.Runtime) -> Non
             await handle.result(timeout=1.0)
         assert await handle.result(timeout=20.0) == 2
     assert await inspect(store).list(status="completed") != []
+    with pytest.raises(bastion.RuntimeClosed, match="is closed"):
+        await engine.start(simple, 1)
+    with pytest.raises(bastion.RuntimeClosed, match="is closed"):
+        await engine.send("w", "topic", 1)
+    assert await engine.result("w", timeout=1.0) == 2  # reading goes on: it is the store's
 
 
 async def test_a_corrupt_workflow_is_quarantined_with_a_clear_error(
@@ -115,3 +121,26 @@ async def test_listing_quarantines_a_corrupt_record_and_goes_on(rt: bastion.Runt
     with pytest.raises(CorruptWorkflow, match="'a' was quarantined: CorruptState"):
         await workflows.get("a")
     assert [q.namespace for q in await store.quarantined()] == ["workflow/a"]
+
+
+@bastion.step
+async def makes_object() -> object:
+    return object()
+
+
+@bastion.workflow(name="tests.validation.unstorable")
+async def unstorable(ctx: bastion.WorkflowContext, where: str) -> object:
+    if where == "step":
+        return await makes_object()
+    return object()
+
+
+async def test_a_result_that_cannot_be_stored_fails_clearly(rt: bastion.Runtime) -> None:
+    store = MemoryStore()
+    async with engine_on(rt, store) as engine:
+        in_step = await engine.start(unstorable, "step", workflow_id="s")
+        with pytest.raises(WorkflowFailed, match="result cannot be stored"):
+            await in_step.result(timeout=5.0)
+        at_end = await engine.start(unstorable, "end", workflow_id="e")
+        with pytest.raises(WorkflowFailed, match="no codec hook"):
+            await at_end.result(timeout=5.0)

@@ -26,6 +26,7 @@ import msgspec
 
 from bastion._core._childspec import ChildSpec
 from bastion._core._durations import positive_seconds
+from bastion._core._errors import RuntimeClosed
 from bastion._core._runtime import Runtime
 from bastion._core._supervisor_handle import SupervisorHandle
 from bastion.persistence import (
@@ -162,6 +163,7 @@ class WorkflowEngine:
         ``timeout``: seconds the workflow may run (default: the definition's), stored
         as a deadline.
         """
+        self._check_open()
         definition = _definition(workflow, self._core.local)
         wid = uuid.uuid4().hex if workflow_id is None else check_workflow_id(workflow_id)
         limit = definition.timeout if timeout is None else timeout
@@ -300,6 +302,7 @@ class WorkflowEngine:
         Committed before it returns. Raises UnknownWorkflow, WorkflowFinished, or
         InboxFull past ``max_inbox`` unread messages (nothing sent).
         """
+        self._check_open()
         check_workflow_id(workflow_id)
         if not isinstance(topic, str) or not topic or "\x00" in topic:
             raise ValueError(f"a topic must be a non-empty string without NUL, got {topic!r}")
@@ -345,6 +348,10 @@ class WorkflowEngine:
             fenced=c["fenced"],
             faults=c["faults"],
         )
+
+    def _check_open(self) -> None:
+        if self.closed:
+            raise RuntimeClosed(f"workflow engine {self.name!r} is closed")
 
     # -- life ----------------------------------------------------------------------------------
     async def close(self, *, timeout: float = 5.0) -> None:
