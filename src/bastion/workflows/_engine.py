@@ -93,7 +93,7 @@ async def open_workflows(
     name: str = "workflows",
     durability: Durability | str = Durability.BATCHED,
     codec: Codec | None = None,
-    max_running: int = 1000,
+    max_running: int = 10_000,
     max_inbox: int = 1000,
     write_timeout: float = 30.0,
     workflows: Collection[WorkflowDefinition] = (),
@@ -102,8 +102,8 @@ async def open_workflows(
 
     ``durability``: ``batched`` (default) and ``strict`` wait for each step's commit
     before the workflow goes on; ``memory`` does not (a crash may then re-run a step
-    whose successor already ran). ``max_running``: workflows running at once (the rest
-    wait in order). ``max_inbox``: unread messages per workflow before ``send`` refuses.
+    whose successor already ran). ``max_running``: workflows in memory with a task at
+    once, sleeping and waiting ones included (the rest wait in order). ``max_inbox``: unread messages per workflow before ``send`` refuses.
     ``workflows``: definitions this engine finds before those registered by ``@workflow``.
     """
     if not isinstance(runtime, Runtime):
