@@ -118,8 +118,13 @@ class Run:
         self.context = WorkflowContext(self)
 
     # -- writes ---------------------------------------------------------------------------
-    async def write(self, ops: list[Op]) -> None:
-        """Commit ``ops`` with the fence check, in one batch; Fenced if it was bumped."""
+    async def write(self, ops: list[Op], *, wait: bool = True) -> None:
+        """Commit ``ops`` with the fence check, in one batch; Fenced if it was bumped.
+
+        ``wait=False`` (a step's result): return once submitted; the next step waits
+        for the commit before it runs (:meth:`settle`), and so does every later write
+        (batches commit in order), so nothing starts before its predecessor is durable.
+        """
         core = self.core
         if self.pending_ops:
             ops = [*self.pending_ops, *ops]
@@ -127,17 +132,33 @@ class Run:
         ops.append(Put(self.namespace, FENCE, b"", self.fence))
         self.fence += 1
         self._raise_failed_write()
+        previous = self.last_write
         try:
             fut = await core.store.submit(ops, sync=core.durability is Durability.STRICT)
         except StoreError as exc:
             raise EngineFault(exc) from exc
         if fut.done():  # (a memory store, or a store that committed at once)
             self.last_write = None
+            self._check_done(previous)
             self._check(fut.exception())
-        else:
-            self.last_write = fut
-            if core.durability is not Durability.MEMORY:
-                await self._wait(fut)
+            return
+        self.last_write = fut
+        fut.add_done_callback(_retrieve)
+        if wait and core.durability is not Durability.MEMORY:
+            await self._wait(fut)
+            self._check_done(previous)
+
+    async def settle(self) -> None:
+        """Wait until this run's last write is committed (before a step runs)."""
+        last = self.last_write
+        if last is not None and self.core.durability is not Durability.MEMORY:
+            if not last.done():
+                await self._wait(last)
+            self._check_done(last)
+
+    def _check_done(self, fut: asyncio.Future[WriteResult] | None) -> None:
+        if fut is not None and fut.done() and not fut.cancelled():
+            self._check(fut.exception())
 
     async def claim(self) -> None:
         """Bump the fence without waiting for the commit: a stale run's next write fails;

@@ -56,6 +56,7 @@ async def run_step(
         attempt = rec.attempts + 1
         await core.sleep_until(rec.not_before or 0.0)
     while True:
+        await run.settle()  # the previous step's record is durable before this one runs
         started = core.wall()
         begun = time.perf_counter()
         try:
@@ -79,7 +80,7 @@ async def run_step(
             started_at=started,
             finished_at=core.wall(),
         )
-        await run.write([run.record(step_no, done)])
+        await run.write([run.record(step_no, done)], wait=False)  # see Run.write
         return value
 
 
