@@ -100,10 +100,11 @@ async def open_workflows(
 ) -> WorkflowEngine:
     """Start a workflow engine on ``store`` under its own supervisor and resume its work.
 
-    ``durability``: ``batched`` (default) and ``strict`` wait for each step's commit
-    before the workflow goes on; ``memory`` does not (a crash may then re-run a step
-    whose successor already ran). ``max_running``: workflows in memory with a task at
-    once, sleeping and waiting ones included (the rest wait in order). ``max_inbox``: unread messages per workflow before ``send`` refuses.
+    ``durability``: with ``batched`` (default) and ``strict`` a step runs only once the
+    record of the step before it is committed; ``memory`` does not wait (a crash may
+    then re-run a step whose successor already ran). ``max_running``: workflows in
+    memory with a task at once, sleeping and waiting ones included (the rest wait in
+    order). ``max_inbox``: unread messages per workflow before ``send`` refuses.
     ``workflows``: definitions this engine finds before those registered by ``@workflow``.
     """
     if not isinstance(runtime, Runtime):
