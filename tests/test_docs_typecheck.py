@@ -25,6 +25,7 @@ PAGES = (
     "docs/persistence.md",
     "docs/resilience.md",
     "docs/observability.md",
+    "docs/workflows.md",
 )
 _BLOCK = re.compile(r"^```python\n(.*?)^```$", re.MULTILINE | re.DOTALL)
 

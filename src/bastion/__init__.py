@@ -11,6 +11,8 @@ Layers (imports point downward only)::
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import bastion.telemetry as telemetry
 from bastion._core._actor import Actor
 from bastion._core._children import ChildCounts
@@ -59,6 +61,16 @@ from bastion._core._tasks import TaskSupervisor
 from bastion._core._timers import Timer
 from bastion._public import publish
 
+if TYPE_CHECKING:
+    from bastion.workflows import (
+        WorkflowContext,
+        WorkflowEngine,
+        WorkflowHandle,
+        open_workflows,
+        step,
+        workflow,
+    )
+
 __version__ = "0.1.0.dev0"
 
 __all__ = [
@@ -95,6 +107,7 @@ __all__ = [
     "NoReply",
     "NoSuchActor",
     "open_runtime",
+    "open_workflows",
     "Registry",
     "RegistryEntry",
     "ReplayResult",
@@ -109,6 +122,7 @@ __all__ = [
     "RuntimeStatistics",
     "Severity",
     "StartFailed",
+    "step",
     "Strategy",
     "Supervisor",
     "SupervisorError",
@@ -120,6 +134,27 @@ __all__ = [
     "Timeout",
     "Timer",
     "ValidationError",
+    "workflow",
+    "WorkflowContext",
+    "WorkflowEngine",
+    "WorkflowHandle",
 ]
 
-publish(globals(), "bastion")
+#: Loaded on first use: durable workflows pull in persistence, resilience and agents,
+#: which ``import bastion`` alone does not need.
+_FROM_WORKFLOWS = frozenset(
+    {"open_workflows", "step", "workflow", "WorkflowContext", "WorkflowEngine", "WorkflowHandle"}
+)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _FROM_WORKFLOWS:
+        import bastion.workflows
+
+        value = getattr(bastion.workflows, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'bastion' has no attribute {name!r}")
+
+
+publish({**globals(), "__all__": [n for n in __all__ if n not in _FROM_WORKFLOWS]}, "bastion")

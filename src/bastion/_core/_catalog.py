@@ -77,6 +77,17 @@ CATALOG: dict[str, Definition] = {
     "bastion_task_agent_task_seconds": Definition(
         _H, "Time a TaskAgent spent running one task.", "s", ("agent_class",)
     ),
+    "bastion_workflows": Definition(
+        _C, "Durable workflows that finished, by workflow name and status.", "1",
+        ("workflow", "status"),
+    ),
+    "bastion_workflow_steps": Definition(
+        _C, "Durable step attempts, by step name and outcome (completed, retry, failed).", "1",
+        ("step", "outcome"),
+    ),
+    "bastion_workflow_step_seconds": Definition(
+        _H, "Time one successful durable step attempt ran.", "s", ("step",)
+    ),
 }  # fmt: skip
 
 

@@ -32,6 +32,10 @@ __all__ = [
     "BULKHEAD_REJECTED",
     "CALL_TIMEOUT",
     "DEAD_LETTER",
+    "DURABLE_STEP",
+    "DURABLE_WORKFLOW",
+    "DURABLE_WORKFLOW_QUARANTINED",
+    "DURABLE_WORKFLOW_REFUSED",
     "MAILBOX_FULL",
     "RETRY_ATTEMPT",
     "SUPERVISOR_ESCALATION",
@@ -82,9 +86,16 @@ WORKFLOW_FINISHED: Final[dict[str, EventName]] = {
     phase: ("bastion", "agent", "workflow", phase) for phase in ("completed", "failed", "cancelled")
 }
 
+# -- durable workflows (``bastion.workflows``) --------------------------------------------
+DURABLE_WORKFLOW: Final = ("bastion", "workflow", "run")  # span prefix: one run of a workflow
+DURABLE_STEP: Final = ("bastion", "workflow", "step")  # span prefix: one attempt of a step
+DURABLE_WORKFLOW_QUARANTINED: Final = ("bastion", "workflow", "quarantined")
+#: An engine cannot run a stored workflow (unknown version or name, corrupt data).
+DURABLE_WORKFLOW_REFUSED: Final = ("bastion", "workflow", "refused")
+
 _SPANS = tuple(
     (*prefix, part)
-    for prefix in (AGENT_ACTION, AGENT_TASK)
+    for prefix in (AGENT_ACTION, AGENT_TASK, DURABLE_WORKFLOW, DURABLE_STEP)
     for part in ("start", "stop", "exception")
 )
 #: Every event name above (span prefixes expanded), for documentation and tests.
@@ -94,5 +105,6 @@ ALL: Final[tuple[EventName, ...]] = (
     BREAKER_STATE_CHANGE, BREAKER_REJECTED, BULKHEAD_REJECTED, AGENT_STARTED, AGENT_STOPPED,
     AGENT_TASK_RECOVERED, TASK_AGENT_PAUSED, AGENT_STATE_RESTORED, AGENT_STATE_QUARANTINED,
     AGENT_MONITOR_SAMPLE, WORKFLOW_STARTED, WORKFLOW_DISPATCH_REFUSED, WORKFLOW_STALLED,
-    *WORKFLOW_FINISHED.values(), *_SPANS,
+    *WORKFLOW_FINISHED.values(), DURABLE_WORKFLOW_QUARANTINED, DURABLE_WORKFLOW_REFUSED,
+    *_SPANS,
 )  # fmt: skip

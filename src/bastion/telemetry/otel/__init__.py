@@ -10,7 +10,9 @@ Off until you call :func:`instrument`; costs nothing while off::
 
 Traces: one span per handled message (``call X`` SERVER, ``cast X``/``info X``
 CONSUMER), a child of the sender's span, which travels inside the message; so a trace
-shows caller → actor → the actors it calls, across supervisors and restarts. The
+shows caller → actor → the actors it calls, across supervisors and restarts. Durable
+workflows add a span per run (``workflow <name>``) with a child per step attempt
+(``step <name>``). The
 message's error context becomes the attributes ``bastion.correlation_id``,
 ``bastion.operation_id`` and ``bastion.operation``. Metrics: every metric of
 ``rt.metrics`` as an observable OTel instrument. See ``docs/observability-traces.md``.
@@ -42,6 +44,7 @@ from bastion.telemetry.otel._tracing import (
     tracing_for,
     untrace_runtime,
 )
+from bastion.telemetry.otel._workflow_spans import WorkflowSpans
 
 __all__ = [
     "BackoffSpanExporter",
@@ -61,6 +64,7 @@ class Instrumentation:
     runtime: Runtime
     carrier: TraceCarrier | None
     instruments: list[Any] = field(default_factory=list)
+    workflow_spans: WorkflowSpans | None = None
 
     def uninstrument(self) -> None:
         """Stop tracing this runtime's messages (metric instruments stay until the
@@ -68,6 +72,9 @@ class Instrumentation:
         if self.carrier is not None:
             untrace_runtime(self.runtime)
             self.carrier = None
+        if self.workflow_spans is not None:
+            self.workflow_spans.detach()
+            self.workflow_spans = None
         _INSTRUMENTED.pop(id(self.runtime), None)
 
 
@@ -89,11 +96,15 @@ def instrument(
     if id(runtime) in _INSTRUMENTED:
         raise ValueError(f"{runtime!r} is instrumented already; call uninstrument() first")
     carrier = None
+    workflow_spans = None
     if traces:
         provider = tracer_provider or trace.get_tracer_provider()
-        trace_runtime(runtime, tracing_for(provider.get_tracer("bastion")))
+        tracer = provider.get_tracer("bastion")
+        trace_runtime(runtime, tracing_for(tracer))
         carrier = CARRIER
-    handle = Instrumentation(runtime, carrier)
+        workflow_spans = WorkflowSpans(runtime, tracer)
+        workflow_spans.attach()
+    handle = Instrumentation(runtime, carrier, workflow_spans=workflow_spans)
     if meter_provider is not None:
         handle.instruments = bridge_metrics(runtime, meter_provider.get_meter("bastion"))
     _INSTRUMENTED[id(runtime)] = handle

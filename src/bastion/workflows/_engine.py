@@ -1,0 +1,384 @@
+"""``open_workflows``: a supervised engine that runs ``@workflow`` functions on a store.
+
+::
+
+    engine = await bastion.open_workflows(rt, store=store)
+    handle = await engine.start(review, "doc-1", workflow_id="review-doc-1")
+    print(await handle.result(timeout=60.0))
+
+Starting writes the workflow (idempotent by id: a second start of the same id returns
+a handle to the first) and runs it in a task owned by the engine actor. Steps write
+their results straight to the store, one batch per step; concurrent workflows share
+the store's group commits. Closing the engine stops the runs; opening one again on the
+same store resumes every active workflow from its history.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import uuid
+from collections.abc import Collection
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+
+from bastion._core._childspec import ChildSpec
+from bastion._core._durations import positive_seconds
+from bastion._core._errors import RuntimeClosed
+from bastion._core._runtime import Runtime
+from bastion._core._supervisor_handle import SupervisorHandle
+from bastion.persistence import (
+    Codec,
+    Durability,
+    Put,
+    PutItem,
+    StateStore,
+    VersionConflict,
+    default_codec,
+)
+from bastion.workflows._actor import EngineActor
+from bastion.workflows._core import EngineCore
+from bastion.workflows._definitions import WorkflowDefinition, find_definition, local_table
+from bastion.workflows._errors import (
+    WorkflowCancelled,
+    WorkflowFailed,
+    WorkflowTimedOut,
+    WorkflowWaitTimeout,
+)
+from bastion.workflows._handle import WorkflowHandle
+from bastion.workflows._inspect import StepInfo, WorkflowInfo, WorkflowStore, check_workflow_id
+from bastion.workflows._records import (
+    ACTIVE_COLLECTION,
+    FENCE,
+    INBOX,
+    INDEX_NAMESPACE,
+    INPUT,
+    META,
+    NULL,
+    Input,
+    Meta,
+    WorkflowStatus,
+    encode,
+    inbox_key,
+    namespace_of,
+)
+from bastion.workflows._run import Run
+from bastion.workflows._wall import wall_clock
+
+__all__ = ["WorkflowEngine", "WorkflowEngineStatistics", "open_workflows"]
+
+
+@dataclass(frozen=True, slots=True)
+class WorkflowEngineStatistics:
+    """A snapshot of an engine: workflows in memory and counters since it opened."""
+
+    name: str
+    active: int  #: active workflows this engine holds (running or queued)
+    running: int  #: with a task now
+    queued: int  #: waiting for a slot under ``max_running``
+    refused: int  #: active in the store, but this process cannot run them
+    started: int
+    resumed: int
+    finished: int
+    fenced: int  #: runs stopped because their workflow was cancelled under them
+    faults: int  #: store failures that restarted the engine actor
+
+
+async def open_workflows(
+    runtime: Runtime,
+    *,
+    store: StateStore,
+    name: str = "workflows",
+    durability: Durability | str = Durability.BATCHED,
+    codec: Codec | None = None,
+    max_running: int = 10_000,
+    max_inbox: int = 1000,
+    write_timeout: float = 30.0,
+    workflows: Collection[WorkflowDefinition] = (),
+) -> WorkflowEngine:
+    """Start a workflow engine on ``store`` under its own supervisor and resume its work.
+
+    ``durability``: with ``batched`` (default) and ``strict`` a step runs only once the
+    record of the step before it is committed; ``memory`` does not wait (a crash may
+    then re-run a step whose successor already ran). ``max_running``: workflows in
+    memory with a task at once, sleeping and waiting ones included (the rest wait in
+    order). ``max_inbox``: unread messages per workflow before ``send`` refuses.
+    ``workflows``: definitions this engine finds before those registered by ``@workflow``.
+    """
+    if not isinstance(runtime, Runtime):
+        raise TypeError(f"open_workflows needs a bastion Runtime, got {runtime!r}")
+    if not isinstance(store, StateStore):
+        raise TypeError(f"store must be a bastion StateStore, got {store!r}")
+    for label, value in (("max_running", max_running), ("max_inbox", max_inbox)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{label} must be an int >= 1, got {value!r}")
+    positive_seconds("write_timeout", write_timeout)
+    local = local_table(workflows)
+    core = EngineCore(
+        runtime,
+        store,
+        codec if codec is not None else default_codec(),
+        durability=Durability(durability),
+        write_timeout=write_timeout,
+        max_inbox=max_inbox,
+        max_running=max_running,
+        local=local,
+    )
+    core.wall = wall_clock(runtime.loop)
+    spec = ChildSpec("engine", EngineActor, kwargs={"core": core}, name=name)
+    supervisor = await runtime.start_supervisor([spec], name=f"{name}-supervisor")
+    return WorkflowEngine._create(name, core, supervisor)
+
+
+class WorkflowEngine:
+    """Starts, steers and reads durable workflows (from :func:`open_workflows`)."""
+
+    def __init__(self, name: str, core: EngineCore, supervisor: SupervisorHandle) -> None:
+        """Use :func:`open_workflows`."""
+        self.name = name
+        self._core = core
+        self._supervisor = supervisor
+        self.store = WorkflowStore(core.store, codec=core.codec, wall=core.wall)
+        self.closed = False
+
+    @classmethod
+    def _create(cls, name: str, core: EngineCore, supervisor: SupervisorHandle) -> WorkflowEngine:
+        return cls(name, core, supervisor)
+
+    # -- starting ----------------------------------------------------------------------------
+    async def start(
+        self,
+        workflow: WorkflowDefinition | str,
+        /,
+        *args: Any,
+        workflow_id: str | None = None,
+        timeout: float | None = None,
+        **kwargs: Any,
+    ) -> WorkflowHandle:
+        """Start ``workflow(ctx, *args, **kwargs)``; returns once the start is committed.
+
+        Idempotent by ``workflow_id`` (default: a random id): if it exists (running or
+        finished), nothing starts and the handle is the existing workflow's.
+        ``timeout``: seconds the workflow may run (default: the definition's), stored
+        as a deadline.
+        """
+        self._check_open()
+        definition = _definition(workflow, self._core.local)
+        wid = uuid.uuid4().hex if workflow_id is None else check_workflow_id(workflow_id)
+        limit = definition.timeout if timeout is None else timeout
+        if limit is not None:
+            positive_seconds("workflow timeout", limit)
+        core = self._core
+        handle = WorkflowHandle(self, wid)
+        if wid in core.active or wid in core.starting:
+            return handle
+        now = core.wall()
+        meta = Meta(
+            name=definition.name,
+            version=definition.version,
+            status=WorkflowStatus.RUNNING,
+            created_at=now,
+            updated_at=now,
+            deadline=None if limit is None else now + limit,
+        )
+        stored = Input(
+            args=msgspec.Raw(core.codec.encode(list(args))),
+            kwargs=msgspec.Raw(core.codec.encode(kwargs)) if kwargs else NULL,
+        )
+        namespace = namespace_of(wid)
+        ops = [
+            Put(namespace, META, encode(meta), expected_version=0),
+            Put(namespace, INPUT, encode(stored)),
+            Put(namespace, FENCE, b"", expected_version=0),
+            PutItem(INDEX_NAMESPACE, ACTIVE_COLLECTION, wid, definition.name.encode()),
+        ]
+        core.starting.add(wid)
+        try:
+            await self._commit(ops)
+        except VersionConflict:
+            return handle  # it exists already: idempotent start
+        finally:
+            core.starting.discard(wid)
+        core.counts["started"] += 1
+        core.enqueue(Run(core, wid, namespace, definition, meta, 1, {}, {}, args, kwargs))
+        return handle
+
+    async def _commit(self, ops: list[Any]) -> None:
+        core = self._core
+        fut = await core.store.submit(ops, sync=core.durability is Durability.STRICT)
+        if not fut.done():
+            async with asyncio.timeout(core.write_timeout):
+                await asyncio.shield(fut)
+        fut.result()
+
+    def handle(self, workflow_id: str) -> WorkflowHandle:
+        """A handle to an existing workflow (no check that it exists)."""
+        return WorkflowHandle(self, check_workflow_id(workflow_id))
+
+    # -- results -------------------------------------------------------------------------------
+    async def result(self, workflow_id: str, *, timeout: float) -> Any:
+        """The workflow's return value, waiting up to ``timeout`` seconds.
+
+        Raises WorkflowFailed (the original error chained when it failed in this
+        process), WorkflowCancelled, WorkflowWaitTimeout (it goes on running),
+        IncompatibleWorkflow / CorruptWorkflow (this engine cannot run it), or
+        UnknownWorkflow.
+        """
+        positive_seconds("result timeout", timeout)
+        core = self._core
+        waiter = core.watch_result(workflow_id)
+        try:
+            refused = core.refused.get(workflow_id)
+            if refused is not None:
+                raise refused
+            run = core.active.get(workflow_id)
+            meta = run.meta if run is not None else await self.store._meta(workflow_id)
+            if meta.status.finished:  # (a run in memory: no store read to wait for)
+                return self._outcome(workflow_id, meta, None)
+            done, _ = await asyncio.wait((waiter,), timeout=timeout)
+            got = waiter.result() if done else None
+        finally:
+            core.unwatch_result(workflow_id, waiter)
+        if got is not None:
+            final, error = got
+            if final is None:
+                raise error if error is not None else WorkflowWaitTimeout(workflow_id)
+            return self._outcome(workflow_id, final, error)
+        meta = await self.store._meta(workflow_id)
+        if meta.status.finished:
+            return self._outcome(workflow_id, meta, None)
+        raise WorkflowWaitTimeout(
+            f"workflow {workflow_id!r} did not finish within {timeout:g}s (it goes on)",
+            context={"workflow_id": workflow_id},
+        )
+
+    def _outcome(self, workflow_id: str, meta: Meta, error: BaseException | None) -> Any:
+        if meta.status is WorkflowStatus.COMPLETED:
+            return self._core.decode(meta.result)
+        if meta.status is WorkflowStatus.CANCELLED:
+            raise WorkflowCancelled(
+                f"workflow {workflow_id!r} was cancelled", context={"workflow_id": workflow_id}
+            )
+        kind = WorkflowTimedOut if meta.error_type == WorkflowTimedOut.__name__ else WorkflowFailed
+        raise kind(
+            f"workflow {workflow_id!r} failed: {meta.error}",
+            context={"workflow_id": workflow_id, "error_type": meta.error_type},
+        ) from error
+
+    # -- steering ------------------------------------------------------------------------------
+    async def cancel(self, workflow_id: str) -> WorkflowInfo:
+        """Cancel the workflow: its running step is cancelled, a late result rejected."""
+        info = await self.store.cancel(workflow_id)
+        core = self._core
+        task = core.tasks.get(workflow_id)
+        if task is not None:
+            task.cancel()
+        core.active.pop(workflow_id, None)
+        core.resolve(workflow_id, await self.store._meta(workflow_id), None)
+        return info
+
+    async def resume(self, workflow_id: str) -> WorkflowInfo:
+        """Run a cancelled or failed workflow again from its recorded steps (a failed step
+        runs again); a running one is left alone."""
+        info = await self.store.resume(workflow_id)
+        self._core.refused.pop(workflow_id, None)
+        self._core.requeue(workflow_id)
+        return info
+
+    async def fork(
+        self, workflow_id: str, *, from_step: int, new_id: str | None = None
+    ) -> WorkflowHandle:
+        """Start a copy of a workflow that reuses its recorded steps before ``from_step``."""
+        new = uuid.uuid4().hex if new_id is None else new_id
+        await self.store.fork(workflow_id, from_step=from_step, new_id=new)
+        self._core.requeue(new)
+        return WorkflowHandle(self, new)
+
+    # -- messages and events ---------------------------------------------------------------------
+    async def send(self, workflow_id: str, topic: str, value: Any) -> None:
+        """Send ``value`` to the workflow's inbox on ``topic`` (read by ``ctx.recv``).
+
+        Committed before it returns. Raises UnknownWorkflow, WorkflowFinished, or
+        InboxFull past ``max_inbox`` unread messages (nothing sent).
+        """
+        self._check_open()
+        check_workflow_id(workflow_id)
+        if not isinstance(topic, str) or not topic or "\x00" in topic:
+            raise ValueError(f"a topic must be a non-empty string without NUL, got {topic!r}")
+        core = self._core
+        data = core.codec.encode(value)
+        await core.check_target(workflow_id)
+        key = inbox_key(topic, core.sequence())
+        await self._commit([PutItem(namespace_of(workflow_id), INBOX, key, data)])
+        core.deliver(workflow_id, topic, key, data)
+
+    async def get_event(self, workflow_id: str, key: str, *, timeout: float) -> Any:
+        """The value the workflow set for ``key`` (``ctx.set_event``); None after ``timeout``."""
+        check_workflow_id(workflow_id)
+        positive_seconds("get_event timeout", timeout)
+        return self._core.decode_value(await self._core.wait_event(workflow_id, key, timeout))
+
+    # -- reading -------------------------------------------------------------------------------
+    async def list(self, **filters: Any) -> builtins.list[WorkflowInfo]:
+        """Stored workflows, filtered (see :meth:`WorkflowStore.list`)."""
+        return await self.store.list(**filters)
+
+    async def get(self, workflow_id: str) -> WorkflowInfo:
+        """One stored workflow."""
+        return await self.store.get(workflow_id)
+
+    async def steps(self, workflow_id: str) -> builtins.list[StepInfo]:
+        """The recorded steps of a workflow."""
+        return await self.store.steps(workflow_id)
+
+    def statistics(self) -> WorkflowEngineStatistics:
+        """A snapshot of the engine."""
+        core = self._core
+        c = core.counts
+        return WorkflowEngineStatistics(
+            name=self.name,
+            active=len(core.active),
+            running=len(core.tasks),
+            queued=len(core.ready) + len(core.to_load),
+            refused=len(core.refused),
+            started=c["started"],
+            resumed=c["resumed"],
+            finished=c["finished"],
+            fenced=c["fenced"],
+            faults=c["faults"],
+        )
+
+    def _check_open(self) -> None:
+        if self.closed:
+            raise RuntimeClosed(f"workflow engine {self.name!r} is closed")
+
+    # -- life ----------------------------------------------------------------------------------
+    async def close(self, *, timeout: float = 5.0) -> None:
+        """Stop the engine's runs (their progress is stored). Idempotent."""
+        if not self.closed:
+            self.closed = True
+            await self._supervisor.stop(timeout=timeout)
+
+    async def __aenter__(self) -> WorkflowEngine:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    def __repr__(self) -> str:
+        return f"<WorkflowEngine {self.name!r} active={len(self._core.active)}>"
+
+
+def _definition(
+    workflow: WorkflowDefinition | str, local: dict[str, dict[str, WorkflowDefinition]]
+) -> WorkflowDefinition:
+    if isinstance(workflow, WorkflowDefinition):
+        return workflow
+    if isinstance(workflow, str):
+        found = find_definition(workflow, None, local)
+        if found is None:
+            raise ValueError(f"no workflow named {workflow!r} is registered")
+        return found
+    raise TypeError(f"start needs a @workflow function or its name, got {workflow!r}")
