@@ -152,7 +152,10 @@ def parse_cron(text: str) -> CronExpression:
         )
     values = [_parse_field(part, field) for part, field in zip(parts, _FIELDS, strict=True)]
     any_day, any_weekday = parts[2].startswith("*"), parts[4].startswith("*")
-    cron = CronExpression(text, *values, any_day=any_day, any_weekday=any_weekday)
+    minutes, hours, days, months, weekdays = values
+    cron = CronExpression(
+        text, minutes, hours, days, months, weekdays, any_day=any_day, any_weekday=any_weekday
+    )
     if cron.next_after(datetime(2000, 1, 1, tzinfo=UTC)) is None:
         raise ValueError(f"cron expression {text!r} never matches a date")
     return cron
