@@ -33,26 +33,42 @@ from bastion.workflows._schedule_state import (
 from bastion.workflows._schedules import tick_id
 from bastion.workflows._wall import wall_clock
 
-RAN: list[tuple[str, datetime]] = []
+
+class Ran:
+    """Which schedule ran which tick, in order (the workflows are module-level)."""
+
+    def __init__(self) -> None:
+        self.ticks: list[tuple[str, datetime]] = []
+
+    def add(self, schedule: str, tick: datetime) -> None:
+        """Note one run."""
+        self.ticks.append((schedule, tick))
+
+    def of(self, schedule: str) -> list[datetime]:
+        """The ticks ``schedule`` ran, in order."""
+        return [tick for who, tick in self.ticks if who == schedule]
+
+
+RAN = Ran()
 
 
 @scheduled(interval=60.0, grace=1.0)
 @bastion.workflow(name="tests.schedules.minutely")
 async def minutely(ctx: bastion.WorkflowContext, tick: datetime) -> str:
-    RAN.append(("minutely", tick))
+    RAN.add("minutely", tick)
     return tick.isoformat()
 
 
 @scheduled(interval=60.0, grace=1.0, missed="skip", name="skipper")
 @bastion.workflow(name="tests.schedules.skipping")
 async def skipping(ctx: bastion.WorkflowContext, tick: datetime) -> None:
-    RAN.append(("skipper", tick))
+    RAN.add("skipper", tick)
 
 
 @scheduled(cron="*/5 * * * *")
 @bastion.workflow(name="tests.schedules.five")
 async def every_five(ctx: bastion.WorkflowContext, tick: datetime) -> None:
-    RAN.append(("five", tick))
+    RAN.add("five", tick)
 
 
 @asynccontextmanager
@@ -70,11 +86,11 @@ async def running(
 
 @pytest.fixture(autouse=True)
 def _clear() -> None:
-    RAN.clear()
+    RAN.ticks = []
 
 
 def _ticks(name: str) -> list[datetime]:
-    return [tick for who, tick in RAN if who == name]
+    return RAN.of(name)
 
 
 async def test_interval_ticks_run_once_each_with_their_tick_as_id(
