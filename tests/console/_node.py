@@ -13,6 +13,8 @@ import contextlib
 import sys
 from typing import Any
 
+from _node_workflows import node_workflows  # a sibling: this file runs as a script
+
 import bastion
 from bastion.agents import act
 from bastion.console import serve
@@ -105,7 +107,8 @@ async def main(token: str) -> None:
     await gone.stop()
     for n in range(3):
         send(gone, f"parcel {n}")  # noqa: BAS101 -- an unchecked send to a stopped actor makes the dead letters under test
-    console = await serve(rt, port=0, token=token, interval=0.5, flags=flags)
+    engine = await node_workflows(rt)
+    console = await serve(rt, port=0, token=token, interval=0.5, flags=flags, workflows=engine)
     print(f"console {console.url} {console.token}", flush=True)
     while True:
         line = await rt.tasks.run_blocking(sys.stdin.readline, timeout=3600.0)
@@ -120,6 +123,7 @@ async def main(token: str) -> None:
                 except bastion.ActorCrashed:
                     print(f"crashed {command[1]}", flush=True)
     await console.stop()
+    await engine.close()
     await root.stop()
     await flags.aclose()
 
