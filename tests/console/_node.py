@@ -13,8 +13,6 @@ import contextlib
 import sys
 from typing import Any
 
-from _node_workflows import node_workflows  # a sibling: this file runs as a script
-
 import bastion
 from bastion.agents import act
 from bastion.console import serve
@@ -22,6 +20,7 @@ from bastion.flags import Flag, Flags
 from bastion.lowlevel import send
 from bastion.persistence import MemoryStore
 from bastion.rollout import RolloutOrchestrator, RolloutPlan, orchestrator_name
+from tests.console._node_workflows import node_workflows
 
 FLAG = "new-step"
 
