@@ -144,10 +144,13 @@ def _summary(values: list[float]) -> dict[str, float]:
     }
 
 
-def measure(rounds: int, n: int, kinds: tuple[str, ...], pending: int) -> dict[str, Any]:
-    """Interleaved rounds of every variant; medians, ranges and same-round ratios."""
+def measure(
+    rounds: int, n: int, kinds: tuple[str, ...], pending: int, only: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """Interleaved rounds of every variant (or of ``only``); medians, ranges and
+    same-round ratios; ``pending=0`` skips the resume measurement."""
     with local_postgres() as dsn:
-        variants = _variants(dsn is not None)
+        variants = [v for v in _variants(dsn is not None) if not only or v in only]
         runs: dict[str, dict[str, list[float]]] = {k: {v: [] for v in variants} for k in kinds}
         for r in range(rounds):
             for kind in kinds:
@@ -158,7 +161,7 @@ def measure(rounds: int, n: int, kinds: tuple[str, ...], pending: int) -> dict[s
                     rate = _measure(variant, kind, size, dsn or "")
                     runs[kind][variant].append(rate)
                     print(f"round {r} {kind} {variant}: {rate:.1f} jobs/s", file=sys.stderr)
-    resume = [_resume_seconds(pending) for _ in range(rounds)]
+    resume = [_resume_seconds(pending) for _ in range(rounds if pending else 0)]
     result: dict[str, Any] = {"jobs_per_s": {}, "ratios": {}, "n": n, "peer_n": PEER_N}
     for kind, by_variant in runs.items():
         result["jobs_per_s"][kind] = {v: _summary(x) for v, x in by_variant.items()}
@@ -166,6 +169,8 @@ def measure(rounds: int, n: int, kinds: tuple[str, ...], pending: int) -> dict[s
             if top in by_variant and bottom in by_variant:
                 ratios = [a / b for a, b in zip(by_variant[top], by_variant[bottom], strict=True)]
                 result["ratios"][f"{label}_{kind}"] = _summary(ratios)
+    if not resume:
+        return result
     result["resume_to_first_step_s"] = {
         "pending": pending,
         "from_launch": _summary([launch for launch, _ in resume]),
@@ -190,6 +195,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=2000)
     parser.add_argument("--pending", type=int, default=10_000)
     parser.add_argument("--kinds", default="cpu,io")
+    parser.add_argument("--variants", default="", help="comma-separated; default: all")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     if args.child:
@@ -197,7 +203,8 @@ def main() -> None:
         return
     if args.quick:
         args.rounds, args.n, args.pending = 1, 200, 1000
-    result = measure(args.rounds, args.n, tuple(args.kinds.split(",")), args.pending)
+    only = tuple(v for v in args.variants.split(",") if v)
+    result = measure(args.rounds, args.n, tuple(args.kinds.split(",")), args.pending, only)
     print(json.dumps(result, indent=None if args.json else 2, sort_keys=True))
 
 
