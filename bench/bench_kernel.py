@@ -19,6 +19,7 @@ idle actors, divided by N; spawn rate is N sequential ``spawn`` calls.
 
     python bench/run.py --only kernel [--quick] [--json]
     python bench/bench_kernel.py [--quick]        # this module alone
+    python bench/bench_kernel.py --spawn-only     # spawn/s with and without on_start, agents
 """
 
 from __future__ import annotations
@@ -302,6 +303,82 @@ async def _footprint(n: int) -> float:
     return (after - before) / n
 
 
+class _PlainStart(bastion.Actor):
+    """An actor whose ``on_start`` is a plain method."""
+
+    def on_start(self) -> None:
+        self.ready = True
+
+
+class _AsyncStart(bastion.Actor):
+    """An actor whose ``on_start`` is ``async`` and does not wait."""
+
+    async def on_start(self) -> None:
+        self.ready = True
+
+
+def _spawn_kinds() -> dict[str, tuple[type[bastion.Actor], dict[str, Any]]]:
+    from bastion.agents import Agent, PersistentAgent
+    from bastion.persistence import MemoryStore
+
+    class SetupAgent(Agent):
+        """An agent whose ``on_start`` runs a ``setup`` of its own."""
+
+        ready: bool = False
+
+        async def setup(self) -> None:
+            self.ready = True
+
+    class Counted(PersistentAgent):
+        """A persistent agent with one saved field (restored at each spawn)."""
+
+        persistent_fields = ("count",)
+        count: int = 0
+
+    store = MemoryStore()
+    return {
+        "actor": (Idle, {}),
+        "actor_plain_on_start": (_PlainStart, {}),
+        "actor_async_on_start": (_AsyncStart, {}),
+        "agent": (SetupAgent, {}),
+        "persistent_agent_memory_store": (Counted, {"store": store}),
+    }
+
+
+async def _spawn_kind_rate(cls: type[bastion.Actor], kwargs: dict[str, Any], n: int) -> float:
+    named = "store" in kwargs  # a persistent agent is keyed by its name
+    async with bastion.open_runtime() as rt:
+        await rt.spawn(cls, **kwargs, **({"name": "warm"} if named else {}))
+        t0 = pc()
+        for i in range(n):
+            if named:
+                await rt.spawn(cls, **kwargs, name=f"p{i}")
+            else:
+                await rt.spawn(cls, **kwargs)
+        return n / (pc() - t0)
+
+
+def bench_spawn_kinds(sizes: Sizes) -> dict[str, Any]:
+    """Sequential spawn rate of actors with and without ``on_start`` and of agents.
+
+    Interleaved: each round spawns ``sizes.actors // 4`` of every kind in turn, in a
+    fresh runtime each; the figure is the median of the rounds and the ratio is to
+    plain actors of the same rounds (issue 15's target: agents ≥ 50k/s).
+    """
+    kinds = _spawn_kinds()
+    n = max(1000, sizes.actors // 4)
+    rates: dict[str, list[float]] = {kind: [] for kind in kinds}
+    for _ in range(REPS):
+        for kind, (cls, kwargs) in kinds.items():
+            rates[kind].append(_run(lambda c=cls, k=kwargs: _spawn_kind_rate(c, k, n)))
+    medians = {kind: statistics.median(values) for kind, values in rates.items()}
+    return {
+        "per_s": {kind: round(rate) for kind, rate in medians.items()},
+        "vs_actor": {kind: _ratio(rate, medians["actor"]) for kind, rate in medians.items()},
+        "rounds": {kind: [round(r) for r in values] for kind, values in rates.items()},
+    }
+
+
 def bench_actors(sizes: Sizes) -> dict[str, Any]:
     """Sequential spawn rate and tracemalloc bytes per idle actor."""
     return {
@@ -322,6 +399,7 @@ def run(quick: bool) -> dict[str, Any]:
     cast = bench_cast(sizes)
     restart = bench_restart(sizes)
     actors = bench_actors(sizes)
+    spawn_kinds = bench_spawn_kinds(sizes)
     ratios: dict[str, float] = {
         "call_rtt_vs_asyncio": _ratio(rtt["kernel"]["median"], rtt["asyncio"]["median"]),
         "cast_vs_asyncio_queue": _ratio(cast["kernel"], cast["asyncio"]),
@@ -339,6 +417,7 @@ def run(quick: bool) -> dict[str, Any]:
         "restart_p99_le_1ms": restart["p99"] <= TARGETS["restart_p99_us_max"],
         "bytes_per_actor_le_3kb": actors["bytes_per_actor"] <= TARGETS["bytes_per_actor_max"],
         "spawn_ge_50k_per_s": actors["spawn_per_s"] >= TARGETS["spawn_per_s_min"],
+        "agent_spawn_ge_50k_per_s": spawn_kinds["per_s"]["agent"] >= TARGETS["spawn_per_s_min"],
     }
     if "call_rtt_vs_pykka" in ratios:
         targets["call_rtt_2x_faster_than_pykka"] = (
@@ -350,6 +429,7 @@ def run(quick: bool) -> dict[str, Any]:
         "restart_us": restart,
         "bytes_per_actor": actors["bytes_per_actor"],
         "spawn_per_s": actors["spawn_per_s"],
+        "spawn_kinds": spawn_kinds,
         "kernel_baselines": {
             "asyncio_call_rtt_us": {k: rtt["asyncio"][k] for k in ("median", "p99")},
             "asyncio_bare_call_rtt_us": {k: rtt["asyncio_bare"][k] for k in ("median", "p99")},
@@ -369,4 +449,8 @@ def run(quick: bool) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    print(json.dumps(run(quick="--quick" in sys.argv), indent=2, sort_keys=True))
+    if "--spawn-only" in sys.argv:  # the spawn rates by kind alone (issue 15, target 6)
+        result = bench_spawn_kinds(QUICK if "--quick" in sys.argv else FULL)
+    else:
+        result = run(quick="--quick" in sys.argv)
+    print(json.dumps(result, indent=2, sort_keys=True))

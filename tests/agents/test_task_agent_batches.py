@@ -1,20 +1,22 @@
 """TaskAgent batches (issue 15): plain-function tasks run several per message, their
-progress saved in one write per batch on every store and announced after that save;
-crashes, stops and messages cut a batch short without losing or repeating a recorded
-outcome."""
+progress saved in one write per batch (MemoryStore and SQLite alike) and announced after
+that save; crashes, stops and messages cut a batch short without losing or repeating a
+recorded outcome."""
 
 from __future__ import annotations
 
 import asyncio
-import itertools
+import contextlib
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import msgspec
+import pytest
 
 import bastion
 from bastion.agents import Task, TaskAgent, TaskFinished, TaskOutcome, TaskStatus, act
-from bastion.persistence import MemoryStore, default_codec
+from bastion.persistence import MemoryStore, StateStore, default_codec
 from bastion.testing import wait_for
 from tests.agents.conftest import open_store
 
@@ -22,7 +24,7 @@ from tests.agents.conftest import open_store
 class Requester(bastion.Actor):
     """Collects TaskFinished notices; checks each outcome is in the store when it arrives."""
 
-    def __init__(self, store: MemoryStore) -> None:
+    def __init__(self, store: StateStore) -> None:
         self.store = store
         self.notices: list[str] = []
         self.unsaved: list[str] = []
@@ -43,9 +45,18 @@ async def _wait_drained(ref: bastion.ActorRef, total: int) -> None:
     await wait_for(drained, timeout=10.0)
 
 
-async def test_a_run_of_plain_tasks_on_memory_store_is_saved_in_a_few_writes() -> None:
-    store = MemoryStore()
-    async with bastion.open_runtime() as rt:
+@contextlib.asynccontextmanager
+async def _store(kind: str, db_path: Path) -> AsyncIterator[StateStore]:
+    if kind == "memory":
+        yield MemoryStore()
+        return
+    async with open_store(kind, db_path) as store:
+        yield store
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+async def test_a_run_of_plain_tasks_is_saved_in_a_few_writes(kind: str, db_path: Path) -> None:
+    async with _store(kind, db_path) as store, bastion.open_runtime() as rt:
         requester = await rt.spawn(Requester, store, name="requester")
         ref = await rt.spawn(TaskAgent, name="w", store=store, handlers={"p": lambda t: t.id})
         await act(ref, "pause")
@@ -63,29 +74,12 @@ async def test_a_run_of_plain_tasks_on_memory_store_is_saved_in_a_few_writes() -
         assert state.unsaved == []  # every notice came after the save of its outcome
 
 
-async def test_on_a_durable_store_the_tasks_of_a_batch_share_one_write(
-    db_path: Path,
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+async def test_a_kill_between_two_tasks_of_a_batch_loses_and_repeats_no_outcome(
+    kind: str, db_path: Path
 ) -> None:
-    seen: list[int] = []
-    async with open_store("sqlite", db_path) as store, bastion.open_runtime() as rt:
-
-        def plain(task: Task) -> None:
-            seen.append(store.statistics().batches)
-
-        ref = await rt.spawn(TaskAgent, name="w", store=store, handlers={"p": plain})
-        await act(ref, "pause")
-        await act(ref, "queue_many", tasks=[{"type": "p"} for _ in range(20)])
-        await act(ref, "resume")
-        await _wait_drained(ref, 20)
-    assert len(seen) == 20
-    assert all(later >= earlier for earlier, later in itertools.pairwise(seen))
-    assert len(set(seen)) < 20  # not one write per task start (the save is per batch)
-
-
-async def test_a_kill_between_two_tasks_of_a_batch_loses_and_repeats_no_outcome() -> None:
-    store = MemoryStore()
     runs: list[str] = []
-    async with bastion.open_runtime() as rt:
+    async with _store(kind, db_path) as store, bastion.open_runtime() as rt:
         requester = await rt.spawn(Requester, store, name="requester")
 
         def plain(task: Task) -> str:

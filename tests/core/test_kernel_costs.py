@@ -224,3 +224,27 @@ async def test_spawn_checks_reserved_names_without_making_an_instance_dict(
     assert actor.count == 1
     assert not any(type(r) is dict for r in gc.get_referents(actor))
     await ref.stop()
+
+
+async def test_a_send_to_a_parked_stopping_or_dead_actor_leaves_the_one_test_fast_path(
+    rt: bastion.Runtime,
+) -> None:
+    # try_post's fast path is one test (depth < limit); limit is 0 whenever the actor
+    # is parked, stopping or dead, so waking it and refusing the send stay exact.
+    ref = await rt.spawn(Counter)
+    cell = ref._resolve()
+    assert cell.limit == 0  # dormant
+    for _ in range(3):
+        await ref.cast("one")  # the first wakes it; the next two take the fast path
+    await rt.wait_idle()
+    assert cell.parked
+    assert cell.limit == 0
+    await ref.cast("again")  # wakes it once more
+    await rt.wait_idle()
+    assert actor_state(ref).count == 4
+    await ref.stop()
+    assert cell.limit == 0
+    with pytest.raises(bastion.ActorNotAlive):
+        await ref.cast("after the stop")
+    with pytest.raises(bastion.ActorNotAlive):
+        ref.cast_nowait("after the stop")

@@ -42,7 +42,6 @@ from bastion._core._envelope import (
 from bastion._core._errors import (
     ActorCrashed,
     ActorError,
-    ActorNotAlive,
     ExpectedError,
 )
 from bastion._core._messages import ExitReason, MonitorRef
@@ -51,6 +50,7 @@ from bastion._core._replies import NoReply
 from bastion._core._timers import Timer
 
 if TYPE_CHECKING:
+    from bastion._core._cell_start import Starting
     from bastion._core._meters import ActorClassMeter
     from bastion._core._runtime import Runtime
 
@@ -116,7 +116,7 @@ class Cell:
         "ref",
         "runtime",
         "senders",
-        "started",
+        "starting",
         "state",
         "stop_reason",
         "task",
@@ -131,7 +131,8 @@ class Cell:
         self.name = name
         self.capacity = capacity
         # The mailbox depth at which try_post leaves its fast path: the capacity, or the
-        # class's mailbox high-water mark if lower (metrics). 0: not computed yet.
+        # class's mailbox high-water mark if lower (metrics); 0 while the actor is parked,
+        # stopping or dead (or not computed yet): every send then takes the slow path.
         self.limit = 0
         self.queue: deque[Envelope] = deque()
         self.waiter: asyncio.Future[None] | None = None
@@ -153,7 +154,7 @@ class Cell:
         self.metadata: dict[str, Any] = {}
         self.meter: ActorClassMeter | None = None  # shared per actor class; None: metrics off
         self.parent: Cell | None = None
-        self.started: asyncio.Future[None] | None = None  # the spawn's, while on_start runs
+        self.starting: Starting | None = None  # drives an on_start that waits (_cell_start)
         self.done: asyncio.Future[ExitReason] | None = None  # created when someone waits
         self.exit_reason: ExitReason | None = None
         self.ref = incarnation_ref(self)
@@ -176,25 +177,26 @@ class Cell:
 
     # -- sending ---------------------------------------------------------------------
     def try_post(self, envelope: Envelope) -> bool:
-        """Append to the mailbox unless full. Raises ActorNotAlive if stopping or dead."""
-        if self.state >= STOPPING:
-            raise ActorNotAlive(f"{self!r} is not alive")
-        if len(self.queue) >= self.limit and not self._room_at_limit():
-            return False
-        self.queue.append(envelope)
-        if self.parked:
-            self.wake()
-        return True
+        """Append to the mailbox unless full. Raises ActorNotAlive if stopping or dead.
+
+        One test on the fast path: below ``limit`` the actor is running and has room.
+        A parked, stopping or dead actor, a full mailbox and a new high-water mark are
+        the slow path (:func:`~bastion._core._cell_mailbox.post_at_limit`).
+        """
+        if len(self.queue) < self.limit:
+            self.queue.append(envelope)
+            return True
+        return self._post_at_limit(envelope)
 
     def post_system(self, envelope: Envelope) -> None:
         """Append a kernel notice, ignoring capacity. Dropped if the actor is stopping."""
         if self.state >= STOPPING:
             return
-        if len(self.queue) >= self.limit:
-            self._note_depth(len(self.queue) + 1)
         self.queue.append(envelope)
         if self.parked:
             self.wake()
+        if len(self.queue) >= self.limit:
+            self._note_depth(len(self.queue))
 
     def wake(self) -> None:
         """Resume a parked actor and count it busy again; give a dormant one its task."""
@@ -210,28 +212,22 @@ class Cell:
                 waiter.set_result(None)
 
     # -- the actor loop ----------------------------------------------------------------
-    def start_task(self, start_timeout: float = 0.0) -> None:
-        """Create the actor's task: at spawn (to run ``on_start`` within ``start_timeout``
-        seconds), or on a dormant actor's first use."""
+    def start_task(self) -> None:
+        """Create the actor's task: on a dormant actor's first use (or kill), or after
+        ``on_start`` if messages came meanwhile."""
         label = self.name if self.name is not None else f"#{self.id}"  # repr, inlined
         self.task = self.loop.create_task(
-            self.run(start_timeout),
+            self.run(),
             name=f"bastion:{type(self.actor).__name__}({label})",
             context=self.context,
         )
 
-    async def run(self, start_timeout: float = 0.0) -> None:
-        """The task body: start handshake, message loop, termination."""
+    async def run(self) -> None:
+        """The task body: message loop, termination (``on_start`` ran at spawn)."""
         self.entered = True
         if self.kill_reason is not None:  # killed before the task ever ran
             await self._killed_before_running(self.kill_reason)
             return
-        if self.state == STARTING:
-            if not await self._start(start_timeout):
-                return
-            if not self.queue and self.stop_reason is None:
-                self._go_dormant()  # nothing to handle yet: no task until a message comes
-                return
         foreign = False
         try:
             _carry.reset()  # messages bring their own context, not the task creator's
@@ -272,6 +268,7 @@ class Cell:
                 self.attention = bool(self.senders)
             if not queue:  # parked: the task runs nothing until the next message,
                 self.parked = True  # which brings its own context (or none: reset below)
+                self.limit = 0  # the next send takes the slow path, which wakes the actor
                 runtime._busy -= 1  # inlined Runtime._park: once per wake-up
                 if runtime._busy == 0 and runtime._idle_waiters:
                     runtime._notify_idle()
@@ -355,10 +352,8 @@ class Cell:
         )
 
     # -- the rest of the kernel interface, defined apart (bound here: no extra call) ---
-    _start = _exit.start  # the start handshake and how a cell ends: _cell_exit
-    _consume_kill = _exit.consume_kill
+    _consume_kill = _exit.consume_kill  # how a cell ends: _cell_exit
     _killed_before_running = _exit.killed_before_running
-    _fail_start = _exit.fail_start
     terminate = _exit.terminate
     release = _exit.release
     exit_signal = _exit.exit_signal
@@ -379,6 +374,5 @@ class Cell:
     statistics = _services.statistics
     post = _mailbox.post  # the mailbox's slow paths: _cell_mailbox
     deliver_timer = _mailbox.deliver_timer
-    _room_at_limit = _mailbox.room_at_limit
+    _post_at_limit = _mailbox.post_at_limit
     _note_depth = _mailbox.note_depth
-    _go_dormant = _exit.go_dormant

@@ -1,5 +1,5 @@
-"""How a cell starts and ends: ``on_start``, a failed start, ``on_stop``, release, exit
-signals, kill, stop.
+"""How a cell ends: ``on_stop``, release, exit signals, kill, stop (its start:
+``_cell_start``).
 
 Methods of :class:`~bastion._core._cell.Cell` (which binds them in its class body, so a
 call costs what a method defined there costs) kept apart from the actor loop.
@@ -8,11 +8,8 @@ call costs what a method defined there costs) kept apart from the actor loop.
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import logging
-import types
-from collections.abc import Awaitable, Generator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from bastion._core import _carry
 from bastion._core._envelope import (
@@ -20,12 +17,11 @@ from bastion._core._envelope import (
     CONTINUE,
     DEAD,
     INFO,
-    RUNNING,
     STARTING,
     STOPPING,
     wake_sender,
 )
-from bastion._core._errors import ActorNotAlive, CallTimeout, LinkedExit
+from bastion._core._errors import ActorNotAlive, LinkedExit
 from bastion._core._messages import Down, Exit, ExitReason, is_abnormal
 from bastion._core._replies import fail_deferred
 
@@ -33,122 +29,18 @@ if TYPE_CHECKING:
     from bastion._core._cell import Cell
 
 __all__ = [
-    "StartTimeout",
     "consume_kill",
     "done_future",
     "exit_signal",
-    "expire_start",
-    "fail_start",
-    "go_dormant",
     "kill",
     "kill_brutally",
     "killed_before_running",
     "release",
     "request_stop",
-    "start",
     "terminate",
 ]
 
 _log = logging.getLogger("bastion.actor")
-
-
-async def start(cell: Cell, timeout: float) -> bool:
-    """Run ``on_start`` within ``timeout`` seconds; False if the start failed (the cell
-    is then released).
-
-    A kill during ``on_start`` is a failed start like an exception: the spawner gets
-    a typed error, the supervisor an exit. Only cancellation that is not this actor's
-    kill propagates, after the start has been failed.
-    """
-    try:
-        result = cell.actor.on_start()
-        if result is not None:
-            await _within_start_timeout(cell, result, timeout)
-    except asyncio.CancelledError:
-        foreign = not cell._consume_kill()
-        cell._fail_start(cell.kill_reason if cell.kill_reason is not None else "killed")
-        if foreign:
-            raise
-        return False
-    except Exception as exc:  # noqa: BLE001 -- a failed start is reported at the spawn site
-        cell._fail_start(exc)
-        return False
-    if cell.kill_reason is not None:  # on_start swallowed its kill: it still counts
-        cell._consume_kill()
-        cell._fail_start(cell.kill_reason)
-        return False
-    cell.state = RUNNING
-    started = cell.started
-    if started is not None and not started.done():
-        started.set_result(None)
-    return True
-
-
-async def _within_start_timeout(cell: Cell, awaitable: Awaitable[None], timeout: float) -> None:
-    """Await ``on_start``'s awaitable; arm the start timeout only if it suspends.
-
-    Its first step runs here by hand: most ``on_start`` methods finish without waiting
-    for anything, and then no timer is armed or cancelled. One that suspends is
-    resumed through :func:`_resume` with the deadline armed on the spawn's ``started``
-    future (the spawner kills the actor when it expires).
-    """
-    steps = awaitable.__await__()
-    try:
-        yielded = steps.send(None)
-    except StopIteration:
-        return
-    started = cell.started
-    if started is None:  # not a spawn's start: nobody to time it out
-        await _resume(steps, yielded)
-        return
-    loop = cell.loop
-    handle = loop.call_at(loop.time() + timeout, expire_start, started, timeout)
-    try:
-        await _resume(steps, yielded)
-    finally:
-        handle.cancel()
-
-
-@types.coroutine
-def _resume(steps: Generator[Any, Any, Any], yielded: Any) -> Generator[Any, Any, None]:
-    """Go on with an awaitable whose first step yielded ``yielded``: pass what it yields
-    to the task, and what the task sends or throws (cancellation) back into it."""
-    while True:
-        try:
-            sent = yield yielded
-        except GeneratorExit:
-            steps.close()
-            raise
-        except BaseException as exc:  # noqa: BLE001 -- thrown into the awaitable, as an await would
-            try:
-                yielded = steps.throw(exc)
-            except StopIteration:
-                return
-        else:
-            try:
-                yielded = steps.send(sent)
-            except StopIteration:
-                return
-
-
-class StartTimeout(CallTimeout):
-    """``on_start`` ran past the start timeout (told apart from a CallTimeout it raised)."""
-
-
-def expire_start(started: asyncio.Future[None], timeout: float) -> None:
-    """The start timeout's timer: fail the spawn's ``started`` future."""
-    if not started.done():
-        started.set_exception(StartTimeout(f"on_start did not finish within {timeout}s"))
-
-
-def go_dormant(cell: Cell) -> None:
-    """End the task after a start with nothing to handle: the actor waits, parked, as
-    a never-started one does, and holds no task, coroutine or waiter meanwhile."""
-    cell.context = contextvars.copy_context()  # what on_start set stays current
-    cell.task = None
-    cell.entered = False
-    cell.parked = True
-    cell.runtime._park()
 
 
 def consume_kill(cell: Cell) -> bool:
@@ -165,18 +57,8 @@ def consume_kill(cell: Cell) -> bool:
 
 
 async def killed_before_running(cell: Cell, reason: ExitReason) -> None:
-    if cell.state == STARTING:
-        cell._fail_start(reason)
-    else:
-        await cell.terminate(reason)
-
-
-def fail_start(cell: Cell, reason: ExitReason) -> None:
-    """Release a cell whose start failed; the spawner gets a typed error for ``reason``."""
-    started = cell.started
-    if started is not None and not started.done():
-        started.set_exception(_start_error(cell, reason))
-    cell.release(reason)
+    """A dormant actor's task that runs only to terminate."""
+    await cell.terminate(reason)
 
 
 async def terminate(cell: Cell, reason: ExitReason) -> None:
@@ -187,6 +69,7 @@ async def terminate(cell: Cell, reason: ExitReason) -> None:
     if cell.exit_reason is not None:  # released already (abandoned by _stop_cell)
         return
     cell.state = STOPPING
+    cell.limit = 0  # sends take the slow path, which refuses them
     _carry.reset()  # on_stop runs in no message's context
     if cell.brutal:  # a supervisor's brutal_kill: on_stop does not run
         cell.release(reason)
@@ -211,6 +94,7 @@ def release(cell: Cell, reason: ExitReason) -> None:
     if cell.exit_reason is not None:
         return
     cell.state = DEAD
+    cell.limit = 0
     runtime = cell.runtime
     if cell.meter is not None and cell.handled is not None:
         cell.meter.casts += cell.handled[CAST]  # the class keeps what this actor handled
@@ -277,7 +161,11 @@ def kill(cell: Cell, reason: ExitReason) -> None:
     if cell.state == DEAD or cell.kill_reason is not None:
         return
     cell.kill_reason = reason
-    if cell.task is None:
+    if cell.state == STARTING:
+        if cell.starting is not None:  # on_start waits, driven in the spawner's task
+            cell.starting.interrupt()
+        # else: on_start runs now (or has not begun); its start sees kill_reason after it
+    elif cell.task is None:
         cell.start_task()  # a dormant actor: its task runs only to terminate
     elif cell.entered:
         cell.task.cancel()
@@ -313,16 +201,6 @@ def done_future(cell: Cell) -> asyncio.Future[ExitReason]:
         if cell.state == DEAD:
             done.set_result(cell.exit_reason if cell.exit_reason is not None else "normal")
     return done
-
-
-def _start_error(cell: Cell, reason: ExitReason) -> Exception:
-    """What the spawner of a failed start gets (it wraps it in ``StartFailed``)."""
-    if isinstance(reason, Exception):
-        return reason
-    error = ActorNotAlive(f"{cell!r} stopped during on_start ({_reason_text(reason)})")
-    if isinstance(reason, BaseException):
-        error.__cause__ = reason
-    return error
 
 
 def _reason_text(reason: ExitReason) -> str:

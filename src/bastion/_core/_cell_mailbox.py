@@ -18,15 +18,25 @@ if TYPE_CHECKING:
     from bastion._core import _carry
     from bastion._core._cell import Cell
 
-__all__ = ["deliver_timer", "note_depth", "post", "room_at_limit"]
+__all__ = ["deliver_timer", "note_depth", "post", "post_at_limit"]
 
 
-def room_at_limit(cell: Cell) -> bool:
-    """The mailbox reached ``limit``: False if it is full; else note the new depth."""
-    depth = len(cell.queue) + 1  # after the append
-    if depth > cell.capacity:
+def post_at_limit(cell: Cell, envelope: Envelope) -> bool:
+    """``try_post``'s slow path: the mailbox reached ``limit`` (see ``Cell.limit``).
+
+    Raises ActorNotAlive if the actor is stopping or dead; False if the mailbox is full.
+    Otherwise appends, wakes a parked actor and notes the new depth (which sets
+    ``limit`` again for the running actor).
+    """
+    if cell.state >= STOPPING:
+        raise ActorNotAlive(f"{cell!r} is not alive")
+    queue = cell.queue
+    if len(queue) >= cell.capacity:
         return False
-    cell._note_depth(depth)
+    queue.append(envelope)
+    if cell.parked:
+        cell.wake()
+    cell._note_depth(len(queue))
     return True
 
 
@@ -35,14 +45,17 @@ def note_depth(cell: Cell, depth: int) -> None:
 
     ``try_post`` leaves its fast path only once the mailbox reaches ``limit`` (the
     capacity, or the class's mark if lower), so the mark costs no test per message.
+    A parked, stopping or dead actor keeps ``limit`` at 0 (each send is a slow one).
     """
     meter = cell.meter
-    if meter is None:
-        cell.limit = cell.capacity
-        return
-    if depth > meter.high_water:
+    if meter is not None and depth > meter.high_water:
         meter.high_water = depth
-    cell.limit = min(cell.capacity, meter.high_water)
+    if cell.parked or cell.state >= STOPPING:
+        cell.limit = 0
+    elif meter is None:
+        cell.limit = cell.capacity
+    else:
+        cell.limit = min(cell.capacity, meter.high_water)
 
 
 async def post(

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Final, final
 from bastion._core import _carry
 from bastion._core._clock import current_task as _current_task
 from bastion._core._durations import check_timeout
+from bastion._core._envelope import CALL, CAST
 from bastion._core._errors import (
     ActorError,
     ActorNotAlive,
@@ -132,12 +133,14 @@ class ActorRef(metaclass=NoPublicConstructor):
             timeout = runtime.call_timeout
         loop = cell.loop
         if cell.task is not None and cell.task is _current_task(loop):  # Runtime._in_actor
-            raise ActorError(f"{cell!r} called itself: it would wait for its own reply")
+            raise ActorError(  # its handler, or an on_start running in its task
+                f"{cell!r} called from its own task: it would wait for its own reply"
+            )
         now = runtime._now  # loop.time, as a C function where it can be
         reply = loop.create_future()
         started = now()
         deadline = started + timeout
-        envelope = (0, message, reply, _carry.capture() if _carry.registered else None)
+        envelope = (CALL, message, reply, _carry.capture() if _carry.registered else None)
         meter = cell.meter
         try:
             if not cell.try_post(envelope):
@@ -173,11 +176,11 @@ class ActorRef(metaclass=NoPublicConstructor):
         cell = self._cell
         if cell is None:
             cell = self._resolve()
-        envelope = (1, message, None, _carry.capture() if _carry.registered else None)
-        if cell.try_post(envelope):
+        if cell.try_post((CAST, message, None, _carry.capture() if _carry.registered else None)):
             return
         if timeout is DEFAULT:
             timeout = cell.runtime.call_timeout
+        envelope = (CAST, message, None, _carry.capture() if _carry.registered else None)
         await cell.post(envelope, cell.loop.time() + timeout, MailboxFull)
 
     def cast_nowait(self, message: Any) -> None:
@@ -186,7 +189,7 @@ class ActorRef(metaclass=NoPublicConstructor):
         if cell is None:
             cell = self._resolve()
         carried = _carry.capture() if _carry.registered else None
-        if not cell.try_post((1, message, None, carried)):
+        if not cell.try_post((CAST, message, None, carried)):
             cell.runtime._note_mailbox_full(cell)
             raise MailboxFull(f"mailbox of {cell!r} is full ({cell.capacity} messages)")
 
@@ -228,7 +231,8 @@ class ActorRef(metaclass=NoPublicConstructor):
         return self._resolve().statistics()
 
     async def wait_stopped(self, *, timeout: float | UseDefault = DEFAULT) -> Any:
-        """Wait until the actor stops; returns its exit reason. ``CallTimeout`` at expiry."""
+        """Wait until the actor stops; returns its exit reason. :class:`Timeout` at expiry
+        (a wait, not a call: no ``CallTimeout``)."""
         if timeout is not DEFAULT:
             timeout = check_timeout(timeout)
         cell = self._resolve()

@@ -15,7 +15,7 @@ from bastion._core._cell import Cell
 from bastion._core._childspec import Backoff, ChildSpec, Strategy
 from bastion._core._clock import Clock, LoopClock, current_task, loop_time
 from bastion._core._deadletters import DeadLetters
-from bastion._core._errors import CallTimeout, RuntimeClosed
+from bastion._core._errors import RuntimeClosed, Timeout
 from bastion._core._intensity import DEFAULT_INTENSITY, RestartIntensity
 from bastion._core._messages import ExitReason, is_abnormal
 from bastion._core._meters import KernelMeters
@@ -123,11 +123,15 @@ class Runtime(metaclass=NoPublicConstructor):
     _spawn_cell = spawn_cell  # kernel interface: spawn linked to a supervising parent
 
     async def _wait_future(self, future: asyncio.Future[T], timeout: float, what: str) -> T:
-        """Await ``future`` without cancelling it; ``CallTimeout`` after ``timeout``."""
+        """Await ``future`` without cancelling it; :class:`Timeout` after ``timeout``.
+
+        A wait that is not a call: a plain ``bastion.Timeout`` (not ``CallTimeout``, an
+        infrastructure error a retry policy would retry).
+        """
         if not future.done():
             done, _ = await asyncio.wait((future,), timeout=timeout)
             if not done:
-                raise CallTimeout(f"timed out after {timeout}s waiting for {what}")
+                raise Timeout(f"timed out after {timeout}s waiting for {what}")
         return future.result()
 
     async def start_supervisor(
@@ -248,7 +252,7 @@ class Runtime(metaclass=NoPublicConstructor):
     def _park(self) -> None:
         """An actor waits for a message or is gone (kernel interface); idle at zero."""
         self._busy -= 1
-        if self._busy == 0:
+        if self._busy == 0 and self._idle_waiters:
             self._notify_idle()
 
     def _note_late_reply(self) -> None:
@@ -265,8 +269,8 @@ class Runtime(metaclass=NoPublicConstructor):
     async def wait_idle(self, *, timeout: float | UseDefault = DEFAULT) -> None:
         """Return once every mailbox is empty and every actor waits for a message.
 
-        Known from the runtime's own bookkeeping. Raises :class:`CallTimeout` if the
-        actors are still busy at the deadline.
+        Known from the runtime's own bookkeeping. Raises :class:`Timeout` (a wait, not a
+        call: no ``CallTimeout``) if the actors are still busy at the deadline.
         """
         timeout = self.call_timeout if timeout is DEFAULT else check_timeout(timeout)
         deadline = self.loop.time() + timeout
@@ -280,14 +284,12 @@ class Runtime(metaclass=NoPublicConstructor):
             self._idle_waiters.append(waiter)
             remaining = deadline - self.loop.time()
             if remaining <= 0:
-                raise CallTimeout(f"runtime still busy ({self._busy} actors) after {timeout}s")
+                raise Timeout(f"runtime still busy ({self._busy} actors) after {timeout}s")
             try:
                 await self._wait_future(waiter, remaining, "the runtime to become idle")
-            except CallTimeout:
+            except Timeout:
                 busy = [repr(c) for c in self._cells.values() if not c.parked]
-                raise CallTimeout(
-                    f"runtime still busy after {timeout}s; busy actors: {busy}"
-                ) from None
+                raise Timeout(f"runtime still busy after {timeout}s; busy actors: {busy}") from None
 
     # -- counters ----------------------------------------------------------------------
     def _note_call_timeout(self, cell: Cell, timeout: float) -> None:

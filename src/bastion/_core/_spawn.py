@@ -1,20 +1,19 @@
-"""Spawning: make an actor's cell, construct the actor, wait for its ``on_start``.
+"""Spawning: make an actor's cell, construct the actor, run its ``on_start``.
 
 These functions are :class:`~bastion._core._runtime.Runtime` methods defined apart to
 keep the runtime module small; ``Runtime`` binds ``spawn_cell`` as ``_spawn_cell``
-(a class attribute, so no extra call), and it calls the other two directly.
+(a class attribute, so no extra call), and it calls ``construct_actor`` directly.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from bastion._core import _event_names, _events
 from bastion._core._actor import Actor, check_instance
 from bastion._core._cell import RUNNING, Cell, handler_table
-from bastion._core._cell_exit import StartTimeout
+from bastion._core._cell_start import start
 from bastion._core._durations import positive_seconds
 from bastion._core._errors import RuntimeClosed, StartFailed, SupervisorError
 from bastion._core._options import check_capacity
@@ -25,7 +24,7 @@ from bastion._core._supervisor import Supervisor
 if TYPE_CHECKING:
     from bastion._core._runtime import Runtime
 
-__all__ = ["await_start", "construct_actor", "spawn_cell"]
+__all__ = ["construct_actor", "spawn_cell"]
 
 
 async def spawn_cell(
@@ -76,16 +75,14 @@ async def spawn_cell(
         parent.link_cell(cell)
     self._cells[cell.id] = cell
     self._counts["spawned"] += 1
-    if type(cell.actor).on_start is Actor.on_start:
+    if type(cell.actor).on_start is Actor.on_start and cell.kill_reason is None:
         # Nothing to start: the actor is running and dormant; it gets its task with
         # its first message, so idle actors cost no task and spawn needs no round trip.
         cell.state = RUNNING
-        cell.parked = True
+        cell.parked = True  # (its limit is 0: the first send takes the slow path, and wakes it)
     else:
         self._busy += 1
-        cell.started = self.loop.create_future()
-        cell.start_task(timeout)
-        await await_start(self, cell)
+        await start(cell, timeout)  # on_start runs here, then the actor is dormant the same way
     if _event_names.ACTOR_START in _events._routes:  # build the metadata only if routed
         _events.emit(_event_names.ACTOR_START, {"count": 1}, {"actor": repr(cell)})
     return cell.ref
@@ -108,32 +105,3 @@ def construct_actor(
         raise StartFailed(f"{actor_class.__qualname__}(...) raised {exc!r}") from exc
     except Exception as exc:
         raise StartFailed(f"{actor_class.__qualname__}(...) raised {exc!r}") from exc
-
-
-async def await_start(self: Runtime, cell: Cell) -> None:
-    """Wait for ``on_start`` of a started cell; ``StartFailed`` if it fails or times out.
-
-    The cell's task times ``on_start`` itself, and only if it suspends
-    (:func:`~bastion._core._cell_exit.start`). The spawner first yields once: the
-    actor's task, scheduled before it, runs in the same loop iteration, so an
-    ``on_start`` that does not wait has finished when the spawner resumes (one loop
-    iteration per spawn, no timer, no wake-up callback).
-    """
-    started = cell.started
-    assert started is not None
-    try:
-        await asyncio.sleep(0)  # the actor's task runs first (scheduled first)
-        await started  # done already unless on_start waits for something
-    except StartTimeout as exc:
-        cell.kill(exc)
-        await asyncio.wait((cell.done_future(),), timeout=self.call_timeout)
-        raise StartFailed(f"{cell!r}: {exc}") from exc
-    except asyncio.CancelledError:
-        cell.kill("killed")
-        raise
-    except Exception as exc:
-        killed = cell.kill_reason
-        what = f"raised {exc!r}" if killed is None else f"was cut short by kill({killed!r})"
-        raise StartFailed(f"{cell!r}: on_start {what}") from exc
-    finally:
-        cell.started = None

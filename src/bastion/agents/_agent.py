@@ -223,9 +223,14 @@ class Agent(Actor):
 
     # -- framework internals (extended by PersistentAgent and the built-in agents) ----
     def _check_framework_state(self) -> None:
-        """Refuse a subclass ``__init__`` that overwrote a built-in agent's state field."""
+        """Refuse a subclass ``__init__`` that overwrote a built-in agent's state field.
+
+        Reads the fields with ``getattr``, never ``self.__dict__``: on CPython 3.11 that
+        read turns the instance's inline attribute values into a dict object for good
+        (more memory per agent, and unspecialized attribute access in every handler).
+        """
         for name, fresh in self._bastion_fresh.items():
-            if self.__dict__.get(name) is not fresh:
+            if getattr(self, name, None) is not fresh:
                 refuse_reserved(self, name)
 
     async def _prepare_state(self) -> None:

@@ -17,9 +17,11 @@ step whose agent dies is reassigned; a failed step is retried (new task id) up t
 an ``ExpectedError`` such as ``ValidationError``, which fails the step at once).
 Finished workflows leave memory and the active set; their final state stays
 queryable (``workflow_status``) until ``forget``. A step is *offered* without waiting
-for the TaskAgent's commit (``_offers``): it is marked dispatched at once and the
-answer comes back as a message, so the dispatches of concurrent workflows share group
-commits; ``start_workflow`` is still answered only after the coordinator's own commit.
+for the TaskAgent's commit (``_offers``): it is marked dispatched at once and goes to
+the agent's mailbox once the coordinator's write recording it is submitted; only a
+refusal or an outcome the agent already holds comes back. ``start_workflow`` is still
+answered only after the coordinator's own commit. The engine (dispatch, outcomes,
+deaths, stalls, resume) is :class:`~bastion.agents._workflow_engine.WorkflowEngine`.
 """
 
 from __future__ import annotations
@@ -30,34 +32,28 @@ from typing import Any
 
 from bastion._core import _event_names, _events
 from bastion._core._durations import positive_seconds
+from bastion._core._errors import ExpectedError
 from bastion._core._messages import Down, MonitorRef
 from bastion._core._ref import ActorRef
-from bastion._core._registry import RegistryEntry
 from bastion._core._timers import Timer
 from bastion.agents._actions import action
 from bastion.agents._errors import UnknownWorkflow, WorkflowLimitExceeded
-from bastion.agents._offers import Offer, Offered, answered, offer
-from bastion.agents._persistent import PersistentAgent
+from bastion.agents._offers import Offer, Offered, QueueOffer, answered, send_offers
 from bastion.agents._state import ItemMap
-from bastion.agents._task_types import TaskFinished, TaskOutcome, TaskStatus
+from bastion.agents._task_types import TaskFinished
 from bastion.agents._workflow import (
-    ACTIVE,
     CoordinatorStatistics,
-    StepPhase,
     StepSpec,
-    StepState,
     Workflow,
     WorkflowPhase,
     WorkflowStatus,
     build_steps,
-    ready_steps,
     status_of,
 )
+from bastion.agents._workflow_engine import FINISHED, WorkflowEngine
 from bastion.agents._workflow_index import WorkflowIndex
 
 __all__ = ["CoordinatorAgent", "CoordinatorStatistics"]
-
-FINISHED = "finished"
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +66,7 @@ class _Check:
     """The periodic stall check."""
 
 
-class CoordinatorAgent(PersistentAgent):
+class CoordinatorAgent(WorkflowEngine):
     """Runs workflows of steps on TaskAgents found in the registry."""
 
     capabilities = ("coordination", "orchestration", "workflow_management")
@@ -127,6 +123,10 @@ class CoordinatorAgent(PersistentAgent):
         self._timer: Timer | None = None
         self._index = WorkflowIndex()
         self._offers: dict[str, Offer] = {}  # task id -> the offer awaiting its answer
+        #: Task ids of step attempts created by this incarnation and not offered yet.
+        self._new_ids: set[str] = set()
+        #: Offers made while handling a message; they leave once its write is submitted.
+        self._outbox: list[tuple[ActorRef, QueueOffer]] = []
 
     # -- actions -----------------------------------------------------------------------
     @action
@@ -149,6 +149,7 @@ class CoordinatorAgent(PersistentAgent):
         )
         wf = Workflow(id=wf_id, status=status, steps=built, created_at=time.time())
         self.workflows[wf_id] = wf
+        self._new_ids.update(s.task_id(wf_id) for s in built)
         self._index.add(wf)
         self._progress[wf_id] = self.clock.now()
         _events.emit(
@@ -225,107 +226,6 @@ class CoordinatorAgent(PersistentAgent):
             stalled=self.stalled_count,
         )
 
-    # -- workflow engine ---------------------------------------------------------------
-    async def _find(self, wf_id: str) -> Workflow | None:
-        active = self.workflows.get(wf_id)
-        if active is not None:
-            return active
-        finished: Workflow | None = await self.read_item(FINISHED, wf_id, Workflow)
-        return finished
-
-    def _active(self, wf_id: str) -> Workflow:
-        wf = self.workflows.get(wf_id)
-        if wf is None:
-            raise UnknownWorkflow(f"no active workflow {wf_id!r}")
-        return wf
-
-    async def _advance(self, wf: Workflow) -> None:
-        if wf.status is not WorkflowPhase.RUNNING:
-            return
-        failed = [s for s in wf.steps if s.status is StepPhase.FAILED]
-        if failed:
-            error = f"step {failed[0].name!r}: {failed[0].error}"
-            await self._finish(wf, WorkflowPhase.FAILED, error)
-            return
-        if all(s.status is StepPhase.COMPLETED for s in wf.steps):
-            await self._finish(wf, WorkflowPhase.COMPLETED, None)
-            return
-        for step in ready_steps(wf):
-            await self._dispatch(wf, step)
-
-    async def _dispatch(self, wf: Workflow, step: StepState) -> None:
-        offer(self, wf, step, self._candidates(step), step.agent)
-
-    def _candidates(self, step: StepState) -> list[RegistryEntry]:
-        wanted = step.capability or step.task_type
-        found = [
-            e
-            for e in self.runtime.registry.select(capabilities=wanted)
-            if e.metadata.get("health") != "paused" and e.ref.is_alive
-        ]
-        # the agent that had the step first (a re-offer is idempotent there), then by load
-        return sorted(
-            found, key=lambda e: (e.name != step.agent, e.metadata.get("load", 0), e.name)
-        )
-
-    def _watch(self, name: str, ref: ActorRef) -> None:
-        if name not in self._monitors:
-            self._monitors[name] = self.monitor(ref)
-
-    def _unwatch_idle(self) -> None:
-        """Demonitor agents that no longer hold a dispatched step."""
-        for name in self._index.newly_idle():
-            monitor = self._monitors.pop(name, None)
-            if monitor is not None:
-                self.demonitor(monitor)
-
-    async def _apply_outcome(self, wf: Workflow, step: StepState, outcome: TaskOutcome) -> None:
-        self._index.release(step)
-        if outcome.status is TaskStatus.COMPLETED:
-            step.status, step.result = StepPhase.COMPLETED, outcome.result
-        elif outcome.retryable and step.attempts < self.max_step_attempts:
-            step.attempts += 1
-            step.status, step.agent = StepPhase.PENDING, None
-            self.retried_count += 1
-        else:
-            step.status, step.error = StepPhase.FAILED, outcome.error
-        self.workflows.touch(wf.id)
-        self._progress[wf.id] = self.clock.now()
-        await self._advance(wf)
-
-    async def _finish(self, wf: Workflow, status: WorkflowPhase, error: str | None) -> None:
-        self._index.remove(wf)
-        wf.status, wf.error, wf.finished_at = status, error, time.time()
-        del self.workflows[wf.id]
-        self._progress.pop(wf.id, None)
-        self.stage_item(FINISHED, wf.id, wf, Workflow)
-        if status is WorkflowPhase.COMPLETED:
-            self.completed_count += 1
-        elif status is WorkflowPhase.FAILED:
-            self.failed_count += 1
-        else:
-            self.cancelled_count += 1
-        _events.emit(
-            _event_names.WORKFLOW_FINISHED[status.value],
-            {"count": 1},
-            {**self._meta(), "workflow": wf.id, "error": error},
-        )
-        self.publish(f"workflow.{status}", status_of(wf))
-        await self._promote()
-
-    async def _promote(self) -> None:
-        """Start pending workflows, oldest first, while there is a free slot."""
-        index = self._index
-        while index.phases[WorkflowPhase.RUNNING] < self.max_concurrent_workflows:
-            wf_id = index.oldest_pending()
-            if wf_id is None:
-                return
-            wf = self.workflows[wf_id]
-            index.set_phase(wf, WorkflowPhase.RUNNING)
-            self.workflows.touch(wf.id)
-            self._progress[wf.id] = self.clock.now()
-            await self._advance(wf)
-
     # -- messages: outcomes, agent deaths, ticks, resume after restart ----------------------
     async def _handle_internal(self, message: Any) -> bool:
         if isinstance(message, TaskFinished):
@@ -341,64 +241,22 @@ class CoordinatorAgent(PersistentAgent):
         else:
             return False
         self._unwatch_idle()
-        await self.persist(wait=False)
+        submitted = False
+        try:
+            await self.persist(wait=False)
+            submitted = True
+        finally:
+            await send_offers(self, submitted=submitted)
         return True
 
     async def _after_dispatch(self, name: str, error: BaseException | None) -> None:
         self._unwatch_idle()
-        await super()._after_dispatch(name, error)
-
-    async def _on_outcome(self, outcome: TaskOutcome) -> None:
-        wf_id, _, _step = outcome.id.partition("/")
-        wf = self.workflows.get(wf_id)
-        if wf is None or wf.status not in ACTIVE:
-            return
-        for step in wf.steps:
-            if step.task_id(wf.id) == outcome.id and step.status is StepPhase.DISPATCHED:
-                await self._apply_outcome(wf, step, outcome)
-                return
-
-    async def _on_agent_down(self, down: Down) -> None:
-        name = down.ref.name
-        if name is None or self._monitors.pop(name, None) is None:
-            return
-        for wf in list(self.workflows.values()):
-            for step in wf.steps:
-                if step.status is StepPhase.DISPATCHED and step.agent == name:
-                    self._index.release(step)
-                    step.status, step.agent = StepPhase.PENDING, None
-                    step.reassigned += 1
-                    self.reassigned_count += 1
-                    self.workflows.touch(wf.id)
-            await self._advance(wf)
-
-    async def _check(self) -> None:
-        now = self.clock.now()
-        for wf in list(self.workflows.values()):
-            if wf.status is not WorkflowPhase.RUNNING:
-                continue
-            if now - self._progress.get(wf.id, now) >= self.stall_timeout:
-                self.stalled_count += 1
-                self._progress[wf.id] = now
-                _events.emit(
-                    _event_names.WORKFLOW_STALLED, {"count": 1}, {**self._meta(), "workflow": wf.id}
-                )
-                self.publish("workflow.stalled", status_of(wf))
-                await self._reoffer(wf)
-            await self._advance(wf)
-
-    async def _reoffer(self, wf: Workflow) -> None:
-        for step in wf.steps:
-            if step.status is StepPhase.DISPATCHED:
-                self._index.release(step)
-                step.status = StepPhase.PENDING  # keeps step.agent: offered there first again
-                self.workflows.touch(wf.id)
-
-    async def _resume_all(self) -> None:
-        for wf in sorted(self.workflows.values(), key=lambda w: w.created_at):
-            self._progress[wf.id] = self.clock.now()
-            await self._reoffer(wf)
-            await self._advance(wf)
+        submitted = False
+        try:
+            await super()._after_dispatch(name, error)
+            submitted = error is None or isinstance(error, ExpectedError)  # its changes saved
+        finally:
+            await send_offers(self, submitted=submitted)
 
     async def _prepare_state(self) -> None:
         await super()._prepare_state()

@@ -13,70 +13,49 @@ import asyncio
 import heapq
 import itertools
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import msgspec
 
 from bastion._core import _event_names, _events
 from bastion._core._durations import positive_seconds
-from bastion._core._errors import ActorNotAlive, ExpectedError, MailboxFull
+from bastion._core._errors import ExpectedError
 from bastion._core._ref import ActorRef
 from bastion.agents._actions import action
 from bastion.agents._errors import AgentPaused, InvalidTask, QueueFull
-from bastion.agents._persistent import PersistentAgent
+from bastion.agents._offers import TAKES_OFFERS, QueueOffer, take_offer, takes_offers
 from bastion.agents._queue_stream import QueueStream, StreamQueue
 from bastion.agents._retention import OutcomeIndex, OutcomeRetention
 from bastion.agents._state import ItemMap
+from bastion.agents._task_runner import DONE, TaskHandler, TaskRunner
 from bastion.agents._task_support import (
     HandlerModes,
-    HandlerResult,
     ProcessNext,
     TaskDone,
-    await_handler,
-    call_handler,
     count_priorities,
-    outcome_of,
-    run_handler,
-    send_done,
-    task_outcome,
     task_problems,
-    task_view,
-    with_duration,
 )
 from bastion.agents._task_types import (
     PRIORITIES,
     QueuedTask,
-    Task,
     TaskAccepted,
     TaskAgentStatistics,
     TaskAgentStatus,
-    TaskFinished,
     TaskMetrics,
     TaskOutcome,
     TaskQueue,
     TaskSpec,
-    TaskStatus,
     TaskValidation,
 )
-from bastion.persistence import UnstorableValue, UnsupportedType
 from bastion.telemetry import _hooks
 
 __all__ = ["DONE", "TaskAgent", "TaskHandler"]
 
-TaskHandler = Callable[[Task], Any | Awaitable[Any]]
-"""A task handler: called with the :class:`Task`, returns the result (or awaitable)."""
-DONE = "done"
 _ids = itertools.count(1)
-#: A batch of plain-function tasks handled in one message: at most this many tasks, and
-#: it ends at the first task finishing past this many seconds (the loop's clock).
-_BATCH_TASKS = 128
-_BATCH_SECONDS = 0.02
-_MAX_REPLY_REFS = 1024
-_TASK_SPAN = tuple((*_event_names.AGENT_TASK, end) for end in ("start", "stop", "exception"))
 
 
-class TaskAgent(PersistentAgent):
+class TaskAgent(TaskRunner):
     """Runs queued tasks one at a time, highest priority first, FIFO within a priority."""
 
     capabilities = ("task_processing", "validation", "queue_management")
@@ -154,9 +133,14 @@ class TaskAgent(PersistentAgent):
     @action(name="queue")
     async def queue_task(self, spec: TaskSpec) -> TaskAccepted:
         """Queue a task (idempotent by ``id``); QueueFull if the queue is full."""
+        return await self._queue(spec, outcome_possible=True)
+
+    async def _queue(self, spec: TaskSpec, *, outcome_possible: bool) -> TaskAccepted:
+        """``queue``; ``outcome_possible=False``: the id is known to have no outcome
+        here (a step new on this agent's store), so its outcome is not read."""
         self._check(spec)
         if spec.id is not None:
-            known = await self._known(spec.id)
+            known = await self._known(spec.id, outcome_possible)
             if known is not None:
                 return known
         if len(self.queue) >= self.max_queue_size:
@@ -286,13 +270,15 @@ class TaskAgent(PersistentAgent):
                 f"{self.name}: invalid task: {'; '.join(errors)}", context={"errors": errors}
             )
 
-    async def _known(self, task_id: str) -> TaskAccepted | None:
+    async def _known(self, task_id: str, outcome_possible: bool = True) -> TaskAccepted | None:
         if task_id in self.queue:
             if task_id == self.current_task:
                 return TaskAccepted(id=task_id, state="in_progress", queued=len(self.queue))
             return TaskAccepted(id=task_id, state="queued", queued=len(self.queue))
         if await self._stream.holds(self, task_id):  # queued, its page not read yet
             return TaskAccepted(id=task_id, state="queued", queued=len(self.queue))
+        if not outcome_possible:
+            return None
         outcome = await self.read_item(DONE, task_id, TaskOutcome)
         if outcome is None:
             return None
@@ -316,20 +302,14 @@ class TaskAgent(PersistentAgent):
 
     def _enqueue(self, spec: TaskSpec) -> QueuedTask:
         task = self._make(spec)
-        self.queue[task.id] = task
+        queue = self.queue
+        if isinstance(queue, TaskQueue):
+            queue.add_new(task.id, task)
+        else:
+            queue[task.id] = task
         heapq.heappush(self._heap, (task.priority, task.seq, task.id))
         self._kick()
         return task
-
-    def _kick(self) -> None:
-        paused = self.status is TaskAgentStatus.PAUSED
-        if self._kicked or paused or self.current_task or not self._heap:
-            return
-        try:
-            self.ref.cast_nowait(ProcessNext())
-        except MailboxFull:
-            return  # messages are waiting: the next one handled kicks again
-        self._kicked = True
 
     async def _handle_internal(self, message: Any) -> bool:
         if isinstance(message, ProcessNext):
@@ -337,6 +317,8 @@ class TaskAgent(PersistentAgent):
             await self._process_next()
         elif isinstance(message, TaskDone):
             await self._task_done(message)
+        elif isinstance(message, QueueOffer):
+            await take_offer(self, message)
         elif isinstance(message, StreamQueue):
             await self._stream.step(self)
         else:
@@ -351,256 +333,11 @@ class TaskAgent(PersistentAgent):
         self._publish_load()
         self._kick()
 
-    async def _process_next(self) -> None:
-        """Run a batch of queued tasks, then save their progress in one write.
-
-        Whatever ends the batch (its end, a handler's ``BaseException``, a kill at one of
-        its yields), the progress made is saved before the agent goes on or dies: what a
-        crash can observe is the same as with a save after every task.
-        """
-        self._meter = _hooks.task_meter(self._agent_class)
-        try:
-            await self._run_batch()
-        finally:
-            if self._meter is not None:
-                self._meter.close()
-                self._meter = None
-            await self._save_progress()
-
-    async def _run_batch(self) -> None:
-        """Start queued tasks until one runs in a task of its own, the queue is empty or
-        paused, a message waits, a stop is asked for, or the batch is full.
-
-        A plain-function handler runs here, one task per turn of the event loop; the
-        attempts and outcomes of a batch share one write at its end, on every store (a
-        per-task save was deferred too, so it was never reliably on file before the next
-        handler ran; after a kill -9 the batch's unsaved tasks run again either way).
-        """
-        cell = self._bastion_cell
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + _BATCH_SECONDS
-        spans = _events.listened(_TASK_SPAN)  # (a handler attached meanwhile: next batch)
-        plain: dict[str, TaskHandler] = {}  # task type -> its plain-function handler
-        for _ in range(_BATCH_TASKS):
-            if self._stream.cursor is not None and self._may_start():
-                await self._stream.fill(self)  # no unread task may come before the next one
-            task = self._next_task()
-            if task is None:
-                return
-            handler = plain.get(task.type)
-            if handler is None:
-                handler = self.handlers.get(task.type)
-                if handler is None or self._handler_modes.is_async(task.type, handler):
-                    await self._save_progress()  # the attempt on record before it starts
-                    self._running = self.runtime.tasks.start(
-                        self._run_task, task, name=f"task:{task.id}"
-                    )
-                    return
-                plain[task.type] = handler
-            await asyncio.sleep(0)  # one task per turn of the loop, as in a task of its own
-            self._run_inline(task, handler, spans)
-            if self._running is not None or cell.queue or cell.stop_reason is not None:
-                return  # the messages that arrived are answered before the next task
-            if loop.time() >= deadline:
-                return
-
-    def _next_task(self) -> QueuedTask | None:
-        """The next task to run, its attempt counted (tasks out of attempts are recorded
-        as failed on the way); None if none may start now."""
-        while self._may_start():
-            task = self._pop()
-            if task is None:
-                return None
-            if task.attempts >= self.max_attempts:
-                error = (
-                    f"gave up after {task.attempts} attempts: the agent stopped while running it"
-                )
-                self._record(task, task_outcome(task, TaskStatus.FAILED, self.name, error=error))
-                continue
-            # The attempt goes in the state record; the queue row keeps its count until a
-            # restore folds the attempt back into it.
-            task.attempts += 1
-            self.current_task, self.current_attempt = task.id, task.attempts
-            self.status = TaskAgentStatus.PROCESSING
-            return task
-        return None
-
-    def _may_start(self) -> bool:
-        return self.status is not TaskAgentStatus.PAUSED and self.current_task is None
-
-    async def _save_progress(self) -> None:
-        """Save what changed (no wait), then tell the requesters of the tasks it records."""
-        await self.persist(wait=False)
-        self._send_notices()
-        self._publish_load()
-
-    def _run_inline(self, task: QueuedTask, handler: TaskHandler, spans: bool) -> None:
-        """A plain function cannot be interrupted, nor let the agent answer while it runs,
-        in a task of its own either: it runs here, with no task and no message back."""
-        limit = task.timeout or self.task_timeout
-        if spans:
-            with _events.span(_event_names.AGENT_TASK, self._task_meta(task)):
-                called = call_handler(handler, task_view(task), limit, self.clock)
-        else:
-            called = call_handler(handler, task_view(task), limit, self.clock)
-        if isinstance(called, HandlerResult):
-            self._record(task, outcome_of(task, called, self.name))
-            return
-        self._handler_modes.mark_async(task.type, handler)  # it returned an awaitable
-        start = self.clock.now()  # the limit applies to what it returned
-        self._running = self.runtime.tasks.start(
-            self._await_task, task, called, start, name=f"task:{task.id}"
-        )
-
-    async def _await_task(self, task: QueuedTask, pending: Awaitable[Any], start: float) -> None:
-        run = await await_handler(pending, task.timeout or self.task_timeout, self.clock, start)
-        await send_done(self.ref, TaskDone(task.id, outcome_of(task, run, self.name)))
-
-    async def _run_task(self, task: QueuedTask) -> None:
-        """Runs in its own supervised task, so the agent keeps answering meanwhile."""
-        await send_done(self.ref, TaskDone(task.id, await self._execute(task)))
-
-    async def _task_done(self, done: TaskDone) -> None:
-        self._running = None
-        task = self.queue.get(done.task_id)
-        if task is None or self.current_task != done.task_id:
-            return
-        self._record(task, done.outcome)
-        # Start the next task now: its start and this outcome share one write (ordered
-        # after every earlier write; no acknowledgement waits on it).
-        await self._process_next()
-
-    async def _finish_stop(self, reason: Any) -> None:
-        running, self._running = self._running, None
-        if running is not None:
-            running.cancel()  # the task stays queued and runs again after a restart
-        await super()._finish_stop(reason)
-
-    def _pop(self) -> QueuedTask | None:
-        while self._heap:
-            _, _, task_id = heapq.heappop(self._heap)
-            task = self.queue.get(task_id)
-            if task is not None:
-                return task
-        return None
-
-    async def _execute(self, task: QueuedTask) -> TaskOutcome:
-        handler = self.handlers.get(task.type)
-        if handler is None:
-            error = f"no handler for {task.type!r}"
-            return task_outcome(task, TaskStatus.FAILED, self.name, error=error)
-        limit = task.timeout or self.task_timeout
-        if _events.listened(_TASK_SPAN):
-            with _events.span(_event_names.AGENT_TASK, self._task_meta(task)):
-                run = await run_handler(handler, task_view(task), limit, self.clock)
-        else:
-            run = await run_handler(handler, task_view(task), limit, self.clock)
-        return outcome_of(task, run, self.name)
-
-    def _task_meta(self, task: QueuedTask) -> dict[str, Any]:
-        return {**self._meta(), "task_id": task.id, "task_type": task.type}
-
-    def _record(self, task: QueuedTask, outcome: TaskOutcome) -> None:
-        try:
-            self.stage_item(DONE, task.id, outcome, TaskOutcome)
-        except (UnsupportedType, UnstorableValue) as exc:  # the task fails, not the agent
-            outcome = msgspec.structs.replace(
-                outcome,
-                status=TaskStatus.FAILED,
-                result=None,
-                error=f"result not storable: {exc}",
-                retryable=False,
-            )
-            self.stage_item(DONE, task.id, outcome, TaskOutcome)
-        if self._outcomes is not None:
-            self._retain(task.id, outcome.finished_at)
-        if task.id in self.queue:
-            del self.queue[task.id]
-        if self.current_task == task.id:
-            self.current_task, self.current_attempt = None, 0
-            if self.status is TaskAgentStatus.PROCESSING:
-                self.status = TaskAgentStatus.IDLE
-        self._count(outcome)
-        if self._meter is not None:
-            self._meter.finished(outcome.status, outcome.duration)
-        else:
-            _hooks.task_finished(self._agent_class, outcome.status, outcome.duration)
-        self._finished.append((task.reply_to, outcome))  # announced once saved
-
-    def _retain(self, task_id: str, finished_at: float) -> None:
-        """Retention: the outcomes it drops go out in the batch recording this one."""
-        if self._outcomes is not None:
-            for old in self._outcomes.add(task_id, finished_at, time.time()):
-                self.unstage_item(DONE, old)
-
     def _decode(self, data: Any) -> Any:
         if self._outcomes is not None and DONE in data.collections:  # at start: index them
             for old in self._outcomes.load(data.collections[DONE], time.time()):
                 self.unstage_item(DONE, old)
         return super()._decode(data)
-
-    def _count(self, outcome: TaskOutcome) -> None:
-        if outcome.status is TaskStatus.COMPLETED:
-            self.processed_count += 1
-            self.consecutive_errors = 0
-        else:
-            self.failed_count += 1
-            self.consecutive_errors += 1
-            too_many = self.consecutive_errors >= self.pause_after_errors
-            if too_many and self.status is not TaskAgentStatus.PAUSED:
-                self._pause("consecutive_errors")
-        self.metrics = with_duration(self.metrics, outcome.duration)
-
-    def _pause(self, reason: str) -> None:
-        self.status, self.pause_reason = TaskAgentStatus.PAUSED, reason
-        self.set_health("paused", pause_reason=reason)
-        _events.emit(
-            _event_names.TASK_AGENT_PAUSED,
-            {"consecutive_errors": self.consecutive_errors},
-            {**self._meta(), "reason": reason},
-        )
-        self.publish("task_agent.paused", {"agent": self.name, "reason": reason})
-
-    def _send_notices(self) -> None:
-        """Tell each finished task's requester (and the signal bus); called once the write
-        recording the outcomes has been submitted, so a notice never precedes its save."""
-        finished, self._finished = self._finished, []
-        signals = self.signals
-        for reply_to, outcome in finished:
-            if signals is not None:
-                self.publish(f"task.{outcome.status}", outcome)
-            if reply_to is None:
-                continue
-            try:
-                self._reply_ref(reply_to).cast_nowait(TaskFinished(outcome))
-            except (ActorNotAlive, MailboxFull):
-                self._notify_failures += 1  # the requester reads the outcome with `result`
-
-    def _reply_ref(self, name: str) -> ActorRef:
-        """A ref by name (it resolves the name on every use, so it can be kept)."""
-        ref = self._reply_refs.get(name)
-        if ref is None:
-            if len(self._reply_refs) >= _MAX_REPLY_REFS:
-                self._reply_refs.clear()
-            ref = self._reply_refs[name] = self.runtime.ref(name)
-        return ref
-
-    async def _roll_back(self) -> None:
-        """Outcomes that were not saved are not announced; queue rows put back are
-        runnable again."""
-        self._finished = []
-        await super()._roll_back()
-        self._heap = sorted((t.priority, t.seq, t.id) for t in self.queue.values())
-
-    def _publish_load(self) -> None:
-        _hooks.set_gauge("bastion_task_agent_queue_length", len(self.queue), str(self.name))
-        self.set_health(
-            "paused" if self.status is TaskAgentStatus.PAUSED else "ok",
-            queued=len(self.queue),
-            load=len(self.queue),
-            processed=self.processed_count,
-            failed=self.failed_count,
-        )
 
     async def _load_state(self) -> Any:
         self._stream = QueueStream()
@@ -631,4 +368,6 @@ class TaskAgent(PersistentAgent):
 
     def _register(self) -> None:
         super()._register()
+        if takes_offers(self, TaskAgent):
+            self.set_health("ok", **{TAKES_OFFERS: True})
         self._publish_load()

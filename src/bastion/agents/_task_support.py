@@ -240,8 +240,9 @@ def outcome_of(task: QueuedTask, run: HandlerResult, agent: str | None) -> TaskO
     )
 
 
-async def send_done(ref: ActorRef, done: TaskDone) -> None:
-    """Give a finished task's outcome to its agent (from the task that ran it)."""
+async def send_done(ref: ActorRef, done: Any) -> None:
+    """Give a finished task's outcome to its agent (from the task that ran it), or any
+    other answer that must not be lost to a full mailbox."""
     while True:
         try:
             await ref.cast(done)

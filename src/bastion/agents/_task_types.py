@@ -79,9 +79,13 @@ class TaskQueue(ItemMap[QueuedTask]):
     queued here (they arrive in ``seq`` order) and a heap for tasks read back page by
     page (they arrive by priority); both with lazy deletion: a removed task's entry is
     dropped when it reaches the front, so :meth:`oldest` costs O(1) amortized.
+
+    A task queued under a new id (:meth:`add_new`) that leaves the queue before the next
+    save was never stored: neither its row nor its deletion is written (a step offered
+    by a coordinator and run at once costs its outcome's row only).
     """
 
-    __slots__ = ("_arrivals", "_counts", "_restored", "_unloaded")
+    __slots__ = ("_arrivals", "_counts", "_fresh", "_restored", "_unloaded")
 
     def __init__(self) -> None:
         super().__init__()
@@ -89,6 +93,7 @@ class TaskQueue(ItemMap[QueuedTask]):
         self._unloaded: dict[int, int] = {}
         self._arrivals: deque[tuple[int, str]] = deque()
         self._restored: list[tuple[int, str]] = []
+        self._fresh: set[str] = set()  # queued since the last save under a new id
 
     def __len__(self) -> int:
         return super().__len__() + (sum(self._unloaded.values()) if self._unloaded else 0)
@@ -109,11 +114,27 @@ class TaskQueue(ItemMap[QueuedTask]):
                 self._arrivals = deque(e for e in self._arrivals if self._live(e) is not None)
         self._counts[value.priority] = self._counts.get(value.priority, 0) + 1
 
+    def add_new(self, key: str, value: QueuedTask) -> None:
+        """Queue a task whose id was never stored (no row to delete if it leaves
+        before the next save)."""
+        stored = key in self._deleted  # deleted since the last save: its row is there
+        self[key] = value
+        if not stored:
+            self._fresh.add(key)
+
     def __delitem__(self, key: str) -> None:
         old = self._data.pop(key)  # ItemMap.__delitem__, inlined: one per finished task
         self._dirty.discard(key)
-        self._deleted.add(key)
+        if key in self._fresh:
+            self._fresh.discard(key)  # never stored: nothing to delete
+        else:
+            self._deleted.add(key)
         self._counts[old.priority] -= 1
+
+    def drain_changes(self) -> tuple[list[tuple[str, QueuedTask]], list[str]]:
+        """Changed tasks and deleted ids since the last save; every task is stored now."""
+        self._fresh.clear()
+        return super().drain_changes()
 
     def load(self, items: dict[str, QueuedTask]) -> None:
         """Replace the contents (restore, roll-back) and count them once."""
@@ -123,6 +144,7 @@ class TaskQueue(ItemMap[QueuedTask]):
             self._counts[task.priority] = self._counts.get(task.priority, 0) + 1
         self._arrivals = deque(sorted((task.seq, key) for key, task in items.items()))
         self._restored = []
+        self._fresh = set()
 
     def clear(self) -> None:
         """Remove every item."""
@@ -130,6 +152,7 @@ class TaskQueue(ItemMap[QueuedTask]):
         self._counts = {}
         self._arrivals = deque()
         self._restored = []
+        self._fresh = set()
 
     def by_priority(self) -> dict[str, int]:
         """Queued tasks per priority name (``high``, ``normal``, ``low``)."""
