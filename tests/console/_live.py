@@ -14,7 +14,8 @@ from pathlib import Path
 from tests._child import read_until
 
 NODE = Path(__file__).with_name("_node.py")
-SRC = str(Path(__file__).resolve().parents[2] / "src")
+ROOT = Path(__file__).resolve().parents[2]
+SRC = str(ROOT / "src")
 TOKEN = "console-test-token-0123456789"
 
 
@@ -42,7 +43,11 @@ def live_node() -> Iterator[LiveNode]:
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": SRC},
+        env={
+            **os.environ,
+            "PYTHONUNBUFFERED": "1",
+            "PYTHONPATH": os.pathsep.join((SRC, str(ROOT))),
+        },
     )
     try:
         line = read_until(proc, "console ", time.monotonic() + 60.0)[-1]

@@ -20,6 +20,7 @@ from bastion.flags import Flag, Flags
 from bastion.lowlevel import send
 from bastion.persistence import MemoryStore
 from bastion.rollout import RolloutOrchestrator, RolloutPlan, orchestrator_name
+from tests.console._node_workflows import node_workflows
 
 FLAG = "new-step"
 
@@ -105,7 +106,8 @@ async def main(token: str) -> None:
     await gone.stop()
     for n in range(3):
         send(gone, f"parcel {n}")  # noqa: BAS101 -- an unchecked send to a stopped actor makes the dead letters under test
-    console = await serve(rt, port=0, token=token, interval=0.5, flags=flags)
+    engine = await node_workflows(rt)
+    console = await serve(rt, port=0, token=token, interval=0.5, flags=flags, workflows=engine)
     print(f"console {console.url} {console.token}", flush=True)
     while True:
         line = await rt.tasks.run_blocking(sys.stdin.readline, timeout=3600.0)
@@ -120,6 +122,7 @@ async def main(token: str) -> None:
                 except bastion.ActorCrashed:
                     print(f"crashed {command[1]}", flush=True)
     await console.stop()
+    await engine.close()
     await root.stop()
     await flags.aclose()
 

@@ -60,6 +60,12 @@ def _register_loadtest() -> None:
     cli.add_command(loadtest_command)
 
 
+def _register_workflows() -> None:
+    from bastion.cli._workflows import workflows_group
+
+    cli.add_command(workflows_group)
+
+
 def main() -> None:
     """Run the ``bastion`` command line."""
     _register_demo()
@@ -67,4 +73,5 @@ def main() -> None:
     _register_flags()
     _register_rollout()
     _register_loadtest()
+    _register_workflows()
     cli()

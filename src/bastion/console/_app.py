@@ -16,7 +16,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from bastion._core._runtime import Runtime
-from bastion.console import _agents, _controls, _events, _reads, _rollouts
+from bastion.console import _agents, _controls, _events, _reads, _rollouts, _workflows
 from bastion.console._audit import AuditJournal
 from bastion.console._context import ConsoleContext
 from bastion.console._guard import LOOPBACK_HOSTS, Guard
@@ -103,6 +103,8 @@ def _routes(ctx: ConsoleContext) -> list[BaseRoute]:
         ("/api/flags/{key}", _rollouts.flag),
         ("/api/rollouts", _rollouts.rollouts),
         ("/api/rollouts/{flag}", _rollouts.rollout),
+        ("/api/workflows", _workflows.workflows),
+        ("/api/workflows/{workflow_id}", _workflows.workflow),
     ]
     post: list[tuple[str, Handler]] = [
         ("/api/dead-letters/replay", _controls.replay_dead_letters),
@@ -110,6 +112,7 @@ def _routes(ctx: ConsoleContext) -> list[BaseRoute]:
         ("/api/supervisors/{supervisor}/children/{child}/terminate", _controls.terminate_child),
         ("/api/flags/{key}", _rollouts.set_flag),
         ("/api/rollouts/{flag}/{action}", _rollouts.rollout_action),
+        ("/api/workflows/{workflow_id}/{action}", _workflows.workflow_action),
     ]
     routes: list[BaseRoute] = [Route(p, _endpoint(ctx, h), methods=["GET"]) for p, h in get]
     routes += [Route(p, _endpoint(ctx, h), methods=["POST"]) for p, h in post]
@@ -188,6 +191,7 @@ def console_app(
     journal: AuditJournal | None = None,
     flags: Any = None,
     store: StateStore | None = None,
+    workflows: Any = None,
 ) -> ConsoleApp:
     """The console of ``runtime`` as an ASGI app, to serve or to mount.
 
@@ -200,7 +204,9 @@ def console_app(
     on ``store``, the node's state store, so the journal outlives the process and
     ``bastion console audit --db`` reads it; in memory only without one); ``flags``: a
     :class:`bastion.flags.Flags` service to show and set (rollout orchestrators, actors
-    registered as ``rollout:<flag>``, are found by name).
+    registered as ``rollout:<flag>``, are found by name); ``workflows``: a
+    :class:`bastion.workflows.WorkflowEngine` whose workflows to list, cancel, resume
+    and retry.
     """
     if token is not None and (not isinstance(token, str) or len(token) < 16):
         raise ValueError("the console token must be a string of at least 16 characters")
@@ -211,6 +217,7 @@ def console_app(
         token=token if token is not None else new_token(),
         reads_need_token=reads_need_token,
         flags=flags,
+        workflows=workflows,
     )
     app = Starlette(routes=_routes(context), exception_handlers={HTTPException: _http_error})
     return ConsoleApp(app, context, tuple(allowed_hosts))

@@ -23,5 +23,6 @@ class ConsoleContext:
     token: str
     reads_need_token: bool
     flags: Any = None  # a bastion.flags.Flags service, if the console shows flags
+    workflows: Any = None  # a bastion.workflows.WorkflowEngine, if it shows workflows
     started: float = field(default_factory=time.time)
     frames: dict[int, bytes] = field(default_factory=dict)  # the encoded SSE frame per sample

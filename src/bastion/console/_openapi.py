@@ -12,6 +12,7 @@ from typing import Any
 import bastion
 from bastion.console._schemas import SCHEMAS, ref
 from bastion.console._schemas_rollout import ROLLOUT_SCHEMAS
+from bastion.console._schemas_workflows import WORKFLOW_SCHEMAS, workflow_paths
 
 __all__ = ["openapi_document"]
 
@@ -254,7 +255,12 @@ def _rollout_paths() -> dict[str, Any]:
 
 def openapi_document(*, metrics: bool = True) -> dict[str, Any]:
     """The OpenAPI 3.0 document of the console (``metrics``: include ``/metrics``)."""
-    paths = {**_read_paths(), **_control_paths(), **_rollout_paths()}
+    paths = {
+        **_read_paths(),
+        **_control_paths(),
+        **_rollout_paths(),
+        **workflow_paths(_get, _post, _path_param, _int_param, _text_param),
+    }
     if metrics:
         paths["/metrics"] = {
             "get": {
@@ -274,7 +280,7 @@ def openapi_document(*, metrics: bool = True) -> dict[str, Any]:
         },
         "paths": paths,
         "components": {
-            "schemas": {**SCHEMAS, **ROLLOUT_SCHEMAS},
+            "schemas": {**SCHEMAS, **ROLLOUT_SCHEMAS, **WORKFLOW_SCHEMAS},
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
     }

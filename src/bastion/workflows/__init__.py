@@ -45,6 +45,9 @@ from bastion.workflows._errors import (
 from bastion.workflows._handle import WorkflowHandle
 from bastion.workflows._inspect import StepInfo, WorkflowInfo, WorkflowStore, inspect
 from bastion.workflows._records import StepKind, StepStatus, WorkflowStatus
+from bastion.workflows._schedule_state import ScheduleInfo, UnknownSchedule
+from bastion.workflows._scheduler import Schedules, open_schedules
+from bastion.workflows._schedules import scheduled
 
 __all__ = [
     "CorruptWorkflow",
@@ -52,13 +55,18 @@ __all__ = [
     "IncompatibleWorkflow",
     "inspect",
     "NonDeterministicWorkflow",
+    "open_schedules",
     "open_workflows",
+    "scheduled",
+    "ScheduleInfo",
+    "Schedules",
     "step",
     "StepFailed",
     "StepInfo",
     "StepKind",
     "StepOptions",
     "StepStatus",
+    "UnknownSchedule",
     "UnknownWorkflow",
     "workflow",
     "WorkflowCancelled",
