@@ -36,7 +36,17 @@ def post_at_limit(cell: Cell, envelope: Envelope) -> bool:
     queue.append(envelope)
     if cell.parked:
         cell.wake()
-    cell._note_depth(len(queue))
+    # note_depth, inlined (a call to a parked actor takes this path every time): the
+    # actor is running now, so ``limit`` is the capacity or the class's mark if lower.
+    depth = len(queue)
+    meter = cell.meter
+    if meter is None:
+        cell.limit = cell.capacity
+        return True
+    if depth > meter.high_water:
+        meter.high_water = depth
+    mark = meter.high_water
+    cell.limit = mark if mark < cell.capacity else cell.capacity
     return True
 
 
