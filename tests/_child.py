@@ -20,19 +20,42 @@ def start_node(script: Path, *args: str) -> subprocess.Popen[str]:
     )
 
 
+_PENDING = "_bastion_unread"  # the bytes read from the pipe and not yet returned
+
+
 def read_until(proc: subprocess.Popen[str], until: str, deadline: float) -> list[str]:
-    """Read the child's lines until one starts with ``until`` (or fail at the deadline)."""
+    """Read the child's lines until one starts with ``until`` (or fail at the deadline).
+
+    Reads the pipe's raw bytes into a buffer of our own (kept on the process object between calls)
+    and never waits while a complete line is in it: ``readline`` on the text wrapper
+    could pull several lines into the wrapper's buffer, and ``select`` on the pipe would
+    then wait for output the child had already written (a last line went unseen).
+    """
     assert proc.stdout is not None
+    fd = proc.stdout.fileno()
+    pending: bytes = getattr(proc, _PENDING, b"")
     seen: list[str] = []
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([proc.stdout], [], [], max(0.0, deadline - time.monotonic()))
-        if not ready:
-            break
-        line = proc.stdout.readline()
-        if not line:
-            break
-        seen.append(line.strip())
-        if line.startswith(until):
-            return seen
-    proc.kill()
-    raise AssertionError(f"child never printed {until!r}; got {seen[-5:]}")
+    try:
+        while True:
+            while b"\n" not in pending:
+                left = deadline - time.monotonic()
+                if left <= 0 or not select.select([fd], [], [], left)[0]:
+                    raise _NoLine
+                chunk = os.read(fd, 65536)
+                if not chunk:
+                    raise _NoLine
+                pending += chunk
+            raw, pending = pending.split(b"\n", 1)
+            line = raw.decode().strip()
+            seen.append(line)
+            if line.startswith(until):
+                return seen
+    except _NoLine:
+        proc.kill()
+        raise AssertionError(f"child never printed {until!r}; got {seen[-5:]}") from None
+    finally:
+        setattr(proc, _PENDING, pending)
+
+
+class _NoLine(Exception):
+    """The child printed no further line before the deadline (or closed its output)."""
