@@ -120,3 +120,36 @@ async def test_a_fence_sees_a_takeover_through_another_postgres_connection_pool(
     finally:
         await old.close()
         await new.close()
+
+
+@pytest.mark.bastion(real_time=True)
+async def test_a_conflict_is_checked_against_the_database_not_a_stale_cached_version(
+    pg_dsn: str, pg_schema: str
+) -> None:
+    """A store that lost a compare-and-set to another node's store remembered the version it
+    saw then; once the other node moved the record on, a batch expecting the new version
+    (read from the database) must commit, not fail against the remembered one forever.
+    (A node that lost a race for a lease could never claim that lease again.)"""
+    first = await PostgresStore.open(pg_dsn, schema=pg_schema, op_timeout=10.0)
+    second = await PostgresStore.open(pg_dsn, schema=pg_schema, op_timeout=10.0)
+    try:
+        await first.write([Put("lease/a", "holder", b"first", expected_version=0)])
+        with pytest.raises(VersionConflict):  # lost the race: the record is at version 1
+            await second.write([Put("lease/a", "holder", b"second", expected_version=0)])
+        await first.write([Put("lease/a", "holder", b"released", expected_version=1)])
+        seen = await second.read("lease/a", "holder")
+        assert seen is not None
+        assert seen.version == 2
+        result = await second.write(
+            [Put("lease/a", "holder", b"second", expected_version=seen.version)]
+        )
+        assert result.versions[("lease/a", "holder")] == 3
+        await first.write([Put("lease/a", "holder", b"first again", expected_version=3)])
+        # a fence of the second store on the record it wrote last, moved on by the first
+        await second.write([Fence("lease/a", "holder", 4), Put("agent/a", "state", b"1")])
+        record = await first.read("agent/a", "state")
+        assert record is not None
+        assert record.data == b"1"
+    finally:
+        await first.close()
+        await second.close()

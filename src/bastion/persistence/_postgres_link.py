@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 import psycopg
 import psycopg_pool
 
-from bastion.persistence._errors import StoreError, StoreTimeout
+from bastion.persistence._errors import StoreError, StoreTimeout, VersionConflict
 from bastion.persistence._postgres_errors import store_error
 from bastion.persistence._postgres_plan import GroupPlan, Job, Outcome, plan_group, record_keys
 from bastion.persistence._postgres_schema import prepare
@@ -267,13 +267,15 @@ class Link:
         keys = record_keys(jobs)
         missing = [k for k in keys if k not in self._versions]
         if missing:
-            cur = await conn.execute(
-                self.sql.read_versions, ([k[0] for k in missing], [k[1] for k in missing])
-            )
-            found = {(r[0], r[1]): int(r[2]) for r in await cur.fetchall()}
-            for key in missing:
-                self._versions[key] = found.get(key, 0)
+            await self._read_versions(conn, missing)
         plan, outcomes = plan_group(jobs, {k: self._versions[k] for k in keys})
+        # a batch rejected against a cached version never reaches the statement that
+        # would notice the cache is stale (another writer moved the record on): read
+        # those records again and plan once more, or the conflict would repeat forever
+        stale = _conflicts(outcomes) - set(missing)
+        if stale:
+            await self._read_versions(conn, list(stale))
+            plan, outcomes = plan_group(jobs, {k: self._versions[k] for k in keys})
         if plan.empty:
             return outcomes
         params = group_params(plan, self.writer_id, group)
@@ -299,6 +301,15 @@ class Link:
         self._doubt = None
         self._landed(plan)
         return outcomes
+
+    async def _read_versions(self, conn: Conn, keys: list[tuple[str, str]]) -> None:
+        """Cache the current versions of ``keys`` (0: absent) as the database has them."""
+        cur = await conn.execute(
+            self.sql.read_versions, ([k[0] for k in keys], [k[1] for k in keys])
+        )
+        found = {(r[0], r[1]): int(r[2]) for r in await cur.fetchall()}
+        for key in keys:
+            self._versions[key] = found.get(key, 0)
 
     def _landed(self, plan: GroupPlan) -> None:
         """A group committed: remember its records' versions, count the commit."""
@@ -344,3 +355,14 @@ class Link:
                 return await fn(conn)
             async with conn.transaction():
                 return await fn(conn)
+
+
+def _conflicts(outcomes: list[Outcome]) -> set[tuple[str, str]]:
+    """The records whose compare-and-set or fence rejected a batch of ``outcomes``."""
+    keys: set[tuple[str, str]] = set()
+    for _, _, error in outcomes:
+        if isinstance(error, VersionConflict) and error.context:
+            namespace, key = error.context.get("namespace"), error.context.get("key")
+            if isinstance(namespace, str) and isinstance(key, str):
+                keys.add((namespace, key))
+    return keys
