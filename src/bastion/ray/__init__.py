@@ -14,7 +14,7 @@ from __future__ import annotations
 try:
     import ray as _ray  # noqa: F401
 except ImportError as exc:  # pragma: no cover - depends on the environment
-    raise ImportError("bastion.ray needs Ray: pip install 'bastion[ray]' (ray>=2.40)") from exc
+    raise ImportError("bastion.ray needs Ray: pip install 'bastion[ray]' (ray>=2.60)") from exc
 
 from bastion._public import publish
 from bastion.ray._errors import (
