@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import sys
-import types
-
-import psycopg
 import pytest
 
 from tests._docs import DOCS, section_examples
+from tests._postgres_docs import run_pg_example
 
 EXAMPLES = section_examples("scale-out.md", "PostgresStore")
 
@@ -27,12 +24,5 @@ def test_example_runs(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.setenv("BASTION_PG_DSN", pg_dsn)
-    module = types.ModuleType("doc_example_scale_out")
-    sys.modules[module.__name__] = module  # as for a script: annotations resolve here
-    try:
-        exec(compile(source, where, "exec"), module.__dict__)
-    finally:
-        del sys.modules[module.__name__]
-        with psycopg.connect(pg_dsn, autocommit=True, connect_timeout=10) as conn:
-            conn.execute("DROP SCHEMA IF EXISTS docs_counter CASCADE")
+    run_pg_example(where, source, "doc_example_scale_out", pg_dsn, "docs_counter")
     assert capsys.readouterr().out.split() == ["1"]
