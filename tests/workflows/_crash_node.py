@@ -7,11 +7,12 @@ on working until the parent kills the process.
 finished and each finished job's message was received, print ``DONE``, and exit.
 
 A job: step ``a`` → durable sleep (50 ms) → step ``flaky`` (its first attempt in each
-process fails; retried 30 ms later, the delay stored) → ``ctx.send`` of its result to
-the ``collector`` workflow → step ``c``. The collector receives messages for ever,
-each received value recorded as its step. A scheduled workflow ticks every 200 ms
-(missed ticks: run once). Every step execution appends ``<step> <key> <pid>`` to SIDE
-(how re-executions are counted).
+process fails; retried 30 ms later, the delay stored; five attempts, because each of
+the test's four processes can fail it once and be killed before the retry) →
+``ctx.send`` of its result to the ``collector`` workflow → step ``c``. The collector
+receives messages for ever, each received value recorded as its step. A scheduled
+workflow ticks every 200 ms (missed ticks: run once). Every step execution appends
+``<step> <key> <pid>`` to SIDE (how re-executions are counted).
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ async def a(i: int) -> int:
 
 
 @bastion.step(
-    max_attempts=3, backoff=bastion.Backoff(initial=0.03, maximum=0.03), retry_on=(Flaky,)
+    max_attempts=5, backoff=bastion.Backoff(initial=0.03, maximum=0.03), retry_on=(Flaky,)
 )
 async def flaky(i: int, x: int) -> int:
     if i not in Attempts.failed:
@@ -114,6 +115,9 @@ async def tick(ctx: bastion.WorkflowContext, at: datetime) -> str:
 async def _drained(store: SQLiteStore) -> bool:
     workflows = inspect(store)
     jobs = await workflows.list(name="crash.job")
+    failed = [j for j in jobs if j.status is WorkflowStatus.FAILED]
+    if failed:  # (then its message never comes: say so instead of waiting for it)
+        raise RuntimeError(f"jobs failed: {[(j.id, j.error) for j in failed]}")
     if any(j.status is WorkflowStatus.RUNNING for j in jobs):
         return False
     received = [s for s in await workflows.steps("collector") if s.name == "got"]
@@ -131,7 +135,7 @@ async def main(db: str, mode: str, phase: int, count: int) -> None:
                 await engine.start(job, i, workflow_id=f"job-{i}")
                 print(f"ACK job-{i}", flush=True)
             await asyncio.Event().wait()  # keep working until killed
-        await wait_for(lambda: _drained(store), timeout=60.0, what="every job and message")
+        await wait_for(lambda: _drained(store), timeout=40.0, what="every job and message")
         await schedules.close()
         await engine.close()
         print("DONE", flush=True)
