@@ -251,19 +251,10 @@ def postgres_server() -> Iterator[str | None]:
     if os.environ.get("BASTION_TEST_PG_DSN"):
         yield os.environ["BASTION_TEST_PG_DSN"]
         return
-    from tests._postgres import PostgresServer, find_bindir
+    from tests._postgres import local_server
 
-    bindir = find_bindir()
-    if bindir is None:
-        yield None
-        return
-    server = PostgresServer(bindir, durable=True)  # fsync on: strict commits are real
-    try:
-        server.init()
-        server.start()
-        yield server.dsn
-    finally:
-        server.cleanup()
+    with local_server(durable=True) as server:  # fsync on: strict commits are real
+        yield None if server is None else server.dsn
 
 
 async def _measure(ctx: Context, names: list[str]) -> dict[str, Any]:

@@ -8,7 +8,7 @@ fetch → transform → store, each step ~100 µs of CPU (``cpu``) or ~1 ms of a
 variant runs in a fresh process with a fresh store; each round runs every variant once,
 in a shuffled order (the machine is shared: only same-round ratios count). DBOS and
 LangGraph are skipped when not installed; DBOS-PostgreSQL when no server can be started
-(``_postgres.py``; or ``$BASTION_BENCH_PG_DSN``).
+(``tests/_postgres.py``, fsync on; or ``$BASTION_BENCH_PG_DSN``).
 
 Resume: a process stores 10,000 started jobs and is killed (``kill -9``); the time from
 launching a new process to its first step execution is measured (interpreter start and
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import importlib.util
 import json
 import os
@@ -32,14 +33,15 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))  # tests._postgres: the throwaway server
 sys.path.insert(0, str(HERE))
 
-from _postgres import local_postgres  # noqa: E402
-
+PG_ENV = "BASTION_BENCH_PG_DSN"
 PEER_N = {"dbos-pg": 300, "dbos-sqlite": 200, "langgraph-sqlite": 500}
 RATIOS = {
     "workflow_sqlite_vs_dbos_pg": ("workflow-sqlite", "dbos-pg"),
@@ -96,6 +98,18 @@ def _spawn(*args: str) -> subprocess.Popen[str]:
     )
 
 
+@contextlib.contextmanager
+def _postgres_url() -> Iterator[str | None]:
+    """``$BASTION_BENCH_PG_DSN``, else the URL of a throwaway server; None without one."""
+    if (url := os.environ.get(PG_ENV)) is not None:
+        yield url
+        return
+    from tests._postgres import local_server
+
+    with local_server(durable=True) as server:  # fsync on, as in production
+        yield None if server is None else server.url
+
+
 def _measure(variant: str, kind: str, n: int, dsn: str) -> float:
     """Jobs per second of ``variant`` in a fresh process with a fresh store."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -149,7 +163,7 @@ def measure(
 ) -> dict[str, Any]:
     """Interleaved rounds of every variant (or of ``only``); medians, ranges and
     same-round ratios; ``pending=0`` skips the resume measurement."""
-    with local_postgres() as dsn:
+    with _postgres_url() as dsn:
         variants = [v for v in _variants(dsn is not None) if not only or v in only]
         runs: dict[str, dict[str, list[float]]] = {k: {v: [] for v in variants} for k in kinds}
         for r in range(rounds):

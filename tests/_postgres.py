@@ -35,7 +35,7 @@ from pathlib import Path
 
 import pytest
 
-__all__ = ["PostgresServer", "find_bindir", "pg_dsn", "pg_schema", "pg_server"]
+__all__ = ["PostgresServer", "find_bindir", "local_server", "pg_dsn", "pg_schema", "pg_server"]
 
 DSN_ENV = "BASTION_TEST_PG_DSN"
 BINDIR_ENV = "BASTION_PG_BINDIR"
@@ -103,6 +103,13 @@ class PostgresServer:
         self.dsn = dsn or f"host=127.0.0.1 port={self.port} user=bastion dbname=postgres"
         self._as_postgres = self.owned and os.geteuid() == 0
         self.running = False
+
+    @property
+    def url(self) -> str:
+        """The DSN as a ``postgresql://`` URL (what SQLAlchemy-based clients such as DBOS
+        take); only for a server this class started."""
+        assert self.owned
+        return f"postgresql://bastion@127.0.0.1:{self.port}/postgres"
 
     @property
     def data(self) -> Path:
@@ -217,6 +224,23 @@ class PostgresServer:
                 shutil.rmtree(self.root, ignore_errors=True)
 
 
+@contextlib.contextmanager
+def local_server(*, durable: bool = False) -> Iterator[PostgresServer | None]:
+    """A started throwaway server (stopped and deleted on exit); None when no PostgreSQL
+    binaries are found. ``durable=True`` (benchmarks) keeps ``fsync`` on."""
+    bindir = find_bindir()
+    if bindir is None:
+        yield None
+        return
+    server = PostgresServer(bindir, durable=durable)
+    try:
+        server.init()
+        server.start()
+        yield server
+    finally:
+        server.cleanup()
+
+
 def _no_server(reason: str) -> None:
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(f"{reason} (CI=true: run scripts/ci-postgres first)", pytrace=False)
@@ -230,18 +254,12 @@ def pg_server() -> Iterator[PostgresServer]:
     if external:
         yield PostgresServer(None, external)
         return
-    bindir = find_bindir()
-    if bindir is None:
-        _no_server("PostgreSQL server binaries not found (install postgresql, or set "
-                   f"{DSN_ENV} to a server's DSN)")  # fmt: skip
-        raise AssertionError("unreachable")
-    server = PostgresServer(bindir)
-    try:
-        server.init()
-        server.start()
+    with local_server() as server:
+        if server is None:
+            _no_server("PostgreSQL server binaries not found (install postgresql, or set "
+                       f"{DSN_ENV} to a server's DSN)")  # fmt: skip
+            raise AssertionError("unreachable")
         yield server
-    finally:
-        server.cleanup()
 
 
 @pytest.fixture(scope="session")
