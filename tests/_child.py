@@ -31,31 +31,38 @@ def read_until(proc: subprocess.Popen[str], until: str, deadline: float) -> list
     could pull several lines into the wrapper's buffer, and ``select`` on the pipe would
     then wait for output the child had already written (a last line went unseen).
     """
+    seen: list[str] = []
+    while (line := _next_line(proc, deadline)) is not None:
+        seen.append(line)
+        if line.startswith(until):
+            return seen
+    proc.kill()
+    raise AssertionError(f"child never printed {until!r}; got {seen[-5:]}")
+
+
+def read_rest(proc: subprocess.Popen[str], deadline: float) -> list[str]:
+    """The child's lines until it closes its output (it is exiting) or the deadline."""
+    seen: list[str] = []
+    while (line := _next_line(proc, deadline)) is not None:
+        seen.append(line)
+    return seen
+
+
+def _next_line(proc: subprocess.Popen[str], deadline: float) -> str | None:
+    """The child's next line; None at the deadline or when it closed its output."""
     assert proc.stdout is not None
     fd = proc.stdout.fileno()
     pending: bytes = getattr(proc, _PENDING, b"")
-    seen: list[str] = []
     try:
-        while True:
-            while b"\n" not in pending:
-                left = deadline - time.monotonic()
-                if left <= 0 or not select.select([fd], [], [], left)[0]:
-                    raise _NoLine
-                chunk = os.read(fd, 65536)
-                if not chunk:
-                    raise _NoLine
-                pending += chunk
-            raw, pending = pending.split(b"\n", 1)
-            line = raw.decode().strip()
-            seen.append(line)
-            if line.startswith(until):
-                return seen
-    except _NoLine:
-        proc.kill()
-        raise AssertionError(f"child never printed {until!r}; got {seen[-5:]}") from None
+        while b"\n" not in pending:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([fd], [], [], left)[0]:
+                return None
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                return None
+            pending += chunk
+        raw, pending = pending.split(b"\n", 1)
+        return raw.decode().strip()
     finally:
         setattr(proc, _PENDING, pending)
-
-
-class _NoLine(Exception):
-    """The child printed no further line before the deadline (or closed its output)."""
