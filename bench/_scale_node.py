@@ -16,25 +16,18 @@ import asyncio
 import signal
 import sys
 import time
+from pathlib import Path
 
 import bastion
-from bastion.agents import PersistentAgent, act, action
+from bastion.agents import act
 from bastion.cluster import Hosted, LeaseOptions, Node
 from bastion.persistence import PostgresStore, StoreError
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the cluster tests' Counter
+
+from tests.cluster._support import Counter
+
 KEYS = tuple(f"c{i}" for i in range(8))
-
-
-class Counter(PersistentAgent):
-    """A persistent counter."""
-
-    persistent_fields = ("count",)
-    count: int = 0
-
-    @action
-    def add(self, n: int = 1) -> int:
-        self.count += n
-        return self.count
 
 
 def cpu_work(rounds: int) -> int:

@@ -17,34 +17,27 @@ import asyncio
 import signal
 import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import msgspec
 
 import bastion
 from bastion._core._clock import current_clock
-from bastion.agents import PersistentAgent, act, action
+from bastion.agents import act
 from bastion.cluster import Hosted, LeaseOptions, Node, Outcome, SharedQueue
 from bastion.persistence import PostgresStore, SQLiteStore, StateStore, StoreError
 from bastion.testing import wait_for
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # as a script: tests.cluster
+
+from tests.cluster._support import Counter
 
 #: Real-time leases for the process tests: a dead node's work moves after about 1 s.
 LEASE = LeaseOptions(duration=1.0, renew_every=0.2, margin=0.3, check_every=0.05, io_timeout=0.4)
 KEYS = ("c0", "c1", "c2", "c3")
 LIMIT = 30.0
 T = TypeVar("T")
-
-
-class Counter(PersistentAgent):
-    """A persistent counter: ``add`` is acknowledged once its write committed."""
-
-    persistent_fields = ("count",)
-    count: int = 0
-
-    @action
-    def add(self, n: int = 1) -> int:
-        self.count += n
-        return self.count
 
 
 async def open_store(spec: str) -> StateStore:
