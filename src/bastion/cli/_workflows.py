@@ -33,7 +33,7 @@ import click
 
 from bastion.cli._flags import _login_name
 from bastion.cli._remote import RemoteConsole, RemoteFailure, remote_or_db, token_option, url_option
-from bastion.cli._workflows_output import WorkflowsOutput, step_json, workflow_json
+from bastion.cli._workflows_output import WorkflowsOutput
 from bastion.persistence import SQLiteStore, StoreError
 from bastion.workflows import (
     CorruptWorkflow,
@@ -43,6 +43,7 @@ from bastion.workflows import (
     WorkflowStore,
     inspect,
 )
+from bastion.workflows._inspect import info_json
 
 __all__ = ["workflows_group"]
 
@@ -170,7 +171,7 @@ def list_command(
         return await workflows.list(status=status, name=name, created_after=after)
 
     found = _run(db, work)
-    out.workflows(len(found), [workflow_json(w) for w in reversed(found)][:limit])
+    out.workflows(len(found), [info_json(w) for w in reversed(found)][:limit])
 
 
 @workflows_group.command("get")
@@ -189,7 +190,7 @@ def get_command(workflow_id: str, db: Path | None, url: str | None, token: str |
     async def work(workflows: WorkflowStore) -> Any:
         return await workflows.get(workflow_id)
 
-    out.workflow(workflow_json(_run(db, work)))
+    out.workflow(info_json(_run(db, work)))
 
 
 @workflows_group.command("steps")
@@ -210,7 +211,7 @@ def steps_command(workflow_id: str, db: Path | None, url: str | None, token: str
         await workflows.get(workflow_id)  # unknown: exit 1, not an empty table
         return await workflows.steps(workflow_id)
 
-    out.steps(workflow_id, [step_json(s) for s in _run(db, work)])
+    out.steps(workflow_id, [info_json(s) for s in _run(db, work)])
 
 
 def _act(
@@ -256,7 +257,7 @@ def _act(
         return await workflows.fork(workflow_id, from_step=from_step, new_id=target)
 
     try:
-        out.workflow(workflow_json(_run(db, work)))
+        out.workflow(info_json(_run(db, work)))
     except WorkflowError as exc:  # pragma: no cover - mapped in _run for the known ones
         _fail(str(exc), EXIT_REFUSED)
 

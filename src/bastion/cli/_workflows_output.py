@@ -1,7 +1,7 @@
 """How ``bastion workflows`` prints: JSON (``--json``), a rich table, or aligned plain text.
 
 Both modes (``--db`` and ``--url``) turn what they read into the console API's JSON
-shapes first (:func:`workflow_json`, :func:`step_json`), so they print alike. The JSON
+shapes first (:func:`bastion.workflows._inspect.info_json`), so they print alike. The JSON
 forms: ``list`` → ``{"total": N, "workflows": [workflow, ...]}``; ``get`` and the actions
 → the workflow; ``steps`` → ``{"workflow_id": ..., "steps": [step, ...]}``.
 """
@@ -10,34 +10,13 @@ from __future__ import annotations
 
 import datetime
 import json
-from dataclasses import asdict
 from typing import Any
 
 import click
-import msgspec
 
 from bastion.cli._flags_output import Output
 
-__all__ = ["WorkflowsOutput", "step_json", "workflow_json"]
-
-
-def _builtins(info: Any) -> dict[str, Any]:
-    data = asdict(info)
-    for key in ("status", "kind"):
-        if key in data:
-            data[key] = str(data[key])
-    data["result"] = msgspec.to_builtins(data["result"], str_keys=True, enc_hook=repr)
-    return data
-
-
-def workflow_json(info: Any) -> dict[str, Any]:
-    """A ``WorkflowInfo`` as the console API shows it."""
-    return _builtins(info)
-
-
-def step_json(info: Any) -> dict[str, Any]:
-    """A ``StepInfo`` as the console API shows it."""
-    return _builtins(info)
+__all__ = ["WorkflowsOutput"]
 
 
 def _when(at: float | None) -> str:

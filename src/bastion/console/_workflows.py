@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import secrets
 import time
-from dataclasses import asdict
 from typing import Annotated, Any
 
 import msgspec
@@ -50,12 +49,9 @@ def _engine(ctx: ConsoleContext) -> Any:
 
 def info_json(info: Any) -> dict[str, Any]:
     """A ``WorkflowInfo`` or ``StepInfo`` as JSON-ready builtins (enums as their value)."""
-    data = asdict(info)
-    for key in ("status", "kind"):
-        if key in data:
-            data[key] = str(data[key])
-    data["result"] = msgspec.to_builtins(data["result"], str_keys=True, enc_hook=repr)
-    return data
+    from bastion.workflows._inspect import info_json as as_json  # imported on first use
+
+    return as_json(info)
 
 
 async def workflows(ctx: ConsoleContext, request: Request) -> Response:

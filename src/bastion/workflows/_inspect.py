@@ -11,7 +11,7 @@ from __future__ import annotations
 import builtins
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import msgspec
@@ -52,7 +52,7 @@ from bastion.workflows._records import (
     workflow_id_of,
 )
 
-__all__ = ["StepInfo", "WorkflowInfo", "WorkflowStore", "inspect"]
+__all__ = ["StepInfo", "WorkflowInfo", "WorkflowStore", "info_json", "inspect"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +87,18 @@ class StepInfo:
     not_before: float | None
     started_at: float | None
     finished_at: float | None
+
+
+def info_json(info: WorkflowInfo | StepInfo) -> dict[str, Any]:
+    """``info`` as JSON-ready builtins (enums as their value; ``result`` as builtins, what
+    JSON cannot hold as its ``repr``): the console API's and ``bastion workflows --json``'s
+    shape of a workflow or a step."""
+    data = asdict(info)
+    for key in ("status", "kind"):
+        if key in data:
+            data[key] = str(data[key])
+    data["result"] = msgspec.to_builtins(data["result"], str_keys=True, enc_hook=repr)
+    return data
 
 
 def inspect(store: StateStore, *, codec: Codec | None = None) -> WorkflowStore:
