@@ -119,6 +119,52 @@ async def test_a_recv_times_out_at_its_stored_deadline(
         assert 200 <= clock.now() - start < 201
 
 
+@bastion.workflow(name="tests.recovery.event_reader")
+async def event_reader(ctx: bastion.WorkflowContext, source: str) -> object:
+    return await ctx.get_event(source, "ready", timeout=200.0)
+
+
+@bastion.workflow(name="tests.recovery.announcer")
+async def announcer(ctx: bastion.WorkflowContext) -> None:
+    await ctx.set_event("ready", "go")
+
+
+async def test_a_get_event_times_out_at_its_stored_deadline(
+    rt: bastion.Runtime, clock: VirtualClock
+) -> None:
+    store = MemoryStore()
+    start = clock.now()
+    async with engine_on(rt, store) as engine:
+        await engine.start(event_reader, "silent", workflow_id="e1")
+        await clock.advance(60)
+    async with engine_on(rt, store) as engine:
+        assert await engine.handle("e1").result(timeout=500.0) is None
+        assert 200 <= clock.now() - start < 201  # not 60 s + a fresh 200 s
+    steps = await inspect(store).steps("e1")
+    assert [(s.name, s.status, s.result) for s in steps] == [
+        ("get_event:silent:ready", StepStatus.COMPLETED, None)
+    ]
+
+
+async def test_a_get_event_waiting_across_a_restart_returns_the_event_once_set(
+    rt: bastion.Runtime, clock: VirtualClock
+) -> None:
+    store = MemoryStore()
+    start = clock.now()
+    async with engine_on(rt, store) as engine:
+        await engine.start(event_reader, "src", workflow_id="e2")
+        await clock.advance(60)
+    async with engine_on(rt, store) as engine:
+        reader = engine.handle("e2")
+        await wait_for(lambda: engine.statistics().running == 1)  # waiting again
+        await clock.advance(30)
+        await engine.start(announcer, workflow_id="src")
+        assert await reader.result(timeout=500.0) == "go"
+        assert clock.now() - start < 100  # woken by the event, not at the deadline
+    steps = await inspect(store).steps("e2")
+    assert [(s.status, s.result) for s in steps] == [(StepStatus.COMPLETED, "go")]
+
+
 async def test_an_engine_actor_crash_resumes_its_workflows(rt: bastion.Runtime) -> None:
     DONE.clear()
     store = MemoryStore()

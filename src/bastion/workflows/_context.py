@@ -29,6 +29,7 @@ from bastion.workflows._records import (
     inbox_key,
     namespace_of,
 )
+from bastion.workflows._signals import read_event
 from bastion.workflows._steps import check_recorded, run_step
 
 if TYPE_CHECKING:
@@ -203,21 +204,16 @@ class WorkflowContext:
         core.event_set(run.id, key, data)
 
     async def get_event(self, workflow_id: str, key: str, *, timeout: float) -> Any:
-        """The event ``key`` of another workflow (None after ``timeout`` s), recorded."""
+        """The event ``key`` of another workflow (None after ``timeout`` s), recorded; the
+        deadline is stored, so it survives a restart."""
         _check_topic(key, "event key")
         positive_seconds("get_event timeout", timeout)
         run, step_no = self._take()
         name = f"get_event:{workflow_id}:{key}"
         rec = run.history.get(step_no)
-        core = run.core
         if rec is not None:
             check_recorded(run, step_no, rec, StepKind.GET_EVENT, name)
-            return core.decode(rec.result)
-        data = await core.wait_event(workflow_id, key, timeout)
-        raw = msgspec.Raw(b"null" if data is None else data)
-        got = StepRecord(name=name, kind=StepKind.GET_EVENT, result=raw, finished_at=core.wall())
-        await run.write([run.record(step_no, got)])
-        return None if data is None else core.codec.decode(data)
+        return await read_event(run, step_no, rec, name, workflow_id, key, timeout)
 
     def patched(self, change_id: str) -> bool:
         """Whether to take the new code path of change ``change_id``.

@@ -2,12 +2,15 @@
 
 The store is the truth; these only wake waiters sooner (a waiter re-reads the store
 after each wake-up, so a lost notification delays nothing past its own timeout).
+:func:`read_event` is ``ctx.get_event``'s durable wait on them.
 """
 
 from __future__ import annotations
 
 import asyncio
 from typing import TYPE_CHECKING, Any
+
+import msgspec
 
 from bastion.agents._errors import UnknownWorkflow
 from bastion.persistence import Codec, StateStore
@@ -16,7 +19,11 @@ from bastion.workflows._records import (
     EVENTS,
     INBOX,
     META,
+    NULL,
     Meta,
+    StepKind,
+    StepRecord,
+    StepStatus,
     decode_meta,
     namespace_of,
 )
@@ -24,7 +31,7 @@ from bastion.workflows._records import (
 if TYPE_CHECKING:
     from bastion.workflows._run import Run
 
-__all__ = ["Signals"]
+__all__ = ["Signals", "read_event"]
 
 
 class Signals:
@@ -141,6 +148,40 @@ class Signals:
     def decode_value(self, data: bytes | None) -> Any:
         """A stored message or event value."""
         return None if data is None else self.codec.decode(data)
+
+
+async def read_event(
+    run: Run, step_no: int, rec: StepRecord | None, name: str, target: str, key: str,
+    timeout: float,
+) -> Any:  # fmt: skip
+    """``ctx.get_event``: the event ``key`` of workflow ``target`` as step ``step_no``
+    (``rec``: what that step recorded, if anything), None after ``timeout`` s.
+
+    Unless the event is there at once, the deadline is stored first (a waiting step, as
+    for ``ctx.recv``), so a restart waits only until it, not ``timeout`` s more.
+    """
+    core = run.core
+    if rec is not None and rec.status is StepStatus.COMPLETED:
+        return core.decode(rec.result)
+    if rec is not None:
+        deadline = rec.not_before or 0.0
+        data = await core.wait_event(target, key, max(0.0, deadline - core.wall()))
+    elif (data := await core.store.read_item(namespace_of(target), EVENTS, key)) is None:
+        now = core.wall()
+        deadline = now + timeout
+        waiting = StepRecord(
+            name=name,
+            kind=StepKind.GET_EVENT,
+            status=StepStatus.WAITING,
+            not_before=deadline,
+            started_at=now,
+        )
+        await run.write([run.record(step_no, waiting)])
+        data = await core.wait_event(target, key, max(0.0, deadline - core.wall()))
+    raw = NULL if data is None else msgspec.Raw(data)
+    got = StepRecord(name=name, kind=StepKind.GET_EVENT, result=raw, finished_at=core.wall())
+    await run.write([run.record(step_no, got)])
+    return core.decode_value(data)
 
 
 def _hand_over(run: Run, topic: str, key: str, data: bytes) -> None:
