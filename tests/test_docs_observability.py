@@ -4,22 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import re
-import sys
-import types
-from pathlib import Path
 
 import pytest
 
 import bastion
 from bastion.telemetry import MetricKind
+from tests._docs import DOCS, page_examples, run_example
 
-PAGE = Path(__file__).resolve().parents[1] / "docs" / "observability.md"
+PAGE = DOCS / "observability.md"
 TEXT = PAGE.read_text(encoding="utf-8")
-_BLOCK = re.compile(r"^```python\n(.*?)^```$", re.MULTILINE | re.DOTALL)
-EXAMPLES = [
-    (f"observability.md:{TEXT.count(chr(10), 0, m.start()) + 1}", m.group(1))
-    for m in _BLOCK.finditer(TEXT)
-]
+EXAMPLES = page_examples("observability.md")
 
 
 def test_the_page_has_examples_and_is_linked_from_the_index() -> None:
@@ -31,13 +25,7 @@ def test_the_page_has_examples_and_is_linked_from_the_index() -> None:
 @pytest.mark.parametrize(("where", "source"), EXAMPLES, ids=[w for w, _ in EXAMPLES])
 def test_doc_example_runs(where: str, source: str) -> None:
     assert "asyncio.run(" in source, f"{where} runs nothing"
-    code = compile(source, where, "exec", dont_inherit=True)
-    module = types.ModuleType("docs_example")
-    sys.modules[module.__name__] = module
-    try:
-        exec(code, module.__dict__)  # our own docs examples
-    finally:
-        del sys.modules[module.__name__]
+    run_example(where, source)
 
 
 def _registered() -> dict[str, str]:

@@ -3,24 +3,16 @@
 from __future__ import annotations
 
 import re
-import sys
-import types
-from pathlib import Path
 
 import pytest
 
 from bastion.console import openapi_document
 from bastion.console._reference import BEGIN, END, reference_markdown
+from tests._docs import DOCS, page_examples, run_example
 
-DOCS = Path(__file__).resolve().parents[2] / "docs"
 PAGE = DOCS / "console.md"
 TEXT = PAGE.read_text(encoding="utf-8")
-_BLOCK = re.compile(r"^```python\n(.*?)^```$", re.MULTILINE | re.DOTALL)
-EXAMPLES = [
-    (f"console.md:{TEXT.count(chr(10), 0, m.start()) + 1}", m.group(1))
-    for m in _BLOCK.finditer(TEXT)
-    if "asyncio.run(" in m.group(1)
-]
+EXAMPLES = [(w, source) for w, source in page_examples("console.md") if "asyncio.run(" in source]
 
 
 def test_the_page_is_linked_from_the_index_and_shows_its_screenshots() -> None:
@@ -46,10 +38,4 @@ def test_the_api_reference_lists_every_path_and_method() -> None:
 @pytest.mark.parametrize(("where", "source"), EXAMPLES, ids=[w for w, _ in EXAMPLES])
 @pytest.mark.bastion(real_time=True)
 def test_doc_example_runs(where: str, source: str) -> None:
-    code = compile(source, where, "exec", dont_inherit=True)
-    module = types.ModuleType("docs_example")
-    sys.modules[module.__name__] = module
-    try:
-        exec(code, module.__dict__)  # our own docs examples
-    finally:
-        del sys.modules[module.__name__]
+    run_example(where, source)

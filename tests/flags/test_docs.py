@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import re
-import sys
-import types
 from pathlib import Path
 
 import pytest
 
-from tests._docs import section_examples
+from tests._docs import run_example, section_examples
 
 PAGE = Path(__file__).resolve().parents[2] / "docs" / "rollout.md"
 EXAMPLES = section_examples("rollout.md", "Flags")
@@ -26,13 +24,7 @@ def test_doc_example_runs(where: str, source: str) -> None:
     assert "asyncio.run(" in source, f"{where} runs nothing"
     if "openfeature" in source:
         pytest.importorskip("openfeature", reason="the extra bastion[openfeature]")
-    code = compile(source, where, "exec", dont_inherit=True)
-    module = types.ModuleType("docs_example")
-    sys.modules[module.__name__] = module
-    try:
-        exec(code, module.__dict__)  # our own docs examples
-    finally:
-        del sys.modules[module.__name__]
+    run_example(where, source)
 
 
 def test_the_cli_page_documents_the_exit_statuses_of_bastion_flags() -> None:

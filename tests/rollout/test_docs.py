@@ -4,13 +4,11 @@ CLI page documents ``bastion rollout``'s exit statuses."""
 from __future__ import annotations
 
 import re
-import sys
-import types
 from pathlib import Path
 
 import pytest
 
-from tests._docs import section_examples
+from tests._docs import run_example, section_examples
 
 PAGE = Path(__file__).resolve().parents[2] / "docs" / "rollout.md"
 EXAMPLES = section_examples("rollout.md", "Progressive rollout")
@@ -22,13 +20,9 @@ def test_the_section_has_its_examples() -> None:
 
 @pytest.mark.parametrize(("where", "source"), EXAMPLES, ids=[w for w, _ in EXAMPLES])
 def test_doc_example_runs(where: str, source: str, capsys: pytest.CaptureFixture[str]) -> None:
-    code = compile(source, where, "exec", dont_inherit=True)
-    module = types.ModuleType("docs_example")
-    sys.modules[module.__name__] = module
     try:
-        exec(code, module.__dict__)  # our own docs examples
+        run_example(where, source)
     finally:
-        del sys.modules[module.__name__]
         from bastion.rollout import check_names, unregister_check
 
         if "release notes written" in check_names():
