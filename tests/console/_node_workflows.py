@@ -1,4 +1,5 @@
-"""Workflows for the console test node: one completed, one failed, one waiting for a message."""
+"""Sample workflows for the console test node and the ``bastion workflows`` tests: one
+completed, one failed, one waiting for a message."""
 
 from __future__ import annotations
 
@@ -45,13 +46,19 @@ async def approval(ctx: bastion.WorkflowContext, key: str) -> object:
     return await ctx.recv("approval", timeout=3600.0)
 
 
+async def start_samples(engine: WorkflowEngine, prefix: str = "") -> None:
+    """Start the three as ``<prefix>done``, ``<prefix>failed`` and ``<prefix>waiting``;
+    return once the first two finished."""
+    done = await engine.start(fetch, "a", workflow_id=f"{prefix}done")
+    await done.result(timeout=10.0)
+    failed = await engine.start(broken, "b", workflow_id=f"{prefix}failed")
+    with contextlib.suppress(bastion.workflows.WorkflowFailed):
+        await failed.result(timeout=10.0)
+    await engine.start(approval, "c", workflow_id=f"{prefix}waiting")
+
+
 async def node_workflows(rt: bastion.Runtime) -> WorkflowEngine:
     """An engine on a fresh MemoryStore with the three workflows started and settled."""
     engine = await bastion.open_workflows(rt, store=MemoryStore())
-    done = await engine.start(fetch, "a", workflow_id="wf-done")
-    await done.result(timeout=10.0)
-    failed = await engine.start(broken, "b", workflow_id="wf-failed")
-    with contextlib.suppress(bastion.workflows.WorkflowFailed):
-        await failed.result(timeout=10.0)
-    await engine.start(approval, "c", workflow_id="wf-waiting")
+    await start_samples(engine, "wf-")
     return engine

@@ -4,7 +4,6 @@ one-line errors with their documented exit statuses."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 from pathlib import Path
 from typing import Any
@@ -16,40 +15,10 @@ import bastion
 from bastion.cli._main import cli
 from bastion.cli._workflows import EXIT_CORRUPT, EXIT_NOT_FOUND, EXIT_REFUSED, EXIT_STORE
 from bastion.persistence import Put, SQLiteStore
-from bastion.workflows import WorkflowFailed, open_workflows
+from bastion.workflows import open_workflows
+from tests.console._node_workflows import start_samples
 
 pytestmark = pytest.mark.usefixtures("registered")
-
-
-class Refused(bastion.BusinessError):
-    """The tool said no (not retried)."""
-
-
-@bastion.step
-async def lookup(key: str) -> str:
-    return f"value of {key}"
-
-
-@bastion.step
-async def refuse(key: str) -> str:
-    raise Refused(f"no {key}")
-
-
-@bastion.workflow(name="cli.fetch")
-async def fetch(ctx: bastion.WorkflowContext, key: str) -> str:
-    return await lookup(key)
-
-
-@bastion.workflow(name="cli.broken")
-async def broken(ctx: bastion.WorkflowContext, key: str) -> str:
-    await lookup(key)
-    return await refuse(key)
-
-
-@bastion.workflow(name="cli.approval")
-async def approval(ctx: bastion.WorkflowContext, key: str) -> object:
-    await lookup(key)
-    return await ctx.recv("approval", timeout=3600.0)
 
 
 @pytest.fixture
@@ -62,11 +31,7 @@ def registered() -> None:
 async def _fill(path: Path) -> None:
     async with await SQLiteStore.open(path) as store, bastion.open_runtime() as rt:
         engine = await open_workflows(rt, store=store)
-        await (await engine.start(fetch, "a", workflow_id="done")).result(timeout=10.0)
-        failed = await engine.start(broken, "b", workflow_id="failed")
-        with contextlib.suppress(WorkflowFailed):
-            await failed.result(timeout=10.0)
-        await engine.start(approval, "c", workflow_id="waiting")
+        await start_samples(engine)
         await engine.close()
 
 
@@ -93,7 +58,7 @@ def test_list_shows_finished_workflows_newest_first_and_filters(db: Path) -> Non
     assert [w["id"] for w in listed["workflows"]] == ["waiting", "failed", "done"]
     assert [w["status"] for w in listed["workflows"]] == ["running", "failed", "completed"]
     assert [w["id"] for w in run_json(db, "list", "--status", "failed")["workflows"]] == ["failed"]
-    assert [w["id"] for w in run_json(db, "list", "--name", "cli.fetch")["workflows"]] == ["done"]
+    assert [w["id"] for w in run_json(db, "list", "--name", "node.fetch")["workflows"]] == ["done"]
     assert run_json(db, "list", "--since", "1h")["total"] == 3
     assert [w["id"] for w in run_json(db, "list", "--limit", "1")["workflows"]] == ["waiting"]
     table = run(db, "list")
@@ -125,7 +90,7 @@ def test_get_and_steps(db: Path) -> None:
     assert (done["status"], done["result"], done["name"]) == (
         "completed",
         "value of a",
-        "cli.fetch",
+        "node.fetch",
     )
     failed = run_json(db, "get", "failed")
     assert failed["error"].startswith("StepFailed")
