@@ -49,20 +49,27 @@ async def main(db: str, mode: str, count: int) -> None:
             max_queue_size=10_000,
             task_timeout=3600.0,  # the gated task is killed, never timed out
         )
-        print("READY", flush=True)
-        if mode == "produce":
-            for i in range(count):
-                accepted = await act(ref, "queue", type="work", id=f"t{i}", payload=i)
-                print(f"ACK {accepted.id}", flush=True)
-            await asyncio.Event().wait()  # keep processing until killed
+        await produce_or_drain(ref, mode, count)
 
-        async def drained() -> Any:
-            status = await act(ref, "status")
-            return status if status.queued == 0 and status.current_task is None else None
 
-        status = await wait_for(drained, timeout=120.0, what="the queue to drain")
-        print(f"DONE {status.processed} {status.recovered_in_flight}", flush=True)
-        await ref.stop()
+async def produce_or_drain(ref: bastion.ActorRef, mode: str, count: int) -> None:
+    """Print ``READY``; then ``produce``: queue ``count`` tasks, printing ``ACK <id>`` after
+    each, and go on processing until killed; ``resume``: print ``DONE <processed>
+    <recovered in flight>`` once the queue is empty, and stop the agent."""
+    print("READY", flush=True)
+    if mode == "produce":
+        for i in range(count):
+            accepted = await act(ref, "queue", type="work", id=f"t{i}", payload=i)
+            print(f"ACK {accepted.id}", flush=True)
+        await asyncio.Event().wait()  # keep processing until killed
+
+    async def drained() -> Any:
+        status = await act(ref, "status")
+        return status if status.queued == 0 and status.current_task is None else None
+
+    status = await wait_for(drained, timeout=120.0, what="the queue to drain")
+    print(f"DONE {status.processed} {status.recovered_in_flight}", flush=True)
+    await ref.stop()
 
 
 if __name__ == "__main__":

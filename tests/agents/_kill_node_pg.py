@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from typing import Any
+from pathlib import Path
 
 import bastion
 from bastion._core._clock import current_clock
-from bastion.agents import Task, TaskAgent, act
+from bastion.agents import Task, TaskAgent
 from bastion.persistence import PostgresStore
-from bastion.testing import wait_for
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # as a script: tests.agents
+
+from tests.agents._kill_node import produce_or_drain
 
 
 async def work(task: Task) -> dict[str, int]:
@@ -32,20 +35,7 @@ async def main(dsn: str, schema: str, mode: str, count: int) -> None:
         ref = await rt.spawn(
             TaskAgent, name="w", store=store, handlers={"work": work}, max_queue_size=10_000
         )
-        print("READY", flush=True)
-        if mode == "produce":
-            for i in range(count):
-                accepted = await act(ref, "queue", type="work", id=f"t{i}", payload=i)
-                print(f"ACK {accepted.id}", flush=True)
-            await asyncio.Event().wait()  # keep processing until killed
-
-        async def drained() -> Any:
-            status = await act(ref, "status")
-            return status if status.queued == 0 and status.current_task is None else None
-
-        status = await wait_for(drained, timeout=120.0, what="the queue to drain")
-        print(f"DONE {status.processed} {status.recovered_in_flight}", flush=True)
-        await ref.stop()
+        await produce_or_drain(ref, mode, count)
 
 
 if __name__ == "__main__":
