@@ -129,18 +129,27 @@ async def announcer(ctx: bastion.WorkflowContext) -> None:
     await ctx.set_event("ready", "go")
 
 
+async def _a_minute_into_get_event(
+    rt: bastion.Runtime, clock: VirtualClock, source: str
+) -> MemoryStore:
+    """A store whose workflow ``reader`` waited a minute for ``source``'s event, then its
+    engine closed."""
+    store = MemoryStore()
+    async with engine_on(rt, store) as engine:
+        await engine.start(event_reader, source, workflow_id="reader")
+        await clock.advance(60)
+    return store
+
+
 async def test_a_get_event_times_out_at_its_stored_deadline(
     rt: bastion.Runtime, clock: VirtualClock
 ) -> None:
-    store = MemoryStore()
     start = clock.now()
+    store = await _a_minute_into_get_event(rt, clock, "silent")
     async with engine_on(rt, store) as engine:
-        await engine.start(event_reader, "silent", workflow_id="e1")
-        await clock.advance(60)
-    async with engine_on(rt, store) as engine:
-        assert await engine.handle("e1").result(timeout=500.0) is None
+        assert await engine.handle("reader").result(timeout=500.0) is None
         assert 200 <= clock.now() - start < 201  # not 60 s + a fresh 200 s
-    steps = await inspect(store).steps("e1")
+    steps = await inspect(store).steps("reader")
     assert [(s.name, s.status, s.result) for s in steps] == [
         ("get_event:silent:ready", StepStatus.COMPLETED, None)
     ]
@@ -149,19 +158,16 @@ async def test_a_get_event_times_out_at_its_stored_deadline(
 async def test_a_get_event_waiting_across_a_restart_returns_the_event_once_set(
     rt: bastion.Runtime, clock: VirtualClock
 ) -> None:
-    store = MemoryStore()
     start = clock.now()
+    store = await _a_minute_into_get_event(rt, clock, "src")
     async with engine_on(rt, store) as engine:
-        await engine.start(event_reader, "src", workflow_id="e2")
-        await clock.advance(60)
-    async with engine_on(rt, store) as engine:
-        reader = engine.handle("e2")
+        reader = engine.handle("reader")
         await wait_for(lambda: engine.statistics().running == 1)  # waiting again
         await clock.advance(30)
         await engine.start(announcer, workflow_id="src")
         assert await reader.result(timeout=500.0) == "go"
         assert clock.now() - start < 100  # woken by the event, not at the deadline
-    steps = await inspect(store).steps("e2")
+    steps = await inspect(store).steps("reader")
     assert [(s.status, s.result) for s in steps] == [(StepStatus.COMPLETED, "go")]
 
 
