@@ -1,4 +1,5 @@
-"""Child processes for the kill -9 tests: start a node script, read its lines with a deadline."""
+"""Child processes for the kill -9 and node tests: start a node script, read its lines with
+a deadline (:func:`read_until`, :func:`read_rest`; :class:`Child` keeps every line read)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 
 def start_node(script: Path, *args: str) -> subprocess.Popen[str]:
@@ -48,7 +50,7 @@ def read_rest(proc: subprocess.Popen[str], deadline: float) -> list[str]:
     return seen
 
 
-def _next_line(proc: subprocess.Popen[str], deadline: float) -> str | None:
+def _next_line(proc: subprocess.Popen[Any], deadline: float) -> str | None:
     """The child's next line; None at the deadline or when it closed its output."""
     assert proc.stdout is not None
     fd = proc.stdout.fileno()
@@ -66,3 +68,32 @@ def _next_line(proc: subprocess.Popen[str], deadline: float) -> str | None:
         return raw.decode().strip()
     finally:
         setattr(proc, _PENDING, pending)
+
+
+class Child:
+    """A child process running a script (:func:`start_node`), with every line read from it
+    so far in ``lines``."""
+
+    def __init__(self, script: Path, *args: str) -> None:
+        self.proc = start_node(script, *args)
+        self.lines: list[str] = []
+
+    def read_until(self, prefix: str, deadline: float) -> list[str]:
+        """:func:`read_until` of this child."""
+        seen = read_until(self.proc, prefix, deadline)
+        self.lines += seen
+        return seen
+
+    def read_rest(self, deadline: float) -> list[str]:
+        """:func:`read_rest` of this child."""
+        seen = read_rest(self.proc, deadline)
+        self.lines += seen
+        return seen
+
+    def close(self, timeout: float) -> None:
+        """Kill the child if it still runs, reap it, close the pipe."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(timeout=timeout)
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()

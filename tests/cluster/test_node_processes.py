@@ -8,7 +8,6 @@ children print and on the database (bounded by deadlines), never by sleeping.
 from __future__ import annotations
 
 import signal
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +18,7 @@ import pytest
 from bastion.cluster import SharedQueue
 from bastion.persistence import StateStore
 from bastion.testing import wait_for
-from tests._child import read_rest, read_until, start_node
+from tests._child import Child
 from tests._postgres import PostgresServer
 from tests.cluster._node_proc import KEYS, await_outcomes, in_parent, produce, read_counts
 
@@ -33,28 +32,21 @@ def store_spec(pg_dsn: str, pg_schema: str) -> str:
     return f"postgres:{pg_schema}:{pg_dsn}"
 
 
-Child = subprocess.Popen[str]
-
-
 @pytest.fixture
 def children() -> Iterator[list[Child]]:
     """Child processes, killed at the end whatever happened."""
     procs: list[Child] = []
     yield procs
     for child in procs:
-        if child.poll() is None:
-            child.kill()
-        child.wait(timeout=LIMIT)
-        if child.stdout is not None:
-            child.stdout.close()
+        child.close(timeout=LIMIT)
 
 
 def spawn(procs: list[Child], spec: str, *node_ids: str) -> list[Child]:
     """Start a node process per id (all at once), then wait until each is READY."""
-    started = [start_node(SCRIPT, spec, node_id) for node_id in node_ids]
+    started = [Child(SCRIPT, spec, node_id) for node_id in node_ids]
     procs.extend(started)
     for child in started:
-        read_until(child, "READY", deadline())
+        child.read_until("READY", deadline())
     return started
 
 
@@ -78,15 +70,13 @@ def ran_some(node_id: str) -> Any:
     return job
 
 
-def stop_cleanly(*nodes: Child) -> list[str]:
-    """SIGTERM each node; each must print to its end and exit 0. The lines they printed."""
+def stop_cleanly(*nodes: Child) -> None:
+    """SIGTERM each node; each must read to its end and exit 0."""
     for node in nodes:
-        node.send_signal(signal.SIGTERM)
-    rest: list[str] = []
+        node.proc.send_signal(signal.SIGTERM)
     for node in nodes:
-        rest += read_rest(node, deadline())
-        assert node.wait(timeout=LIMIT) == 0
-    return rest
+        node.read_rest(deadline())
+        assert node.proc.wait(timeout=LIMIT) == 0
 
 
 def test_kill_9_of_one_of_three_nodes_loses_no_acknowledged_task(
@@ -95,8 +85,8 @@ def test_kill_9_of_one_of_three_nodes_loses_no_acknowledged_task(
     a, b, c = spawn(children, store_spec, "a", "b", "c")
     acked = in_parent(store_spec, lambda s: produce(s, 0, 100))
     in_parent(store_spec, ran_some("b"))
-    b.send_signal(signal.SIGKILL)  # mid-run: it holds claims, maybe counters
-    b.wait(timeout=LIMIT)
+    b.proc.send_signal(signal.SIGKILL)  # mid-run: it holds claims, maybe counters
+    b.proc.wait(timeout=LIMIT)
     acked += in_parent(store_spec, lambda s: produce(s, 100, 100))
 
     summary = in_parent(store_spec, lambda s: await_outcomes(s, 200))
@@ -110,17 +100,17 @@ def test_a_node_frozen_past_its_lease_is_fenced_out_and_steps_down(
     store_spec: str, children: list[Child]
 ) -> None:
     (a,) = spawn(children, store_spec, "a")
-    lines = read_until(a, "ACK", deadline())  # it holds counters and adds to them
+    a.read_until("ACK", deadline())  # it holds counters and adds to them
     (b,) = spawn(children, store_spec, "b")
-    a.send_signal(signal.SIGSTOP)  # a pause (GC, swap, VM migration) past the lease
-    lines += read_until(b, f"OWNED {','.join(KEYS)}", deadline())
-    a.send_signal(signal.SIGCONT)
-    lines += read_until(a, "STEPPED 1", deadline())
-    lines += read_until(b, "ACK", deadline())
-    lines += stop_cleanly(a, b)
+    a.proc.send_signal(signal.SIGSTOP)  # a pause (GC, swap, VM migration) past the lease
+    b.read_until(f"OWNED {','.join(KEYS)}", deadline())
+    a.proc.send_signal(signal.SIGCONT)
+    a.read_until("STEPPED 1", deadline())
+    b.read_until("ACK", deadline())
+    stop_cleanly(a, b)
 
     acks: dict[str, list[int]] = {k: [] for k in KEYS}
-    for line in lines:
+    for line in a.lines + b.lines:
         if line.startswith("ACK "):
             _, key, value = line.split()
             acks[key].append(int(value))
@@ -145,6 +135,6 @@ def test_the_nodes_ride_out_a_database_restart(
     summary = in_parent(store_spec, lambda s: await_outcomes(s, 80))
     assert len(acked) == summary["count"] == 80
     assert summary["versions"] == [1]
-    assert a.poll() is None
-    assert b.poll() is None  # nobody restarted them
+    assert a.proc.poll() is None
+    assert b.proc.poll() is None  # nobody restarted them
     stop_cleanly(a, b)
