@@ -171,6 +171,22 @@ async def test_a_get_event_waiting_across_a_restart_returns_the_event_once_set(
     assert [(s.status, s.result) for s in steps] == [(StepStatus.COMPLETED, "go")]
 
 
+async def test_a_get_event_of_an_event_already_set_returns_it_at_once(
+    rt: bastion.Runtime, clock: VirtualClock
+) -> None:
+    store = MemoryStore()
+    async with engine_on(rt, store) as engine:
+        await (await engine.start(announcer, workflow_id="early")).result(timeout=5.0)
+        start = clock.now()
+        reader = await engine.start(event_reader, "early", workflow_id="late-reader")
+        assert await reader.result(timeout=5.0) == "go"
+        assert clock.now() == start
+    steps = await inspect(store).steps("late-reader")
+    assert [(s.status, s.result, s.not_before) for s in steps] == [
+        (StepStatus.COMPLETED, "go", None)
+    ]
+
+
 async def test_an_engine_actor_crash_resumes_its_workflows(rt: bastion.Runtime) -> None:
     DONE.clear()
     store = MemoryStore()

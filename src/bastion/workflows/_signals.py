@@ -161,11 +161,11 @@ async def read_event(
     for ``ctx.recv``), so a restart waits only until it, not ``timeout`` s more.
     """
     core = run.core
-    if rec is not None and rec.status is StepStatus.COMPLETED:
-        return core.decode(rec.result)
+    data: bytes | None = None
     if rec is not None:
-        deadline = rec.not_before or 0.0
-        data = await core.wait_event(target, key, max(0.0, deadline - core.wall()))
+        if rec.status is StepStatus.COMPLETED:
+            return core.decode(rec.result)
+        deadline = rec.not_before or 0.0  # waiting since before a restart
     elif (data := await core.store.read_item(namespace_of(target), EVENTS, key)) is None:
         now = core.wall()
         deadline = now + timeout
@@ -177,6 +177,7 @@ async def read_event(
             started_at=now,
         )
         await run.write([run.record(step_no, waiting)])
+    if data is None:
         data = await core.wait_event(target, key, max(0.0, deadline - core.wall()))
     raw = NULL if data is None else msgspec.Raw(data)
     got = StepRecord(name=name, kind=StepKind.GET_EVENT, result=raw, finished_at=core.wall())
