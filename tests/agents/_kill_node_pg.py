@@ -1,7 +1,8 @@
 """A node for the PostgreSQL kill -9 test: a TaskAgent on PostgresStore, as a child process.
 
 ``python _kill_node_pg.py DSN SCHEMA produce N``: queue N tasks, printing ``ACK <id>``
-after each acknowledged one (processing goes on until the parent kills the process).
+after each acknowledged one; as in ``_kill_node.py``, the task numbered ``GATE`` prints
+``GATE <id>`` and waits for the kill, so the kill lands with work left behind.
 ``python _kill_node_pg.py DSN SCHEMA resume``: restart the agent from the database, print
 ``DONE <processed> <recovered in flight>`` when its queue is empty, and exit.
 """
@@ -13,18 +14,12 @@ import sys
 from pathlib import Path
 
 import bastion
-from bastion._core._clock import current_clock
-from bastion.agents import Task, TaskAgent
+from bastion.agents import TaskAgent
 from bastion.persistence import PostgresStore
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # as a script: tests.agents
 
-from tests.agents._kill_node import produce_or_drain
-
-
-async def work(task: Task) -> dict[str, int]:
-    await current_clock().sleep(0.002)  # a node doing real work; the parent kills it mid-stream
-    return {"n": int(task.payload)}
+from tests.agents._kill_node import gated, produce_or_drain, work
 
 
 async def main(dsn: str, schema: str, mode: str, count: int) -> None:
@@ -33,7 +28,12 @@ async def main(dsn: str, schema: str, mode: str, count: int) -> None:
         bastion.open_runtime() as rt,
     ):
         ref = await rt.spawn(
-            TaskAgent, name="w", store=store, handlers={"work": work}, max_queue_size=10_000
+            TaskAgent,
+            name="w",
+            store=store,
+            handlers={"work": gated if mode == "produce" else work},
+            max_queue_size=10_000,
+            task_timeout=3600.0,  # the gated task is killed, never timed out
         )
         await produce_or_drain(ref, mode, count)
 
