@@ -63,7 +63,7 @@ async def main(db: str, mode: str) -> None:
             stats = await act(coord, "statistics")
             return stats if stats.running + stats.pending + stats.paused == 0 else None
 
-        stats = await wait_for(idle, timeout=120.0, what="every workflow to finish")
+        stats: Any = await wait_for(idle, timeout=120.0, what="every workflow to finish")
         print(f"DONE {stats.completed}", flush=True)
         await coord.stop()
 
