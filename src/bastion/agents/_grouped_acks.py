@@ -71,8 +71,9 @@ class AckTurns:
 async def submit_ack(agent: PersistentAgent, turns: AckTurns) -> None:
     """Submit the action's changes deferred; its reply waits for the group that takes them."""
     await submit_for_reply(agent, defer=True)
-    if agent._reply_after is not None:
-        turns.arm()
+    last = agent._last_write
+    if agent._reply_after is not None and last is not None and not last.done():
+        turns.arm()  # (a store that applies at once, MemoryStore, has nothing to commit)
 
 
 async def commit_acks(agent: PersistentAgent) -> None:
