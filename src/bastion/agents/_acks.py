@@ -66,9 +66,13 @@ class PendingReply:
         return NoReply
 
 
-async def submit_for_reply(agent: PersistentAgent) -> None:
+async def submit_for_reply(agent: PersistentAgent, *, defer: bool = False) -> None:
     """Submit the agent's changes (or an empty batch behind an unfinished write) without
-    waiting; the reply of the action being handled waits for it."""
+    waiting; the reply of the action being handled waits for it.
+
+    ``defer=True``: the batch joins the store's next group commit instead of starting one
+    (the agent makes sure one starts soon, e.g. by an empty urgent batch).
+    """
     agent._raise_failed_write()
     try:
         ops = agent._collect_ops()
@@ -79,11 +83,11 @@ async def submit_for_reply(agent: PersistentAgent) -> None:
     if ops or (last is not None and not last.done()):
         pending = PendingReply(agent)
         store, sync = agent.store, agent.durability is Durability.STRICT
-        submit_then = getattr(store, "submit_then", None)  # an optional store method
+        submit_then = None if defer else getattr(store, "submit_then", None)  # optional
         if submit_then is not None:
             fut: asyncio.Future[WriteResult] = await submit_then(ops, pending, sync=sync)
         else:
-            fut = await store.submit(ops, sync=sync, defer=False)
+            fut = await store.submit(ops, sync=sync, defer=defer)
             if fut.done():
                 pending.settle_from(fut)
             else:

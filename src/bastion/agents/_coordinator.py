@@ -20,7 +20,10 @@ queryable (``workflow_status``) until ``forget``. A step is *offered* without wa
 for the TaskAgent's commit (``_offers``): it is marked dispatched at once and goes to
 the agent's mailbox once the coordinator's write recording it is submitted; only a
 refusal or an outcome the agent already holds comes back. ``start_workflow`` is still
-answered only after the coordinator's own commit. The engine (dispatch, outcomes,
+answered only after the coordinator's own commit, which joins the next group commit of
+the store (``_grouped_acks``). Messages handled back to back are saved once, after the
+last of them (the next one's save carries the changes and offers of the one before).
+The engine (dispatch, outcomes,
 deaths, stalls, resume) is :class:`~bastion.agents._workflow_engine.WorkflowEngine`.
 """
 
@@ -38,6 +41,7 @@ from bastion._core._ref import ActorRef
 from bastion._core._timers import Timer
 from bastion.agents._actions import action
 from bastion.agents._errors import UnknownWorkflow, WorkflowLimitExceeded
+from bastion.agents._grouped_acks import AckTurns, CommitAcks, commit_acks, submit_ack
 from bastion.agents._offers import Offer, Offered, QueueOffer, answered, send_offers
 from bastion.agents._state import ItemMap
 from bastion.agents._task_types import TaskFinished
@@ -52,6 +56,7 @@ from bastion.agents._workflow import (
 )
 from bastion.agents._workflow_engine import FINISHED, WorkflowEngine
 from bastion.agents._workflow_index import WorkflowIndex
+from bastion.persistence import Durability
 
 __all__ = ["CoordinatorAgent", "CoordinatorStatistics"]
 
@@ -64,6 +69,11 @@ class _Resume:
 @dataclass(frozen=True, slots=True)
 class _Check:
     """The periodic stall check."""
+
+
+#: Messages whose handling ends with a save: one of them next in the mailbox carries the
+#: changes (and the offers) of the message before it.
+_SAVED_AFTER = (TaskFinished, Down, _Check, Offered, _Resume)
 
 
 class CoordinatorAgent(WorkflowEngine):
@@ -127,6 +137,7 @@ class CoordinatorAgent(WorkflowEngine):
         self._new_ids: set[str] = set()
         #: Offers made while handling a message; they leave once its write is submitted.
         self._outbox: list[tuple[ActorRef, QueueOffer]] = []
+        self._ack_turns: AckTurns | None = None
 
     # -- actions -----------------------------------------------------------------------
     @action
@@ -238,9 +249,15 @@ class CoordinatorAgent(WorkflowEngine):
             await answered(self, message)
         elif isinstance(message, _Resume):
             await self._resume_all()
+        elif isinstance(message, CommitAcks):
+            await commit_acks(self)
+            return True
         else:
             return False
         self._unwatch_idle()
+        mailbox = self._bastion_cell.queue
+        if mailbox and isinstance(mailbox[0][1], _SAVED_AFTER):
+            return True  # saved (and offered) after the next message, with its changes
         submitted = False
         try:
             await self.persist(wait=False)
@@ -253,7 +270,12 @@ class CoordinatorAgent(WorkflowEngine):
         self._unwatch_idle()
         submitted = False
         try:
-            await super()._after_dispatch(name, error)
+            if error is None and self._calling and self.durability is Durability.BATCHED:
+                if self._ack_turns is None:
+                    self._ack_turns = AckTurns(self.ref)
+                await submit_ack(self, self._ack_turns)
+            else:
+                await super()._after_dispatch(name, error)
             submitted = error is None or isinstance(error, ExpectedError)  # its changes saved
         finally:
             await send_offers(self, submitted=submitted)

@@ -1,0 +1,49 @@
+"""Acknowledged workflows survive ``kill -9`` of the node running the coordinator, and no
+step whose outcome was recorded runs again (SQLite store, 8 concurrent clients)."""
+
+from __future__ import annotations
+
+import signal
+import sqlite3
+import time
+from pathlib import Path
+
+import msgspec
+
+from tests._child import read_until, start_node
+
+NODE = Path(__file__).with_name("_kill_coord_node.py")
+LIMIT = 60.0  # real seconds for each child phase; a passing run takes a few seconds
+
+
+def _items(db: str, ns: str, coll: str) -> dict[str, dict[str, object]]:
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute(
+            "SELECT item, data FROM items WHERE ns = ? AND coll = ?", (ns, coll)
+        ).fetchall()
+    return {item: msgspec.json.decode(data) for item, data in rows}
+
+
+def test_every_acknowledged_workflow_completes_after_kill_9(tmp_path: Path) -> None:
+    db = str(tmp_path / "node.db")
+    node = start_node(NODE, db, "produce")
+    deadline = time.monotonic() + LIMIT
+    lines = read_until(node, "GATE", deadline)
+    lines += read_until(node, "ACK job-7-30", deadline)  # many acknowledgements meanwhile
+    node.send_signal(signal.SIGKILL)
+    node.wait(timeout=LIMIT)
+    acked = {line.split()[1] for line in lines if line.startswith("ACK")}
+    recorded: set[str] = set()  # step outcomes on disk at the kill: never run again
+    for agent in ("w1", "w2"):
+        recorded |= _items(db, f"agent/{agent}", "done").keys()
+
+    resumed = start_node(NODE, db, "resume")
+    out = read_until(resumed, "DONE", time.monotonic() + LIMIT)
+    assert resumed.wait(timeout=LIMIT) == 0
+
+    finished = _items(db, "agent/coord", "finished")
+    assert acked <= finished.keys()  # no acknowledged workflow lost
+    assert all(finished[wf]["status"] == "completed" for wf in acked)
+    rerun = {line.split()[1] for line in out if line.startswith("RUN")} & recorded
+    assert not rerun  # no step whose outcome was recorded ran again
+    assert not _items(db, "agent/coord", "workflows")  # none left active
