@@ -26,8 +26,7 @@ def _committed(db: str) -> dict:
 def test_kill_9_mid_phase_resumes_the_same_phase_and_never_promotes_twice(tmp_path: Path) -> None:
     db = str(tmp_path / "node.db")
     node = start_node(NODE, db, "run")
-    lines = read_until(node, "PHASE 2", time.monotonic() + LIMIT)
-    read_until(node, "PHASE 2", time.monotonic() + LIMIT)  # a tick into phase 3
+    lines = read_until(node, "HOLD", time.monotonic() + LIMIT)  # phase 2, calls counted
     node.send_signal(signal.SIGKILL)
     node.wait(timeout=LIMIT)
     assert lines
