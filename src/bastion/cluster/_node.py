@@ -38,6 +38,7 @@ from bastion._core._errors import ActorNotAlive, MailboxFull, StartFailed
 from bastion._core._intensity import RestartIntensity
 from bastion._core._messages import Down, MonitorRef
 from bastion._core._supervisor_handle import SupervisorHandle
+from bastion._core._timers import Timer
 from bastion.cluster._errors import NodeIdTaken
 from bastion.cluster._fenced import FencedStore, fenced_store
 from bastion.cluster._hosted import Hosted, NodeStatistics
@@ -117,6 +118,7 @@ class Node(Actor):
         self._watch = BeatWatch(self.options.duration)
         self._queues = dict(queues or {})
         self._workers: SupervisorHandle | None = None
+        self._ticker: Timer | None = None
         self._owned: dict[str, _Owned] = {}
         self._cooling: dict[str, float] = {}  # key -> until when this node leaves it alone
         self._beat_version = 0
@@ -133,7 +135,7 @@ class Node(Actor):
         beat = await self._io(read_beat(self.store, self.node_id))
         self._beat_version = beat.version
         await self._renew()
-        self.send_interval(self.options.check, _Tick())
+        self._ticker = self.send_interval(self.options.check, _Tick())
         await self._balance()
         if self._queues:
             await self._start_workers()
@@ -158,6 +160,8 @@ class Node(Actor):
 
     async def on_stop(self, reason: Any) -> None:
         """Stop every agent, release their leases, mark the heartbeat stopped."""
+        if self._ticker is not None:
+            self._ticker.cancel()  # (ticks queued while it stops would be dead letters)
         if self._workers is not None:
             await self._workers.stop()
         for key in list(self._owned):

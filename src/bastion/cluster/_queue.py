@@ -190,10 +190,12 @@ class QueueWorker(Actor):
         claimed = [(t, p, tokens[t]) for t, p in tasks[: self.concurrency] if tokens[t]]
         if not self.membership.valid():
             return 0  # claimed but not run: the claims lapse with this node's lease
+        runs: list[tuple[str, int, asyncio.Task[Outcome]]] = []
         async with asyncio.TaskGroup() as group:
             for task_id, payload, token in claimed:
                 assert token is not None
-                group.create_task(self._run(task_id, payload, token))
+                runs.append((task_id, token, group.create_task(self._run(payload))))
+        await self._record([(task_id, token, run.result()) for task_id, token, run in runs])
         return len(claimed)
 
     async def _claim(self, task_id: str) -> int | None:
@@ -221,25 +223,43 @@ class QueueWorker(Actor):
             return token
         return None
 
-    async def _run(self, task_id: str, payload: bytes, token: int) -> None:
+    async def _run(self, payload: bytes) -> Outcome:
         node = self.membership.node_id
         try:
-            outcome = Outcome(node, True, await self.handler(payload))
+            return Outcome(node, True, await self.handler(payload))
         except Exception as exc:  # noqa: BLE001 -- a handler's failure is the task's outcome, recorded, not swallowed
-            outcome = Outcome(node, False, error=f"{type(exc).__name__}: {exc}")
+            return Outcome(node, False, error=f"{type(exc).__name__}: {exc}")
+
+    async def _record(self, done: list[tuple[str, int, Outcome]]) -> None:
+        """Record the round's outcomes: one fenced batch per task, all submitted together,
+        so the store commits them in one group (one round trip for the round)."""
         if not self.membership.valid():
-            self.rejected += 1
-            return  # the lease ran out meanwhile: write nothing, the task moves on
-        ops = self.queue.completion_ops(task_id, token, outcome)
+            self.rejected += len(done)
+            return  # the lease ran out meanwhile: write nothing, the tasks move on
+        submitted = []
+        for task_id, token, outcome in done:
+            ops = self.queue.completion_ops(task_id, token, outcome)
+            try:
+                submitted.append((ops, await self._io(self.queue.store.submit(ops))))
+            except (StoreError, TimeoutError):
+                self.rejected += 1  # not sent: the claim lapses with this node, or completes
+        for ops, fut in submitted:
+            await self._settle(ops, fut)
+
+    async def _settle(self, ops: list[Op], fut: asyncio.Future[Any]) -> None:
         try:
-            await self._io(self.queue.store.write(ops))
+            await self._io(asyncio.shield(fut))
         except VersionConflict as exc:
             if exc.context.get("namespace") != self.queue.done_namespace:
                 self.rejected += 1  # fenced out: another node owns the task now
                 return
             # done already (a claim raced a completion): only retire it
             retire = [op for op in ops if not isinstance(op, Put)]
-            await self._io(self.queue.store.write(retire))
+            try:
+                await self._io(self.queue.store.write(retire))
+            except (StoreError, TimeoutError):
+                self.rejected += 1
+                return
         except (StoreError, TimeoutError):
             self.rejected += 1  # unknown: the claim lapses with this node, or completes
             return
