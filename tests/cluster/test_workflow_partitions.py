@@ -213,3 +213,29 @@ async def test_a_partitioned_engine_without_a_node_only_starts_and_reads(
     await node.stop()
     await runner.close()
     await client.close()
+
+
+@bastion.workflow(name="tests.cluster.listener")
+async def listener(ctx: bastion.WorkflowContext) -> str:
+    message = await ctx.recv("greeting", timeout=60.0)
+    await ctx.set_event("heard", message)
+    return str(message)
+
+
+async def test_messages_and_events_cross_nodes(rt: bastion.Runtime) -> None:
+    """A message sent from a node that does not run the workflow reaches its waiting
+    ``recv`` on the owner; the event it sets is read from the other node."""
+    store = MemoryStore()
+    runner = await open_engine(rt, store, "runner")
+    node = await start_node(rt, store, "a", runner)
+    await wait_for(lambda: len(node_stats(node).owned) == 4)
+    client = await open_engine(rt, store, "client")  # no node: runs nothing
+    handle = await client.start(listener, workflow_id="listen-1")
+    await wait_for(lambda: runner.statistics().running == 1, what="the owner to run it")
+    await client.send("listen-1", "greeting", "hello")
+    assert await client.get_event("listen-1", "heard", timeout=10.0) == "hello"
+    assert await handle.result(timeout=10.0) == "hello"
+    assert client.statistics().active == 0
+    await node.stop()
+    await runner.close()
+    await client.close()
