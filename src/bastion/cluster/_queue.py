@@ -11,8 +11,9 @@ the outcome in one fenced batch::
 so the outcome is recorded **once**: a claimer replaced after its node's heartbeat died
 has its batch rejected whole, and ``expected_version=0`` refuses a second outcome. A
 task whose node dies mid-run is claimed again once that node's heartbeat is seen dead:
-execution is at-least-once, completion exactly-once. Nodes visit pending tasks in an
-order of their own (a hash of node and task id), so they rarely contend for one task.
+execution is at-least-once, completion exactly-once. Each node tries its own share of
+the pending tasks first (by a hash of the task id among the nodes it sees alive), so
+live nodes rarely contend for one task.
 """
 
 from __future__ import annotations
@@ -172,13 +173,23 @@ class QueueWorker(Actor):
     async def _round(self) -> int:
         """Claim up to ``concurrency`` pending tasks and run them, all concurrently.
 
-        Nodes list the same pending tasks but try them in orders of their own (a hash of
-        node and task id) out of a window 16 times ``concurrency`` wide, so two nodes
-        rarely try the same task.
+        Nodes list the same pending tasks (a window 16 times ``concurrency`` wide) but try
+        their own share first: the tasks whose hash falls to this node's rank among the
+        nodes it sees alive, so that live nodes do not try the same tasks (what
+        ``SKIP LOCKED`` gives a SQL queue), then the others' (a dead node's, or when the
+        views of who is alive differ), each in an order of its own (a hash of node and
+        task id).
         """
         node = self.membership.node_id
         tasks = await self._io(self.queue.pending(self.concurrency * 16))
-        tasks.sort(key=lambda t: zlib.crc32(f"{node}/{t[0]}".encode()))
+        live = sorted({*self.membership.watch.alive(self.membership.now()), node})
+        rank, count = live.index(node), len(live)
+
+        def preference(task: tuple[str, bytes]) -> tuple[bool, int]:
+            key = task[0].encode()
+            return zlib.crc32(key) % count != rank, zlib.crc32(node.encode() + b"/" + key)
+
+        tasks.sort(key=preference)
         tokens: dict[str, int | None] = {}
 
         async def claim(task_id: str) -> None:
