@@ -23,6 +23,7 @@ without partitions, refuses to open.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import zlib
 from collections.abc import Callable, Collection, Sequence
 from typing import Any
@@ -37,6 +38,7 @@ from bastion.persistence import (
     QuarantineEntry,
     Record,
     StateStore,
+    StoreError,
     StoreStatistics,
     VersionConflict,
     WriteResult,
@@ -111,7 +113,8 @@ class Ownership:
         """The node holds partition ``number``'s lease: run its workflows."""
         self.stores[number] = store
         if self.on_owned is not None:
-            await self.on_owned(number)
+            with contextlib.suppress(StoreError, TimeoutError):  # the discovery reads again
+                await self.on_owned(number)
 
     def disown(self, number: int) -> None:
         """The lease is given up or lost: stop the partition's runs."""
