@@ -4,11 +4,11 @@ crashes on ``LeaseLost`` (virtual time, MemoryStore)."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import Sequence
 
 import bastion
+from bastion._core._clock import current_clock
 from bastion.agents import act
 from bastion.cluster import LeaseLost
 from bastion.persistence import MemoryStore, NamespaceData, Op, Record, StateStore, WriteResult
@@ -34,7 +34,7 @@ class StalledLeases(PartitionableStore):
             and namespace.startswith("lease/")
             and not namespace.startswith("lease/agent/")
         ):
-            await asyncio.sleep(self.stall)
+            await current_clock().sleep(self.stall)  # a stalled answer
 
     async def write(self, ops: Sequence[Op], *, sync: bool = False) -> WriteResult:
         await self._slow(ops[0].namespace if ops else "")
@@ -69,7 +69,7 @@ async def test_agents_are_stopped_not_crashed_when_the_lease_lapses_under_a_busy
                 # not acknowledged if it fails: the node is stepping down
                 with contextlib.suppress(bastion.ActorError, bastion.CallTimeout, LeaseLost):
                     acknowledged[key] = await act(rt.ref(key), "add", n=1, call_timeout=1.0)
-            await asyncio.sleep(0.05)
+            await current_clock().sleep(0.05)  # the callers' pace (virtual time)
     crashed = [
         e.metadata.get("reason")
         for e in events.named("bastion", "actor", "crash")

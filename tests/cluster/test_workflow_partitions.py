@@ -4,12 +4,12 @@ node's workflows resume elsewhere without re-running a recorded step."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import pytest
 
 import bastion
+from bastion._core._clock import current_clock
 from bastion.cluster import LeaseLost, Node
 from bastion.persistence import MemoryStore, Put, StateStore
 from bastion.testing import wait_for
@@ -45,7 +45,7 @@ JOURNAL = Journal()
 @bastion.step
 async def work(workflow_id: str, number: int, engine: str) -> int:
     JOURNAL.add(workflow_id, number, engine)
-    await asyncio.sleep(0.3)  # simulated work (virtual time)
+    await current_clock().sleep(0.3)  # simulated work (virtual time)
     return number
 
 
