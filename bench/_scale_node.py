@@ -4,9 +4,10 @@
 with leases of ``LEASE`` seconds. With ``WORK`` 0 it hosts the counters ``c0``..``c7``;
 otherwise it takes tasks of the shared queue ``jobs``, each ``WORK`` rounds of
 CPU-bound work (and hosts nothing, so that it spends its CPU on the tasks). It prints
-``READY``, then ``SERVED <key> <monotonic time>`` the first time each counter it holds
-answers an acknowledged ``add`` (again after it moved away and back). On SIGTERM it
-prints ``CPU <process seconds>`` and exits.
+``READY <process seconds>`` (the CPU its imports and start took), then ``SERVED <key>
+<monotonic time>`` the first time each counter it holds answers an acknowledged ``add``
+(again after it moved away and back). On SIGTERM it prints ``CPU <process seconds>
+<store commits> <store batches>`` and exits.
 ``time.monotonic`` is system-wide on Linux, so the parent compares its times with its own.
 """
 
@@ -57,7 +58,7 @@ async def main(dsn: str, schema: str, node_id: str, work: int, lease: float) -> 
             queues={"jobs": handle} if work else {},
             lease=options,
         )
-        print("READY", flush=True)
+        print(f"READY {time.process_time()}", flush=True)  # the CPU its start took
         served: set[str] = set()
         if work:
             await stop.wait()
@@ -76,7 +77,8 @@ async def main(dsn: str, schema: str, node_id: str, work: int, lease: float) -> 
                 print(f"SERVED {key} {time.monotonic()}", flush=True)
             await asyncio.sleep(0.002)
         await node.stop(timeout=10.0)
-    print(f"CPU {time.process_time()}", flush=True)
+        stats = store.statistics()
+    print(f"CPU {time.process_time()} {stats.commits} {stats.batches}", flush=True)
 
 
 if __name__ == "__main__":

@@ -5,7 +5,11 @@
   GIL). Interleaved 1/2/1/2 in one run. Reported with the load average and the CPU
   seconds the nodes used, so that a ratio on a shared two-core machine (where the
   PostgreSQL server and other programs compete for the same cores) can be read
-  honestly: ``tasks_per_node_cpu_s`` is throughput per CPU-second actually granted.
+  honestly: ``tasks_per_node_cpu_s`` is throughput per CPU-second actually granted
+  (the CPU of each node process from READY to its exit: its imports and start, about
+  half a CPU-second each, are not the drain's), ``server_cpu_ms_per_task`` what the
+  PostgreSQL server spent per task, and ``store_commits_per_task`` the nodes' write
+  round trips per task.
 * ``nodes_failover``: two node processes share eight agents; one is killed with
   ``kill -9``; the time from the kill until each of its agents answered an acknowledged
   call on the survivor (max over its agents), against the lease duration.
@@ -36,6 +40,32 @@ class _Context(Protocol):
     dsn: str
     quick: bool
     rounds: int
+    server_pid: int | None
+
+
+def server_cpu(pid: int | None) -> float | None:
+    """CPU seconds of a PostgreSQL server so far: its postmaster, the backends it reaped,
+    and its live processes (Linux ``/proc``); None if unknown."""
+    if pid is None:
+        return None
+    tick = os.sysconf("SC_CLK_TCK")
+
+    def fields(p: int | str) -> list[str]:
+        stat = Path(f"/proc/{p}/stat").read_text()
+        return stat[stat.rindex(")") + 2 :].split()  # after the command name
+
+    try:
+        own = fields(pid)
+        total = sum(int(v) for v in own[11:15])  # utime stime cutime cstime
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        for child in children:
+            try:
+                total += sum(int(v) for v in fields(child)[11:13])
+            except OSError:
+                continue  # exited meanwhile (counted in cutime once reaped)
+    except OSError:
+        return None
+    return total / tick
 
 
 class _Node:
@@ -78,12 +108,14 @@ class _Node:
         self.lines.extend(fresh)
         return fresh
 
-    def stop(self) -> float:
-        """SIGTERM; the CPU seconds the node process used."""
+    def stop(self) -> tuple[float, int, int]:
+        """SIGTERM; the CPU seconds the node process used, its store's commits (round
+        trips that wrote) and batches."""
         self.proc.send_signal(signal.SIGTERM)
         line = self.read_until("CPU", time.monotonic() + LIMIT)
         self.proc.wait(timeout=LIMIT)
-        return float(line.split()[1])
+        _, cpu, commits, batches = line.split()
+        return float(cpu), int(commits), int(batches)
 
     def kill(self) -> None:
         if self.proc.poll() is None:
@@ -111,18 +143,27 @@ async def _throughput_round(ctx: _Context, nodes: int, tasks: int, work: int) ->
     schema = f"bench_nodes_{uuid.uuid4().hex[:10]}"
     procs = [_Node(ctx.dsn, schema, f"n{i}", work, 5.0) for i in range(nodes)]
     try:
+        started = 0.0  # CPU seconds of the nodes' imports and start: not the drain's
         for proc in procs:
-            proc.read_until("READY", time.monotonic() + LIMIT)
+            started += float(proc.read_until("READY", time.monotonic() + LIMIT).split()[1])
         load_before = os.getloadavg()[0]
+        server_before = server_cpu(ctx.server_pid)
         seconds = await _drain(ctx.dsn, schema, tasks)
-        cpu = sum(proc.stop() for proc in procs)
+        stopped = [proc.stop() for proc in procs]
     finally:
         for proc in procs:
             proc.kill()
+    await asyncio.sleep(0.5)  # the server reaps the nodes' backends (their CPU is counted)
+    server_after = server_cpu(ctx.server_pid)
+    cpu = sum(s[0] for s in stopped) - started
+    server = None if server_before is None or server_after is None else server_after - server_before
     return {
+        "server_cpu_ms_per_task": -1.0 if server is None else server / tasks * 1000,
         "tasks_per_s": tasks / seconds,
         "tasks_per_node_cpu_s": tasks / cpu,
         "node_cpu_share": cpu / seconds / nodes,
+        "commits_per_task": sum(s[1] for s in stopped) / tasks,
+        "batches_per_task": sum(s[2] for s in stopped) / tasks,
         "load": load_before,
     }
 
@@ -151,6 +192,18 @@ async def nodes_throughput(ctx: _Context) -> dict[str, Any]:
         "node_cpu_share": {
             "one_node": median(1, "node_cpu_share"),
             "two_nodes": median(2, "node_cpu_share"),
+        },
+        "server_cpu_ms_per_task": {  # PostgreSQL's CPU (its drain included), per task
+            "one_node": median(1, "server_cpu_ms_per_task"),
+            "two_nodes": median(2, "server_cpu_ms_per_task"),
+        },
+        "store_commits_per_task": {  # write round trips of the nodes (heartbeats included)
+            "one_node": median(1, "commits_per_task"),
+            "two_nodes": median(2, "commits_per_task"),
+        },
+        "store_batches_per_task": {
+            "one_node": median(1, "batches_per_task"),
+            "two_nodes": median(2, "batches_per_task"),
         },
         "load_average_1m": round(statistics.median(r["load"] for v in runs.values() for r in v), 2),
         "cpu_count": os.cpu_count(),

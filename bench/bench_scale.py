@@ -69,6 +69,7 @@ class Context:
     scratch: Path
     rounds: int = 3
     notes: list[str] = field(default_factory=list)
+    server_pid: int | None = None  # the throwaway server's postmaster (for its CPU time)
 
     def schema(self) -> str:
         """A fresh PostgreSQL schema name for one subject of one round."""
@@ -246,15 +247,20 @@ MEASUREMENTS: dict[str, Callable[[Context], Awaitable[dict[str, Any]]]] = {
 
 
 @contextlib.contextmanager
-def postgres_server() -> Iterator[str | None]:
-    """The DSN of ``BASTION_TEST_PG_DSN`` or of a throwaway server; None without one."""
+def postgres_server() -> Iterator[tuple[str | None, int | None]]:
+    """The DSN of ``BASTION_TEST_PG_DSN`` or of a throwaway server (None without one), and
+    the throwaway server's postmaster pid."""
     if os.environ.get("BASTION_TEST_PG_DSN"):
-        yield os.environ["BASTION_TEST_PG_DSN"]
+        yield os.environ["BASTION_TEST_PG_DSN"], None
         return
     from tests._postgres import local_server
 
     with local_server(durable=True) as server:  # fsync on: strict commits are real
-        yield None if server is None else server.dsn
+        if server is None:
+            yield None, None
+            return
+        pid = int((server.data / "postmaster.pid").read_text().split()[0])
+        yield server.dsn, pid
 
 
 async def _measure(ctx: Context, names: list[str]) -> dict[str, Any]:
@@ -269,12 +275,12 @@ async def _measure(ctx: Context, names: list[str]) -> dict[str, Any]:
 def run(quick: bool, only: list[str] | None = None, commit: str = "off") -> dict[str, Any]:
     """Run the measurements (all, or ``only``); ``bench/run.py`` calls ``run(quick)``."""
     names = only or list(MEASUREMENTS)
-    with postgres_server() as dsn, tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp:
+    with postgres_server() as (dsn, pid), tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         if dsn is None:
             return {
                 "scale": {"skipped": "no PostgreSQL server binaries and no BASTION_TEST_PG_DSN"}
             }
-        ctx = Context(dsn, quick, commit, Path(tmp), rounds=2 if quick else 3)
+        ctx = Context(dsn, quick, commit, Path(tmp), rounds=2 if quick else 3, server_pid=pid)
         found = asyncio.run(_measure(ctx, names))
     ratios = {f"scale_{k}": v for k, v in found.pop("ratios").items()}
     return {"scale": {"commit": commit, **found}, "ratios": ratios}

@@ -4,7 +4,8 @@
 counters ``c0``..``c3`` and taking tasks of the shared queue ``jobs``. It prints
 ``READY``, then ``OWNED <keys>`` whenever what it holds changes and ``STEPPED <n>`` when
 it stepped down; it adds 1 to every counter it holds, over and over, printing
-``ACK <key> <value>`` for each acknowledged add. SIGTERM stops it cleanly (exit 0).
+``ACK <key> <value>`` for each acknowledged add, and ``CRASHED <name> <reason>`` for
+each actor crash. SIGTERM stops it cleanly (exit 0).
 
 The test process itself queues the tasks (:func:`produce`) and waits for their
 outcomes (:func:`await_outcomes`) through :func:`in_parent`. ``STORE`` is
@@ -27,7 +28,7 @@ from bastion._core._clock import current_clock
 from bastion.agents import act
 from bastion.cluster import Hosted, LeaseOptions, Node, Outcome, SharedQueue
 from bastion.persistence import PostgresStore, SQLiteStore, StateStore, StoreError
-from bastion.testing import wait_for
+from bastion.testing import CapturedEvents, capture_events, wait_for
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # as a script: tests.cluster
 
@@ -57,32 +58,47 @@ async def work(payload: bytes) -> bytes:
 async def run_node(store: StateStore, node_id: str) -> None:
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
-    async with bastion.open_runtime() as rt:
-        node = await rt.spawn(
-            Node,
-            store=store,
-            node_id=node_id,
-            agents=[Hosted(k, Counter) for k in KEYS],
-            queues={"jobs": work},
-            lease=LEASE,
-        )
-        print("READY", flush=True)
-        owned: tuple[str, ...] = ()
-        stepped = 0
-        while not stop.is_set():
-            cell = node._resolve_or_none()
-            if cell is None:
-                raise SystemExit("the node stopped")
-            stats = cell.actor.statistics()  # type: ignore[attr-defined]
-            if stats.owned != owned:
-                owned = stats.owned
-                print(f"OWNED {','.join(owned)}", flush=True)
-            if stats.stepped_down != stepped:
-                stepped = stats.stepped_down
-                print(f"STEPPED {stepped}", flush=True)
-            await add_to_each(rt, owned)
-            await current_clock().sleep(0.005)
-        await node.stop(timeout=10.0)
+    with capture_events(("bastion", "actor", "crash")) as crashes:
+        async with bastion.open_runtime() as rt:
+            await serve(rt, store, node_id, stop, crashes)
+
+
+async def serve(
+    rt: bastion.Runtime,
+    store: StateStore,
+    node_id: str,
+    stop: asyncio.Event,
+    crashes: CapturedEvents,
+) -> None:
+    node = await rt.spawn(
+        Node,
+        store=store,
+        node_id=node_id,
+        agents=[Hosted(k, Counter) for k in KEYS],
+        queues={"jobs": work},
+        lease=LEASE,
+    )
+    print("READY", flush=True)
+    owned: tuple[str, ...] = ()
+    stepped = reported = 0
+    while not stop.is_set():
+        cell = node._resolve_or_none()
+        if cell is None:
+            raise SystemExit("the node stopped")
+        stats = cell.actor.statistics()  # type: ignore[attr-defined]
+        if stats.owned != owned:
+            owned = stats.owned
+            print(f"OWNED {','.join(owned)}", flush=True)
+        if stats.stepped_down != stepped:
+            stepped = stats.stepped_down
+            print(f"STEPPED {stepped}", flush=True)
+        for event in crashes.events[reported:]:
+            name, reason = event.metadata.get("name"), event.metadata.get("reason")
+            print(f"CRASHED {name} {reason!r}", flush=True)
+        reported = len(crashes.events)
+        await add_to_each(rt, owned)
+        await current_clock().sleep(0.005)
+    await node.stop(timeout=10.0)
 
 
 async def add_to_each(rt: bastion.Runtime, keys: tuple[str, ...]) -> None:

@@ -108,6 +108,9 @@ def test_a_node_frozen_past_its_lease_is_fenced_out_and_steps_down(
     a.read_until("STEPPED 1", deadline())
     b.read_until("ACK", deadline())
     stop_cleanly(a, b)
+    # a clean step-down: a's agents were stopped before acting on the lost lease, none
+    # crashed on LeaseLost (nor anything else)
+    assert [line for line in a.lines if line.startswith("CRASHED")] == []
 
     acks: dict[str, list[int]] = {k: [] for k in KEYS}
     for line in a.lines + b.lines:

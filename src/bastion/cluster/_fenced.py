@@ -34,7 +34,8 @@ class FencedStore:
     """A :class:`~bastion.persistence.StateStore` whose writes are fenced by one lease.
 
     ``valid`` says whether the holder's lease still runs by its own clock; ``on_lost`` is
-    called (once) when a write is refused because the lease was lost.
+    called (once, synchronously) when a write is refused because the lease was lost,
+    before the writer sees the error.
     """
 
     def __init__(
@@ -68,9 +69,17 @@ class FencedStore:
         """Refuse every later write (the node stepped down from this lease)."""
         self._lost = True
 
-    def _check(self) -> None:
+    async def _check(self) -> None:
+        """Raise LeaseLost if the lease is lost or over by the holder's clock.
+
+        Noticing it here (the lease ran out while the holder was busy or frozen) calls
+        ``on_lost`` first, in the writer's task: the node stops its agents there, so the
+        yield below is where an agent's stop (a cancellation) lands, before any error
+        could crash it.
+        """
         if not self._lost and not self._valid():
             self._lose()
+            await asyncio.sleep(0)
         if self._lost:
             raise LeaseLost(
                 f"{self.owner}: this node's lease (token {self.token}) is over; "
@@ -87,7 +96,7 @@ class FencedStore:
         self, ops: Sequence[Op], *, sync: bool = False, defer: bool = False
     ) -> asyncio.Future[WriteResult]:
         """Submit the batch with the lease's fence; LeaseLost if the lease is over."""
-        self._check()
+        await self._check()
         inner = await self._store.submit([self._fence, *ops], sync=sync, defer=defer)
         outer: asyncio.Future[WriteResult] = asyncio.get_running_loop().create_future()
         if inner.done():
@@ -140,7 +149,7 @@ class FencedStore:
 
     async def load(self, namespace: str) -> NamespaceData:
         """A namespace; LeaseLost if the lease is over (a restore would be pointless)."""
-        self._check()
+        await self._check()
         return await self._store.load(namespace)
 
     async def namespaces(self, prefix: str = "") -> list[str]:
@@ -149,12 +158,12 @@ class FencedStore:
 
     async def drop(self, namespace: str) -> None:
         """Drop a namespace (only while the lease runs; not atomic with the fence)."""
-        self._check()
+        await self._check()
         await self._store.drop(namespace)
 
     async def quarantine(self, namespace: str, reason: str) -> QuarantineEntry:
         """Quarantine a namespace (only while the lease runs; not atomic with the fence)."""
-        self._check()
+        await self._check()
         return await self._store.quarantine(namespace, reason)
 
     async def quarantined(self, prefix: str = "") -> list[QuarantineEntry]:
@@ -188,7 +197,7 @@ class FencedPagedStore(FencedStore):
         skip: Collection[str] = (),
     ) -> NamespaceHead:
         """The first page of a namespace (a TaskAgent's restore)."""
-        self._check()
+        await self._check()
         return await self._paged().load_head(namespace, ordered, limit, shift=shift, skip=skip)
 
     async def load_page(

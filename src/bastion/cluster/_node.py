@@ -13,30 +13,35 @@ every write it makes carries the lease's token.
 When the node cannot renew its heartbeat before its own deadline (``duration - margin``
 after the last renewal it sent), it stops every agent and writes nothing more under the
 old tokens; it keeps renewing and claims leases again once the store answers. A write
-refused for a lost lease (the node was paused while another took over) stops that agent
-at the next check. The node's process dying needs nothing: its heartbeat stops changing
-and the other nodes take its agents over after ``duration``.
+refused for a lost lease stops the agents at once, before the error reaches them: a
+node frozen past its deadline (``SIGSTOP``, a long pause) whose agents run before the
+node's own check stops them cleanly (``shutdown``), none crashes on ``LeaseLost``.
+The node's process dying needs nothing: its heartbeat stops changing and the other
+nodes take its agents over after ``duration``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import math
 import uuid
 import zlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from bastion._core._actor import Actor
-from bastion._core._childspec import ChildSpec
-from bastion._core._errors import StartFailed
+from bastion._core._childspec import ChildSpec, Restart
+from bastion._core._errors import ActorNotAlive, MailboxFull, StartFailed
 from bastion._core._intensity import RestartIntensity
 from bastion._core._messages import Down, MonitorRef
 from bastion._core._supervisor_handle import SupervisorHandle
+from bastion._core._timers import Timer
 from bastion.cluster._errors import NodeIdTaken
 from bastion.cluster._fenced import FencedStore, fenced_store
+from bastion.cluster._hosted import Hosted, NodeStatistics
 from bastion.cluster._lease import (
     BEAT,
     NODES,
@@ -54,55 +59,7 @@ from bastion.cluster._lease import (
 from bastion.cluster._queue import Membership, QueueWorker, SharedQueue, TaskHandler
 from bastion.persistence import Put, StateStore, StoreError, VersionConflict
 
-__all__ = ["Hosted", "Node", "NodeStatistics"]
-
-
-@dataclass(frozen=True, slots=True)
-class Hosted:
-    """An agent the cluster runs on exactly one node at a time.
-
-    ``key`` names it: its actor name on the node that holds it, its persistence key
-    (state in ``agent/<key>``) and its lease (``lease/agent/<key>``). ``kwargs`` go to
-    the agent's constructor; the node adds ``store`` and ``persistence_key``.
-    """
-
-    key: str
-    actor: type[Actor]
-    kwargs: Mapping[str, Any] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.key, str) or not self.key or "/" in self.key:
-            raise ValueError(
-                f"a hosted agent's key must be a non-empty str without '/': {self.key!r}"
-            )
-        if not (isinstance(self.actor, type) and issubclass(self.actor, Actor)):
-            raise TypeError(f"hosted agent {self.key!r}: actor must be an Actor subclass")
-        if "store" in self.kwargs or "persistence_key" in self.kwargs:
-            raise ValueError(
-                f"hosted agent {self.key!r}: the node passes store and persistence_key itself"
-            )
-
-    @property
-    def owner(self) -> str:
-        """The lease's owner key."""
-        return f"agent/{self.key}"
-
-
-@dataclass(frozen=True, slots=True)
-class NodeStatistics:
-    """A snapshot of a node: what it holds and what its lease machinery did."""
-
-    node_id: str
-    owned: tuple[str, ...]
-    live_nodes: int
-    lease_valid: bool
-    renewals: int
-    renew_failures: int
-    check_failures: int
-    acquired: int
-    released: int
-    stepped_down: int
-    lost: int
+__all__ = ["Hosted", "Node", "NodeStatistics"]  # (Hosted and NodeStatistics: _hosted)
 
 
 @dataclass(slots=True)
@@ -116,6 +73,11 @@ class _Owned:
 @dataclass(frozen=True, slots=True)
 class _Tick:
     pass
+
+
+@dataclass(frozen=True, slots=True)
+class _Lapsed:
+    """An agent's write found the lease lost; its agents were stopped: tidy up."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +118,7 @@ class Node(Actor):
         self._watch = BeatWatch(self.options.duration)
         self._queues = dict(queues or {})
         self._workers: SupervisorHandle | None = None
+        self._ticker: Timer | None = None
         self._owned: dict[str, _Owned] = {}
         self._cooling: dict[str, float] = {}  # key -> until when this node leaves it alone
         self._beat_version = 0
@@ -172,7 +135,7 @@ class Node(Actor):
         beat = await self._io(read_beat(self.store, self.node_id))
         self._beat_version = beat.version
         await self._renew()
-        self.send_interval(self.options.check, _Tick())
+        self._ticker = self.send_interval(self.options.check, _Tick())
         await self._balance()
         if self._queues:
             await self._start_workers()
@@ -197,6 +160,8 @@ class Node(Actor):
 
     async def on_stop(self, reason: Any) -> None:
         """Stop every agent, release their leases, mark the heartbeat stopped."""
+        if self._ticker is not None:
+            self._ticker.cancel()  # (ticks queued while it stops would be dead letters)
         if self._workers is not None:
             await self._workers.stop()
         for key in list(self._owned):
@@ -216,6 +181,11 @@ class Node(Actor):
                 await self._step_down("its heartbeat was not renewed before its deadline")
         elif isinstance(message, Down):
             await self._agent_down(message)
+
+    async def handle_cast(self, message: Any) -> None:
+        """An agent's write found the lease lost (see :meth:`_lease_lost`)."""
+        if isinstance(message, _Lapsed):
+            await self._tick()
 
     def statistics(self) -> NodeStatistics:
         """What this node holds and counted."""
@@ -297,8 +267,7 @@ class Node(Actor):
         if not self._stepped_down:
             self._stepped_down = True
             self._counts["stepped_down"] += 1
-        for owned in self._owned.values():
-            owned.store.revoke()
+        self._stop_now(list(self._owned))
         for key in list(self._owned):
             await self._let_go(key, release=False)
 
@@ -348,12 +317,14 @@ class Node(Actor):
         except (StoreError, TimeoutError):
             return  # another node was faster, or the store is away: next check
         token = result.versions[(f"lease/{spec.owner}", "holder")]
-        store = fenced_store(self.store, spec.owner, token, valid=self._valid, on_lost=lambda: None)
+        lost = functools.partial(self._lease_lost, spec.key)
+        store = fenced_store(self.store, spec.owner, token, valid=self._valid, on_lost=lost)
         child = ChildSpec(
             id=spec.key,
             actor=spec.actor,
             kwargs={**spec.kwargs, "store": store, "persistence_key": spec.key},
             name=spec.key,
+            restart=Restart.TRANSIENT,  # a crash restarts it; a stop for a lost lease not
         )
         try:
             handle = await self.runtime.start_supervisor([child], intensity=_AGENT_INTENSITY)
@@ -364,6 +335,28 @@ class Node(Actor):
             return
         self._owned[spec.key] = _Owned(spec, store, handle, self.monitor(handle.ref))
         self._counts["acquired"] += 1
+
+    def _lease_lost(self, key: str) -> None:
+        """``key``'s store refused a write for a lost lease (called in the writer's task,
+        before the writer sees the error): stop the agents concerned now, every agent if
+        the node's own lease ran out. A ``shutdown`` kill cancels each where it waits, so
+        none acts on the lost lease or crashes on it; the next check tidies up."""
+        self._stop_now([key] if self._valid() else list(self._owned))
+        with contextlib.suppress(MailboxFull, ActorNotAlive):  # (the checks tidy up too)
+            self.ref.cast_nowait(_Lapsed())
+
+    def _stop_now(self, keys: list[str]) -> None:
+        """Refuse the agents' writes and end them at once, all together (a ``shutdown``
+        kill: cancelled where they wait, not restarted, no crash), so none of them acts
+        on a lost lease while another one is being stopped."""
+        for key in keys:
+            owned = self._owned.get(key)
+            if owned is None:
+                continue
+            owned.store.revoke()
+            cell = owned.supervisor.child(key)._resolve_or_none()
+            if cell is not None:
+                cell.kill("shutdown")
 
     async def _let_go(self, key: str, *, release: bool) -> None:
         """Stop a hosted agent; with ``release``, hand its lease back after its last save."""

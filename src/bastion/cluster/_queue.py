@@ -11,8 +11,9 @@ the outcome in one fenced batch::
 so the outcome is recorded **once**: a claimer replaced after its node's heartbeat died
 has its batch rejected whole, and ``expected_version=0`` refuses a second outcome. A
 task whose node dies mid-run is claimed again once that node's heartbeat is seen dead:
-execution is at-least-once, completion exactly-once. Nodes visit pending tasks in an
-order of their own (a hash of node and task id), so they rarely contend for one task.
+execution is at-least-once, completion exactly-once. Each node tries its own share of
+the pending tasks first (by a hash of the task id among the nodes it sees alive), so
+live nodes rarely contend for one task.
 """
 
 from __future__ import annotations
@@ -172,13 +173,23 @@ class QueueWorker(Actor):
     async def _round(self) -> int:
         """Claim up to ``concurrency`` pending tasks and run them, all concurrently.
 
-        Nodes list the same pending tasks but try them in orders of their own (a hash of
-        node and task id) out of a window 16 times ``concurrency`` wide, so two nodes
-        rarely try the same task.
+        Nodes list the same pending tasks (a window 16 times ``concurrency`` wide) but try
+        their own share first: the tasks whose hash falls to this node's rank among the
+        nodes it sees alive, so that live nodes do not try the same tasks (what
+        ``SKIP LOCKED`` gives a SQL queue), then the others' (a dead node's, or when the
+        views of who is alive differ), each in an order of its own (a hash of node and
+        task id).
         """
         node = self.membership.node_id
         tasks = await self._io(self.queue.pending(self.concurrency * 16))
-        tasks.sort(key=lambda t: zlib.crc32(f"{node}/{t[0]}".encode()))
+        live = sorted({*self.membership.watch.alive(self.membership.now()), node})
+        rank, count = live.index(node), len(live)
+
+        def preference(task: tuple[str, bytes]) -> tuple[bool, int]:
+            key = task[0].encode()
+            return zlib.crc32(key) % count != rank, zlib.crc32(node.encode() + b"/" + key)
+
+        tasks.sort(key=preference)
         tokens: dict[str, int | None] = {}
 
         async def claim(task_id: str) -> None:
@@ -190,10 +201,12 @@ class QueueWorker(Actor):
         claimed = [(t, p, tokens[t]) for t, p in tasks[: self.concurrency] if tokens[t]]
         if not self.membership.valid():
             return 0  # claimed but not run: the claims lapse with this node's lease
+        runs: list[tuple[str, int, asyncio.Task[Outcome]]] = []
         async with asyncio.TaskGroup() as group:
             for task_id, payload, token in claimed:
                 assert token is not None
-                group.create_task(self._run(task_id, payload, token))
+                runs.append((task_id, token, group.create_task(self._run(payload))))
+        await self._record([(task_id, token, run.result()) for task_id, token, run in runs])
         return len(claimed)
 
     async def _claim(self, task_id: str) -> int | None:
@@ -221,25 +234,43 @@ class QueueWorker(Actor):
             return token
         return None
 
-    async def _run(self, task_id: str, payload: bytes, token: int) -> None:
+    async def _run(self, payload: bytes) -> Outcome:
         node = self.membership.node_id
         try:
-            outcome = Outcome(node, True, await self.handler(payload))
+            return Outcome(node, True, await self.handler(payload))
         except Exception as exc:  # noqa: BLE001 -- a handler's failure is the task's outcome, recorded, not swallowed
-            outcome = Outcome(node, False, error=f"{type(exc).__name__}: {exc}")
+            return Outcome(node, False, error=f"{type(exc).__name__}: {exc}")
+
+    async def _record(self, done: list[tuple[str, int, Outcome]]) -> None:
+        """Record the round's outcomes: one fenced batch per task, all submitted together,
+        so the store commits them in one group (one round trip for the round)."""
         if not self.membership.valid():
-            self.rejected += 1
-            return  # the lease ran out meanwhile: write nothing, the task moves on
-        ops = self.queue.completion_ops(task_id, token, outcome)
+            self.rejected += len(done)
+            return  # the lease ran out meanwhile: write nothing, the tasks move on
+        submitted = []
+        for task_id, token, outcome in done:
+            ops = self.queue.completion_ops(task_id, token, outcome)
+            try:
+                submitted.append((ops, await self._io(self.queue.store.submit(ops))))
+            except (StoreError, TimeoutError):
+                self.rejected += 1  # not sent: the claim lapses with this node, or completes
+        for ops, fut in submitted:
+            await self._settle(ops, fut)
+
+    async def _settle(self, ops: list[Op], fut: asyncio.Future[Any]) -> None:
         try:
-            await self._io(self.queue.store.write(ops))
+            await self._io(asyncio.shield(fut))
         except VersionConflict as exc:
             if exc.context.get("namespace") != self.queue.done_namespace:
                 self.rejected += 1  # fenced out: another node owns the task now
                 return
             # done already (a claim raced a completion): only retire it
             retire = [op for op in ops if not isinstance(op, Put)]
-            await self._io(self.queue.store.write(retire))
+            try:
+                await self._io(self.queue.store.write(retire))
+            except (StoreError, TimeoutError):
+                self.rejected += 1
+                return
         except (StoreError, TimeoutError):
             self.rejected += 1  # unknown: the claim lapses with this node, or completes
             return

@@ -233,8 +233,11 @@ class EngineCore(Signals, Launcher):
                 self.resolve(run.id, meta, None)
 
     def fault(self, run: Run | None, fault: EngineFault, workflow_id: str = "") -> None:
-        """A store failure under a run: crash the engine actor, which resumes everything."""
+        """A store failure under a run: crash the engine actor, which resumes everything.
+        (Partitioned: only the run ends; the next discovery loads it again.)"""
         self.counts["faults"] += 1
+        if run is not None and self.ownership is not None:
+            return
         cause = fault.args[0] if fault.args else fault
         wid = run.id if run is not None else workflow_id
         owner = self.owner

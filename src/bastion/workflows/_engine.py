@@ -11,6 +11,11 @@ a handle to the first) and runs it in a task owned by the engine actor. Steps wr
 their results straight to the store, one batch per step; concurrent workflows share
 the store's group commits. Closing the engine stops the runs; opening one again on the
 same store resumes every active workflow from its history.
+
+Several nodes on one store (``partitions=N``): each node's engine runs only the
+workflows of the partitions its :class:`~bastion.cluster.Node` holds (the node hosts
+``engine.hosted()``); any node may start, steer and read any workflow. See
+``_partitions`` and ``docs/workflows.md``.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from bastion._core._durations import positive_seconds
 from bastion._core._errors import RuntimeClosed
 from bastion._core._runtime import Runtime
 from bastion._core._supervisor_handle import SupervisorHandle
+from bastion.cluster import Hosted
 from bastion.persistence import (
     Codec,
     Durability,
@@ -41,14 +47,14 @@ from bastion.persistence import (
 from bastion.workflows._actor import EngineActor
 from bastion.workflows._core import EngineCore
 from bastion.workflows._definitions import WorkflowDefinition, find_definition, local_table
-from bastion.workflows._errors import (
-    WorkflowCancelled,
-    WorkflowFailed,
-    WorkflowTimedOut,
-    WorkflowWaitTimeout,
-)
 from bastion.workflows._handle import WorkflowHandle
 from bastion.workflows._inspect import StepInfo, WorkflowInfo, WorkflowStore, check_workflow_id
+from bastion.workflows._partitions import (
+    Ownership,
+    check_partition_count,
+    hosted_partitions,
+    owned_store,
+)
 from bastion.workflows._records import (
     ACTIVE_COLLECTION,
     FENCE,
@@ -64,6 +70,7 @@ from bastion.workflows._records import (
     inbox_key,
     namespace_of,
 )
+from bastion.workflows._results import EngineResults
 from bastion.workflows._run import Run
 from bastion.workflows._wall import wall_clock
 
@@ -97,6 +104,8 @@ async def open_workflows(
     max_inbox: int = 1000,
     write_timeout: float = 30.0,
     workflows: Collection[WorkflowDefinition] = (),
+    partitions: int | None = None,
+    discover_every: float = 1.0,
 ) -> WorkflowEngine:
     """Start a workflow engine on ``store`` under its own supervisor and resume its work.
 
@@ -106,6 +115,14 @@ async def open_workflows(
     memory with a task at once, sleeping and waiting ones included (the rest wait in
     order). ``max_inbox``: unread messages per workflow before ``send`` refuses.
     ``workflows``: definitions this engine finds before those registered by ``@workflow``.
+
+    ``partitions``: the store is shared by several nodes; the workflows are split into
+    this many partitions and the engine runs those whose partition lease its
+    :class:`~bastion.cluster.Node` holds (spawn the node with ``agents=engine.hosted()``);
+    every node of the store must use the same number (ValueError otherwise, also for an
+    engine without partitions on a partitioned store). ``discover_every``: how often a
+    partitioned engine reads the index for workflows started on other nodes (and
+    messages sent from them), and how often a wait for a result run elsewhere reads it.
     """
     if not isinstance(runtime, Runtime):
         raise TypeError(f"open_workflows needs a bastion Runtime, got {runtime!r}")
@@ -115,10 +132,17 @@ async def open_workflows(
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"{label} must be an int >= 1, got {value!r}")
     positive_seconds("write_timeout", write_timeout)
+    positive_seconds("discover_every", discover_every)
+    if partitions is not None and (
+        isinstance(partitions, bool) or not isinstance(partitions, int) or partitions < 1
+    ):
+        raise ValueError(f"partitions must be an int >= 1 or None, got {partitions!r}")
+    await check_partition_count(store, partitions)
+    ownership = None if partitions is None else Ownership(partitions)
     local = local_table(workflows)
     core = EngineCore(
         runtime,
-        store,
+        store if ownership is None else owned_store(store, ownership),
         codec if codec is not None else default_codec(),
         durability=Durability(durability),
         write_timeout=write_timeout,
@@ -127,25 +151,47 @@ async def open_workflows(
         local=local,
     )
     core.wall = wall_clock(runtime.loop)
+    if ownership is not None:
+        core.ownership, core.discover_every = ownership, discover_every
+        ownership.on_owned = lambda _number: core.scan()
+        ownership.on_disowned = core.drop_partition
     spec = ChildSpec("engine", EngineActor, kwargs={"core": core}, name=name)
     supervisor = await runtime.start_supervisor([spec], name=f"{name}-supervisor")
-    return WorkflowEngine._create(name, core, supervisor)
+    return WorkflowEngine._create(name, core, supervisor, store)
 
 
-class WorkflowEngine:
+class WorkflowEngine(EngineResults):
     """Starts, steers and reads durable workflows (from :func:`open_workflows`)."""
 
-    def __init__(self, name: str, core: EngineCore, supervisor: SupervisorHandle) -> None:
+    def __init__(
+        self, name: str, core: EngineCore, supervisor: SupervisorHandle, store: StateStore
+    ) -> None:
         """Use :func:`open_workflows`."""
         self.name = name
         self._core = core
         self._supervisor = supervisor
-        self.store = WorkflowStore(core.store, codec=core.codec, wall=core.wall)
+        self._shared = store  # (the runs of a partitioned engine write through core.store)
+        self.store = WorkflowStore(store, codec=core.codec, wall=core.wall)
         self.closed = False
 
     @classmethod
-    def _create(cls, name: str, core: EngineCore, supervisor: SupervisorHandle) -> WorkflowEngine:
-        return cls(name, core, supervisor)
+    def _create(
+        cls, name: str, core: EngineCore, supervisor: SupervisorHandle, store: StateStore
+    ) -> WorkflowEngine:
+        return cls(name, core, supervisor, store)
+
+    def hosted(self) -> list[Hosted]:
+        """The partitions as :class:`~bastion.cluster.Hosted` actors for this process's
+        :class:`~bastion.cluster.Node` (``agents=[..., *engine.hosted()]``): the node
+        that holds a partition's lease runs its workflows. ValueError without
+        ``partitions``."""
+        ownership = self._core.ownership
+        if ownership is None:
+            raise ValueError(
+                f"workflow engine {self.name!r} has no partitions: open it with "
+                "open_workflows(..., partitions=N) to run it on cluster nodes"
+            )
+        return hosted_partitions(ownership)
 
     # -- starting ----------------------------------------------------------------------------
     async def start(
@@ -207,7 +253,7 @@ class WorkflowEngine:
 
     async def _commit(self, ops: list[Any]) -> None:
         core = self._core
-        fut = await core.store.submit(ops, sync=core.durability is Durability.STRICT)
+        fut = await self._shared.submit(ops, sync=core.durability is Durability.STRICT)
         if not fut.done():
             async with asyncio.timeout(core.write_timeout):
                 await asyncio.shield(fut)
@@ -216,56 +262,6 @@ class WorkflowEngine:
     def handle(self, workflow_id: str) -> WorkflowHandle:
         """A handle to an existing workflow (no check that it exists)."""
         return WorkflowHandle(self, check_workflow_id(workflow_id))
-
-    # -- results -------------------------------------------------------------------------------
-    async def result(self, workflow_id: str, *, timeout: float) -> Any:
-        """The workflow's return value, waiting up to ``timeout`` seconds.
-
-        Raises WorkflowFailed (the original error chained when it failed in this
-        process), WorkflowCancelled, WorkflowWaitTimeout (it goes on running),
-        IncompatibleWorkflow / CorruptWorkflow (this engine cannot run it), or
-        UnknownWorkflow.
-        """
-        positive_seconds("result timeout", timeout)
-        core = self._core
-        waiter = core.watch_result(workflow_id)
-        try:
-            refused = core.refused.get(workflow_id)
-            if refused is not None:
-                raise refused
-            run = core.active.get(workflow_id)
-            meta = run.meta if run is not None else await self.store._meta(workflow_id)
-            if meta.status.finished:  # (a run in memory: no store read to wait for)
-                return self._outcome(workflow_id, meta, None)
-            done, _ = await asyncio.wait((waiter,), timeout=timeout)
-            got = waiter.result() if done else None
-        finally:
-            core.unwatch_result(workflow_id, waiter)
-        if got is not None:
-            final, error = got
-            if final is None:
-                raise error if error is not None else WorkflowWaitTimeout(workflow_id)
-            return self._outcome(workflow_id, final, error)
-        meta = await self.store._meta(workflow_id)
-        if meta.status.finished:
-            return self._outcome(workflow_id, meta, None)
-        raise WorkflowWaitTimeout(
-            f"workflow {workflow_id!r} did not finish within {timeout:g}s (it goes on)",
-            context={"workflow_id": workflow_id},
-        )
-
-    def _outcome(self, workflow_id: str, meta: Meta, error: BaseException | None) -> Any:
-        if meta.status is WorkflowStatus.COMPLETED:
-            return self._core.decode(meta.result)
-        if meta.status is WorkflowStatus.CANCELLED:
-            raise WorkflowCancelled(
-                f"workflow {workflow_id!r} was cancelled", context={"workflow_id": workflow_id}
-            )
-        kind = WorkflowTimedOut if meta.error_type == WorkflowTimedOut.__name__ else WorkflowFailed
-        raise kind(
-            f"workflow {workflow_id!r} failed: {meta.error}",
-            context={"workflow_id": workflow_id, "error_type": meta.error_type},
-        ) from error
 
     # -- steering ------------------------------------------------------------------------------
     async def cancel(self, workflow_id: str) -> WorkflowInfo:
@@ -313,12 +309,6 @@ class WorkflowEngine:
         key = inbox_key(topic, core.sequence())
         await self._commit([PutItem(namespace_of(workflow_id), INBOX, key, data)])
         core.deliver(workflow_id, topic, key, data)
-
-    async def get_event(self, workflow_id: str, key: str, *, timeout: float) -> Any:
-        """The value the workflow set for ``key`` (``ctx.set_event``); None after ``timeout``."""
-        check_workflow_id(workflow_id)
-        positive_seconds("get_event timeout", timeout)
-        return self._core.decode_value(await self._core.wait_event(workflow_id, key, timeout))
 
     # -- reading -------------------------------------------------------------------------------
     async def list(self, **filters: Any) -> builtins.list[WorkflowInfo]:
