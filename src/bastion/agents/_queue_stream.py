@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from bastion.agents._snapshot import Rejected, Restored
-from bastion.agents._task_types import ORDER_SHIFT, QueuedTask, TaskQueue
+from bastion.agents._task_types import ORDER_SHIFT, QueuedTask, TaskQueue, order_of
 from bastion.persistence import NamespaceData
 from bastion.persistence._paged import Cursor, PagedLoad
 
@@ -45,7 +45,6 @@ __all__ = ["HEAD_PAGE", "PAGE", "QueueStream", "StreamQueue"]
 HEAD_PAGE = 256  # tasks restored before the first dispatch
 PAGE = 1_000  # tasks (or outcome ids) read per StreamQueue message
 _QUEUE, _DONE = "queue", "done"
-_SEQ_MASK = (1 << ORDER_SHIFT) - 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,12 +120,11 @@ class QueueStream:
     async def fill(self, agent: TaskAgent) -> None:
         """Before a task is taken: read pages until no unread task comes before the next."""
         while self.cursor is not None:
-            order = self.cursor[0]
-            frontier = (order >> ORDER_SHIFT, order & _SEQ_MASK)
+            frontier = self.cursor[0]
             heap, queue = agent._heap, agent.queue
-            while heap and heap[0][2] not in queue:
+            while heap and heap[0][1] not in queue:
                 heapq.heappop(heap)  # a task that already ran
-            if heap and heap[0][:2] <= frontier:
+            if heap and heap[0][0] <= frontier:
                 return
             await self._next_page(agent)
 
@@ -170,7 +168,7 @@ class QueueStream:
             queue.add_restored(tasks)
         heap = agent._heap
         for task in tasks.values():
-            heapq.heappush(heap, (task.priority, task.seq, task.id))
+            heapq.heappush(heap, (order_of(task), task.id))
         if restored.rejected:
             await _set_aside(agent, restored.rejected)
 

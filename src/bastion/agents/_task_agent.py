@@ -47,6 +47,7 @@ from bastion.agents._task_types import (
     TaskQueue,
     TaskSpec,
     TaskValidation,
+    order_of,
 )
 from bastion.telemetry import _hooks
 
@@ -112,7 +113,7 @@ class TaskAgent(TaskRunner):
         self.task_timeout = task_timeout
         self.max_attempts = max_attempts
         self.pause_after_errors = pause_after_errors
-        self._heap: list[tuple[int, int, str]] = []
+        self._heap: list[tuple[int, str]] = []  # (order_of(task), id): the run order
         self._running: asyncio.Task[None] | None = None
         self._kicked = False
         self._notify_failures = 0
@@ -307,7 +308,7 @@ class TaskAgent(TaskRunner):
             queue.add_new(task.id, task)
         else:
             queue[task.id] = task
-        heapq.heappush(self._heap, (task.priority, task.seq, task.id))
+        heapq.heappush(self._heap, (order_of(task), task.id))
         self._kick()
         return task
 
@@ -346,7 +347,7 @@ class TaskAgent(TaskRunner):
     async def _prepare_state(self) -> None:
         await super()._prepare_state()
         await self._stream.attach(self)
-        self._heap = sorted((t.priority, t.seq, t.id) for t in self.queue.values())
+        self._heap = sorted((order_of(t), t.id) for t in self.queue.values())
         if self.current_task is not None:
             running = self.queue.get(self.current_task)
             if running is not None:

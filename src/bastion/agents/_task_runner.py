@@ -47,6 +47,7 @@ from bastion.agents._task_types import (
     TaskMetrics,
     TaskOutcome,
     TaskStatus,
+    order_of,
 )
 from bastion.persistence import UnstorableValue, UnsupportedType
 from bastion.telemetry import _hooks
@@ -86,7 +87,7 @@ class TaskRunner(PersistentAgent):
     task_timeout: float
     max_attempts: int
     pause_after_errors: int
-    _heap: list[tuple[int, int, str]]
+    _heap: list[tuple[int, str]]
     _running: asyncio.Task[None] | None
     _kicked: bool
     _notify_failures: int
@@ -234,7 +235,7 @@ class TaskRunner(PersistentAgent):
 
     def _pop(self) -> QueuedTask | None:
         while self._heap:
-            _, _, task_id = heapq.heappop(self._heap)
+            _, task_id = heapq.heappop(self._heap)
             task = self.queue.get(task_id)
             if task is not None:
                 return task
@@ -356,4 +357,4 @@ class TaskRunner(PersistentAgent):
         runnable again."""
         self._finished = []
         await super()._roll_back()
-        self._heap = sorted((t.priority, t.seq, t.id) for t in self.queue.values())
+        self._heap = sorted((order_of(t), t.id) for t in self.queue.values())
