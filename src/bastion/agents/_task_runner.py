@@ -21,6 +21,7 @@ import msgspec
 from bastion._core import _event_names, _events
 from bastion._core._errors import ActorNotAlive, MailboxFull
 from bastion._core._ref import ActorRef
+from bastion.agents._frozen import builder
 from bastion.agents._persistent import PersistentAgent
 from bastion.agents._queue_stream import QueueStream
 from bastion.agents._retention import OutcomeIndex
@@ -65,6 +66,7 @@ DONE = "done"
 _BATCH_TASKS = 128
 _BATCH_SECONDS = 0.02
 _MAX_REPLY_REFS = 1024
+_new_finished = builder(TaskFinished)  # one notice per task
 _TASK_SPAN = tuple((*_event_names.AGENT_TASK, end) for end in ("start", "stop", "exception"))
 
 
@@ -143,6 +145,7 @@ class TaskRunner(PersistentAgent):
         loop = asyncio.get_running_loop()
         deadline = loop.time() + _BATCH_SECONDS
         spans = _events.listened(_TASK_SPAN)  # (a handler attached meanwhile: next batch)
+        now, name = self._bastion_clock.now, cell.name  # (fixed for the incarnation)
         plain: dict[str, TaskHandler] = {}  # task type -> its plain-function handler
         for _ in range(_BATCH_TASKS):
             if self._stream.cursor is not None and self._may_start():
@@ -161,7 +164,7 @@ class TaskRunner(PersistentAgent):
                     return
                 plain[task.type] = handler
             await asyncio.sleep(0)  # one task per turn of the loop, as in a task of its own
-            self._run_inline(task, handler, spans)
+            self._run_inline(task, handler, spans, now, name)
             if self._running is not None or cell.queue or cell.stop_reason is not None:
                 return  # the messages that arrived are answered before the next task
             if loop.time() >= deadline:
@@ -170,10 +173,11 @@ class TaskRunner(PersistentAgent):
     def _next_task(self) -> QueuedTask | None:
         """The next task to run, its attempt counted (tasks out of attempts are recorded
         as failed on the way); None if none may start now."""
-        while self._may_start():
-            task = self._pop()
+        heap, queue = self._heap, self.queue
+        while heap and self.current_task is None and self.status is not TaskAgentStatus.PAUSED:
+            task = queue.get(heapq.heappop(heap)[1])
             if task is None:
-                return None
+                continue  # it left the queue meanwhile (its entry stays until popped)
             if task.attempts >= self.max_attempts:
                 error = (
                     f"gave up after {task.attempts} attempts: the agent stopped while running it"
@@ -197,20 +201,27 @@ class TaskRunner(PersistentAgent):
         self._send_notices()
         self._publish_load()
 
-    def _run_inline(self, task: QueuedTask, handler: TaskHandler, spans: bool) -> None:
+    def _run_inline(
+        self,
+        task: QueuedTask,
+        handler: TaskHandler,
+        spans: bool,
+        now: Callable[[], float],
+        name: str | None,
+    ) -> None:
         """A plain function cannot be interrupted, nor let the agent answer while it runs,
         in a task of its own either: it runs here, with no task and no message back."""
         limit = task.timeout or self.task_timeout
         if spans:
             with _events.span(_event_names.AGENT_TASK, self._task_meta(task)):
-                called = call_handler(handler, task_view(task), limit, self.clock)
+                called = call_handler(handler, task_view(task), limit, now)
         else:
-            called = call_handler(handler, task_view(task), limit, self.clock)
-        if isinstance(called, HandlerResult):
-            self._record(task, outcome_of(task, called, self.name))
+            called = call_handler(handler, task_view(task), limit, now)
+        if type(called) is HandlerResult:
+            self._record(task, outcome_of(task, called, name))
             return
         self._handler_modes.mark_async(task.type, handler)  # it returned an awaitable
-        start = self.clock.now()  # the limit applies to what it returned
+        start = now()  # the limit applies to what it returned
         self._running = self.runtime.tasks.start(
             self._await_task, task, called, start, name=f"task:{task.id}"
         )
@@ -232,14 +243,6 @@ class TaskRunner(PersistentAgent):
         # Start the next task now: its start and this outcome share one write (ordered
         # after every earlier write; no acknowledgement waits on it).
         await self._process_next()
-
-    def _pop(self) -> QueuedTask | None:
-        while self._heap:
-            _, task_id = heapq.heappop(self._heap)
-            task = self.queue.get(task_id)
-            if task is not None:
-                return task
-        return None
 
     async def _execute(self, task: QueuedTask) -> TaskOutcome:
         handler = self.handlers.get(task.type)
@@ -271,15 +274,17 @@ class TaskRunner(PersistentAgent):
             self.stage_item(DONE, task.id, outcome, TaskOutcome)
         if self._outcomes is not None:
             self._retain(task.id, outcome.finished_at)
-        if task.id in self.queue:
-            del self.queue[task.id]
+        queue = self.queue
+        if task.id in queue:
+            del queue[task.id]
         if self.current_task == task.id:
             self.current_task, self.current_attempt = None, 0
             if self.status is TaskAgentStatus.PROCESSING:
                 self.status = TaskAgentStatus.IDLE
-        self._count(outcome)
-        if self._meter is not None:
-            self._meter.finished(outcome.status, outcome.duration)
+        self._count(outcome.status, outcome.duration)
+        meter = self._meter
+        if meter is not None:
+            meter.finished(outcome.status, outcome.duration)
         else:
             _hooks.task_finished(self._agent_class, outcome.status, outcome.duration)
         self._finished.append((task.reply_to, outcome))  # announced once saved
@@ -290,8 +295,8 @@ class TaskRunner(PersistentAgent):
             for old in self._outcomes.add(task_id, finished_at, time.time()):
                 self.unstage_item(DONE, old)
 
-    def _count(self, outcome: TaskOutcome) -> None:
-        if outcome.status is TaskStatus.COMPLETED:
+    def _count(self, status: TaskStatus, duration: float) -> None:
+        if status is TaskStatus.COMPLETED:
             self.processed_count += 1
             self.consecutive_errors = 0
         else:
@@ -300,7 +305,7 @@ class TaskRunner(PersistentAgent):
             too_many = self.consecutive_errors >= self.pause_after_errors
             if too_many and self.status is not TaskAgentStatus.PAUSED:
                 self._pause("consecutive_errors")
-        self.metrics = with_duration(self.metrics, outcome.duration)
+        with_duration(self.metrics, duration)
 
     def _pause(self, reason: str) -> None:
         self.status, self.pause_reason = TaskAgentStatus.PAUSED, reason
@@ -323,7 +328,7 @@ class TaskRunner(PersistentAgent):
             if reply_to is None:
                 continue
             try:
-                self._reply_ref(reply_to).cast_nowait(TaskFinished(outcome))
+                self._reply_ref(reply_to).cast_nowait(_new_finished(outcome))
             except (ActorNotAlive, MailboxFull):
                 self._notify_failures += 1  # the requester reads the outcome with `result`
 
