@@ -73,6 +73,20 @@ _TASK_SPAN = tuple((*_event_names.AGENT_TASK, end) for end in ("start", "stop", 
 class TaskRunner(PersistentAgent):
     """The queue-running half of a TaskAgent (its state fields are declared there)."""
 
+    __slots__ = (  # framework-private (see Agent); set by TaskAgent.__init__
+        "_agent_class",
+        "_finished",
+        "_handler_modes",
+        "_heap",
+        "_kicked",
+        "_meter",
+        "_notify_failures",
+        "_outcomes",
+        "_reply_refs",
+        "_running",
+        "_stream",
+    )
+
     _bastion_framework = True
 
     # Declared by TaskAgent (state fields with their defaults) and set by its __init__.
