@@ -27,7 +27,6 @@ by streaming itself.
 from __future__ import annotations
 
 import asyncio
-import heapq
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -120,11 +119,12 @@ class QueueStream:
     async def fill(self, agent: TaskAgent) -> None:
         """Before a task is taken: read pages until no unread task comes before the next."""
         while self.cursor is not None:
-            frontier = self.cursor[0]
-            heap, queue = agent._heap, agent.queue
-            while heap and heap[0][1] not in queue:
-                heapq.heappop(heap)  # a task that already ran
-            if heap and heap[0][0] <= frontier:
+            run_order, queue = agent._run_order, agent.queue
+            first = run_order.head()
+            while first is not None and first[1] not in queue:
+                run_order.pop()  # a task that already ran
+                first = run_order.head()
+            if first is not None and first[0] <= self.cursor[0]:
                 return
             await self._next_page(agent)
 
@@ -166,9 +166,9 @@ class QueueStream:
         queue = agent.queue
         if isinstance(queue, TaskQueue):
             queue.add_restored(tasks)
-        heap = agent._heap
+        run_order = agent._run_order
         for task in tasks.values():
-            heapq.heappush(heap, (order_of(task), task.id))
+            run_order.push((order_of(task), task.id))
         if restored.rejected:
             await _set_aside(agent, restored.rejected)
 

@@ -11,7 +11,6 @@ write is submitted.
 from __future__ import annotations
 
 import asyncio
-import heapq
 import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, cast
@@ -25,6 +24,7 @@ from bastion.agents._frozen import builder
 from bastion.agents._persistent import PersistentAgent
 from bastion.agents._queue_stream import QueueStream
 from bastion.agents._retention import OutcomeIndex
+from bastion.agents._run_order import RunOrder
 from bastion.agents._state import ItemMap
 from bastion.agents._task_support import (
     HandlerModes,
@@ -77,12 +77,12 @@ class TaskRunner(PersistentAgent):
         "_agent_class",
         "_finished",
         "_handler_modes",
-        "_heap",
         "_kicked",
         "_meter",
         "_notify_failures",
         "_outcomes",
         "_reply_refs",
+        "_run_order",
         "_running",
         "_stream",
     )
@@ -103,7 +103,7 @@ class TaskRunner(PersistentAgent):
     task_timeout: float
     max_attempts: int
     pause_after_errors: int
-    _heap: list[tuple[int, str]]
+    _run_order: RunOrder
     _running: asyncio.Task[None] | None
     _kicked: bool
     _notify_failures: int
@@ -117,7 +117,7 @@ class TaskRunner(PersistentAgent):
 
     def _kick(self) -> None:
         paused = self.status is TaskAgentStatus.PAUSED
-        if self._kicked or paused or self.current_task or not self._heap:
+        if self._kicked or paused or self.current_task or not self._run_order:
             return
         try:
             self.ref.cast_nowait(ProcessNext())
@@ -187,9 +187,12 @@ class TaskRunner(PersistentAgent):
     def _next_task(self) -> QueuedTask | None:
         """The next task to run, its attempt counted (tasks out of attempts are recorded
         as failed on the way); None if none may start now."""
-        heap, queue = self._heap, self.queue
-        while heap and self.current_task is None and self.status is not TaskAgentStatus.PAUSED:
-            task = queue.get(heapq.heappop(heap)[1])
+        run_order, queue = self._run_order, self.queue
+        while self.current_task is None and self.status is not TaskAgentStatus.PAUSED:
+            entry = run_order.pop()
+            if entry is None:
+                return None
+            task = queue.get(entry[1])
             if task is None:
                 continue  # it left the queue meanwhile (its entry stays until popped)
             if task.attempts >= self.max_attempts:
@@ -376,4 +379,4 @@ class TaskRunner(PersistentAgent):
         runnable again."""
         self._finished = []
         await super()._roll_back()
-        self._heap = sorted((order_of(t), t.id) for t in self.queue.values())
+        self._run_order = RunOrder((order_of(t), t.id) for t in self.queue.values())
