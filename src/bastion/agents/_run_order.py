@@ -30,7 +30,8 @@ class RunOrder:
     __slots__ = ("_lanes", "_late")
 
     def __init__(self, entries: Iterable[Entry] = ()) -> None:
-        self._lanes: tuple[deque[Entry], ...] = tuple(deque() for _ in range(_LANES))
+        # A lane is made on its priority's first task (an idle agent holds none).
+        self._lanes: list[deque[Entry] | None] = [None] * _LANES
         self._late: list[Entry] = []
         for entry in sorted(entries):
             self.push(entry)
@@ -39,13 +40,15 @@ class RunOrder:
         return bool(self._late) or any(self._lanes)
 
     def __len__(self) -> int:
-        return len(self._late) + sum(map(len, self._lanes))
+        return len(self._late) + sum(len(lane) for lane in self._lanes if lane)
 
     def push(self, entry: Entry) -> None:
         """Add ``(order, task_id)``."""
         level = entry[0] >> ORDER_SHIFT
         if 0 <= level < _LANES:
             lane = self._lanes[level]
+            if lane is None:
+                lane = self._lanes[level] = deque()
             if not lane or lane[-1][0] < entry[0]:
                 lane.append(entry)
                 return
