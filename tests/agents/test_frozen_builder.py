@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from bastion.agents import Task
+from bastion.agents import Task, TaskFinished, TaskOutcome, TaskStatus
 from bastion.agents._frozen import builder
 from bastion.persistence import DeleteItem, Put, PutItem
 
@@ -20,6 +20,8 @@ def test_built_instances_equal_constructed_ones_and_stay_frozen() -> None:
     assert builder(PutItem)("ns", "c", "i", b"x", None) == PutItem("ns", "c", "i", b"x")
     assert builder(DeleteItem)("ns", "c", "i") == DeleteItem("ns", "c", "i")
     assert builder(Put)("ns", "k", b"x", 3) == Put("ns", "k", b"x", 3)
+    outcome = TaskOutcome(id="t1", type="fetch", status=TaskStatus.COMPLETED)
+    assert builder(TaskFinished)(outcome) == TaskFinished(outcome)
 
 
 def test_a_class_the_builder_cannot_fill_exactly_is_refused() -> None:

@@ -145,6 +145,10 @@ class Actor:
     with the exception as ``__cause__``, and its supervisor decides what happens next.
     """
 
+    # The kernel's attribute is a slot; ``__dict__`` stays for every subclass's own
+    # attributes (a managed, key-shared dict on CPython 3.11 as without ``__slots__``).
+    __slots__ = ("__dict__", "__weakref__", "_bastion_cell")
+
     #: When true, exits of linked actors arrive as :class:`bastion.Exit` in
     #: ``handle_info`` instead of stopping this actor.
     trap_exits: ClassVar[bool] = False

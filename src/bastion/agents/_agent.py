@@ -59,6 +59,11 @@ async def _maybe_await(value: Any) -> Any:
 class Agent(Actor):
     """Base class of agents. See the module docstring for an example."""
 
+    # Framework-private attributes are slots (here, in PersistentAgent and TaskRunner):
+    # an instance's ``__dict__`` then holds only declared state and public attributes,
+    # below the 30 keys past which CPython 3.11 stops sharing a class's dict keys.
+    __slots__ = ("_bastion_clock", "_bastion_fresh", "_bastion_signals")
+
     #: What this agent can do; registered as ``capabilities`` metadata in the registry.
     capabilities: ClassVar[tuple[str, ...]] = ("general_purpose",)
     #: The type recorded in the registry and telemetry (default: the class name).

@@ -2,7 +2,8 @@
 
 A frozen dataclass's ``__init__`` sets each field through ``object.__setattr__`` (looked
 up per field), several times slower than a plain class's. The TaskAgent builds a few of
-them per task (the handler's ``Task`` view, the ``PutItem`` of its outcome);
+them per task (the handler's ``Task`` view, the ``PutItem`` of its outcome, the
+``TaskFinished`` notice);
 :func:`builder` returns a function that fills the slots directly, giving an instance
 equal to what the constructor gives. Only for slotted, frozen dataclasses without
 ``__post_init__``, and every field is passed: checked once, when the builder is made.
@@ -28,6 +29,15 @@ def builder(cls: type[T]) -> Callable[..., T]:
         raise TypeError(f"{cls.__qualname__} has a __post_init__: use its constructor")
     setters = tuple(cls.__dict__[f.name].__set__ for f in dataclasses.fields(cls))  # type: ignore[arg-type]
     new = object.__new__
+    if len(setters) == 1:
+        (s0,) = setters
+
+        def build1(a: Any) -> T:
+            obj = new(cls)
+            s0(obj, a)
+            return obj
+
+        return build1
     if len(setters) == 3:
         s0, s1, s2 = setters
 
@@ -64,4 +74,4 @@ def builder(cls: type[T]) -> Callable[..., T]:
             return obj
 
         return build5
-    raise TypeError(f"{cls.__qualname__}: builders exist for 3 to 5 fields")
+    raise TypeError(f"{cls.__qualname__}: builders exist for 1 and 3 to 5 fields")

@@ -73,6 +73,7 @@ from bastion.persistence import (
 )
 
 _new_put_item = builder(PutItem)  # one per staged item (a TaskAgent: one per task)
+_new_delete_item = builder(DeleteItem)  # one per deleted item (a TaskAgent: one per task)
 #: Prefix of the records that keep a field or item that did not decode at restore.
 QUARANTINED_PREFIX = "quarantined/"
 
@@ -81,6 +82,18 @@ __all__ = ["PersistentAgent"]
 
 class PersistentAgent(Agent):
     """An agent whose ``persistent_fields`` are saved to a :class:`StateStore`."""
+
+    __slots__ = (  # framework-private (see Agent)
+        "_calling",
+        "_drained",
+        "_key",
+        "_last_record",
+        "_last_write",
+        "_namespace",
+        "_reply_after",
+        "_staged",
+        "_version",
+    )
 
     #: Names of declared state fields to persist; a name that is not declared is an error.
     persistent_fields: ClassVar[tuple[str, ...]] = ()
@@ -343,8 +356,8 @@ class PersistentAgent(Agent):
             for key, value in dirty:
                 data = self._checked(value, f.item_type, f"{name}[{key!r}]", problems)
                 order = None if order_of is None else order_of(value)
-                ops.append(PutItem(ns, name, key, data, order))
-            ops.extend(DeleteItem(ns, name, k) for k in deleted)
+                ops.append(_new_put_item(ns, name, key, data, order))
+            ops.extend([_new_delete_item(ns, name, k) for k in deleted])
         ops.extend(self._staged)
         record = self._checked_record(problems)
         if problems:

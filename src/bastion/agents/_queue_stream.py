@@ -27,13 +27,12 @@ by streaming itself.
 from __future__ import annotations
 
 import asyncio
-import heapq
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from bastion.agents._snapshot import Rejected, Restored
-from bastion.agents._task_types import ORDER_SHIFT, QueuedTask, TaskQueue
+from bastion.agents._task_types import ORDER_SHIFT, QueuedTask, TaskQueue, order_of
 from bastion.persistence import NamespaceData
 from bastion.persistence._paged import Cursor, PagedLoad
 
@@ -45,7 +44,6 @@ __all__ = ["HEAD_PAGE", "PAGE", "QueueStream", "StreamQueue"]
 HEAD_PAGE = 256  # tasks restored before the first dispatch
 PAGE = 1_000  # tasks (or outcome ids) read per StreamQueue message
 _QUEUE, _DONE = "queue", "done"
-_SEQ_MASK = (1 << ORDER_SHIFT) - 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,12 +119,12 @@ class QueueStream:
     async def fill(self, agent: TaskAgent) -> None:
         """Before a task is taken: read pages until no unread task comes before the next."""
         while self.cursor is not None:
-            order = self.cursor[0]
-            frontier = (order >> ORDER_SHIFT, order & _SEQ_MASK)
-            heap, queue = agent._heap, agent.queue
-            while heap and heap[0][2] not in queue:
-                heapq.heappop(heap)  # a task that already ran
-            if heap and heap[0][:2] <= frontier:
+            run_order, queue = agent._run_order, agent.queue
+            first = run_order.head()
+            while first is not None and first[1] not in queue:
+                run_order.pop()  # a task that already ran
+                first = run_order.head()
+            if first is not None and first[0] <= self.cursor[0]:
                 return
             await self._next_page(agent)
 
@@ -168,9 +166,9 @@ class QueueStream:
         queue = agent.queue
         if isinstance(queue, TaskQueue):
             queue.add_restored(tasks)
-        heap = agent._heap
+        run_order = agent._run_order
         for task in tasks.values():
-            heapq.heappush(heap, (task.priority, task.seq, task.id))
+            run_order.push((order_of(task), task.id))
         if restored.rejected:
             await _set_aside(agent, restored.rejected)
 

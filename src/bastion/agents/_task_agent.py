@@ -10,7 +10,6 @@ after ``max_attempts`` it is recorded as failed instead.
 from __future__ import annotations
 
 import asyncio
-import heapq
 import itertools
 import time
 from collections.abc import Mapping
@@ -27,6 +26,7 @@ from bastion.agents._errors import AgentPaused, InvalidTask, QueueFull
 from bastion.agents._offers import TAKES_OFFERS, QueueOffer, take_offer, takes_offers
 from bastion.agents._queue_stream import QueueStream, StreamQueue
 from bastion.agents._retention import OutcomeIndex, OutcomeRetention
+from bastion.agents._run_order import RunOrder
 from bastion.agents._state import ItemMap
 from bastion.agents._task_runner import DONE, TaskHandler, TaskRunner
 from bastion.agents._task_support import (
@@ -47,6 +47,7 @@ from bastion.agents._task_types import (
     TaskQueue,
     TaskSpec,
     TaskValidation,
+    order_of,
 )
 from bastion.telemetry import _hooks
 
@@ -112,7 +113,7 @@ class TaskAgent(TaskRunner):
         self.task_timeout = task_timeout
         self.max_attempts = max_attempts
         self.pause_after_errors = pause_after_errors
-        self._heap: list[tuple[int, int, str]] = []
+        self._run_order = RunOrder()  # (order_of(task), id) of the queued tasks
         self._running: asyncio.Task[None] | None = None
         self._kicked = False
         self._notify_failures = 0
@@ -307,7 +308,7 @@ class TaskAgent(TaskRunner):
             queue.add_new(task.id, task)
         else:
             queue[task.id] = task
-        heapq.heappush(self._heap, (task.priority, task.seq, task.id))
+        self._run_order.push((order_of(task), task.id))
         self._kick()
         return task
 
@@ -346,7 +347,7 @@ class TaskAgent(TaskRunner):
     async def _prepare_state(self) -> None:
         await super()._prepare_state()
         await self._stream.attach(self)
-        self._heap = sorted((t.priority, t.seq, t.id) for t in self.queue.values())
+        self._run_order = RunOrder((order_of(t), t.id) for t in self.queue.values())
         if self.current_task is not None:
             running = self.queue.get(self.current_task)
             if running is not None:

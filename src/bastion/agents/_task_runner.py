@@ -11,7 +11,6 @@ write is submitted.
 from __future__ import annotations
 
 import asyncio
-import heapq
 import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, cast
@@ -21,9 +20,11 @@ import msgspec
 from bastion._core import _event_names, _events
 from bastion._core._errors import ActorNotAlive, MailboxFull
 from bastion._core._ref import ActorRef
+from bastion.agents._frozen import builder
 from bastion.agents._persistent import PersistentAgent
 from bastion.agents._queue_stream import QueueStream
 from bastion.agents._retention import OutcomeIndex
+from bastion.agents._run_order import RunOrder
 from bastion.agents._state import ItemMap
 from bastion.agents._task_support import (
     HandlerModes,
@@ -47,6 +48,7 @@ from bastion.agents._task_types import (
     TaskMetrics,
     TaskOutcome,
     TaskStatus,
+    order_of,
 )
 from bastion.persistence import UnstorableValue, UnsupportedType
 from bastion.telemetry import _hooks
@@ -64,11 +66,26 @@ DONE = "done"
 _BATCH_TASKS = 128
 _BATCH_SECONDS = 0.02
 _MAX_REPLY_REFS = 1024
+_new_finished = builder(TaskFinished)  # one notice per task
 _TASK_SPAN = tuple((*_event_names.AGENT_TASK, end) for end in ("start", "stop", "exception"))
 
 
 class TaskRunner(PersistentAgent):
     """The queue-running half of a TaskAgent (its state fields are declared there)."""
+
+    __slots__ = (  # framework-private (see Agent); set by TaskAgent.__init__
+        "_agent_class",
+        "_finished",
+        "_handler_modes",
+        "_kicked",
+        "_meter",
+        "_notify_failures",
+        "_outcomes",
+        "_reply_refs",
+        "_run_order",
+        "_running",
+        "_stream",
+    )
 
     _bastion_framework = True
 
@@ -86,7 +103,7 @@ class TaskRunner(PersistentAgent):
     task_timeout: float
     max_attempts: int
     pause_after_errors: int
-    _heap: list[tuple[int, int, str]]
+    _run_order: RunOrder
     _running: asyncio.Task[None] | None
     _kicked: bool
     _notify_failures: int
@@ -100,7 +117,7 @@ class TaskRunner(PersistentAgent):
 
     def _kick(self) -> None:
         paused = self.status is TaskAgentStatus.PAUSED
-        if self._kicked or paused or self.current_task or not self._heap:
+        if self._kicked or paused or self.current_task or not self._run_order:
             return
         try:
             self.ref.cast_nowait(ProcessNext())
@@ -142,6 +159,7 @@ class TaskRunner(PersistentAgent):
         loop = asyncio.get_running_loop()
         deadline = loop.time() + _BATCH_SECONDS
         spans = _events.listened(_TASK_SPAN)  # (a handler attached meanwhile: next batch)
+        now, name = self._bastion_clock.now, cell.name  # (fixed for the incarnation)
         plain: dict[str, TaskHandler] = {}  # task type -> its plain-function handler
         for _ in range(_BATCH_TASKS):
             if self._stream.cursor is not None and self._may_start():
@@ -160,7 +178,18 @@ class TaskRunner(PersistentAgent):
                     return
                 plain[task.type] = handler
             await asyncio.sleep(0)  # one task per turn of the loop, as in a task of its own
-            self._run_inline(task, handler, spans)
+            # A plain function cannot be interrupted, nor let the agent answer while it
+            # runs, in a task of its own either: it runs here, with no task, no message.
+            limit = task.timeout or self.task_timeout
+            if spans:
+                with _events.span(_event_names.AGENT_TASK, self._task_meta(task)):
+                    called = call_handler(handler, task_view(task), limit, now)
+            else:
+                called = call_handler(handler, task_view(task), limit, now)
+            if type(called) is HandlerResult:
+                self._record(task, outcome_of(task, called, name))
+            else:
+                self._run_returned(task, handler, called, now)
             if self._running is not None or cell.queue or cell.stop_reason is not None:
                 return  # the messages that arrived are answered before the next task
             if loop.time() >= deadline:
@@ -169,10 +198,14 @@ class TaskRunner(PersistentAgent):
     def _next_task(self) -> QueuedTask | None:
         """The next task to run, its attempt counted (tasks out of attempts are recorded
         as failed on the way); None if none may start now."""
-        while self._may_start():
-            task = self._pop()
-            if task is None:
+        run_order, queue = self._run_order, self.queue
+        while self.current_task is None and self.status is not TaskAgentStatus.PAUSED:
+            entry = run_order.pop()
+            if entry is None:
                 return None
+            task = queue.get(entry[1])
+            if task is None:
+                continue  # it left the queue meanwhile (its entry stays until popped)
             if task.attempts >= self.max_attempts:
                 error = (
                     f"gave up after {task.attempts} attempts: the agent stopped while running it"
@@ -196,20 +229,12 @@ class TaskRunner(PersistentAgent):
         self._send_notices()
         self._publish_load()
 
-    def _run_inline(self, task: QueuedTask, handler: TaskHandler, spans: bool) -> None:
-        """A plain function cannot be interrupted, nor let the agent answer while it runs,
-        in a task of its own either: it runs here, with no task and no message back."""
-        limit = task.timeout or self.task_timeout
-        if spans:
-            with _events.span(_event_names.AGENT_TASK, self._task_meta(task)):
-                called = call_handler(handler, task_view(task), limit, self.clock)
-        else:
-            called = call_handler(handler, task_view(task), limit, self.clock)
-        if isinstance(called, HandlerResult):
-            self._record(task, outcome_of(task, called, self.name))
-            return
-        self._handler_modes.mark_async(task.type, handler)  # it returned an awaitable
-        start = self.clock.now()  # the limit applies to what it returned
+    def _run_returned(
+        self, task: QueuedTask, handler: TaskHandler, called: Any, now: Callable[[], float]
+    ) -> None:
+        """A plain function returned an awaitable: finish it in a task of its own."""
+        self._handler_modes.mark_async(task.type, handler)
+        start = now()  # the limit applies to what it returned
         self._running = self.runtime.tasks.start(
             self._await_task, task, called, start, name=f"task:{task.id}"
         )
@@ -232,14 +257,6 @@ class TaskRunner(PersistentAgent):
         # after every earlier write; no acknowledgement waits on it).
         await self._process_next()
 
-    def _pop(self) -> QueuedTask | None:
-        while self._heap:
-            _, _, task_id = heapq.heappop(self._heap)
-            task = self.queue.get(task_id)
-            if task is not None:
-                return task
-        return None
-
     async def _execute(self, task: QueuedTask) -> TaskOutcome:
         handler = self.handlers.get(task.type)
         if handler is None:
@@ -257,8 +274,9 @@ class TaskRunner(PersistentAgent):
         return {**self._meta(), "task_id": task.id, "task_type": task.type}
 
     def _record(self, task: QueuedTask, outcome: TaskOutcome) -> None:
+        task_id = task.id
         try:
-            self.stage_item(DONE, task.id, outcome, TaskOutcome)
+            self.stage_item(DONE, task_id, outcome, TaskOutcome)
         except (UnsupportedType, UnstorableValue) as exc:  # the task fails, not the agent
             outcome = msgspec.structs.replace(
                 outcome,
@@ -267,20 +285,28 @@ class TaskRunner(PersistentAgent):
                 error=f"result not storable: {exc}",
                 retryable=False,
             )
-            self.stage_item(DONE, task.id, outcome, TaskOutcome)
+            self.stage_item(DONE, task_id, outcome, TaskOutcome)
         if self._outcomes is not None:
-            self._retain(task.id, outcome.finished_at)
-        if task.id in self.queue:
-            del self.queue[task.id]
-        if self.current_task == task.id:
+            self._retain(task_id, outcome.finished_at)
+        queue = self.queue
+        if task_id in queue:
+            del queue[task_id]
+        if self.current_task == task_id:
             self.current_task, self.current_attempt = None, 0
             if self.status is TaskAgentStatus.PROCESSING:
                 self.status = TaskAgentStatus.IDLE
-        self._count(outcome)
-        if self._meter is not None:
-            self._meter.finished(outcome.status, outcome.duration)
+        status, duration = outcome.status, outcome.duration
+        if status is TaskStatus.COMPLETED:  # _count's common case, inlined: once per task
+            self.processed_count += 1
+            self.consecutive_errors = 0
+            with_duration(self.metrics, duration)
         else:
-            _hooks.task_finished(self._agent_class, outcome.status, outcome.duration)
+            self._count(status, duration)
+        meter = self._meter
+        if meter is not None:
+            meter.finished(status, duration)
+        else:
+            _hooks.task_finished(self._agent_class, status, duration)
         self._finished.append((task.reply_to, outcome))  # announced once saved
 
     def _retain(self, task_id: str, finished_at: float) -> None:
@@ -289,8 +315,8 @@ class TaskRunner(PersistentAgent):
             for old in self._outcomes.add(task_id, finished_at, time.time()):
                 self.unstage_item(DONE, old)
 
-    def _count(self, outcome: TaskOutcome) -> None:
-        if outcome.status is TaskStatus.COMPLETED:
+    def _count(self, status: TaskStatus, duration: float) -> None:
+        if status is TaskStatus.COMPLETED:
             self.processed_count += 1
             self.consecutive_errors = 0
         else:
@@ -299,7 +325,7 @@ class TaskRunner(PersistentAgent):
             too_many = self.consecutive_errors >= self.pause_after_errors
             if too_many and self.status is not TaskAgentStatus.PAUSED:
                 self._pause("consecutive_errors")
-        self.metrics = with_duration(self.metrics, outcome.duration)
+        with_duration(self.metrics, duration)
 
     def _pause(self, reason: str) -> None:
         self.status, self.pause_reason = TaskAgentStatus.PAUSED, reason
@@ -322,7 +348,7 @@ class TaskRunner(PersistentAgent):
             if reply_to is None:
                 continue
             try:
-                self._reply_ref(reply_to).cast_nowait(TaskFinished(outcome))
+                self._reply_ref(reply_to).cast_nowait(_new_finished(outcome))
             except (ActorNotAlive, MailboxFull):
                 self._notify_failures += 1  # the requester reads the outcome with `result`
 
@@ -356,4 +382,4 @@ class TaskRunner(PersistentAgent):
         runnable again."""
         self._finished = []
         await super()._roll_back()
-        self._heap = sorted((t.priority, t.seq, t.id) for t in self.queue.values())
+        self._run_order = RunOrder((order_of(t), t.id) for t in self.queue.values())

@@ -93,25 +93,24 @@ class HandlerResult:
 
 
 def call_handler(
-    handler: Handler, task: Task, limit: float, clock: Clock
+    handler: Handler, task: Task, limit: float, now: Callable[[], float]
 ) -> HandlerResult | Awaitable[Any]:
     """Call ``handler``: a plain function's result (or failure) at once, else its awaitable.
 
-    A plain function runs to its end whatever the limit (nothing can interrupt it), so
-    it runs without a timer; :func:`await_handler` finishes an awaitable under the limit.
+    ``now`` is the agent clock's ``now``. A plain function runs to its end whatever the
+    limit (nothing can interrupt it), so it runs without a timer; :func:`await_handler`
+    finishes an awaitable under the limit.
     """
-    start = clock.now()
+    start = now()
     try:
         value = handler(task)
     except TimeoutError:
-        return HandlerResult(
-            TaskStatus.FAILED, None, f"timed out after {limit}s", clock.now() - start
-        )
+        return HandlerResult(TaskStatus.FAILED, None, f"timed out after {limit}s", now() - start)
     except Exception as exc:  # noqa: BLE001 -- a handler's failure is the task's outcome, recorded, not swallowed
-        return _failed(exc, clock.now() - start)
+        return _failed(exc, now() - start)
     if not isinstance(value, _PLAIN_RESULTS) and inspect.isawaitable(value):
         return value
-    return HandlerResult(TaskStatus.COMPLETED, value, None, clock.now() - start)
+    return HandlerResult(TaskStatus.COMPLETED, value, None, now() - start)
 
 
 async def await_handler(
@@ -138,7 +137,7 @@ async def run_handler(handler: Handler, task: Task, limit: float, clock: Clock) 
     expected error, or an exception no rule classifies (a bug), is not.
     """
     start = clock.now()
-    called = call_handler(handler, task, limit, clock)
+    called = call_handler(handler, task, limit, clock.now)
     if isinstance(called, HandlerResult):
         return called
     return await await_handler(called, limit, clock, start)
@@ -228,14 +227,17 @@ def task_outcome(
 
 
 def outcome_of(task: QueuedTask, run: HandlerResult, agent: str | None) -> TaskOutcome:
-    """The outcome of ``task`` from its handler's run."""
-    return task_outcome(
-        task,
-        run.status,
-        agent,
+    """The outcome of ``task`` from its handler's run, finished now."""
+    return TaskOutcome(
+        id=task.id,
+        type=task.type,
+        status=run.status,
         result=run.value,
         error=run.error,
+        attempts=task.attempts,
         duration=run.duration,
+        finished_at=time.time(),
+        agent=agent,
         retryable=run.retryable,
     )
 

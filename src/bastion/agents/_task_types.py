@@ -27,6 +27,7 @@ __all__ = [
     "TaskSpec",
     "TaskStatus",
     "TaskValidation",
+    "order_of",
 ]
 
 PRIORITIES: dict[str, int] = {"high": 0, "normal": 1, "low": 2}
@@ -65,6 +66,12 @@ class QueuedTask(msgspec.Struct, kw_only=True):
     enqueued_at: float = 0.0
 
 
+def order_of(task: QueuedTask) -> int:
+    """Where ``task`` runs and sorts in the store: priority first, then queueing order
+    (one int: a TaskAgent's run heap of ``(order, id)`` compares one int per step)."""
+    return (task.priority << ORDER_SHIFT) | task.seq
+
+
 class TaskQueue(ItemMap[QueuedTask]):
     """A TaskAgent's queue: an :class:`ItemMap` that keeps a count per priority.
 
@@ -101,7 +108,7 @@ class TaskQueue(ItemMap[QueuedTask]):
     @staticmethod
     def order_of(task: QueuedTask) -> int:
         """Where ``task`` sorts in the store: priority first, then queueing order."""
-        return (task.priority << ORDER_SHIFT) | task.seq
+        return order_of(task)
 
     def __setitem__(self, key: str, value: QueuedTask) -> None:
         old = self.get(key)

@@ -30,6 +30,9 @@ from bastion.telemetry import _hooks
 
 __all__ = ["MemoryStore"]
 
+_VERSIONED = (Put, Delete, Fence)  # ops checked against a record's version
+_UNVERSIONED = frozenset({PutItem, DeleteItem})
+
 
 @dataclass(slots=True)
 class _Space:
@@ -78,7 +81,12 @@ class MemoryStore:
             space = spaces.get(op.namespace)
             if space is None:
                 space = spaces[op.namespace] = _Space()
-            if isinstance(op, Put):
+            if type(op) is PutItem:  # the item ops first: a TaskAgent writes two per task
+                space.collections.setdefault(op.collection, {})[op.item] = op.data
+                continue  # (the space holds this item: it stays)
+            if type(op) is DeleteItem:
+                self._delete_item(space, op)
+            elif isinstance(op, Put):
                 old = space.records.get(op.key)
                 new = (old.version if old else 0) + 1
                 space.records[op.key] = Record(op.data, new)
@@ -108,7 +116,7 @@ class MemoryStore:
     def _check_versions(self, ops: Sequence[Op]) -> None:
         seen: dict[tuple[str, str], int] = {}
         for op in ops:
-            if not isinstance(op, Put | Delete | Fence):
+            if type(op) in _UNVERSIONED or not isinstance(op, _VERSIONED):
                 continue
             key = (op.namespace, op.key)
             if key not in seen:
