@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cluster._lines import Child
+from tests._child import Child
 from tests.cluster._node_proc import in_parent
 from tests.cluster._workflow_node_proc import PARTITIONS, STEPS, await_finished, start_workflows
 
