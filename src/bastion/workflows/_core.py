@@ -12,7 +12,7 @@ import asyncio
 import itertools
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -27,6 +27,7 @@ from bastion.persistence import (
     NamespaceData,
     PutItem,
     StateStore,
+    WriteResult,
 )
 from bastion.workflows._definitions import WorkflowDefinition, find_definition, versions_of
 from bastion.workflows._errors import CorruptWorkflow, IncompatibleWorkflow
@@ -54,7 +55,10 @@ from bastion.workflows._signals import Signals
 if TYPE_CHECKING:
     pass
 
-__all__ = ["EngineCore", "Fault"]
+__all__ = ["EngineCore", "Fault", "SubmitThen"]
+
+#: ``submit_then(ops, then, *, sync)``: submit a batch; ``then(error)`` once it settles.
+SubmitThen = Callable[..., Awaitable[asyncio.Future[WriteResult]]]
 
 _log = logging.getLogger("bastion.workflows")
 _SPAN_EVENTS = tuple(
@@ -94,6 +98,8 @@ class EngineCore(Signals, Launcher):
         self.codec = codec
         self.durability = durability
         self.write_timeout = write_timeout
+        #: the store's ``submit_then`` (an optional method: SQLite), else None
+        self.submit_then: SubmitThen | None = getattr(store, "submit_then", None)
         self.max_inbox = max_inbox
         self.max_running = max_running
         self.wall: Callable[[], float] = time.time
