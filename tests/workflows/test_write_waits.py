@@ -7,8 +7,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Sequence
 
+import pytest
+
 import bastion
-from bastion.persistence import MemoryStore, Op, PutItem, WriteResult
+from bastion.persistence import MemoryStore, Op, PutItem, StoreTimeout, WriteResult
 from bastion.testing import VirtualClock
 from tests.workflows.conftest import Journal, engine_on
 
@@ -42,6 +44,16 @@ class CallbackCommits(MemoryStore):
         loop.call_later(1.0, then, None)
         loop.call_later(5.0, late.set_result, applied.result())
         return late
+
+
+class NoAcks(MemoryStore):
+    """Applies each batch and never acknowledges it (a writer that hangs)."""
+
+    async def submit(
+        self, ops: Sequence[Op], *, sync: bool = False, defer: bool = False
+    ) -> asyncio.Future[WriteResult]:
+        await super().submit(ops, sync=sync, defer=defer)
+        return asyncio.get_running_loop().create_future()
 
 
 class LostAcks(MemoryStore):
@@ -83,11 +95,12 @@ async def test_a_store_with_submit_then_wakes_the_run_from_its_callback(
     LOG.clear()
     t0 = clock.now()
     async with engine_on(rt, CallbackCommits()) as engine:
-        handle = await engine.start(two_steps, workflow_id="w")  # (a plain submit: +5)
+        handle = await engine.start(two_steps, workflow_id="w")  # start: committed at +1
+        assert clock.now() - t0 == 1.0
         assert await handle.result(timeout=30.0) == "done"
         finished = clock.now() - t0
-    assert LOG.entries == [f"a {t0 + 5:.0f}", f"b {t0 + 6:.0f}"]  # b after a's callback
-    assert finished == 7.0  # b's record and the finish share one wait
+    assert LOG.entries == [f"a {t0 + 1:.0f}", f"b {t0 + 2:.0f}"]  # b after a's callback
+    assert finished == 3.0  # b's record and the finish share one wait
     await asyncio.sleep(5.0)  # (the futures of the last writes resolve)
 
 
@@ -107,3 +120,13 @@ async def test_a_commit_that_never_comes_restarts_the_engine_after_write_timeout
     assert float(LOG.entries[1].split()[1]) >= t0 + 5.0
     assert stats.faults == 1
     assert stats.resumed == 1
+
+
+async def test_a_start_whose_commit_never_comes_raises_store_timeout(
+    rt: bastion.Runtime, clock: VirtualClock
+) -> None:
+    t0 = clock.now()
+    async with engine_on(rt, NoAcks(), write_timeout=5.0) as engine:
+        with pytest.raises(StoreTimeout, match="within 5"):
+            await engine.start(two_steps, workflow_id="w")
+    assert clock.now() - t0 == 5.0

@@ -70,6 +70,7 @@ class Run:
 
     __slots__ = (
         "args",
+        "commit_waiters",
         "committed",
         "context",
         "core",
@@ -86,7 +87,6 @@ class Run:
         "pending_ops",
         "submitted",
         "task",
-        "waiter",
         "waiters",
     )
 
@@ -119,7 +119,7 @@ class Run:
         self.submitted = 0  # writes submitted ...
         self.committed = 0  # ... and settled, in order (committed or failed)
         self.failure: BaseException | None = None  # the first failed write's error
-        self.waiter: asyncio.Future[bool] | None = None  # woken as writes settle
+        self.commit_waiters: list[asyncio.Future[bool]] = []  # woken once all settled
         self.task: asyncio.Task[None] | None = None
         self.context = WorkflowContext(self)
 
@@ -144,26 +144,22 @@ class Run:
     async def settle(self) -> None:
         """Wait until every write of this run is committed (before a step runs).
 
-        The writes report their commits in order (:meth:`_committed`); a waiter is
-        woken by them, and a write not committed within the engine's ``write_timeout``
-        is a store failure (EngineFault).
+        The writes report their commits in order (:meth:`_committed`), which wakes the
+        waiters; a write not committed within the engine's ``write_timeout`` is a store
+        failure (EngineFault).
         """
         if self.committed < self.submitted and self.core.durability is not Durability.MEMORY:
-            loop = asyncio.get_running_loop()
-            deadline = loop.time() + self.core.write_timeout
+            watch = self.core.watch
             while self.committed < self.submitted and self.failure is None:
-                waiter = self.waiter
-                if waiter is None or waiter.done():
-                    waiter = self.waiter = loop.create_future()
-                timer = loop.call_at(deadline, _expire, waiter)
+                waiter = watch.waiter()
+                self.commit_waiters.append(waiter)
                 try:
-                    await waiter
+                    in_time = await waiter
                 finally:
-                    timer.cancel()
-                if not waiter.result() and loop.time() >= deadline:
-                    limit = self.core.write_timeout
-                    error = StoreTimeout(f"{self.namespace}: write not committed within {limit}s")
-                    raise EngineFault(error)
+                    watch.forget(waiter)
+                if not in_time:
+                    text = f"{self.namespace}: write not committed within {watch.limit}s"
+                    raise EngineFault(StoreTimeout(text))
         self._raise_failed_write()
 
     async def claim(self) -> None:
@@ -198,10 +194,13 @@ class Run:
         self.committed += 1
         if error is not None and self.failure is None:
             self.failure = error
-        waiter = self.waiter
-        settled = error is not None or self.committed >= self.submitted
-        if settled and waiter is not None and not waiter.done():
-            waiter.set_result(True)
+        if error is not None or self.committed >= self.submitted:
+            waiters = self.commit_waiters
+            if waiters:
+                self.commit_waiters = []
+                for waiter in waiters:
+                    if not waiter.done():
+                        waiter.set_result(True)
 
     def _committed_from(self, fut: asyncio.Future[WriteResult]) -> None:
         self._committed(StoreError("write cancelled") if fut.cancelled() else fut.exception())
@@ -284,9 +283,3 @@ class Run:
         self.meta = meta
         _hooks.count("bastion_workflows", self.definition.name, status.value)
         core.finished(self, error)
-
-
-def _expire(waiter: asyncio.Future[bool]) -> None:
-    """A run waited ``write_timeout`` for a commit: wake it (False: not committed)."""
-    if not waiter.done():
-        waiter.set_result(False)
