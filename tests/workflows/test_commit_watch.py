@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from bastion.testing import VirtualClock
 from bastion.workflows._watch import CommitWatch
 
@@ -14,7 +12,7 @@ async def test_each_waiter_expires_at_its_own_deadline_and_a_resolved_one_never(
     watch = CommitWatch(5.0)
     t0 = clock.now()
     first = watch.waiter()
-    await asyncio.sleep(2.0)
+    await clock.advance(2.0)
     second, third = watch.waiter(), watch.waiter()
     third.set_result(True)  # committed in time
     assert await first is False

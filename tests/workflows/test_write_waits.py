@@ -101,7 +101,7 @@ async def test_a_store_with_submit_then_wakes_the_run_from_its_callback(
         finished = clock.now() - t0
     assert LOG.entries == [f"a {t0 + 1:.0f}", f"b {t0 + 2:.0f}"]  # b after a's callback
     assert finished == 3.0  # b's record and the finish share one wait
-    await asyncio.sleep(5.0)  # (the futures of the last writes resolve)
+    await clock.advance(5.0)  # (the futures of the last writes resolve)
 
 
 async def test_a_commit_that_never_comes_restarts_the_engine_after_write_timeout(
