@@ -54,7 +54,10 @@ RATIOS = {
 
 
 def _installed(module: str) -> bool:
-    return importlib.util.find_spec(module) is not None
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:  # (a parent package of a dotted name is missing)
+        return False
 
 
 def _variants(pg: bool) -> list[str]:
@@ -110,8 +113,10 @@ def _postgres_url() -> Iterator[str | None]:
         yield None if server is None else server.url
 
 
-def _measure(variant: str, kind: str, n: int, dsn: str) -> float:
-    """Jobs per second of ``variant`` in a fresh process with a fresh store."""
+def _measure(variant: str, kind: str, n: int, dsn: str) -> tuple[float, float]:
+    """Jobs per second of ``variant`` in a fresh process with a fresh store, and the CPU
+    time of that process per job in µs (all its threads; the DBOS/LangGraph variants'
+    database servers and threads outside the process not included)."""
     with tempfile.TemporaryDirectory() as tmp:
         if variant == "dbos-pg":  # a fresh database on the shared server
             dsn = _fresh_pg_database(dsn)
@@ -119,7 +124,8 @@ def _measure(variant: str, kind: str, n: int, dsn: str) -> float:
         out, _ = child.communicate(timeout=1800)
         if child.returncode != 0:
             raise SystemExit(f"{variant} {kind} failed ({child.returncode})")
-        return float(json.loads(out.strip().splitlines()[-1])["jobs_per_s"])
+        found = json.loads(out.strip().splitlines()[-1])
+        return float(found["jobs_per_s"]), float(found["cpu_us_per_job"])
 
 
 def _fresh_pg_database(dsn: str) -> str:
@@ -166,19 +172,26 @@ def measure(
     with _postgres_url() as dsn:
         variants = [v for v in _variants(dsn is not None) if not only or v in only]
         runs: dict[str, dict[str, list[float]]] = {k: {v: [] for v in variants} for k in kinds}
+        cpu: dict[str, dict[str, list[float]]] = {k: {v: [] for v in variants} for k in kinds}
         for r in range(rounds):
             for kind in kinds:
                 order = variants[:]
                 random.Random(r * 7 + len(kind)).shuffle(order)
                 for variant in order:
                     size = min(n, PEER_N.get(variant, n))
-                    rate = _measure(variant, kind, size, dsn or "")
+                    rate, cpu_us = _measure(variant, kind, size, dsn or "")
                     runs[kind][variant].append(rate)
-                    print(f"round {r} {kind} {variant}: {rate:.1f} jobs/s", file=sys.stderr)
+                    cpu[kind][variant].append(cpu_us)
+                    print(
+                        f"round {r} {kind} {variant}: {rate:.1f} jobs/s, {cpu_us:.0f} µs CPU/job",
+                        file=sys.stderr,
+                    )
     resume = [_resume_seconds(pending) for _ in range(rounds if pending else 0)]
-    result: dict[str, Any] = {"jobs_per_s": {}, "ratios": {}, "n": n, "peer_n": PEER_N}
+    result: dict[str, Any] = {"jobs_per_s": {}, "cpu_us_per_job": {}, "ratios": {}, "n": n}
+    result["peer_n"] = PEER_N
     for kind, by_variant in runs.items():
         result["jobs_per_s"][kind] = {v: _summary(x) for v, x in by_variant.items()}
+        result["cpu_us_per_job"][kind] = {v: _summary(x) for v, x in cpu[kind].items()}
         for label, (top, bottom) in RATIOS.items():
             if top in by_variant and bottom in by_variant:
                 ratios = [a / b for a, b in zip(by_variant[top], by_variant[bottom], strict=True)]
@@ -231,8 +244,10 @@ def _run_child(argv: list[str]) -> None:
         asyncio.run(_wf_bastion.resume_to_first_step(Path(argv[1]), Path(argv[2])))
     else:
         variant, kind, n, tmp, dsn = argv
+        began = time.process_time()
         rate = asyncio.run(_child(variant, kind, int(n), Path(tmp), dsn))
-        print(json.dumps({"jobs_per_s": rate}), flush=True)
+        cpu_us = (time.process_time() - began) / int(n) * 1e6
+        print(json.dumps({"jobs_per_s": rate, "cpu_us_per_job": cpu_us}), flush=True)
 
 
 if __name__ == "__main__":

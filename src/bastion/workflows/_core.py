@@ -12,7 +12,7 @@ import asyncio
 import itertools
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -25,8 +25,11 @@ from bastion.persistence import (
     DeleteItem,
     Durability,
     NamespaceData,
+    Op,
     PutItem,
     StateStore,
+    StoreTimeout,
+    WriteResult,
 )
 from bastion.workflows._definitions import WorkflowDefinition, find_definition, versions_of
 from bastion.workflows._errors import CorruptWorkflow, IncompatibleWorkflow
@@ -50,11 +53,15 @@ from bastion.workflows._records import (
 )
 from bastion.workflows._run import EngineFault, Run
 from bastion.workflows._signals import Signals
+from bastion.workflows._watch import CommitWatch
 
 if TYPE_CHECKING:
     pass
 
-__all__ = ["EngineCore", "Fault"]
+__all__ = ["EngineCore", "Fault", "SubmitThen"]
+
+#: ``submit_then(ops, then, *, sync)``: submit a batch; ``then(error)`` once it settles.
+SubmitThen = Callable[..., Awaitable[asyncio.Future[WriteResult]]]
 
 _log = logging.getLogger("bastion.workflows")
 _SPAN_EVENTS = tuple(
@@ -94,6 +101,9 @@ class EngineCore(Signals, Launcher):
         self.codec = codec
         self.durability = durability
         self.write_timeout = write_timeout
+        self.watch = CommitWatch(write_timeout)  # the timeout of every commit wait
+        #: the store's ``submit_then`` (an optional method: SQLite), else None
+        self.submit_then: SubmitThen | None = getattr(store, "submit_then", None)
         self.max_inbox = max_inbox
         self.max_running = max_running
         self.wall: Callable[[], float] = time.time
@@ -111,6 +121,42 @@ class EngineCore(Signals, Launcher):
     def step_op(namespace: str, step_no: int, step: StepRecord) -> PutItem:
         """The op that stores step ``step_no``."""
         return PutItem(namespace, STEPS, step_key(step_no), encode(step))
+
+    async def commit(self, ops: list[Op], store: StateStore) -> None:
+        """Submit ``ops`` to ``store`` and wait for their commit: the write's error if it
+        failed, StoreTimeout if it was not committed within ``write_timeout``."""
+        sync = self.durability is Durability.STRICT
+        submit_then: SubmitThen | None = getattr(store, "submit_then", None)
+        if submit_then is None:
+            fut = await store.submit(ops, sync=sync)
+            if not fut.done():
+                try:
+                    async with asyncio.timeout(self.write_timeout):
+                        await asyncio.shield(fut)
+                except TimeoutError:
+                    raise self._timed_out() from None
+            fut.result()
+            return
+        outcome: list[BaseException | None] = []
+        waiter = self.watch.waiter()
+
+        def then(error: BaseException | None) -> None:
+            outcome.append(error)
+            if not waiter.done():
+                waiter.set_result(True)
+
+        try:
+            await submit_then(ops, then, sync=sync)
+            await waiter
+        finally:
+            self.watch.forget(waiter)
+        if not outcome:
+            raise self._timed_out()
+        if outcome[0] is not None:
+            raise outcome[0]
+
+    def _timed_out(self) -> StoreTimeout:
+        return StoreTimeout(f"a write was not committed within {self.write_timeout}s")
 
     async def sleep_until(self, when: float) -> None:
         """Sleep until wall time ``when`` (on the runtime's loop: virtual in tests)."""

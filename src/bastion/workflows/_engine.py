@@ -20,7 +20,6 @@ workflows of the partitions its :class:`~bastion.cluster.Node` holds (the node h
 
 from __future__ import annotations
 
-import asyncio
 import builtins
 import uuid
 from collections.abc import Collection
@@ -252,12 +251,7 @@ class WorkflowEngine(EngineResults):
         return handle
 
     async def _commit(self, ops: list[Any]) -> None:
-        core = self._core
-        fut = await self._shared.submit(ops, sync=core.durability is Durability.STRICT)
-        if not fut.done():
-            async with asyncio.timeout(core.write_timeout):
-                await asyncio.shield(fut)
-        fut.result()
+        await self._core.commit(ops, self._shared)
 
     def handle(self, workflow_id: str) -> WorkflowHandle:
         """A handle to an existing workflow (no check that it exists)."""

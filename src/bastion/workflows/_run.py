@@ -70,19 +70,22 @@ class Run:
 
     __slots__ = (
         "args",
+        "commit_waiters",
+        "committed",
         "context",
         "core",
         "definition",
+        "failure",
         "fence",
         "history",
         "id",
         "inbox",
         "kwargs",
-        "last_write",
         "meta",
         "namespace",
         "next_no",
         "pending_ops",
+        "submitted",
         "task",
         "waiters",
     )
@@ -113,7 +116,10 @@ class Run:
         self.next_no = 0
         self.pending_ops: list[Op] = []
         self.waiters: dict[str, asyncio.Future[None]] = {}
-        self.last_write: asyncio.Future[WriteResult] | None = None
+        self.submitted = 0  # writes submitted ...
+        self.committed = 0  # ... and settled, in order (committed or failed)
+        self.failure: BaseException | None = None  # the first failed write's error
+        self.commit_waiters: list[asyncio.Future[bool]] = []  # woken once all settled
         self.task: asyncio.Task[None] | None = None
         self.context = WorkflowContext(self)
 
@@ -125,77 +131,86 @@ class Run:
         for the commit before it runs (:meth:`settle`), and so does every later write
         (batches commit in order), so nothing starts before its predecessor is durable.
         """
-        core = self.core
         if self.pending_ops:
             ops = [*self.pending_ops, *ops]
             self.pending_ops = []
         ops.append(Put(self.namespace, FENCE, b"", self.fence))
         self.fence += 1
         self._raise_failed_write()
-        previous = self.last_write
-        try:
-            fut = await core.store.submit(ops, sync=core.durability is Durability.STRICT)
-        except StoreError as exc:
-            raise EngineFault(exc) from exc
-        if fut.done():  # (a memory store, or a store that committed at once)
-            self.last_write = None
-            self._check_done(previous)
-            self._check(fut.exception())
-            return
-        self.last_write = fut
-        fut.add_done_callback(_retrieve)
-        if wait and core.durability is not Durability.MEMORY:
-            await self._wait(fut)
-            self._check_done(previous)
+        await self._submit(ops)
+        if wait:
+            await self.settle()
 
     async def settle(self) -> None:
-        """Wait until this run's last write is committed (before a step runs)."""
-        last = self.last_write
-        if last is not None and self.core.durability is not Durability.MEMORY:
-            if not last.done():
-                await self._wait(last)
-            self._check_done(last)
+        """Wait until every write of this run is committed (before a step runs).
 
-    def _check_done(self, fut: asyncio.Future[WriteResult] | None) -> None:
-        if fut is not None and fut.done() and not fut.cancelled():
-            self._check(fut.exception())
+        The writes report their commits in order (:meth:`_committed`), which wakes the
+        waiters; a write not committed within the engine's ``write_timeout`` is a store
+        failure (EngineFault).
+        """
+        if self.committed < self.submitted and self.core.durability is not Durability.MEMORY:
+            watch = self.core.watch
+            while self.committed < self.submitted and self.failure is None:
+                waiter = watch.waiter()
+                self.commit_waiters.append(waiter)
+                try:
+                    in_time = await waiter
+                finally:
+                    watch.forget(waiter)
+                if not in_time:
+                    text = f"{self.namespace}: write not committed within {watch.limit}s"
+                    raise EngineFault(StoreTimeout(text))
+        self._raise_failed_write()
 
     async def claim(self) -> None:
         """Bump the fence without waiting for the commit: a stale run's next write fails;
         this run's next write, applied after it, still checks it."""
         put = Put(self.namespace, FENCE, b"", self.fence)
         self.fence += 1
+        await self._submit([put])
+
+    async def _submit(self, ops: list[Op]) -> None:
+        """Submit one batch; its commit (or failure) is reported to :meth:`_committed`,
+        in the pass that resolves its group where the store can (``submit_then``)."""
+        core = self.core
+        sync = core.durability is Durability.STRICT
         try:
-            fut = await self.core.store.submit([put])
+            if core.submit_then is not None:
+                await core.submit_then(ops, self._committed, sync=sync)
+                self.submitted += 1
+                return
+            fut = await core.store.submit(ops, sync=sync)
         except StoreError as exc:
             raise EngineFault(exc) from exc
-        if fut.done():
-            self._check(fut.exception())
+        self.submitted += 1
+        if fut.done():  # (a memory store, or a store that committed at once)
+            self._committed_from(fut)
+            self._raise_failed_write()
         else:
-            self.last_write = fut
-            fut.add_done_callback(_retrieve)
+            fut.add_done_callback(self._committed_from)
+
+    def _committed(self, error: BaseException | None) -> None:
+        """One write of this run settled (in submission order); wake a waiter."""
+        self.committed += 1
+        if error is not None and self.failure is None:
+            self.failure = error
+        if error is not None or self.committed >= self.submitted:
+            waiters = self.commit_waiters
+            if waiters:
+                self.commit_waiters = []
+                for waiter in waiters:
+                    if not waiter.done():
+                        waiter.set_result(True)
+
+    def _committed_from(self, fut: asyncio.Future[WriteResult]) -> None:
+        self._committed(StoreError("write cancelled") if fut.cancelled() else fut.exception())
 
     def _raise_failed_write(self) -> None:
-        last = self.last_write
-        if last is not None and last.done() and not last.cancelled():
-            self._check(last.exception())
-
-    def _check(self, error: BaseException | None) -> None:
+        error = self.failure
         if isinstance(error, VersionConflict):
             raise Fenced(self.id) from error
         if error is not None:
             raise EngineFault(error) from error
-
-    async def _wait(self, fut: asyncio.Future[WriteResult]) -> None:
-        limit = self.core.write_timeout
-        try:
-            async with asyncio.timeout(limit):
-                await asyncio.shield(fut)
-        except TimeoutError:
-            error = StoreTimeout(f"{self.namespace}: write not committed within {limit}s")
-            raise EngineFault(error) from None
-        except (VersionConflict, StoreError) as exc:
-            self._check(exc)
 
     def record(self, step_no: int, step: StepRecord) -> Any:
         """Keep ``step`` as the history of ``step_no``; the op that stores it."""
@@ -268,9 +283,3 @@ class Run:
         self.meta = meta
         _hooks.count("bastion_workflows", self.definition.name, status.value)
         core.finished(self, error)
-
-
-def _retrieve(fut: asyncio.Future[WriteResult]) -> None:
-    """Mark an unawaited write's error as seen (the run's next write raises it)."""
-    if not fut.cancelled():
-        fut.exception()
