@@ -61,6 +61,7 @@ from bastion.persistence._sqlite_queries import (
     read_item,
     read_record,
 )
+from bastion.persistence._sqlite_thread import ThreadLink
 from bastion.persistence._sqlite_writer import Job, Writer
 from bastion.telemetry import _hooks
 
@@ -93,8 +94,8 @@ class SQLiteStore:
             raise ValueError("max_pending_ops must be >= 1")
         if writer is None:
             writer = "loop"
-        if writer not in ("loop", "process"):
-            raise ValueError(f"writer must be 'loop' or 'process', not {writer!r}")
+        if writer not in ("loop", "thread", "process"):
+            raise ValueError(f"writer must be 'loop', 'thread' or 'process', not {writer!r}")
         if writer == "process" and not PROCESS_WRITER_SUPPORTED:
             raise ValueError("writer='process' needs a POSIX system; use writer='loop'")
         for label, value in (("op_timeout", op_timeout), ("flush_interval", flush_interval)):
@@ -103,7 +104,11 @@ class SQLiteStore:
         schema.refuse_in_memory(self.path)
         self._timeout = op_timeout
         self._writer = Writer(self.path)
-        self._link = ProcessLink(self.path) if writer == "process" else None
+        self._link: ProcessLink | ThreadLink | None = None
+        if writer == "process":
+            self._link = ProcessLink(self.path)
+        elif writer == "thread":
+            self._link = ThreadLink(self.path)
         self._groups = GroupCommit(
             self._writer,
             self._link,

@@ -34,6 +34,7 @@ from bastion.persistence import _sqlite_schema as schema
 from bastion.persistence._errors import StoreError, StoreTimeout, VersionConflict
 from bastion.persistence._protocol import DeleteItem, PutItem
 from bastion.persistence._sqlite_proc import ProcessLink
+from bastion.persistence._sqlite_thread import ThreadLink
 from bastion.persistence._sqlite_writer import MAX_CACHED, Job, Plan, Writer, store_error
 from bastion.telemetry import _hooks
 
@@ -51,7 +52,7 @@ class GroupCommit:
     def __init__(
         self,
         writer: Writer,
-        link: ProcessLink | None,
+        link: ProcessLink | ThreadLink | None,
         *,
         max_pending: int,
         interval: float,
