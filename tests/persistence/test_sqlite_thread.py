@@ -144,3 +144,16 @@ async def test_reads_and_close_wait_for_the_group_in_flight(tmp_path: Path) -> N
     assert last.exception() is None
     with sqlite3.connect(path) as conn:
         assert conn.execute("SELECT count(*) FROM items").fetchone()[0] == 201
+
+
+async def test_close_commits_what_queued_up_behind_the_group_in_flight(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    store = await SQLiteStore.open(path, writer="thread")
+    first = await store.submit([PutItem("a", "q", "first", b"{}")])
+    await asyncio.sleep(0)  # in flight on the writer thread
+    behind = await store.submit([PutItem("a", "q", "behind", b"{}")], defer=True)
+    await store.close()
+    assert isinstance(first.result(), WriteResult)
+    assert isinstance(behind.result(), WriteResult)
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT count(*) FROM items").fetchone()[0] == 2

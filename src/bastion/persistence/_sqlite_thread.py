@@ -130,18 +130,18 @@ class ThreadLink:
             await fut
 
     async def close(self, timeout: float) -> None:
-        """Drain, close the thread's connection, stop the thread."""
-        executor, self._executor = self._executor, None
-        if executor is None or self._loop is None:
+        """Drain (the groups its acks send meanwhile included), close the thread's
+        connection, stop the thread."""
+        executor, loop = self._executor, self._loop
+        if executor is None or loop is None:
             return
         try:
             async with asyncio.timeout(timeout):
-                if self._pending:
-                    fut = self._loop.create_future()
-                    self._drained.append(fut)
-                    await fut
-                await self._loop.run_in_executor(executor, self._close_conn)
+                await self.drain(timeout)
+                self._executor = None  # later groups fail: the store is closed
+                await loop.run_in_executor(executor, self._close_conn)
         finally:
+            self._executor = None
             executor.shutdown(wait=False)  # idle once drained and closed
 
     # -- on the writer thread -------------------------------------------------------------
