@@ -9,6 +9,9 @@ short transaction by one of two writers:
 * ``writer="loop"`` (the default): the statements and ``COMMIT`` run on the event loop
   itself (lowest latency for one acknowledged write, no second process); a helper
   thread runs maintenance and fsyncs.
+* ``writer="thread"``: a writer thread of the store with its own connection
+  (:class:`~bastion.persistence._sqlite_thread.ThreadLink`) commits each group, one
+  ``json_each`` statement per table, so SQLite runs the rows without the GIL.
 * ``writer="process"`` (POSIX): a child process
   (:mod:`~bastion.persistence._writer_proc`, driven by
   :class:`~bastion.persistence._sqlite_proc.ProcessLink`) executes the planned
@@ -76,7 +79,7 @@ class SQLiteStore:
     ``max_pending_ops`` bounds the operations queued for the writer; ``op_timeout`` is the
     deadline of every operation (:class:`StoreTimeout` on expiry). ``writer="process"``
     executes the planned groups in a child writer process instead of on the event loop
-    (POSIX); the default (None) is ``"loop"``, chosen from measurements
+    (POSIX), ``writer="thread"`` on a writer thread; the default (None) is ``"loop"``, chosen from measurements
     (``docs/persistence.md``, *The default writer*).
     ``path`` must name a file (``":memory:"`` and ``""`` are refused: use MemoryStore).
     """
