@@ -79,8 +79,8 @@ class SQLiteStore:
     ``max_pending_ops`` bounds the operations queued for the writer; ``op_timeout`` is the
     deadline of every operation (:class:`StoreTimeout` on expiry). ``writer="process"``
     executes the planned groups in a child writer process instead of on the event loop
-    (POSIX), ``writer="thread"`` on a writer thread; the default (None) is ``"loop"``, chosen from measurements
-    (``docs/persistence.md``, *The default writer*).
+    (POSIX), ``writer="thread"`` on a writer thread; the default (None) is ``"loop"``,
+    chosen from measurements (``docs/persistence.md``, *The default writer*).
     ``path`` must name a file (``":memory:"`` and ``""`` are refused: use MemoryStore).
     """
 

@@ -4,9 +4,9 @@
 :class:`~bastion.persistence._sqlite.SQLiteStore` until a *flush* takes all of them (from
 any number of agents) as one group: planned on the event loop in submission order, then
 committed as one short transaction, on the loop (``writer="loop"``) or by the writer
-process (``writer="process"``, :class:`~bastion.persistence._sqlite_proc.ProcessLink`) or
-the writer thread (``writer="thread"``, :class:`~bastion.persistence._sqlite_thread.ThreadLink`,
-driven exactly like the process).
+process (``writer="process"``, :class:`~bastion.persistence._sqlite_proc.ProcessLink`)
+or the writer thread (``writer="thread"``,
+:class:`~bastion.persistence._sqlite_thread.ThreadLink`, driven like the process).
 
 * **When.** A batch someone waits for schedules a flush on the next loop turn: every
   batch submitted until then, by any agent, shares that commit — under load, one commit
