@@ -110,8 +110,9 @@ async def test_a_stale_compare_and_set_fails_only_its_own_batch(tmp_path: Path) 
         assert await store.read_item("a", "c", "3") == b"z"
 
 
+@pytest.mark.parametrize("data", [b"2", b"\xff"])  # sent as JSON text / row by row
 async def test_a_group_planned_on_versions_another_connection_changed_fails_whole(
-    tmp_path: Path,
+    tmp_path: Path, data: bytes
 ) -> None:
     path = tmp_path / "s.db"
     async with await SQLiteStore.open(path, writer="thread") as store:
@@ -122,7 +123,7 @@ async def test_a_group_planned_on_versions_another_connection_changed_fails_whol
             other.execute("UPDATE records SET version = 7 WHERE ns = 'a' AND key = 'k'")
         # planned from the version cache after the first group: only the writer's
         # recheck of the versions the plan started from can see the change
-        second = await store.submit([Put("a", "k", b"2", expected_version=1)])
+        second = await store.submit([Put("a", "k", data, expected_version=1)])
         assert isinstance(await first, WriteResult)
         with pytest.raises(VersionConflict, match="written by another connection"):
             await second

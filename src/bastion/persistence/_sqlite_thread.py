@@ -44,23 +44,26 @@ __all__ = ["ThreadLink", "group_payload"]
 
 AckHandler = Callable[[int, str], None]
 _encode = msgspec.json.Encoder().encode
-#: What one group sends to the thread: its version checks (JSON), then its four row
-#: lists either as JSON texts (and None) or, for data that is not text, as rows (None, …).
-Payload = tuple[str, tuple[str, ...] | None, tuple[list[Any], ...] | None]
+#: What one group sends to the thread: its version checks and its four row lists, either
+#: as JSON texts (checks, texts, None) or, for data that is not text, as rows
+#: (checks, None, rows).
+Payload = tuple[str | list[Any], tuple[str, ...] | None, tuple[list[Any], ...] | None]
 
 
 def group_payload(plan: Plan) -> Payload:
     """The version checks and the four row lists of ``plan`` as JSON arrays, or as plain
     row lists when some row data is not NUL-free UTF-8 text (written row by row then)."""
-    checks = _encode([(*k, v) for k, v in plan.bases.items()]).decode()
     record_puts, record_dels, item_dels, item_puts = plan_rows(plan)
     try:
+        checks = _encode([(*k, v) for k, v in plan.bases.items()]).decode()
         records = [(ns, key, ver, _text(data)) for ns, key, ver, data in record_puts]
         items = [(ns, c, i, _text(data), order) for ns, c, i, data, order in item_puts]
-    except ValueError:  # (UnicodeDecodeError is one)
-        return checks, None, tuple(list(rows) for rows in plan_rows(plan))
-    lists = (records, list(record_dels), list(item_dels), items)
-    return checks, tuple(_encode(rows).decode() for rows in lists), None
+        lists = (records, list(record_dels), list(item_dels), items)
+        return checks, tuple(_encode(rows).decode() for rows in lists), None
+    except (ValueError, TypeError, OverflowError):  # not text, or not JSON (bad key...):
+        # the rows as they are; SQLite itself then accepts or refuses them, as row by row
+        checks_rows = [(*k, v) for k, v in plan.bases.items()]
+        return checks_rows, None, tuple(list(rows) for rows in plan_rows(plan))
 
 
 def _text(data: bytes) -> str:
@@ -164,7 +167,11 @@ class ThreadLink:
         try:
             conn.execute("BEGIN IMMEDIATE")
             try:
-                if not schema.versions_hold_json(conn, checks):
+                if isinstance(checks, str):
+                    fresh = schema.versions_hold_json(conn, checks)
+                else:
+                    fresh = schema.versions_hold(conn, checks)
+                if not fresh:
                     conn.execute("ROLLBACK")
                     return 1, "the file was written by another connection"
                 if texts is not None:
