@@ -12,14 +12,18 @@ queue is empty, and exit.
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import bastion
 from bastion._core._clock import current_clock
 from bastion.agents import Task, TaskAgent, act
 from bastion.persistence import SQLiteStore
 from bastion.testing import wait_for
+
+if TYPE_CHECKING:
+    from bastion.persistence._sqlite_options import WriterKind
 
 #: In ``produce`` mode the task with this payload blocks until the process is killed.
 GATE = 100
@@ -40,7 +44,8 @@ async def gated(task: Task) -> dict[str, int]:
 
 async def main(db: str, mode: str, count: int) -> None:
     handler = gated if mode == "produce" else work
-    async with await SQLiteStore.open(db) as store, bastion.open_runtime() as rt:
+    writer = cast("WriterKind | None", os.environ.get("BASTION_TEST_WRITER"))  # the test's
+    async with await SQLiteStore.open(db, writer=writer) as store, bastion.open_runtime() as rt:
         ref = await rt.spawn(
             TaskAgent,
             name="w",

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import msgspec
+import pytest
 
 from tests._child import read_until, start_node
 
@@ -15,7 +16,11 @@ NODE = Path(__file__).with_name("_kill_node.py")
 LIMIT = 60.0  # real seconds for each child phase; a passing run takes well under 2 s
 
 
-def test_every_acknowledged_task_completes_once_after_kill_9(tmp_path: Path) -> None:
+@pytest.mark.parametrize("writer", ["loop", "thread"])
+def test_every_acknowledged_task_completes_once_after_kill_9(
+    tmp_path: Path, writer: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BASTION_TEST_WRITER", writer)  # read by the node
     db = str(tmp_path / "node.db")
     node = start_node(NODE, db, "produce", "400")
     deadline = time.monotonic() + LIMIT

@@ -10,14 +10,18 @@ processing goes on until the parent kills the process.
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import bastion
 from bastion._core._clock import current_clock
 from bastion.agents import Task, TaskAgent, act
 from bastion.persistence import SQLiteStore
 from bastion.testing import wait_for
+
+if TYPE_CHECKING:
+    from bastion.persistence._sqlite_options import WriterKind
 
 AGENTS = ("w0", "w1")
 
@@ -28,7 +32,8 @@ async def work(task: Task) -> int:
 
 
 async def main(db: str, mode: str, phase: int, count: int) -> None:
-    async with await SQLiteStore.open(db) as store, bastion.open_runtime() as rt:
+    writer = cast("WriterKind | None", os.environ.get("BASTION_TEST_WRITER"))  # the test's
+    async with await SQLiteStore.open(db, writer=writer) as store, bastion.open_runtime() as rt:
         refs = [
             await rt.spawn(
                 TaskAgent, name=name, store=store, handlers={"work": work}, max_queue_size=100_000

@@ -17,7 +17,7 @@ StoreFactory = Callable[[], Awaitable[StateStore]]
 POSTGRES = pytest.param("postgres", marks=pytest.mark.bastion(real_time=True))
 
 
-@pytest.fixture(params=["memory", "sqlite", "sqlite-process", POSTGRES])
+@pytest.fixture(params=["memory", "sqlite", "sqlite-thread", "sqlite-process", POSTGRES])
 def open_store(request: pytest.FixtureRequest, tmp_path: Path) -> StoreFactory:
     """An async factory opening a fresh store of each backend (the contract suite's axis);
     ``postgres`` in a fresh PostgreSQL schema of the session's test server."""
@@ -31,6 +31,9 @@ def open_store(request: pytest.FixtureRequest, tmp_path: Path) -> StoreFactory:
     async def open_sqlite_process() -> StateStore:
         return await SQLiteStore.open(tmp_path / "state.db", op_timeout=10.0, writer="process")
 
+    async def open_sqlite_thread() -> StateStore:
+        return await SQLiteStore.open(tmp_path / "state.db", op_timeout=10.0, writer="thread")
+
     async def open_postgres() -> StateStore:
         dsn = request.getfixturevalue("pg_dsn")
         schema = request.getfixturevalue("pg_schema")
@@ -41,6 +44,7 @@ def open_store(request: pytest.FixtureRequest, tmp_path: Path) -> StoreFactory:
     factories = {
         "memory": open_memory,
         "sqlite": open_sqlite,
+        "sqlite-thread": open_sqlite_thread,
         "sqlite-process": open_sqlite_process,
         "postgres": open_postgres,
     }

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import msgspec
+import pytest
 
 from tests._child import read_until, start_node
 
@@ -27,7 +28,11 @@ def _kill_at(db: str, phase: int, at: int) -> set[str]:
     return {line.split()[1] for line in lines if line.startswith("ACK")}
 
 
-def test_repeated_kill_9_loses_no_acknowledged_task(tmp_path: Path) -> None:
+@pytest.mark.parametrize("writer", ["loop", "thread"])
+def test_repeated_kill_9_loses_no_acknowledged_task(
+    tmp_path: Path, writer: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BASTION_TEST_WRITER", writer)  # read by the node
     db = str(tmp_path / "soak.db")
     acked: set[str] = set()
     for phase in range(KILLS):

@@ -21,7 +21,7 @@ from bastion.persistence import (
 from bastion.persistence import _sqlite_schema as schema
 from bastion.persistence._sqlite import WriterKind
 
-WRITERS = pytest.mark.parametrize("writer", ["loop", "process"])
+WRITERS = pytest.mark.parametrize("writer", ["loop", "thread", "process"])
 
 
 @WRITERS

@@ -42,7 +42,7 @@ async def _new_database(path: Path) -> None:
 
 def test_an_unknown_writer_kind_is_rejected(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="writer must be"):
-        SQLiteStore(tmp_path / "s.db", writer="thread")  # type: ignore[arg-type]
+        SQLiteStore(tmp_path / "s.db", writer="fiber")  # type: ignore[arg-type]
 
 
 async def test_reads_see_every_acknowledged_write(tmp_path: Path) -> None:

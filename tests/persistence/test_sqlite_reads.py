@@ -10,7 +10,7 @@ import pytest
 from bastion.persistence import DeleteItem, PutItem, SQLiteStore
 
 
-@pytest.mark.parametrize("writer", ["loop", "process"])
+@pytest.mark.parametrize("writer", ["loop", "thread", "process"])
 async def test_an_untouched_item_is_read_without_a_commit(tmp_path: Path, writer: str) -> None:
     async with await SQLiteStore.open(tmp_path / "s.db", writer=writer) as store:  # type: ignore[arg-type]
         await store.write([PutItem("a", "q", "old", b"1"), PutItem("a", "q", "gone", b"2")])

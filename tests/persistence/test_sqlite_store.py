@@ -104,7 +104,7 @@ async def test_sync_batches_are_accepted(tmp_path: Path) -> None:
         assert rec.data == b"2"
 
 
-@pytest.mark.parametrize("writer", ["loop", "process"])
+@pytest.mark.parametrize("writer", ["loop", "thread", "process"])
 async def test_a_full_queue_is_committed_at_once(tmp_path: Path, writer: WriterKind) -> None:
     async with await SQLiteStore.open(
         tmp_path / "s.db", max_pending_ops=3, flush_interval=10.0, writer=writer

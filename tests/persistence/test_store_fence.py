@@ -77,7 +77,7 @@ async def test_a_takeover_queued_before_a_fenced_batch_rejects_it(
     await store.close()
 
 
-@pytest.mark.parametrize("writer", ["loop", "process"])
+@pytest.mark.parametrize("writer", ["loop", "thread", "process"])
 async def test_a_fence_sees_a_takeover_by_another_store_on_the_same_file(
     tmp_path: Path, writer: str
 ) -> None:

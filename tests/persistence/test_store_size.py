@@ -34,7 +34,7 @@ async def _run_tasks(ref: bastion.ActorRef, first: int, count: int) -> list[str]
     return ids
 
 
-@pytest.mark.parametrize("writer", ["process", "loop"])
+@pytest.mark.parametrize("writer", ["process", "thread", "loop"])
 async def test_retention_drops_old_outcomes_and_keeps_recent_ones(
     tmp_path: Path, writer: str
 ) -> None:
@@ -117,7 +117,7 @@ def _file_pages(path: Path) -> tuple[int, int]:
         )
 
 
-@pytest.mark.parametrize("writer", ["process", "loop"])
+@pytest.mark.parametrize("writer", ["process", "thread", "loop"])
 async def test_freed_pages_return_to_the_file_system(tmp_path: Path, writer: str) -> None:
     path = tmp_path / "s.db"
     blob = os.urandom(2048)

@@ -9,6 +9,9 @@ short transaction by one of two writers:
 * ``writer="loop"`` (the default): the statements and ``COMMIT`` run on the event loop
   itself (lowest latency for one acknowledged write, no second process); a helper
   thread runs maintenance and fsyncs.
+* ``writer="thread"``: a writer thread of the store with its own connection
+  (:class:`~bastion.persistence._sqlite_thread.ThreadLink`) commits each group, one
+  ``json_each`` statement per table, so SQLite runs the rows without the GIL.
 * ``writer="process"`` (POSIX): a child process
   (:mod:`~bastion.persistence._writer_proc`, driven by
   :class:`~bastion.persistence._sqlite_proc.ProcessLink`) executes the planned
@@ -61,6 +64,7 @@ from bastion.persistence._sqlite_queries import (
     read_item,
     read_record,
 )
+from bastion.persistence._sqlite_thread import ThreadLink
 from bastion.persistence._sqlite_writer import Job, Writer
 from bastion.telemetry import _hooks
 
@@ -75,8 +79,8 @@ class SQLiteStore:
     ``max_pending_ops`` bounds the operations queued for the writer; ``op_timeout`` is the
     deadline of every operation (:class:`StoreTimeout` on expiry). ``writer="process"``
     executes the planned groups in a child writer process instead of on the event loop
-    (POSIX); the default (None) is ``"loop"``, chosen from measurements
-    (``docs/persistence.md``, *The default writer*).
+    (POSIX), ``writer="thread"`` on a writer thread; the default (None) is ``"loop"``,
+    chosen from measurements (``docs/persistence.md``, *The default writer*).
     ``path`` must name a file (``":memory:"`` and ``""`` are refused: use MemoryStore).
     """
 
@@ -93,8 +97,8 @@ class SQLiteStore:
             raise ValueError("max_pending_ops must be >= 1")
         if writer is None:
             writer = "loop"
-        if writer not in ("loop", "process"):
-            raise ValueError(f"writer must be 'loop' or 'process', not {writer!r}")
+        if writer not in ("loop", "thread", "process"):
+            raise ValueError(f"writer must be 'loop', 'thread' or 'process', not {writer!r}")
         if writer == "process" and not PROCESS_WRITER_SUPPORTED:
             raise ValueError("writer='process' needs a POSIX system; use writer='loop'")
         for label, value in (("op_timeout", op_timeout), ("flush_interval", flush_interval)):
@@ -103,7 +107,11 @@ class SQLiteStore:
         schema.refuse_in_memory(self.path)
         self._timeout = op_timeout
         self._writer = Writer(self.path)
-        self._link = ProcessLink(self.path) if writer == "process" else None
+        self._link: ProcessLink | ThreadLink | None = None
+        if writer == "process":
+            self._link = ProcessLink(self.path)
+        elif writer == "thread":
+            self._link = ThreadLink(self.path)
         self._groups = GroupCommit(
             self._writer,
             self._link,

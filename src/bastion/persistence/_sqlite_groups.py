@@ -4,7 +4,9 @@
 :class:`~bastion.persistence._sqlite.SQLiteStore` until a *flush* takes all of them (from
 any number of agents) as one group: planned on the event loop in submission order, then
 committed as one short transaction, on the loop (``writer="loop"``) or by the writer
-process (``writer="process"``, :class:`~bastion.persistence._sqlite_proc.ProcessLink`).
+process (``writer="process"``, :class:`~bastion.persistence._sqlite_proc.ProcessLink`)
+or the writer thread (``writer="thread"``,
+:class:`~bastion.persistence._sqlite_thread.ThreadLink`, driven like the process).
 
 * **When.** A batch someone waits for schedules a flush on the next loop turn: every
   batch submitted until then, by any agent, shares that commit — under load, one commit
@@ -34,6 +36,7 @@ from bastion.persistence import _sqlite_schema as schema
 from bastion.persistence._errors import StoreError, StoreTimeout, VersionConflict
 from bastion.persistence._protocol import DeleteItem, PutItem
 from bastion.persistence._sqlite_proc import ProcessLink
+from bastion.persistence._sqlite_thread import ThreadLink
 from bastion.persistence._sqlite_writer import MAX_CACHED, Job, Plan, Writer, store_error
 from bastion.telemetry import _hooks
 
@@ -51,7 +54,7 @@ class GroupCommit:
     def __init__(
         self,
         writer: Writer,
-        link: ProcessLink | None,
+        link: ProcessLink | ThreadLink | None,
         *,
         max_pending: int,
         interval: float,

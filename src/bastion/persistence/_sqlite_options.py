@@ -7,7 +7,7 @@ from typing import Literal, TypedDict
 
 __all__ = ["PROCESS_WRITER_SUPPORTED", "SQLiteStoreOptions", "WriterKind"]
 
-WriterKind = Literal["loop", "process"]
+WriterKind = Literal["loop", "thread", "process"]
 #: The writer process needs nonblocking pipes watched by the event loop (POSIX).
 PROCESS_WRITER_SUPPORTED = os.name == "posix"
 

@@ -70,6 +70,24 @@ ITEMS_V1 = ("ns", "coll", "item", "data")
 #: The statements of a planned group, in the order its four row lists are written:
 #: record puts, record deletes, item deletes, item puts (a row is in one list only).
 GROUP_STATEMENTS = (PUT_RECORD, DELETE_RECORD, DELETE_ITEM, PUT_ITEM)
+#: The same four statements taking a whole row list as one JSON array of arrays (the
+#: writer thread: SQLite walks the list without the GIL). Row data travels as JSON text
+#: and is stored as the bytes of its UTF-8 encoding.
+GROUP_STATEMENTS_JSON = (
+    "INSERT OR REPLACE INTO records (ns, key, version, data) SELECT value->>0, value->>1,"
+    " value->>2, CAST(value->>3 AS BLOB) FROM json_each(?)",
+    "DELETE FROM records WHERE (ns, key) IN (SELECT value->>0, value->>1 FROM json_each(?))",
+    "DELETE FROM items WHERE (ns, coll, item) IN"
+    " (SELECT value->>0, value->>1, value->>2 FROM json_each(?))",
+    "INSERT OR REPLACE INTO items (ns, coll, item, data, ord) SELECT value->>0, value->>1,"
+    " value->>2, CAST(value->>3 AS BLOB), value->>4 FROM json_each(?)",
+)
+#: How many ``(ns, key, version)`` checks of a JSON array do not hold (0: absent).
+STALE_VERSIONS_JSON = (
+    "SELECT count(*) FROM json_each(?) AS c LEFT JOIN records AS r"
+    " ON r.ns = c.value->>0 AND r.key = c.value->>1"
+    " WHERE coalesce(r.version, 0) != c.value->>2"
+)
 
 FRAME_HEADER = 4  # bytes of little-endian length before each frame body
 
@@ -242,6 +260,21 @@ def write_group(conn: sqlite3.Connection, rows: Sequence[Iterable[Any]]) -> None
     for stmt, params in zip(GROUP_STATEMENTS, rows, strict=True):
         if params:
             conn.executemany(stmt, params)
+
+
+def write_group_json(conn: sqlite3.Connection, rows: Sequence[str]) -> None:
+    """Execute one planned group's four row lists given as JSON arrays, one statement
+    each (see :data:`GROUP_STATEMENTS_JSON`; ``"[]"``: nothing to do)."""
+    for stmt, param in zip(GROUP_STATEMENTS_JSON, rows, strict=True):
+        if param != "[]":
+            conn.execute(stmt, (param,))
+
+
+def versions_hold_json(conn: sqlite3.Connection, checks: str) -> bool:
+    """Whether every ``(ns, key, version)`` of the JSON array ``checks`` still holds."""
+    if checks == "[]":
+        return True
+    return int(conn.execute(STALE_VERSIONS_JSON, (checks,)).fetchone()[0]) == 0
 
 
 def versions_hold(conn: sqlite3.Connection, checks: Iterable[Sequence[Any]]) -> bool:
