@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 import bastion
+from bastion._core._actor import sets_no_reserved_member
 
 
 def test_assigning_a_reserved_member_in_init_fails_at_that_line_naming_it() -> None:
@@ -66,3 +67,24 @@ async def test_shadowing_a_reserved_method_on_the_instance_fails_the_spawn_namin
             await rt.spawn(Shadow)
         assert "'stop' is reserved by bastion's Actor" in str(info.value.__cause__)
         assert rt.statistics().actors == 0
+
+
+async def test_a_framework_init_marked_as_setting_no_reserved_member_skips_the_check() -> None:
+    """The mark is the framework's promise (Agent, PersistentAgent, TaskAgent): spawning a
+    subclass that keeps such an ``__init__`` skips the instance check, which was most of an
+    agent's spawn cost; a subclass with an ``__init__`` of its own is checked again."""
+
+    class Framework(bastion.Actor):
+        @sets_no_reserved_member
+        def __init__(self) -> None:
+            self.stop = True  # type: ignore[method-assign,assignment]  # (breaks the promise)
+
+    class User(Framework):
+        def __init__(self) -> None:
+            super().__init__()
+
+    async with bastion.open_runtime() as rt:
+        await rt.spawn(Framework)  # not checked: the mark says there is nothing to check
+        with pytest.raises(bastion.StartFailed) as info:
+            await rt.spawn(User)
+        assert "'stop' is reserved" in str(info.value.__cause__)

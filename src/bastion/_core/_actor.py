@@ -33,7 +33,14 @@ if TYPE_CHECKING:
     from bastion._core._runtime import Runtime
     from bastion._core._timers import Timer
 
-__all__ = ["Actor", "check_instance", "refuse_reserved", "reserved_names", "shadow_checks"]
+__all__ = [
+    "Actor",
+    "check_instance",
+    "refuse_reserved",
+    "reserved_names",
+    "sets_no_reserved_member",
+    "shadow_checks",
+]
 
 _MEMBERS = "_bastion_reserved"
 _STATE = "_bastion_reserved_state"
@@ -77,9 +84,11 @@ def check_instance(actor: Actor) -> None:
     write in a handler then takes the generic, unspecialized path (≈ 500 CPU
     instructions per message for one ``self.count += 1``). The reserved methods are
     read through one ``attrgetter`` call and must still bind the class's functions
-    (compared in C); an actor without its own ``__init__`` set nothing to check.
+    (compared in C); an actor whose ``__init__`` is ``object``'s or a framework one marked
+    by :func:`sets_no_reserved_member` set nothing to check.
     """
-    if type(actor).__init__ is object.__init__:
+    init = type(actor).__init__
+    if init is object.__init__ or getattr(init, _NO_RESERVED_MEMBER, False):
         return
     read, functions, others = actor._bastion_shadow_checks
     if read is not None and tuple(map(getattr, read(actor), _FUNC, _NONE)) != functions:
@@ -88,6 +97,17 @@ def check_instance(actor: Actor) -> None:
     for name, expected in others:
         if getattr(actor, name, _MISSING) is not expected:
             refuse_reserved(actor, name)
+
+
+_NO_RESERVED_MEMBER = "_bastion_sets_no_reserved_member"
+
+
+def sets_no_reserved_member(init: Callable[..., None]) -> Callable[..., None]:
+    """Mark a framework class's ``__init__`` that assigns no reserved member and calls no
+    user code: spawning a subclass that keeps it skips :func:`check_instance` (most of an
+    agent's spawn cost). A subclass with its own ``__init__`` is checked as before."""
+    setattr(init, _NO_RESERVED_MEMBER, True)
+    return init
 
 
 _MISSING = object()

@@ -39,7 +39,7 @@ from typing import Any, ClassVar, NoReturn
 import msgspec
 
 from bastion._core import _event_names, _events
-from bastion._core._actor import Actor, refuse_reserved
+from bastion._core._actor import Actor, refuse_reserved, sets_no_reserved_member
 from bastion._core._clock import Clock
 from bastion._core._errors import NoSuchActor
 from bastion._core._messages import ExitReason
@@ -113,6 +113,7 @@ class Agent(Actor):
         self._bastion_clock = _LazyClock()
         return self
 
+    @sets_no_reserved_member
     def __init__(self, *, signals: SignalBus | None = None, clock: Clock | None = None) -> None:
         """``signals``: the bus :meth:`publish` uses; ``clock``: default the runtime's."""
         self._bastion_signals = signals

@@ -38,6 +38,7 @@ import time
 from typing import Any, ClassVar
 
 from bastion._core import _event_names, _events
+from bastion._core._actor import sets_no_reserved_member
 from bastion._core._errors import ExpectedError
 from bastion._core._messages import ExitReason
 from bastion.agents._acks import PendingReply, reply_after_commit, submit_for_reply
@@ -126,6 +127,7 @@ class PersistentAgent(Agent):
         if not cls.__dict__.get("state_type"):
             cls.state_type = cls.__qualname__
 
+    @sets_no_reserved_member
     def __init__(
         self,
         *,

@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 import msgspec
 
 from bastion._core import _event_names, _events
+from bastion._core._actor import sets_no_reserved_member
 from bastion._core._durations import positive_seconds
 from bastion._core._errors import ExpectedError
 from bastion._core._ref import ActorRef
@@ -90,6 +91,7 @@ class TaskAgent(TaskRunner):
 
     task_handlers: ClassVar[Mapping[str, TaskHandler]] = {}
 
+    @sets_no_reserved_member
     def __init__(
         self,
         *,
