@@ -12,7 +12,8 @@ spawned actors is not counted.
 Operations: ``cast`` (``await ref.cast(i)`` to an actor that counts, mailbox drained by
 the actor as in ``bench_kernel``), ``call`` (``await ref.call(i)``), ``spawn``
 (``await rt.spawn`` of an actor without ``on_start``), ``spawn_on_start`` (an actor
-whose ``on_start`` is a plain method) and ``spawn_async_start`` (an ``async`` one).
+whose ``on_start`` is a plain method), ``spawn_async_start`` (an ``async`` one) and
+``spawn_agent`` (an ``Agent`` subclass with a ``setup``).
 
     python bench/callgrind_kernel.py                         # this tree, every operation
     python bench/callgrind_kernel.py --commit 0683ba6 --ops cast,call
@@ -38,7 +39,7 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-OPS = ("cast", "call", "spawn", "spawn_on_start", "spawn_async_start")
+OPS = ("cast", "call", "spawn", "spawn_on_start", "spawn_async_start", "spawn_agent")
 WARMUP = 2000
 _COLLECTED = re.compile(r"Collected\s*:\s*(\d+)")
 
@@ -46,6 +47,7 @@ _COLLECTED = re.compile(r"Collected\s*:\s*(\d+)")
 # -- the child: runs under valgrind ------------------------------------------------------
 async def _child(op: str, n: int) -> None:
     import bastion
+    from bastion.agents import Agent
 
     class Sink(bastion.Actor):
         def __init__(self) -> None:
@@ -68,6 +70,10 @@ async def _child(op: str, n: int) -> None:
         async def on_start(self) -> None:
             self.ready = True
 
+    class SetupAgent(Agent):
+        async def setup(self) -> None:
+            self.ready = True
+
     async with bastion.open_runtime() as rt:
         if op in ("cast", "call"):
             ref = await rt.spawn(Sink)
@@ -77,7 +83,7 @@ async def _child(op: str, n: int) -> None:
             await ref.call("flush", timeout=60.0)
         else:
             actor = {"spawn": Idle, "spawn_on_start": Starts, "spawn_async_start": AsyncStarts}
-            cls = actor[op]
+            cls = actor.get(op, SetupAgent)
             for _ in range(WARMUP + n):
                 await rt.spawn(cls)
         sys.stdout.flush()
