@@ -165,9 +165,10 @@ class Actor:
     with the exception as ``__cause__``, and its supervisor decides what happens next.
     """
 
-    # The kernel's attribute is a slot; ``__dict__`` stays for every subclass's own
-    # attributes (a managed, key-shared dict on CPython 3.11 as without ``__slots__``).
-    __slots__ = ("__dict__", "__weakref__", "_bastion_cell")
+    # No ``__slots__`` here: on CPython 3.13 any slot in a class's bases turns off the
+    # inline attribute values of its instances (every actor would keep a dict object and
+    # lose the fast attribute path in its handlers). Agents add slots of their own (see
+    # ``Agent``) and accept that on 3.13.
 
     #: When true, exits of linked actors arrive as :class:`bastion.Exit` in
     #: ``handle_info`` instead of stopping this actor.

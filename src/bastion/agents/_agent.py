@@ -62,7 +62,8 @@ class Agent(Actor):
     # Framework-private attributes are slots (here, in PersistentAgent and TaskRunner):
     # an instance's ``__dict__`` then holds only declared state and public attributes,
     # below the 30 keys past which CPython 3.11 stops sharing a class's dict keys.
-    __slots__ = ("_bastion_clock", "_bastion_fresh", "_bastion_signals")
+    # (the kernel's ``_bastion_cell`` too: plain actors keep it in their dict, see Actor)
+    __slots__ = ("_bastion_cell", "_bastion_clock", "_bastion_fresh", "_bastion_signals")
 
     #: What this agent can do; registered as ``capabilities`` metadata in the registry.
     capabilities: ClassVar[tuple[str, ...]] = ("general_purpose",)
