@@ -31,7 +31,7 @@ import msgspec
 from bastion._core._real_work import RealWork, real_work_of
 from bastion.persistence import _sqlite_schema as schema
 from bastion.persistence._errors import StoreError
-from bastion.persistence._sqlite_writer import Plan, plan_rows
+from bastion.persistence._sqlite_writer import DrainWaiters, Plan, plan_rows
 
 __all__ = ["AckHandler", "ProcessLink"]
 
@@ -58,7 +58,7 @@ class ProcessLink:
         self._out = bytearray()
         self._in = bytearray()
         self._reading = False
-        self._drained: list[asyncio.Future[None]] = []
+        self._drained = DrainWaiters()
         self._exited: asyncio.Future[None] | None = None
         self._gid = 0
         self.broken: StoreError | None = None
@@ -108,10 +108,7 @@ class ProcessLink:
         if not self._pending:
             return
         assert self._loop is not None
-        fut = self._loop.create_future()
-        self._drained.append(fut)
-        async with asyncio.timeout(timeout):
-            await fut
+        await self._drained.wait(self._loop, timeout)
 
     async def close(self, timeout: float) -> None:
         """Drain, end the process's input, wait for it to exit; kill it on timeout."""
@@ -212,9 +209,7 @@ class ProcessLink:
 
     def _idle(self) -> None:
         self._stop_reading()
-        drained, self._drained = self._drained, []
-        for fut in drained:
-            _settle(fut, None)
+        self._drained.release()
 
     def _die(self, reason: str) -> None:
         self.broken = StoreError(reason)

@@ -38,7 +38,7 @@ import msgspec
 from bastion._core._real_work import RealWork, real_work_of
 from bastion.persistence import _sqlite_schema as schema
 from bastion.persistence._errors import StoreError
-from bastion.persistence._sqlite_writer import Plan, plan_rows
+from bastion.persistence._sqlite_writer import DrainWaiters, Plan, plan_rows
 
 __all__ = ["ThreadLink", "group_payload"]
 
@@ -82,7 +82,7 @@ class ThreadLink:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._real_work: RealWork | None = None
         self._pending: collections.deque[AckHandler] = collections.deque()
-        self._drained: list[asyncio.Future[None]] = []
+        self._drained = DrainWaiters()
         self._since_maintenance = 0
         self.broken: StoreError | None = None
         self.commits = 0
@@ -127,10 +127,7 @@ class ThreadLink:
         if not self._pending:
             return
         assert self._loop is not None
-        fut = self._loop.create_future()
-        self._drained.append(fut)
-        async with asyncio.timeout(timeout):
-            await fut
+        await self._drained.wait(self._loop, timeout)
 
     async def close(self, timeout: float) -> None:
         """Drain (the groups its acks send meanwhile included), close the thread's
@@ -209,7 +206,4 @@ class ThreadLink:
         if not self._pending:
             if self._real_work is not None:
                 self._real_work.real_work_finished()
-            drained, self._drained = self._drained, []
-            for waiter in drained:
-                if not waiter.done():
-                    waiter.set_result(None)
+            self._drained.release()

@@ -282,3 +282,24 @@ def plan_rows(plan: Plan) -> tuple[Any, Any, Any, Any]:
         plan.item_dels.values(),
         plan.item_puts.values(),
     )
+
+
+class DrainWaiters:
+    """Callers of a writer link's ``drain``: woken once no group is in flight."""
+
+    def __init__(self) -> None:
+        self._waiters: list[asyncio.Future[None]] = []
+
+    async def wait(self, loop: asyncio.AbstractEventLoop, timeout: float) -> None:
+        """Wait for the next :meth:`release` (``TimeoutError`` after ``timeout`` s)."""
+        fut = loop.create_future()
+        self._waiters.append(fut)
+        async with asyncio.timeout(timeout):
+            await fut
+
+    def release(self) -> None:
+        """Nothing is in flight: wake every waiter."""
+        waiters, self._waiters = self._waiters, []
+        for fut in waiters:
+            if not fut.done():
+                fut.set_result(None)
