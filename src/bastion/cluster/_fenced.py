@@ -11,31 +11,25 @@ node unchanged: the node hands it a ``FencedStore`` instead of the shared store.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Sequence
 
 from bastion.cluster._errors import LeaseLost
+from bastion.cluster._forwarding import ForwardingStore, PagedForwardingStore
 from bastion.cluster._lease import fence_for
-from bastion.persistence import (
-    NamespaceData,
-    Op,
-    QuarantineEntry,
-    Record,
-    StateStore,
-    StoreStatistics,
-    VersionConflict,
-    WriteResult,
-)
-from bastion.persistence._paged import Cursor, NamespaceHead, PagedLoad, PageRow
+from bastion.persistence import Op, StateStore, VersionConflict, WriteResult
+from bastion.persistence._paged import PagedLoad
 
 __all__ = ["FencedStore", "fenced_store"]
 
 
-class FencedStore:
+class FencedStore(ForwardingStore):
     """A :class:`~bastion.persistence.StateStore` whose writes are fenced by one lease.
 
     ``valid`` says whether the holder's lease still runs by its own clock; ``on_lost`` is
     called (once, synchronously) when a write is refused because the lease was lost,
-    before the writer sees the error.
+    before the writer sees the error. Besides a batch, ``load`` (a restore would be
+    pointless), ``load_head``, ``drop`` and ``quarantine`` (not atomic with the fence)
+    raise LeaseLost once the lease is over; the other reads are not fenced.
     """
 
     def __init__(
@@ -47,18 +41,13 @@ class FencedStore:
         valid: Callable[[], bool],
         on_lost: Callable[[], None],
     ) -> None:
-        self._store = store
+        super().__init__(store)
         self.owner = owner
         self.token = token
         self._fence = fence_for(owner, token)
         self._valid = valid
         self._on_lost = on_lost
         self._lost = False
-
-    @property
-    def backend(self) -> str:
-        """The shared store's backend name."""
-        return self._store.backend
 
     @property
     def lost(self) -> bool:
@@ -69,7 +58,7 @@ class FencedStore:
         """Refuse every later write (the node stepped down from this lease)."""
         self._lost = True
 
-    async def _check(self) -> None:
+    async def _guard(self) -> None:
         """Raise LeaseLost if the lease is lost or over by the holder's clock.
 
         Noticing it here (the lease ran out while the holder was busy or frozen) calls
@@ -96,7 +85,7 @@ class FencedStore:
         self, ops: Sequence[Op], *, sync: bool = False, defer: bool = False
     ) -> asyncio.Future[WriteResult]:
         """Submit the batch with the lease's fence; LeaseLost if the lease is over."""
-        await self._check()
+        await self._guard()
         inner = await self._store.submit([self._fence, *ops], sync=sync, defer=defer)
         outer: asyncio.Future[WriteResult] = asyncio.get_running_loop().create_future()
         if inner.done():
@@ -135,82 +124,13 @@ class FencedStore:
             and context.get("key") == self._fence.key
         )
 
-    async def write(self, ops: Sequence[Op], *, sync: bool = False) -> WriteResult:
-        """Submit the fenced batch and wait until it is committed."""
-        return await (await self.submit(ops, sync=sync))
-
-    async def read(self, namespace: str, key: str) -> Record | None:
-        """One record (reads are not fenced)."""
-        return await self._store.read(namespace, key)
-
-    async def read_item(self, namespace: str, collection: str, item: str) -> bytes | None:
-        """One collection item."""
-        return await self._store.read_item(namespace, collection, item)
-
-    async def load(self, namespace: str) -> NamespaceData:
-        """A namespace; LeaseLost if the lease is over (a restore would be pointless)."""
-        await self._check()
-        return await self._store.load(namespace)
-
-    async def namespaces(self, prefix: str = "") -> list[str]:
-        """Namespaces with data."""
-        return await self._store.namespaces(prefix)
-
-    async def drop(self, namespace: str) -> None:
-        """Drop a namespace (only while the lease runs; not atomic with the fence)."""
-        await self._check()
-        await self._store.drop(namespace)
-
-    async def quarantine(self, namespace: str, reason: str) -> QuarantineEntry:
-        """Quarantine a namespace (only while the lease runs; not atomic with the fence)."""
-        await self._check()
-        return await self._store.quarantine(namespace, reason)
-
-    async def quarantined(self, prefix: str = "") -> list[QuarantineEntry]:
-        """Quarantined namespaces."""
-        return await self._store.quarantined(prefix)
-
     async def close(self) -> None:
         """Refuse later writes; the shared store stays open (the node owns it)."""
         self._lost = True
 
-    def statistics(self) -> StoreStatistics:
-        """The shared store's statistics."""
-        return self._store.statistics()
 
-
-class FencedPagedStore(FencedStore):
+class FencedPagedStore(FencedStore, PagedForwardingStore):
     """A :class:`FencedStore` over a store that reads namespaces in pages."""
-
-    def _paged(self) -> PagedLoad:
-        store = self._store
-        assert isinstance(store, PagedLoad)
-        return store
-
-    async def load_head(
-        self,
-        namespace: str,
-        ordered: str,
-        limit: int,
-        *,
-        shift: int = 0,
-        skip: Collection[str] = (),
-    ) -> NamespaceHead:
-        """The first page of a namespace (a TaskAgent's restore)."""
-        await self._check()
-        return await self._paged().load_head(namespace, ordered, limit, shift=shift, skip=skip)
-
-    async def load_page(
-        self, namespace: str, collection: str, after: Cursor, limit: int
-    ) -> list[PageRow]:
-        """The next page of an ordered collection."""
-        return await self._paged().load_page(namespace, collection, after, limit)
-
-    async def load_items(
-        self, namespace: str, collection: str, after: str, limit: int
-    ) -> list[tuple[str, bytes]]:
-        """The next items of a collection by key."""
-        return await self._paged().load_items(namespace, collection, after, limit)
 
 
 def fenced_store(

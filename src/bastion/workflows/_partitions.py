@@ -25,25 +25,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import zlib
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from bastion._core._actor import Actor
 from bastion._core._messages import ExitReason
 from bastion.cluster import FencedStore, Hosted, LeaseLost
-from bastion.persistence import (
-    NamespaceData,
-    Op,
-    Put,
-    QuarantineEntry,
-    Record,
-    StateStore,
-    StoreError,
-    StoreStatistics,
-    VersionConflict,
-    WriteResult,
-)
-from bastion.persistence._paged import Cursor, NamespaceHead, PagedLoad, PageRow
+from bastion.cluster._forwarding import ForwardingStore, PagedForwardingStore
+from bastion.persistence import Op, Put, StateStore, StoreError, VersionConflict, WriteResult
+from bastion.persistence._paged import PagedLoad
 from bastion.workflows._records import FENCE, NAMESPACE_PREFIX, workflow_id_of
 
 __all__ = [
@@ -179,23 +169,18 @@ def _failed(error: BaseException) -> asyncio.Future[WriteResult]:
     return fut
 
 
-class OwnedStore:
+class OwnedStore(ForwardingStore):
     """The store as the runs of a partitioned engine see it.
 
     A run's batch (it bumps its workflow's fence record) goes through the fenced store of
     the workflow's partition; the future fails with LeaseLost (the run ends as fenced)
     when the partition is not owned here or its lease is over. Everything else passes
-    through unchanged.
+    through unchanged (``close`` leaves the store to the engine's caller).
     """
 
     def __init__(self, store: StateStore, ownership: Ownership) -> None:
-        self._store = store
+        super().__init__(store)
         self._ownership = ownership
-
-    @property
-    def backend(self) -> str:
-        """The shared store's backend name."""
-        return self._store.backend
 
     async def submit(
         self, ops: Sequence[Op], *, sync: bool = False, defer: bool = False
@@ -217,77 +202,9 @@ class OwnedStore:
         except LeaseLost as lost:
             return _failed(lost)
 
-    async def write(self, ops: Sequence[Op], *, sync: bool = False) -> WriteResult:
-        """Submit and wait for the commit."""
-        return await (await self.submit(ops, sync=sync))
 
-    async def read(self, namespace: str, key: str) -> Record | None:
-        """One record."""
-        return await self._store.read(namespace, key)
-
-    async def read_item(self, namespace: str, collection: str, item: str) -> bytes | None:
-        """One collection item."""
-        return await self._store.read_item(namespace, collection, item)
-
-    async def load(self, namespace: str) -> NamespaceData:
-        """A namespace."""
-        return await self._store.load(namespace)
-
-    async def namespaces(self, prefix: str = "") -> list[str]:
-        """Namespaces with data."""
-        return await self._store.namespaces(prefix)
-
-    async def drop(self, namespace: str) -> None:
-        """Drop a namespace."""
-        await self._store.drop(namespace)
-
-    async def quarantine(self, namespace: str, reason: str) -> QuarantineEntry:
-        """Quarantine a namespace."""
-        return await self._store.quarantine(namespace, reason)
-
-    async def quarantined(self, prefix: str = "") -> list[QuarantineEntry]:
-        """Quarantined namespaces."""
-        return await self._store.quarantined(prefix)
-
-    async def close(self) -> None:
-        """Nothing: the engine's caller owns the shared store."""
-
-    def statistics(self) -> StoreStatistics:
-        """The shared store's statistics."""
-        return self._store.statistics()
-
-
-class OwnedPagedStore(OwnedStore):
+class OwnedPagedStore(OwnedStore, PagedForwardingStore):
     """An :class:`OwnedStore` over a store that reads namespaces in pages."""
-
-    def _paged(self) -> PagedLoad:
-        store = self._store
-        assert isinstance(store, PagedLoad)
-        return store
-
-    async def load_head(
-        self,
-        namespace: str,
-        ordered: str,
-        limit: int,
-        *,
-        shift: int = 0,
-        skip: Collection[str] = (),
-    ) -> NamespaceHead:
-        """The first page of a namespace."""
-        return await self._paged().load_head(namespace, ordered, limit, shift=shift, skip=skip)
-
-    async def load_page(
-        self, namespace: str, collection: str, after: Cursor, limit: int
-    ) -> list[PageRow]:
-        """The next page of an ordered collection."""
-        return await self._paged().load_page(namespace, collection, after, limit)
-
-    async def load_items(
-        self, namespace: str, collection: str, after: str, limit: int
-    ) -> list[tuple[str, bytes]]:
-        """The next items of a collection by key."""
-        return await self._paged().load_items(namespace, collection, after, limit)
 
 
 def owned_store(store: StateStore, ownership: Ownership) -> OwnedStore:
