@@ -29,7 +29,7 @@ from bastion.workflows._records import (
     inbox_key,
     namespace_of,
 )
-from bastion.workflows._signals import read_event
+from bastion.workflows._signals import read_event, record_waiting
 from bastion.workflows._steps import check_recorded, run_step
 
 if TYPE_CHECKING:
@@ -105,21 +105,11 @@ class WorkflowContext:
         """Sleep ``seconds``; the wake-up time is stored, so a restart does not reset it."""
         non_negative_seconds("sleep seconds", seconds)
         run, step_no = self._take()
-        rec = run.history.get(step_no)
+        rec = _recorded(run, step_no, StepKind.SLEEP, "sleep")
         if rec is not None:
-            check_recorded(run, step_no, rec, StepKind.SLEEP, "sleep")
             wake = rec.not_before or 0.0
         else:
-            now = run.core.wall()
-            wake = now + seconds
-            waiting = StepRecord(
-                name="sleep",
-                kind=StepKind.SLEEP,
-                status=StepStatus.WAITING,
-                not_before=wake,
-                started_at=now,
-            )
-            await run.write([run.record(step_no, waiting)])
+            wake = await record_waiting(run, step_no, "sleep", StepKind.SLEEP, seconds)
         await run.core.sleep_until(wake)
 
     async def recv(self, topic: str, *, timeout: float) -> Any:
@@ -132,26 +122,16 @@ class WorkflowContext:
         positive_seconds("recv timeout", timeout)
         run, step_no = self._take()
         name = f"recv:{topic}"
-        rec = run.history.get(step_no)
+        rec = _recorded(run, step_no, StepKind.RECV, name)
         core = run.core
         if rec is not None:
-            check_recorded(run, step_no, rec, StepKind.RECV, name)
             if rec.status is StepStatus.COMPLETED:
                 return core.decode(rec.result)
             deadline = rec.not_before or 0.0
         else:
             if _first_message(run, topic) is not None:
                 return await _take_message(run, step_no, topic, name)
-            now = core.wall()
-            deadline = now + timeout
-            waiting = StepRecord(
-                name=name,
-                kind=StepKind.RECV,
-                status=StepStatus.WAITING,
-                not_before=deadline,
-                started_at=now,
-            )
-            await run.write([run.record(step_no, waiting)])
+            deadline = await record_waiting(run, step_no, name, StepKind.RECV, timeout)
         while _first_message(run, topic) is None:
             left = deadline - core.wall()
             if left <= 0:
@@ -174,9 +154,7 @@ class WorkflowContext:
         _check_topic(topic)
         run, step_no = self._take()
         name = f"send:{workflow_id}:{topic}"
-        rec = run.history.get(step_no)
-        if rec is not None:
-            check_recorded(run, step_no, rec, StepKind.SEND, name)
+        if _recorded(run, step_no, StepKind.SEND, name) is not None:
             return
         core = run.core
         data = core.codec.encode(value)
@@ -193,9 +171,7 @@ class WorkflowContext:
         _check_topic(key, "event key")
         run, step_no = self._take()
         name = f"set_event:{key}"
-        rec = run.history.get(step_no)
-        if rec is not None:
-            check_recorded(run, step_no, rec, StepKind.SET_EVENT, name)
+        if _recorded(run, step_no, StepKind.SET_EVENT, name) is not None:
             return
         core = run.core
         data = core.codec.encode(value)
@@ -210,9 +186,7 @@ class WorkflowContext:
         positive_seconds("get_event timeout", timeout)
         run, step_no = self._take()
         name = f"get_event:{workflow_id}:{key}"
-        rec = run.history.get(step_no)
-        if rec is not None:
-            check_recorded(run, step_no, rec, StepKind.GET_EVENT, name)
+        rec = _recorded(run, step_no, StepKind.GET_EVENT, name)
         return await read_event(run, step_no, rec, name, workflow_id, key, timeout)
 
     def patched(self, change_id: str) -> bool:
@@ -252,6 +226,15 @@ class WorkflowContext:
 def _check_topic(value: object, what: str = "topic") -> None:
     if not isinstance(value, str) or not value or "\x00" in value:
         raise ValueError(f"a {what} must be a non-empty string without NUL, got {value!r}")
+
+
+def _recorded(run: Run, step_no: int, kind: StepKind, name: str) -> StepRecord | None:
+    """What step ``step_no`` recorded (None: nothing yet); NonDeterministicWorkflow unless
+    it recorded ``kind`` ``name``."""
+    rec = run.history.get(step_no)
+    if rec is not None:
+        check_recorded(run, step_no, rec, kind, name)
+    return rec
 
 
 def _first_message(run: Run, topic: str) -> str | None:

@@ -2,7 +2,8 @@
 
 The store is the truth; these only wake waiters sooner (a waiter re-reads the store
 after each wake-up, so a lost notification delays nothing past its own timeout).
-:func:`read_event` is ``ctx.get_event``'s durable wait on them.
+:func:`read_event` is ``ctx.get_event``'s durable wait on them; :func:`record_waiting`
+stores the deadline of every durable wait.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from bastion.workflows._records import (
 if TYPE_CHECKING:
     from bastion.workflows._run import Run
 
-__all__ = ["Signals", "read_event"]
+__all__ = ["Signals", "read_event", "record_waiting"]
 
 
 class Signals:
@@ -167,22 +168,30 @@ async def read_event(
             return core.decode(rec.result)
         deadline = rec.not_before or 0.0  # waiting since before a restart
     elif (data := await core.store.read_item(namespace_of(target), EVENTS, key)) is None:
-        now = core.wall()
-        deadline = now + timeout
-        waiting = StepRecord(
-            name=name,
-            kind=StepKind.GET_EVENT,
-            status=StepStatus.WAITING,
-            not_before=deadline,
-            started_at=now,
-        )
-        await run.write([run.record(step_no, waiting)])
+        deadline = await record_waiting(run, step_no, name, StepKind.GET_EVENT, timeout)
     if data is None:
         data = await core.wait_event(target, key, max(0.0, deadline - core.wall()))
     raw = NULL if data is None else msgspec.Raw(data)
     got = StepRecord(name=name, kind=StepKind.GET_EVENT, result=raw, finished_at=core.wall())
     await run.write([run.record(step_no, got)])
     return core.decode_value(data)
+
+
+async def record_waiting(
+    run: Run, step_no: int, name: str, kind: StepKind, seconds: float
+) -> float:
+    """Record step ``step_no`` as waiting until ``seconds`` from now; that deadline.
+
+    A durable wait (``ctx.sleep``, ``ctx.recv``, ``ctx.get_event``) stores its deadline
+    before it waits, so a restart mid-wait waits only until it, not ``seconds`` more.
+    """
+    now = run.core.wall()
+    deadline = now + seconds
+    waiting = StepRecord(
+        name=name, kind=kind, status=StepStatus.WAITING, not_before=deadline, started_at=now
+    )
+    await run.write([run.record(step_no, waiting)])
+    return deadline
 
 
 def _hand_over(run: Run, topic: str, key: str, data: bytes) -> None:
