@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from bastion.cli import _flags_output
+from bastion.cli import _table
 from bastion.cli._flags import EXIT_CORRUPT, EXIT_NOT_FOUND, EXIT_STORE, EXIT_USAGE
 from bastion.cli._main import cli, main
 from bastion.flags import Flag, FlagChange, Flags
@@ -83,7 +83,7 @@ def test_create_a_multi_variant_flag(db: Path) -> None:
 def test_tables_without_rich_are_aligned_plain_text(
     db: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(_flags_output, "has_rich", lambda: False)
+    monkeypatch.setattr(_table, "has_rich", lambda: False)
     listed = run(db, "list")
     assert listed.exit_code == 0
     assert listed.output.splitlines()[1].split() == [

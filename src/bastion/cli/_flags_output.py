@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from bastion.cli._display import has_rich
+from bastion.cli._table import print_table
 from bastion.flags import Flag, FlagChange, QuarantinedFlag, flag_to_dict
 
 __all__ = ["Output"]
@@ -44,25 +44,6 @@ class Output:
     def __init__(self, as_json: bool) -> None:
         self.as_json = as_json
 
-    def _table(self, title: str, header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
-        if has_rich():
-            from rich.console import Console
-            from rich.table import Table
-
-            table = Table(title=title)
-            for name in header:
-                table.add_column(name)
-            for row in rows:
-                table.add_row(*row)
-            Console().print(table)
-            return
-        widths = [max(len(str(c)) for c in col) for col in zip(header, *rows, strict=False)]
-        click.echo(title)
-        for row in [header, *rows]:
-            click.echo(
-                "  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
-            )
-
     def _json(self, data: Any) -> None:
         click.echo(json.dumps(data, sort_keys=True))
 
@@ -87,7 +68,7 @@ class Output:
         ]
         rows += [(q.key, "QUARANTINED", "-", "-", "-", q.reason[:40]) for q in quarantined]
         header = ("flag", "serving", "default", "rules", "version", "description")
-        self._table(f"{len(flags)} flag(s), {len(quarantined)} quarantined", header, rows)
+        print_table(f"{len(flags)} flag(s), {len(quarantined)} quarantined", header, rows)
 
     def flag(self, flag: Flag, version: int) -> None:
         """``bastion flags get``."""
@@ -96,7 +77,7 @@ class Output:
             self._json(data)
             return
         rows = [(name, _brief(value)) for name, value in data.items()]
-        self._table(f"flag {flag.key}", ("field", "value"), rows)
+        print_table(f"flag {flag.key}", ("field", "value"), rows)
 
     def change(self, change: FlagChange) -> None:
         """``bastion flags set``."""
@@ -106,7 +87,7 @@ class Output:
         what = change.changed_fields() or {"defined": (None, _state(change.after))}
         rows = [(name, _brief(old), _brief(new)) for name, (old, new) in what.items()]
         title = f"{change.key}: change {change.seq} ({change.action.value}) by {change.actor}"
-        self._table(title, ("field", "before", "after"), rows)
+        print_table(title, ("field", "before", "after"), rows)
 
     def history(self, key: str, changes: Sequence[FlagChange]) -> None:
         """``bastion flags history``."""
@@ -127,4 +108,4 @@ class Output:
             )
             for c in changes
         ]
-        self._table(f"history of {key}", ("#", "when", "actor", "action", "change", "reason"), rows)
+        print_table(f"history of {key}", ("#", "when", "actor", "action", "change", "reason"), rows)

@@ -9,7 +9,7 @@ from typing import Any
 import click
 import msgspec
 
-from bastion.cli._display import has_rich
+from bastion.cli._table import print_table
 from bastion.rollout import Evidence, JournalEntry
 from bastion.rollout._orchestrator import RolloutStatus
 from bastion.rollout._preflight import PreflightReport
@@ -29,25 +29,6 @@ class RolloutOutput:
 
     def _json(self, data: Any) -> None:
         click.echo(json.dumps(_plain(data), sort_keys=True))
-
-    def _table(self, title: str, header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
-        if has_rich():
-            from rich.console import Console
-            from rich.table import Table
-
-            table = Table(title=title)
-            for name in header:
-                table.add_column(name)
-            for row in rows:
-                table.add_row(*row)
-            Console().print(table)
-            return
-        click.echo(title)
-        widths = [max(len(str(c)) for c in col) for col in zip(header, *rows, strict=False)]
-        for row in [header, *rows]:
-            click.echo(
-                "  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
-            )
 
     def report(self, report: PreflightReport) -> None:
         """``preflight`` (and a refused ``start``)."""
@@ -80,7 +61,7 @@ class RolloutOutput:
             ("reason", status.reason or "-"),
             ("journal entries", str(status.journal_length)),
         ]
-        self._table(f"rollout of {status.flag}", ("", ""), rows)
+        print_table(f"rollout of {status.flag}", ("", ""), rows)
 
     def why(self, entry: JournalEntry | None, evidence: Sequence[Evidence]) -> None:
         """``why``: the last decision and the evidence it rests on."""
@@ -115,7 +96,7 @@ class RolloutOutput:
             "baseline events/calls",
             "",
         )
-        self._table("evidence", header, rows)
+        print_table("evidence", header, rows)
 
     def history(self, flag: str, entries: Sequence[JournalEntry]) -> None:
         """``history``: the journal, oldest first."""
@@ -136,4 +117,4 @@ class RolloutOutput:
             for e in entries
         ]
         header = ("#", "at (s)", "try", "action", "actor", "status", "exposure", "reason")
-        self._table(f"journal of the rollout of {flag}", header, rows)
+        print_table(f"journal of the rollout of {flag}", header, rows)

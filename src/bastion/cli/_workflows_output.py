@@ -15,6 +15,7 @@ from typing import Any
 import click
 
 from bastion.cli._flags_output import Output
+from bastion.cli._table import print_table
 
 __all__ = ["WorkflowsOutput"]
 
@@ -47,7 +48,7 @@ class WorkflowsOutput(Output):
         ]  # fmt: skip
         title = f"{len(items)} of {total} workflows (newest first; times UTC)"
         header = ["ID", "NAME", "VERSION", "STATUS", "CREATED", "UPDATED", "ERROR"]
-        self._table(title, header, rows)
+        print_table(title, header, rows)
 
     def workflow(self, w: dict[str, Any]) -> None:
         """``get`` and the actions: one workflow."""
@@ -86,4 +87,4 @@ class WorkflowsOutput(Output):
             for s in steps
         ]  # fmt: skip
         header = ["NO", "NAME", "KIND", "STATUS", "ATTEMPTS", "FINISHED/DUE", "RESULT/ERROR"]
-        self._table(f"workflow {workflow_id}: {len(steps)} recorded steps", header, rows)
+        print_table(f"workflow {workflow_id}: {len(steps)} recorded steps", header, rows)
