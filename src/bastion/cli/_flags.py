@@ -28,7 +28,7 @@ from typing import Any, NoReturn, TypeVar
 import click
 
 from bastion.cli._flags_output import Output
-from bastion.cli._remote import remote_or_db, token_option, url_option
+from bastion.cli._remote import db_option, remote_or_db, token_option, url_option
 from bastion.flags import (
     Flag,
     FlagChange,
@@ -93,13 +93,6 @@ def _run(db: Path, namespace: str, work: Callable[[Flags], Awaitable[T]], *, cre
         _fail(str(exc), EXIT_USAGE)
 
 
-_db = click.option(
-    "--db",
-    default=None,
-    envvar="BASTION_DB",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="The SQLite state store file (default: $BASTION_DB); or --url.",
-)
 _namespace = click.option(
     "--namespace", default="flags", show_default=True, help="Store namespace of the flags."
 )
@@ -112,7 +105,7 @@ def flags_group() -> None:
 
 
 @flags_group.command("list")
-@_db
+@db_option
 @url_option
 @token_option
 @_namespace
@@ -135,7 +128,7 @@ def list_command(
 
 @flags_group.command("get")
 @click.argument("key")
-@_db
+@db_option
 @url_option
 @token_option
 @_namespace
@@ -156,7 +149,7 @@ def get_command(
 
 @flags_group.command("history")
 @click.argument("key")
-@_db
+@db_option
 @url_option
 @token_option
 @_namespace
@@ -224,7 +217,7 @@ def _changes(**options: Any) -> dict[str, Any]:
 
 @flags_group.command("set")
 @click.argument("key")
-@_db
+@db_option
 @url_option
 @token_option
 @_namespace

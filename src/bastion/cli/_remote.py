@@ -25,6 +25,7 @@ __all__ = [
     "REMOTE_TIMEOUT",
     "RemoteConsole",
     "RemoteFailure",
+    "db_option",
     "remote_or_db",
     "url_option",
     "token_option",
@@ -36,6 +37,13 @@ EXIT_REMOTE = 7
 REMOTE_TIMEOUT = 15.0
 URL_ENV, TOKEN_ENV = "BASTION_CONSOLE_URL", "BASTION_CONSOLE_TOKEN"
 
+db_option = click.option(
+    "--db",
+    default=None,
+    envvar="BASTION_DB",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The SQLite state store file (default: $BASTION_DB); or --url.",
+)
 url_option = click.option(
     "--url",
     envvar=URL_ENV,

@@ -28,7 +28,7 @@ import click
 import bastion
 from bastion.agents import act
 from bastion.cli._flags import _login_name
-from bastion.cli._remote import remote_or_db, token_option, url_option
+from bastion.cli._remote import db_option, remote_or_db, token_option, url_option
 from bastion.cli._rollout_output import RolloutOutput
 from bastion.flags import Flags, FlagStoreCorrupt, UnknownFlag
 from bastion.persistence import SQLiteStore, StoreError
@@ -99,13 +99,6 @@ _db = click.option(
     envvar="BASTION_DB",
     type=click.Path(dir_okay=False, path_type=Path),
     help="The SQLite state store file (default: $BASTION_DB).",
-)
-_db_or_url = click.option(
-    "--db",
-    default=None,
-    envvar="BASTION_DB",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="The SQLite state store file (default: $BASTION_DB); or --url.",
 )
 _namespace = click.option(
     "--namespace", default="flags", show_default=True, help="Store namespace of the flags."
@@ -260,9 +253,22 @@ def _started(status: Any, flag: str) -> Any:
     return status
 
 
+def _remote(
+    db: Path | None, url: str | None, token: str | None, as_json: bool, command: str, *args: Any
+) -> Path | None:
+    """Run ``command`` through the console API if ``--url`` is given (then None), else
+    return the ``--db`` path to use."""
+    if (url := remote_or_db(db, url)) is None:
+        return db
+    from bastion.cli._remote_commands import RolloutRemote
+
+    getattr(RolloutRemote(url, token, as_json), command)(*args)
+    return None
+
+
 @rollout_group.command("status")
 @click.argument("flag")
-@_db_or_url
+@db_option
 @url_option
 @token_option
 @_namespace
@@ -271,12 +277,8 @@ def status_command(
     flag: str, db: Path | None, url: str | None, token: str | None, namespace: str, as_json: bool
 ) -> None:
     """Where the rollout is: status, phase, exposure, canary calls in the phase."""
-    if (url := remote_or_db(db, url)) is not None:
-        from bastion.cli._remote_commands import RolloutRemote
-
-        RolloutRemote(url, token, as_json).status(flag)
+    if (db := _remote(db, url, token, as_json, "status", flag)) is None:
         return
-    assert db is not None
 
     async def work(rt: Any, flags: Flags, store: SQLiteStore, ref: Any) -> Any:
         return _started(await act(ref, "status"), flag)
@@ -286,7 +288,7 @@ def status_command(
 
 @rollout_group.command("why")
 @click.argument("flag")
-@_db_or_url
+@db_option
 @url_option
 @token_option
 @_namespace
@@ -295,12 +297,8 @@ def why_command(
     flag: str, db: Path | None, url: str | None, token: str | None, namespace: str, as_json: bool
 ) -> None:
     """The last decision and every signal's evidence (statistic, threshold, alpha, counts)."""
-    if (url := remote_or_db(db, url)) is not None:
-        from bastion.cli._remote_commands import RolloutRemote
-
-        RolloutRemote(url, token, as_json).why(flag)
+    if (db := _remote(db, url, token, as_json, "why", flag)) is None:
         return
-    assert db is not None
 
     async def work(rt: Any, flags: Flags, store: SQLiteStore, ref: Any) -> Any:
         _started(await act(ref, "status"), flag)
@@ -314,7 +312,7 @@ def why_command(
 
 @rollout_group.command("history")
 @click.argument("flag")
-@_db_or_url
+@db_option
 @url_option
 @token_option
 @_namespace
@@ -323,12 +321,8 @@ def history_command(
     flag: str, db: Path | None, url: str | None, token: str | None, namespace: str, as_json: bool
 ) -> None:
     """The rollout's journal: every decision and manual action, oldest first."""
-    if (url := remote_or_db(db, url)) is not None:
-        from bastion.cli._remote_commands import RolloutRemote
-
-        RolloutRemote(url, token, as_json).history(flag)
+    if (db := _remote(db, url, token, as_json, "history", flag)) is None:
         return
-    assert db is not None
 
     async def work(rt: Any, flags: Flags, store: SQLiteStore, ref: Any) -> Any:
         _started(await act(ref, "status"), flag)
@@ -340,7 +334,7 @@ def history_command(
 def _control(name: str, doc: str, *, force: bool = False, needs_reason: bool = False) -> None:
     @rollout_group.command(name, help=doc)
     @click.argument("flag")
-    @_db_or_url
+    @db_option
     @url_option
     @token_option
     @_namespace
@@ -362,12 +356,9 @@ def _control(name: str, doc: str, *, force: bool = False, needs_reason: bool = F
         flag: str, db: Path | None, url: str | None, token: str | None, namespace: str,
         as_json: bool, actor: str, reason: str, force: bool,
     ) -> None:  # fmt: skip
-        if (url := remote_or_db(db, url)) is not None:
-            from bastion.cli._remote_commands import RolloutRemote
-
-            RolloutRemote(url, token, as_json).act(flag, name, actor, reason, force)
+        db = _remote(db, url, token, as_json, "act", flag, name, actor, reason, force)
+        if db is None:
             return
-        assert db is not None
 
         async def work(rt: Any, flags: Flags, store: SQLiteStore, ref: Any) -> Any:
             _started(await act(ref, "status"), flag)

@@ -32,7 +32,14 @@ from typing import Any, NoReturn, TypeVar
 import click
 
 from bastion.cli._flags import _login_name
-from bastion.cli._remote import RemoteConsole, RemoteFailure, remote_or_db, token_option, url_option
+from bastion.cli._remote import (
+    RemoteConsole,
+    RemoteFailure,
+    db_option,
+    remote_or_db,
+    token_option,
+    url_option,
+)
 from bastion.cli._workflows_output import WorkflowsOutput
 from bastion.persistence import SQLiteStore, StoreError
 from bastion.workflows import (
@@ -115,18 +122,11 @@ def _remote(url: str, token: str | None, request: Callable[[RemoteConsole], T]) 
         _fail(failure.message, status)
 
 
-_db = click.option(
-    "--db",
-    default=None,
-    envvar="BASTION_DB",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="The SQLite state store file (default: $BASTION_DB); or --url.",
-)
 _json = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
 
 
 def _where(fn: Callable[..., Any]) -> Callable[..., Any]:
-    for option in reversed((_db, url_option, token_option, _json)):
+    for option in reversed((db_option, url_option, token_option, _json)):
         fn = option(fn)
     return fn
 
