@@ -8,6 +8,7 @@ from typing import ClassVar
 from bastion.checks._context import FileContext
 from bastion.checks._model import Rule
 from bastion.checks._types import unencodable
+from bastion.checks._util import raises_span
 
 __all__ = ["PersistentFields"]
 
@@ -91,12 +92,8 @@ that the runtime rejects it) is not flagged.
 
     def visit(self, node: ast.AST) -> None:
         if isinstance(node, ast.With):  # a deliberately broken class inside pytest.raises
-            if any(
-                isinstance(i.context_expr, ast.Call)
-                and self.ctx.resolve(i.context_expr.func) == "pytest.raises"
-                for i in node.items
-            ):
-                self.expect_raise.append((node.lineno, node.end_lineno or node.lineno))
+            if (span := raises_span(node, self.ctx)) is not None:
+                self.expect_raise.append(span)
             return
         assert isinstance(node, ast.ClassDef)
         self.classes[node.name] = node

@@ -7,7 +7,7 @@ from typing import ClassVar
 
 from bastion.checks._context import FileContext
 from bastion.checks._model import Rule
-from bastion.checks._util import has_keyword, is_unbounded, keyword, method_name
+from bastion.checks._util import has_keyword, is_unbounded, keyword, method_name, raises_span
 
 __all__ = ["BlockingWaitWithoutTimeout", "InfiniteTimeout"]
 
@@ -63,12 +63,8 @@ that the API rejects the unbounded value).
 
     def visit(self, node: ast.AST) -> None:
         if isinstance(node, ast.With | ast.AsyncWith):
-            if any(
-                isinstance(i.context_expr, ast.Call)
-                and self.ctx.resolve(i.context_expr.func) == "pytest.raises"
-                for i in node.items
-            ):
-                self.expect_raise.append((node.lineno, node.end_lineno or node.lineno))
+            if (span := raises_span(node, self.ctx)) is not None:
+                self.expect_raise.append(span)
             return
         assert isinstance(node, ast.Call)
         if any(start <= node.lineno <= end for start, end in self.expect_raise):

@@ -134,30 +134,15 @@ def _audit(
     problem = reason_problem(noqa.reason)
     if problem is not None:
         named = ", ".join(noqa.codes)
-        yield Finding(
-            path,
-            noqa.line,
-            noqa.col,
-            _AUDIT[0],
-            "unjustified-suppression",
-            f"`# noqa: {named}` without a reason: {problem}",
-        )
+        yield _unjustified(noqa, path, _AUDIT[0], f"`# noqa: {named}` without a reason: {problem}")
     for code in own:
         if not any(k.startswith(code) for k in known):
-            yield Finding(
-                path,
-                noqa.line,
-                noqa.col,
-                _AUDIT[1],
-                "unjustified-suppression",
-                f"`# noqa: {code}` names no known rule",
-            )
+            yield _unjustified(noqa, path, _AUDIT[1], f"`# noqa: {code}` names no known rule")
         elif (noqa.line, code) not in used and any(e.startswith(code) for e in enabled):
-            yield Finding(
-                path,
-                noqa.line,
-                noqa.col,
-                _AUDIT[1],
-                "unjustified-suppression",
-                f"`# noqa: {code}` suppresses nothing on this line: remove it",
-            )
+            message = f"`# noqa: {code}` suppresses nothing on this line: remove it"
+            yield _unjustified(noqa, path, _AUDIT[1], message)
+
+
+def _unjustified(noqa: Noqa, path: str, code: str, message: str) -> Finding:
+    """A finding of the suppression audit (``code``: one of ``_AUDIT``) at ``noqa``."""
+    return Finding(path, noqa.line, noqa.col, code, "unjustified-suppression", message)

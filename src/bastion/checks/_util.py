@@ -7,7 +7,7 @@ import math
 
 from bastion.checks._context import FileContext
 
-__all__ = ["body_raises", "has_keyword", "is_unbounded", "keyword", "method_name"]
+__all__ = ["body_raises", "has_keyword", "is_unbounded", "keyword", "method_name", "raises_span"]
 
 _INF_NAMES = frozenset({"math.inf", "numpy.inf", "float.inf"})
 
@@ -60,3 +60,14 @@ def body_raises(body: list[ast.stmt]) -> bool:
             continue
         stack.extend(ast.iter_child_nodes(node))
     return False
+
+
+def raises_span(node: ast.With | ast.AsyncWith, ctx: FileContext) -> tuple[int, int] | None:
+    """The first and last line of a ``with pytest.raises(...)`` block, else None (code a
+    test breaks on purpose inside it is not flagged)."""
+    if any(
+        isinstance(i.context_expr, ast.Call) and ctx.resolve(i.context_expr.func) == "pytest.raises"
+        for i in node.items
+    ):
+        return node.lineno, node.end_lineno or node.lineno
+    return None
