@@ -46,7 +46,19 @@ class Progress:
         while len(self.stamps) * self.step <= count:
             self.stamps.append(now)
             self.cpu.append(cpu)
+            if len(self.stamps) % 5 == 1:  # progress every 5 %, on stderr
+                print(f"soak: {count:,} / {self.target:,} tasks", file=sys.stderr, flush=True)
         self.count = count
+
+    def per_tenth(self, stamps: list[float], scale: float) -> list[float]:
+        """Each tenth of the run: ``scale`` * tasks per unit of ``stamps``, or per task
+        with a negative scale."""
+        tenth = max(1, (len(stamps) - 1) // 10)
+        tasks = tenth * self.step
+        spans = [stamps[i + tenth] - stamps[i] for i in range(0, len(stamps) - tenth, tenth)]
+        if scale < 0:
+            return [round(span / tasks * -scale, 1) for span in spans]
+        return [round(tasks / span * scale) if span else 0 for span in spans]
 
     def tenths(self, stamps: list[float]) -> tuple[int, float, float]:
         """(tasks in a tenth, seconds of the first tenth, seconds of the last tenth)."""
@@ -116,6 +128,8 @@ async def soak(path: Path, tasks: int) -> dict[str, Any]:
         "first_10pct_cpu_us_per_task": round(first_cpu / count * 1e6, 1),
         "last_10pct_cpu_us_per_task": round(last_cpu / count * 1e6, 1),
         "last_vs_first_10pct_cpu": round(first_cpu / last_cpu, 3),
+        "tasks_per_s_by_tenth": state.per_tenth(state.stamps, 1.0),
+        "cpu_us_per_task_by_tenth": state.per_tenth(state.cpu, -1e6),
     }
 
 
