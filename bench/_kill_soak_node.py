@@ -71,7 +71,7 @@ class Producer:
     async def room_for(self, agent: int) -> None:
         """Wait until ``agent`` has fewer than ``BACKLOG`` tasks waiting."""
         while self.queued_upto[agent] - self.processed[agent] >= BACKLOG:
-            await asyncio.sleep(0.001)
+            await asyncio.sleep(0.01)  # 2,000 waiting: the agents never run dry meanwhile
             await self.poll()
 
     async def offer(self, first: int, resend: bool) -> None:
@@ -99,7 +99,7 @@ class Producer:
         while True:  # the status polls are what the node waits on
             if await self.poll() >= self.total:
                 return
-            await asyncio.sleep(0.005)
+            await asyncio.sleep(0.01)
 
 
 async def main(db: str, total: int, start: int, writer: WriterKind | None) -> None:
