@@ -15,6 +15,8 @@ machine. ``python bench/bench_store_soak.py 1000000`` runs the full-size soak.
 from __future__ import annotations
 
 import asyncio
+import gc
+import resource
 import sys
 import tempfile
 import time
@@ -30,15 +32,47 @@ CHUNK = 500
 BACKLOG = 4 * CHUNK * AGENTS
 
 
+class GcClock:
+    """CPU seconds spent in the cyclic garbage collector, and its full collections."""
+
+    def __init__(self) -> None:
+        self.seconds, self.full, self._began = 0.0, 0, 0.0
+
+    def __enter__(self) -> GcClock:
+        gc.callbacks.append(self._note)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        gc.callbacks.remove(self._note)
+
+    def _note(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._began = time.process_time()
+        else:
+            self.seconds += time.process_time() - self._began
+            self.full += info["generation"] == 2
+
+
+def _rss_mb() -> float:
+    """This process's resident memory now (Linux), else its peak."""
+    try:
+        pages = int(Path("/proc/self/statm").read_text().split()[1])
+    except OSError:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3
+    return pages * resource.getpagesize() / 1e6
+
+
 class Progress:
     """Finished tasks so far, with a wall-clock and a CPU time stamp at every 1 % of
-    ``target``."""
+    ``target`` (and the garbage collector's CPU time and the resident memory then)."""
 
-    def __init__(self, target: int) -> None:
-        self.target, self.count = target, 0
+    def __init__(self, target: int, collector: GcClock) -> None:
+        self.target, self.count, self.collector = target, 0, collector
         self.step = max(1, target // 100)
         self.stamps: list[float] = [time.perf_counter()]
         self.cpu: list[float] = [time.process_time()]
+        self.gc: list[float] = [collector.seconds]
+        self.rss: list[float] = [_rss_mb()]
 
     def update(self, count: int) -> None:
         """``count`` tasks have finished by now."""
@@ -46,6 +80,8 @@ class Progress:
         while len(self.stamps) * self.step <= count:
             self.stamps.append(now)
             self.cpu.append(cpu)
+            self.gc.append(self.collector.seconds)
+            self.rss.append(_rss_mb())
             if len(self.stamps) % 5 == 1:  # progress every 5 %, on stderr
                 print(f"soak: {count:,} / {self.target:,} tasks", file=sys.stderr, flush=True)
         self.count = count
@@ -79,12 +115,15 @@ def _size(path: Path) -> int:
         return 0
 
 
-async def soak(path: Path, tasks: int) -> dict[str, Any]:
+async def soak(path: Path, tasks: int, collector: GcClock) -> dict[str, Any]:
     """Run ``tasks`` tasks; sizes in MB, throughput of the first and last 10 %."""
     wal = Path(f"{path}-wal")
     peak_db = peak_wal = 0
-    async with await SQLiteStore.open(path) as store, bastion.open_runtime(call_timeout=60.0) as rt:
-        state = Progress(tasks)
+    async with (
+        await SQLiteStore.open(path) as store,
+        bastion.open_runtime(call_timeout=60.0) as rt,
+    ):
+        state = Progress(tasks, collector)
         keep = OutcomeRetention(max_outcomes=10_000)
         refs = [
             await rt.spawn(
@@ -130,12 +169,15 @@ async def soak(path: Path, tasks: int) -> dict[str, Any]:
         "last_vs_first_10pct_cpu": round(first_cpu / last_cpu, 3),
         "tasks_per_s_by_tenth": state.per_tenth(state.stamps, 1.0),
         "cpu_us_per_task_by_tenth": state.per_tenth(state.cpu, -1e6),
+        "gc_us_per_task_by_tenth": state.per_tenth(state.gc, -1e6),
+        "full_gc_collections": collector.full,
+        "rss_mb_by_tenth": [round(r) for r in state.rss[:: max(1, (len(state.rss) - 1) // 10)]],
     }
 
 
 async def _main(tasks: int) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory() as tmp:
-        result = await soak(Path(tmp) / "soak.db", tasks)
+    with tempfile.TemporaryDirectory() as tmp, GcClock() as collector:
+        result = await soak(Path(tmp) / "soak.db", tasks, collector)
     return {
         "store_soak": result,
         "ratios": {
