@@ -316,8 +316,8 @@ def measure(tasks: int, kills: int, writer: str | None = None, seed: int = 15) -
 
 
 def run(quick: bool) -> dict[str, Any]:
-    """Entry point for ``bench/run.py`` (10,000 tasks and 5 kills quick; 100,000 and 20)."""
-    result = measure(10_000, 5) if quick else measure(100_000, 20)
+    """Entry point for ``bench/run.py`` (10,000 tasks and 3 kills quick; 100,000 and 20)."""
+    result = measure(10_000, 3) if quick else measure(100_000, 20)
     return {
         "kill_soak": result,
         "ratios": {
