@@ -71,6 +71,7 @@ class Run:
     peak_wal: int = 0
     restarts: list[float] = field(default_factory=list)  # seconds from spawn to READY
     kills: list[dict[str, int]] = field(default_factory=list)
+    nodes: list[Node] = field(default_factory=list)  # every node started, to stop at the end
 
     def sample_sizes(self) -> None:
         """Note the database and WAL sizes."""
@@ -133,6 +134,13 @@ class Node:
         assert self.proc.stdout is not None
         self.fd = self.proc.stdout.fileno()
         self.pending = b""
+        run.nodes.append(self)
+
+    def stop(self) -> None:
+        """Kill the process if it still runs (the soak failed or was interrupted)."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=60.0)
 
     def next_line(self, limit: float = SILENCE_LIMIT) -> str | None:
         """The next line; None once the node closed its output."""
@@ -294,7 +302,11 @@ def measure(tasks: int, kills: int, writer: str | None = None, seed: int = 15) -
     with tempfile.TemporaryDirectory() as tmp:
         run = Run(total=tasks, path=Path(tmp) / "soak.db")
         started = time.perf_counter()
-        checks = soak(run, kills, writer, seed)
+        try:
+            checks = soak(run, kills, writer, seed)
+        finally:
+            for node in run.nodes:
+                node.stop()
         seconds = time.perf_counter() - started
         final_db = _size(run.path)
     return {
