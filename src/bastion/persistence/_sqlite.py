@@ -192,7 +192,8 @@ class SQLiteStore:
         defer: bool,
         then: Callable[[BaseException | None], None] | None,
     ) -> asyncio.Future[WriteResult]:
-        self._check_open()
+        if self._closed or not self._opened:
+            self._check_open()
         future: asyncio.Future[WriteResult] = asyncio.get_running_loop().create_future()
         count = len(ops)
         self._batches += 1

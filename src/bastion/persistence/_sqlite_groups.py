@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import contextlib
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
@@ -44,6 +43,7 @@ __all__ = ["GroupCommit", "Result"]
 
 _ITEM_OPS = (PutItem, DeleteItem)
 _STORE = "sqlite"
+_DATA_VERSION = "PRAGMA data_version"
 
 Result = tuple[Job, Any, BaseException | None]
 
@@ -96,7 +96,7 @@ class GroupCommit:
             self.flush()
         elif not defer:
             if self._soon is None:
-                self._soon = asyncio.get_running_loop().call_soon(self.flush)
+                self._soon = asyncio.get_running_loop().call_soon(self._flush_soon)
         elif self._soon is None and self._later is None:
             self._later = asyncio.get_running_loop().call_later(self._interval, self.flush)
 
@@ -105,12 +105,18 @@ class GroupCommit:
         self._urgent = True
         self.flush()
 
+    def _flush_soon(self) -> None:
+        self._soon = None  # running now: nothing to cancel
+        self.flush()
+
     def flush(self) -> None:
         """Take every queued batch as one group and commit it (or send it)."""
-        for handle in (self._soon, self._later):
-            if handle is not None:
-                handle.cancel()
-        self._soon = self._later = None
+        if self._soon is not None:
+            self._soon.cancel()
+            self._soon = None
+        if self._later is not None:
+            self._later.cancel()
+            self._later = None
         if not self._queued:
             return
         link = self.link
@@ -201,7 +207,7 @@ class GroupCommit:
     # -- the writer process -------------------------------------------------------------
 
     def _read_data_version(self) -> int:
-        return int(self.writer.connection().execute("PRAGMA data_version").fetchone()[0])
+        return int(self.writer.connection().execute(_DATA_VERSION).fetchone()[0])
 
     def _send(self, jobs: list[Job]) -> None:
         """Plan ``jobs`` here, send the plan to the writer process, resolve on its ack."""
@@ -242,9 +248,11 @@ class GroupCommit:
             )
             self._resolve([(job, None, error) for job, _, _ in accepted])
         if not self.link.in_flight and self.link.broken is None:
-            with contextlib.suppress(sqlite3.Error):  # absorb our own commits' change
+            try:  # absorb our own commits' change
                 self._data_version = self._read_data_version()
                 self._version_fresh = True  # for the group sent right now, if any
+            except sqlite3.Error:
+                pass
             if self._urgent or self.pending_ops >= self._max_pending:
                 self.flush()  # what queued up while the commit was in flight: the next group
             elif self._queued and self._soon is None and self._later is None:

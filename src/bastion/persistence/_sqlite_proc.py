@@ -4,10 +4,12 @@ The event loop plans each group (compare-and-set against the version cache) and 
 the plan as one msgpack frame down a nonblocking pipe; the child process
 (:mod:`bastion.persistence._writer_proc`) executes it on its own write connection, on
 the other core and without this process's GIL, and answers with one ack per group, in
-order. The ack pipe is registered with the loop only while acks are outstanding, and
-for exactly that time the loop is told that real work is owed (the
-:class:`~bastion._core._real_work.RealWork` protocol), so a virtual-time test loop lets
-its clock flow at the real rate while the writer works and jumps freely otherwise. If
+order. An ordinary loop watches the ack pipe from the first group on (registering and
+unregistering it per group cost more than the group's planning); on a virtual-time
+test loop the pipe is watched only while acks are outstanding, and for exactly that
+time the loop is told that real work is owed (the
+:class:`~bastion._core._real_work.RealWork` protocol), so its clock flows at the real
+rate while the writer works and jumps freely otherwise. If
 the process dies, every outstanding and later group fails with :class:`StoreError`.
 
 POSIX only (nonblocking pipes watched by the loop); platform modules are imported when a
@@ -41,6 +43,9 @@ AckHandler = Callable[[int, str], None]
 
 _SCRIPT = str(Path(__file__).with_name("_writer_proc.py"))
 _PIPE_SIZE = 1 << 20
+#: Acks are a few bytes each. A read of 1 MiB allocated 1 MiB (an mmap, an mremap and an
+#: munmap per group); the rest of a larger backlog is read on the next readable event.
+_READ_SIZE = 1 << 16
 _F_SETPIPE_SZ = 1031  # Linux; elsewhere the default pipe size is kept
 _encode = msgspec.msgpack.Encoder().encode
 _decode = msgspec.msgpack.Decoder().decode
@@ -58,6 +63,7 @@ class ProcessLink:
         self._out = bytearray()
         self._in = bytearray()
         self._reading = False
+        self._writing = False  # the loop watches the input pipe for room (a full pipe)
         self._drained = DrainWaiters()
         self._exited: asyncio.Future[None] | None = None
         self._gid = 0
@@ -154,14 +160,17 @@ class ProcessLink:
             return
         del self._out[:sent]
         if self._out:
-            self._loop.add_writer(fd, self._write)
-        else:
+            if not self._writing:
+                self._writing = True
+                self._loop.add_writer(fd, self._write)
+        elif self._writing:  # (the common case, a frame sent at once, costs no selector call)
+            self._writing = False
             self._loop.remove_writer(fd)
 
     def _on_readable(self) -> None:
         assert self._proc is not None
         try:
-            data = os.read(_fd(self._proc.stdout), _PIPE_SIZE)
+            data = os.read(_fd(self._proc.stdout), _READ_SIZE)
         except BlockingIOError:
             return
         except OSError as exc:
@@ -208,8 +217,9 @@ class ProcessLink:
             self._real_work.real_work_finished()
 
     def _idle(self) -> None:
-        self._stop_reading()
-        self._drained.release()
+        if self._real_work is not None:  # a virtual-time loop jumps freely only once the
+            self._stop_reading()  # pipe is unwatched; an ordinary loop keeps watching it:
+        self._drained.release()  # two selector calls per group saved
 
     def _die(self, reason: str) -> None:
         self.broken = StoreError(reason)
@@ -226,6 +236,7 @@ class ProcessLink:
             return
         if proc.stdin is not None and not proc.stdin.closed:
             loop.remove_writer(proc.stdin.fileno())
+        self._writing = False
         self._stop_reading()
 
 
