@@ -124,9 +124,12 @@ async def _measure(tmp: Path, kind: str, tag: str, fn: Any) -> tuple[float, floa
         return result, time.process_time() - started, time.thread_time() - loop_started
 
 
-async def _main(quick: bool) -> dict[str, Any]:
+async def _main(
+    quick: bool, stores: tuple[str, ...] = STORES, only: tuple[str, ...] = ()
+) -> dict[str, Any]:
     rounds = 2 if quick else 3
     cases = [(c, w) for c in (16, 64) for w in ("cpu", "io", "mixed")]
+    cases = [(c, w) for c, w in cases if not only or f"{w}_{c}" in only]
     agents, tasks = 8, 1600 if quick else 4000
     runs: dict[str, dict[str, list[float]]] = {}
     cpu: dict[str, dict[str, list[float]]] = {}
@@ -136,7 +139,7 @@ async def _main(quick: bool) -> dict[str, Any]:
         for r in range(rounds):
             for clients, workload in cases:
                 case = f"{workload}_{clients}_clients"
-                for kind in STORES:
+                for kind in stores:
                     measured = await _measure(
                         tmp,
                         kind,
@@ -144,7 +147,7 @@ async def _main(quick: bool) -> dict[str, Any]:
                         lambda s, c=clients, w=workload: _closed_loop(s, agents, c, tasks, w),
                     )
                     _note(case, kind, measured, tasks, runs, cpu, loop_cpu)
-            for kind in STORES:
+            for kind in stores if not only or "bulk" in only else ():
                 measured = await _measure(tmp, kind, f"bulk-{r}", lambda s: _bulk(s, 4, tasks))
                 _note("bulk_queued", kind, measured, tasks, runs, cpu, loop_cpu)
     table: dict[str, dict[str, float]] = {}
@@ -158,7 +161,7 @@ async def _main(quick: bool) -> dict[str, Any]:
         table[case].update(
             {f"{kind}_loop_cpu_us_per_task": round(v, 1) for kind, v in on_loop.items()}
         )
-        for kind in STORES[1:]:
+        for kind in stores[1:]:
             ratios[f"closed_loop_{case}_{kind}_vs_memory"] = round(med[kind] / med["memory"], 3)
             ratios[f"cpu_{case}_{kind}_vs_memory"] = round(us[kind] / us["memory"], 3)
             ratios[f"loop_cpu_{case}_{kind}_vs_memory"] = round(
@@ -188,8 +191,21 @@ def run(quick: bool) -> dict[str, Any]:
     return asyncio.run(_main(quick))
 
 
+def _option(name: str) -> tuple[str, ...]:
+    """The comma-separated values of ``--name=a,b`` on the command line (empty if absent)."""
+    for arg in sys.argv[1:]:
+        if arg.startswith(f"--{name}="):
+            return tuple(v for v in arg.split("=", 1)[1].split(",") if v)
+    return ()
+
+
 if __name__ == "__main__":
     import json
-    import sys
 
-    print(json.dumps(run(quick="--quick" in sys.argv), indent=2))
+    # --stores=memory,process (MemoryStore first: the ratios are against it);
+    # --cases=cpu_64,io_16,bulk (default: every case)
+    chosen = _option("stores") or STORES
+    if chosen[0] != "memory" or set(chosen) - set(STORES):
+        raise SystemExit(f"--stores: 'memory' first, then some of {STORES[1:]}")
+    main = _main("--quick" in sys.argv, chosen, _option("cases"))
+    print(json.dumps(asyncio.run(main), indent=2))
