@@ -16,6 +16,7 @@ import pytest
 from bastion._core._real_work import RealWork
 from bastion.persistence import Put, PutItem, SQLiteStore, StoreError, _writer_proc
 from bastion.persistence import _sqlite_schema as schema
+from bastion.testing import wait_for
 from bastion.testing._loop import VirtualTimeLoop
 
 _encode = msgspec.msgpack.Encoder().encode
@@ -141,3 +142,50 @@ async def test_outstanding_acks_are_declared_as_real_work(tmp_path: Path) -> Non
         assert loop.executor_jobs == 1  # the writer process owes an ack: time flows for real
         await pending
         assert loop.executor_jobs == 0
+
+
+def _watched_fds(loop: asyncio.AbstractEventLoop) -> set[int]:
+    selector = loop._selector  # type: ignore[attr-defined]
+    return {key.fd for key in selector.get_map().values()}
+
+
+def test_an_ordinary_loop_keeps_watching_the_ack_pipe_between_groups(tmp_path: Path) -> None:
+    async def scenario() -> tuple[bool, bool, bool]:
+        loop = asyncio.get_running_loop()
+        async with await SQLiteStore.open(tmp_path / "s.db", writer="process") as store:
+            ack_fd = store._link._proc.stdout.fileno()  # type: ignore[union-attr]
+            await store.write([Put("a", "k", b"1")])
+            watched_between = ack_fd in _watched_fds(loop)  # no selector call per group
+            await store.write([Put("a", "k", b"2")])
+            input_watched = store._link._proc.stdin.fileno() in _watched_fds(loop)  # type: ignore[union-attr]
+        return watched_between, input_watched, ack_fd in _watched_fds(loop)
+
+    watched_between, input_watched, watched_after_close = asyncio.run(scenario())
+    assert watched_between
+    assert not input_watched  # frames went out at once: the input pipe was never watched
+    assert not watched_after_close
+
+
+def test_an_ordinary_loop_notices_a_writer_process_that_dies_while_idle(tmp_path: Path) -> None:
+    async def scenario() -> StoreError | None:
+        async with await SQLiteStore.open(tmp_path / "s.db", writer="process") as store:
+            await store.write([Put("a", "k", b"1")])
+            link = store._link
+            assert link is not None
+            assert store.writer_pid is not None
+            os.kill(store.writer_pid, signal.SIGKILL)
+            await wait_for(lambda: link.broken, timeout=10.0)  # the watched pipe's end of file
+            with pytest.raises(StoreError):
+                await store.write([Put("a", "k", b"2")])
+            return link.broken
+
+    assert isinstance(asyncio.run(scenario()), StoreError)
+
+
+async def test_a_virtual_time_loop_stops_watching_the_ack_pipe_when_idle(tmp_path: Path) -> None:
+    loop = asyncio.get_running_loop()
+    assert isinstance(loop, VirtualTimeLoop)
+    async with await SQLiteStore.open(tmp_path / "s.db", writer="process") as store:
+        ack_fd = store._link._proc.stdout.fileno()  # type: ignore[union-attr]
+        await store.write([Put("a", "k", b"1")])
+        assert ack_fd not in _watched_fds(loop)  # its clock may jump freely again
