@@ -10,6 +10,7 @@ import pytest
 import bastion
 from bastion.agents import Task, TaskAgent, act
 from bastion.persistence import Put, PutItem, SQLiteStore, VersionConflict
+from bastion.persistence._sqlite_options import WriterKind
 from bastion.testing import wait_for
 
 
@@ -53,8 +54,11 @@ async def test_submit_then_answers_in_the_pass_that_resolves_the_group(tmp_path:
         assert len((await store.load("a")).collections["q"]) == 3
 
 
-async def test_a_failed_write_reaches_submit_then_with_its_error(tmp_path: Path) -> None:
-    async with await SQLiteStore.open(tmp_path / "s.db") as store:
+@pytest.mark.parametrize("writer", ["loop", "process", "thread"])
+async def test_a_failed_write_reaches_submit_then_with_its_error_in_submission_order(
+    tmp_path: Path, writer: WriterKind
+) -> None:
+    async with await SQLiteStore.open(tmp_path / "s.db", writer=writer) as store:
         seen: list[BaseException | None] = []
         ok = await store.submit_then([Put("a", "k", b"1")], seen.append)
         stale = await store.submit_then([Put("a", "k", b"2", expected_version=7)], seen.append)

@@ -228,25 +228,26 @@ class GroupCommit:
             writer.forget_versions()
             self._resolve([(job, None, store_error(exc)) for job in jobs])
             return
-        accepted = [r for r in results if r[2] is None]
-        if len(accepted) < len(results):
-            self._resolve([r for r in results if r[2] is not None])
-        if accepted:
-            sync = any(job.sync for job, _, _ in accepted)
-            self._flight.append(plan)
-            link.send(plan, sync, lambda status, text: self._acked(accepted, status, text))
+        if all(error is not None for _, _, error in results):
+            self._resolve(results)  # nothing to commit
+            return
+        # A batch refused in planning is answered with the group, in submission order:
+        # replies leave in the order of their writes, as with the loop writer.
+        sync = any(job.sync for job, _, error in results if error is None)
+        self._flight.append(plan)
+        link.send(plan, sync, lambda status, text: self._acked(results, status, text))
 
-    def _acked(self, accepted: list[Result], status: int, text: str) -> None:
+    def _acked(self, results: list[Result], status: int, text: str) -> None:
         assert self.link is not None
         self._flight.popleft()
         if status == 0:
-            self._resolve(accepted)
+            self._resolve(results)
         else:
             self.writer.forget_versions()
             error: StoreError = (
                 VersionConflict(f"sqlite: {text}") if status == 1 else StoreError(text)
             )
-            self._resolve([(job, None, error) for job, _, _ in accepted])
+            self._resolve([(job, None, err or error) for job, _, err in results])
         if not self.link.in_flight and self.link.broken is None:
             try:  # absorb our own commits' change
                 self._data_version = self._read_data_version()
