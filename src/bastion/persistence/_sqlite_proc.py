@@ -5,7 +5,7 @@ the plan as one msgpack frame down a nonblocking pipe; the child process
 (:mod:`bastion.persistence._writer_proc`) executes it on its own write connection, on
 the other core and without this process's GIL, and answers with one ack per group, in
 order. An ordinary loop watches the ack pipe from the first group on (registering and
-unregistering it per group cost more than the group's planning); on a virtual-time
+unregistering it cost two selector calls per group); on a virtual-time
 test loop the pipe is watched only while acks are outstanding, and for exactly that
 time the loop is told that real work is owed (the
 :class:`~bastion._core._real_work.RealWork` protocol), so its clock flows at the real
@@ -217,9 +217,11 @@ class ProcessLink:
             self._real_work.real_work_finished()
 
     def _idle(self) -> None:
-        if self._real_work is not None:  # a virtual-time loop jumps freely only once the
-            self._stop_reading()  # pipe is unwatched; an ordinary loop keeps watching it:
-        self._drained.release()  # two selector calls per group saved
+        # A virtual-time loop jumps its clock freely only once the pipe is unwatched; an
+        # ordinary loop keeps watching it (no selector call per group).
+        if self._real_work is not None:
+            self._stop_reading()
+        self._drained.release()
 
     def _die(self, reason: str) -> None:
         self.broken = StoreError(reason)
