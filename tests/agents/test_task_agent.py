@@ -84,6 +84,40 @@ async def test_queued_tasks_run_and_outcomes_are_recorded(store_kind: str, db_pa
         await ref.stop()
 
 
+async def test_queue_many_is_idempotent_by_id_like_queue(store_kind: str, db_path: Path) -> None:
+    rec = Recorder()
+    async with open_store(store_kind, db_path) as store, bastion.open_runtime() as rt:
+        ref = await rt.spawn(
+            TaskAgent, name="w", store=store, handlers=rec.handlers(), max_queue_size=3
+        )
+        first = await act(ref, "queue_many", tasks=[{"type": "work", "id": "a"}])
+        assert [(t.id, t.state) for t in first] == [("a", "queued")]
+        await _idle(ref, 1)
+        await act(ref, "pause")
+        await act(ref, "queue", type="work", id="b")
+        # a retried queue_many whose reply was lost: "a" has its outcome, "b" is queued,
+        # so only "c" is new, and the full-queue check counts only it
+        again = await act(
+            ref,
+            "queue_many",
+            tasks=[{"type": "work", "id": i} for i in ("a", "b", "c")],
+        )
+        assert [(t.id, t.state) for t in again] == [
+            ("a", "completed"),
+            ("b", "queued"),
+            ("c", "queued"),
+        ]
+        assert again[0].outcome is not None
+        assert again[0].outcome.result == {"echo": None, "attempt": 1}
+        with pytest.raises(InvalidTask, match="twice"):
+            await act(ref, "queue_many", tasks=[{"type": "work", "id": "d"}] * 2)
+        assert (await _status(ref)).queued == 2  # the refused call queued nothing
+        await act(ref, "resume")
+        await _idle(ref, 3)
+        assert rec.ran == ["a", "b", "c"]
+        await ref.stop()
+
+
 async def test_priority_order_high_normal_low_fifo_within(store_kind: str, db_path: Path) -> None:
     rec = Recorder()
     async with open_store(store_kind, db_path) as store, bastion.open_runtime() as rt:

@@ -156,17 +156,36 @@ class TaskAgent(TaskRunner):
 
     @action
     async def queue_many(self, tasks: list[TaskSpec]) -> list[TaskAccepted]:
-        """Queue several tasks atomically: all are queued, or none (QueueFull, InvalidTask)."""
+        """Queue several tasks atomically: all are queued, or none (QueueFull, InvalidTask).
+
+        Idempotent by ``id`` like ``queue``: a task whose id is queued, running or has an
+        outcome here is not queued again; its entry answers what ``queue`` would (so a
+        caller may retry a ``queue_many`` whose reply it never saw). One id twice in one
+        call is an ``InvalidTask``.
+        """
         for spec in tasks:
             self._check(spec)
-        if len(self.queue) + len(tasks) > self.max_queue_size:
+        ids = [spec.id for spec in tasks if spec.id is not None]
+        if len(set(ids)) != len(ids):
+            twice = sorted({i for i in ids if ids.count(i) > 1})
+            raise InvalidTask(
+                f"{self.name}: task ids given twice in one queue_many: {twice}",
+                context={"errors": [f"duplicate id {i!r}" for i in twice]},
+            )
+        known: dict[int, TaskAccepted] = {}
+        for n, spec in enumerate(tasks):
+            if spec.id is not None and (found := await self._known(spec.id)) is not None:
+                known[n] = found
+        if len(self.queue) + len(tasks) - len(known) > self.max_queue_size:
             raise QueueFull(
-                f"{self.name}: {len(tasks)} more tasks would exceed {self.max_queue_size}",
+                f"{self.name}: {len(tasks) - len(known)} more tasks would exceed "
+                f"{self.max_queue_size}",
                 context={"agent": self.name},
             )
         return [
-            TaskAccepted(id=self._enqueue(s).id, state="queued", queued=len(self.queue))
-            for s in tasks
+            known.get(n)
+            or TaskAccepted(id=self._enqueue(s).id, state="queued", queued=len(self.queue))
+            for n, s in enumerate(tasks)
         ]
 
     @action
