@@ -6,6 +6,12 @@ atomic batch per step that also bumps the ``fence`` record by compare-and-set. A
 cancellation bumps the fence unconditionally, so a write the run makes afterwards (a
 step that finished after it was cancelled) is rejected whole; the run then ends
 without touching the workflow again.
+
+Steps may run on tasks of their own (``asyncio.gather`` of steps: the branches of a
+DAG). Such a step registers its task in :attr:`Run.branches` while it runs; when the run
+ends (finished, failed, fenced, cancelled) the branches still running are cancelled,
+before the final record is written: a workflow that failed on one branch does not leave
+the others running, nor recording results into a finished workflow.
 """
 
 from __future__ import annotations
@@ -70,6 +76,7 @@ class Run:
 
     __slots__ = (
         "args",
+        "branches",
         "commit_waiters",
         "committed",
         "context",
@@ -121,6 +128,8 @@ class Run:
         self.failure: BaseException | None = None  # the first failed write's error
         self.commit_waiters: list[asyncio.Future[bool]] = []  # woken once all settled
         self.task: asyncio.Task[None] | None = None
+        #: tasks other than the run's own that are running a step of it (see the module)
+        self.branches: set[asyncio.Task[Any]] = set()
         self.context = WorkflowContext(self)
 
     # -- writes ---------------------------------------------------------------------------
@@ -230,6 +239,15 @@ class Run:
             await self.core.fenced(self)
         except EngineFault as fault:
             self.core.fault(self, fault)
+        finally:
+            self.stop_branches()
+
+    def stop_branches(self) -> None:
+        """Cancel the steps still running on tasks other than the run's (it ends)."""
+        if self.branches:
+            branches, self.branches = self.branches, set()
+            for task in branches:
+                task.cancel()
 
     async def _run_to_end(self) -> None:
         deadline = self.meta.deadline
@@ -259,6 +277,7 @@ class Run:
         self, status: WorkflowStatus, *, value: Any = None, error: BaseException | None = None
     ) -> None:
         """Record the final status and result (or error) and leave the active index."""
+        self.stop_branches()  # before the final write: none records a result after it
         core = self.core
         result = NULL
         if error is None:
