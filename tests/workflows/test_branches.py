@@ -71,3 +71,29 @@ async def test_cancelling_a_workflow_stops_its_branches(rt: bastion.Runtime) -> 
         await rt.wait_idle(timeout=1.0)
         assert CALLS.entries == ["left started", "right started"]
         assert await inspect(store).steps("fan") == []
+
+
+@bastion.step
+async def quick(i: int) -> int:
+    return i
+
+
+@bastion.workflow(name="tests.branches.loop", version="1")
+async def gathers_in_a_loop(ctx: bastion.WorkflowContext, rounds: int) -> int:
+    total = 0
+    for i in range(rounds):
+        total += sum(await asyncio.gather(quick(i), quick(i)))
+    await slow("end")
+    return total
+
+
+async def test_finished_branches_are_not_kept_without_bound(rt: bastion.Runtime) -> None:
+    CALLS.clear()
+    async with engine_on(rt, MemoryStore()) as engine:
+        handle = await engine.start(gathers_in_a_loop, 200, workflow_id="loop")
+        await bastion.testing.wait_for(lambda: CALLS.entries == ["end started"], timeout=5.0)
+        run = engine._core.active["loop"]
+        assert run is not None
+        assert len(run.branches) <= 128  # 400 branch tasks ran; the finished ones left
+        CALLS.gate("end").set()
+        assert await handle.result(timeout=5.0) == 2 * sum(range(200))

@@ -8,10 +8,10 @@ step that finished after it was cancelled) is rejected whole; the run then ends
 without touching the workflow again.
 
 Steps may run on tasks of their own (``asyncio.gather`` of steps: the branches of a
-DAG). Such a step registers its task in :attr:`Run.branches` while it runs; when the run
-ends (finished, failed, fenced, cancelled) the branches still running are cancelled,
-before the final record is written: a workflow that failed on one branch does not leave
-the others running, nor recording results into a finished workflow.
+DAG). Such a step registers its task in :attr:`Run.branches`; when the run ends
+(finished, failed, fenced, cancelled) the branches still running are cancelled, before
+the final record is written: a workflow that failed on one branch does not leave the
+others running, nor recording results into a finished workflow.
 """
 
 from __future__ import annotations
@@ -69,12 +69,16 @@ class EngineFault(BaseException):
 
 
 _WORKFLOW_SPAN = _event_names.DURABLE_WORKFLOW
+#: Branch tasks kept before the finished ones are dropped (a workflow that gathers steps
+#: in a loop does not grow the set without bound).
+_BRANCHES_KEPT = 64
 
 
 class Run:
     """The in-memory state of one active workflow while an engine runs it."""
 
     __slots__ = (
+        "_prune_at",
         "args",
         "branches",
         "commit_waiters",
@@ -128,8 +132,9 @@ class Run:
         self.failure: BaseException | None = None  # the first failed write's error
         self.commit_waiters: list[asyncio.Future[bool]] = []  # woken once all settled
         self.task: asyncio.Task[None] | None = None
-        #: tasks other than the run's own that are running a step of it (see the module)
+        #: tasks other than the run's own that ran a step of it (see the module)
         self.branches: set[asyncio.Task[Any]] = set()
+        self._prune_at = _BRANCHES_KEPT
         self.context = WorkflowContext(self)
 
     # -- writes ---------------------------------------------------------------------------
@@ -241,6 +246,14 @@ class Run:
             self.core.fault(self, fault)
         finally:
             self.stop_branches()
+
+    def add_branch(self, task: asyncio.Task[Any]) -> None:
+        """``task`` runs a step of this run (the run's end cancels it if it still runs)."""
+        branches = self.branches
+        if len(branches) >= self._prune_at:  # amortized: at most doubling between prunes
+            self.branches = branches = {t for t in branches if not t.done()}
+            self._prune_at = max(_BRANCHES_KEPT, 2 * len(branches))
+        branches.add(task)
 
     def stop_branches(self) -> None:
         """Cancel the steps still running on tasks other than the run's (it ends)."""

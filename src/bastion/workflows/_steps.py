@@ -5,7 +5,7 @@ accepts is recorded as ``retrying`` with its next attempt's time (``not_before``
 retried after that time, also after a restart. Any other failure, or the last attempt's,
 is recorded as ``failed`` and raised into the workflow as :class:`StepFailed` — on
 replay too, the same way. A step that runs on a task other than its run's (a branch of
-``asyncio.gather``) is one of the run's ``branches`` meanwhile: the run's end cancels it.
+``asyncio.gather``) makes that task one of the run's ``branches``: the run's end cancels it.
 """
 
 from __future__ import annotations
@@ -56,30 +56,10 @@ async def run_step(
             raise step_failed(run, rec)
         attempt = rec.attempts + 1
     task = asyncio.current_task()
-    branch = task if task is not run.task else None
-    if branch is not None:
-        run.branches.add(branch)
-    try:
-        if rec is not None:
-            await core.sleep_until(rec.not_before or 0.0)
-        return await _attempts(run, step_no, fn, options, args, kwargs, attempt)
-    finally:
-        if branch is not None:
-            run.branches.discard(branch)
-
-
-async def _attempts(
-    run: Run,
-    step_no: int,
-    fn: Callable[..., Any],
-    options: StepOptions,
-    args: tuple[Any, ...],
-    kwargs: dict[str, Any],
-    attempt: int,
-) -> Any:
-    """Run attempts ``attempt``, ``attempt + 1`` ... of a step, each failure and the
-    result recorded; the result, or StepFailed."""
-    core = run.core
+    if task is not run.task and task is not None:
+        run.add_branch(task)
+    if rec is not None:
+        await core.sleep_until(rec.not_before or 0.0)
     while True:
         await run.settle()  # the previous step's record is durable before this one runs
         started = core.wall()
