@@ -50,6 +50,7 @@ from bastion.workflows._records import (
     WorkflowStatus,
     encode,
 )
+from bastion.workflows._replay import ReplayOrder
 
 if TYPE_CHECKING:
     from bastion.workflows._core import EngineCore
@@ -96,6 +97,7 @@ class Run:
         "namespace",
         "next_no",
         "pending_ops",
+        "replay",
         "submitted",
         "task",
         "waiters",
@@ -121,6 +123,8 @@ class Run:
         self.meta = meta
         self.fence = fence
         self.history = history
+        #: the order of the loaded records, while the run replays them (None: no history)
+        self.replay = ReplayOrder(history) if history else None
         self.inbox = inbox
         self.args = args
         self.kwargs = kwargs
@@ -227,7 +231,9 @@ class Run:
             raise EngineFault(error) from error
 
     def record(self, step_no: int, step: StepRecord) -> Any:
-        """Keep ``step`` as the history of ``step_no``; the op that stores it."""
+        """Keep ``step`` as the history of ``step_no``; the op that stores it (carrying
+        the fence version of the write that takes it, the record's place in the order)."""
+        step.seq = self.fence
         self.history[step_no] = step
         return self.core.step_op(self.namespace, step_no, step)
 

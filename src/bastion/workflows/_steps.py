@@ -50,6 +50,8 @@ async def run_step(
     core = run.core
     if rec is not None:
         check_recorded(run, step_no, rec, StepKind.STEP, options.name)
+        if run.replay is not None:
+            await run.replay.reach(step_no, rec)  # outcomes in the order they were recorded
         if rec.status is StepStatus.COMPLETED:
             return core.decode(rec.result)
         if rec.status is StepStatus.FAILED:
