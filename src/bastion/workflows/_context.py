@@ -105,7 +105,7 @@ class WorkflowContext:
         """Sleep ``seconds``; the wake-up time is stored, so a restart does not reset it."""
         non_negative_seconds("sleep seconds", seconds)
         run, step_no = self._take()
-        rec = _recorded(run, step_no, StepKind.SLEEP, "sleep")
+        rec = await _recorded(run, step_no, StepKind.SLEEP, "sleep")
         if rec is not None:
             wake = rec.not_before or 0.0
         else:
@@ -122,7 +122,7 @@ class WorkflowContext:
         positive_seconds("recv timeout", timeout)
         run, step_no = self._take()
         name = f"recv:{topic}"
-        rec = _recorded(run, step_no, StepKind.RECV, name)
+        rec = await _recorded(run, step_no, StepKind.RECV, name)
         core = run.core
         if rec is not None:
             if rec.status is StepStatus.COMPLETED:
@@ -154,7 +154,7 @@ class WorkflowContext:
         _check_topic(topic)
         run, step_no = self._take()
         name = f"send:{workflow_id}:{topic}"
-        if _recorded(run, step_no, StepKind.SEND, name) is not None:
+        if await _recorded(run, step_no, StepKind.SEND, name) is not None:
             return
         core = run.core
         data = core.codec.encode(value)
@@ -171,7 +171,7 @@ class WorkflowContext:
         _check_topic(key, "event key")
         run, step_no = self._take()
         name = f"set_event:{key}"
-        if _recorded(run, step_no, StepKind.SET_EVENT, name) is not None:
+        if await _recorded(run, step_no, StepKind.SET_EVENT, name) is not None:
             return
         core = run.core
         data = core.codec.encode(value)
@@ -186,7 +186,7 @@ class WorkflowContext:
         positive_seconds("get_event timeout", timeout)
         run, step_no = self._take()
         name = f"get_event:{workflow_id}:{key}"
-        rec = _recorded(run, step_no, StepKind.GET_EVENT, name)
+        rec = await _recorded(run, step_no, StepKind.GET_EVENT, name)
         return await read_event(run, step_no, rec, name, workflow_id, key, timeout)
 
     def patched(self, change_id: str) -> bool:
@@ -210,6 +210,8 @@ class WorkflowContext:
             run.pending_ops.append(run.record(step_no, marker))
         elif rec.kind is not StepKind.PATCH or rec.name != change_id:
             return False
+        elif run.replay is not None:
+            run.replay.reached(step_no, rec)
         run.next_no = step_no + 1
         return True
 
@@ -228,12 +230,14 @@ def _check_topic(value: object, what: str = "topic") -> None:
         raise ValueError(f"a {what} must be a non-empty string without NUL, got {value!r}")
 
 
-def _recorded(run: Run, step_no: int, kind: StepKind, name: str) -> StepRecord | None:
+async def _recorded(run: Run, step_no: int, kind: StepKind, name: str) -> StepRecord | None:
     """What step ``step_no`` recorded (None: nothing yet); NonDeterministicWorkflow unless
-    it recorded ``kind`` ``name``."""
+    it recorded ``kind`` ``name``. A recorded outcome is returned in its turn (``_replay``)."""
     rec = run.history.get(step_no)
     if rec is not None:
         check_recorded(run, step_no, rec, kind, name)
+        if run.replay is not None:
+            await run.replay.reach(step_no, rec)
     return rec
 
 

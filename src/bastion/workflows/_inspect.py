@@ -261,7 +261,8 @@ class WorkflowStore:
         for key, raw in data.collections.get(STEPS, []):
             rec = self._record(workflow_id, key, raw)
             if int(key) < from_step and rec.status is StepStatus.COMPLETED:
-                ops.append(PutItem(target, STEPS, step_key(int(key)), raw))
+                copied = encode(msgspec.structs.replace(rec, seq=0))  # (another fence's order)
+                ops.append(PutItem(target, STEPS, step_key(int(key)), copied))
         await self.store.write(ops)
         return self._info(new_id, forked)
 

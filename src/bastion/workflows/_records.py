@@ -137,6 +137,8 @@ class StepRecord(msgspec.Struct, kw_only=True, omit_defaults=True):
     not_before: float | None = None
     started_at: float | None = None
     finished_at: float | None = None
+    #: the run's fence version when it was written: the order of the records (``_replay``)
+    seq: int = 0
 
 
 _encoder = msgspec.json.Encoder()

@@ -6,6 +6,12 @@ atomic batch per step that also bumps the ``fence`` record by compare-and-set. A
 cancellation bumps the fence unconditionally, so a write the run makes afterwards (a
 step that finished after it was cancelled) is rejected whole; the run then ends
 without touching the workflow again.
+
+Steps may run on tasks of their own (``asyncio.gather`` of steps: the branches of a
+DAG). Such a step registers its task in :attr:`Run.branches`; when the run ends
+(finished, failed, fenced, cancelled) the branches still running are cancelled, before
+the final record is written: a workflow that failed on one branch does not leave the
+others running, nor recording results into a finished workflow.
 """
 
 from __future__ import annotations
@@ -44,6 +50,7 @@ from bastion.workflows._records import (
     WorkflowStatus,
     encode,
 )
+from bastion.workflows._replay import ReplayOrder
 
 if TYPE_CHECKING:
     from bastion.workflows._core import EngineCore
@@ -63,13 +70,18 @@ class EngineFault(BaseException):
 
 
 _WORKFLOW_SPAN = _event_names.DURABLE_WORKFLOW
+#: Branch tasks kept before the finished ones are dropped (a workflow that gathers steps
+#: in a loop does not grow the set without bound).
+_BRANCHES_KEPT = 64
 
 
 class Run:
     """The in-memory state of one active workflow while an engine runs it."""
 
     __slots__ = (
+        "_prune_at",
         "args",
+        "branches",
         "commit_waiters",
         "committed",
         "context",
@@ -85,6 +97,7 @@ class Run:
         "namespace",
         "next_no",
         "pending_ops",
+        "replay",
         "submitted",
         "task",
         "waiters",
@@ -110,6 +123,8 @@ class Run:
         self.meta = meta
         self.fence = fence
         self.history = history
+        #: the order of the loaded records, while the run replays them (None: no history)
+        self.replay = ReplayOrder(history) if history else None
         self.inbox = inbox
         self.args = args
         self.kwargs = kwargs
@@ -121,6 +136,9 @@ class Run:
         self.failure: BaseException | None = None  # the first failed write's error
         self.commit_waiters: list[asyncio.Future[bool]] = []  # woken once all settled
         self.task: asyncio.Task[None] | None = None
+        #: tasks other than the run's own that ran a step of it (see the module)
+        self.branches: set[asyncio.Task[Any]] = set()
+        self._prune_at = _BRANCHES_KEPT
         self.context = WorkflowContext(self)
 
     # -- writes ---------------------------------------------------------------------------
@@ -213,7 +231,9 @@ class Run:
             raise EngineFault(error) from error
 
     def record(self, step_no: int, step: StepRecord) -> Any:
-        """Keep ``step`` as the history of ``step_no``; the op that stores it."""
+        """Keep ``step`` as the history of ``step_no``; the op that stores it (carrying
+        the fence version of the write that takes it, the record's place in the order)."""
+        step.seq = self.fence
         self.history[step_no] = step
         return self.core.step_op(self.namespace, step_no, step)
 
@@ -230,6 +250,23 @@ class Run:
             await self.core.fenced(self)
         except EngineFault as fault:
             self.core.fault(self, fault)
+        finally:
+            self.stop_branches()
+
+    def add_branch(self, task: asyncio.Task[Any]) -> None:
+        """``task`` runs a step of this run (the run's end cancels it if it still runs)."""
+        branches = self.branches
+        if len(branches) >= self._prune_at:  # amortized: at most doubling between prunes
+            self.branches = branches = {t for t in branches if not t.done()}
+            self._prune_at = max(_BRANCHES_KEPT, 2 * len(branches))
+        branches.add(task)
+
+    def stop_branches(self) -> None:
+        """Cancel the steps still running on tasks other than the run's (it ends)."""
+        if self.branches:
+            branches, self.branches = self.branches, set()
+            for task in branches:
+                task.cancel()
 
     async def _run_to_end(self) -> None:
         deadline = self.meta.deadline
@@ -259,6 +296,7 @@ class Run:
         self, status: WorkflowStatus, *, value: Any = None, error: BaseException | None = None
     ) -> None:
         """Record the final status and result (or error) and leave the active index."""
+        self.stop_branches()  # before the final write: none records a result after it
         core = self.core
         result = NULL
         if error is None:

@@ -4,7 +4,8 @@ A failure that the step's ``retry_on`` (default: :func:`bastion.resilience.is_re
 accepts is recorded as ``retrying`` with its next attempt's time (``not_before``) and
 retried after that time, also after a restart. Any other failure, or the last attempt's,
 is recorded as ``failed`` and raised into the workflow as :class:`StepFailed` — on
-replay too, the same way.
+replay too, the same way. A step that runs on a task other than its run's (a branch of
+``asyncio.gather``) makes that task one of the run's ``branches``: the run's end cancels it.
 """
 
 from __future__ import annotations
@@ -49,11 +50,17 @@ async def run_step(
     core = run.core
     if rec is not None:
         check_recorded(run, step_no, rec, StepKind.STEP, options.name)
+        if run.replay is not None:
+            await run.replay.reach(step_no, rec)  # outcomes in the order they were recorded
         if rec.status is StepStatus.COMPLETED:
             return core.decode(rec.result)
         if rec.status is StepStatus.FAILED:
             raise step_failed(run, rec)
         attempt = rec.attempts + 1
+    task = asyncio.current_task()
+    if task is not run.task and task is not None:
+        run.add_branch(task)
+    if rec is not None:
         await core.sleep_until(rec.not_before or 0.0)
     while True:
         await run.settle()  # the previous step's record is durable before this one runs
