@@ -69,6 +69,7 @@ async def test_an_agent_without_hooks_starts_without_awaiting_them() -> None:
     assert "_prepare_state" not in calls
     assert "fresh_default" not in calls  # immutable defaults are shared as they are
     assert "_meta" not in calls  # nobody listens to agent.started
+    assert "check_instance" not in calls  # Agent's __init__ sets no reserved member
 
 
 async def test_an_agent_setup_runs_and_mutable_defaults_stay_fresh() -> None:
