@@ -76,7 +76,8 @@ async def test_an_agent_setup_runs_and_mutable_defaults_stay_fresh() -> None:
     async with bastion.open_runtime() as rt:
         first = actor_state(await rt.spawn(Prepared))
         second = actor_state(await rt.spawn(Prepared))
-        assert isinstance(first, Prepared) and isinstance(second, Prepared)
+        assert isinstance(first, Prepared)
+        assert isinstance(second, Prepared)
     assert first.seen == ["setup"]
     assert second.seen == ["setup"]
     assert first.seen is not second.seen
