@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from bastion._core._timers import Timer
 
 __all__ = [
+    "NO_RESERVED_MEMBER",
     "Actor",
     "check_instance",
     "refuse_reserved",
@@ -88,7 +89,7 @@ def check_instance(actor: Actor) -> None:
     by :func:`sets_no_reserved_member` set nothing to check.
     """
     init = type(actor).__init__
-    if init is object.__init__ or getattr(init, _NO_RESERVED_MEMBER, False):
+    if init is object.__init__ or getattr(init, NO_RESERVED_MEMBER, False):
         return
     read, functions, others = actor._bastion_shadow_checks
     if read is not None and tuple(map(getattr, read(actor), _FUNC, _NONE)) != functions:
@@ -99,14 +100,15 @@ def check_instance(actor: Actor) -> None:
             refuse_reserved(actor, name)
 
 
-_NO_RESERVED_MEMBER = "_bastion_sets_no_reserved_member"
+#: The attribute :func:`sets_no_reserved_member` sets on an ``__init__`` (read at spawn).
+NO_RESERVED_MEMBER = "_bastion_sets_no_reserved_member"
 
 
 def sets_no_reserved_member(init: Callable[..., None]) -> Callable[..., None]:
     """Mark a framework class's ``__init__`` that assigns no reserved member and calls no
     user code: spawning a subclass that keeps it skips :func:`check_instance` (most of an
     agent's spawn cost). A subclass with its own ``__init__`` is checked as before."""
-    setattr(init, _NO_RESERVED_MEMBER, True)
+    setattr(init, NO_RESERVED_MEMBER, True)
     return init
 
 

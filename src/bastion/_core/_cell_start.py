@@ -30,7 +30,7 @@ import asyncio
 import contextvars
 import logging
 import types
-from collections.abc import Generator
+from collections.abc import Coroutine, Generator
 from typing import TYPE_CHECKING, Any
 
 from bastion._core._clock import current_task
@@ -44,6 +44,9 @@ if TYPE_CHECKING:
 __all__ = ["StartTimeout", "Starting", "start"]
 
 _log = logging.getLogger("bastion.actor")
+_COROUTINE = types.CoroutineType
+#: What ``Starting`` drives: ``on_start``'s coroutine itself, or another awaitable's iterator.
+Steps = Generator[Any, Any, Any] | Coroutine[Any, Any, Any]
 
 
 class StartTimeout(CallTimeout):
@@ -66,7 +69,8 @@ async def start(cell: Cell, timeout: float) -> None:
     try:
         result = context.run(cell.actor.on_start)
         if result is not None:  # an awaitable: its first step runs here, like a call
-            steps = result.__await__()
+            # (a coroutine is stepped as it is: no ``__await__`` wrapper per spawn)
+            steps: Steps = result if type(result) is _COROUTINE else result.__await__()
             try:
                 yielded = context.run(steps.send, None)
             except StopIteration:
@@ -80,8 +84,19 @@ async def start(cell: Cell, timeout: float) -> None:
         _fail(cell, cell.kill_reason if cell.kill_reason is not None else "killed")
         raise asyncio.CancelledError
     killed = cell.kill_reason
-    if failure is None and killed is None:
-        _started(cell)
+    if failure is None and killed is None:  # started (inlined: once per spawn)
+        cell.task = None
+        cell.starting = None
+        cell.state = RUNNING
+        if cell.queue or cell.stop_reason is not None:
+            cell.start_task()  # messages (or a stop) came while on_start ran
+            return
+        cell.parked = True  # dormant: its task comes with its first message
+        cell.limit = 0  # (so the first send takes the slow path, which wakes it)
+        runtime = cell.runtime
+        runtime._busy -= 1  # inlined Runtime._park
+        if runtime._busy == 0 and runtime._idle_waiters:
+            runtime._notify_idle()
         return
     if isinstance(failure, Exception):
         _fail(cell, failure)
@@ -92,18 +107,6 @@ async def start(cell: Cell, timeout: float) -> None:
         raise StartFailed(f"{cell!r}: on_start raised CancelledError") from _stopped(cell, "killed")
     _fail(cell, killed)  # killed (or timed out): it ended, or swallowed the kill and returned
     raise _start_failed(cell, killed)
-
-
-def _started(cell: Cell) -> None:
-    cell.task = None
-    cell.starting = None
-    cell.state = RUNNING
-    if cell.queue or cell.stop_reason is not None:
-        cell.start_task()  # messages (or a stop) came while on_start ran
-    else:
-        cell.parked = True  # dormant: its task comes with its first message
-        cell.limit = 0  # (so the first send takes the slow path, which wakes it)
-        cell.runtime._park()
 
 
 def _fail(cell: Cell, reason: ExitReason) -> None:
@@ -199,7 +202,7 @@ class Starting:
             self.task.cancel()
 
     @types.coroutine
-    def run(self, steps: Generator[Any, Any, Any], yielded: Any) -> Generator[Any, Any, None]:
+    def run(self, steps: Steps, yielded: Any) -> Generator[Any, Any, None]:
         """Drive ``on_start``'s awaitable, whose first step yielded ``yielded``, to its
         end: pass what it yields to the task, and what the task sends or throws
         (cancellation) back into it, each step in the actor's context."""
@@ -230,7 +233,7 @@ class Starting:
             except StopIteration:
                 return
 
-    def _close(self, steps: Generator[Any, Any, Any]) -> None:
+    def _close(self, steps: Steps) -> None:
         try:
             steps.close()
         except RuntimeError:  # it ignored GeneratorExit too: nothing more can be done

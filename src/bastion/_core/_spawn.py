@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from bastion._core import _event_names, _events
-from bastion._core._actor import Actor, check_instance
+from bastion._core._actor import NO_RESERVED_MEMBER, Actor, check_instance
 from bastion._core._cell import RUNNING, Cell, handler_table
 from bastion._core._cell_start import start
 from bastion._core._durations import positive_seconds
@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     from bastion._core._runtime import Runtime
 
 __all__ = ["construct_actor", "spawn_cell"]
+
+_OBJECT_INIT = object.__init__
 
 
 async def spawn_cell(
@@ -98,7 +100,9 @@ def construct_actor(
     cell.handlers = handler_table(actor_class)
     try:
         actor.__init__(*args, **kwargs)  # type: ignore[misc]
-        check_instance(actor)  # once per incarnation: no reserved member shadowed
+        init = actor_class.__init__  # (check_instance's own early exit, without its call)
+        if init is not _OBJECT_INIT and not getattr(init, NO_RESERVED_MEMBER, False):
+            check_instance(actor)  # once per incarnation: no reserved member shadowed
     except (SupervisorError, ValueError, TypeError) as exc:
         if isinstance(exc, SupervisorError) or actor_class is Supervisor:
             raise  # invalid supervisor options are the caller's error, reported as is

@@ -45,7 +45,7 @@ from bastion._core._errors import NoSuchActor
 from bastion._core._messages import ExitReason
 from bastion.agents._actions import Act, ActionSpec, collect_actions, unknown_action
 from bastion.agents._signals import Signal, SignalBus
-from bastion.agents._state import StateField, declared_state
+from bastion.agents._state import _IMMUTABLE, ItemMap, StateField, declared_state
 
 __all__ = ["Agent"]
 
@@ -78,12 +78,15 @@ class Agent(Actor):
     _framework_state: ClassVar[frozenset[str]] = frozenset()
     _bastion_reserved_state: ClassVar[frozenset[str]] = frozenset()
     _state_fields: ClassVar[dict[str, StateField]] = {}
+    #: Per declared field, what ``__new__`` sets: (name, the shared default, None) when
+    #: the default is immutable, else (name, None, the field's ``fresh_default``).
+    _bastion_defaults: ClassVar[tuple[tuple[str, Any, Any], ...]] = ()
     _actions: ClassVar[dict[str, ActionSpec]] = {}
     _struct_actions: ClassVar[dict[type[Any], ActionSpec]] = {}
 
     _bastion_signals: SignalBus | None
     _bastion_clock: Clock
-    _bastion_fresh: dict[str, Any]
+    _bastion_fresh: tuple[tuple[str, Any], ...]
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         framework = cls.__dict__.get("_bastion_framework", False)
@@ -100,6 +103,7 @@ class Agent(Actor):
                     "on_signal() and on_info() instead of the actor handlers"
                 )
         cls._state_fields = declared_state(cls, Agent)
+        cls._bastion_defaults = tuple(_default_plan(f) for f in cls._state_fields.values())
         cls._actions = collect_actions(cls)
         cls._struct_actions = {s.params_type: s for s in cls._actions.values() if not s.spread}
         if not cls.__dict__.get("agent_type"):
@@ -107,11 +111,12 @@ class Agent(Actor):
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Agent:
         self = super().__new__(cls)
-        for f in cls._state_fields.values():
-            setattr(self, f.name, f.fresh_default())
-        self._bastion_fresh = {n: getattr(self, n) for n in cls._framework_state}
+        for name, shared, fresh in cls._bastion_defaults:
+            setattr(self, name, shared if fresh is None else fresh())
+        framework = cls._framework_state
+        self._bastion_fresh = tuple((n, getattr(self, n)) for n in framework) if framework else ()
         self._bastion_signals = None
-        self._bastion_clock = _LazyClock()
+        self._bastion_clock = _UNBOUND_CLOCK
         return self
 
     @sets_no_reserved_member
@@ -193,14 +198,26 @@ class Agent(Actor):
 
     # -- actor handlers (owned by the framework) --------------------------------------
     async def on_start(self) -> None:
-        """Prepare state, register in the registry, run ``setup``, emit ``started``."""
-        self._check_framework_state()
-        if isinstance(self._bastion_clock, _LazyClock):
-            self._bastion_clock = self.runtime.clock
-        await self._prepare_state()
+        """Prepare state, register in the registry, run ``setup``, emit ``started``.
+
+        Once per spawn, so it skips what a class does not need: the framework-state check
+        of a class without framework state, ``_prepare_state``/``setup`` coroutines a class
+        does not define, and the event's metadata when no handler listens to it
+        (telemetry observes; it never decides).
+        """
+        if self._bastion_fresh:
+            self._check_framework_state()
+        cell = self._bastion_cell
+        if self._bastion_clock is _UNBOUND_CLOCK:
+            self._bastion_clock = cell.runtime.clock
+        cls = type(self)
+        if cls._prepare_state is not _NO_PREPARE:
+            await self._prepare_state()
         self._register()
-        await self.setup()
-        _events.emit(_event_names.AGENT_STARTED, {"count": 1}, self._meta())
+        if cls.setup is not _NO_SETUP:
+            await self.setup()
+        if _event_names.AGENT_STARTED in _events._routes:
+            _events.emit(_event_names.AGENT_STARTED, {"count": 1}, self._meta())
 
     async def on_stop(self, reason: ExitReason) -> None:
         """Run ``teardown``, then the framework's own stop work; emit ``stopped``."""
@@ -236,7 +253,7 @@ class Agent(Actor):
         read turns the instance's inline attribute values into a dict object for good
         (more memory per agent, and unspecialized attribute access in every handler).
         """
-        for name, fresh in self._bastion_fresh.items():
+        for name, fresh in self._bastion_fresh:
             if getattr(self, name, None) is not fresh:
                 refuse_reserved(self, name)
 
@@ -254,11 +271,13 @@ class Agent(Actor):
         return False
 
     def _register(self) -> None:
-        if self.name is None:
+        name = self._bastion_cell.name
+        if name is None:
             return
-        current = self.runtime.registry.metadata(self.name)
-        self.runtime.registry.update_metadata(
-            self.name,
+        registry = self._bastion_cell.runtime.registry
+        current = registry.metadata(name)
+        registry.update_metadata(
+            name,
             agent_type=self.agent_type,
             capabilities=list(current.get("capabilities") or self.agent_capabilities()),
             actions=self.actions(),
@@ -308,6 +327,15 @@ def _own_annotations(cls: type) -> set[str]:
     return set(inspect.get_annotations(cls))
 
 
+def _default_plan(field: StateField) -> tuple[str, Any, Any]:
+    """What ``Agent.__new__`` sets for ``field``: its default as is when every instance
+    may share it (what ``fresh_default`` returns for it anyway), else a fresh copy."""
+    default = field.default
+    if isinstance(default, _IMMUTABLE) and not isinstance(default, ItemMap):
+        return field.name, default, None
+    return field.name, None, field.fresh_default
+
+
 class _LazyClock:
     """Placeholder until ``on_start`` binds the runtime clock (or one given to the agent)."""
 
@@ -319,3 +347,10 @@ class _LazyClock:
 
     async def sleep(self, delay: float) -> None:
         raise RuntimeError("the agent's clock is bound in on_start")
+
+
+#: The no-op hooks ``on_start`` skips (a class that keeps them has nothing to await).
+_NO_PREPARE = Agent._prepare_state
+_NO_SETUP = Agent.setup
+#: The clock of every agent until ``on_start`` binds it (one object for all of them).
+_UNBOUND_CLOCK: Clock = _LazyClock()
