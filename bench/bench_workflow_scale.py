@@ -17,60 +17,22 @@ from __future__ import annotations
 
 import asyncio
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-import bastion
-from bastion.agents import CoordinatorAgent, Task, TaskAgent, act
 from bastion.persistence import MemoryStore, SQLiteStore, StateStore
 
-CLIENTS = 8
-AGENTS = 4
-STEPS = [{"name": s, "task_type": s} for s in ("s1", "s2", "s3")]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _coordinator_jobs import coordinated
 
 
 async def _jobs_per_s(store: StateStore, idle: int, jobs: int) -> float:
-    finished: dict[str, asyncio.Event] = {}
-
-    def step(task: Task) -> int:
-        return 0
-
-    def last(task: Task) -> int:
-        finished[task.id.partition("/")[0]].set()
-        return 0
-
-    handlers = {"s1": step, "s2": step, "s3": last}
-    async with bastion.open_runtime(call_timeout=60.0) as rt:
-        for i in range(AGENTS):
-            await rt.spawn(
-                TaskAgent, name=f"w{i}", store=store, handlers=handlers, max_queue_size=10_000
-            )
-        coord = await rt.spawn(
-            CoordinatorAgent,
-            name="coord",
-            store=store,
-            max_concurrent_workflows=idle + 2 * CLIENTS,
-            max_pending_workflows=10,
-            check_interval=3600.0,
-        )
-        never = [{"name": "x", "task_type": "nobody-runs-this"}]
-        for i in range(idle):
-            await act(coord, "start_workflow", workflow_id=f"idle-{i}", steps=never)
-            await act(coord, "pause", workflow_id=f"idle-{i}")
-
-        async def client(c: int) -> None:
-            for j in range(jobs // CLIENTS):
-                wf = f"job-{c}-{j}"
-                done = finished[wf] = asyncio.Event()
-                await act(coord, "start_workflow", workflow_id=wf, steps=STEPS)
-                await done.wait()
-
+    async with coordinated(store, idle) as run:
         start = time.perf_counter()
-        async with asyncio.timeout(600), asyncio.TaskGroup() as group:
-            for c in range(CLIENTS):
-                group.create_task(client(c))
+        await run("run", jobs)
         return jobs / (time.perf_counter() - start)
 
 

@@ -29,54 +29,13 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-CLIENTS, AGENTS, IDLE = 8, 4, 10
+IDLE = 10  # paused workflows beside the jobs
 
 
 async def _run(store: Any, jobs: int, warm: int) -> dict[str, float]:
-    import bastion
-    from bastion.agents import CoordinatorAgent, Task, TaskAgent, act
+    from _coordinator_jobs import coordinated
 
-    finished: dict[str, asyncio.Event] = {}
-    steps = [{"name": s, "task_type": s} for s in ("s1", "s2", "s3")]
-
-    def step(task: Task) -> int:
-        return 0
-
-    def last(task: Task) -> int:
-        finished[task.id.partition("/")[0]].set()
-        return 0
-
-    handlers = {"s1": step, "s2": step, "s3": last}
-    async with bastion.open_runtime(call_timeout=60.0) as rt:
-        for i in range(AGENTS):
-            await rt.spawn(
-                TaskAgent, name=f"w{i}", store=store, handlers=handlers, max_queue_size=10_000
-            )
-        coord = await rt.spawn(
-            CoordinatorAgent,
-            name="coord",
-            store=store,
-            max_concurrent_workflows=IDLE + 2 * CLIENTS,
-            max_pending_workflows=10,
-            check_interval=3600.0,
-        )
-        for i in range(IDLE):
-            never = [{"name": "x", "task_type": "nobody-runs-this"}]
-            await act(coord, "start_workflow", workflow_id=f"idle-{i}", steps=never)
-            await act(coord, "pause", workflow_id=f"idle-{i}")
-
-        async def phase(tag: str, count: int) -> None:
-            async def client(c: int) -> None:
-                for j in range(count // CLIENTS):
-                    wf = f"job-{tag}-{c}-{j}"
-                    done = finished[wf] = asyncio.Event()
-                    await act(coord, "start_workflow", workflow_id=wf, steps=steps)
-                    await done.wait()
-
-            async with asyncio.timeout(600), asyncio.TaskGroup() as group:
-                for c in range(CLIENTS):
-                    group.create_task(client(c))
-
+    async with coordinated(store, IDLE) as phase:
         await phase("warm", warm)
         groups = getattr(store, "_groups", None)
         commits = [0]
