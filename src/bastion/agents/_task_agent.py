@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
+from collections import Counter
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -165,9 +166,9 @@ class TaskAgent(TaskRunner):
         """
         for spec in tasks:
             self._check(spec)
-        ids = [spec.id for spec in tasks if spec.id is not None]
-        if len(set(ids)) != len(ids):
-            twice = sorted({i for i in ids if ids.count(i) > 1})
+        ids = Counter(spec.id for spec in tasks if spec.id is not None)
+        if ids and max(ids.values()) > 1:
+            twice = sorted(i for i, n in ids.items() if n > 1)
             raise InvalidTask(
                 f"{self.name}: task ids given twice in one queue_many: {twice}",
                 context={"errors": [f"duplicate id {i!r}" for i in twice]},
