@@ -385,7 +385,8 @@ async def test_the_coordinator_answers_while_a_step_waits_for_its_acknowledgemen
         await rt.spawn(SlowToAccept, name="w1", store=store, handlers=work.handlers("w1"))
         coord = await rt.spawn(CoordinatorAgent, name="coord", store=store)
         started = await act(coord, "start_workflow", workflow_id="d", steps=PIPELINE[:2])
-        assert started.steps["fetch"] == "dispatched"  # offered, not yet acknowledged
+        assert started.status == "running"  # answered once the start is committed
+        await wait_for(lambda: _step_is(coord, "d", "fetch", "dispatched"), timeout=5.0)
         status = await act(coord, "workflow_status", workflow_id="d", call_timeout=1.0)
         assert status.steps == {"fetch": "dispatched", "parse": "pending"}
         SlowToAccept.accept.set()

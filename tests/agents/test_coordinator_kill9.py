@@ -24,6 +24,15 @@ def _items(db: str, ns: str, coll: str) -> dict[str, dict[str, object]]:
     return {item: msgspec.json.decode(data) for item, data in rows}
 
 
+def _meta(db: str, workflow: str) -> dict[str, object] | None:
+    with sqlite3.connect(db) as conn:
+        row = conn.execute(
+            "SELECT data FROM records WHERE ns = ? AND key = 'meta'",
+            (f"workflow/coordinator/coord/{workflow}",),
+        ).fetchone()
+    return None if row is None else msgspec.json.decode(row[0])
+
+
 def test_every_acknowledged_workflow_completes_after_kill_9(tmp_path: Path) -> None:
     db = str(tmp_path / "node.db")
     node = start_node(NODE, db, "produce")
@@ -41,9 +50,15 @@ def test_every_acknowledged_workflow_completes_after_kill_9(tmp_path: Path) -> N
     out = read_until(resumed, "DONE", time.monotonic() + LIMIT)
     assert resumed.wait(timeout=LIMIT) == 0
 
-    finished = _items(db, "agent/coord", "finished")
-    assert acked <= finished.keys()  # no acknowledged workflow lost
-    assert all(finished[wf]["status"] == "completed" for wf in acked)
+    metas = {wf: _meta(db, wf) for wf in acked}
+    lost = [wf for wf, meta in metas.items() if meta is None or meta["status"] != "completed"]
+    assert not lost  # no acknowledged workflow lost: each completed
+    for wf in acked:  # each step's result recorded once, under its own step number
+        steps = _items(db, f"workflow/coordinator/coord/{wf}", "steps")
+        names = sorted(str(rec["name"]) for rec in steps.values())
+        assert names == ["s1", "s2", "s3"], (wf, steps)
+        results = {str(rec["name"]): rec["result"]["result"] for rec in steps.values()}  # type: ignore[index]
+        assert all(str(r).startswith(f"{wf}/{n}/") for n, r in results.items())
     rerun = {line.split()[1] for line in out if line.startswith("RUN")} & recorded
     assert not rerun  # no step whose outcome was recorded ran again
-    assert not _items(db, "agent/coord", "workflows")  # none left active
+    assert not _items(db, "workflow-index/coordinator/coord", "active")  # none left active

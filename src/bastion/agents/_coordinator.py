@@ -1,4 +1,4 @@
-"""``CoordinatorAgent``: durable workflows dispatched to TaskAgents by capability and load.
+"""``CoordinatorAgent``: workflows of steps run on TaskAgents by capability and load.
 
 ::
 
@@ -9,79 +9,83 @@
     ])
     await act(coord, "workflow_status", workflow_id="doc-1")
 
-Active workflows are persisted (one row each). After a crash or a process restart the
-coordinator re-offers every dispatched step under the same task id: TaskAgents queue by
-id idempotently and answer with the recorded outcome if the step already finished. A
-step whose agent dies is reassigned; a failed step is retried (new task id) up to
-``max_step_attempts`` if its failure is retryable (``TaskOutcome.retryable``: not after
-an ``ExpectedError`` such as ``ValidationError``, which fails the step at once).
-Finished workflows leave memory and the active set; their final state stays
-queryable (``workflow_status``) until ``forget``. A step is *offered* without waiting
-for the TaskAgent's commit (``_offers``): it is marked dispatched at once and goes to
-the agent's mailbox once the coordinator's write recording it is submitted; only a
-refusal or an outcome the agent already holds comes back. ``start_workflow`` is still
-answered only after the coordinator's own commit, which joins the next group commit of
-the store (``_grouped_acks``). Messages handled back to back are saved once, after the
-last of them (the next one's save carries the changes and offers of the one before).
-The engine (dispatch, outcomes,
-deaths, stalls, resume) is :class:`~bastion.agents._workflow_engine.WorkflowEngine`.
+A thin layer over the ``@workflow`` engine of ``bastion.workflows``: each workflow is a
+durable workflow of the coordinator's own engine (``_coordinated``), whose steps offer
+their tasks to TaskAgents and wait for the outcomes (``_dispatch``). The engine records
+each completed step once, retries a failed one (``max_step_attempts``, when the outcome
+is retryable), and after a crash or a restart resumes every workflow from its records:
+a step that was out on an agent is offered again under the same task id (TaskAgents
+queue by id idempotently and answer with the recorded outcome). ``start_workflow`` is
+answered once the workflow's start is committed. The coordinator's own record holds the
+``paused`` set and the counters of :meth:`statistics` (saved with its actions, every
+``check_interval`` and at stop: a crash may lose the increments of the last interval).
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass
 from typing import Any
 
 from bastion._core import _event_names, _events
 from bastion._core._durations import positive_seconds
-from bastion._core._errors import ExpectedError
-from bastion._core._messages import Down, MonitorRef
-from bastion._core._ref import ActorRef
+from bastion._core._messages import Down, ExitReason, MonitorRef
+from bastion._core._registry import RegistryEntry
 from bastion._core._timers import Timer
 from bastion.agents._actions import action
+from bastion.agents._coordinated import (
+    CoordinatorCore,
+    Tracked,
+    definition_for,
+    index_of,
+    prefix_of,
+    step_options_of,
+)
+from bastion.agents._coordinator_legacy import LegacyStore
+from bastion.agents._coordinator_reads import CoordinatorReads
+from bastion.agents._dispatch import LOST, STALLED, Refused, Slot
 from bastion.agents._errors import UnknownWorkflow, WorkflowLimitExceeded
-from bastion.agents._grouped_acks import AckTurns, CommitAcks, commit_acks, submit_ack
-from bastion.agents._offers import Offer, Offered, QueueOffer, answered, send_offers
+from bastion.agents._offers import Offer, Offered
 from bastion.agents._state import ItemMap
-from bastion.agents._task_types import TaskFinished
+from bastion.agents._task_types import TaskAccepted, TaskFinished
 from bastion.agents._workflow import (
     CoordinatorStatistics,
+    StepPhase,
     StepSpec,
-    Workflow,
     WorkflowPhase,
     WorkflowStatus,
     build_steps,
-    status_of,
+    stored_spec,
 )
-from bastion.agents._workflow_engine import FINISHED, WorkflowEngine
-from bastion.agents._workflow_index import WorkflowIndex
-from bastion.persistence import Durability
+from bastion.persistence import NamespaceData, PutItem
+from bastion.workflows._actor import EngineFaulted
+from bastion.workflows._core import Fault
+from bastion.workflows._definitions import StepOptions, local_table
+from bastion.workflows._engine import start_run
+from bastion.workflows._records import namespace_of
+from bastion.workflows._wall import wall_clock
 
 __all__ = ["CoordinatorAgent", "CoordinatorStatistics"]
 
 
 @dataclass(frozen=True, slots=True)
-class _Resume:
-    """Re-offer the restored workflows (sent to itself at start)."""
-
-
-@dataclass(frozen=True, slots=True)
 class _Check:
-    """The periodic stall check."""
+    """The periodic check: stalls, steps waiting for an agent, a save of the counters."""
 
 
-#: Messages whose handling ends with a save: one of them next in the mailbox carries the
-#: changes (and the offers) of the message before it.
-_SAVED_AFTER = (TaskFinished, Down, _Check, Offered, _Resume)
+#: The collection of a coordinator workflow that notes which agent holds each task id.
+HOLDERS = "holders"
+#: Actions whose changes to the coordinator's own record are saved before the reply.
+_SAVED_ACTIONS = frozenset({"pause", "resume", "forget"})
 
 
-class CoordinatorAgent(WorkflowEngine):
+class CoordinatorAgent(CoordinatorReads):
     """Runs workflows of steps on TaskAgents found in the registry."""
 
     capabilities = ("coordination", "orchestration", "workflow_management")
     persistent_fields = (
-        "workflows",
+        "paused",
         "completed_count",
         "failed_count",
         "cancelled_count",
@@ -92,7 +96,7 @@ class CoordinatorAgent(WorkflowEngine):
     )
     _bastion_framework = True
 
-    workflows: ItemMap[Workflow] = ItemMap()
+    paused: ItemMap[float] = ItemMap()
     completed_count: int = 0
     failed_count: int = 0
     cancelled_count: int = 0
@@ -128,92 +132,102 @@ class CoordinatorAgent(WorkflowEngine):
         self.stall_timeout = stall_timeout
         self.check_interval = check_interval
         self.dispatch_timeout = dispatch_timeout
-        self._progress: dict[str, float] = {}
-        self._monitors: dict[str, MonitorRef] = {}
         self._timer: Timer | None = None
-        self._index = WorkflowIndex()
-        self._offers: dict[str, Offer] = {}  # task id -> the offer awaiting its answer
-        #: Task ids of step attempts created by this incarnation and not offered yet.
-        self._new_ids: set[str] = set()
-        #: Offers made while handling a message; they leave once its write is submitted.
-        self._outbox: list[tuple[ActorRef, QueueOffer]] = []
-        self._ack_turns: AckTurns | None = None
+        self._tracked: dict[str, Tracked] = {}
+        self._fresh: set[str] = set()  # started here, not yet running
+        self._slots: dict[str, Slot] = {}  # task id -> the step waiting for its outcome
+        self._on_agent: dict[str, set[Slot]] = {}
+        self._monitors: dict[str, MonitorRef] = {}
+        self._unpaused: dict[str, asyncio.Future[None]] = {}
+        self._tick: asyncio.Future[None] | None = None
+        self._options: dict[tuple[str, int], StepOptions] = {}
+        self._definition = definition_for(self)
+        self._legacy = LegacyStore()
 
     # -- actions -----------------------------------------------------------------------
     @action
     async def start_workflow(
         self, steps: list[StepSpec], workflow_id: str | None = None
     ) -> WorkflowStatus:
-        """Start (or queue, beyond ``max_concurrent_workflows``) a workflow; idempotent by id."""
+        """Start (or queue, beyond ``max_concurrent_workflows``) a workflow; idempotent by
+        id. Answered once its start is committed."""
         wf_id = workflow_id or f"wf-{self.dispatched_count}-{time.time_ns()}"
-        known = await self._find(wf_id)
-        if known is not None:
-            return status_of(known)
+        core = self.core
+        wid = self._prefix + wf_id
+        if wid in core.active or await self._legacy.holds(self, wf_id):
+            return await self.workflow_status(wf_id)
         built = build_steps(steps)
-        if len(self.workflows) >= self.max_concurrent_workflows + self.max_pending_workflows:
-            raise WorkflowLimitExceeded(f"{self.name} holds {len(self.workflows)} workflows")
-        running = self._index.phases[WorkflowPhase.RUNNING]
-        status = (
-            WorkflowPhase.RUNNING
-            if running < self.max_concurrent_workflows
-            else WorkflowPhase.PENDING
-        )
-        wf = Workflow(id=wf_id, status=status, steps=built, created_at=time.time())
-        self.workflows[wf_id] = wf
-        self._new_ids.update(s.task_id(wf_id) for s in built)
-        self._index.add(wf)
-        self._progress[wf_id] = self.clock.now()
+        held = len(core.active) + len(core.starting)
+        if held >= self.max_concurrent_workflows + self.max_pending_workflows:
+            raise WorkflowLimitExceeded(f"{self.name} holds {held} workflows")
+        specs = [stored_spec(s) for s in built]
+        self._fresh.add(wf_id)
+        try:
+            started = await start_run(core, self.store, self._definition, wid, (specs,), {})
+        finally:
+            if wid not in core.tasks:
+                self._fresh.discard(wf_id)  # (queued: it runs as not fresh, the safe side)
+        if not started:
+            return await self.workflow_status(wf_id)
         _events.emit(
             _event_names.WORKFLOW_STARTED,
             {"steps": len(built)},
             {**self._meta(), "workflow": wf_id},
         )
-        await self._advance(wf)
-        return status_of(wf)
-
-    @action
-    async def workflow_status(self, workflow_id: str) -> WorkflowStatus:
-        """Status of an active or finished workflow; UnknownWorkflow otherwise."""
-        wf = await self._find(workflow_id)
-        if wf is None:
-            raise UnknownWorkflow(f"no workflow {workflow_id!r}")
-        return status_of(wf)
-
-    @action
-    def list_workflows(self) -> list[WorkflowStatus]:
-        """Status of every active workflow."""
-        return [status_of(w) for w in self.workflows.values()]
+        phase = WorkflowPhase.RUNNING if wid in core.tasks else WorkflowPhase.PENDING
+        return WorkflowStatus(
+            id=wf_id,
+            status=phase,
+            progress=0.0,
+            completed_steps=0,
+            total_steps=len(specs),
+            steps={s.name: StepPhase.PENDING for s in built},
+            results={},
+            error=None,
+            retried=0,
+            reassigned=0,
+        )
 
     @action
     async def cancel(self, workflow_id: str) -> WorkflowStatus:
-        """Cancel an active workflow (running steps finish; their results are ignored)."""
-        wf = self._active(workflow_id)
-        await self._finish(wf, WorkflowPhase.CANCELLED, "cancelled by request")
-        return status_of(wf)
+        """Cancel an active workflow: its run stops; a task already out on an agent
+        finishes there, and its result is ignored."""
+        core = self.core
+        wid = self._active_id(workflow_id)
+        await self.workflows.cancel(wid)
+        core.active.pop(wid, None)
+        task = core.tasks.get(wid)
+        if task is not None:
+            task.cancel()
+            await asyncio.wait((task,), timeout=self.dispatch_timeout)
+        self._ended(workflow_id)
+        self.cancelled_count += 1
+        status = await self.workflow_status(workflow_id)
+        self._announce(WorkflowPhase.CANCELLED, status)
+        return status
 
     @action
-    def pause(self, workflow_id: str) -> WorkflowStatus:
-        """Dispatch no further steps of the workflow until ``resume``."""
-        wf = self._active(workflow_id)
-        self._index.set_phase(wf, WorkflowPhase.PAUSED)
-        self.workflows.touch(wf.id)
-        return status_of(wf)
+    async def pause(self, workflow_id: str) -> WorkflowStatus:
+        """Dispatch no further steps of the workflow until ``resume`` (stored: it stays
+        paused after a restart). Its steps already out on agents finish."""
+        self._active_id(workflow_id)
+        if workflow_id not in self.paused:
+            self.paused[workflow_id] = time.time()
+        return await self.workflow_status(workflow_id)
 
     @action
     async def resume(self, workflow_id: str) -> WorkflowStatus:
         """Continue a paused workflow."""
-        wf = self._active(workflow_id)
-        if wf.status is WorkflowPhase.PAUSED:
-            self._index.set_phase(wf, WorkflowPhase.RUNNING)
-            self.workflows.touch(wf.id)
-            self._progress[wf.id] = self.clock.now()
-            await self._advance(wf)
-        return status_of(wf)
-
-    @action
-    def forget(self, workflow_id: str) -> None:
-        """Delete the stored final state of a finished workflow."""
-        self.unstage_item(FINISHED, workflow_id)
+        self._active_id(workflow_id)
+        if workflow_id in self.paused:
+            del self.paused[workflow_id]
+            waiter = self._unpaused.pop(workflow_id, None)
+            if waiter is not None and not waiter.done():
+                waiter.set_result(None)
+            tracked = self._tracked.get(workflow_id)
+            if tracked is not None:
+                tracked.touch(self.clock.now())
+        return await self.workflow_status(workflow_id)
 
     @action(name="statistics")
     def get_statistics(self) -> CoordinatorStatistics:
@@ -221,13 +235,17 @@ class CoordinatorAgent(WorkflowEngine):
         return self.statistics()
 
     def statistics(self) -> CoordinatorStatistics:
-        """A snapshot of workflow counters."""
-        phases = self._index.phases
+        """A snapshot of workflow counters; ``running``: active workflows with a run task
+        that are not paused, ``pending``: the others not paused."""
+        core = self.core
+        paused = len(self.paused)
+        with_task = sum(1 for w in self.paused if self._prefix + w in core.tasks)
+        running = len(core.tasks) - with_task
         return CoordinatorStatistics(
             name=self.name,
-            running=phases[WorkflowPhase.RUNNING],
-            pending=phases[WorkflowPhase.PENDING],
-            paused=phases[WorkflowPhase.PAUSED],
+            running=running,
+            pending=max(0, len(core.active) - running - paused),
+            paused=paused,
             completed=self.completed_count,
             failed=self.failed_count,
             cancelled=self.cancelled_count,
@@ -237,55 +255,230 @@ class CoordinatorAgent(WorkflowEngine):
             stalled=self.stalled_count,
         )
 
-    # -- messages: outcomes, agent deaths, ticks, resume after restart ----------------------
+    # -- what the workflows' steps use (``_coordinated``, ``_dispatch``) ----------------
+    def track(self, workflow: str, base: dict[str, int]) -> None:
+        """The run of ``workflow`` (re)started: hold its in-memory state."""
+        fresh = workflow in self._fresh
+        self._fresh.discard(workflow)
+        self._tracked[workflow] = Tracked(self.clock.now(), fresh=fresh, base=base)
+
+    def tracked(self, workflow: str) -> Tracked:
+        """The in-memory state of a running workflow."""
+        return self._tracked[workflow]
+
+    def step_options(self, workflow: str, step: str) -> StepOptions:
+        """The engine options of ``step`` (attempts left after a migrated workflow's)."""
+        base = self._tracked[workflow].base.get(step, 0)
+        key = (step, base)
+        options = self._options.get(key)
+        if options is None:
+            options = self._options[key] = step_options_of(step, self.max_step_attempts - base)
+        return options
+
+    def attempt_base(self, workflow: str, step: str) -> int:
+        """Attempts of ``step`` made before the workflow ran on the engine (migrated)."""
+        return self._tracked[workflow].base.get(step, 0)
+
+    def holder_record(self, workflow: str, task_id: str, agent: str) -> PutItem:
+        """The note that ``agent`` holds task ``task_id`` (see ``QueueOffer.record``)."""
+        namespace = namespace_of(self._prefix + workflow)
+        return PutItem(namespace, HOLDERS, task_id, agent.encode())
+
+    async def holder_of(self, workflow: str, task_id: str) -> str | None:
+        """The agent noted as holding task ``task_id``, if any."""
+        data = await self.store.read_item(namespace_of(self._prefix + workflow), HOLDERS, task_id)
+        return None if data is None else data.decode()
+
+    def candidates(self, step: StepSpec, prefer: str | None) -> list[RegistryEntry]:
+        """Live, unpaused agents with the step's capability: ``prefer`` first, then by load."""
+        wanted = step.capability or step.task_type
+        found = [
+            e
+            for e in self.runtime.registry.select(capabilities=wanted)
+            if e.metadata.get("health") != "paused" and e.ref.is_alive
+        ]
+        return sorted(found, key=lambda e: (e.name != prefer, e.metadata.get("load", 0), e.name))
+
+    def open_slot(self, workflow: str, step: str, offer: Offer, entry: RegistryEntry) -> Slot:
+        """The step's task goes out to ``entry``: watch the agent, wait for the outcome."""
+        slot = Slot(workflow, step, offer)
+        self._slots[offer.task_id] = slot
+        on_agent = self._on_agent.get(offer.agent)
+        if on_agent is None:
+            on_agent = self._on_agent[offer.agent] = set()
+            if offer.agent not in self._monitors:
+                self._monitors[offer.agent] = self.monitor(entry.ref)
+        on_agent.add(slot)
+        tracked = self._tracked.get(workflow)
+        if tracked is not None:
+            tracked.slots[step] = slot
+        self.dispatched_count += 1
+        return slot
+
+    def close_slot(self, slot: Slot) -> None:
+        """The step stopped waiting on its agent (an answer came, or its run ended)."""
+        offer = slot.offer
+        if self._slots.get(offer.task_id) is slot:
+            del self._slots[offer.task_id]
+        on_agent = self._on_agent.get(offer.agent)
+        if on_agent is not None:
+            on_agent.discard(slot)
+            if not on_agent:
+                del self._on_agent[offer.agent]
+                monitor = self._monitors.pop(offer.agent, None)
+                if monitor is not None:
+                    self.demonitor(monitor)
+        tracked = self._tracked.get(slot.workflow)
+        if tracked is not None and tracked.slots.get(slot.step) is slot:
+            del tracked.slots[slot.step]
+
+    async def wait_unpaused(self, workflow: str) -> None:
+        """Return once ``workflow`` is not paused."""
+        while workflow in self.paused:
+            waiter = self._unpaused.get(workflow)
+            if waiter is None or waiter.done():
+                waiter = self._unpaused[workflow] = asyncio.get_running_loop().create_future()
+            await asyncio.wait((waiter,), timeout=self.check_interval)
+
+    async def next_check(self) -> None:
+        """Wait for the next periodic check (a step that found no agent looks again)."""
+        tick = self._tick
+        if tick is None or tick.done():
+            tick = self._tick = asyncio.get_running_loop().create_future()
+        await asyncio.wait((tick,), timeout=self.check_interval)
+
+    def workflow_finished(self, run: Any) -> None:
+        """The engine recorded a workflow's end (completed or failed)."""
+        workflow = self.workflow_of(run.id)
+        status = self.status_of_run(workflow, run)
+        if status.status is WorkflowPhase.COMPLETED:
+            self.completed_count += 1
+        else:
+            self.failed_count += 1
+        self._ended(workflow)
+        self._announce(status.status, status)
+
+    # -- messages ------------------------------------------------------------------------
     async def _handle_internal(self, message: Any) -> bool:
         if isinstance(message, TaskFinished):
-            await self._on_outcome(message.outcome)
+            slot = self._slots.get(message.outcome.id)
+            if slot is not None:
+                slot.resolve(message.outcome)
+        elif isinstance(message, Offered):
+            self._answered(message)
         elif isinstance(message, Down):
-            await self._on_agent_down(message)
+            self._agent_down(message)
         elif isinstance(message, _Check):
             await self._check()
-        elif isinstance(message, Offered):
-            await answered(self, message)
-        elif isinstance(message, _Resume):
-            await self._resume_all()
-        elif isinstance(message, CommitAcks):
-            await commit_acks(self)
-            return True
+        elif isinstance(message, Fault):
+            raise EngineFaulted(
+                f"workflow {message.workflow_id!r}: the store failed ({message.error}); "
+                "restarting the coordinator to resume its workflows from the store"
+            )
         else:
             return False
-        self._unwatch_idle()
-        mailbox = self._bastion_cell.queue
-        if mailbox and isinstance(mailbox[0][1], _SAVED_AFTER):
-            return True  # saved (and offered) after the next message, with its changes
-        submitted = False
-        try:
-            await self.persist(wait=False)
-            submitted = True
-        finally:
-            await send_offers(self, submitted=submitted)
         return True
 
-    async def _after_dispatch(self, name: str, error: BaseException | None) -> None:
-        self._unwatch_idle()
-        submitted = False
-        try:
-            if error is None and self._calling and self.durability is Durability.BATCHED:
-                if self._ack_turns is None:
-                    self._ack_turns = AckTurns(self.ref)
-                await submit_ack(self, self._ack_turns)
-            else:
-                await super()._after_dispatch(name, error)
-            submitted = error is None or isinstance(error, ExpectedError)  # its changes saved
-        finally:
-            await send_offers(self, submitted=submitted)
+    def _answered(self, answer: Offered) -> None:
+        slot = self._slots.get(answer.offer.task_id)
+        if slot is None or slot.offer is not answer.offer:
+            return  # a later offer of the same task replaced it
+        if answer.error is not None:
+            slot.resolve(Refused(answer.error))
+        elif isinstance(answer.accepted, TaskAccepted) and answer.accepted.outcome is not None:
+            slot.resolve(answer.accepted.outcome)
 
-    async def _prepare_state(self) -> None:
-        await super()._prepare_state()
-        self._index.rebuild(self.workflows.values())
+    def _agent_down(self, down: Down) -> None:
+        name = down.ref.name
+        if name is None or self._monitors.pop(name, None) is None:
+            return
+        for slot in list(self._on_agent.pop(name, ())):
+            slot.resolve(LOST)
+
+    async def _check(self) -> None:
+        tick, self._tick = self._tick, None
+        if tick is not None and not tick.done():
+            tick.set_result(None)
+        now = self.clock.now()
+        for workflow, tracked in list(self._tracked.items()):
+            if workflow in self.paused or now - tracked.progress < self.stall_timeout:
+                continue
+            self.stalled_count += 1
+            tracked.progress = now
+            _events.emit(
+                _event_names.WORKFLOW_STALLED, {"count": 1}, {**self._meta(), "workflow": workflow}
+            )
+            run = self.core.active.get(self._prefix + workflow)
+            if run is not None:
+                self.publish("workflow.stalled", self.status_of_run(workflow, run))
+            for slot in list(tracked.slots.values()):
+                slot.resolve(STALLED)
+        await self.persist(wait=False)
+
+    def _ended(self, workflow: str) -> None:
+        self._tracked.pop(workflow, None)
+        self._fresh.discard(workflow)
+        if workflow in self.paused:
+            del self.paused[workflow]
+        waiter = self._unpaused.pop(workflow, None)
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def _announce(self, phase: WorkflowPhase, status: WorkflowStatus) -> None:
+        _events.emit(
+            _event_names.WORKFLOW_FINISHED[phase.value],
+            {"count": 1},
+            {**self._meta(), "workflow": status.id, "error": status.error},
+        )
+        self.publish(f"workflow.{phase}", status)
+
+    def _active_id(self, workflow_id: str) -> str:
+        wid = self._prefix + workflow_id
+        if wid not in self.core.active:
+            raise UnknownWorkflow(f"no active workflow {workflow_id!r}")
+        return wid
+
+    # -- life ------------------------------------------------------------------------------
+    async def _after_dispatch(self, name: str, error: BaseException | None) -> None:
+        # A start's answer waits for the engine's commit of the start, not for this
+        # record: the counters ride with the next save (see the module).
+        if name in _SAVED_ACTIONS or error is not None:
+            await super()._after_dispatch(name, error)
+
+    async def _load_state(self) -> NamespaceData:
+        data = await super()._load_state()
+        self._legacy.found(data, self.codec)
+        return data
 
     async def setup(self) -> None:
-        """Start the periodic check and re-offer restored workflows."""
+        """Open the coordinator's engine on its store and resume its workflows."""
+        name = self.name or self.namespace
+        self._prefix = prefix_of(name)
+        core = CoordinatorCore(
+            self.runtime,
+            self.store,
+            self.codec,
+            durability=self.durability,
+            write_timeout=self.write_timeout,
+            max_inbox=1,
+            max_running=self.max_concurrent_workflows,
+            local=local_table([self._definition]),
+            index_namespace=index_of(name),
+        )
+        core.coordinator = self
+        core.wall = wall_clock(self.runtime.loop)
+        self.core = core
+        self.workflows = self.reads_for(core)
+        await self._legacy.migrate(self)
+        try:
+            await core.attach(self.ref)
+        except BaseException:
+            core.detach()
+            raise
         self._timer = self.send_interval(self.check_interval, _Check())
-        if len(self.workflows):
-            self.ref.cast_nowait(_Resume())
+
+    async def teardown(self, reason: ExitReason) -> None:
+        """Stop the runs of this incarnation (their progress is in the store)."""
+        core = getattr(self, "core", None)
+        if core is not None:
+            core.detach()

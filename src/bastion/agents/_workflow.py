@@ -1,4 +1,9 @@
-"""Workflow data and the pure rules of a workflow: validation, readiness, progress."""
+"""CoordinatorAgent workflow data: step specs and their validation, the status shapes.
+
+:class:`Workflow` (with :class:`StepState` steps) is the stored form of the coordinator
+before it ran on the ``@workflow`` engine; it is read only to migrate such a store
+(``_coordinator_legacy``).
+"""
 
 from __future__ import annotations
 
@@ -20,8 +25,7 @@ __all__ = [
     "WorkflowPhase",
     "WorkflowStatus",
     "build_steps",
-    "ready_steps",
-    "status_of",
+    "stored_spec",
 ]
 
 
@@ -65,7 +69,8 @@ class StepSpec(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 
 class StepState(msgspec.Struct, kw_only=True):
-    """A step as the coordinator tracks (and stores) it."""
+    """A validated step (its dependencies explicit); the fields after ``timeout`` are
+    those the coordinator stored before it ran on the ``@workflow`` engine."""
 
     name: str
     task_type: str
@@ -86,7 +91,8 @@ class StepState(msgspec.Struct, kw_only=True):
 
 
 class Workflow(msgspec.Struct, kw_only=True):
-    """An active workflow (one stored row) or a finished one (in ``finished``)."""
+    """A workflow as the coordinator stored it before it ran on the ``@workflow`` engine
+    (read to migrate such a store)."""
 
     id: str
     status: WorkflowPhase
@@ -177,24 +183,14 @@ def _check_acyclic(steps: list[StepState]) -> None:
             del remaining[n]
 
 
-def ready_steps(wf: Workflow) -> list[StepState]:
-    """Pending steps whose dependencies are all completed."""
-    completed = {s.name for s in wf.steps if s.status is StepPhase.COMPLETED}
-    return [s for s in wf.steps if s.status is StepPhase.PENDING and set(s.depends_on) <= completed]
-
-
-def status_of(wf: Workflow) -> WorkflowStatus:
-    """A :class:`WorkflowStatus` of ``wf``."""
-    done = sum(s.status is StepPhase.COMPLETED for s in wf.steps)
-    return WorkflowStatus(
-        id=wf.id,
-        status=wf.status,
-        progress=done / len(wf.steps),
-        completed_steps=done,
-        total_steps=len(wf.steps),
-        steps={s.name: s.status for s in wf.steps},
-        results={s.name: s.result for s in wf.steps if s.status is StepPhase.COMPLETED},
-        error=wf.error,
-        retried=sum(s.attempts - 1 for s in wf.steps),
-        reassigned=sum(s.reassigned for s in wf.steps),
-    )
+def stored_spec(step: StepState) -> dict[str, Any]:
+    """``step`` as the plain spec a coordinator workflow's input stores (dependencies
+    explicit), which decodes as a :class:`StepSpec`."""
+    return {
+        "name": step.name,
+        "task_type": step.task_type,
+        "payload": step.payload,
+        "depends_on": step.depends_on,
+        "capability": step.capability,
+        "timeout": step.timeout,
+    }

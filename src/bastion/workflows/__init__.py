@@ -27,6 +27,7 @@ from __future__ import annotations
 from bastion._public import publish
 from bastion.agents._errors import UnknownWorkflow
 from bastion.workflows._context import WorkflowContext
+from bastion.workflows._current import step_attempt
 from bastion.workflows._definitions import StepOptions, WorkflowDefinition, step, workflow
 from bastion.workflows._engine import WorkflowEngine, WorkflowEngineStatistics, open_workflows
 from bastion.workflows._errors import (
@@ -61,6 +62,7 @@ __all__ = [
     "ScheduleInfo",
     "Schedules",
     "step",
+    "step_attempt",
     "StepFailed",
     "StepInfo",
     "StepKind",

@@ -92,10 +92,14 @@ class EngineCore(Signals, Launcher):
         max_inbox: int,
         max_running: int,
         local: dict[str, dict[str, WorkflowDefinition]],
+        index_namespace: str = INDEX_NAMESPACE,
     ) -> None:
         Signals.__init__(self)
         Launcher.__init__(self)
         self.local = local
+        #: where the active workflows of this engine are listed (an embedded engine, such
+        #: as a CoordinatorAgent's, keeps its own list: other engines never load its work)
+        self.index_namespace = index_namespace
         self.runtime = runtime
         self.store = store
         self.codec = codec
@@ -184,7 +188,9 @@ class EngineCore(Signals, Launcher):
             self.refuse(workflow_id, exc)
             return None
         if run is None:  # finished or gone: a stale index entry
-            await self.store.submit([DeleteItem(INDEX_NAMESPACE, ACTIVE_COLLECTION, workflow_id)])
+            await self.store.submit(
+                [DeleteItem(self.index_namespace, ACTIVE_COLLECTION, workflow_id)]
+            )
             return None
         await run.claim()
         return run
@@ -233,7 +239,7 @@ class EngineCore(Signals, Launcher):
     async def _quarantine(self, workflow_id: str, exc: CorruptState) -> None:
         namespace = namespace_of(workflow_id)
         entry = await self.store.quarantine(namespace, f"{type(exc).__name__}: {exc}")
-        await self.store.submit([DeleteItem(INDEX_NAMESPACE, ACTIVE_COLLECTION, workflow_id)])
+        await self.store.submit([DeleteItem(self.index_namespace, ACTIVE_COLLECTION, workflow_id)])
         error = CorruptWorkflow(
             f"workflow {workflow_id!r}: stored data did not decode and was quarantined "
             f"(see the store's quarantine): {exc}",

@@ -37,6 +37,7 @@ from bastion.cluster import Hosted
 from bastion.persistence import (
     Codec,
     Durability,
+    Op,
     Put,
     PutItem,
     StateStore,
@@ -58,7 +59,6 @@ from bastion.workflows._records import (
     ACTIVE_COLLECTION,
     FENCE,
     INBOX,
-    INDEX_NAMESPACE,
     INPUT,
     META,
     NULL,
@@ -73,7 +73,7 @@ from bastion.workflows._results import EngineResults
 from bastion.workflows._run import Run
 from bastion.workflows._wall import wall_clock
 
-__all__ = ["WorkflowEngine", "WorkflowEngineStatistics", "open_workflows"]
+__all__ = ["WorkflowEngine", "WorkflowEngineStatistics", "open_workflows", "start_run"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,7 +170,9 @@ class WorkflowEngine(EngineResults):
         self._core = core
         self._supervisor = supervisor
         self._shared = store  # (the runs of a partitioned engine write through core.store)
-        self.store = WorkflowStore(store, codec=core.codec, wall=core.wall)
+        self.store = WorkflowStore(
+            store, codec=core.codec, wall=core.wall, index_namespace=core.index_namespace
+        )
         self.closed = False
 
     @classmethod
@@ -212,43 +214,8 @@ class WorkflowEngine(EngineResults):
         self._check_open()
         definition = _definition(workflow, self._core.local)
         wid = uuid.uuid4().hex if workflow_id is None else check_workflow_id(workflow_id)
-        limit = definition.timeout if timeout is None else timeout
-        if limit is not None:
-            positive_seconds("workflow timeout", limit)
-        core = self._core
-        handle = WorkflowHandle(self, wid)
-        if wid in core.active or wid in core.starting:
-            return handle
-        now = core.wall()
-        meta = Meta(
-            name=definition.name,
-            version=definition.version,
-            status=WorkflowStatus.RUNNING,
-            created_at=now,
-            updated_at=now,
-            deadline=None if limit is None else now + limit,
-        )
-        stored = Input(
-            args=msgspec.Raw(core.codec.encode(list(args))),
-            kwargs=msgspec.Raw(core.codec.encode(kwargs)) if kwargs else NULL,
-        )
-        namespace = namespace_of(wid)
-        ops = [
-            Put(namespace, META, encode(meta), expected_version=0),
-            Put(namespace, INPUT, encode(stored)),
-            Put(namespace, FENCE, b"", expected_version=0),
-            PutItem(INDEX_NAMESPACE, ACTIVE_COLLECTION, wid, definition.name.encode()),
-        ]
-        core.starting.add(wid)
-        try:
-            await self._commit(ops)
-        except VersionConflict:
-            return handle  # it exists already: idempotent start
-        finally:
-            core.starting.discard(wid)
-        core.counts["started"] += 1
-        core.enqueue(Run(core, wid, namespace, definition, meta, 1, {}, {}, args, kwargs))
-        return handle
+        await start_run(self._core, self._shared, definition, wid, args, kwargs, timeout)
+        return WorkflowHandle(self, wid)
 
     async def _commit(self, ops: list[Any]) -> None:
         await self._core.commit(ops, self._shared)
@@ -353,6 +320,57 @@ class WorkflowEngine(EngineResults):
 
     def __repr__(self) -> str:
         return f"<WorkflowEngine {self.name!r} active={len(self._core.active)}>"
+
+
+async def start_run(
+    core: EngineCore,
+    store: StateStore,
+    definition: WorkflowDefinition,
+    wid: str,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    timeout: float | None = None,
+) -> bool:
+    """Write workflow ``wid``'s start to ``store`` and, once committed, run it on ``core``.
+
+    False if the workflow exists already (running or finished: nothing starts).
+    ``timeout``: seconds the workflow may run (default: the definition's).
+    """
+    limit = definition.timeout if timeout is None else timeout
+    if limit is not None:
+        positive_seconds("workflow timeout", limit)
+    if wid in core.active or wid in core.starting:
+        return False
+    now = core.wall()
+    meta = Meta(
+        name=definition.name,
+        version=definition.version,
+        status=WorkflowStatus.RUNNING,
+        created_at=now,
+        updated_at=now,
+        deadline=None if limit is None else now + limit,
+    )
+    stored = Input(
+        args=msgspec.Raw(core.codec.encode(list(args))),
+        kwargs=msgspec.Raw(core.codec.encode(kwargs)) if kwargs else NULL,
+    )
+    namespace = namespace_of(wid)
+    ops: list[Op] = [
+        Put(namespace, META, encode(meta), expected_version=0),
+        Put(namespace, INPUT, encode(stored)),
+        Put(namespace, FENCE, b"", expected_version=0),
+        PutItem(core.index_namespace, ACTIVE_COLLECTION, wid, definition.name.encode()),
+    ]
+    core.starting.add(wid)
+    try:
+        await core.commit(ops, store)
+    except VersionConflict:
+        return False  # it exists already: idempotent start
+    finally:
+        core.starting.discard(wid)
+    core.counts["started"] += 1
+    core.enqueue(Run(core, wid, namespace, definition, meta, 1, {}, {}, args, kwargs))
+    return True
 
 
 def _definition(

@@ -115,9 +115,12 @@ class WorkflowStore:
         *,
         codec: Codec | None = None,
         wall: Callable[[], float] = time.time,
+        index_namespace: str = INDEX_NAMESPACE,
     ) -> None:
-        """``codec`` decodes results (default: the default codec)."""
+        """``codec`` decodes results (default: the default codec); ``index_namespace``:
+        the list of active workflows that cancelling and resuming update."""
         self.store = store
+        self.index_namespace = index_namespace
         self.codec = codec if codec is not None else default_codec()
         self._wall = wall
 
@@ -186,7 +189,7 @@ class WorkflowStore:
             ops: list[Op] = [
                 Put(namespace, META, encode(meta), expected_version=version),
                 Put(namespace, FENCE, b""),  # unconditional: fences the running run
-                DeleteItem(INDEX_NAMESPACE, ACTIVE_COLLECTION, workflow_id),
+                DeleteItem(self.index_namespace, ACTIVE_COLLECTION, workflow_id),
             ]
             try:
                 await self.store.write(ops)
@@ -223,7 +226,7 @@ class WorkflowStore:
         ops += [
             Put(namespace, META, encode(meta), expected_version=data.records[META].version),
             Put(namespace, FENCE, b""),
-            PutItem(INDEX_NAMESPACE, ACTIVE_COLLECTION, workflow_id, meta.name.encode()),
+            PutItem(self.index_namespace, ACTIVE_COLLECTION, workflow_id, meta.name.encode()),
         ]
         await self.store.write(ops)
         return self._info(workflow_id, meta)
@@ -256,7 +259,7 @@ class WorkflowStore:
             Put(target, META, encode(forked), expected_version=0),
             Put(target, INPUT, stored_input.data),
             Put(target, FENCE, b""),
-            PutItem(INDEX_NAMESPACE, ACTIVE_COLLECTION, new_id, meta.name.encode()),
+            PutItem(self.index_namespace, ACTIVE_COLLECTION, new_id, meta.name.encode()),
         ]
         for key, raw in data.collections.get(STEPS, []):
             rec = self._record(workflow_id, key, raw)
@@ -337,7 +340,7 @@ class WorkflowStore:
     async def _quarantine(self, workflow_id: str, exc: CorruptState) -> CorruptWorkflow:
         namespace = namespace_of(workflow_id)
         entry = await self.store.quarantine(namespace, f"{type(exc).__name__}: {exc}")
-        await self.store.write([DeleteItem(INDEX_NAMESPACE, ACTIVE_COLLECTION, workflow_id)])
+        await self.store.write([DeleteItem(self.index_namespace, ACTIVE_COLLECTION, workflow_id)])
         _events.emit(
             _event_names.DURABLE_WORKFLOW_QUARANTINED,
             {"records": entry.records, "items": entry.items},

@@ -26,7 +26,7 @@ from bastion._core._runtime import Runtime
 from bastion.persistence import StateStore, StoreError
 from bastion.persistence._paged import PagedLoad
 from bastion.workflows._partitions import Ownership, partition_of
-from bastion.workflows._records import ACTIVE_COLLECTION, INBOX, INDEX_NAMESPACE
+from bastion.workflows._records import ACTIVE_COLLECTION, INBOX
 from bastion.workflows._run import EngineFault, Fenced, Run
 
 if TYPE_CHECKING:
@@ -49,6 +49,7 @@ class Launcher:
     max_inbox: int
     counts: dict[str, int]
     refused: dict[str, BaseException]
+    index_namespace: str
 
     def __init__(self) -> None:
         self.active: dict[str, Run | None] = {}  # None: known, not loaded yet
@@ -108,7 +109,7 @@ class Launcher:
             self._index_after = ""  # (from the top again: what came before is skipped)
             await self._next_index_page()
         else:
-            data = await self.store.load(INDEX_NAMESPACE)
+            data = await self.store.load(self.index_namespace)
             if self._stopped():
                 return
             self._queue_ids(i for i, _ in data.collections.get(ACTIVE_COLLECTION, []))
@@ -132,7 +133,9 @@ class Launcher:
         after = self._index_after
         if after is None or not isinstance(self.store, PagedLoad):
             return
-        page = await self.store.load_items(INDEX_NAMESPACE, ACTIVE_COLLECTION, after, INDEX_PAGE)
+        page = await self.store.load_items(
+            self.index_namespace, ACTIVE_COLLECTION, after, INDEX_PAGE
+        )
         self._index_after = page[-1][0] if len(page) == INDEX_PAGE else None
         self._queue_ids(i for i, _ in page)
 

@@ -42,7 +42,6 @@ from bastion.workflows._errors import WorkflowTimedOut
 from bastion.workflows._records import (
     ACTIVE_COLLECTION,
     FENCE,
-    INDEX_NAMESPACE,
     META,
     NULL,
     Meta,
@@ -315,7 +314,7 @@ class Run:
         await self.write(
             [
                 Put(self.namespace, META, encode(meta)),
-                DeleteItem(INDEX_NAMESPACE, ACTIVE_COLLECTION, self.id),
+                DeleteItem(core.index_namespace, ACTIVE_COLLECTION, self.id),
             ]
         )
         self.meta = meta

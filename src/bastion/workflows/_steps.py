@@ -22,7 +22,7 @@ from bastion._core import _event_names, _events
 from bastion.persistence import UnstorableValue, UnsupportedType
 from bastion.resilience import OperationTimeout, is_retryable
 from bastion.telemetry import _hooks
-from bastion.workflows._current import CURRENT
+from bastion.workflows._current import ATTEMPT, CURRENT
 from bastion.workflows._definitions import StepOptions
 from bastion.workflows._errors import NonDeterministicWorkflow, StepFailed
 from bastion.workflows._records import StepKind, StepRecord, StepStatus
@@ -67,7 +67,7 @@ async def run_step(
         started = core.wall()
         begun = time.perf_counter()
         try:
-            value = await _attempt(run, step_no, fn, options, args, kwargs)
+            value = await _attempt(run, step_no, fn, options, args, kwargs, attempt)
             result = msgspec.Raw(core.codec.encode(value))
         except Exception as exc:
             retry = attempt < options.max_attempts and is_retryable(exc, options.retry_on)
@@ -98,8 +98,10 @@ async def _attempt(
     options: StepOptions,
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
+    attempt: int,
 ) -> Any:
     token = CURRENT.set(None)  # code inside a step runs plainly (nested steps are not recorded)
+    numbered = ATTEMPT.set(attempt)
     try:
         if _events.listened(_STEP_EVENTS):
             meta = {"workflow_id": run.id, "step": options.name, "step_no": step_no}
@@ -107,6 +109,7 @@ async def _attempt(
                 return await _call(fn, options, args, kwargs)
         return await _call(fn, options, args, kwargs)
     finally:
+        ATTEMPT.reset(numbered)
         CURRENT.reset(token)
 
 
