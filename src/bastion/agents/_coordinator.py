@@ -44,6 +44,7 @@ from bastion.agents._coordinated import (
 )
 from bastion.agents._coordinator_legacy import LegacyStore
 from bastion.agents._coordinator_reads import CoordinatorReads
+from bastion.agents._coordinator_start import Starts
 from bastion.agents._dispatch import LOST, STALLED, Refused, Slot
 from bastion.agents._errors import UnknownWorkflow, WorkflowLimitExceeded
 from bastion.agents._offers import Offer, Offered
@@ -51,7 +52,6 @@ from bastion.agents._state import ItemMap
 from bastion.agents._task_types import TaskAccepted, TaskFinished
 from bastion.agents._workflow import (
     CoordinatorStatistics,
-    StepPhase,
     StepSpec,
     WorkflowPhase,
     WorkflowStatus,
@@ -62,7 +62,8 @@ from bastion.persistence import NamespaceData, PutItem
 from bastion.workflows._actor import EngineFaulted
 from bastion.workflows._core import Fault
 from bastion.workflows._definitions import StepOptions, local_table
-from bastion.workflows._engine import start_run
+from bastion.workflows._engine import prepare_start
+from bastion.workflows._kick import CommitKick
 from bastion.workflows._records import namespace_of
 from bastion.workflows._wall import wall_clock
 
@@ -143,6 +144,7 @@ class CoordinatorAgent(CoordinatorReads):
         self._options: dict[tuple[str, int], StepOptions] = {}
         self._definition = definition_for(self)
         self._legacy = LegacyStore()
+        self._starts = Starts()
 
     # -- actions -----------------------------------------------------------------------
     @action
@@ -150,43 +152,25 @@ class CoordinatorAgent(CoordinatorReads):
         self, steps: list[StepSpec], workflow_id: str | None = None
     ) -> WorkflowStatus:
         """Start (or queue, beyond ``max_concurrent_workflows``) a workflow; idempotent by
-        id. Answered once its start is committed."""
+        id. Answered once its start is committed (the coordinator goes on meanwhile)."""
         wf_id = workflow_id or f"wf-{self.dispatched_count}-{time.time_ns()}"
         core = self.core
         wid = self._prefix + wf_id
+        if wid in core.starting:
+            joined: WorkflowStatus = self._starts.join(self, wid)  # NoReply: answered later
+            return joined
         if wid in core.active or await self._legacy.holds(self, wf_id):
             return await self.workflow_status(wf_id)
         built = build_steps(steps)
         held = len(core.active) + len(core.starting)
         if held >= self.max_concurrent_workflows + self.max_pending_workflows:
             raise WorkflowLimitExceeded(f"{self.name} holds {held} workflows")
-        specs = [stored_spec(s) for s in built]
+        ops, run = prepare_start(
+            core, self._definition, wid, ([stored_spec(s) for s in built],), {}
+        )
         self._fresh.add(wf_id)
-        try:
-            started = await start_run(core, self.store, self._definition, wid, (specs,), {})
-        finally:
-            if wid not in core.tasks:
-                self._fresh.discard(wf_id)  # (queued: it runs as not fresh, the safe side)
-        if not started:
-            return await self.workflow_status(wf_id)
-        _events.emit(
-            _event_names.WORKFLOW_STARTED,
-            {"steps": len(built)},
-            {**self._meta(), "workflow": wf_id},
-        )
-        phase = WorkflowPhase.RUNNING if wid in core.tasks else WorkflowPhase.PENDING
-        return WorkflowStatus(
-            id=wf_id,
-            status=phase,
-            progress=0.0,
-            completed_steps=0,
-            total_steps=len(specs),
-            steps={s.name: StepPhase.PENDING for s in built},
-            results={},
-            error=None,
-            retried=0,
-            reassigned=0,
-        )
+        begun: WorkflowStatus = await self._starts.begin(self, wid, ops, run, built)  # NoReply
+        return begun
 
     @action
     async def cancel(self, workflow_id: str) -> WorkflowStatus:
@@ -466,6 +450,8 @@ class CoordinatorAgent(CoordinatorReads):
             index_namespace=index_of(name),
         )
         core.coordinator = self
+        core.ordered_writes = True  # its steps are TaskAgents' writes (see _coordinated)
+        self._starts.kick = CommitKick(self.runtime, self.store)  # starts share commits
         core.wall = wall_clock(self.runtime.loop)
         self.core = core
         self.workflows = self.reads_for(core)

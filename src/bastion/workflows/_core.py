@@ -100,6 +100,12 @@ class EngineCore(Signals, Launcher):
         #: where the active workflows of this engine are listed (an embedded engine, such
         #: as a CoordinatorAgent's, keeps its own list: other engines never load its work)
         self.index_namespace = index_namespace
+        #: set by an embedded engine whose steps order their own effects after the run's
+        #: writes through the same store (the CoordinatorAgent's steps are writes of
+        #: TaskAgents on it: a store applies batches in submission order): no step waits
+        #: for the commit of the records before it, and the run's records are submitted
+        #: deferred (they commit with the next group; nobody waits for them)
+        self.ordered_writes = False
         self.runtime = runtime
         self.store = store
         self.codec = codec

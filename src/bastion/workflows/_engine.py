@@ -73,7 +73,14 @@ from bastion.workflows._results import EngineResults
 from bastion.workflows._run import Run
 from bastion.workflows._wall import wall_clock
 
-__all__ = ["WorkflowEngine", "WorkflowEngineStatistics", "open_workflows", "start_run"]
+__all__ = [
+    "WorkflowEngine",
+    "WorkflowEngineStatistics",
+    "launch_started",
+    "open_workflows",
+    "prepare_start",
+    "start_run",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -336,11 +343,33 @@ async def start_run(
     False if the workflow exists already (running or finished: nothing starts).
     ``timeout``: seconds the workflow may run (default: the definition's).
     """
+    ops, run = prepare_start(core, definition, wid, args, kwargs, timeout)
+    if wid in core.active or wid in core.starting:
+        return False
+    core.starting.add(wid)
+    try:
+        await core.commit(ops, store)
+    except VersionConflict:
+        return False  # it exists already: idempotent start
+    finally:
+        core.starting.discard(wid)
+    launch_started(core, run)
+    return True
+
+
+def prepare_start(
+    core: EngineCore,
+    definition: WorkflowDefinition,
+    wid: str,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    timeout: float | None = None,
+) -> tuple[list[Op], Run]:
+    """The write that starts workflow ``wid`` (it fails with VersionConflict if the
+    workflow exists) and the run to hand to :func:`launch_started` once it committed."""
     limit = definition.timeout if timeout is None else timeout
     if limit is not None:
         positive_seconds("workflow timeout", limit)
-    if wid in core.active or wid in core.starting:
-        return False
     now = core.wall()
     meta = Meta(
         name=definition.name,
@@ -361,16 +390,13 @@ async def start_run(
         Put(namespace, FENCE, b"", expected_version=0),
         PutItem(core.index_namespace, ACTIVE_COLLECTION, wid, definition.name.encode()),
     ]
-    core.starting.add(wid)
-    try:
-        await core.commit(ops, store)
-    except VersionConflict:
-        return False  # it exists already: idempotent start
-    finally:
-        core.starting.discard(wid)
+    return ops, Run(core, wid, namespace, definition, meta, 1, {}, {}, args, kwargs)
+
+
+def launch_started(core: EngineCore, run: Run) -> None:
+    """Run a workflow whose start (from :func:`prepare_start`) committed."""
     core.counts["started"] += 1
-    core.enqueue(Run(core, wid, namespace, definition, meta, 1, {}, {}, args, kwargs))
-    return True
+    core.enqueue(run)
 
 
 def _definition(

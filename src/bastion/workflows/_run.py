@@ -154,8 +154,17 @@ class Run:
         ops.append(Put(self.namespace, FENCE, b"", self.fence))
         self.fence += 1
         self._raise_failed_write()
-        await self._submit(ops)
-        if wait:
+        ordered = self.core.ordered_writes
+        await self._submit(ops, defer=ordered)
+        if wait and not ordered:
+            await self.settle()
+
+    async def before_step(self) -> None:
+        """Wait until a step may run: the records before it are committed (an engine
+        with ``ordered_writes``: submitted is enough, see EngineCore)."""
+        if self.core.ordered_writes:
+            self._raise_failed_write()
+        else:
             await self.settle()
 
     async def settle(self) -> None:
@@ -186,17 +195,18 @@ class Run:
         self.fence += 1
         await self._submit([put])
 
-    async def _submit(self, ops: list[Op]) -> None:
+    async def _submit(self, ops: list[Op], *, defer: bool = False) -> None:
         """Submit one batch; its commit (or failure) is reported to :meth:`_committed`,
-        in the pass that resolves its group where the store can (``submit_then``)."""
+        in the pass that resolves its group where the store can (``submit_then``).
+        ``defer``: nobody waits for it; it commits with the next group."""
         core = self.core
         sync = core.durability is Durability.STRICT
         try:
-            if core.submit_then is not None:
+            if core.submit_then is not None and not defer:
                 await core.submit_then(ops, self._committed, sync=sync)
                 self.submitted += 1
                 return
-            fut = await core.store.submit(ops, sync=sync)
+            fut = await core.store.submit(ops, sync=sync, defer=defer)
         except StoreError as exc:
             raise EngineFault(exc) from exc
         self.submitted += 1

@@ -63,7 +63,7 @@ async def run_step(
     if rec is not None:
         await core.sleep_until(rec.not_before or 0.0)
     while True:
-        await run.settle()  # the previous step's record is durable before this one runs
+        await run.before_step()  # the previous step's record is durable before this one runs
         started = core.wall()
         begun = time.perf_counter()
         try:

@@ -1,0 +1,107 @@
+"""The CoordinatorAgent on the ``@workflow`` engine (issue 16): its workflows live apart
+from other engines' on the same store, a pause and the counters survive a restart."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import bastion
+from bastion.agents import CoordinatorAgent, Task, TaskAgent, act
+from bastion.persistence import StateStore
+from bastion.testing import wait_for
+from bastion.workflows import inspect
+from tests.agents.conftest import open_store
+
+ONE = [{"name": "a", "task_type": "x"}]
+TWO = [{"name": "a", "task_type": "x"}, {"name": "b", "task_type": "x"}]
+
+
+@bastion.workflow(name="tests.coordinator_engine.plain")
+async def plain(ctx: bastion.WorkflowContext) -> str:
+    return "plain"
+
+
+async def _status(coord: bastion.ActorRef, wf: str, want: str) -> Any:
+    async def check() -> Any:
+        s = await act(coord, "workflow_status", workflow_id=wf)
+        return s if s.status == want else None
+
+    return await wait_for(check, timeout=10.0)
+
+
+async def _worker(rt: bastion.Runtime, store: StateStore, gate: asyncio.Event) -> Any:
+    async def run(task: Task) -> str:
+        await gate.wait()
+        return task.id
+
+    return await rt.spawn(TaskAgent, name="w", store=store, handlers={"x": run})
+
+
+async def test_an_engine_opened_on_the_same_store_leaves_coordinator_workflows_alone(
+    store_kind: str, db_path: Path
+) -> None:
+    gate = asyncio.Event()
+    async with open_store(store_kind, db_path) as store, bastion.open_runtime() as rt:
+        worker = await _worker(rt, store, gate)
+        coord = await rt.spawn(CoordinatorAgent, name="coord", store=store)
+        await act(coord, "start_workflow", workflow_id="job", steps=TWO)
+        engine = await bastion.open_workflows(rt, store=store)
+        handle = await engine.start(plain, workflow_id="job")  # the same id, apart
+        assert await handle.result(timeout=5.0) == "plain"
+        stats = engine.statistics()
+        assert (stats.resumed, stats.refused) == (0, 0)  # it never loaded the coordinator's
+        gate.set()
+        done = await _status(coord, "job", "completed")
+        assert done.results["b"] == "job/b/1"
+        ids = {i.id for i in await inspect(store).list()}
+        assert ids == {"job", "coordinator/coord/job"}  # both readable by bastion workflows
+        await engine.close()
+        await coord.stop()
+        await worker.stop()
+
+
+async def test_a_pause_and_the_counters_survive_a_restart(db_path: Path) -> None:
+    gate = asyncio.Event()
+    async with open_store("sqlite", db_path) as store, bastion.open_runtime() as rt:
+        worker = await _worker(rt, store, gate)
+        coord = await rt.spawn(CoordinatorAgent, name="coord", store=store)
+        await act(coord, "start_workflow", workflow_id="done", steps=ONE)
+        gate.set()
+        await _status(coord, "done", "completed")
+        gate.clear()
+        await act(coord, "start_workflow", workflow_id="held", steps=TWO)
+        await act(coord, "pause", workflow_id="held")
+        await coord.stop()
+        await worker.stop()
+    async with open_store("sqlite", db_path) as store, bastion.open_runtime() as rt:
+        worker = await _worker(rt, store, gate)
+        coord = await rt.spawn(CoordinatorAgent, name="coord", store=store)
+        stats = await act(coord, "statistics")
+        assert (stats.completed, stats.dispatched, stats.paused, stats.running) == (1, 2, 1, 0)
+        gate.set()
+        await rt.wait_idle(timeout=1.0)
+        status = await act(coord, "workflow_status", workflow_id="held")
+        assert status.status == "paused"
+        assert status.steps == {"a": "pending", "b": "pending"}  # nothing dispatched
+        await act(coord, "resume", workflow_id="held")
+        await _status(coord, "held", "completed")
+        await coord.stop()
+        await worker.stop()
+
+
+async def test_forget_deletes_a_finished_workflow(db_path: Path) -> None:
+    gate = asyncio.Event()
+    gate.set()
+    async with open_store("sqlite", db_path) as store, bastion.open_runtime() as rt:
+        worker = await _worker(rt, store, gate)
+        coord = await rt.spawn(CoordinatorAgent, name="coord", store=store)
+        await act(coord, "start_workflow", workflow_id="wf", steps=TWO)
+        await _status(coord, "wf", "completed")
+        await act(coord, "forget", workflow_id="wf")
+        assert await store.namespaces("workflow/coordinator/coord/") == []
+        again = await act(coord, "start_workflow", workflow_id="wf", steps=ONE)
+        assert again.total_steps == 1  # a new workflow under the forgotten id
+        await coord.stop()
+        await worker.stop()
