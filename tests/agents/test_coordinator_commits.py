@@ -54,7 +54,7 @@ async def test_starts_acknowledged_in_different_loop_turns_share_one_commit(
         async with asyncio.TaskGroup() as group:
             calls = [group.create_task(start(i)) for i in range(4)]
         assert [c.result() for c in calls] == [True] * 4  # each answered once committed
-        assert _group_commits(rt) - before <= 4  # TODO(onecoord): share
+        assert _group_commits(rt) - before == 1  # one commit for the four
         await coord.stop()
 
 

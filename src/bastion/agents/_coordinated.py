@@ -26,7 +26,7 @@ import msgspec
 
 from bastion._core._backoff import Backoff
 from bastion.agents._dispatch import Slot, TaskStepFailed, run_task_step
-from bastion.agents._workflow import StepSpec
+from bastion.agents._workflow import StoredStep
 from bastion.workflows._context import WorkflowContext
 from bastion.workflows._core import EngineCore
 from bastion.workflows._definitions import StepOptions, WorkflowDefinition
@@ -42,6 +42,7 @@ __all__ = [
     "definition_for",
     "index_of",
     "prefix_of",
+    "steps_of",
 ]
 
 DEFINITION_NAME = "bastion.coordinator"
@@ -109,12 +110,12 @@ async def _coordinate(
     """Run the steps of one workflow; ``done``, ``base``: a migrated workflow's completed
     steps and attempts made (``_coordinator_legacy``)."""
     workflow = coord.workflow_of(ctx.workflow_id)
-    specs = msgspec.convert(steps, list[StepSpec])
+    specs = steps_of(steps)
     coord.track(workflow, dict(base or {}))
     results = {name: value["result"] for name, value in (done or {}).items()}
     todo = [s for s in specs if s.name not in results]
 
-    async def one(step: StepSpec) -> None:
+    async def one(step: StoredStep) -> None:
         inputs = {d: results[d] for d in step.depends_on or ()}
         options = coord.step_options(workflow, step.name)
         value = await ctx._call_step(run_task_step, options, (coord, workflow, step, inputs), {})
@@ -126,7 +127,7 @@ async def _coordinate(
         return
     finished = {name: _done_future() for name in [s.name for s in todo]}
 
-    async def branch(step: StepSpec) -> None:
+    async def branch(step: StoredStep) -> None:
         for dep in step.depends_on or ():
             if dep not in results:
                 await finished[dep]
@@ -136,7 +137,7 @@ async def _coordinate(
     await asyncio.gather(*(branch(s) for s in todo))
 
 
-def _is_chain(todo: list[StepSpec], results: dict[str, Any]) -> bool:
+def _is_chain(todo: list[StoredStep], results: dict[str, Any]) -> bool:
     """Whether each step needs only steps before it in ``todo`` (or done ones), and at
     most one of them: the steps can run one after another on the run's own task."""
     last: str | None = None
@@ -162,3 +163,11 @@ def step_options_of(name: str, attempts: int) -> StepOptions:
 
 def _retryable(exc: BaseException) -> bool:
     return isinstance(exc, TaskStepFailed) and exc.retryable
+
+
+def steps_of(stored: list[Any]) -> list[StoredStep]:
+    """A workflow input's steps: as given at its start, or decoded from the store."""
+    if stored and isinstance(stored[0], StoredStep):
+        return stored
+    converted: list[StoredStep] = msgspec.convert(stored, list[StoredStep])
+    return converted

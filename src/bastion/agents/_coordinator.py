@@ -53,6 +53,7 @@ from bastion.agents._task_types import TaskAccepted, TaskFinished
 from bastion.agents._workflow import (
     CoordinatorStatistics,
     StepSpec,
+    StoredStep,
     WorkflowPhase,
     WorkflowStatus,
     build_steps,
@@ -64,7 +65,9 @@ from bastion.workflows._core import Fault
 from bastion.workflows._definitions import StepOptions, local_table
 from bastion.workflows._engine import prepare_start
 from bastion.workflows._kick import CommitKick
+from bastion.workflows._records import WorkflowStatus as EngineStatus
 from bastion.workflows._records import namespace_of
+from bastion.workflows._run import Run
 from bastion.workflows._wall import wall_clock
 
 __all__ = ["CoordinatorAgent", "CoordinatorStatistics"]
@@ -165,9 +168,9 @@ class CoordinatorAgent(CoordinatorReads):
         held = len(core.active) + len(core.starting)
         if held >= self.max_concurrent_workflows + self.max_pending_workflows:
             raise WorkflowLimitExceeded(f"{self.name} holds {held} workflows")
-        ops, run = prepare_start(
-            core, self._definition, wid, ([stored_spec(s) for s in built],), {}
-        )
+        specs = [stored_spec(s) for s in built]
+        args = self.codec.encode([specs], list[list[StoredStep]])  # typed: no tag walk
+        ops, run = prepare_start(core, self._definition, wid, (specs,), {}, encoded_args=args)
         self._fresh.add(wf_id)
         begun: WorkflowStatus = await self._starts.begin(self, wid, ops, run, built)  # NoReply
         return begun
@@ -273,7 +276,7 @@ class CoordinatorAgent(CoordinatorReads):
         data = await self.store.read_item(namespace_of(self._prefix + workflow), HOLDERS, task_id)
         return None if data is None else data.decode()
 
-    def candidates(self, step: StepSpec, prefer: str | None) -> list[RegistryEntry]:
+    def candidates(self, step: StoredStep, prefer: str | None) -> list[RegistryEntry]:
         """Live, unpaused agents with the step's capability: ``prefer`` first, then by load."""
         wanted = step.capability or step.task_type
         found = [
@@ -331,16 +334,18 @@ class CoordinatorAgent(CoordinatorReads):
             tick = self._tick = asyncio.get_running_loop().create_future()
         await asyncio.wait((tick,), timeout=self.check_interval)
 
-    def workflow_finished(self, run: Any) -> None:
+    def workflow_finished(self, run: Run) -> None:
         """The engine recorded a workflow's end (completed or failed)."""
         workflow = self.workflow_of(run.id)
-        status = self.status_of_run(workflow, run)
-        if status.status is WorkflowPhase.COMPLETED:
+        completed = run.meta.status is EngineStatus.COMPLETED
+        phase = WorkflowPhase.COMPLETED if completed else WorkflowPhase.FAILED
+        if completed:
             self.completed_count += 1
         else:
             self.failed_count += 1
         self._ended(workflow)
-        self._announce(status.status, status)
+        if self.signals is not None or _events.listened((_event_names.WORKFLOW_FINISHED[phase],)):
+            self._announce(phase, self.status_of_run(workflow, run))  # (built only if heard)
 
     # -- messages ------------------------------------------------------------------------
     async def _handle_internal(self, message: Any) -> bool:

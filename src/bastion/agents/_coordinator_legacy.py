@@ -25,6 +25,7 @@ import msgspec
 from bastion.agents._coordinated import DEFINITION_NAME
 from bastion.agents._workflow import (
     StepPhase,
+    StoredStep,
     Workflow,
     WorkflowPhase,
     WorkflowStatus,
@@ -129,7 +130,9 @@ def _moved(coord: CoordinatorReads, wf: Workflow) -> list[Op]:
         created_at=wf.created_at,
         updated_at=time.time(),
     )
-    stored = Input(args=_raw(codec.encode([specs])), kwargs=_raw(codec.encode(kwargs)))
+    stored = Input(
+        args=_raw(codec.encode([specs], list[list[StoredStep]])), kwargs=_raw(codec.encode(kwargs))
+    )
     return [
         Put(namespace, META, encode(meta), expected_version=0),
         Put(namespace, INPUT, encode(stored)),

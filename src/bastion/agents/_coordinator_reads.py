@@ -8,17 +8,15 @@ coordinator from before the engine is read from its old record (``_coordinator_l
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any
-
-import msgspec
+from typing import TYPE_CHECKING
 
 from bastion.agents._actions import action
-from bastion.agents._coordinated import Tracked
+from bastion.agents._coordinated import Tracked, steps_of
 from bastion.agents._coordinator_status import build_status, final_phase, read_stored
 from bastion.agents._errors import UnknownWorkflow
 from bastion.agents._persistent import PersistentAgent
 from bastion.agents._state import ItemMap
-from bastion.agents._workflow import StepSpec, WorkflowPhase, WorkflowStatus
+from bastion.agents._workflow import WorkflowPhase, WorkflowStatus
 from bastion.persistence import Delete, DeleteItem, Op
 from bastion.workflows._inspect import WorkflowStore
 from bastion.workflows._records import namespace_of
@@ -96,8 +94,7 @@ class CoordinatorReads(PersistentAgent):
 
     def status_of_run(self, workflow_id: str, run: Run) -> WorkflowStatus:
         """The status of a workflow whose run is in memory."""
-        args = run.args[0] if run.args else []
-        steps = [s if isinstance(s, StepSpec) else _spec(s) for s in args]
+        steps = steps_of(run.args[0] if run.args else [])
         phase = final_phase(run.meta) or self._active_phase(workflow_id)
         return build_status(
             workflow_id,
@@ -132,7 +129,3 @@ class CoordinatorReads(PersistentAgent):
             return await self.workflow_status(workflow_id)
         except UnknownWorkflow:
             return None  # finished and forgotten meanwhile
-
-
-def _spec(value: Any) -> StepSpec:
-    return msgspec.convert(value, StepSpec)

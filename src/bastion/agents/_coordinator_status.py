@@ -23,8 +23,8 @@ from typing import Any
 
 import msgspec
 
-from bastion.agents._coordinated import Tracked
-from bastion.agents._workflow import StepPhase, StepSpec, WorkflowPhase, WorkflowStatus
+from bastion.agents._coordinated import Tracked, steps_of
+from bastion.agents._workflow import StepPhase, StoredStep, WorkflowPhase, WorkflowStatus
 from bastion.persistence import NamespaceData
 from bastion.workflows._records import (
     INPUT,
@@ -52,7 +52,7 @@ class Stored(msgspec.Struct, kw_only=True):
     """What the store holds of one coordinator workflow."""
 
     meta: Meta
-    steps: list[StepSpec]
+    steps: list[StoredStep]
     done: dict[str, Any]
     records: list[StepRecord]
 
@@ -70,7 +70,7 @@ def read_stored(wid: str, data: NamespaceData, decode: Callable[[bytes], Any]) -
     records = [decode_step(raw, wid, key) for key, raw in data.collections.get(STEPS, [])]
     return Stored(
         meta=meta,
-        steps=msgspec.convert(args[0], list[StepSpec]),
+        steps=steps_of(args[0]),
         done=kwargs.get("done") or {},
         records=records,
     )
@@ -84,7 +84,7 @@ def final_phase(meta: Meta) -> WorkflowPhase | None:
 def build_status(
     workflow: str,
     phase: WorkflowPhase,
-    steps: list[StepSpec],
+    steps: list[StoredStep],
     records: Iterable[StepRecord],
     decode: Callable[[bytes], Any],
     *,

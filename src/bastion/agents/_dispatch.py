@@ -29,7 +29,7 @@ from bastion._core._registry import RegistryEntry
 from bastion.agents._actions import Act
 from bastion.agents._offers import TAKES_OFFERS, Offer, QueueOffer
 from bastion.agents._task_types import TaskAccepted, TaskOutcome, TaskSpec, TaskStatus
-from bastion.agents._workflow import StepSpec
+from bastion.agents._workflow import StoredStep
 from bastion.workflows._current import step_attempt
 
 if TYPE_CHECKING:
@@ -79,7 +79,7 @@ class Slot:
 
 
 async def run_task_step(
-    coord: CoordinatorAgent, workflow: str, step: StepSpec, inputs: dict[str, Any]
+    coord: CoordinatorAgent, workflow: str, step: StoredStep, inputs: dict[str, Any]
 ) -> dict[str, Any]:
     """Run ``step`` of ``workflow`` on a TaskAgent; its result with who ran it (see module)."""
     attempt = step_attempt() + coord.attempt_base(workflow, step.name)
@@ -120,7 +120,7 @@ async def run_task_step(
 async def _offer_to_one(
     coord: CoordinatorAgent,
     workflow: str,
-    step: StepSpec,
+    step: StoredStep,
     task_id: str,
     inputs: dict[str, Any],
     prefer: str | None,
@@ -151,7 +151,7 @@ async def _send(
     coord: CoordinatorAgent,
     slot: Slot,
     entry: RegistryEntry,
-    step: StepSpec,
+    step: StoredStep,
     inputs: dict[str, Any],
     new: bool,
 ) -> Refused | None:

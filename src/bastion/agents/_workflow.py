@@ -21,6 +21,7 @@ __all__ = [
     "StepPhase",
     "StepSpec",
     "StepState",
+    "StoredStep",
     "Workflow",
     "WorkflowPhase",
     "WorkflowStatus",
@@ -183,14 +184,25 @@ def _check_acyclic(steps: list[StepState]) -> None:
             del remaining[n]
 
 
-def stored_spec(step: StepState) -> dict[str, Any]:
-    """``step`` as the plain spec a coordinator workflow's input stores (dependencies
-    explicit), which decodes as a :class:`StepSpec`."""
-    return {
-        "name": step.name,
-        "task_type": step.task_type,
-        "payload": step.payload,
-        "depends_on": step.depends_on,
-        "capability": step.capability,
-        "timeout": step.timeout,
-    }
+class StoredStep(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """A step as a coordinator workflow's input stores it (dependencies explicit; read
+    back as a :class:`StepSpec`)."""
+
+    name: str
+    task_type: str
+    payload: Any = None
+    depends_on: list[str] = []
+    capability: str | None = None
+    timeout: float | None = None
+
+
+def stored_spec(step: StepState) -> StoredStep:
+    """``step`` as a coordinator workflow's input stores it."""
+    return StoredStep(
+        name=step.name,
+        task_type=step.task_type,
+        payload=step.payload,
+        depends_on=step.depends_on,
+        capability=step.capability,
+        timeout=step.timeout,
+    )

@@ -364,9 +364,14 @@ def prepare_start(
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
     timeout: float | None = None,
+    *,
+    encoded_args: bytes | None = None,
 ) -> tuple[list[Op], Run]:
     """The write that starts workflow ``wid`` (it fails with VersionConflict if the
-    workflow exists) and the run to hand to :func:`launch_started` once it committed."""
+    workflow exists) and the run to hand to :func:`launch_started` once it committed.
+
+    ``encoded_args``: ``args`` as the caller encoded them (a typed encoding that the
+    engine's codec decodes back to the same builtins), instead of encoding them here."""
     limit = definition.timeout if timeout is None else timeout
     if limit is not None:
         positive_seconds("workflow timeout", limit)
@@ -380,7 +385,7 @@ def prepare_start(
         deadline=None if limit is None else now + limit,
     )
     stored = Input(
-        args=msgspec.Raw(core.codec.encode(list(args))),
+        args=msgspec.Raw(encoded_args or core.codec.encode(list(args))),
         kwargs=msgspec.Raw(core.codec.encode(kwargs)) if kwargs else NULL,
     )
     namespace = namespace_of(wid)

@@ -163,9 +163,22 @@ class Run:
         """Wait until a step may run: the records before it are committed (an engine
         with ``ordered_writes``: submitted is enough, see EngineCore)."""
         if self.core.ordered_writes:
+            if self.pending_ops:
+                await self.write([], wait=False)  # a held step result goes first
             self._raise_failed_write()
         else:
             await self.settle()
+
+    async def record_result(self, step_no: int, step: StepRecord) -> None:
+        """Record a completed step: submitted now (the next step waits for its commit,
+        see :meth:`write`); with ``ordered_writes`` and no branches, held until the
+        next write, which a next step makes before it runs (:meth:`before_step`) and
+        the finish makes anyway: one batch fewer per step."""
+        op = self.record(step_no, step)
+        if self.core.ordered_writes and not self.branches:
+            self.pending_ops.append(op)
+        else:
+            await self.write([op], wait=False)
 
     async def settle(self) -> None:
         """Wait until every write of this run is committed (before a step runs).

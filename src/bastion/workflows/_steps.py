@@ -87,7 +87,7 @@ async def run_step(
             started_at=started,
             finished_at=core.wall(),
         )
-        await run.write([run.record(step_no, done)], wait=False)  # see Run.write
+        await run.record_result(step_no, done)
         return value
 
 
