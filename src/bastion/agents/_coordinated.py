@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from bastion._core._backoff import Backoff
-from bastion.agents._dispatch import Slot, TaskStepFailed, run_task_step
+from bastion.agents._dispatch import Slot, StepDone, TaskStepFailed, run_task_step
 from bastion.agents._workflow import StoredStep
 from bastion.workflows._context import WorkflowContext
 from bastion.workflows._core import EngineCore
@@ -119,7 +119,8 @@ async def _coordinate(
         inputs = {d: results[d] for d in step.depends_on or ()}
         options = coord.step_options(workflow, step.name)
         value = await ctx._call_step(run_task_step, options, (coord, workflow, step, inputs), {})
-        results[step.name] = value["result"]
+        # run: a StepDone; replayed from its record: the same as builtins
+        results[step.name] = value.result if isinstance(value, StepDone) else value.get("result")
 
     if _is_chain(todo, results):
         for step in todo:
@@ -157,7 +158,11 @@ def step_options_of(name: str, attempts: int) -> StepOptions:
     """A coordinator step's engine options: ``attempts`` attempts, retried at once when
     the task's outcome is retryable."""
     return StepOptions(
-        name=name, max_attempts=max(1, attempts), backoff=RETRY_BACKOFF, retry_on=_retryable
+        name=name,
+        max_attempts=max(1, attempts),
+        backoff=RETRY_BACKOFF,
+        retry_on=_retryable,
+        result_type=StepDone,
     )
 
 

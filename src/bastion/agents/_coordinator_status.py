@@ -106,7 +106,7 @@ def build_status(
             continue
         if rec.status is StepStatus.COMPLETED:
             value = decode(bytes(rec.result))
-            phases[rec.name], results[rec.name] = StepPhase.COMPLETED, value["result"]
+            phases[rec.name], results[rec.name] = StepPhase.COMPLETED, value.get("result")
             reassigned += int(value.get("reassigned", 0))
             retried += int(value.get("attempt", rec.attempts)) - 1
         elif rec.status is StepStatus.FAILED:

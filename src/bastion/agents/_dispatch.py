@@ -23,6 +23,8 @@ import asyncio
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import msgspec
+
 from bastion._core import _event_names, _events
 from bastion._core._errors import ActorNotAlive, BastionError, InfrastructureError, MailboxFull
 from bastion._core._registry import RegistryEntry
@@ -35,7 +37,15 @@ from bastion.workflows._current import step_attempt
 if TYPE_CHECKING:
     from bastion.agents._coordinator import CoordinatorAgent
 
-__all__ = ["LOST", "STALLED", "Refused", "Slot", "TaskStepFailed", "run_task_step"]
+__all__ = [
+    "LOST",
+    "STALLED",
+    "Refused",
+    "Slot",
+    "StepDone",
+    "TaskStepFailed",
+    "run_task_step",
+]
 
 
 class TaskStepFailed(InfrastructureError):
@@ -46,6 +56,16 @@ class TaskStepFailed(InfrastructureError):
     def __init__(self, message: str, *, retryable: bool) -> None:
         super().__init__(message)
         self.retryable = retryable
+
+
+class StepDone(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """A completed step's recorded result: the task's result, who ran it, how often the
+    step was reassigned, and its attempt number."""
+
+    result: Any = None
+    agent: str | None = None
+    reassigned: int = 0
+    attempt: int = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +100,7 @@ class Slot:
 
 async def run_task_step(
     coord: CoordinatorAgent, workflow: str, step: StoredStep, inputs: dict[str, Any]
-) -> dict[str, Any]:
+) -> StepDone:
     """Run ``step`` of ``workflow`` on a TaskAgent; its result with who ran it (see module)."""
     attempt = step_attempt() + coord.attempt_base(workflow, step.name)
     task_id = f"{workflow}/{step.name}/{attempt}"
@@ -96,12 +116,9 @@ async def run_task_step(
         if isinstance(verdict, TaskOutcome):
             tracked.touch(coord.clock.now())
             if verdict.status is TaskStatus.COMPLETED:
-                return {
-                    "result": verdict.result,
-                    "agent": agent,
-                    "reassigned": reassigned,
-                    "attempt": attempt,
-                }
+                return StepDone(
+                    result=verdict.result, agent=agent, reassigned=reassigned, attempt=attempt
+                )
             retry = verdict.retryable and attempt < coord.max_step_attempts
             if retry:
                 coord.retried_count += 1

@@ -44,6 +44,9 @@ class StepOptions:
     ``retry_on``: exception types (or a predicate) worth another attempt; by default
     :func:`bastion.resilience.is_retryable` decides (timeouts and retryable
     infrastructure errors are retried; expected errors and bugs are not).
+    ``result_type``: how the result is encoded: ``Any`` (default) tags what JSON cannot
+    hold, so it replays as it was; a msgspec type (a ``Struct``) encodes it as that
+    type without the tagging walk (it replays as JSON builtins).
     """
 
     name: str
@@ -51,6 +54,7 @@ class StepOptions:
     backoff: Backoff = DEFAULT_STEP_BACKOFF
     timeout: float | None = None
     retry_on: tuple[type[BaseException], ...] | Callable[[BaseException], bool] | None = None
+    result_type: Any = Any
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:

@@ -68,7 +68,7 @@ async def run_step(
         begun = time.perf_counter()
         try:
             value = await _attempt(run, step_no, fn, options, args, kwargs, attempt)
-            result = msgspec.Raw(core.codec.encode(value))
+            result = msgspec.Raw(core.codec.encode(value, options.result_type))
         except Exception as exc:
             retry = attempt < options.max_attempts and is_retryable(exc, options.retry_on)
             _hooks.count("bastion_workflow_steps", options.name, "retry" if retry else "failed")
