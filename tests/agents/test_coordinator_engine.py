@@ -10,7 +10,7 @@ from typing import Any
 import bastion
 from bastion.agents import CoordinatorAgent, Task, TaskAgent, act
 from bastion.persistence import StateStore
-from bastion.testing import wait_for
+from bastion.testing import crash, wait_for
 from bastion.workflows import inspect
 from tests.agents.conftest import open_store
 
@@ -105,3 +105,38 @@ async def test_forget_deletes_a_finished_workflow(db_path: Path) -> None:
         assert again.total_steps == 1  # a new workflow under the forgotten id
         await coord.stop()
         await worker.stop()
+
+
+async def test_counts_and_the_start_order_of_pending_workflows_survive_a_crash(
+    db_path: Path,
+) -> None:
+    async with open_store("sqlite", db_path) as store, bastion.open_runtime() as rt:
+        spec = bastion.ChildSpec(
+            id="c",
+            actor=CoordinatorAgent,
+            name="coord",
+            kwargs={"store": store, "max_concurrent_workflows": 1},
+        )
+        sup = await rt.start_supervisor([spec], intensity=bastion.RestartIntensity(5, 5.0))
+        coord = rt.ref("coord")
+        steps = [{"name": "a", "task_type": "nobody-does-this"}]  # stays running: no agent
+        for i in range(4):
+            await act(coord, "start_workflow", workflow_id=f"wf{i}", steps=steps)
+        await act(coord, "pause", workflow_id="wf2")
+        stats = await act(coord, "statistics")
+        assert (stats.running, stats.pending, stats.paused) == (1, 2, 1)
+        first = rt.whereis("coord")
+        assert first is not None
+        await crash(first)
+        await wait_for(lambda: (r := rt.whereis("coord")) is not None and r != first, timeout=5.0)
+        await wait_for(lambda: _running(coord), timeout=5.0)
+        stats = await act(coord, "statistics")
+        assert (stats.running, stats.pending, stats.paused) == (1, 2, 1)
+        await act(coord, "cancel", workflow_id="wf0")  # frees the slot: wf1 is the oldest
+        await _status(coord, "wf1", "running")  # (loaded from the store, then started)
+        assert (await act(coord, "workflow_status", workflow_id="wf3")).status == "pending"
+        await sup.stop()
+
+
+async def _running(coord: bastion.ActorRef) -> bool:
+    return bool((await act(coord, "statistics")).running == 1)

@@ -181,7 +181,9 @@ class CoordinatorAgent(CoordinatorReads):
         finishes there, and its result is ignored."""
         core = self.core
         wid = self._active_id(workflow_id)
-        await self.workflows.cancel(wid)
+        info = await self.workflows.cancel(wid)
+        if info.status is not EngineStatus.CANCELLED:  # it finished meanwhile
+            return await self.workflow_status(workflow_id)
         core.active.pop(wid, None)
         task = core.tasks.get(wid)
         if task is not None:
