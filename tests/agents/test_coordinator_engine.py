@@ -140,3 +140,35 @@ async def test_counts_and_the_start_order_of_pending_workflows_survive_a_crash(
 
 async def _running(coord: bastion.ActorRef) -> bool:
     return bool((await act(coord, "statistics")).running == 1)
+
+
+async def test_a_paused_workflow_frees_its_slot_and_resumes_from_its_records(
+    db_path: Path,
+) -> None:
+    gate = asyncio.Event()
+    async with open_store("sqlite", db_path) as store, bastion.open_runtime() as rt:
+        worker = await _worker(rt, store, gate)
+        coord = await rt.spawn(
+            CoordinatorAgent, name="coord", store=store, max_concurrent_workflows=1
+        )
+        await act(coord, "start_workflow", workflow_id="first", steps=TWO)
+        await wait_for(lambda: _dispatched(coord, "first", "a"), timeout=5.0)
+        await act(coord, "pause", workflow_id="first")  # "a" is out on the agent
+        second = await act(coord, "start_workflow", workflow_id="second", steps=ONE)
+        assert second.status == "pending"  # "first" still finishes its step
+        gate.set()
+        await _status(coord, "second", "completed")  # the paused one gave its slot up
+        held = await act(coord, "workflow_status", workflow_id="first")
+        assert (held.status, held.steps) == ("paused", {"a": "completed", "b": "pending"})
+        stats = await act(coord, "statistics")
+        assert (stats.running, stats.pending, stats.paused) == (0, 0, 1)
+        await act(coord, "resume", workflow_id="first")
+        done = await _status(coord, "first", "completed")
+        assert done.results == {"a": "first/a/1", "b": "first/b/1"}
+        await coord.stop()
+        await worker.stop()
+
+
+async def _dispatched(coord: bastion.ActorRef, wf: str, step: str) -> bool:
+    status = await act(coord, "workflow_status", workflow_id=wf)
+    return bool(status.steps[step] == "dispatched")

@@ -31,7 +31,6 @@ from typing import Any
 from bastion._core import _event_names, _events
 from bastion._core._durations import positive_seconds
 from bastion._core._messages import Down, ExitReason, MonitorRef
-from bastion._core._registry import RegistryEntry
 from bastion._core._timers import Timer
 from bastion.agents._actions import action
 from bastion.agents._coordinated import (
@@ -43,13 +42,13 @@ from bastion.agents._coordinated import (
     step_options_of,
 )
 from bastion.agents._coordinator_legacy import LegacyStore
-from bastion.agents._coordinator_reads import CoordinatorReads
+from bastion.agents._coordinator_slots import CoordinatorSlots
 from bastion.agents._coordinator_start import Starts
-from bastion.agents._dispatch import LOST, STALLED, Refused, Slot
+from bastion.agents._dispatch import STALLED, Slot
 from bastion.agents._errors import UnknownWorkflow, WorkflowLimitExceeded
-from bastion.agents._offers import Offer, Offered
+from bastion.agents._offers import Offered
 from bastion.agents._state import ItemMap
-from bastion.agents._task_types import TaskAccepted, TaskFinished
+from bastion.agents._task_types import TaskFinished
 from bastion.agents._workflow import (
     CoordinatorStatistics,
     StepSpec,
@@ -59,14 +58,13 @@ from bastion.agents._workflow import (
     build_steps,
     stored_spec,
 )
-from bastion.persistence import NamespaceData, PutItem
+from bastion.persistence import NamespaceData
 from bastion.workflows._actor import EngineFaulted
 from bastion.workflows._core import Fault
 from bastion.workflows._definitions import StepOptions, local_table
 from bastion.workflows._engine import prepare_start
 from bastion.workflows._kick import CommitKick
 from bastion.workflows._records import WorkflowStatus as EngineStatus
-from bastion.workflows._records import namespace_of
 from bastion.workflows._run import Run
 from bastion.workflows._wall import wall_clock
 
@@ -84,7 +82,7 @@ HOLDERS = "holders"
 _SAVED_ACTIONS = frozenset({"pause", "resume", "forget"})
 
 
-class CoordinatorAgent(CoordinatorReads):
+class CoordinatorAgent(CoordinatorSlots):
     """Runs workflows of steps on TaskAgents found in the registry."""
 
     capabilities = ("coordination", "orchestration", "workflow_management")
@@ -142,7 +140,6 @@ class CoordinatorAgent(CoordinatorReads):
         self._slots: dict[str, Slot] = {}  # task id -> the step waiting for its outcome
         self._on_agent: dict[str, set[Slot]] = {}
         self._monitors: dict[str, MonitorRef] = {}
-        self._unpaused: dict[str, asyncio.Future[None]] = {}
         self._tick: asyncio.Future[None] | None = None
         self._options: dict[tuple[str, int], StepOptions] = {}
         self._definition = definition_for(self)
@@ -165,7 +162,7 @@ class CoordinatorAgent(CoordinatorReads):
         if wid in core.active or await self._legacy.holds(self, wf_id):
             return await self.workflow_status(wf_id)
         built = build_steps(steps)
-        held = len(core.active) + len(core.starting)
+        held = len(core.active) + len(core.starting) + len(self.paused)
         if held >= self.max_concurrent_workflows + self.max_pending_workflows:
             raise WorkflowLimitExceeded(f"{self.name} holds {held} workflows")
         specs = [stored_spec(s) for s in built]
@@ -179,16 +176,11 @@ class CoordinatorAgent(CoordinatorReads):
     async def cancel(self, workflow_id: str) -> WorkflowStatus:
         """Cancel an active workflow: its run stops; a task already out on an agent
         finishes there, and its result is ignored."""
-        core = self.core
         wid = self._active_id(workflow_id)
         info = await self.workflows.cancel(wid)
         if info.status is not EngineStatus.CANCELLED:  # it finished meanwhile
             return await self.workflow_status(workflow_id)
-        core.active.pop(wid, None)
-        task = core.tasks.get(wid)
-        if task is not None:
-            task.cancel()
-            await asyncio.wait((task,), timeout=self.dispatch_timeout)
+        await self._stop_run(wid)
         self._ended(workflow_id)
         self.cancelled_count += 1
         status = await self.workflow_status(workflow_id)
@@ -198,24 +190,27 @@ class CoordinatorAgent(CoordinatorReads):
     @action
     async def pause(self, workflow_id: str) -> WorkflowStatus:
         """Dispatch no further steps of the workflow until ``resume`` (stored: it stays
-        paused after a restart). Its steps already out on agents finish."""
-        self._active_id(workflow_id)
+        paused after a restart). A step already out on an agent finishes and is recorded;
+        then the run stops and frees its slot under ``max_concurrent_workflows``."""
+        wid = self._active_id(workflow_id)
         if workflow_id not in self.paused:
             self.paused[workflow_id] = time.time()
+            self.core.held.add(wid)
+            tracked = self._tracked.get(workflow_id)
+            if tracked is None or not tracked.slots:  # nothing out on an agent: stop now
+                self._tracked.pop(workflow_id, None)
+                await self._stop_run(wid)
         return await self.workflow_status(workflow_id)
 
     @action
     async def resume(self, workflow_id: str) -> WorkflowStatus:
-        """Continue a paused workflow."""
-        self._active_id(workflow_id)
+        """Continue a paused workflow (it runs again from its records, in its turn under
+        ``max_concurrent_workflows``)."""
+        wid = self._active_id(workflow_id)
         if workflow_id in self.paused:
             del self.paused[workflow_id]
-            waiter = self._unpaused.pop(workflow_id, None)
-            if waiter is not None and not waiter.done():
-                waiter.set_result(None)
-            tracked = self._tracked.get(workflow_id)
-            if tracked is not None:
-                tracked.touch(self.clock.now())
+            self.core.held.discard(wid)
+            self.core.requeue(wid)
         return await self.workflow_status(workflow_id)
 
     @action(name="statistics")
@@ -224,17 +219,17 @@ class CoordinatorAgent(CoordinatorReads):
         return self.statistics()
 
     def statistics(self) -> CoordinatorStatistics:
-        """A snapshot of workflow counters; ``running``: active workflows with a run task
-        that are not paused, ``pending``: the others not paused."""
-        core = self.core
-        paused = len(self.paused)
-        with_task = sum(1 for w in self.paused if self._prefix + w in core.tasks)
-        running = len(core.tasks) - with_task
+        """A snapshot of workflow counters; ``running``: workflows with a run task,
+        ``pending``: the others waiting for a slot, ``paused``: held until ``resume``."""
+        core, prefix = self.core, self._prefix
+        held = [prefix + w for w in self.paused]  # (a run may still finish its last step)
+        running = len(core.tasks) - sum(1 for w in held if w in core.tasks)
+        pending = len(core.active) - running - sum(1 for w in held if w in core.active)
         return CoordinatorStatistics(
             name=self.name,
             running=running,
-            pending=max(0, len(core.active) - running - paused),
-            paused=paused,
+            pending=max(0, pending),
+            paused=len(held),
             completed=self.completed_count,
             failed=self.failed_count,
             cancelled=self.cancelled_count,
@@ -255,6 +250,13 @@ class CoordinatorAgent(CoordinatorReads):
         """The in-memory state of a running workflow."""
         return self._tracked[workflow]
 
+    def stop_if_paused(self, workflow: str) -> None:
+        """Before a step is offered: a paused workflow's run stops here (it runs again
+        from its records when resumed)."""
+        if workflow in self.paused:
+            self._tracked.pop(workflow, None)
+            raise asyncio.CancelledError  # the run ends as cancelled; its records stay
+
     def step_options(self, workflow: str, step: str) -> StepOptions:
         """The engine options of ``step`` (attempts left after a migrated workflow's)."""
         base = self._tracked[workflow].base.get(step, 0)
@@ -267,74 +269,6 @@ class CoordinatorAgent(CoordinatorReads):
     def attempt_base(self, workflow: str, step: str) -> int:
         """Attempts of ``step`` made before the workflow ran on the engine (migrated)."""
         return self._tracked[workflow].base.get(step, 0)
-
-    def holder_record(self, workflow: str, task_id: str, agent: str) -> PutItem:
-        """The note that ``agent`` holds task ``task_id`` (see ``QueueOffer.record``)."""
-        namespace = namespace_of(self._prefix + workflow)
-        return PutItem(namespace, HOLDERS, task_id, agent.encode())
-
-    async def holder_of(self, workflow: str, task_id: str) -> str | None:
-        """The agent noted as holding task ``task_id``, if any."""
-        data = await self.store.read_item(namespace_of(self._prefix + workflow), HOLDERS, task_id)
-        return None if data is None else data.decode()
-
-    def candidates(self, step: StoredStep, prefer: str | None) -> list[RegistryEntry]:
-        """Live, unpaused agents with the step's capability: ``prefer`` first, then by load."""
-        wanted = step.capability or step.task_type
-        found = [
-            e
-            for e in self.runtime.registry.select(capabilities=wanted)
-            if e.metadata.get("health") != "paused" and e.ref.is_alive
-        ]
-        return sorted(found, key=lambda e: (e.name != prefer, e.metadata.get("load", 0), e.name))
-
-    def open_slot(self, workflow: str, step: str, offer: Offer, entry: RegistryEntry) -> Slot:
-        """The step's task goes out to ``entry``: watch the agent, wait for the outcome."""
-        slot = Slot(workflow, step, offer)
-        self._slots[offer.task_id] = slot
-        on_agent = self._on_agent.get(offer.agent)
-        if on_agent is None:
-            on_agent = self._on_agent[offer.agent] = set()
-            if offer.agent not in self._monitors:
-                self._monitors[offer.agent] = self.monitor(entry.ref)
-        on_agent.add(slot)
-        tracked = self._tracked.get(workflow)
-        if tracked is not None:
-            tracked.slots[step] = slot
-        self.dispatched_count += 1
-        return slot
-
-    def close_slot(self, slot: Slot) -> None:
-        """The step stopped waiting on its agent (an answer came, or its run ended)."""
-        offer = slot.offer
-        if self._slots.get(offer.task_id) is slot:
-            del self._slots[offer.task_id]
-        on_agent = self._on_agent.get(offer.agent)
-        if on_agent is not None:
-            on_agent.discard(slot)
-            if not on_agent:
-                del self._on_agent[offer.agent]
-                monitor = self._monitors.pop(offer.agent, None)
-                if monitor is not None:
-                    self.demonitor(monitor)
-        tracked = self._tracked.get(slot.workflow)
-        if tracked is not None and tracked.slots.get(slot.step) is slot:
-            del tracked.slots[slot.step]
-
-    async def wait_unpaused(self, workflow: str) -> None:
-        """Return once ``workflow`` is not paused."""
-        while workflow in self.paused:
-            waiter = self._unpaused.get(workflow)
-            if waiter is None or waiter.done():
-                waiter = self._unpaused[workflow] = asyncio.get_running_loop().create_future()
-            await asyncio.wait((waiter,), timeout=self.check_interval)
-
-    async def next_check(self) -> None:
-        """Wait for the next periodic check (a step that found no agent looks again)."""
-        tick = self._tick
-        if tick is None or tick.done():
-            tick = self._tick = asyncio.get_running_loop().create_future()
-        await asyncio.wait((tick,), timeout=self.check_interval)
 
     def workflow_finished(self, run: Run) -> None:
         """The engine recorded a workflow's end (completed or failed)."""
@@ -370,29 +304,13 @@ class CoordinatorAgent(CoordinatorReads):
             return False
         return True
 
-    def _answered(self, answer: Offered) -> None:
-        slot = self._slots.get(answer.offer.task_id)
-        if slot is None or slot.offer is not answer.offer:
-            return  # a later offer of the same task replaced it
-        if answer.error is not None:
-            slot.resolve(Refused(answer.error))
-        elif isinstance(answer.accepted, TaskAccepted) and answer.accepted.outcome is not None:
-            slot.resolve(answer.accepted.outcome)
-
-    def _agent_down(self, down: Down) -> None:
-        name = down.ref.name
-        if name is None or self._monitors.pop(name, None) is None:
-            return
-        for slot in list(self._on_agent.pop(name, ())):
-            slot.resolve(LOST)
-
     async def _check(self) -> None:
         tick, self._tick = self._tick, None
         if tick is not None and not tick.done():
             tick.set_result(None)
         now = self.clock.now()
         for workflow, tracked in list(self._tracked.items()):
-            if workflow in self.paused or now - tracked.progress < self.stall_timeout:
+            if now - tracked.progress < self.stall_timeout:
                 continue
             self.stalled_count += 1
             tracked.progress = now
@@ -411,9 +329,7 @@ class CoordinatorAgent(CoordinatorReads):
         self._fresh.discard(workflow)
         if workflow in self.paused:
             del self.paused[workflow]
-        waiter = self._unpaused.pop(workflow, None)
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
+        self.core.held.discard(self._prefix + workflow)
 
     def _announce(self, phase: WorkflowPhase, status: WorkflowStatus) -> None:
         _events.emit(
@@ -425,7 +341,7 @@ class CoordinatorAgent(CoordinatorReads):
 
     def _active_id(self, workflow_id: str) -> str:
         wid = self._prefix + workflow_id
-        if wid not in self.core.active:
+        if wid not in self.core.active and workflow_id not in self.paused:
             raise UnknownWorkflow(f"no active workflow {workflow_id!r}")
         return wid
 
@@ -457,6 +373,7 @@ class CoordinatorAgent(CoordinatorReads):
             index_namespace=index_of(name),
         )
         core.coordinator = self
+        core.held.update(self._prefix + w for w in self.paused)  # not run until resumed
         core.ordered_writes = True  # its steps are TaskAgents' writes (see _coordinated)
         self._starts.kick = CommitKick(self.runtime, self.store)  # starts share commits
         core.wall = wall_clock(self.runtime.loop)

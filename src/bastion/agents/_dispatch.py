@@ -110,7 +110,7 @@ async def run_task_step(
     # an earlier incarnation may have offered it: to the agent that holds it first
     prefer = None if new else await coord.holder_of(workflow, task_id)
     while True:
-        await coord.wait_unpaused(workflow)
+        coord.stop_if_paused(workflow)
         verdict, agent = await _offer_to_one(coord, workflow, step, task_id, inputs, prefer, new)
         new = False
         if isinstance(verdict, TaskOutcome):

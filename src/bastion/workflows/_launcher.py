@@ -57,6 +57,9 @@ class Launcher:
         self.ready: deque[Run] = deque()
         self.to_load: deque[str] = deque()
         self.relaunch: dict[str, Run] = {}  # loaded again while its old run still ends
+        #: active workflows this engine does not run until they leave the set (a
+        #: CoordinatorAgent's paused ones: ``requeue`` runs one again)
+        self.held: set[str] = set()
         self.owner: ActorRef | None = None
         self.accepting = False
         self._loader: asyncio.Task[None] | None = None
@@ -144,6 +147,8 @@ class Launcher:
         for workflow_id in ids:
             if partitioned and (not self.owns(workflow_id) or workflow_id in self.refused):
                 continue  # another node's, or refused here already (rescans are periodic)
+            if workflow_id in self.held:
+                continue
             if workflow_id not in self.active:
                 self.active[workflow_id] = None
                 self.to_load.append(workflow_id)
@@ -151,7 +156,12 @@ class Launcher:
     # -- launching ------------------------------------------------------------------------------
     def enqueue(self, run: Run) -> None:
         """Run a workflow just started in this process."""
-        if not self.accepting or run.id in self.active or not self.owns(run.id):
+        if (
+            not self.accepting
+            or run.id in self.active
+            or not self.owns(run.id)
+            or run.id in self.held
+        ):
             return  # the next incarnation (or the owning node) finds it in the index
         self.active[run.id] = run
         self.take_early(run)
