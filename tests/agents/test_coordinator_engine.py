@@ -162,6 +162,7 @@ async def test_a_paused_workflow_frees_its_slot_and_resumes_from_its_records(
         assert (held.status, held.steps) == ("paused", {"a": "completed", "b": "pending"})
         stats = await act(coord, "statistics")
         assert (stats.running, stats.pending, stats.paused) == (0, 0, 1)
+        assert [s.id for s in await act(coord, "list_workflows")] == ["first"]
         await act(coord, "resume", workflow_id="first")
         done = await _status(coord, "first", "completed")
         assert done.results == {"a": "first/a/1", "b": "first/b/1"}

@@ -72,6 +72,7 @@ class CoordinatorReads(PersistentAgent):
     async def list_workflows(self) -> list[WorkflowStatus]:
         """Status of every active workflow."""
         ids = [self.workflow_of(wid) for wid in list(self.core.active)]
+        ids += [w for w in self.paused if self._prefix + w not in self.core.active]
         found = await asyncio.gather(*(self._status_or_none(w) for w in ids))
         return [s for s in found if s is not None]
 
