@@ -56,7 +56,6 @@ from bastion.agents._workflow import (
     WorkflowPhase,
     WorkflowStatus,
     build_steps,
-    stored_spec,
 )
 from bastion.persistence import NamespaceData
 from bastion.workflows._actor import EngineFaulted
@@ -165,9 +164,8 @@ class CoordinatorAgent(CoordinatorSlots):
         held = len(core.active) + len(core.starting) + len(self.paused)
         if held >= self.max_concurrent_workflows + self.max_pending_workflows:
             raise WorkflowLimitExceeded(f"{self.name} holds {held} workflows")
-        specs = [stored_spec(s) for s in built]
-        args = self.codec.encode([specs], list[list[StoredStep]])  # typed: no tag walk
-        ops, run = prepare_start(core, self._definition, wid, (specs,), {}, encoded_args=args)
+        args = self.codec.encode([built], list[list[StoredStep]])  # typed: no tag walk
+        ops, run = prepare_start(core, self._definition, wid, (built,), {}, encoded_args=args)
         self._fresh.add(wf_id)
         begun: WorkflowStatus = await self._starts.begin(self, wid, ops, run, built)  # NoReply
         return begun

@@ -29,7 +29,6 @@ from bastion.agents._workflow import (
     Workflow,
     WorkflowPhase,
     WorkflowStatus,
-    stored_spec,
 )
 from bastion.persistence import Codec, DeleteItem, NamespaceData, Op, Put, PutItem
 from bastion.workflows._records import (
@@ -105,7 +104,17 @@ class LegacyStore:
 def _moved(coord: CoordinatorReads, wf: Workflow) -> list[Op]:
     wid = coord._prefix + wf.id
     namespace = namespace_of(wid)
-    specs = [stored_spec(s) for s in wf.steps]
+    specs = [
+        StoredStep(
+            name=s.name,
+            task_type=s.task_type,
+            payload=s.payload,
+            depends_on=s.depends_on,
+            capability=s.capability,
+            timeout=s.timeout,
+        )
+        for s in wf.steps
+    ]
     done = {
         s.name: {
             "result": s.result,

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from bastion._core import _event_names, _events
 from bastion._core._errors import ActorCrashed, BastionError
 from bastion._core._replies import NoReply, ReplyHandle
-from bastion.agents._workflow import StepPhase, StepState, WorkflowPhase, WorkflowStatus
+from bastion.agents._workflow import StepPhase, StoredStep, WorkflowPhase, WorkflowStatus
 from bastion.persistence import Durability, Op, VersionConflict, WriteResult
 from bastion.workflows._engine import launch_started
 from bastion.workflows._kick import CommitKick
@@ -45,7 +45,7 @@ class Starts:
         return NoReply
 
     async def begin(
-        self, coord: CoordinatorAgent, wid: str, ops: list[Op], run: Run, steps: list[StepState]
+        self, coord: CoordinatorAgent, wid: str, ops: list[Op], run: Run, steps: list[StoredStep]
     ) -> Any:
         """Submit the start of ``wid``; the call is answered once it committed (NoReply)."""
         core = coord.core
@@ -72,7 +72,7 @@ class Starts:
         coord: CoordinatorAgent,
         wid: str,
         run: Run,
-        steps: list[StepState],
+        steps: list[StoredStep],
         fut: asyncio.Future[WriteResult],
     ) -> None:
         core = coord.core
@@ -121,7 +121,7 @@ async def _answer_existing(
         handle.reply(status)
 
 
-def _new_status(workflow: str, running: bool, steps: list[StepState]) -> WorkflowStatus:
+def _new_status(workflow: str, running: bool, steps: list[StoredStep]) -> WorkflowStatus:
     return WorkflowStatus(
         id=workflow,
         status=WorkflowPhase.RUNNING if running else WorkflowPhase.PENDING,

@@ -26,7 +26,6 @@ __all__ = [
     "WorkflowPhase",
     "WorkflowStatus",
     "build_steps",
-    "stored_spec",
 ]
 
 
@@ -69,9 +68,9 @@ class StepSpec(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     timeout: float | None = None
 
 
-class StepState(msgspec.Struct, kw_only=True):
-    """A validated step (its dependencies explicit); the fields after ``timeout`` are
-    those the coordinator stored before it ran on the ``@workflow`` engine."""
+class StoredStep(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """A validated step, as a coordinator workflow's input stores it (its dependencies
+    explicit)."""
 
     name: str
     task_type: str
@@ -79,6 +78,12 @@ class StepState(msgspec.Struct, kw_only=True):
     depends_on: list[str] = []
     capability: str | None = None
     timeout: float | None = None
+
+
+class StepState(StoredStep, kw_only=True, omit_defaults=False):
+    """A step as the coordinator stored it before it ran on the ``@workflow`` engine:
+    the validated step and its progress (read to migrate such a store)."""
+
     status: StepPhase = StepPhase.PENDING
     agent: str | None = None
     attempts: int = 1
@@ -140,8 +145,9 @@ class CoordinatorStatistics:
     stalled: int
 
 
-def build_steps(specs: list[StepSpec]) -> list[StepState]:
-    """Validate ``specs`` (unique names, known dependencies, no cycle) into step states."""
+def build_steps(specs: list[StepSpec]) -> list[StoredStep]:
+    """Validate ``specs`` (unique names, known dependencies, no cycle); dependencies
+    made explicit."""
     if not specs:
         raise ValidationError("a workflow needs at least one step", code="invalid_workflow")
     names = [s.name for s in specs]
@@ -156,7 +162,7 @@ def build_steps(specs: list[StepSpec]) -> list[StepState]:
                 f"step {spec.name!r} depends on unknown steps {unknown}", code="invalid_workflow"
             )
         steps.append(
-            StepState(
+            StoredStep(
                 name=spec.name,
                 task_type=spec.task_type,
                 payload=spec.payload,
@@ -169,7 +175,7 @@ def build_steps(specs: list[StepSpec]) -> list[StepState]:
     return steps
 
 
-def _check_acyclic(steps: list[StepState]) -> None:
+def _check_acyclic(steps: list[StoredStep]) -> None:
     done: set[str] = set()
     remaining = {s.name: set(s.depends_on) for s in steps}
     while remaining:
@@ -182,27 +188,3 @@ def _check_acyclic(steps: list[StepState]) -> None:
         for n in free:
             done.add(n)
             del remaining[n]
-
-
-class StoredStep(msgspec.Struct, kw_only=True, omit_defaults=True):
-    """A step as a coordinator workflow's input stores it (dependencies explicit; read
-    back as a :class:`StepSpec`)."""
-
-    name: str
-    task_type: str
-    payload: Any = None
-    depends_on: list[str] = []
-    capability: str | None = None
-    timeout: float | None = None
-
-
-def stored_spec(step: StepState) -> StoredStep:
-    """``step`` as a coordinator workflow's input stores it."""
-    return StoredStep(
-        name=step.name,
-        task_type=step.task_type,
-        payload=step.payload,
-        depends_on=step.depends_on,
-        capability=step.capability,
-        timeout=step.timeout,
-    )
