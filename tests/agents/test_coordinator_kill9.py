@@ -43,7 +43,7 @@ def test_every_acknowledged_workflow_completes_after_kill_9(tmp_path: Path) -> N
     node.wait(timeout=LIMIT)
     acked = {line.split()[1] for line in lines if line.startswith("ACK")}
     recorded: set[str] = set()  # step outcomes on disk at the kill: never run again
-    for agent in ("w1", "w2"):
+    for agent in ("w1", "w2", "wg"):
         recorded |= _items(db, f"agent/{agent}", "done").keys()
 
     resumed = start_node(NODE, db, "resume")

@@ -51,14 +51,24 @@ class CoordinatorSlots(CoordinatorReads):
         return None if data is None else data.decode()
 
     def candidates(self, step: StoredStep, prefer: str | None) -> list[RegistryEntry]:
-        """Live, unpaused agents with the step's capability: ``prefer`` first, then by load."""
+        """Live, unpaused agents with the step's capability: ``prefer`` first, then by load
+        (as the agents publish it; on a tie, fewer of this coordinator's steps out)."""
         wanted = step.capability or step.task_type
         found = [
             e
             for e in self.runtime.registry.select(capabilities=wanted)
             if e.metadata.get("health") != "paused" and e.ref.is_alive
         ]
-        return sorted(found, key=lambda e: (e.name != prefer, e.metadata.get("load", 0), e.name))
+        out = self._on_agent  # this coordinator's steps out on each agent break load ties
+        return sorted(
+            found,
+            key=lambda e: (
+                e.name != prefer,
+                e.metadata.get("load", 0),
+                len(out.get(e.name, ())),
+                e.name,
+            ),
+        )
 
     def open_slot(self, workflow: str, step: str, offer: Offer, entry: RegistryEntry) -> Slot:
         """The step's task goes out to ``entry``: watch the agent, wait for the outcome."""
