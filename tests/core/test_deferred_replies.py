@@ -283,3 +283,42 @@ def test_the_new_framework_methods_are_reserved_names() -> None:
     for name in ("reply_handle", "continue_with"):
         with pytest.raises(TypeError, match="reserved"):
             type("Clash", (bastion.Actor,), {name: lambda self: None})
+
+
+async def test_an_answered_deferred_call_leaves_the_pending_set_at_once() -> None:
+    # Answering removes the call from the actor's pending replies right there: no
+    # done-callback per deferred reply (it cost a turn of the loop per acknowledgement).
+    class Answerer(Coordinator):
+        def __init__(self) -> None:
+            super().__init__()
+            self.pending_after: list[int] = []
+
+        def handle_cast(self, message: Any) -> None:
+            super().handle_cast(message)
+            deferred = self.ref._resolve().deferred
+            self.pending_after.append(len(deferred or ()))
+
+    async with bastion.open_runtime() as rt:
+        ref = await rt.spawn(Answerer)
+        jobs = [asyncio.ensure_future(ref.call(("job", k), timeout=2.0)) for k in "ab"]
+        await until(lambda: ref.statistics().processed == 2)
+        await ref.cast(("done", "a", 1))
+        await ref.cast(("done", "b", 2))
+        assert await asyncio.gather(*jobs) == [1, 2]
+        assert actor_state(ref).pending_after == [1, 0]
+
+
+async def test_deferred_calls_never_answered_after_their_deadline_do_not_pile_up() -> None:
+    class Sink(bastion.Actor):
+        def handle_call(self, message: Any) -> Any:
+            self.reply_handle()  # dropped: never answered
+            return bastion.NoReply
+
+    async with bastion.open_runtime() as rt:
+        ref = await rt.spawn(Sink)
+        for n in range(300):
+            with pytest.raises(bastion.CallTimeout):
+                await ref.call(n, timeout=0.01)
+        deferred = ref._resolve().deferred
+        assert deferred is not None
+        assert len(deferred) <= 64  # swept as it grows: about twice the calls pending

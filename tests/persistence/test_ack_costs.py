@@ -11,7 +11,7 @@ import bastion
 from bastion.agents import Task, TaskAgent, act
 from bastion.persistence import Put, PutItem, SQLiteStore, VersionConflict
 from bastion.persistence._sqlite_options import WriterKind
-from bastion.testing import wait_for
+from bastion.testing import actor_state, wait_for
 
 
 async def test_a_batch_of_plain_tasks_is_saved_in_one_write_on_sqlite(tmp_path: Path) -> None:
@@ -70,3 +70,42 @@ async def test_a_failed_write_reaches_submit_then_with_its_error_in_submission_o
         record = await store.read("a", "k")
         assert record is not None
         assert record.data == b"1"
+
+
+async def test_a_deferred_submit_then_waits_for_the_flush_interval(tmp_path: Path) -> None:
+    # A deferred save hands its callback to the store too (no done-callback per write):
+    # it joins a later group instead of starting one.
+    path = tmp_path / "s.db"
+    async with await SQLiteStore.open(path, flush_interval=5.0) as store:
+        seen: list[BaseException | None] = []
+        deferred = await store.submit_then([Put("a", "k", b"1")], seen.append, defer=True)
+        await asyncio.sleep(0.1)  # (virtual time) well before the flush interval
+        assert not deferred.done()
+        assert seen == []
+        stale = await store.submit_then(
+            [Put("a", "k", b"2", expected_version=7)], seen.append, defer=True
+        )
+        await store.write([Put("b", "k", b"1")])  # a waited-for write takes them along
+        assert deferred.done()
+        assert stale.done()
+        assert seen[0] is None
+        assert isinstance(seen[1], VersionConflict)
+
+
+async def test_a_deferred_agent_save_on_sqlite_adds_no_callback_to_its_write(
+    tmp_path: Path,
+) -> None:
+    from bastion.agents._persistent import _retrieve
+
+    async with (
+        await SQLiteStore.open(tmp_path / "s.db") as store,
+        bastion.open_runtime() as rt,
+    ):
+        ref = await rt.spawn(TaskAgent, name="w", store=store, durability="memory")
+        await act(ref, "pause")  # durability "memory": saved without waiting
+        agent = actor_state(ref)
+        last = agent._last_write
+        assert last is not None
+        assert not last.done()
+        assert last.remove_done_callback(_retrieve) == 0  # settled by the store's pass
+        await ref.stop()

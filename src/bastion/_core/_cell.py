@@ -46,7 +46,7 @@ from bastion._core._errors import (
 )
 from bastion._core._messages import ExitReason, MonitorRef
 from bastion._core._ref import incarnation_ref
-from bastion._core._replies import NoReply
+from bastion._core._replies import DeferredReplies, NoReply
 from bastion._core._timers import Timer
 
 if TYPE_CHECKING:
@@ -137,7 +137,7 @@ class Cell:
         self.queue: deque[Envelope] = deque()
         self.waiter: asyncio.Future[None] | None = None
         self.in_flight: asyncio.Future[Any] | None = None
-        self.deferred: set[asyncio.Future[Any]] | None = None  # allocated on first use
+        self.deferred: DeferredReplies | None = None  # allocated on first use
         self.attention = False  # the loop must look: a stop requested or senders waiting
         self.brutal = False  # killed without on_stop (a supervisor's brutal_kill)
         self.senders: deque[asyncio.Future[None]] | None = None  # allocated on first use

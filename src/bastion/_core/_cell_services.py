@@ -16,7 +16,7 @@ from bastion._core._envelope import CONTINUE, INFO, RUNNING, STOPPING
 from bastion._core._errors import ActorError, ActorNotAlive
 from bastion._core._messages import Down, MonitorRef
 from bastion._core._ref import ActorRef
-from bastion._core._replies import ReplyHandle
+from bastion._core._replies import DeferredReplies, ReplyHandle
 from bastion._core._stats import ActorStatistics
 from bastion._core._timers import Timer, check_delay
 
@@ -122,10 +122,10 @@ def reply_handle(cell: Cell) -> ReplyHandle:
             "reply_handle() works once per call, inside handle_call, in the actor's own task"
         )
     cell.in_flight = None  # release() now answers it through cell.deferred
-    if cell.deferred is None:
-        cell.deferred = set()
-    cell.deferred.add(reply)
-    reply.add_done_callback(cell.deferred.discard)
+    deferred = cell.deferred
+    if deferred is None:
+        deferred = cell.deferred = DeferredReplies()
+    deferred.add_pending(reply)
     return ReplyHandle._create(cell, reply)
 
 

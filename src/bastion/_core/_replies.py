@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from bastion._core._cell import Cell
     from bastion._core._messages import ExitReason
 
-__all__ = ["NoReply", "ReplyHandle", "fail_deferred"]
+__all__ = ["DeferredReplies", "NoReply", "ReplyHandle", "fail_deferred"]
 
 
 @final
@@ -91,6 +91,9 @@ class ReplyHandle(metaclass=NoPublicConstructor):
         if self._answered:
             raise ActorError(f"{self!r} was already answered; a call gets one reply")
         self._answered = True
+        deferred = self._cell.deferred
+        if deferred is not None:
+            deferred.discard(self._future)  # answered: the stopping actor need not fail it
         if self._future.done():
             self._cell.count_late_reply()
             return False
@@ -99,6 +102,32 @@ class ReplyHandle(metaclass=NoPublicConstructor):
     def __repr__(self) -> str:
         state = "pending" if self.pending else "answered" if self._answered else "abandoned"
         return f"<ReplyHandle of a call to {self._cell!r} {state}>"
+
+
+class DeferredReplies(set[asyncio.Future[Any]]):
+    """The calls of one actor answered later (``reply_handle()``), failed if it stops.
+
+    A reply leaves the set when its handle answers (no done-callback per reply, which
+    would cost a turn of the loop each). A call whose caller stopped waiting and whose
+    handle is never answered stays until the next sweep: one runs whenever the set has
+    doubled since the last, so it holds at most about twice the calls still pending.
+    """
+
+    __slots__ = ("_sweep_at",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._sweep_at = _FIRST_SWEEP
+
+    def add_pending(self, reply: asyncio.Future[Any]) -> None:
+        """Add the future of a call whose answer is deferred."""
+        if len(self) >= self._sweep_at:
+            self.difference_update([f for f in self if f.done()])
+            self._sweep_at = max(_FIRST_SWEEP, 2 * len(self))
+        self.add(reply)
+
+
+_FIRST_SWEEP = 64
 
 
 def fail_deferred(cell: Cell, pending: asyncio.Future[Any], reason: ExitReason) -> None:

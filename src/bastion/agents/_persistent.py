@@ -217,10 +217,13 @@ class PersistentAgent(Agent):
             if wait and last is not None:
                 await self._wait(last)
             return
-        fut = await self.store.submit(
-            ops, sync=self.durability is Durability.STRICT, defer=not wait
-        )
-        _retrieve(fut)
+        sync = self.durability is Durability.STRICT
+        submit_then = None if wait else getattr(self.store, "submit_then", None)  # optional
+        if submit_then is not None:  # its failure is seen in the pass resolving its group
+            fut: asyncio.Future[WriteResult] = await submit_then(ops, _seen, sync=sync, defer=True)
+        else:
+            fut = await self.store.submit(ops, sync=sync, defer=not wait)
+            _retrieve(fut)
         self._last_write = fut
         if wait:
             await self._wait(fut)
@@ -434,6 +437,11 @@ class PersistentAgent(Agent):
             raise StoreTimeout(
                 f"{self.namespace}: write not committed within {self.write_timeout}s"
             ) from None
+
+
+def _seen(error: BaseException | None) -> None:
+    """A deferred write settled: a failure is re-raised by the next ``persist``
+    (``_raise_failed_write``), nothing to do now (the store marked it retrieved)."""
 
 
 def _retrieve(fut: asyncio.Future[Any]) -> None:

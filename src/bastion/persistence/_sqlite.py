@@ -177,13 +177,16 @@ class SQLiteStore:
         then: Callable[[BaseException | None], None],
         *,
         sync: bool = False,
+        defer: bool = False,
     ) -> asyncio.Future[WriteResult]:
-        """:meth:`submit` a batch someone waits for, and call ``then(error)`` as soon as
-        it is committed (``error`` None) or has failed, in the same pass that resolves
-        its group, before the loop turns (an optional method of the store protocol: an
-        acknowledgement leaves with its commit). ``then`` must not raise.
+        """:meth:`submit` a batch, and call ``then(error)`` as soon as it is committed
+        (``error`` None) or has failed, in the same pass that resolves its group, before
+        the loop turns (an optional method of the store protocol: an acknowledgement
+        leaves with its commit). ``then`` must not raise; a failure handed to it counts
+        as retrieved (no "exception was never retrieved" warning for its future).
+        ``defer=True``: as for :meth:`submit`, nobody waits for it now.
         """
-        return self._add(ops, sync, False, then)
+        return self._add(ops, sync, defer, then)
 
     def _add(
         self,
