@@ -109,3 +109,23 @@ async def test_a_deferred_agent_save_on_sqlite_adds_no_callback_to_its_write(
         assert not last.done()
         assert last.remove_done_callback(_retrieve) == 0  # settled by the store's pass
         await ref.stop()
+
+
+async def test_an_acknowledged_action_answers_without_a_reply_handle(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The framework defers the call's own future (no handle object per acknowledgement).
+    def refused(self: bastion.Actor) -> bastion.ReplyHandle:
+        raise AssertionError("a ReplyHandle per acknowledged action")
+
+    monkeypatch.setattr(bastion.Actor, "reply_handle", refused)
+    async with (
+        await SQLiteStore.open(tmp_path / "s.db") as store,
+        bastion.open_runtime() as rt,
+    ):
+        ref = await rt.spawn(TaskAgent, name="w", store=store, handlers={"note": int})
+        assert await act(ref, "pause") == "paused"
+        accepted = await act(ref, "queue", type="note", payload=1)
+        assert accepted.state == "queued"
+        assert rt.statistics().late_replies == 0
+        await ref.stop()

@@ -7,6 +7,7 @@ call costs what a method defined there costs) kept apart from the actor loop.
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, Any
 
 from bastion._core import _carry
@@ -24,8 +25,10 @@ if TYPE_CHECKING:
     from bastion._core._cell import Cell
 
 __all__ = [
+    "answer_deferred",
     "continue_with",
     "count_late_reply",
+    "defer_reply",
     "demonitor",
     "link",
     "link_cell",
@@ -127,6 +130,46 @@ def reply_handle(cell: Cell) -> ReplyHandle:
         deferred = cell.deferred = DeferredReplies()
     deferred.add_pending(reply)
     return ReplyHandle._create(cell, reply)
+
+
+def defer_reply(cell: Cell) -> asyncio.Future[Any]:
+    """The framework's :func:`reply_handle` without the handle: the future of the call
+    being handled, answered later with :func:`answer_deferred`.
+
+    For framework code on the return path of ``handle_call``, in the actor's own task
+    (an acknowledged action whose reply waits for its commit): no handle object, and
+    the same :class:`ActorError` as ``reply_handle()`` when no call is being handled.
+    """
+    reply = cell.in_flight
+    if reply is None or cell.state != RUNNING:
+        raise ActorError(
+            "reply_handle() works once per call, inside handle_call, in the actor's own task"
+        )
+    cell.in_flight = None
+    deferred = cell.deferred
+    if deferred is None:
+        deferred = cell.deferred = DeferredReplies()
+    deferred.add_pending(reply)
+    return reply
+
+
+def answer_deferred(
+    cell: Cell, reply: asyncio.Future[Any], value: Any, error: BaseException | None = None
+) -> bool:
+    """Answer a call taken with :func:`defer_reply`, once: ``error`` (if not None) is
+    raised at the caller, else ``value`` returned. False if the caller no longer waits
+    (counted as a late reply, as :meth:`ReplyHandle.reply` does)."""
+    deferred = cell.deferred
+    if deferred is not None:
+        deferred.discard(reply)
+    if reply.done():
+        count_late_reply(cell)
+        return False
+    if error is None:
+        reply.set_result(value)
+    else:
+        reply.set_exception(error)
+    return True
 
 
 def count_late_reply(cell: Cell) -> None:

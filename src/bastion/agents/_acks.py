@@ -2,9 +2,10 @@
 
 After an action that a caller waits for, the agent submits its changes and moves on to its
 next message; the caller's reply is sent when that write commits (the kernel's deferred
-reply: ``reply_handle()`` and ``NoReply``). Writes commit in submission order, so
-replies leave in order, and the store's group commit takes the changes of every message
-handled meanwhile in its next group instead of one commit per acknowledgement. A store
+reply: ``defer_reply`` and ``NoReply``, what ``reply_handle()`` does without a handle
+object). Writes commit in submission order, so replies leave in order, and the store's
+group commit takes the changes of every message handled meanwhile in its next group
+instead of one commit per acknowledgement. A store
 with ``submit_then`` (SQLite) calls the :class:`PendingReply` in the pass that resolves
 the group, so the reply leaves with its commit; with any other store it is called from
 the write's future. A failed write fails the reply (``ActorCrashed``) and kills the
@@ -16,8 +17,9 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
+from bastion._core._cell_services import answer_deferred, defer_reply
 from bastion._core._errors import ActorCrashed
-from bastion._core._replies import NoReply, ReplyHandle
+from bastion._core._replies import NoReply
 from bastion.persistence import Durability, InvalidState, StoreError, WriteResult
 
 if TYPE_CHECKING:
@@ -37,7 +39,7 @@ class PendingReply:
 
     def __init__(self, agent: PersistentAgent) -> None:
         self._agent = agent
-        self._answer: tuple[ReplyHandle, Any] | None = None
+        self._answer: tuple[asyncio.Future[Any], Any] | None = None
         self._error: BaseException | None = None
         self._settled = False
 
@@ -62,7 +64,8 @@ class PendingReply:
             if self._error is not None:
                 raise self._error
             return result
-        self._answer = (self._agent.reply_handle(), result)
+        # the call's future itself, answered on commit (no ReplyHandle per action)
+        self._answer = (defer_reply(self._agent._bastion_cell), result)
         return NoReply
 
 
@@ -102,11 +105,11 @@ def reply_after_commit(agent: PersistentAgent, result: Any) -> Any:
 
 
 def _send(
-    agent: PersistentAgent, handle: ReplyHandle, result: Any, error: BaseException | None
+    agent: PersistentAgent, reply: asyncio.Future[Any], result: Any, error: BaseException | None
 ) -> None:
     if error is None:
-        handle.reply(result)
+        answer_deferred(agent._bastion_cell, reply, result)
     else:
         crashed = ActorCrashed(f"{agent!r}: the write of this action failed: {error!r}")
         crashed.__cause__ = error
-        handle.fail(crashed)
+        answer_deferred(agent._bastion_cell, reply, None, crashed)
