@@ -201,27 +201,33 @@ class Writer:
         self._versions.update(plan.versions)
         return plan, results
 
-    def _version(self, conn: sqlite3.Connection, plan: Plan, key: RecordKey) -> int:
-        found = plan.versions.get(key)
-        if found is not None:
-            return found
-        found = self._versions.get(key)
-        if found is None:
-            row = conn.execute(schema.SELECT_VERSION, key).fetchone()
-            found = int(row[0]) if row else 0
-            self._versions[key] = found
-        plan.bases[key] = found
-        return found
-
     def _plan_batch(self, conn: sqlite3.Connection, plan: Plan, ops: Sequence[Op]) -> WriteResult:
         versions: dict[RecordKey, int] = {}
+        planned_versions, cached = plan.versions, self._versions
         for op in ops:  # check every compare-and-set before touching the plan
             cls = type(op)
-            if cls is Put or cls is Delete:
+            if cls is PutItem or cls is DeleteItem:
+                continue
+            if cls is Put or cls is Delete or cls is Fence:
                 key = (op.namespace, op.key)  # type: ignore[union-attr]
                 current = versions.get(key)
-                if current is None:
-                    current = self._version(conn, plan, key)
+                if current is None:  # the group's own version first, then the cache
+                    current = planned_versions.get(key)
+                    if current is None:
+                        current = cached.get(key)
+                        if current is None:
+                            current = self._version(conn, plan, key)
+                        else:
+                            plan.bases[key] = current
+                if cls is Fence:
+                    if op.token != current:  # type: ignore[union-attr]
+                        raise VersionConflict(
+                            f"{key[0]}/{key[1]}: fenced at version {op.token}, "  # type: ignore[union-attr]
+                            f"found {current}",
+                            context={"namespace": key[0], "key": key[1]},
+                        )
+                    versions.setdefault(key, current)  # (a base the commit rechecks)
+                    continue
                 expected = op.expected_version  # type: ignore[union-attr]
                 if expected is not None and expected != current:
                     raise VersionConflict(
@@ -229,45 +235,43 @@ class Writer:
                         context={"namespace": key[0], "key": key[1]},
                     )
                 versions[key] = current + 1 if cls is Put else 0
-            elif cls is Fence:
-                key = (op.namespace, op.key)  # type: ignore[union-attr]
-                current = versions.get(key)
-                if current is None:
-                    current = self._version(conn, plan, key)  # (a base the commit rechecks)
-                if op.token != current:  # type: ignore[union-attr]
-                    raise VersionConflict(
-                        f"{key[0]}/{key[1]}: fenced at version {op.token}, "  # type: ignore[union-attr]
-                        f"found {current}",
-                        context={"namespace": key[0], "key": key[1]},
-                    )
-            elif cls is not PutItem and cls is not DeleteItem:
+            else:
                 raise StoreError(f"not a store operation: {op!r}", retryable=False)
         item_puts, item_dels = plan.item_puts, plan.item_dels
+        record_puts, record_dels = plan.record_puts, plan.record_dels
+        written: dict[RecordKey, int] = {}
         for op in ops:
             cls = type(op)
             if cls is PutItem:
                 ikey = (op.namespace, op.collection, op.item)  # type: ignore[union-attr]
-                item_dels.pop(ikey, None)
+                if item_dels:
+                    item_dels.pop(ikey, None)
                 item_puts[ikey] = (*ikey, op.data, op.order)  # type: ignore[union-attr]
             elif cls is DeleteItem:
                 ikey = (op.namespace, op.collection, op.item)  # type: ignore[union-attr]
                 item_puts.pop(ikey, None)
                 item_dels[ikey] = ikey
-            elif cls is not Fence:
-                self._plan_record(plan, op, versions)
-        plan.versions.update(versions)
-        return WriteResult(versions)
+            elif cls is Put:
+                key = (op.namespace, op.key)  # type: ignore[union-attr]
+                if record_dels:
+                    record_dels.pop(key, None)
+                version = written[key] = versions[key]
+                record_puts[key] = (key[0], key[1], version, op.data)  # type: ignore[union-attr]
+            elif cls is Delete:
+                key = (op.namespace, op.key)  # type: ignore[union-attr]
+                record_puts.pop(key, None)
+                record_dels[key] = key
+                written[key] = versions[key]
+        planned_versions.update(written)
+        return WriteResult(written)
 
-    @staticmethod
-    def _plan_record(plan: Plan, op: Op, versions: dict[RecordKey, int]) -> None:
-        if isinstance(op, Put):
-            key = (op.namespace, op.key)
-            plan.record_dels.pop(key, None)
-            plan.record_puts[key] = (op.namespace, op.key, versions[key], op.data)
-        else:
-            key = (op.namespace, op.key)  # type: ignore[union-attr]
-            plan.record_puts.pop(key, None)
-            plan.record_dels[key] = key
+    def _version(self, conn: sqlite3.Connection, plan: Plan, key: RecordKey) -> int:
+        """The version of a record neither the group nor the cache knows: read it."""
+        row = conn.execute(schema.SELECT_VERSION, key).fetchone()
+        found = int(row[0]) if row else 0
+        self._versions[key] = found
+        plan.bases[key] = found
+        return found
 
 
 def _write_plan(conn: sqlite3.Connection, plan: Plan) -> None:
