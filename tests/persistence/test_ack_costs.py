@@ -79,7 +79,7 @@ async def test_a_deferred_submit_then_waits_for_the_flush_interval(tmp_path: Pat
     async with await SQLiteStore.open(path, flush_interval=5.0) as store:
         seen: list[BaseException | None] = []
         deferred = await store.submit_then([Put("a", "k", b"1")], seen.append, defer=True)
-        await asyncio.sleep(0.1)  # (virtual time) well before the flush interval
+        await asyncio.sleep(0.1)  # noqa: BAS601 -- virtual time passes, short of the flush interval
         assert not deferred.done()
         assert seen == []
         stale = await store.submit_then(
