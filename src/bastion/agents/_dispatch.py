@@ -174,17 +174,17 @@ async def _send(
 ) -> Refused | None:
     """Hand the task to ``entry``'s agent; a refusal known at once, else None."""
     task_id = slot.offer.task_id
+    params = {
+        "type": step.task_type,
+        "payload": step.payload,
+        "id": task_id,
+        "inputs": inputs,
+        "reply_to": coord.name,
+        "timeout": step.timeout,
+    }
     if entry.metadata.get(TAKES_OFFERS):
-        spec = TaskSpec(
-            type=step.task_type,
-            payload=step.payload,
-            id=task_id,
-            inputs=inputs,
-            reply_to=coord.name,
-            timeout=step.timeout,
-        )
         offer = QueueOffer(
-            spec,
+            TaskSpec(**params),
             slot.offer,
             coord.ref,
             coord.store if new else None,
@@ -196,14 +196,6 @@ async def _send(
         except (ActorNotAlive, MailboxFull) as exc:
             return Refused(exc)
         return None
-    params = {
-        "type": step.task_type,
-        "payload": step.payload,
-        "id": task_id,
-        "inputs": inputs,
-        "reply_to": coord.name,
-        "timeout": step.timeout,
-    }
     # written (submitted) before the call: applied before the agent's write of the task
     await coord.store.submit([coord.holder_record(slot.workflow, task_id, entry.name)])
     try:
